@@ -1,0 +1,41 @@
+#include "engine/errc.hpp"
+
+#include <string>
+
+namespace topup::engine {
+namespace {
+
+class category final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "topup.engine"; }
+  std::string message(int ev) const override {
+    switch (static_cast<errc>(ev)) {
+      case errc::ok: return "ok";
+      case errc::invalid_mobile: return "invalid mobile number";
+      case errc::unsupported_amount: return "unsupported amount";
+      case errc::order_no_conflict: return "order_no already used with other parameters";
+      case errc::insufficient_balance: return "insufficient balance";
+      case errc::no_channel: return "no channel can serve this order";
+      case errc::cannot_cancel: return "order cannot be cancelled in its current status";
+      case errc::order_not_found: return "order not found";
+      case errc::unknown_merchant: return "unknown or disabled merchant";
+      case errc::illegal_transition: return "illegal status transition";
+      case errc::stale_status: return "order status changed concurrently";
+      case errc::storage_unavailable: return "storage unavailable";
+      case errc::storage_protocol: return "unexpected storage answer";
+      case errc::overloaded: return "shard overloaded";
+      case errc::shutting_down: return "shutting down";
+      case errc::internal: return "internal error";
+    }
+    return "unknown engine error";
+  }
+};
+
+}  // namespace
+
+const boost::system::error_category& error_category() noexcept {
+  static const category instance;
+  return instance;
+}
+
+}  // namespace topup::engine

@@ -1,0 +1,36 @@
+#pragma once
+// Expected failures of the business layer, as values (STYLE.md "Errors").
+#include <boost/system/error_code.hpp>
+#include <system_error>
+
+namespace topup::engine {
+
+enum class errc {
+  ok = 0,
+  invalid_mobile = 1,      // wire 2001
+  unsupported_amount,      // wire 2002
+  order_no_conflict,       // wire 2003: same order_no, other business parameters
+  insufficient_balance,    // wire 2004
+  no_channel,              // wire 2005
+  cannot_cancel,           // wire 2007
+  order_not_found,         // wire 3001
+  unknown_merchant,        // wire 1005
+  illegal_transition,      // a status change that spec §4 does not allow
+  stale_status,            // compare-and-set lost: the order moved meanwhile
+  storage_unavailable,     // wire 5000 / HTTP 503: nothing was accepted
+  storage_protocol,        // Redis answered something we did not expect: wire 5001
+  overloaded,              // wire 1008 / HTTP 429: shard over its in-flight bound
+  shutting_down,           // the shard is draining
+  internal,                // wire 5001
+};
+
+const boost::system::error_category& error_category() noexcept;
+
+inline boost::system::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+}  // namespace topup::engine
+
+template <>
+struct boost::system::is_error_code_enum<topup::engine::errc> : std::true_type {};
