@@ -1,0 +1,56 @@
+#pragma once
+// One hiredis async connection per shard, driven by the shard's io_context.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/redis/reply.hpp"
+
+namespace topup::engine::redis {
+
+struct connection_options {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string password;  // empty: no AUTH
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds reconnect_backoff_min{50};
+  std::chrono::milliseconds reconnect_backoff_max{2000};
+  std::size_t max_pending = 100000;  // commands sent and not yet answered; over it: overloaded
+};
+
+/// A hiredis async context driven by one shard's Asio reactor: hiredis's event hooks watch the
+/// connection's file descriptor with asio::posix::stream_descriptor (no extra threads, no blocking
+/// calls). Commands are pipelined: each is written as soon as it is issued, replies complete in
+/// order. After a drop it reconnects with exponential back-off; every command pending at the drop
+/// completes with errc::storage_unavailable, never hangs. Lives on, and is used only from, the
+/// thread running its io_context.
+class connection {
+ public:
+  connection(boost::asio::io_context& io, connection_options options);
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  /// Starts connecting (and reconnecting after drops) until stop().
+  void start();
+  /// Closes the connection; pending and later commands fail with storage_unavailable.
+  void stop();
+  bool connected() const noexcept;
+
+  /// Sends one command (binary-safe arguments) and awaits its reply. A Redis error reply is a
+  /// reply of kind::error, not an error_code; the error_code is for "no reply": not connected,
+  /// dropped while pending (storage_unavailable), or over max_pending (overloaded).
+  boost::asio::awaitable<boost::system::result<reply>> command(std::vector<std::string> args);
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;  // shared with hiredis callbacks so a late callback never dangles
+};
+
+}  // namespace topup::engine::redis
