@@ -1,1 +1,54 @@
-int main() { return 0; }
+// topupd: the thin main. Parses the command line, loads the configuration, runs the server.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <variant>
+
+#include "app/server.hpp"
+#include "channels/channel_kinds.hpp"
+#include "engine/config.hpp"
+#include "engine/log.hpp"
+
+#ifndef TOPUP_VERSION
+#define TOPUP_VERSION "0.1.0"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App cli{"topupd: phone-bill top-up order engine"};
+  std::string config_path;
+  std::string check_path;
+  std::string log_level;
+  cli.set_version_flag("--version", "topupd " TOPUP_VERSION);
+  auto* run_opt = cli.add_option("--config", config_path, "Run the server with this JSON config");
+  auto* check_opt =
+      cli.add_option("--check-config", check_path, "Validate this JSON config and exit");
+  cli.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off");
+  run_opt->excludes(check_opt);
+  check_opt->excludes(run_opt);
+  CLI11_PARSE(cli, argc, argv);
+
+  if (config_path.empty() && check_path.empty()) {
+    std::cerr << "topupd: one of --config FILE or --check-config FILE is required (see --help)\n";
+    return 2;
+  }
+  const std::string& path = check_path.empty() ? config_path : check_path;
+  auto loaded = topup::engine::load_config_file(path, topup::channels::validate_channel_kind);
+  if (auto* err = std::get_if<topup::engine::config_error>(&loaded)) {
+    std::cerr << err->message << "\n";
+    return 1;
+  }
+  auto& cfg = std::get<topup::engine::config>(loaded);
+  if (!check_path.empty()) {
+    std::cout << "config ok: " << cfg.merchants.size() << " merchants, " << cfg.channels.size()
+              << " channels\n";
+    return 0;
+  }
+  if (!log_level.empty()) cfg.server.log_level = log_level;
+  if (!topup::set_log_level(cfg.server.log_level)) {
+    std::cerr << "server.log_level: unknown level \"" << cfg.server.log_level << "\"\n";
+    return 1;
+  }
+  return topup::app::run_server(std::move(cfg));
+}

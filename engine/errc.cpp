@@ -21,6 +21,7 @@ class category final : public boost::system::error_category {
       case errc::unknown_merchant: return "unknown or disabled merchant";
       case errc::illegal_transition: return "illegal status transition";
       case errc::stale_status: return "order status changed concurrently";
+      case errc::order_number_taken: return "order number already taken";
       case errc::storage_unavailable: return "storage unavailable";
       case errc::storage_protocol: return "unexpected storage answer";
       case errc::overloaded: return "shard overloaded";

@@ -17,6 +17,7 @@ enum class errc {
   unknown_merchant,        // wire 1005
   illegal_transition,      // a status change that spec §4 does not allow
   stale_status,            // compare-and-set lost: the order moved meanwhile
+  order_number_taken,      // generated order_number already exists (clock went back): retry
   storage_unavailable,     // wire 5000 / HTTP 503: nothing was accepted
   storage_protocol,        // Redis answered something we did not expect: wire 5001
   overloaded,              // wire 1008 / HTTP 429: shard over its in-flight bound

@@ -18,10 +18,13 @@ struct order_number_parts {
 };
 
 /// "T" + 13-digit ms + 3-digit instance + 3-digit shard + 5-digit sequence + "M" + merchant id.
-/// Example: {1700000000123, 1, 0, 42, 1001} -> "T170000000012300100000042M1001". At most 38 chars.
+/// Example: {1700000000123, 1, 0, 42, 1001} -> "T170000000012300100000042M1001". 27 to 38 chars.
+/// sequence is taken modulo 100000 (the counter may simply keep counting); every other field
+/// out of its range is a bug and fails TOPUP_ASSERT. No iostreams, one allocation.
 std::string make_order_number(const order_number_parts& parts);
 
-/// Inverse of make_order_number; nullopt for anything it would not produce.
+/// Inverse of make_order_number; nullopt for anything it would not produce: wrong length, lower
+/// case markers, non-ASCII-digits, a merchant id with a leading zero (so 0 too).
 std::optional<order_number_parts> parse_order_number(std::string_view text) noexcept;
 
 }  // namespace topup::engine

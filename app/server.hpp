@@ -1,0 +1,9 @@
+#pragma once
+#include "engine/config.hpp"
+
+namespace topup::app {
+
+/// Runs topupd until SIGTERM/SIGINT; returns the process exit code.
+int run_server(engine::config cfg);
+
+}  // namespace topup::app

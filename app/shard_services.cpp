@@ -1,0 +1,105 @@
+#include "app/shard_services.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+
+#include "engine/log.hpp"
+#include "engine/order_recovery.hpp"
+
+namespace topup::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+engine::redis::connection_options redis_options(const engine::config& cfg) {
+  engine::redis::connection_options o;
+  o.host = cfg.redis.host;
+  o.port = cfg.redis.port;
+  o.password = cfg.redis.password;
+  o.connect_timeout = std::chrono::milliseconds(cfg.redis.connect_timeout_ms);
+  return o;
+}
+
+protocol::http_server_options http_options(const engine::config& cfg) {
+  protocol::http_server_options o;
+  o.host = cfg.server.listen_host;
+  o.port = cfg.server.listen_port;
+  o.max_body_bytes = cfg.server.max_body_bytes;
+  o.max_header_bytes = cfg.server.max_header_bytes;
+  o.read_timeout = std::chrono::milliseconds(cfg.server.read_timeout_ms);
+  o.idle_timeout = std::chrono::milliseconds(cfg.server.idle_timeout_ms);
+  return o;
+}
+
+}  // namespace
+
+shard_services::shard_services(asio::io_context& io, unsigned shard,
+                               std::shared_ptr<const engine::config> cfg,
+                               std::shared_ptr<shard_registry> registry)
+    : io_(io),
+      shard_(shard),
+      cfg_(std::move(cfg)),
+      registry_(std::move(registry)),
+      redis_(io, redis_options(*cfg_)),
+      store_(redis_, cfg_->redis.prefix),
+      catalogue_(cfg_->channels),
+      orders_(*cfg_, store_, catalogue_, shard),
+      merchants_(cfg_->merchants),
+      ctx_{*cfg_, merchants_, orders_, store_, catalogue_, shard, registry_->runtime.size(), {}, {}},
+      router_(ctx_),
+      http_(io, shard, http_options(*cfg_),
+            [this](protocol::http_request r) { return router_.handle(std::move(r)); }) {
+  ctx_.storage_ready = [this] { return redis_.connected(); };
+  ctx_.set_channel_enabled = [reg = registry_](std::string id, bool enabled) {
+    for (unsigned i = 0; i < reg->runtime.size(); ++i)
+      reg->runtime.invoke_on(i, [reg, i, id, enabled] {
+        if (reg->shards[i]) reg->shards[i]->catalogue().set_enabled(id, enabled);
+      });
+  };
+}
+
+shard_services::~shard_services() = default;
+
+std::string shard_services::start() {
+  redis_.start();
+  if (auto ec = http_.listen())
+    return "server.listen: cannot listen on " + cfg_->server.listen_host + ":" +
+           std::to_string(cfg_->server.listen_port) + ": " + ec.message();
+  return {};
+}
+
+void shard_services::after_all_started() {
+  auto log = logger("engine");
+  asio::co_spawn(
+      io_,
+      engine::recover_orders(*cfg_, store_, shard_, registry_->runtime.size(),
+                             [](const engine::order_record&) {
+                               // Waiting orders stay in 6 until a channel dispatcher takes them.
+                             },
+                             [this] { return stopping_; }),
+      [log, shard = shard_](std::exception_ptr e,
+                            boost::system::result<engine::recovery_stats> r) {
+        if (e) {
+          log->error("shard={} recovery threw", shard);
+        } else if (!r) {
+          log->error("shard={} recovery failed: {}", shard, r.error().message());
+        } else if (r->loaded > 0) {
+          log->info("shard={} recovered orders={} refunded={} resumed={}", shard, r->loaded,
+                    r->refunded, r->resumed);
+        }
+      });
+}
+
+void shard_services::begin_shutdown() {
+  stopping_ = true;
+  http_.shutdown();
+}
+
+bool shard_services::idle() const { return http_.open_connections() == 0 && orders_.inflight() == 0; }
+
+void shard_services::finish_shutdown() {
+  http_.shutdown();
+  redis_.stop();
+}
+
+}  // namespace topup::app

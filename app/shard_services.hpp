@@ -1,0 +1,68 @@
+#pragma once
+// Everything one shard owns, built and used on that shard's thread only.
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/channel_catalogue.hpp"
+#include "engine/config.hpp"
+#include "engine/order_service.hpp"
+#include "engine/order_store.hpp"
+#include "engine/redis/connection.hpp"
+#include "engine/shard_runtime.hpp"
+#include "protocol/api_context.hpp"
+#include "protocol/api_router.hpp"
+#include "protocol/http_server.hpp"
+#include "protocol/merchant_directory.hpp"
+
+namespace topup::app {
+
+class shard_services;
+
+/// Lets one shard reach the others (always through invoke_on: a post to the owner's thread).
+struct shard_registry {
+  shard_registry(engine::shard_runtime& rt, std::vector<std::unique_ptr<shard_services>>& s)
+      : runtime(rt), shards(s) {}
+  engine::shard_runtime& runtime;
+  std::vector<std::unique_ptr<shard_services>>& shards;
+};
+
+/// The objects of one shard: its Redis connection, order store, catalogue, order service,
+/// endpoints and HTTP listener. Constructed, used and shut down on the shard's own thread.
+class shard_services {
+ public:
+  shard_services(boost::asio::io_context& io, unsigned shard,
+                 std::shared_ptr<const engine::config> cfg,
+                 std::shared_ptr<shard_registry> registry);
+  ~shard_services();
+
+  /// Connects Redis and starts listening; returns a one-line error, empty on success.
+  std::string start();
+  /// Runs once every shard listens: recovery of this shard's orders.
+  void after_all_started();
+  void begin_shutdown();
+  /// No request being handled and no order operation in flight.
+  bool idle() const;
+  void finish_shutdown();
+
+  engine::channel_catalogue& catalogue() { return catalogue_; }
+
+ private:
+  boost::asio::io_context& io_;
+  unsigned shard_;
+  bool stopping_ = false;
+  std::shared_ptr<const engine::config> cfg_;
+  std::shared_ptr<shard_registry> registry_;
+  engine::redis::connection redis_;
+  engine::order_store store_;
+  engine::channel_catalogue catalogue_;
+  engine::order_service orders_;
+  protocol::merchant_directory merchants_;
+  protocol::api_context ctx_;
+  protocol::api_router router_;
+  protocol::http_server http_;
+};
+
+}  // namespace topup::app

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package topupd needs to build, test, benchmark and run.
+# Idempotent and non-interactive: a second run installs nothing. Run as root.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config git        # toolchain
+  libboost1.81-dev libboost-json1.81-dev      # Asio, Beast, Boost.JSON (answer envelopes)
+  libsimdjson-dev                             # JSON parsing (config, supplier answers)
+  libhiredis-dev redis-server                 # Redis client and the server tests run
+  libspdlog-dev libssl-dev libcli11-dev       # logging, MD5/HMAC/TLS, command line
+  libgtest-dev libgmock-dev libbenchmark-dev  # tests and micro-benchmarks
+  curl openssl                                # the demo client (deploy/demo-client.sh)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine: dependencies, build, then every CTest label
+# (unit, integration, e2e, fault). Integration and e2e tests start their own redis-server on
+# free loopback ports; nothing needs to be running beforehand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./deploy/install-deps.sh
+./deploy/build.sh
+# Tests that start servers spread their ports; two jobs keep a 2-core machine responsive.
+ctest --preset default -j 2 --timeout 600 "$@"

@@ -1,0 +1,165 @@
+#include "engine/order_service.hpp"
+
+#include <openssl/evp.h>
+
+#include <array>
+
+#include "engine/assert.hpp"
+#include "engine/clock.hpp"
+#include "engine/errc.hpp"
+#include "engine/money.hpp"
+#include "engine/order_number.hpp"
+
+namespace topup::engine {
+
+namespace {
+
+/// Counts a push as in flight for its whole life, so the bound holds across co_awaits.
+class inflight_guard {
+ public:
+  explicit inflight_guard(std::size_t& counter) : counter_(counter) { ++counter_; }
+  ~inflight_guard() { --counter_; }
+  inflight_guard(const inflight_guard&) = delete;
+  inflight_guard& operator=(const inflight_guard&) = delete;
+
+ private:
+  std::size_t& counter_;
+};
+
+std::string hex_sha1(std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int len = 0;
+  TOPUP_ASSERT(EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_sha1(), nullptr) == 1);
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out(len * 2, '0');
+  for (unsigned i = 0; i < len; ++i) {
+    out[2 * i] = k_hex[digest[i] >> 4];
+    out[2 * i + 1] = k_hex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+}  // namespace
+
+order_service::order_service(const config& cfg, order_store& store, channel_catalogue& catalogue,
+                             unsigned shard)
+    : config_(cfg), store_(store), catalogue_(catalogue), shard_(shard) {}
+
+std::string order_service::fingerprint(const push_request& r, bool change) {
+  // Unit separators keep field boundaries unambiguous (no field may contain 0x1f: the form
+  // decoder accepts it, so it is escaped by doubling).
+  std::string joined;
+  auto add = [&joined](std::string_view v) {
+    for (char ch : v) {
+      joined.push_back(ch);
+      if (ch == '\x1f') joined.push_back(ch);
+    }
+    joined.push_back('\x1f');
+    joined.push_back('|');
+  };
+  add(r.store_id);
+  add(r.mobile);
+  add(std::to_string(r.money_yuan));
+  add(std::to_string(r.recharge_type));
+  add(r.notify_url);
+  add(change ? "1" : "0");
+  add(r.source);
+  return hex_sha1(joined);
+}
+
+std::string order_service::next_order_number(std::int64_t merchant_id, std::int64_t now_ms) {
+  order_number_parts parts;
+  parts.unix_ms = static_cast<std::uint64_t>(now_ms);
+  parts.instance = config_.server.instance_id;
+  parts.shard = shard_;
+  parts.sequence = sequence_;
+  parts.merchant_id = merchant_id;
+  sequence_ = (sequence_ + 1) % 100000;
+  return make_order_number(parts);
+}
+
+boost::asio::awaitable<boost::system::result<accept_result>> order_service::push(
+    push_request request) {
+  TOPUP_ASSERT(request.merchant != nullptr);
+  if (inflight_ >= config_.server.max_inflight_orders) co_return errc::overloaded;
+  inflight_guard guard(inflight_);
+
+  auto carrier_of = detect_carrier(request.mobile);
+  if (!carrier_of) co_return errc::invalid_mobile;
+  if (request.money_yuan <= 0 || !catalogue_.amount_served(request.money_yuan))
+    co_return errc::unsupported_amount;
+  if (!catalogue_.order_served(*carrier_of, request.money_yuan, request.recharge_type,
+                               request.source))
+    co_return errc::no_channel;
+
+  const bool change = request.change.value_or(request.merchant->default_change);
+  const fen_t face_fen = request.money_yuan * 100;
+  const fen_t cost_fen = apply_rate_half_up(face_fen, request.merchant->price_rate_ppm);
+  TOPUP_ASSERT(cost_fen > 0);
+
+  order_record record;
+  record.order_no = request.order_no;
+  record.merchant_id = request.merchant->id;
+  record.store_id = request.store_id;
+  record.mobile = request.mobile;
+  record.carrier = *carrier_of;
+  record.money_yuan = request.money_yuan;
+  record.recharge_type = request.recharge_type;
+  record.notify_url = request.notify_url;
+  record.change = change;
+  record.source = request.source;
+  record.fingerprint = fingerprint(request, change);
+  record.cost_fen = cost_fen;
+  record.status = order_status::waiting;
+
+  // A collision means another order already has this number (the clock went back across a
+  // restart): take the next sequence number and try again, a bounded number of times.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const std::int64_t now_ms = wall_clock_ms();
+    record.order_number = next_order_number(record.merchant_id, now_ms);
+    record.created_at_ms = now_ms;
+    record.updated_at_ms = now_ms;
+    auto result = co_await store_.accept(record, now_ms);
+    if (!result && result.error() == errc::order_number_taken) continue;
+    if (result && !result->duplicate && on_accepted_) on_accepted_(record);
+    co_return result;
+  }
+  co_return errc::internal;
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_service::query(
+    std::int64_t merchant_id, std::string order_number, std::string order_no) {
+  if (!order_number.empty()) {
+    // The number names its merchant; another merchant's number is simply "not found".
+    auto parts = parse_order_number(order_number);
+    if (!parts || parts->merchant_id != merchant_id) co_return errc::order_not_found;
+    co_return co_await store_.get(merchant_id, std::move(order_number));
+  }
+  co_return co_await store_.find_by_order_no(merchant_id, std::move(order_no));
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_service::cancel(
+    std::int64_t merchant_id, std::string order_number, std::string order_no) {
+  auto found = co_await query(merchant_id, std::move(order_number), std::move(order_no));
+  if (!found) co_return found.error();
+  if (found->status != order_status::waiting) co_return errc::cannot_cancel;
+  auto refunded = co_await store_.fail_refund(merchant_id, found->order_number,
+                                              order_status::waiting, "cancelled by merchant",
+                                              wall_clock_ms());
+  // Lost the race against the dispatcher (the order left 6 meanwhile): not cancellable now.
+  if (!refunded && refunded.error() == errc::stale_status) co_return errc::cannot_cancel;
+  co_return refunded;
+}
+
+boost::asio::awaitable<boost::system::result<account_totals>> order_service::account(
+    std::int64_t merchant_id) {
+  co_return co_await store_.account(merchant_id);
+}
+
+boost::asio::awaitable<boost::system::result<order_page>> order_service::list(
+    std::int64_t merchant_id, std::int64_t start_ms, std::int64_t end_ms,
+    std::optional<order_status> status, std::int64_t page, std::int64_t page_size) {
+  co_return co_await store_.list(merchant_id, start_ms, end_ms, status, page, page_size);
+}
+
+}  // namespace topup::engine

@@ -1,0 +1,78 @@
+#pragma once
+// The merchant-facing business operations of one shard: accept, query, cancel, list, balance.
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/result.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/carrier.hpp"
+#include "engine/channel_catalogue.hpp"
+#include "engine/config.hpp"
+#include "engine/order_record.hpp"
+#include "engine/order_store.hpp"
+
+namespace topup::engine {
+
+/// A pushOrder after the protocol layer checked its shape and the merchant's credentials.
+struct push_request {
+  const merchant_config* merchant = nullptr;
+  std::string store_id;
+  std::string mobile;
+  std::string order_no;
+  std::int64_t money_yuan = 0;
+  int recharge_type = 1;
+  std::string notify_url;
+  std::optional<bool> change;  // absent: the merchant's default_change
+  std::string source;          // empty: any channel
+};
+
+/// Validates orders against what the channels serve, accepts them through the accept script
+/// (idempotent, debit and record in one atomic step) and answers merchants' reads. One per
+/// shard, used only on that shard's thread. Every accepted order is handed to `on_accepted`
+/// (the dispatcher) only after Redis has stored it. Bounded: at most
+/// server.max_inflight_orders pushes in flight; beyond that errc::overloaded.
+class order_service {
+ public:
+  using accepted_hook = std::function<void(const order_record&)>;
+
+  order_service(const config& cfg, order_store& store, channel_catalogue& catalogue,
+                unsigned shard);
+
+  void on_accepted(accepted_hook hook) { on_accepted_ = std::move(hook); }
+
+  boost::asio::awaitable<boost::system::result<accept_result>> push(push_request request);
+  /// By order_number when non-empty, else by order_no; only the merchant's own orders.
+  boost::asio::awaitable<boost::system::result<order_record>> query(std::int64_t merchant_id,
+                                                                    std::string order_number,
+                                                                    std::string order_no);
+  /// Withdraws an order still waiting (6): 6->3->4 with the refund; anything else cannot_cancel.
+  boost::asio::awaitable<boost::system::result<order_record>> cancel(std::int64_t merchant_id,
+                                                                     std::string order_number,
+                                                                     std::string order_no);
+  boost::asio::awaitable<boost::system::result<account_totals>> account(std::int64_t merchant_id);
+  boost::asio::awaitable<boost::system::result<order_page>> list(
+      std::int64_t merchant_id, std::int64_t start_ms, std::int64_t end_ms,
+      std::optional<order_status> status, std::int64_t page, std::int64_t page_size);
+
+  std::size_t inflight() const noexcept { return inflight_; }
+
+  /// The idempotency fingerprint of an order's business parameters (hex SHA-1).
+  static std::string fingerprint(const push_request& request, bool change);
+
+ private:
+  std::string next_order_number(std::int64_t merchant_id, std::int64_t now_ms);
+
+  const config& config_;
+  order_store& store_;
+  channel_catalogue& catalogue_;
+  unsigned shard_;
+  std::uint32_t sequence_ = 0;
+  std::size_t inflight_ = 0;
+  accepted_hook on_accepted_;
+};
+
+}  // namespace topup::engine

@@ -1,0 +1,372 @@
+#include "engine/order_store.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+
+#include "engine/errc.hpp"
+#include "engine/ledger_scripts.hpp"
+#include "engine/log.hpp"
+
+namespace topup::engine {
+
+namespace {
+
+using boost::system::error_code;
+using redis::reply;
+
+// The command's words. (Not a braced list at the call: GCC 12 miscompiles an initializer_list of
+// string literals inside a co_await expression, "array used as initializer".)
+template <class... Words>
+std::vector<std::string> args(Words&&... words) {
+  std::vector<std::string> v;
+  v.reserve(sizeof...(words));
+  (v.emplace_back(std::forward<Words>(words)), ...);
+  return v;
+}
+
+bool is_string(const reply& r) noexcept {
+  return r.type == reply::kind::string || r.type == reply::kind::status;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view text) noexcept {
+  if (text.empty() || text.front() == '+') return std::nullopt;
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// A number the scripts answer as a decimal string (or Redis as an integer).
+std::optional<std::int64_t> reply_int(const reply& r) noexcept {
+  if (r.type == reply::kind::integer) return r.integer;
+  if (is_string(r)) return parse_int(r.str);
+  return std::nullopt;
+}
+
+// Error replies that mean "Redis cannot take this now" rather than "we sent or stored something
+// wrong": the command was refused before running, so nothing was written and a retry is safe.
+bool is_transient_refusal(std::string_view message) noexcept {
+  static constexpr std::array<std::string_view, 9> k_prefixes = {
+      "LOADING", "BUSY", "OOM", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS",
+      "MISCONF"};
+  for (auto p : k_prefixes)
+    if (message.starts_with(p) &&
+        (message.size() == p.size() || message[p.size()] == ' '))
+      return true;
+  return false;
+}
+
+// The one place an unexpected answer is logged: callers only see storage_protocol.
+error_code unexpected(std::string_view operation, const reply& r) {
+  if (r.is_error() && is_transient_refusal(r.str)) return errc::storage_unavailable;
+  std::string_view what = r.is_error() ? std::string_view(r.str) : "unexpected reply shape";
+  logger("engine")->error("store op={} redis_answer=\"{}\"", operation, what);
+  return errc::storage_protocol;
+}
+
+// The first element of a script's answer: "ok", "dup", "stale", ...
+std::string_view outcome(const reply& r) noexcept {
+  if (r.type != reply::kind::array || r.elements.empty() || !is_string(r.elements[0])) return {};
+  return r.elements[0].str;
+}
+
+// Reserved in transition extras: the record's own fields and the event's fixed ones.
+bool reserved_extra(std::string_view name) noexcept {
+  return is_core_order_field(name) || name == "type" || name == "from" || name == "to" ||
+         name == "at";
+}
+
+boost::system::result<order_record> record_or_protocol(std::string_view operation,
+                                                       const reply& flat) {
+  auto record = order_record_from_reply(flat);
+  if (!record) {
+    logger("engine")->error("store op={} malformed order record ({} elements)", operation,
+                            flat.elements.size());
+  }
+  return record;
+}
+
+// Shared answer handling of transition and fail_refund.
+boost::system::result<order_record> decode_order_answer(std::string_view operation,
+                                                        const reply& r) {
+  const auto word = outcome(r);
+  if (word == "ok" && r.elements.size() == 2) return record_or_protocol(operation, r.elements[1]);
+  if (word == "stale") return make_error_code(errc::stale_status);
+  if (word == "illegal") return make_error_code(errc::illegal_transition);
+  if (word == "notfound") return make_error_code(errc::order_not_found);
+  return unexpected(operation, r);
+}
+
+}  // namespace
+
+order_store::order_store(redis::connection& conn, std::string prefix)
+    : conn_(conn), prefix_(std::move(prefix)) {}
+
+boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept(
+    order_record record, std::int64_t now_ms) {
+  if (record.fingerprint.empty() || record.order_no.empty() || record.order_number.empty() ||
+      record.merchant_id <= 0 || record.cost_fen < 0) {
+    // A caller bug: an empty fingerprint would make every repeat of the order_no a duplicate.
+    logger("engine")->error("store op=accept order={} refused: incomplete record",
+                            record.order_number);
+    co_return errc::internal;
+  }
+  const merchant_keys keys(prefix_, record.merchant_id);
+  field_pairs business = {
+      {"merchant_id", std::to_string(record.merchant_id)},
+      {"store_id", std::move(record.store_id)},
+      {"mobile", std::move(record.mobile)},
+      {"carrier", std::string(carrier_code(record.carrier))},
+      {"money", std::to_string(record.money_yuan)},
+      {"recharge_type", record.recharge_type == 0 ? "0" : "1"},
+      {"notify_url", std::move(record.notify_url)},
+      {"change", record.change ? "1" : "0"},
+      {"source", std::move(record.source)},
+  };
+  for (auto& [name, value] : record.extra)
+    if (!is_core_order_field(name)) business.emplace_back(std::move(name), std::move(value));
+
+  auto call = ledger_scripts::accept_call(keys, std::move(record.order_no),
+                                          std::move(record.order_number),
+                                          std::move(record.fingerprint), record.cost_fen, now_ms,
+                                          business);
+  auto answer =
+      co_await ledger_scripts::accept().run(conn_, std::move(call.keys), std::move(call.args));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  const auto word = outcome(r);
+  if ((word == "ok" || word == "dup") && r.elements.size() == 3 && is_string(r.elements[1])) {
+    if (auto balance = reply_int(r.elements[2]))
+      co_return accept_result{word == "dup", r.elements[1].str, *balance};
+  }
+  if (word == "conflict") co_return errc::order_no_conflict;
+  if (word == "insufficient") co_return errc::insufficient_balance;
+  if (word == "collision") co_return errc::order_number_taken;
+  co_return unexpected("accept", r);
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_store::transition(
+    std::int64_t merchant_id, std::string order_number, order_status from, order_status to,
+    std::string reason, field_pairs extra_fields, std::int64_t now_ms) {
+  // The script checks the same; asking Redis would only cost a round trip.
+  if (!transition_allowed(from, to) || to == order_status::refunded ||
+      from == order_status::pending_payment)
+    co_return errc::illegal_transition;
+  for (const auto& [name, value] : extra_fields) {
+    if (reserved_extra(name)) {
+      logger("engine")->error("store op=transition order={} refused: reserved extra field {}",
+                              order_number, name);
+      co_return errc::internal;
+    }
+  }
+  const merchant_keys keys(prefix_, merchant_id);
+  auto call = ledger_scripts::transition_call(keys, std::move(order_number), to_int(from),
+                                              to_int(to), std::move(reason), extra_fields, now_ms);
+  auto answer =
+      co_await ledger_scripts::transition().run(conn_, std::move(call.keys), std::move(call.args));
+  if (!answer) co_return answer.error();
+  co_return decode_order_answer("transition", *answer);
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_refund(
+    std::int64_t merchant_id, std::string order_number, order_status expected_from,
+    std::string reason, std::int64_t now_ms) {
+  switch (expected_from) {
+    case order_status::recharging:
+    case order_status::waiting:
+    case order_status::matched:
+    case order_status::failed: break;
+    default: co_return errc::illegal_transition;
+  }
+  const merchant_keys keys(prefix_, merchant_id);
+  auto call = ledger_scripts::fail_refund_call(keys, std::move(order_number), to_int(expected_from),
+                                               std::move(reason), now_ms);
+  auto answer =
+      co_await ledger_scripts::fail_refund().run(conn_, std::move(call.keys), std::move(call.args));
+  if (!answer) co_return answer.error();
+  co_return decode_order_answer("fail_refund", *answer);
+}
+
+boost::asio::awaitable<boost::system::result<credit_result>> order_store::credit(
+    std::int64_t merchant_id, std::string ref, fen_t amount_fen, std::int64_t now_ms) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto call = ledger_scripts::credit_call(keys, std::move(ref), amount_fen, now_ms);
+  auto answer =
+      co_await ledger_scripts::credit().run(conn_, std::move(call.keys), std::move(call.args));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  const auto word = outcome(r);
+  if ((word == "ok" || word == "repeat") && r.elements.size() == 2) {
+    if (auto balance = reply_int(r.elements[1])) co_return credit_result{word == "repeat", *balance};
+  }
+  if (word == "insufficient") co_return errc::insufficient_balance;
+  co_return unexpected("credit", r);
+}
+
+boost::asio::awaitable<boost::system::result<account_totals>> order_store::account(
+    std::int64_t merchant_id) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer =
+      co_await conn_.command(args("HMGET", keys.acct(), "balance", "credits", "debits", "refunds"));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  if (r.type != reply::kind::array || r.elements.size() != 4) co_return unexpected("account", r);
+  std::array<fen_t, 4> values{};
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (r.elements[i].is_nil()) continue;
+    auto v = reply_int(r.elements[i]);
+    if (!v) co_return unexpected("account", r);
+    values[i] = *v;
+  }
+  co_return account_totals{values[0], values[1], values[2], values[3]};
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_store::get(
+    std::int64_t merchant_id, std::string order_number) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(args("HGETALL", keys.order(order_number)));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  if (r.type != reply::kind::array) co_return unexpected("get", r);
+  if (r.elements.empty()) co_return errc::order_not_found;
+  co_return record_or_protocol("get", r);
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_store::find_by_order_no(
+    std::int64_t merchant_id, std::string order_no) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(args("HGET", keys.ono(), std::move(order_no)));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  if (r.is_nil()) co_return errc::order_not_found;
+  // "<order_number>:<fingerprint>"
+  const auto sep = is_string(r) ? r.str.find(':') : std::string::npos;
+  if (sep == std::string::npos || sep == 0) co_return unexpected("find_by_order_no", r);
+  co_return co_await get(merchant_id, r.str.substr(0, sep));
+}
+
+boost::asio::awaitable<boost::system::result<order_page>> order_store::list(
+    std::int64_t merchant_id, std::int64_t start_ms, std::int64_t end_ms,
+    std::optional<order_status> status, std::int64_t page, std::int64_t page_size) {
+  // Bounded: a page is at most this many full records, whatever the caller asks.
+  constexpr std::int64_t k_page_size_max = 1000;
+  std::int64_t count = std::min(page_size, k_page_size_max);
+  std::int64_t offset = 0;
+  if (page < 1 || count < 1 || page - 1 > (INT64_MAX / count)) count = 0;  // total only
+  else
+    offset = (page - 1) * count;
+  const merchant_keys keys(prefix_, merchant_id);
+  auto call = ledger_scripts::list_page_call(
+      keys, status ? std::optional<int>(to_int(*status)) : std::nullopt, start_ms, end_ms, offset,
+      count);
+  auto answer =
+      co_await ledger_scripts::list_page().run(conn_, std::move(call.keys), std::move(call.args));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  if (r.type != reply::kind::array || r.elements.empty()) co_return unexpected("list", r);
+  auto total = reply_int(r.elements[0]);
+  if (!total) co_return unexpected("list", r);
+  order_page result;
+  result.total = *total;
+  result.orders.reserve(r.elements.size() - 1);
+  for (std::size_t i = 1; i < r.elements.size(); ++i) {
+    const reply& flat = r.elements[i];
+    if (flat.type != reply::kind::array) co_return unexpected("list", r);
+    if (flat.elements.empty()) {
+      // An index entry without its record: no script leaves one, so someone edited Redis by
+      // hand. Listing the rest is more useful to the merchant than failing every page.
+      logger("engine")->warn("store op=list merchant={} index entry without order record",
+                             merchant_id);
+      continue;
+    }
+    auto record = record_or_protocol("list", flat);
+    if (!record) co_return record.error();
+    result.orders.push_back(std::move(*record));
+  }
+  co_return result;
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<std::string>>> order_store::active_orders(
+    std::int64_t merchant_id) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(args("SMEMBERS", keys.active()));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  if (r.type != reply::kind::array) co_return unexpected("active_orders", r);
+  std::vector<std::string> numbers;
+  numbers.reserve(r.elements.size());
+  for (const auto& e : r.elements) {
+    if (!is_string(e)) co_return unexpected("active_orders", r);
+    numbers.push_back(e.str);
+  }
+  co_return numbers;
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<order_event>>> order_store::events(
+    std::int64_t merchant_id, std::string order_number) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(args("XRANGE", keys.events(order_number), "-", "+"));
+  if (!answer) co_return answer.error();
+  if (answer->is_error()) co_return unexpected("events", *answer);
+  auto events = order_events_from_reply(*answer);
+  if (!events) co_return unexpected("events", *answer);
+  co_return std::move(*events);
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<ledger_entry>>> order_store::ledger(
+    std::int64_t merchant_id, std::string after_id, std::int64_t limit) {
+  const merchant_keys keys(prefix_, merchant_id);
+  std::string start = after_id.empty() ? std::string("-") : "(" + after_id;
+  auto answer = co_await conn_.command(args("XRANGE", keys.ledger(), std::move(start), "+", "COUNT",
+                                        std::to_string(std::max<std::int64_t>(limit, 1))));
+  if (!answer) co_return answer.error();
+  if (answer->is_error()) co_return unexpected("ledger", *answer);
+  auto raw = order_events_from_reply(*answer);
+  if (!raw) co_return unexpected("ledger", *answer);
+  std::vector<ledger_entry> entries;
+  entries.reserve(raw->size());
+  for (auto& e : *raw) {
+    ledger_entry entry;
+    entry.id = std::move(e.id);
+    auto type = e.field("type");
+    auto amount = e.field("amount");
+    auto balance = e.field("balance");
+    auto at = e.field("at");
+    std::optional<std::int64_t> amount_fen = amount ? parse_int(*amount) : std::nullopt;
+    std::optional<std::int64_t> balance_fen = balance ? parse_int(*balance) : std::nullopt;
+    std::optional<std::int64_t> at_ms = at ? parse_int(*at) : std::nullopt;
+    if (!type || !amount_fen || !balance_fen || !at_ms) co_return unexpected("ledger", *answer);
+    entry.type = std::string(*type);
+    entry.amount_fen = *amount_fen;
+    entry.balance_fen = *balance_fen;
+    entry.at_ms = *at_ms;
+    if (auto order = e.field("order")) entry.order_number = std::string(*order);
+    if (auto ref = e.field("ref")) entry.ref = std::string(*ref);
+    entries.push_back(std::move(entry));
+  }
+  co_return entries;
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<std::string>>> order_store::due_callbacks(
+    std::int64_t merchant_id, std::int64_t now_ms, std::int64_t limit) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer =
+      co_await conn_.command(args("ZRANGEBYSCORE", keys.cbdue(), "-inf", std::to_string(now_ms),
+                              "LIMIT", "0", std::to_string(std::max<std::int64_t>(limit, 0))));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  if (r.type != reply::kind::array) co_return unexpected("due_callbacks", r);
+  std::vector<std::string> numbers;
+  numbers.reserve(r.elements.size());
+  for (const auto& e : r.elements) {
+    if (!is_string(e)) co_return unexpected("due_callbacks", r);
+    numbers.push_back(e.str);
+  }
+  co_return numbers;
+}
+
+}  // namespace topup::engine

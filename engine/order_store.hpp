@@ -1,0 +1,134 @@
+#pragma once
+// Orders and merchant balances in Redis (docs/STORAGE.md), written only through the ledger scripts.
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/result.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/money.hpp"
+#include "engine/order_record.hpp"
+#include "engine/order_status.hpp"
+#include "engine/redis/connection.hpp"
+
+namespace topup::engine {
+
+struct accept_result {
+  bool duplicate = false;    // the same order_no and parameters were accepted before: no debit
+  std::string order_number;  // the new order's, or the earlier one's on a duplicate
+  fen_t balance_fen = 0;     // after the debit (on a duplicate: the current balance)
+};
+
+struct credit_result {
+  bool repeat = false;  // the ref was applied before; nothing moved this time
+  fen_t balance_fen = 0;
+};
+
+/// The merchant's `acct` hash; balance = credits - debits + refunds always holds.
+struct account_totals {
+  fen_t balance = 0;
+  fen_t credits = 0;
+  fen_t debits = 0;
+  fen_t refunds = 0;
+};
+
+struct order_page {
+  std::int64_t total = 0;  // orders matching the filter, all pages
+  std::vector<order_record> orders;
+};
+
+/// One entry of the merchant's ledger stream: a balance move.
+struct ledger_entry {
+  std::string id;    // stream entry id
+  std::string type;  // "credit", "debit" or "refund"
+  fen_t amount_fen = 0;
+  fen_t balance_fen = 0;     // after this move
+  std::string order_number;  // debit and refund
+  std::string ref;           // credit
+  std::int64_t at_ms = 0;
+};
+
+/// class order_store — the persistence of orders, balances and their histories for one shard:
+/// every method is one Redis round trip (two for find_by_order_no) over the shard's connection,
+/// and every write is one atomic ledger script (engine/ledger_scripts.hpp), so a crash or a lost
+/// reply never leaves money and orders disagreeing. Holds no state besides the connection and the
+/// key prefix; lives on, and is used only from, its shard's thread, and must outlive the
+/// coroutines it starts. Error values: storage_unavailable / overloaded from the connection
+/// (nothing known to be written), storage_protocol when Redis answers something unexpected (logged
+/// here, once), and the business errors named on each method.
+class order_store {
+ public:
+  order_store(redis::connection& conn, std::string prefix);
+
+  /// Stores a new order in status 6 and debits its cost_fen, or recognises a repeat.
+  /// Uses order_number, order_no, merchant_id, fingerprint (required, non-empty), cost_fen and the
+  /// business fields of `record`; status and timestamps are the script's (created_at = now_ms).
+  /// Errors: order_no_conflict (same order_no, other fingerprint), insufficient_balance,
+  /// order_number_taken (the number exists already: take another).
+  boost::asio::awaitable<boost::system::result<accept_result>> accept(order_record record,
+                                                                      std::int64_t now_ms);
+
+  /// Compare-and-set from `from` to `to` (spec §4; 0->6 is accept's and 3->4 fail_refund's).
+  /// `extra_fields` are stored on the record and in the event (names must not be core fields nor
+  /// type/from/to/at). Reaching 2 with a notify_url schedules the callback (cbdue) atomically.
+  /// Answers the updated record. Errors: stale_status, illegal_transition, order_not_found.
+  boost::asio::awaitable<boost::system::result<order_record>> transition(
+      std::int64_t merchant_id, std::string order_number, order_status from, order_status to,
+      std::string reason, field_pairs extra_fields, std::int64_t now_ms);
+
+  /// From `expected_from` (1, 6, 7 or 3) to 4 through 3, crediting cost_fen back, at most once.
+  /// Answers the refunded record. Errors: stale_status (the order is elsewhere, e.g. already
+  /// refunded), illegal_transition (expected_from not one of those), order_not_found.
+  boost::asio::awaitable<boost::system::result<order_record>> fail_refund(
+      std::int64_t merchant_id, std::string order_number, order_status expected_from,
+      std::string reason, std::int64_t now_ms);
+
+  /// Applies a credit (negative: a correction) once per `ref`. A repeat answers the current
+  /// balance with repeat = true. Errors: insufficient_balance (would go below 0).
+  boost::asio::awaitable<boost::system::result<credit_result>> credit(std::int64_t merchant_id,
+                                                                      std::string ref,
+                                                                      fen_t amount_fen,
+                                                                      std::int64_t now_ms);
+
+  /// The merchant's totals; a merchant never credited has all zeros.
+  boost::asio::awaitable<boost::system::result<account_totals>> account(std::int64_t merchant_id);
+
+  /// Errors: order_not_found.
+  boost::asio::awaitable<boost::system::result<order_record>> get(std::int64_t merchant_id,
+                                                                  std::string order_number);
+  /// Errors: order_not_found.
+  boost::asio::awaitable<boost::system::result<order_record>> find_by_order_no(
+      std::int64_t merchant_id, std::string order_no);
+
+  /// Orders created in [start_ms, end_ms] (both inclusive), in `status` if given, newest first;
+  /// page counts from 1. page < 1 or page_size < 1 answer an empty page (with the total).
+  boost::asio::awaitable<boost::system::result<order_page>> list(
+      std::int64_t merchant_id, std::int64_t start_ms, std::int64_t end_ms,
+      std::optional<order_status> status, std::int64_t page, std::int64_t page_size);
+
+  /// Order numbers not yet in 2 or 4 (what recovery resumes), in no particular order.
+  boost::asio::awaitable<boost::system::result<std::vector<std::string>>> active_orders(
+      std::int64_t merchant_id);
+
+  /// The order's event stream, oldest first; empty for an unknown order.
+  boost::asio::awaitable<boost::system::result<std::vector<order_event>>> events(
+      std::int64_t merchant_id, std::string order_number);
+
+  /// Up to `limit` ledger entries after stream id `after_id` ("" = from the start), oldest first.
+  boost::asio::awaitable<boost::system::result<std::vector<ledger_entry>>> ledger(
+      std::int64_t merchant_id, std::string after_id, std::int64_t limit);
+
+  /// Up to `limit` order numbers whose callback is due at or before now_ms, earliest first.
+  boost::asio::awaitable<boost::system::result<std::vector<std::string>>> due_callbacks(
+      std::int64_t merchant_id, std::int64_t now_ms, std::int64_t limit);
+
+  const std::string& prefix() const noexcept { return prefix_; }
+
+ private:
+  redis::connection& conn_;
+  std::string prefix_;
+};
+
+}  // namespace topup::engine

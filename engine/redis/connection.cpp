@@ -1,0 +1,463 @@
+#include "engine/redis/connection.hpp"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <tuple>
+#include <utility>
+
+#include "engine/errc.hpp"
+#include "engine/log.hpp"
+
+namespace topup::engine::redis {
+namespace {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+reply to_reply(const redisReply* r) {
+  reply out;
+  if (r == nullptr) return out;
+  switch (r->type) {
+    case REDIS_REPLY_NIL:
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = reply::kind::integer;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_STRING:
+      out.type = reply::kind::string;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = reply::kind::status;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = reply::kind::error;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ARRAY:
+#ifdef REDIS_REPLY_MAP
+    case REDIS_REPLY_MAP:  // RESP3 (hiredis >= 1.0): flattened key, value, key, value...
+#endif
+#ifdef REDIS_REPLY_SET
+    case REDIS_REPLY_SET:
+#endif
+#ifdef REDIS_REPLY_PUSH
+    case REDIS_REPLY_PUSH:
+#endif
+#ifdef REDIS_REPLY_ATTR
+    case REDIS_REPLY_ATTR:
+#endif
+      out.type = reply::kind::array;
+      out.elements.reserve(r->elements);
+      for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(to_reply(r->element[i]));
+      break;
+#ifdef REDIS_REPLY_BOOL
+    case REDIS_REPLY_BOOL:
+      out.type = reply::kind::integer;
+      out.integer = r->integer;
+      break;
+#endif
+#ifdef REDIS_REPLY_DOUBLE
+    case REDIS_REPLY_DOUBLE:
+#endif
+#ifdef REDIS_REPLY_BIGNUM
+    case REDIS_REPLY_BIGNUM:
+#endif
+#ifdef REDIS_REPLY_VERB
+    case REDIS_REPLY_VERB:
+#endif
+#if defined(REDIS_REPLY_DOUBLE) || defined(REDIS_REPLY_BIGNUM) || defined(REDIS_REPLY_VERB)
+      out.type = reply::kind::string;
+      out.str.assign(r->str, r->len);
+      break;
+#endif
+    default:
+      // Unreachable with the reply types above; an error is the answer no caller can mistake
+      // for success.
+      out.type = reply::kind::error;
+      out.str = "ERR unsupported reply type " + std::to_string(r->type);
+      break;
+  }
+  return out;
+}
+
+/// One command handed to hiredis: the privdata of its reply callback. Owns the caller's
+/// completion handler until hiredis answers (a reply, or NULL when the context goes away).
+class pending_command {
+ public:
+  virtual ~pending_command() = default;
+  /// Posts the completion handler with the outcome, then deletes this. Never invokes the
+  /// handler inline: this runs inside hiredis's callbacks, and a handler may issue commands.
+  virtual void complete(error_code ec, reply r) = 0;
+};
+
+template <class Handler>
+class pending_command_for final : public pending_command {
+ public:
+  using executor_type = asio::associated_executor_t<Handler, asio::io_context::executor_type>;
+
+  pending_command_for(Handler handler, const asio::io_context::executor_type& io_executor)
+      : work_(asio::get_associated_executor(handler, io_executor)), handler_(std::move(handler)) {}
+
+  void complete(error_code ec, reply r) override {
+    auto work = std::move(work_);
+    auto handler = std::move(handler_);
+    delete this;
+    auto executor = work.get_executor();
+    asio::post(executor, [handler = std::move(handler), work = std::move(work), ec,
+                          r = std::move(r)]() mutable { std::move(handler)(ec, std::move(r)); });
+  }
+
+ private:
+  // Keeps the handler's executor running while the command is out, as any Asio operation does.
+  asio::executor_work_guard<executor_type> work_;
+  Handler handler_;
+};
+
+}  // namespace
+
+/// The state behind a connection: the live hiredis context (if any), the reconnect schedule and
+/// the pending-command count. Shared so that a timer completing after the connection died
+/// finds nothing (timers hold weak_ptrs). Lives on, and is touched only from, one io_context.
+struct connection::impl : std::enable_shared_from_this<connection::impl> {
+  /// hiredis's event hooks for one redisAsyncContext (ac->ev.data). A stream_descriptor on the
+  /// context's socket turns addRead/addWrite into async_wait(wait_read / wait_write) and calls
+  /// redisAsyncHandleRead/Write when the socket is ready, re-arming while the hook stays on.
+  /// hiredis may free the context inside those calls (a drop); its cleanup hook then marks this
+  /// watch dead and releases (never closes) the descriptor, so waits still queued in Asio,
+  /// which own a shared_ptr to the watch, complete into a no-op.
+  struct fd_watch : std::enable_shared_from_this<fd_watch> {
+    fd_watch(asio::io_context& io, redisAsyncContext* context, impl* owner)
+        : descriptor(io), ac(context), owner(owner) {}
+
+    asio::posix::stream_descriptor descriptor;
+    redisAsyncContext* ac;  // valid while alive
+    impl* owner;            // valid while alive: impl frees the context before it dies
+    bool alive = true;      // false once hiredis called cleanup
+    bool reading = false;   // hook state, as hiredis set it
+    bool writing = false;
+    bool read_armed = false;  // an async_wait is outstanding
+    bool write_armed = false;
+    std::shared_ptr<fd_watch> self;  // hiredis's reference (ev.data), dropped at cleanup
+
+    void arm_read() {
+      if (!alive || !reading || read_armed) return;
+      read_armed = true;
+      descriptor.async_wait(asio::posix::descriptor_base::wait_read,
+                            [w = shared_from_this()](error_code ec) {
+                              w->read_armed = false;
+                              if (!w->alive || !w->reading || ec == asio::error::operation_aborted)
+                                return;
+                              // Any other error: let hiredis read the socket and find out.
+                              redisAsyncHandleRead(w->ac);  // may free the context
+                              w->arm_read();
+                            });
+    }
+
+    void arm_write() {
+      if (!alive || !writing || write_armed) return;
+      write_armed = true;
+      descriptor.async_wait(asio::posix::descriptor_base::wait_write,
+                            [w = shared_from_this()](error_code ec) {
+                              w->write_armed = false;
+                              if (!w->alive || !w->writing || ec == asio::error::operation_aborted)
+                                return;
+                              redisAsyncHandleWrite(w->ac);  // may free the context
+                              w->arm_write();
+                            });
+    }
+
+    static void add_read(void* data) {
+      auto* w = static_cast<fd_watch*>(data);
+      w->reading = true;
+      w->arm_read();
+    }
+    static void del_read(void* data) { static_cast<fd_watch*>(data)->reading = false; }
+    static void add_write(void* data) {
+      auto* w = static_cast<fd_watch*>(data);
+      w->writing = true;
+      w->arm_write();
+    }
+    static void del_write(void* data) { static_cast<fd_watch*>(data)->writing = false; }
+
+    // Called once per context, from inside hiredis, just before it closes the socket.
+    static void cleanup(void* data) {
+      auto* w = static_cast<fd_watch*>(data);
+      if (!w->alive) return;
+      auto keep = std::move(w->self);  // the last reference may be this one
+      w->alive = false;
+      w->reading = false;
+      w->writing = false;
+      // Deregisters from the reactor and cancels outstanding waits; hiredis closes the fd.
+      w->descriptor.release();
+      w->owner->context_gone(w->ac);
+    }
+  };
+
+  impl(asio::io_context& io, connection_options options)
+      : io_(io),
+        options_(std::move(options)),
+        log_(topup::logger("engine")),
+        backoff_(options_.reconnect_backoff_min),
+        connect_timer_(io),
+        backoff_timer_(io) {}
+
+  ~impl() {
+    // connection's destructor stops first; this is only a safety net.
+    running_ = false;
+    if (ac_ != nullptr) redisAsyncFree(ac_);
+  }
+
+  void start() {
+    if (running_) return;
+    running_ = true;
+    backoff_ = options_.reconnect_backoff_min;
+    if (ac_ == nullptr) connect();
+  }
+
+  void stop() {
+    running_ = false;
+    ++schedule_epoch_;  // a back-off completion already queued must not reconnect
+    backoff_timer_.cancel();
+    connect_timer_.cancel();
+    // Fails every pending command (hiredis runs their callbacks with a NULL reply) and calls
+    // the cleanup hook, which clears ac_.
+    if (ac_ != nullptr) redisAsyncFree(ac_);
+    ready_ = false;
+  }
+
+  bool connected() const noexcept { return ready_; }
+
+  template <class Handler>
+  void submit(Handler handler, const std::vector<std::string>& args) {
+    std::unique_ptr<pending_command> command(
+        new pending_command_for<Handler>(std::move(handler), io_.get_executor()));
+    if (args.empty() || args.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+      command.release()->complete(errc::internal, {});
+      return;
+    }
+    // No context: before start(), after stop(), or waiting out a back-off. A context that is
+    // still connecting takes the command; hiredis sends it (after AUTH) once connected, and
+    // fails it if the attempt fails or times out.
+    if (ac_ == nullptr) {
+      command.release()->complete(errc::storage_unavailable, {});
+      return;
+    }
+    if (pending_ >= options_.max_pending) {
+      command.release()->complete(errc::overloaded, {});
+      return;
+    }
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lengths;
+    argv.reserve(args.size());
+    lengths.reserve(args.size());
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+    if (redisAsyncCommandArgv(ac_, &impl::on_reply, command.get(), static_cast<int>(args.size()),
+                              argv.data(), lengths.data()) != REDIS_OK) {
+      // The context is disconnecting or being freed.
+      command.release()->complete(errc::storage_unavailable, {});
+      return;
+    }
+    command.release();  // hiredis owns it until on_reply
+    ++pending_;
+  }
+
+ private:
+  void connect() {
+    ++attempt_;
+    redisAsyncContext* ac = redisAsyncConnect(options_.host.c_str(), options_.port);
+    if (ac == nullptr) {
+      report_down("out of memory");
+      schedule_reconnect();
+      return;
+    }
+    if (ac->err != 0) {  // e.g. connection refused at once on loopback
+      report_down(ac->errstr);
+      redisAsyncFree(ac);  // no hooks set yet: nothing else runs
+      schedule_reconnect();
+      return;
+    }
+    auto watch = std::make_shared<fd_watch>(io_, ac, this);
+    error_code ec;
+    watch->descriptor.assign(ac->c.fd, ec);
+    if (ec) {
+      report_down(ec.message());
+      redisAsyncFree(ac);
+      schedule_reconnect();
+      return;
+    }
+    watch->self = watch;
+    ac->data = this;
+    ac->ev.data = watch.get();
+    ac->ev.addRead = &fd_watch::add_read;
+    ac->ev.delRead = &fd_watch::del_read;
+    ac->ev.addWrite = &fd_watch::add_write;
+    ac->ev.delWrite = &fd_watch::del_write;
+    ac->ev.cleanup = &fd_watch::cleanup;
+    // hiredis 0.14 has no ev.scheduleTimer; the connect timeout is connect_timer_ below, and
+    // no hiredis command timeout is set, so a newer hiredis never calls it either.
+    ac_ = ac;
+    // TCP keep-alive (hiredis's 15 s interval): a peer that vanished without a FIN or RST (a
+    // crashed host, a cut link) is still noticed, and the commands pending on it are failed.
+    redisEnableKeepAlive(&ac->c);
+    // Setting the connect callback arms the write watch: writable means connected (or failed).
+    redisAsyncSetConnectCallback(ac, &impl::on_connect);
+    redisAsyncSetDisconnectCallback(ac, &impl::on_disconnect);
+    if (!options_.password.empty()) {
+      // First in the output buffer, so every command issued while connecting runs after it.
+      const char* argv[] = {"AUTH", options_.password.data()};
+      const std::size_t lengths[] = {4, options_.password.size()};
+      redisAsyncCommandArgv(ac, &impl::on_auth, nullptr, 2, argv, lengths);
+    }
+    connect_timer_.expires_after(options_.connect_timeout);
+    connect_timer_.async_wait([weak = weak_from_this(), attempt = attempt_](error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec || self->attempt_ != attempt || self->ac_ == nullptr || self->ready_) return;
+      self->report_down("connect timed out");
+      redisAsyncFree(self->ac_);  // fails what was queued; cleanup schedules the next attempt
+    });
+  }
+
+  void became_ready() {
+    ready_ = true;
+    backoff_ = options_.reconnect_backoff_min;
+    connect_timer_.cancel();
+    reported_down_ = false;
+    log_->info("redis connected host={} port={}", options_.host, options_.port);
+  }
+
+  // From the cleanup hook: the context is being freed (its pending commands are, or are about
+  // to be, failed by hiredis). Never touches the context again.
+  void context_gone(redisAsyncContext* ac) {
+    if (ac != ac_) return;
+    ac_ = nullptr;
+    ready_ = false;
+    connect_timer_.cancel();
+    if (running_) schedule_reconnect();
+  }
+
+  void schedule_reconnect() {
+    auto delay = backoff_;
+    backoff_ = std::min(backoff_ * 2, options_.reconnect_backoff_max);
+    backoff_timer_.expires_after(delay);
+    backoff_timer_.async_wait([weak = weak_from_this(), epoch = ++schedule_epoch_](error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec || epoch != self->schedule_epoch_ || !self->running_ || self->ac_ != nullptr)
+        return;
+      self->connect();
+    });
+  }
+
+  // The first failure after being up is a warning; the retries that follow are debug noise.
+  void report_down(const char* why) {
+    if (!reported_down_) {
+      log_->warn("redis unavailable host={} port={} error=\"{}\", retrying", options_.host,
+                 options_.port, why);
+      reported_down_ = true;
+    } else {
+      log_->debug("redis connect failed host={} port={} error=\"{}\"", options_.host,
+                  options_.port, why);
+    }
+  }
+  void report_down(const std::string& why) { report_down(why.c_str()); }
+
+  static void on_connect(const redisAsyncContext* ac, int status) {
+    auto* self = static_cast<impl*>(ac->data);
+    if (status != REDIS_OK) {
+      self->report_down(ac->errstr);  // hiredis frees the context right after this
+      return;
+    }
+    if (self->options_.password.empty()) self->became_ready();
+  }
+
+  static void on_disconnect(const redisAsyncContext* ac, int status) {
+    auto* self = static_cast<impl*>(ac->data);
+    if (status != REDIS_OK) self->report_down(ac->errstr);
+  }
+
+  static void on_auth(redisAsyncContext* ac, void* r, void*) {
+    auto* self = static_cast<impl*>(ac->data);
+    const auto* rep = static_cast<const redisReply*>(r);
+    if (rep == nullptr) return;  // the context is going away
+    if (rep->type == REDIS_REPLY_ERROR) {
+      self->log_->error("redis AUTH rejected host={} port={} error=\"{}\"", self->options_.host,
+                        self->options_.port, std::string(rep->str, rep->len));
+      self->reported_down_ = true;
+      // Inside a callback hiredis defers the free until the callback returns; the commands
+      // queued behind AUTH then fail with storage_unavailable.
+      redisAsyncFree(ac);
+      return;
+    }
+    self->became_ready();
+  }
+
+  static void on_reply(redisAsyncContext* ac, void* r, void* privdata) {
+    auto* self = static_cast<impl*>(ac->data);
+    auto* command = static_cast<pending_command*>(privdata);
+    --self->pending_;
+    if (r == nullptr) {  // dropped, timed out or stopped before an answer came
+      command->complete(errc::storage_unavailable, {});
+      return;
+    }
+    command->complete({}, to_reply(static_cast<const redisReply*>(r)));
+  }
+
+  asio::io_context& io_;
+  connection_options options_;
+  std::shared_ptr<spdlog::logger> log_;
+  redisAsyncContext* ac_ = nullptr;  // the current context, connecting or connected
+  bool running_ = false;             // between start() and stop()
+  bool ready_ = false;               // connected, and authenticated if a password is set
+  bool reported_down_ = false;
+  std::uint64_t attempt_ = 0;         // which context connect_timer_ belongs to
+  std::uint64_t schedule_epoch_ = 0;  // which back-off wait may reconnect
+  std::size_t pending_ = 0;           // commands handed to hiredis and not yet answered
+  std::chrono::milliseconds backoff_;
+  asio::steady_timer connect_timer_;
+  asio::steady_timer backoff_timer_;
+};
+
+connection::connection(boost::asio::io_context& io, connection_options options)
+    : impl_(std::make_shared<impl>(io, std::move(options))) {}
+
+connection::~connection() { impl_->stop(); }
+
+void connection::start() { impl_->start(); }
+
+void connection::stop() { impl_->stop(); }
+
+bool connection::connected() const noexcept { return impl_->connected(); }
+
+boost::asio::awaitable<boost::system::result<reply>> connection::command(
+    std::vector<std::string> args) {
+  auto token = asio::as_tuple(asio::use_awaitable);
+  // The initiation runs while this frame is suspended in the co_await, so `args` outlives it.
+  auto [ec, r] = co_await asio::async_initiate<decltype(token), void(error_code, reply)>(
+      [](auto handler, std::shared_ptr<impl> state, const std::vector<std::string>* command) {
+        state->submit(std::move(handler), *command);
+      },
+      token, impl_, &args);
+  if (ec) co_return ec;
+  co_return std::move(r);
+}
+
+}  // namespace topup::engine::redis

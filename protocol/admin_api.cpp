@@ -1,0 +1,162 @@
+#include "protocol/admin_api.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <array>
+#include <charconv>
+
+#include "engine/clock.hpp"
+#include "engine/errc.hpp"
+#include "engine/money.hpp"
+#include "engine/order_number.hpp"
+#include "protocol/answers.hpp"
+#include "protocol/errc.hpp"
+#include "protocol/form.hpp"
+#include "protocol/wire_codes.hpp"
+
+namespace topup::protocol {
+
+namespace {
+
+using digest = std::array<unsigned char, 32>;
+
+digest sha256(std::string_view data) {
+  digest out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+  return out;
+}
+
+/// Splits "/admin/<a>/<b>/<c>" into its segments after "/admin/".
+std::vector<std::string_view> segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  path.remove_prefix(std::string_view("/admin/").size());
+  while (!path.empty()) {
+    auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+bool valid_ref(std::string_view ref) {
+  if (ref.empty() || ref.size() > 128) return false;
+  for (unsigned char c : ref)
+    if (c <= 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+}  // namespace
+
+admin_api::admin_api(api_context& ctx) : ctx_(ctx) {}
+
+bool admin_api::authorized(const http_request& request) const {
+  auto header = request.message[http::field::authorization];
+  constexpr std::string_view k_bearer = "Bearer ";
+  if (!header.starts_with(k_bearer)) return false;
+  // Comparing digests keeps the comparison constant-time whatever the presented length.
+  const digest presented = sha256(header.substr(k_bearer.size()));
+  const digest expected = sha256(ctx_.cfg.admin.token);
+  return CRYPTO_memcmp(presented.data(), expected.data(), presented.size()) == 0;
+}
+
+boost::asio::awaitable<http_response> admin_api::handle(http_request request,
+                                                        std::string_view path,
+                                                        std::string_view query) {
+  const unsigned version = request.message.version();
+  const bool keep_alive = request.message.keep_alive();
+  const auto method = request.message.method();
+  auto fail = [&](boost::system::error_code ec, std::string_view msg = {}) {
+    return error_answer(ec, version, keep_alive, msg);
+  };
+  auto seg = segments(path);
+
+  // Route first (404/405 are not secrets), then authenticate.
+  enum class route { credit, order_get, channel_switch } which;
+  http::verb wanted;
+  if (seg.size() == 3 && seg[0] == "merchants" && seg[2] == "credit") {
+    which = route::credit, wanted = http::verb::post;
+  } else if (seg.size() == 2 && seg[0] == "orders") {
+    which = route::order_get, wanted = http::verb::get;
+  } else if (seg.size() == 3 && seg[0] == "channels" && (seg[2] == "disable" || seg[2] == "enable")) {
+    which = route::channel_switch, wanted = http::verb::post;
+  } else {
+    co_return fail(protocol::errc::not_found);
+  }
+  if (method != wanted) co_return fail(protocol::errc::method_not_allowed);
+  if (!authorized(request)) co_return fail(protocol::errc::bad_admin_token);
+
+  switch (which) {
+    case route::credit: {
+      std::int64_t merchant_id = 0;
+      auto [end, ec] = std::from_chars(seg[1].data(), seg[1].data() + seg[1].size(), merchant_id);
+      if (ec != std::errc{} || end != seg[1].data() + seg[1].size() ||
+          !ctx_.merchants.by_id(merchant_id))
+        co_return fail(engine::errc::unknown_merchant);
+      auto params = decode_form(query, request.message.body());
+      if (!params) co_return fail(protocol::errc::bad_param, bad_param_msg(params.error().key));
+      const std::string* amount_text = params->find("amount");
+      const std::string* ref = params->find("ref");
+      std::optional<engine::fen_t> amount;
+      if (amount_text) amount = engine::parse_yuan(*amount_text);
+      if (!amount || *amount == 0) co_return fail(protocol::errc::bad_param, bad_param_msg("amount"));
+      if (!ref || !valid_ref(*ref)) co_return fail(protocol::errc::bad_param, bad_param_msg("ref"));
+      auto credited =
+          co_await ctx_.store.credit(merchant_id, *ref, *amount, engine::wall_clock_ms());
+      if (!credited) co_return fail(credited.error());
+      boost::json::object data;
+      data["money"] = engine::format_fen(credited->balance_fen);
+      data["repeat"] = credited->repeat;
+      co_return success_answer("充值成功", std::move(data), version, keep_alive);
+    }
+    case route::order_get: {
+      const std::string order_number(seg[1]);
+      auto parts = engine::parse_order_number(order_number);
+      if (!parts) co_return fail(engine::errc::order_not_found);
+      auto order = co_await ctx_.store.get(parts->merchant_id, order_number);
+      if (!order) co_return fail(order.error());
+      auto events = co_await ctx_.store.events(parts->merchant_id, order_number);
+      if (!events) co_return fail(events.error());
+      boost::json::object data = order_json(*order);
+      data["merchant_id"] = order->merchant_id;
+      data["store_id"] = order->store_id;
+      data["carrier"] = engine::carrier_code(order->carrier);
+      data["recharge_type"] = order->recharge_type;
+      data["notify_url"] = order->notify_url;
+      data["change"] = order->change;
+      data["source"] = order->source;
+      data["cost_fen"] = order->cost_fen;
+      data["updated_at_ms"] = order->updated_at_ms;
+      boost::json::object extra;
+      for (const auto& [k, v] : order->extra) extra[k] = v;
+      data["extra"] = std::move(extra);
+      boost::json::array history;
+      for (const auto& ev : *events) {
+        boost::json::object e;
+        e["id"] = ev.id;
+        for (const auto& [k, v] : ev.fields) e[k] = v;
+        history.push_back(std::move(e));
+      }
+      data["events"] = std::move(history);
+      co_return success_answer("获取成功", std::move(data), version, keep_alive);
+    }
+    case route::channel_switch: {
+      const std::string id(seg[1]);
+      if (!ctx_.catalogue.exists(id)) co_return fail(engine::errc::no_channel);
+      const bool enable = seg[2] == "enable";
+      ctx_.set_channel_enabled(id, enable);
+      boost::json::object data;
+      data["channel"] = id;
+      data["enabled"] = enable;
+      co_return success_answer(enable ? "已启用" : "已停用", std::move(data), version, keep_alive);
+    }
+  }
+  co_return fail(protocol::errc::not_found);
+}
+
+}  // namespace topup::protocol

@@ -1,0 +1,508 @@
+// engine/redis against a real redis-server on loopback: replies, pipelining, drops, reconnects,
+// back-pressure and scripts. Every wait has a deadline, so a bug fails instead of hanging.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/errc.hpp"
+#include "engine/redis/connection.hpp"
+#include "engine/redis/script.hpp"
+#include "tests/support/redis_server.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using namespace std::string_literals;
+using topup::engine::errc;
+using topup::engine::redis::connection;
+using topup::engine::redis::connection_options;
+using topup::engine::redis::reply;
+using topup::engine::redis::script;
+using command_result = boost::system::result<reply>;
+
+/// Runs `io` until done() holds or `deadline` passes; returns done().
+template <class Done>
+bool run_until(asio::io_context& io, Done done, std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  io.restart();
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    if (io.run_one_for(10ms) == 0 && io.stopped()) {
+      io.restart();  // out of work for now; something else (the predicate) must change
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+  return true;
+}
+
+/// Runs one coroutine to its end on `io`; an exception inside is rethrown here, a coroutine
+/// still running at the deadline fails the test and gives nullopt.
+template <class T>
+std::optional<T> run(asio::io_context& io, asio::awaitable<T> coro,
+                     std::chrono::milliseconds deadline = 20s) {
+  struct outcome {
+    bool finished = false;
+    std::exception_ptr error;
+    std::optional<T> value;
+  };
+  auto out = std::make_shared<outcome>();
+  asio::co_spawn(io, std::move(coro), [out](std::exception_ptr e, T value) {
+    out->finished = true;
+    out->error = e;
+    if (!e) out->value.emplace(std::move(value));
+  });
+  if (!run_until(io, [&] { return out->finished; }, deadline)) {
+    ADD_FAILURE() << "coroutine did not finish within " << deadline.count() << " ms";
+    return std::nullopt;
+  }
+  if (out->error) std::rethrow_exception(out->error);
+  return std::move(out->value);
+}
+
+/// Records the outcome of one command into *out (for commands run concurrently).
+asio::awaitable<void> record(connection& conn, std::vector<std::string> args,
+                             std::vector<command_result>* out) {
+  auto r = co_await conn.command(std::move(args));
+  out->push_back(std::move(r));
+}
+
+struct incr_tally {
+  int issued = 0;
+  int completed = 0;
+  int failed = 0;
+  int issued_at_first_reply = -1;
+  std::vector<std::int64_t> values;
+};
+
+asio::awaitable<void> incr_counter(connection& conn, incr_tally* tally) {
+  ++tally->issued;
+  auto r = co_await conn.command({"INCR", "counter"});
+  if (tally->issued_at_first_reply < 0) tally->issued_at_first_reply = tally->issued;
+  ++tally->completed;
+  if (r && r->type == reply::kind::integer) {
+    tally->values.push_back(r->integer);
+  } else {
+    ++tally->failed;
+  }
+}
+
+bool is_error(const command_result& r, errc e) { return !r && r.error() == make_error_code(e); }
+
+class RedisConnection : public ::testing::Test {
+ protected:
+  explicit RedisConnection(topup::test::redis_server_options server_options = {})
+      : server_(std::move(server_options)) {}
+
+  connection_options options() const {
+    connection_options o;
+    o.port = server_.port();
+    o.connect_timeout = 2000ms;
+    o.reconnect_backoff_min = 10ms;
+    o.reconnect_backoff_max = 100ms;
+    return o;
+  }
+
+  bool connect(connection& conn) {
+    conn.start();
+    return run_until(io_, [&] { return conn.connected(); }, 10s);
+  }
+
+  command_result exec(connection& conn, std::vector<std::string> args) {
+    auto r = run(io_, conn.command(std::move(args)));
+    if (!r) return make_error_code(errc::internal);
+    return std::move(*r);
+  }
+
+  bool wait_blocked_clients(int n) {
+    auto needle = "blocked_clients:" + std::to_string(n) + "\r";
+    return run_until(
+        io_, [&] { return server_.command({"INFO", "clients"}).find(needle) != std::string::npos; },
+        10s);
+  }
+
+  asio::io_context io_{1};
+  topup::test::redis_server server_;
+};
+
+TEST_F(RedisConnection, SetGetRoundTrip) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+
+  auto set = exec(conn, {"SET", "greeting", "hello"});
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->type, reply::kind::status);
+  EXPECT_EQ(set->str, "OK");
+
+  auto get = exec(conn, {"GET", "greeting"});
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->type, reply::kind::string);
+  EXPECT_EQ(get->str, "hello");
+
+  auto missing = exec(conn, {"GET", "no-such-key"});
+  ASSERT_TRUE(missing);
+  EXPECT_TRUE(missing->is_nil());
+
+  auto incr = exec(conn, {"INCRBY", "n", "41"});
+  ASSERT_TRUE(incr);
+  EXPECT_EQ(incr->type, reply::kind::integer);
+  EXPECT_EQ(incr->integer, 41);
+}
+
+TEST_F(RedisConnection, NestedRepliesKeepTheirShape) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+  ASSERT_TRUE(exec(conn, {"SET", "a", "1"}));
+
+  auto mget = exec(conn, {"MGET", "a", "missing"});
+  ASSERT_TRUE(mget);
+  ASSERT_EQ(mget->type, reply::kind::array);
+  ASSERT_EQ(mget->elements.size(), 2u);
+  EXPECT_EQ(mget->elements[0].str, "1");
+  EXPECT_TRUE(mget->elements[1].is_nil());
+
+  auto nested = exec(conn, {"EVAL", "return {1, {2, 'x'}, redis.status_reply('FINE')}", "0"});
+  ASSERT_TRUE(nested);
+  ASSERT_EQ(nested->type, reply::kind::array);
+  ASSERT_EQ(nested->elements.size(), 3u);
+  EXPECT_EQ(nested->elements[0].integer, 1);
+  ASSERT_EQ(nested->elements[1].type, reply::kind::array);
+  ASSERT_EQ(nested->elements[1].elements.size(), 2u);
+  EXPECT_EQ(nested->elements[1].elements[0].integer, 2);
+  EXPECT_EQ(nested->elements[1].elements[1].str, "x");
+  EXPECT_EQ(nested->elements[2].type, reply::kind::status);
+  EXPECT_EQ(nested->elements[2].str, "FINE");
+}
+
+TEST_F(RedisConnection, ArgumentsAreBinarySafe) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+  const auto key = "bin\0key"s;
+  const auto value = "a\0b\r\n$3\r\nc\xff"s;
+  ASSERT_EQ(value.size(), 11u);
+
+  auto set = exec(conn, {"SET", key, value});
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->str, "OK");
+
+  auto get = exec(conn, {"GET", key});
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->str, value);
+  auto len = exec(conn, {"STRLEN", key});
+  ASSERT_TRUE(len);
+  EXPECT_EQ(len->integer, 11);
+  auto truncated = exec(conn, {"EXISTS", "bin"});
+  ASSERT_TRUE(truncated);
+  EXPECT_EQ(truncated->integer, 0);  // the key was not cut at its NUL byte
+}
+
+TEST_F(RedisConnection, TenThousandConcurrentCommandsArePipelined) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+  constexpr int k_commands = 10000;
+  incr_tally tally;
+  for (int i = 0; i < k_commands; ++i) asio::co_spawn(io_, incr_counter(conn, &tally), asio::detached);
+
+  ASSERT_TRUE(run_until(io_, [&] { return tally.completed == k_commands; }, 60s))
+      << "completed " << tally.completed;
+  EXPECT_EQ(tally.failed, 0);
+  // Not one request-reply round trip per command: many were in flight at once.
+  EXPECT_GT(tally.issued_at_first_reply, 100);
+  auto values = tally.values;
+  std::sort(values.begin(), values.end());
+  ASSERT_EQ(values.size(), static_cast<std::size_t>(k_commands));
+  for (int i = 0; i < k_commands; ++i) ASSERT_EQ(values[i], i + 1);
+
+  auto counter = exec(conn, {"GET", "counter"});
+  ASSERT_TRUE(counter);
+  EXPECT_EQ(counter->str, std::to_string(k_commands));
+  EXPECT_EQ(server_.command({"GET", "counter"}), std::to_string(k_commands));
+}
+
+TEST_F(RedisConnection, ErrorReplyIsAValueNotAnErrorCode) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+  ASSERT_TRUE(exec(conn, {"SET", "plain", "v"}));
+
+  auto wrong_type = exec(conn, {"LPUSH", "plain", "x"});
+  ASSERT_TRUE(wrong_type);
+  EXPECT_TRUE(wrong_type->is_error());
+  EXPECT_EQ(wrong_type->str.rfind("WRONGTYPE", 0), 0u) << wrong_type->str;
+
+  auto unknown = exec(conn, {"NO-SUCH-COMMAND"});
+  ASSERT_TRUE(unknown);
+  EXPECT_TRUE(unknown->is_error());
+
+  auto ping = exec(conn, {"PING"});  // the connection is still fine
+  ASSERT_TRUE(ping);
+  EXPECT_EQ(ping->str, "PONG");
+  EXPECT_TRUE(conn.connected());
+}
+
+TEST_F(RedisConnection, FailsFastBeforeStart) {
+  connection conn(io_, options());
+  EXPECT_FALSE(conn.connected());
+  const auto begin = std::chrono::steady_clock::now();
+  auto r = exec(conn, {"PING"});
+  EXPECT_TRUE(is_error(r, errc::storage_unavailable));
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 1s);
+}
+
+TEST_F(RedisConnection, EmptyCommandIsRejected) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+  EXPECT_TRUE(is_error(exec(conn, {}), errc::internal));
+  EXPECT_TRUE(exec(conn, {"PING"}));
+}
+
+TEST_F(RedisConnection, StopFailsPendingAndLaterCommandsUntilStartedAgain) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+  std::vector<command_result> results;
+  asio::co_spawn(io_, record(conn, {"BLPOP", "never", "0"}, &results), asio::detached);
+  asio::co_spawn(io_, record(conn, {"INCR", "behind"}, &results), asio::detached);
+  ASSERT_TRUE(wait_blocked_clients(1));
+
+  conn.stop();
+  EXPECT_FALSE(conn.connected());
+  ASSERT_TRUE(run_until(io_, [&] { return results.size() == 2; }, 5s));
+  for (const auto& r : results) EXPECT_TRUE(is_error(r, errc::storage_unavailable));
+  EXPECT_TRUE(is_error(exec(conn, {"PING"}), errc::storage_unavailable));
+
+  ASSERT_TRUE(connect(conn));
+  auto ping = exec(conn, {"PING"});
+  ASSERT_TRUE(ping);
+  EXPECT_EQ(ping->str, "PONG");
+}
+
+TEST_F(RedisConnection, KilledServerFailsPendingCommandsAndReconnectsWhenBack) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+  ASSERT_TRUE(exec(conn, {"SET", "before", "1"}));
+
+  // BLPOP blocks the connection server-side, so the INCRs behind it stay pending.
+  constexpr std::size_t k_pending = 101;
+  std::vector<command_result> results;
+  asio::co_spawn(io_, record(conn, {"BLPOP", "never", "0"}, &results), asio::detached);
+  for (std::size_t i = 1; i < k_pending; ++i)
+    asio::co_spawn(io_, record(conn, {"INCR", "behind"}, &results), asio::detached);
+  ASSERT_TRUE(wait_blocked_clients(1));
+  EXPECT_TRUE(results.empty());
+
+  server_.stop(/*kill=*/true);
+  ASSERT_TRUE(run_until(io_, [&] { return results.size() == k_pending; }, 10s))
+      << results.size() << " of " << k_pending << " completed";
+  for (const auto& r : results) EXPECT_TRUE(is_error(r, errc::storage_unavailable));
+  ASSERT_TRUE(run_until(io_, [&] { return !conn.connected(); }, 5s));
+
+  // While Redis is down: an answer at once, not a hang.
+  for (int i = 0; i < 3; ++i) {
+    const auto begin = std::chrono::steady_clock::now();
+    EXPECT_TRUE(is_error(exec(conn, {"PING"}), errc::storage_unavailable));
+    EXPECT_LT(std::chrono::steady_clock::now() - begin, 1s);
+  }
+
+  server_.start();
+  ASSERT_TRUE(run_until(io_, [&] { return conn.connected(); }, 10s)) << "did not reconnect";
+  auto set = exec(conn, {"SET", "after", "2"});
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->str, "OK");
+  auto get = exec(conn, {"GET", "after"});
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->str, "2");
+}
+
+TEST_F(RedisConnection, OverMaxPendingIsOverloaded) {
+  auto o = options();
+  o.max_pending = 3;
+  connection conn(io_, o);
+  ASSERT_TRUE(connect(conn));
+
+  std::vector<command_result> results;
+  asio::co_spawn(io_, record(conn, {"BLPOP", "gate", "0"}, &results), asio::detached);
+  for (int i = 0; i < 5; ++i)
+    asio::co_spawn(io_, record(conn, {"INCR", "n"}, &results), asio::detached);
+  // Three go out (BLPOP and two INCRs); the other three are refused at once.
+  ASSERT_TRUE(run_until(io_, [&] { return results.size() == 3; }, 5s));
+  for (const auto& r : results) EXPECT_TRUE(is_error(r, errc::overloaded));
+  ASSERT_TRUE(wait_blocked_clients(1));
+
+  EXPECT_EQ(server_.command({"LPUSH", "gate", "open"}), "1");
+  ASSERT_TRUE(run_until(io_, [&] { return results.size() == 6; }, 5s));
+  ASSERT_TRUE(results[3]);
+  ASSERT_EQ(results[3]->type, reply::kind::array);
+  EXPECT_EQ(results[3]->elements.at(1).str, "open");
+  ASSERT_TRUE(results[4]);
+  EXPECT_EQ(results[4]->integer, 1);
+  ASSERT_TRUE(results[5]);
+  EXPECT_EQ(results[5]->integer, 2);
+  EXPECT_TRUE(exec(conn, {"PING"}));  // the bound counts answered commands back down
+}
+
+TEST_F(RedisConnection, DestroyingTheConnectionFailsPendingCommands) {
+  auto conn = std::make_unique<connection>(io_, options());
+  ASSERT_TRUE(connect(*conn));
+  std::vector<command_result> results;
+  asio::co_spawn(io_, record(*conn, {"BLPOP", "never", "0"}, &results), asio::detached);
+  ASSERT_TRUE(wait_blocked_clients(1));
+
+  conn.reset();
+  ASSERT_TRUE(run_until(io_, [&] { return results.size() == 1; }, 5s));
+  EXPECT_TRUE(is_error(results[0], errc::storage_unavailable));
+  // Late completions of the dead connection's waits and timers find nothing to touch.
+  run_until(io_, [] { return false; }, 100ms);
+}
+
+TEST_F(RedisConnection, ConnectTimeoutFailsCommandsQueuedWhileConnecting) {
+  // Accepts TCP (the kernel completes the handshake) but never answers, so AUTH hangs.
+  asio::ip::tcp::acceptor silent(io_, {asio::ip::make_address("127.0.0.1"), 0});
+  auto o = options();
+  o.port = silent.local_endpoint().port();
+  o.password = "secret";
+  o.connect_timeout = 200ms;
+  connection conn(io_, o);
+  conn.start();
+
+  const auto begin = std::chrono::steady_clock::now();
+  auto r = exec(conn, {"PING"});
+  const auto elapsed = std::chrono::steady_clock::now() - begin;
+  EXPECT_TRUE(is_error(r, errc::storage_unavailable));
+  EXPECT_GE(elapsed, 150ms);  // it waited for the attempt...
+  EXPECT_LT(elapsed, 2s);     // ...and no longer than the connect timeout
+  EXPECT_FALSE(conn.connected());
+  conn.stop();
+}
+
+class RedisConnectionAuth : public RedisConnection {
+ protected:
+  RedisConnectionAuth() : RedisConnection(server_options()) {}
+  static topup::test::redis_server_options server_options() {
+    topup::test::redis_server_options o;
+    o.password = "s3cret";
+    return o;
+  }
+};
+
+TEST_F(RedisConnectionAuth, RightPasswordAuthenticates) {
+  auto o = options();
+  o.password = "s3cret";
+  connection conn(io_, o);
+  ASSERT_TRUE(connect(conn));
+  ASSERT_TRUE(exec(conn, {"SET", "k", "v"}));
+  auto get = exec(conn, {"GET", "k"});
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->str, "v");
+}
+
+TEST_F(RedisConnectionAuth, WrongPasswordNeverCountsAsConnected) {
+  auto o = options();
+  o.password = "wrong";
+  connection conn(io_, o);
+  conn.start();
+  EXPECT_FALSE(run_until(io_, [&] { return conn.connected(); }, 500ms));
+  EXPECT_TRUE(is_error(exec(conn, {"SET", "k", "v"}), errc::storage_unavailable));
+  EXPECT_EQ(server_.command({"EXISTS", "k"}), "0");
+}
+
+class RedisScript : public RedisConnection {};
+
+TEST(RedisScriptSha, IsComputedLocally) {
+  EXPECT_EQ(script("return 1").sha1(), "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
+}
+
+TEST_F(RedisScript, RunsAndReloadsAfterScriptFlush) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+  const script incr_by("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+
+  // Never loaded: the first run goes through NOSCRIPT and SCRIPT LOAD.
+  auto first = run(io_, incr_by.run(conn, {"total"}, {"5"}));
+  ASSERT_TRUE(first && *first);
+  EXPECT_EQ((*first)->integer, 5);
+  EXPECT_EQ(server_.command({"SCRIPT", "EXISTS", incr_by.sha1()}), "1");
+
+  auto second = run(io_, incr_by.run(conn, {"total"}, {"5"}));
+  ASSERT_TRUE(second && *second);
+  EXPECT_EQ((*second)->integer, 10);
+
+  ASSERT_TRUE(exec(conn, {"SCRIPT", "FLUSH"}));
+  EXPECT_EQ(server_.command({"SCRIPT", "EXISTS", incr_by.sha1()}), "0");
+  auto third = run(io_, incr_by.run(conn, {"total"}, {"5"}));
+  ASSERT_TRUE(third && *third);
+  EXPECT_EQ((*third)->integer, 15);
+
+  // Redis names the script as we do.
+  EXPECT_EQ(server_.command({"SCRIPT", "LOAD", incr_by.source()}), incr_by.sha1());
+}
+
+TEST_F(RedisScript, ScriptErrorsAreReplies) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+  const script refuses("return redis.error_reply('BOOM refused')");
+  auto r = run(io_, refuses.run(conn, {}, {}));
+  ASSERT_TRUE(r && *r);
+  EXPECT_TRUE((*r)->is_error());
+  EXPECT_NE((*r)->str.find("BOOM"), std::string::npos) << (*r)->str;
+
+  const script breaks("return redis.call('NO-SUCH-COMMAND')");
+  auto broken = run(io_, breaks.run(conn, {}, {}));
+  ASSERT_TRUE(broken && *broken);
+  EXPECT_TRUE((*broken)->is_error());
+}
+
+TEST_F(RedisScript, ReloadsAfterServerRestartLostTheCache) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+  const script get_or_zero("return tonumber(redis.call('GET', KEYS[1]) or '0')");
+  auto before = run(io_, get_or_zero.run(conn, {"x"}, {}));
+  ASSERT_TRUE(before && *before);
+  EXPECT_EQ((*before)->integer, 0);
+
+  server_.stop();  // SIGTERM: the script cache is lost with the process
+  ASSERT_TRUE(run_until(io_, [&] { return !conn.connected(); }, 5s));
+  server_.start();
+  ASSERT_TRUE(run_until(io_, [&] { return conn.connected(); }, 10s));
+  EXPECT_EQ(server_.command({"SCRIPT", "EXISTS", get_or_zero.sha1()}), "0");
+  ASSERT_TRUE(exec(conn, {"SET", "x", "7"}));
+  auto after = run(io_, get_or_zero.run(conn, {"x"}, {}));
+  ASSERT_TRUE(after && *after);
+  EXPECT_EQ((*after)->integer, 7);
+}
+
+TEST(RedisServerFixture, AppendOnlyFileSurvivesKillWithFsyncAlways) {
+  asio::io_context io{1};
+  topup::test::redis_server_options server_options;
+  server_options.appendfsync = "always";
+  topup::test::redis_server server(server_options);
+  connection_options o;
+  o.port = server.port();
+  o.reconnect_backoff_min = 10ms;
+  o.reconnect_backoff_max = 100ms;
+  connection conn(io, o);
+  conn.start();
+  ASSERT_TRUE(run_until(io, [&] { return conn.connected(); }, 10s));
+  auto set = run(io, conn.command({"SET", "durable", "yes"}));
+  ASSERT_TRUE(set && *set);
+
+  server.stop(/*kill=*/true);
+  server.start();
+  EXPECT_EQ(server.command({"GET", "durable"}), "yes");
+  server.flushall();
+  EXPECT_EQ(server.command({"EXISTS", "durable"}), "0");
+}
+
+}  // namespace
