@@ -651,9 +651,11 @@ std::string describe_invalid_json(std::string_view text, std::size_t skipped_byt
             " (byte " + std::to_string(consumed + skipped_bytes) + ")";
   }
   line += ": ";
-  // simdjson's TAPE_ERROR is a catch-all ("improper structure"); boost names the actual fault.
-  line += (error == simdjson::TAPE_ERROR && located) ? located.message()
-                                                     : std::string(simdjson::error_message(error));
+  // The message must describe the place named. boost's is about the byte where it stopped;
+  // simdjson's is sharper only for faults that boost also stops on, at that very byte.
+  const bool same_fault = error == simdjson::UTF8_ERROR || error == simdjson::UNESCAPED_CHARS;
+  line +=
+      (located && !same_fault) ? located.message() : std::string(simdjson::error_message(error));
   return line;
 }
 

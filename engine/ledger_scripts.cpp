@@ -267,8 +267,14 @@ call accept_call(const merchant_keys& keys, std::string order_no, std::string or
                  std::string fingerprint, fen_t cost_fen, std::int64_t now_ms,
                  const field_pairs& business) {
   call c;
-  c.keys = {keys.acct(),        keys.ledger(),  keys.ono(),          keys.order(order_number),
-            keys.events(order_number), keys.all(), keys.by_status(6), keys.active()};
+  c.keys = {keys.acct(),
+            keys.ledger(),
+            keys.ono(),
+            keys.order(order_number),
+            keys.events(order_number),
+            keys.all(),
+            keys.by_status(6),
+            keys.active()};
   c.args.reserve(5 + 2 * business.size());
   c.args.push_back(std::move(order_no));
   c.args.push_back(std::move(order_number));
@@ -285,8 +291,12 @@ call accept_call(const merchant_keys& keys, std::string order_no, std::string or
 call transition_call(const merchant_keys& keys, std::string order_number, int from, int to,
                      std::string reason, const field_pairs& extra, std::int64_t now_ms) {
   call c;
-  c.keys = {keys.order(order_number), keys.events(order_number), keys.by_status(from),
-            keys.by_status(to),       keys.active(),             keys.cbdue()};
+  c.keys = {keys.order(order_number),
+            keys.events(order_number),
+            keys.by_status(from),
+            keys.by_status(to),
+            keys.active(),
+            keys.cbdue()};
   c.args.reserve(5 + 2 * extra.size());
   c.args.push_back(std::move(order_number));
   c.args.push_back(std::to_string(from));
@@ -303,9 +313,14 @@ call transition_call(const merchant_keys& keys, std::string order_number, int fr
 call fail_refund_call(const merchant_keys& keys, std::string order_number, int from,
                       std::string reason, std::int64_t now_ms) {
   call c;
-  c.keys = {keys.order(order_number), keys.events(order_number), keys.by_status(from),
-            keys.by_status(4),        keys.active(),             keys.cbdue(),
-            keys.acct(),              keys.ledger()};
+  c.keys = {keys.order(order_number),
+            keys.events(order_number),
+            keys.by_status(from),
+            keys.by_status(4),
+            keys.active(),
+            keys.cbdue(),
+            keys.acct(),
+            keys.ledger()};
   c.args = {std::move(order_number), std::to_string(from), std::move(reason),
             std::to_string(now_ms)};
   return c;

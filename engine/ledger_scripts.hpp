@@ -40,14 +40,14 @@ class merchant_keys {
 /// The scripts, as one immutable redis::script each (SHA1 computed once), shared by every shard.
 /// Every write script checks all it relies on before its first write, because Redis does not roll
 /// a script back, and answers an array whose first element says what happened:
-///   accept      ok <order_number> <balance> | dup <order_number> <balance> | conflict <order_number>
-///               | insufficient <balance> | collision
+///   accept      ok <order_number> <balance> | dup <order_number> <balance>
+///               | conflict <order_number> | insufficient <balance> | collision
 ///   transition  ok <HGETALL of the order> | stale <status> | illegal | notfound
 ///   fail_refund ok <HGETALL of the order> | stale <status> | illegal | notfound
 ///   credit      ok <balance> | repeat <balance> | insufficient <balance>
 ///   list_page   <total> <HGETALL of each order on the page>...
-/// Numbers come back as decimal strings. A malformed argument or a corrupt stored value is a Redis
-/// error reply (nothing written).
+/// Numbers come back as decimal strings (list_page's total as an integer). A malformed argument or
+/// a corrupt stored value is a Redis error reply (nothing written).
 namespace ledger_scripts {
 
 const redis::script& accept();
@@ -77,8 +77,7 @@ call transition_call(const merchant_keys& keys, std::string order_number, int fr
 call fail_refund_call(const merchant_keys& keys, std::string order_number, int from,
                       std::string reason, std::int64_t now_ms);
 
-call credit_call(const merchant_keys& keys, std::string ref, fen_t amount_fen,
-                 std::int64_t now_ms);
+call credit_call(const merchant_keys& keys, std::string ref, fen_t amount_fen, std::int64_t now_ms);
 
 /// created_at in [min_ms, max_ms], newest first, `count` records after skipping `offset`.
 call list_page_call(const merchant_keys& keys, std::optional<int> status, std::int64_t min_ms,

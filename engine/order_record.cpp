@@ -35,9 +35,9 @@ enum field_id : unsigned {
 };
 
 constexpr std::array<std::string_view, f_count> k_field_names = {
-    "order_number", "order_no", "merchant_id", "store_id",   "mobile",     "carrier",     "money",
-    "recharge_type", "notify_url", "change",   "source",     "fingerprint", "cost",       "status",
-    "reason",       "created_at", "updated_at", "finished_at", "events",     "refunded"};
+    "order_number",  "order_no",   "merchant_id", "store_id",    "mobile",      "carrier", "money",
+    "recharge_type", "notify_url", "change",      "source",      "fingerprint", "cost",    "status",
+    "reason",        "created_at", "updated_at",  "finished_at", "events",      "refunded"};
 
 constexpr unsigned bit(field_id f) { return 1u << f; }
 
@@ -69,14 +69,30 @@ std::optional<bool> parse_flag(std::string_view text) noexcept {
 // Stores one core field; false when the value does not parse.
 bool assign(order_record& r, field_id f, std::string value) {
   switch (f) {
-    case f_order_number: r.order_number = std::move(value); return !r.order_number.empty();
-    case f_order_no: r.order_no = std::move(value); return !r.order_no.empty();
-    case f_store_id: r.store_id = std::move(value); return true;
-    case f_mobile: r.mobile = std::move(value); return true;
-    case f_notify_url: r.notify_url = std::move(value); return true;
-    case f_source: r.source = std::move(value); return true;
-    case f_fingerprint: r.fingerprint = std::move(value); return true;
-    case f_reason: r.reason = std::move(value); return true;
+    case f_order_number:
+      r.order_number = std::move(value);
+      return !r.order_number.empty();
+    case f_order_no:
+      r.order_no = std::move(value);
+      return !r.order_no.empty();
+    case f_store_id:
+      r.store_id = std::move(value);
+      return true;
+    case f_mobile:
+      r.mobile = std::move(value);
+      return true;
+    case f_notify_url:
+      r.notify_url = std::move(value);
+      return true;
+    case f_source:
+      r.source = std::move(value);
+      return true;
+    case f_fingerprint:
+      r.fingerprint = std::move(value);
+      return true;
+    case f_reason:
+      r.reason = std::move(value);
+      return true;
     case f_carrier: {
       auto c = carrier_from_code(value);
       if (!c) return false;
@@ -118,16 +134,31 @@ bool assign(order_record& r, field_id f, std::string value) {
       auto n = parse_int(value);
       if (!n || *n < 0) return false;
       switch (f) {
-        case f_merchant_id: r.merchant_id = *n; return *n > 0;
-        case f_money: r.money_yuan = *n; return true;
-        case f_cost: r.cost_fen = *n; return true;
-        case f_created_at: r.created_at_ms = *n; return true;
-        case f_updated_at: r.updated_at_ms = *n; return true;
-        case f_finished_at: r.finished_at_ms = *n; return true;
-        default: r.event_count = *n; return true;
+        case f_merchant_id:
+          r.merchant_id = *n;
+          return *n > 0;
+        case f_money:
+          r.money_yuan = *n;
+          return true;
+        case f_cost:
+          r.cost_fen = *n;
+          return true;
+        case f_created_at:
+          r.created_at_ms = *n;
+          return true;
+        case f_updated_at:
+          r.updated_at_ms = *n;
+          return true;
+        case f_finished_at:
+          r.finished_at_ms = *n;
+          return true;
+        default:
+          r.event_count = *n;
+          return true;
       }
     }
-    case f_count: break;
+    case f_count:
+      break;
   }
   return false;
 }
@@ -187,7 +218,8 @@ boost::system::result<std::vector<order_event>> order_events_from_reply(const re
     const auto& kv = entry.elements[1].elements;
     event.fields.reserve(kv.size() / 2);
     for (std::size_t i = 0; i < kv.size(); i += 2) {
-      if (!is_string(kv[i]) || !is_string(kv[i + 1])) return make_error_code(errc::storage_protocol);
+      if (!is_string(kv[i]) || !is_string(kv[i + 1]))
+        return make_error_code(errc::storage_protocol);
       event.fields.emplace_back(kv[i].str, kv[i + 1].str);
     }
     events.push_back(std::move(event));

@@ -51,11 +51,10 @@ std::optional<std::int64_t> reply_int(const reply& r) noexcept {
 // wrong": the command was refused before running, so nothing was written and a retry is safe.
 bool is_transient_refusal(std::string_view message) noexcept {
   static constexpr std::array<std::string_view, 9> k_prefixes = {
-      "LOADING", "BUSY", "OOM", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS",
-      "MISCONF"};
+      "LOADING",     "BUSY",     "OOM",        "READONLY", "MASTERDOWN",
+      "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS", "MISCONF"};
   for (auto p : k_prefixes)
-    if (message.starts_with(p) &&
-        (message.size() == p.size() || message[p.size()] == ' '))
+    if (message.starts_with(p) && (message.size() == p.size() || message[p.size()] == ' '))
       return true;
   return false;
 }
@@ -130,10 +129,9 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept
   for (auto& [name, value] : record.extra)
     if (!is_core_order_field(name)) business.emplace_back(std::move(name), std::move(value));
 
-  auto call = ledger_scripts::accept_call(keys, std::move(record.order_no),
-                                          std::move(record.order_number),
-                                          std::move(record.fingerprint), record.cost_fen, now_ms,
-                                          business);
+  auto call =
+      ledger_scripts::accept_call(keys, std::move(record.order_no), std::move(record.order_number),
+                                  std::move(record.fingerprint), record.cost_fen, now_ms, business);
   auto answer =
       co_await ledger_scripts::accept().run(conn_, std::move(call.keys), std::move(call.args));
   if (!answer) co_return answer.error();
@@ -179,8 +177,10 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_re
     case order_status::recharging:
     case order_status::waiting:
     case order_status::matched:
-    case order_status::failed: break;
-    default: co_return errc::illegal_transition;
+    case order_status::failed:
+      break;
+    default:
+      co_return errc::illegal_transition;
   }
   const merchant_keys keys(prefix_, merchant_id);
   auto call = ledger_scripts::fail_refund_call(keys, std::move(order_number), to_int(expected_from),
@@ -201,7 +201,8 @@ boost::asio::awaitable<boost::system::result<credit_result>> order_store::credit
   const reply& r = *answer;
   const auto word = outcome(r);
   if ((word == "ok" || word == "repeat") && r.elements.size() == 2) {
-    if (auto balance = reply_int(r.elements[1])) co_return credit_result{word == "repeat", *balance};
+    if (auto balance = reply_int(r.elements[1]))
+      co_return credit_result{word == "repeat", *balance};
   }
   if (word == "insufficient") co_return errc::insufficient_balance;
   co_return unexpected("credit", r);
@@ -256,7 +257,8 @@ boost::asio::awaitable<boost::system::result<order_page>> order_store::list(
   constexpr std::int64_t k_page_size_max = 1000;
   std::int64_t count = std::min(page_size, k_page_size_max);
   std::int64_t offset = 0;
-  if (page < 1 || count < 1 || page - 1 > (INT64_MAX / count)) count = 0;  // total only
+  if (page < 1 || count < 1 || page - 1 > (INT64_MAX / count))
+    count = 0;  // total only
   else
     offset = (page - 1) * count;
   const merchant_keys keys(prefix_, merchant_id);
@@ -322,7 +324,7 @@ boost::asio::awaitable<boost::system::result<std::vector<ledger_entry>>> order_s
   const merchant_keys keys(prefix_, merchant_id);
   std::string start = after_id.empty() ? std::string("-") : "(" + after_id;
   auto answer = co_await conn_.command(args("XRANGE", keys.ledger(), std::move(start), "+", "COUNT",
-                                        std::to_string(std::max<std::int64_t>(limit, 1))));
+                                            std::to_string(std::max<std::int64_t>(limit, 1))));
   if (!answer) co_return answer.error();
   if (answer->is_error()) co_return unexpected("ledger", *answer);
   auto raw = order_events_from_reply(*answer);
@@ -356,7 +358,7 @@ boost::asio::awaitable<boost::system::result<std::vector<std::string>>> order_st
   const merchant_keys keys(prefix_, merchant_id);
   auto answer =
       co_await conn_.command(args("ZRANGEBYSCORE", keys.cbdue(), "-inf", std::to_string(now_ms),
-                              "LIMIT", "0", std::to_string(std::max<std::int64_t>(limit, 0))));
+                                  "LIMIT", "0", std::to_string(std::max<std::int64_t>(limit, 0))));
   if (!answer) co_return answer.error();
   const reply& r = *answer;
   if (r.type != reply::kind::array) co_return unexpected("due_callbacks", r);

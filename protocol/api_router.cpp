@@ -17,12 +17,18 @@ boost::asio::awaitable<http_response> api_router::handle(http_request request) {
   if (path == "/healthz" || path == "/readyz") {
     if (method != http::verb::get && method != http::verb::head)
       co_return error_answer(errc::method_not_allowed, version, keep_alive);
-    if (path == "/healthz")
-      co_return make_response(http::status::ok, "ok\n", "text/plain", version, keep_alive);
-    const bool ready = ctx_.storage_ready();
-    co_return make_response(ready ? http::status::ok : http::status::service_unavailable,
-                            ready ? "ready\n" : "storage unavailable\n", "text/plain", version,
-                            keep_alive);
+    http_response res;
+    if (path == "/healthz") {
+      res = make_response(http::status::ok, "ok\n", "text/plain", version, keep_alive);
+    } else {
+      const bool ready = ctx_.storage_ready();
+      res = make_response(ready ? http::status::ok : http::status::service_unavailable,
+                          ready ? "ready\n" : "storage unavailable\n", "text/plain", version,
+                          keep_alive);
+    }
+    // Which shard answered: lets operators and tests see that every reactor serves.
+    res.set("X-Topup-Shard", std::to_string(ctx_.shard));
+    co_return res;
   }
   if (merchant_api::handles(path)) co_return co_await merchant_.handle(std::move(request), path, query);
   if (path.starts_with("/admin/")) co_return co_await admin_.handle(std::move(request), path, query);

@@ -19,10 +19,9 @@ constexpr std::size_t k_error_key_bytes_max = 64;
 
 template <class Items>  // std::vector<value_type>, const or not
 auto lower_bound_key(Items& items, std::string_view key) noexcept {
-  return std::lower_bound(items.begin(), items.end(), key,
-                          [](const value_type& item, std::string_view k) {
-                            return std::string_view(item.first) < k;
-                          });
+  return std::lower_bound(
+      items.begin(), items.end(), key,
+      [](const value_type& item, std::string_view k) { return std::string_view(item.first) < k; });
 }
 
 int hex_value(char c) noexcept {

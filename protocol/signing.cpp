@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <system_error>
@@ -192,8 +191,9 @@ bool verify_sign(const form_params& params, engine::sign_method method, std::str
   // The expected length is public (32 or 64 by method), so branching on the presented length
   // leaks nothing; the content is compared in full whatever it holds.
   std::array<char, k_sign_hex_max> presented{};
-  std::memcpy(presented.data(), presented_sign.data(),
-              std::min(presented_sign.size(), presented.size()));
+  // copy_n, not memcpy: an empty std::string_view{} may carry a null data().
+  std::copy_n(presented_sign.begin(), std::min(presented_sign.size(), presented.size()),
+              presented.begin());
   const bool same_length = presented_sign.size() == expected.size;
   const bool same_content =
       CRYPTO_memcmp(presented.data(), expected.chars.data(), expected.size) == 0;

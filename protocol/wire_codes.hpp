@@ -10,9 +10,9 @@ namespace topup::protocol {
 
 /// What the merchant sees for one outcome. Views point to static storage.
 struct wire_answer {
-  std::string_view code;     // four digits, "0000" for success
-  unsigned http_status;      // 200 unless spec §1 names another
-  std::string_view msg;      // default text; 1001 gets bad_param_msg(key), success its own text
+  std::string_view code;  // four digits, "0000" for success
+  unsigned http_status;   // 200 unless spec §1 names another
+  std::string_view msg;   // default text; 1001 gets bad_param_msg(key), success its own text
 };
 
 /// Maps any error_code to its wire answer. A cleared `ec` (of any category) is "0000". Every

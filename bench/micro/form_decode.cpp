@@ -14,7 +14,8 @@ using topup::protocol::form_params;
 // A pushOrder as merchants send it: 11 params, an escaped notify_url, an upper-case MD5 sign.
 constexpr std::string_view k_push_order_body =
     "app_key=k1&store_id=s1&mobile=13800138000&order_no=M20231114221320000123&money=100"
-    "&recharge_type=1&notify_url=https%3A%2F%2Fshop.example.cn%2Fapi%2Ftopup%2Fnotify%3Fsrc%3Dtopupd"
+    "&recharge_type=1&notify_url=https%3A%2F%2Fshop.example.cn%2Fapi%2Ftopup%2Fnotify%3Fsrc%"
+    "3Dtopupd"
     "&change=1&timestamp=1700000000&sign_type=MD5&sign=A3C3AF0CC80D0262CB17E414E9DB21BA";
 
 void BM_DecodePushOrderBody(benchmark::State& state) {

@@ -17,7 +17,8 @@ constexpr std::string_view k_secret = "9f3b2c71d04e4a5e8b6c1d2e3f405162";
 // A pushOrder of 11 params, sign excluded from its own computation.
 constexpr std::string_view k_push_order_body =
     "app_key=k1&store_id=s1&mobile=13800138000&order_no=M20231114221320000123&money=100"
-    "&recharge_type=1&notify_url=https%3A%2F%2Fshop.example.cn%2Fapi%2Ftopup%2Fnotify%3Fsrc%3Dtopupd"
+    "&recharge_type=1&notify_url=https%3A%2F%2Fshop.example.cn%2Fapi%2Ftopup%2Fnotify%3Fsrc%"
+    "3Dtopupd"
     "&change=1&timestamp=1700000000";
 
 form_params signed_push_order(sign_method method) {

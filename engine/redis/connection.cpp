@@ -16,9 +16,10 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <tuple>
+#include <string_view>
 #include <utility>
 
+#include "engine/assert.hpp"
 #include "engine/errc.hpp"
 #include "engine/log.hpp"
 
@@ -252,13 +253,13 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       command.release()->complete(errc::internal, {});
       return;
     }
-    // No context: before start(), after stop(), or waiting out a back-off. A context that is
-    // still connecting takes the command; hiredis sends it (after AUTH) once connected, and
-    // fails it if the attempt fails or times out.
-    if (ac_ == nullptr) {
+    // Before start(), after stop(), during a back-off or while a (re)connect is in progress:
+    // fail now rather than queue behind an attempt that may take connect_timeout to fail.
+    if (!ready_) {
       command.release()->complete(errc::storage_unavailable, {});
       return;
     }
+    TOPUP_ASSERT(ac_ != nullptr);  // ready_ implies a live context (context_gone clears both)
     if (pending_ >= options_.max_pending) {
       command.release()->complete(errc::overloaded, {});
       return;
@@ -286,12 +287,12 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     ++attempt_;
     redisAsyncContext* ac = redisAsyncConnect(options_.host.c_str(), options_.port);
     if (ac == nullptr) {
-      report_down("out of memory");
+      report_down(spdlog::level::err, "out of memory");
       schedule_reconnect();
       return;
     }
     if (ac->err != 0) {  // e.g. connection refused at once on loopback
-      report_down(ac->errstr);
+      report_down(spdlog::level::warn, ac->errstr);
       redisAsyncFree(ac);  // no hooks set yet: nothing else runs
       schedule_reconnect();
       return;
@@ -300,7 +301,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     error_code ec;
     watch->descriptor.assign(ac->c.fd, ec);
     if (ec) {
-      report_down(ec.message());
+      report_down(spdlog::level::err, ec.message());
       redisAsyncFree(ac);
       schedule_reconnect();
       return;
@@ -322,17 +323,20 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     // Setting the connect callback arms the write watch: writable means connected (or failed).
     redisAsyncSetConnectCallback(ac, &impl::on_connect);
     redisAsyncSetDisconnectCallback(ac, &impl::on_disconnect);
+    // The handshake, queued until the socket connects: AUTH if configured, then PING. Only a
+    // PONG makes the connection ready, so a server that is still loading its AOF (-LOADING) or
+    // wants a password (-NOAUTH) is retried with back-off instead of failing every command.
     if (!options_.password.empty()) {
-      // First in the output buffer, so every command issued while connecting runs after it.
       const char* argv[] = {"AUTH", options_.password.data()};
       const std::size_t lengths[] = {4, options_.password.size()};
-      redisAsyncCommandArgv(ac, &impl::on_auth, nullptr, 2, argv, lengths);
+      redisAsyncCommandArgv(ac, &impl::on_auth_reply, nullptr, 2, argv, lengths);
     }
+    redisAsyncCommand(ac, &impl::on_ping_reply, nullptr, "PING");
     connect_timer_.expires_after(options_.connect_timeout);
     connect_timer_.async_wait([weak = weak_from_this(), attempt = attempt_](error_code ec) {
       auto self = weak.lock();
       if (!self || ec || self->attempt_ != attempt || self->ac_ == nullptr || self->ready_) return;
-      self->report_down("connect timed out");
+      self->report_down(spdlog::level::warn, "connect timed out");
       redisAsyncFree(self->ac_);  // fails what was queued; cleanup schedules the next attempt
     });
   }
@@ -367,47 +371,58 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     });
   }
 
-  // The first failure after being up is a warning; the retries that follow are debug noise.
-  void report_down(const char* why) {
-    if (!reported_down_) {
-      log_->warn("redis unavailable host={} port={} error=\"{}\", retrying", options_.host,
-                 options_.port, why);
-      reported_down_ = true;
-    } else {
-      log_->debug("redis connect failed host={} port={} error=\"{}\"", options_.host,
-                  options_.port, why);
-    }
+  // Logged once per outage at `level` (an outage is one event, not one per retry); the
+  // retries that follow at debug.
+  void report_down(spdlog::level::level_enum level, std::string_view why) {
+    log_->log(reported_down_ ? spdlog::level::debug : level,
+              "redis unavailable host={} port={} error=\"{}\", retrying with back-off",
+              options_.host, options_.port, why);
+    reported_down_ = true;
   }
-  void report_down(const std::string& why) { report_down(why.c_str()); }
 
   static void on_connect(const redisAsyncContext* ac, int status) {
-    auto* self = static_cast<impl*>(ac->data);
-    if (status != REDIS_OK) {
-      self->report_down(ac->errstr);  // hiredis frees the context right after this
-      return;
-    }
-    if (self->options_.password.empty()) self->became_ready();
+    if (status == REDIS_OK) return;  // ready once the handshake is answered
+    // hiredis frees the context right after this returns.
+    static_cast<impl*>(ac->data)->report_down(spdlog::level::warn, ac->errstr);
   }
 
   static void on_disconnect(const redisAsyncContext* ac, int status) {
     auto* self = static_cast<impl*>(ac->data);
-    if (status != REDIS_OK) self->report_down(ac->errstr);
+    if (status != REDIS_OK) self->report_down(spdlog::level::warn, ac->errstr);
   }
 
-  static void on_auth(redisAsyncContext* ac, void* r, void*) {
+  // A handshake reply other than the expected one: give this context up. Inside a callback
+  // hiredis defers the free until the callback returns; the rest of the handshake then
+  // completes with a NULL reply, and the back-off schedules the next attempt.
+  static void handshake_failed(redisAsyncContext* ac, spdlog::level::level_enum level,
+                               std::string_view step, const redisReply* r) {
     auto* self = static_cast<impl*>(ac->data);
+    std::string why(step);
+    why += ": ";
+    if (r->type == REDIS_REPLY_ERROR || r->type == REDIS_REPLY_STATUS) {
+      why.append(r->str, r->len);
+    } else {
+      why += "unexpected reply type " + std::to_string(r->type);
+    }
+    self->report_down(level, why);
+    redisAsyncFree(ac);
+  }
+
+  static void on_auth_reply(redisAsyncContext* ac, void* r, void*) {
     const auto* rep = static_cast<const redisReply*>(r);
     if (rep == nullptr) return;  // the context is going away
-    if (rep->type == REDIS_REPLY_ERROR) {
-      self->log_->error("redis AUTH rejected host={} port={} error=\"{}\"", self->options_.host,
-                        self->options_.port, std::string(rep->str, rep->len));
-      self->reported_down_ = true;
-      // Inside a callback hiredis defers the free until the callback returns; the commands
-      // queued behind AUTH then fail with storage_unavailable.
-      redisAsyncFree(ac);
+    // A wrong password is a configuration error, not a network blip.
+    if (rep->type != REDIS_REPLY_STATUS) handshake_failed(ac, spdlog::level::err, "AUTH", rep);
+  }
+
+  static void on_ping_reply(redisAsyncContext* ac, void* r, void*) {
+    const auto* rep = static_cast<const redisReply*>(r);
+    if (rep == nullptr) return;
+    if (rep->type != REDIS_REPLY_STATUS) {
+      handshake_failed(ac, spdlog::level::warn, "PING", rep);
       return;
     }
-    self->became_ready();
+    static_cast<impl*>(ac->data)->became_ready();
   }
 
   static void on_reply(redisAsyncContext* ac, void* r, void* privdata) {
@@ -426,7 +441,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   std::shared_ptr<spdlog::logger> log_;
   redisAsyncContext* ac_ = nullptr;  // the current context, connecting or connected
   bool running_ = false;             // between start() and stop()
-  bool ready_ = false;               // connected, and authenticated if a password is set
+  bool ready_ = false;               // connected and the handshake answered: commands go out
   bool reported_down_ = false;
   std::uint64_t attempt_ = 0;         // which context connect_timer_ belongs to
   std::uint64_t schedule_epoch_ = 0;  // which back-off wait may reconnect

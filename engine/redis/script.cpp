@@ -50,7 +50,9 @@ boost::asio::awaitable<boost::system::result<reply>> script::run(
   if (!first || !is_noscript(*first)) co_return first;
 
   // The server lost its script cache (restart, failover, SCRIPT FLUSH): load and retry once.
-  auto loaded = co_await conn.command({"SCRIPT", "LOAD", source_});
+  // Built outside the co_await expression: GCC 12 rejects a braced list of literals there.
+  std::vector<std::string> load{"SCRIPT", "LOAD", source_};
+  auto loaded = co_await conn.command(std::move(load));
   if (!loaded) co_return loaded.error();
   if (loaded->is_error()) co_return loaded;
   if (loaded->str != sha1_) co_return make_error_code(errc::storage_protocol);

@@ -11,8 +11,9 @@ using topup::protocol::make_envelope;
 
 TEST(Envelope, SuccessWithDataInSpecFieldOrder) {
   boost::json::value data = {{"order_number", "T1700000000000001"}};
-  EXPECT_EQ(make_envelope("0000", "推送成功", 1700000000, data),
-            R"({"code":"0000","msg":"推送成功","time":"1700000000","data":{"order_number":"T1700000000000001"}})");
+  EXPECT_EQ(
+      make_envelope("0000", "推送成功", 1700000000, data),
+      R"({"code":"0000","msg":"推送成功","time":"1700000000","data":{"order_number":"T1700000000000001"}})");
 }
 
 TEST(Envelope, NullDataIsWrittenAsNull) {

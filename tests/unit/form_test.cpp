@@ -38,8 +38,9 @@ void expect_refused(std::string_view query, std::string_view body, std::string_v
 }  // namespace
 
 TEST(FormDecoding, DecodesARealPushOrderBody) {
-  auto p = decoded("", "app_key=k1&store_id=s1&mobile=13800138000&order_no=A-1&money=100"
-                       "&recharge_type=1&timestamp=1700000000&sign=A3C3AF0CC80D0262CB17E414E9DB21BA");
+  auto p = decoded("",
+                   "app_key=k1&store_id=s1&mobile=13800138000&order_no=A-1&money=100"
+                   "&recharge_type=1&timestamp=1700000000&sign=A3C3AF0CC80D0262CB17E414E9DB21BA");
   EXPECT_EQ(p.size(), 8u);
   EXPECT_EQ(value_of(p, "mobile"), "13800138000");
   EXPECT_EQ(value_of(p, "order_no"), "A-1");
@@ -167,7 +168,10 @@ TEST(FormDecoding, FourByteUtf8IsAccepted) {
 
 TEST(FormDecoding, InvalidUtf8KeyIsNamedPrintably) {
   expect_refused("", "k%FFey=1", "k%FFey", form_fault::malformed);
-  expect_refused("", "k\xFF" "ey=1", "k?ey", form_fault::malformed);
+  expect_refused("",
+                 "k\xFF"
+                 "ey=1",
+                 "k?ey", form_fault::malformed);
 }
 
 TEST(FormDecoding, ErrorKeyOfAHugeMalformedKeyIsCut) {
@@ -233,9 +237,7 @@ TEST(FormEncoding, EscapesEverythingButUnreserved) {
             "&reason=%E5%85%85%E5%80%BC%20%E5%A4%B1%E8%B4%A5%2B1%25");
 }
 
-TEST(FormEncoding, EmptyParamsEncodeToEmptyBody) {
-  EXPECT_EQ(form_encode(form_params{}), "");
-}
+TEST(FormEncoding, EmptyParamsEncodeToEmptyBody) { EXPECT_EQ(form_encode(form_params{}), ""); }
 
 TEST(FormEncoding, RoundTripsThroughDecoding) {
   form_params p;

@@ -91,8 +91,9 @@ TEST(Signing, WithNoParamsOnlyTheKeyIsSigned) {
 
 TEST(Signing, SignTypeAndDecodedValuesAreSigned) {
   // sign_type is a parameter like any other; values are signed as decoded ('+' is a space).
-  auto p = decode_form("", "app_key=k1&mobile=13800138000&money=100&timestamp=1700000000"
-                           "&sign_type=HMAC-SHA256&reason=%E5%85%85%E5%80%BC+%E5%A4%B1%E8%B4%A5");
+  auto p = decode_form("",
+                       "app_key=k1&mobile=13800138000&money=100&timestamp=1700000000"
+                       "&sign_type=HMAC-SHA256&reason=%E5%85%85%E5%80%BC+%E5%A4%B1%E8%B4%A5");
   ASSERT_TRUE(p);
   EXPECT_EQ(signing_string(*p, k_secret),
             "app_key=k1&mobile=13800138000&money=100&reason=充值 失败&sign_type=HMAC-SHA256"
@@ -136,6 +137,7 @@ TEST(Signing, LowerCaseSignIsRejected) {
 TEST(Signing, SignOfWrongLengthIsRejected) {
   const std::string md5(k_spec_md5);
   EXPECT_FALSE(verify_sign(spec_params(), sign_method::md5, k_secret, ""));
+  EXPECT_FALSE(verify_sign(spec_params(), sign_method::md5, k_secret, std::string_view{}));
   EXPECT_FALSE(verify_sign(spec_params(), sign_method::md5, k_secret, md5.substr(0, 31)));
   EXPECT_FALSE(verify_sign(spec_params(), sign_method::md5, k_secret, md5 + "0"));
   EXPECT_FALSE(verify_sign(spec_params(), sign_method::md5, k_secret, md5 + md5 + md5));
@@ -159,9 +161,8 @@ TEST(Signing, VerifiesConcurrentlyOnSeveralThreads) {
       const auto params = spec_params();
       for (int i = 0; i < 500; ++i) {
         const bool hmac = (i + t) % 2 == 0;
-        const bool ok =
-            hmac ? verify_sign(params, sign_method::hmac_sha256, k_secret, k_spec_hmac)
-                 : verify_sign(params, sign_method::md5, k_secret, k_spec_md5);
+        const bool ok = hmac ? verify_sign(params, sign_method::hmac_sha256, k_secret, k_spec_hmac)
+                             : verify_sign(params, sign_method::md5, k_secret, k_spec_md5);
         const bool bad = verify_sign(params, sign_method::md5, "other", k_spec_md5);
         if (!ok || bad) ++failures;
       }

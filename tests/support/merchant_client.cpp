@@ -1,0 +1,80 @@
+#include "tests/support/merchant_client.hpp"
+
+#include <chrono>
+
+#include "engine/money.hpp"
+#include "protocol/form.hpp"
+#include "protocol/signing.hpp"
+
+namespace topup::test {
+
+merchant_client::merchant_client(int port, std::string app_key, std::string secret,
+                                 engine::sign_method method)
+    : app_key_(std::move(app_key)), secret_(std::move(secret)), method_(method), http_(port) {}
+
+api_answer merchant_client::parse(const http_result& r) {
+  api_answer a;
+  a.http_status = r.status;
+  a.raw = r.body;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(r.body, ec);
+  if (!ec && v.is_object()) {
+    const auto& o = v.as_object();
+    if (auto* c = o.if_contains("code"); c && c->is_string()) a.code = c->as_string().c_str();
+    if (auto* m = o.if_contains("msg"); m && m->is_string()) a.msg = m->as_string().c_str();
+    if (auto* d = o.if_contains("data")) a.data = *d;
+  }
+  return a;
+}
+
+api_answer merchant_client::call(const std::string& path,
+                                 std::map<std::string, std::string> params) {
+  params.try_emplace("app_key", app_key_);
+  params.try_emplace("timestamp",
+                     std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count()));
+  if (method_ == engine::sign_method::hmac_sha256) params.try_emplace("sign_type", "HMAC-SHA256");
+  protocol::form_params form;
+  for (auto& [k, v] : params) form.insert(k, v);
+  if (!form.contains("sign")) form.insert("sign", protocol::sign_params(form, method_, secret_));
+  return parse(http_.post(path, protocol::form_encode(form)));
+}
+
+api_answer merchant_client::push(const std::string& order_no, const std::string& mobile, int money,
+                                 std::map<std::string, std::string> extra) {
+  std::map<std::string, std::string> p{{"store_id", "s1"},
+                                       {"mobile", mobile},
+                                       {"order_no", order_no},
+                                       {"money", std::to_string(money)},
+                                       {"recharge_type", "1"}};
+  for (auto& [k, v] : extra) p[k] = v;
+  return call("/rest/Recharge/pushOrder", std::move(p));
+}
+
+api_answer merchant_client::query(const std::string& order_number) {
+  return call("/rest/Recharge/query", {{"order_number", order_number}});
+}
+
+long long merchant_client::balance_fen() {
+  auto a = call("/rest/User/query", {});
+  if (a.code != "0000") throw std::runtime_error("User/query failed: " + a.raw);
+  auto fen = engine::parse_yuan(a.data.at("money").as_string().c_str());
+  if (!fen) throw std::runtime_error("bad money: " + a.raw);
+  return *fen;
+}
+
+api_answer admin_credit(http_client& http, const std::string& token, long long merchant_id,
+                        const std::string& amount_yuan, const std::string& ref) {
+  protocol::form_params form;
+  form.insert("amount", amount_yuan);
+  form.insert("ref", ref);
+  return merchant_client::parse(http.request(http::verb::post,
+                                             "/admin/merchants/" + std::to_string(merchant_id) +
+                                                 "/credit",
+                                             protocol::form_encode(form),
+                                             "application/x-www-form-urlencoded",
+                                             "Bearer " + token));
+}
+
+}  // namespace topup::test

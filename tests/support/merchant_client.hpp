@@ -1,0 +1,50 @@
+#pragma once
+// A signing merchant client for end-to-end tests.
+#include <boost/json.hpp>
+
+#include <map>
+#include <string>
+
+#include "engine/sign_method.hpp"
+#include "tests/support/http_client.hpp"
+
+namespace topup::test {
+
+struct api_answer {
+  unsigned http_status = 0;
+  std::string code;  // "0000", "2004", ... (empty when the body is not an envelope)
+  std::string msg;
+  boost::json::value data;
+  std::string raw;
+};
+
+/// Signs and posts merchant API calls (spec §2, §3) over one keep-alive connection.
+class merchant_client {
+ public:
+  merchant_client(int port, std::string app_key, std::string secret,
+                  engine::sign_method method = engine::sign_method::md5);
+
+  /// Adds app_key, timestamp (now unless given) and sign, then POSTs the form.
+  api_answer call(const std::string& path, std::map<std::string, std::string> params);
+  /// pushOrder with the usual parameters; `extra` may override or add any.
+  api_answer push(const std::string& order_no, const std::string& mobile, int money,
+                  std::map<std::string, std::string> extra = {});
+  api_answer query(const std::string& order_number);
+  /// Current balance in fen, from User/query (throws if the call fails).
+  long long balance_fen();
+
+  http_client& http() { return http_; }
+  static api_answer parse(const http_result& r);
+
+ private:
+  std::string app_key_;
+  std::string secret_;
+  engine::sign_method method_;
+  http_client http_;
+};
+
+/// POST /admin/merchants/<id>/credit.
+api_answer admin_credit(http_client& http, const std::string& token, long long merchant_id,
+                        const std::string& amount_yuan, const std::string& ref);
+
+}  // namespace topup::test

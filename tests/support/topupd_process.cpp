@@ -1,0 +1,119 @@
+#include "tests/support/topupd_process.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace topup::test {
+
+namespace json = boost::json;
+
+std::string topupd_binary() { return std::string(TOPUP_BINARY_DIR) + "/bin/topupd"; }
+
+topupd_config::topupd_config(int http_port, int redis_port, unsigned threads) {
+  const std::string listen = "127.0.0.1:" + std::to_string(http_port);
+  json = json::object{
+      {"server",
+       {{"listen", listen},
+        {"threads", threads},
+        {"public_url", "http://" + listen},
+        {"log_level", "info"}}},
+      {"redis", {{"host", "127.0.0.1"}, {"port", redis_port}, {"prefix", "t"}}},
+      {"admin", {{"token", "test-admin-token"}}},
+      {"security", {{"timestamp_skew_s", 300}}},
+      {"callbacks", {{"max_attempts", 6}, {"allow_private_targets", true}}},
+      {"merchants",
+       json::array{
+           {{"id", 1001},
+            {"app_key", "k1"},
+            {"app_secret", "s3cret"},
+            {"store_ids", json::array{"s1"}},
+            {"sign_types", json::array{"MD5", "HMAC-SHA256"}},
+            {"price_rate", 0.995},
+            {"default_change", 1}},
+           {{"id", 1002},
+            {"app_key", "k2"},
+            {"app_secret", "other-secret"},
+            {"store_ids", json::array{"s2"}},
+            {"price_rate", 1.0},
+            {"default_change", 0}},
+       }},
+      {"channels",
+       json::array{
+           {{"id", "sim1"},
+            {"kind", "sim"},
+            {"carriers", json::array{"cmcc", "cucc", "ctcc", "cbn"}},
+            {"amounts", json::array{10, 20, 30, 50, 100, 200, 300, 500}},
+            {"recharge_types", json::array{0, 1}},
+            {"cost_rate", 0.99},
+            {"priority", 5},
+            {"success_rate", 1.0},
+            {"latency_ms", json::array{0, 0}}},
+       }},
+  };
+}
+
+std::string topupd_config::admin_token() const {
+  return std::string(json.at("admin").at("token").as_string());
+}
+
+void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds wait) {
+  auto listen = std::string(cfg.json.at("server").at("listen").as_string());
+  port_ = std::stoi(listen.substr(listen.rfind(':') + 1));
+  if (dir_.empty()) dir_ = make_temp_dir("topupd");
+  const std::string config_path = dir_ + "/topupd.json";
+  {
+    std::ofstream out(config_path, std::ios::trunc);
+    out << json::serialize(cfg.json);
+  }
+  log_path_ = dir_ + "/topupd.log";
+  process_ = child_process({topupd_binary(), "--config", config_path}, log_path_);
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process_.running())
+      throw std::runtime_error("topupd exited during start-up:\n" + log_tail());
+    if (wait_for_port(port_, std::chrono::milliseconds(50))) {
+      try {
+        http_client probe(port_, std::chrono::seconds(2));
+        if (probe.get("/healthz").status == 200) return;
+      } catch (const std::exception&) {
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("topupd did not come up:\n" + log_tail());
+}
+
+int topupd_process::stop_gracefully() { return process_.stop(SIGTERM, std::chrono::seconds(30)); }
+
+void topupd_process::kill() { process_.stop(SIGKILL); }
+
+std::string topupd_process::log_tail(std::size_t bytes) const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto text = ss.str();
+  return text.size() > bytes ? text.substr(text.size() - bytes) : text;
+}
+
+std::pair<int, std::string> run_topupd(const std::vector<std::string>& args) {
+  std::string cmd = topupd_binary();
+  for (const auto& a : args) cmd += " '" + a + "'";
+  cmd += " 2>&1";
+  std::string output;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (!pipe) throw std::runtime_error("popen failed");
+  std::array<char, 4096> buf{};
+  while (auto n = std::fread(buf.data(), 1, buf.size(), pipe)) output.append(buf.data(), n);
+  int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+}  // namespace topup::test
