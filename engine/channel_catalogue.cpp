@@ -54,4 +54,11 @@ bool channel_catalogue::exists(std::string_view channel_id) const {
   return std::ranges::any_of(entries_, [&](const entry& e) { return e.config->id == channel_id; });
 }
 
+bool channel_catalogue::channel_serves(std::string_view channel_id, carrier c,
+                                       std::int64_t money_yuan, int recharge_type) const {
+  return std::ranges::any_of(entries_, [&](const entry& e) {
+    return e.config->id == channel_id && serves(e, c, money_yuan, recharge_type);
+  });
+}
+
 }  // namespace topup::engine

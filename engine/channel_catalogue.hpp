@@ -27,6 +27,9 @@ class channel_catalogue {
   /// Returns false if no channel has this id.
   bool set_enabled(std::string_view channel_id, bool enabled);
   bool exists(std::string_view channel_id) const;
+  /// This channel is enabled and serves the carrier, amount and recharge type.
+  bool channel_serves(std::string_view channel_id, carrier c, std::int64_t money_yuan,
+                      int recharge_type) const;
 
  private:
   struct entry {

@@ -72,7 +72,7 @@ std::string item_path(std::string_view parent, std::size_t index) {
 }
 
 /// One JSON object under validation: looks known keys up, refuses a key given twice (simdjson
-/// would silently pick one of them, and which value a operator meant is anyone's guess).
+/// would silently pick one of them, and which value an operator meant is anyone's guess).
 class object_fields {
  public:
   object_fields(dom::object object, std::string path, problem_sink& sink)

@@ -98,24 +98,28 @@ class LedgerScripts : public ::testing::Test {
   // Starts every operation before any completes, so their commands are pipelined together.
   template <class T>
   std::vector<T> run_all(std::vector<asio::awaitable<T>> ops) {
-    std::vector<std::optional<T>> outs(ops.size());
-    std::exception_ptr failure;
-    std::size_t done = 0;
+    // Shared with the handlers: after a timeout they may still run from a later drive().
+    struct state {
+      std::vector<std::optional<T>> outs;
+      std::exception_ptr failure;
+      std::size_t done = 0;
+    };
+    auto st = std::make_shared<state>();
+    st->outs.resize(ops.size());
     for (std::size_t i = 0; i < ops.size(); ++i) {
-      asio::co_spawn(io_, std::move(ops[i]),
-                     [&outs, &failure, &done, i](std::exception_ptr e, T v) {
-                       ++done;
-                       if (e)
-                         failure = e;
-                       else
-                         outs[i].emplace(std::move(v));
-                     });
+      asio::co_spawn(io_, std::move(ops[i]), [st, i](std::exception_ptr e, T v) {
+        ++st->done;
+        if (e)
+          st->failure = e;
+        else
+          st->outs[i].emplace(std::move(v));
+      });
     }
-    drive([&] { return done == ops.size(); });
-    if (failure) std::rethrow_exception(failure);
-    if (done != ops.size()) throw std::runtime_error("operations did not finish in time");
+    drive([&] { return st->done == ops.size(); });
+    if (st->failure) std::rethrow_exception(st->failure);
+    if (st->done != ops.size()) throw std::runtime_error("operations did not finish in time");
     std::vector<T> results;
-    for (auto& o : outs) results.push_back(std::move(*o));
+    for (auto& o : st->outs) results.push_back(std::move(*o));
     return results;
   }
 

@@ -29,7 +29,17 @@ void http_client::close() {
 void http_client::ensure_connected() {
   if (socket_ && socket_->is_open()) return;
   socket_.emplace(io_);
-  socket_->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_)));
+  boost::system::error_code connect_ec;
+  socket_->connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_)),
+      connect_ec);
+  if (connect_ec) {
+    // A failed connect leaves the socket open but unconnected: drop it, so that the next call
+    // connects afresh instead of writing into it.
+    close();
+    throw boost::system::system_error(connect_ec, "http_client: connect");
+  }
+  ++connects_;
   socket_->set_option(tcp::no_delay(true));
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout_.count() / 1000);

@@ -41,6 +41,8 @@ class http_client {
   /// Reads one response; nullopt if the server closed the connection or timed out first.
   std::optional<http_result> read_response();
   void close();
+  /// How many TCP connections this client has opened so far (keep-alive tests: stays 1).
+  std::size_t connects() const noexcept { return connects_; }
 
  private:
   void ensure_connected();
@@ -49,6 +51,7 @@ class http_client {
   boost::asio::io_context io_;
   std::optional<boost::asio::ip::tcp::socket> socket_;
   boost::beast::flat_buffer buffer_;
+  std::size_t connects_ = 0;
 };
 
 }  // namespace topup::test

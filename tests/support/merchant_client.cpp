@@ -27,18 +27,35 @@ api_answer merchant_client::parse(const http_result& r) {
   return a;
 }
 
-api_answer merchant_client::call(const std::string& path,
-                                 std::map<std::string, std::string> params) {
+std::map<std::string, std::string> merchant_client::signed_params(
+    std::map<std::string, std::string> params) const {
   params.try_emplace("app_key", app_key_);
   params.try_emplace("timestamp",
                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count()));
   if (method_ == engine::sign_method::hmac_sha256) params.try_emplace("sign_type", "HMAC-SHA256");
+  if (!params.contains("sign")) {
+    protocol::form_params form;
+    for (auto& [k, v] : params) form.insert(k, v);
+    params["sign"] = protocol::sign_params(form, method_, secret_);
+  }
+  return params;
+}
+
+api_answer merchant_client::call(const std::string& path,
+                                 std::map<std::string, std::string> params) {
   protocol::form_params form;
-  for (auto& [k, v] : params) form.insert(k, v);
-  if (!form.contains("sign")) form.insert("sign", protocol::sign_params(form, method_, secret_));
+  for (auto& [k, v] : signed_params(std::move(params))) form.insert(k, v);
   return parse(http_.post(path, protocol::form_encode(form)));
+}
+
+api_answer merchant_client::post_form(const std::string& path, const std::string& body) {
+  return parse(http_.post(path, body));
+}
+
+api_answer merchant_client::query_by_order_no(const std::string& order_no) {
+  return call("/rest/Recharge/query", {{"order_no", order_no}});
 }
 
 api_answer merchant_client::push(const std::string& order_no, const std::string& mobile, int money,
@@ -62,6 +79,24 @@ long long merchant_client::balance_fen() {
   auto fen = engine::parse_yuan(a.data.at("money").as_string().c_str());
   if (!fen) throw std::runtime_error("bad money: " + a.raw);
   return *fen;
+}
+
+api_answer admin_get(http_client& http, const std::string& token, const std::string& target) {
+  return merchant_client::parse(
+      http.request(http::verb::get, target, {}, "application/x-www-form-urlencoded",
+                   "Bearer " + token));
+}
+
+std::string encode_pairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::string out;
+  for (const auto& [k, v] : pairs) {
+    // Encode each pair on its own, so that a repeated key survives (form_params refuses it).
+    protocol::form_params one;
+    one.insert(k, v);
+    if (!out.empty()) out.push_back('&');
+    out += protocol::form_encode(one);
+  }
+  return out;
 }
 
 api_answer admin_credit(http_client& http, const std::string& token, long long merchant_id,

@@ -4,6 +4,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/sign_method.hpp"
 #include "tests/support/http_client.hpp"
@@ -30,6 +32,13 @@ class merchant_client {
   api_answer push(const std::string& order_no, const std::string& mobile, int money,
                   std::map<std::string, std::string> extra = {});
   api_answer query(const std::string& order_number);
+  /// Query by the merchant's own order_no.
+  api_answer query_by_order_no(const std::string& order_no);
+  /// The parameters as `call` would send them (app_key, timestamp, sign_type, sign added), for
+  /// tests that build a body by hand (e.g. with a repeated key).
+  std::map<std::string, std::string> signed_params(std::map<std::string, std::string> params) const;
+  /// POSTs `body` as is (already form-encoded) and parses the envelope.
+  api_answer post_form(const std::string& path, const std::string& body);
   /// Current balance in fen, from User/query (throws if the call fails).
   long long balance_fen();
 
@@ -42,6 +51,12 @@ class merchant_client {
   engine::sign_method method_;
   http_client http_;
 };
+
+/// GET `target` (e.g. "/admin/orders/T...") with the admin bearer token.
+api_answer admin_get(http_client& http, const std::string& token, const std::string& target);
+
+/// "k1=v1&k2=v2" in map order, every value form-encoded; for hand-built bodies.
+std::string encode_pairs(const std::vector<std::pair<std::string, std::string>>& pairs);
 
 /// POST /admin/merchants/<id>/credit.
 api_answer admin_credit(http_client& http, const std::string& token, long long merchant_id,

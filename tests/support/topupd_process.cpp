@@ -64,6 +64,26 @@ std::string topupd_config::admin_token() const {
   return std::string(json.at("admin").at("token").as_string());
 }
 
+json::object& topupd_config::add_merchant(std::int64_t id, const std::string& app_key,
+                                          const std::string& app_secret,
+                                          const std::string& store_id, double price_rate) {
+  auto& merchants = json.at("merchants").as_array();
+  merchants.push_back(json::object{{"id", id},
+                                   {"app_key", app_key},
+                                   {"app_secret", app_secret},
+                                   {"store_ids", json::array{json::string(store_id)}},
+                                   {"sign_types", json::array{"MD5", "HMAC-SHA256"}},
+                                   {"price_rate", price_rate},
+                                   {"default_change", 1}});
+  return merchants.back().as_object();
+}
+
+json::object& topupd_config::merchant(std::int64_t id) {
+  for (auto& m : json.at("merchants").as_array())
+    if (m.as_object().at("id").to_number<std::int64_t>() == id) return m.as_object();
+  throw std::out_of_range("no merchant " + std::to_string(id) + " in the test config");
+}
+
 void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds wait) {
   auto listen = std::string(cfg.json.at("server").at("listen").as_string());
   port_ = std::stoi(listen.substr(listen.rfind(':') + 1));

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "tests/support/http_client.hpp"
@@ -18,6 +19,13 @@ struct topupd_config {
   boost::json::object json;
   topupd_config(int http_port, int redis_port, unsigned threads = 2);
   std::string admin_token() const;
+  /// Appends a merchant (both sign types, default_change 1) and returns its object for further
+  /// edits (allowed_ips, sign_types, ...).
+  boost::json::object& add_merchant(std::int64_t id, const std::string& app_key,
+                                    const std::string& app_secret, const std::string& store_id,
+                                    double price_rate);
+  /// The merchant object with this id (throws std::out_of_range if there is none).
+  boost::json::object& merchant(std::int64_t id);
 };
 
 /// A running topupd; SIGKILLed on destruction if still running.

@@ -1,0 +1,68 @@
+#pragma once
+// Drives paid orders through channels to a final status (spec §4, §6; DESIGN.md "Routing").
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "engine/channel_adapter.hpp"
+#include "engine/channel_router.hpp"
+#include "engine/config.hpp"
+#include "engine/order_record.hpp"
+#include "engine/order_store.hpp"
+
+namespace topup::engine {
+
+/// Runs one coroutine per order this shard owns and that is not final: waiting (6) -> pick a
+/// channel -> matched (7, persisted before submitting) -> submit -> recharging (1) -> callback or
+/// query -> success (2), or failover (1->6 / 7->6) when `change` allows and no `source` pins it,
+/// or failed and refunded (3->4). Rules it never breaks:
+///  - every transition is persisted (compare-and-set script) before the next action;
+///  - an attempt whose outcome is unknown (timeout, reset, 5xx, garbage, or a restart while in
+///    7) is resolved by asking the same channel, never by sending to another; "never placed" is
+///    concluded only from the supplier's own not-found after unknown_grace_ms;
+///  - a channel is submitted to only after the order's previous attempt was definitively
+///    resolved, so one top-up is never delivered twice.
+/// Lives on its shard's thread.
+class order_dispatcher {
+ public:
+  /// How long a fast order may wait in 6 for a channel with capacity before it fails.
+  static constexpr std::int64_t k_fast_wait_ms = 60'000;
+
+  order_dispatcher(boost::asio::io_context& io, const config& cfg, order_store& store,
+                   channel_router& router, unsigned shard);
+  ~order_dispatcher();
+
+  /// Takes over an order this shard owns (just accepted, or recovered at start-up).
+  void adopt(const order_record& order);
+  /// A supplier callback for an order this shard owns; ignored unless it is about the order's
+  /// current attempt. The coroutine persists it (a callback lost to a crash is found by query).
+  void deliver(const std::string& order_number, supplier_callback callback);
+
+  /// Stops taking new steps: coroutines end at their next wait, leaving orders in their
+  /// persisted status for recovery.
+  void begin_shutdown();
+  std::size_t active() const noexcept { return orders_.size(); }
+  /// True when no coroutine is between a submit and persisting its result.
+  bool quiescent() const noexcept { return submitting_ == 0; }
+
+ private:
+  struct active_order;
+  boost::asio::awaitable<void> drive(order_record order);
+
+  boost::asio::io_context& io_;
+  const config& config_;
+  order_store& store_;
+  channel_router& router_;
+  unsigned shard_;
+  bool stopping_ = false;
+  std::size_t submitting_ = 0;
+  std::unordered_map<std::string, std::shared_ptr<active_order>> orders_;
+};
+
+}  // namespace topup::engine

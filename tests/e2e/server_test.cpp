@@ -1,0 +1,348 @@
+// End-to-end: the HTTP server of the real topupd binary (issue 2): every shard serves, readiness
+// follows Redis, status codes for refused requests, pipelining, keep-alive, timeouts, SIGTERM.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/merchant_client.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/redis_server.hpp"
+#include "tests/support/topupd_process.hpp"
+
+namespace topup::test {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+long long elapsed_ms(clock_type::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since).count();
+}
+
+/// GETs `target` on fresh connections until every shard in [0, shards) has answered with
+/// `want_status`, or the deadline passes. Returns the shards that did.
+std::set<int> shards_answering(int port, const std::string& target, unsigned want_status,
+                               int shards, std::chrono::milliseconds within) {
+  std::set<int> seen;
+  const auto deadline = clock_type::now() + within;
+  while (static_cast<int>(seen.size()) < shards && clock_type::now() < deadline) {
+    try {
+      http_client fresh(port, 2s);
+      auto r = fresh.get(target);
+      auto shard = r.headers["X-Topup-Shard"];
+      if (r.status == want_status && !shard.empty()) seen.insert(std::stoi(std::string(shard)));
+    } catch (const std::exception&) {
+      // Not answering right now: try again until the deadline.
+    }
+    if (static_cast<int>(seen.size()) < shards) std::this_thread::sleep_for(5ms);
+  }
+  return seen;
+}
+
+/// A plain blocking loopback socket, for clients that misbehave at the byte level.
+class raw_socket {
+ public:
+  explicit raw_socket(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~raw_socket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  raw_socket(const raw_socket&) = delete;
+  raw_socket& operator=(const raw_socket&) = delete;
+
+  bool connected() const { return connected_; }
+  /// False once the peer is gone (EPIPE / ECONNRESET).
+  bool send_all(const std::string& bytes) {
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+      auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  /// True if the server ended the connection (EOF, reset, or an answer followed by EOF) within
+  /// `wait`. Whatever it sent first is appended to `received`.
+  bool closed_within(std::chrono::milliseconds wait, std::string* received = nullptr) {
+    const auto deadline = clock_type::now() + wait;
+    while (clock_type::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+      if (::poll(&p, 1, static_cast<int>(std::max<long long>(left.count(), 1))) <= 0) continue;
+      char buf[4096];
+      auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return true;
+      if (received) received->append(buf, static_cast<std::size_t>(n));
+    }
+    return false;
+  }
+  /// Non-blocking check: has the server closed (or reset) the connection already?
+  bool peer_closed() {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    char buf[4096];
+    auto n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    return n <= 0;
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+/// One topupd (2 shards, 300 ms idle and read timeouts) on one redis-server, shared by the tests
+/// that leave both running as they found them.
+class Server : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    redis_ = std::make_unique<redis_server>();
+    port_ = free_loopback_port();
+    topupd_config cfg(port_, redis_->port(), 2);
+    auto& server = cfg.json["server"].as_object();
+    server["idle_timeout_ms"] = 300;
+    server["read_timeout_ms"] = 300;
+    topupd_ = std::make_unique<topupd_process>();
+    topupd_->start(cfg);
+  }
+  static void TearDownTestSuite() {
+    topupd_.reset();
+    redis_.reset();
+  }
+  void TearDown() override {
+    ASSERT_TRUE(topupd_->running()) << "topupd died during the test:\n" << topupd_->log_tail();
+  }
+
+  static inline std::unique_ptr<redis_server> redis_;
+  static inline std::unique_ptr<topupd_process> topupd_;
+  static inline int port_ = 0;
+};
+
+TEST_F(Server, HealthzAnswersOkFromEveryShard) {
+  // Fresh connections are spread over the shards' acceptors; within 400 attempts both serve.
+  std::set<int> seen;
+  for (int attempt = 0; attempt < 400 && seen.size() < 2; ++attempt) {
+    http_client fresh(port_, 2s);
+    auto r = fresh.get("/healthz");
+    ASSERT_EQ(r.status, 200u);
+    EXPECT_EQ(r.body, "ok\n");
+    auto shard = std::string(r.headers["X-Topup-Shard"]);
+    ASSERT_FALSE(shard.empty()) << "no X-Topup-Shard header";
+    const int n = std::stoi(shard);
+    ASSERT_TRUE(n == 0 || n == 1) << "shard " << shard << " with threads=2";
+    seen.insert(n);
+  }
+  EXPECT_EQ(seen, (std::set<int>{0, 1})) << "not every shard answered /healthz";
+}
+
+TEST_F(Server, ReadyzIsOkWhileRedisIsUp) {
+  http_client c(port_);
+  auto r = c.get("/readyz");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_FALSE(std::string(r.headers["X-Topup-Shard"]).empty());
+}
+
+TEST_F(Server, UnknownPathIs404) {
+  http_client c(port_);
+  EXPECT_EQ(c.get("/nope").status, 404u);
+  EXPECT_EQ(c.post("/rest/Recharge/nope", "a=1").status, 404u);
+  EXPECT_EQ(c.get("/admin/nothing/here").status, 404u);
+}
+
+TEST_F(Server, WrongMethodIs405) {
+  http_client c(port_);
+  EXPECT_EQ(c.get("/rest/Recharge/pushOrder").status, 405u);
+  EXPECT_EQ(c.get("/rest/User/query").status, 405u);
+  EXPECT_EQ(c.post("/healthz", "").status, 405u);
+}
+
+TEST_F(Server, BodyOverSixteenKibIs413) {
+  http_client c(port_);
+  // Just under the limit is read and answered as a merchant call (no app_key: 1003, HTTP 200).
+  const std::string fits = "x=" + std::string(16 * 1024 - 2, 'a');
+  auto small = c.post("/rest/Recharge/pushOrder", fits);
+  EXPECT_EQ(small.status, 200u) << small.body;
+  EXPECT_EQ(merchant_client::parse(small).code, "1003") << small.body;
+
+  const std::string body = "x=" + std::string(16 * 1024 + 100, 'a');
+  http_client raw(port_);
+  raw.write_raw("POST /rest/Recharge/pushOrder HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto r = raw.read_response();
+  ASSERT_TRUE(r.has_value()) << "no answer to an oversized body";
+  EXPECT_EQ(r->status, 413u);
+}
+
+TEST_F(Server, OversizedHeadersAre431) {
+  http_client raw(port_);
+  raw.write_raw("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(10000, 'h') +
+                "\r\n\r\n");
+  auto r = raw.read_response();
+  ASSERT_TRUE(r.has_value()) << "no answer to oversized headers";
+  EXPECT_EQ(r->status, 431u);
+}
+
+TEST_F(Server, PipelinedRequestsAreAnsweredInOrder) {
+  http_client c(port_);
+  c.write_raw(
+      "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+      "GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  const unsigned expected[] = {200, 404, 200};
+  for (unsigned want : expected) {
+    auto r = c.read_response();
+    ASSERT_TRUE(r.has_value()) << "missing pipelined answer (wanted " << want << ")";
+    EXPECT_EQ(r->status, want);
+    EXPECT_TRUE(r->keep_alive);
+  }
+  EXPECT_EQ(c.connects(), 1u);
+}
+
+TEST_F(Server, KeepAliveServesManyRequestsOnOneConnection) {
+  merchant_client m(port_, "k1", "s3cret");
+  auto& http = m.http();
+  for (int i = 0; i < 4; ++i) {
+    auto h = http.get("/healthz");
+    EXPECT_EQ(h.status, 200u);
+    EXPECT_TRUE(h.keep_alive);
+    auto q = m.call("/rest/User/query", {});
+    EXPECT_EQ(q.http_status, 200u);
+    EXPECT_EQ(q.code, "0000") << q.raw;
+  }
+  EXPECT_EQ(http.connects(), 1u) << "the server closed a keep-alive connection between requests";
+}
+
+TEST_F(Server, IdleConnectionIsClosedAfterIdleTimeout) {
+  // After an answer: the next request does not come, the server closes after ~300 ms.
+  http_client c(port_, 5s);
+  ASSERT_EQ(c.get("/healthz").status, 200u);
+  auto start = clock_type::now();
+  auto r = c.read_response();
+  const auto waited = elapsed_ms(start);
+  EXPECT_FALSE(r.has_value());
+  EXPECT_GE(waited, 150) << "closed before the idle timeout";
+  EXPECT_LT(waited, 2500) << "idle connection not closed by the server (idle_timeout_ms=300)";
+
+  // A connection that never sends anything is closed just the same.
+  raw_socket silent(port_);
+  ASSERT_TRUE(silent.connected());
+  start = clock_type::now();
+  EXPECT_TRUE(silent.closed_within(2500ms)) << "silent connection kept open";
+  EXPECT_GE(elapsed_ms(start), 150);
+}
+
+TEST_F(Server, HalfRequestIsCutOffAfterReadTimeout) {
+  raw_socket slow(port_);
+  ASSERT_TRUE(slow.connected());
+  ASSERT_TRUE(slow.send_all("POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            "Content-Length: 100\r\n\r\napp_key=k1"));
+  std::string answer;
+  EXPECT_TRUE(slow.closed_within(2500ms, &answer)) << "half request kept open";
+  EXPECT_EQ(answer.find("200 OK"), std::string::npos) << "a half request was answered: " << answer;
+}
+
+TEST_F(Server, TricklingClientIsCutOffAfterReadTimeout) {
+  // Each byte arrives well within the idle timeout, but the request as a whole must come within
+  // read_timeout_ms (300): a slowloris client is cut off long before it finishes.
+  raw_socket slow(port_);
+  ASSERT_TRUE(slow.connected());
+  ASSERT_TRUE(slow.send_all("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
+  const auto start = clock_type::now();
+  bool cut = false;
+  while (elapsed_ms(start) < 3000) {
+    std::this_thread::sleep_for(50ms);
+    if (!slow.send_all("a") || slow.peer_closed()) {
+      cut = true;
+      break;
+    }
+  }
+  const auto waited = elapsed_ms(start);
+  EXPECT_TRUE(cut) << "a client sending one byte every 50 ms kept its connection for 3 s";
+  EXPECT_LT(waited, 1500);
+}
+
+/// SIGTERM: the process drains and exits 0, and stops listening.
+TEST(ServerShutdown, SigtermExitsZeroPromptlyAndClosesThePort) {
+  redis_server redis;
+  const int port = free_loopback_port();
+  topupd_process topupd;
+  topupd.start(topupd_config(port, redis.port(), 2));
+
+  // An idle keep-alive connection and one that just got an answer: neither may hold up the exit.
+  http_client idle(port, 5s);
+  ASSERT_EQ(idle.get("/healthz").status, 200u);
+  merchant_client m(port, "k1", "s3cret");
+  ASSERT_EQ(m.call("/rest/User/query", {}).code, "0000");
+
+  // A request in flight while the signal arrives: a client keeps asking from another thread.
+  std::atomic<bool> stop{false};
+  std::atomic<int> answered{0};
+  std::thread busy([&] {
+    merchant_client c(port, "k1", "s3cret");
+    while (!stop) {
+      try {
+        auto a = c.call("/rest/User/query", {});
+        if (a.http_status != 0) ++answered;
+      } catch (const std::exception&) {
+        return;  // the server went away: expected
+      }
+    }
+  });
+  std::this_thread::sleep_for(100ms);
+
+  const auto start = clock_type::now();
+  const int status = topupd.stop_gracefully();
+  const auto took = elapsed_ms(start);
+  stop = true;
+  busy.join();
+
+  EXPECT_EQ(status, 0) << topupd.log_tail();
+  EXPECT_LT(took, 5000) << "SIGTERM took " << took << " ms";
+  EXPECT_GT(answered.load(), 0);
+  EXPECT_FALSE(wait_for_port(port, 300ms)) << "port still accepting after exit";
+  EXPECT_FALSE(idle.read_response().has_value());
+}
+
+/// /readyz follows Redis: 503 on every shard while it is down, 200 again after it restarts.
+TEST(ServerReadiness, ReadyzFollowsRedisDownAndBackUp) {
+  redis_server redis;
+  const int port = free_loopback_port();
+  topupd_process topupd;
+  topupd.start(topupd_config(port, redis.port(), 2));
+
+  EXPECT_EQ(shards_answering(port, "/readyz", 200, 2, 5s), (std::set<int>{0, 1}));
+
+  redis.stop();
+  EXPECT_EQ(shards_answering(port, "/readyz", 503, 2, 5s), (std::set<int>{0, 1}))
+      << "readyz still 200 with redis-server stopped";
+  // The process itself still serves.
+  http_client c(port);
+  EXPECT_EQ(c.get("/healthz").status, 200u);
+
+  redis.start();
+  EXPECT_EQ(shards_answering(port, "/readyz", 200, 2, 10s), (std::set<int>{0, 1}))
+      << "readyz not back to 200 after redis-server restarted";
+  ASSERT_TRUE(topupd.running()) << topupd.log_tail();
+}
+
+}  // namespace
+}  // namespace topup::test
