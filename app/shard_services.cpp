@@ -2,7 +2,9 @@
 
 #include <boost/asio/co_spawn.hpp>
 
+#include "channels/registry.hpp"
 #include "engine/log.hpp"
+#include "engine/order_number.hpp"
 #include "engine/order_recovery.hpp"
 
 namespace topup::app {
@@ -43,13 +45,44 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       redis_(io, redis_options(*cfg_)),
       store_(redis_, cfg_->redis.prefix),
       catalogue_(cfg_->channels),
+      router_channels_(cfg_->channels, catalogue_,
+                       channels::make_channel_factory(cfg_->server.public_url, shard), io,
+                       registry_->runtime.size()),
+      dispatcher_(io, *cfg_, store_, router_channels_, shard),
       orders_(*cfg_, store_, catalogue_, shard),
+      callback_store_(redis_, cfg_->redis.prefix),
+      callback_sender_(io, cfg_->callbacks),
+      scheduler_(io, *cfg_, store_, callback_store_, callback_sender_.as_engine_sender(), shard,
+                 registry_->runtime.size()),
       merchants_(cfg_->merchants),
       ctx_{*cfg_, merchants_, orders_, store_, catalogue_, shard, registry_->runtime.size(), {}, {}},
       router_(ctx_),
       http_(io, shard, http_options(*cfg_),
             [this](protocol::http_request r) { return router_.handle(std::move(r)); }) {
   ctx_.storage_ready = [this] { return redis_.connected(); };
+  ctx_.channels = &router_channels_;
+  // A supplier callback may arrive on any shard; the order's owner applies it.
+  ctx_.deliver_callback = [reg = registry_](std::string number, engine::supplier_callback cb) {
+    auto parts = engine::parse_order_number(number);
+    if (!parts) return;
+    const unsigned owner = parts->shard % reg->runtime.size();
+    reg->runtime.invoke_on(owner, [reg, owner, number = std::move(number), cb = std::move(cb)]() mutable {
+      if (reg->shards[owner]) reg->shards[owner]->dispatcher().deliver(number, std::move(cb));
+    });
+  };
+  orders_.on_accepted([this](const engine::order_record& order) { dispatcher_.adopt(order); });
+  dispatcher_.on_final([this](const engine::order_record& order) {
+    if (!order.notify_url.empty()) scheduler_.kick(order.order_number, order.merchant_id);
+  });
+  ctx_.callbacks = &callback_store_;
+  ctx_.kick_callback = [reg = registry_](std::string number, std::int64_t merchant_id) {
+    auto parts = engine::parse_order_number(number);
+    if (!parts) return;
+    const unsigned owner = parts->shard % reg->runtime.size();
+    reg->runtime.invoke_on(owner, [reg, owner, number = std::move(number), merchant_id]() mutable {
+      if (reg->shards[owner]) reg->shards[owner]->callbacks().kick(std::move(number), merchant_id);
+    });
+  };
   ctx_.set_channel_enabled = [reg = registry_](std::string id, bool enabled) {
     for (unsigned i = 0; i < reg->runtime.size(); ++i)
       reg->runtime.invoke_on(i, [reg, i, id, enabled] {
@@ -69,13 +102,12 @@ std::string shard_services::start() {
 }
 
 void shard_services::after_all_started() {
+  scheduler_.start();
   auto log = logger("engine");
   asio::co_spawn(
       io_,
       engine::recover_orders(*cfg_, store_, shard_, registry_->runtime.size(),
-                             [](const engine::order_record&) {
-                               // Waiting orders stay in 6 until a channel dispatcher takes them.
-                             },
+                             [this](const engine::order_record& order) { dispatcher_.adopt(order); },
                              [this] { return stopping_; }),
       [log, shard = shard_](std::exception_ptr e,
                             boost::system::result<engine::recovery_stats> r) {
@@ -93,12 +125,23 @@ void shard_services::after_all_started() {
 void shard_services::begin_shutdown() {
   stopping_ = true;
   http_.shutdown();
+  dispatcher_.begin_shutdown();
+  scheduler_.begin_shutdown();
 }
 
-bool shard_services::idle() const { return http_.open_connections() == 0 && orders_.inflight() == 0; }
+bool shard_services::idle() const {
+  // Orders left in 6/7/1 are fine (recovery resumes them); a submit whose answer is not yet
+  // persisted is worth waiting for, so the next run need not ask the supplier about it.
+  return http_.open_connections() == 0 && orders_.inflight() == 0 && dispatcher_.active() == 0 &&
+         scheduler_.idle();
+}
 
 void shard_services::finish_shutdown() {
   http_.shutdown();
+  dispatcher_.begin_shutdown();
+  scheduler_.begin_shutdown();
+  router_channels_.close_all();
+  callback_sender_.close();
   redis_.stop();
 }
 

@@ -6,7 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "engine/callback_scheduler.hpp"
+#include "engine/callback_store.hpp"
 #include "engine/channel_catalogue.hpp"
+#include "engine/channel_router.hpp"
+#include "engine/order_dispatcher.hpp"
 #include "engine/config.hpp"
 #include "engine/order_service.hpp"
 #include "engine/order_store.hpp"
@@ -14,6 +18,7 @@
 #include "engine/shard_runtime.hpp"
 #include "protocol/api_context.hpp"
 #include "protocol/api_router.hpp"
+#include "protocol/callback_sender.hpp"
 #include "protocol/http_server.hpp"
 #include "protocol/merchant_directory.hpp"
 
@@ -48,6 +53,8 @@ class shard_services {
   void finish_shutdown();
 
   engine::channel_catalogue& catalogue() { return catalogue_; }
+  engine::order_dispatcher& dispatcher() { return dispatcher_; }
+  engine::callback_scheduler& callbacks() { return scheduler_; }
 
  private:
   boost::asio::io_context& io_;
@@ -58,7 +65,12 @@ class shard_services {
   engine::redis::connection redis_;
   engine::order_store store_;
   engine::channel_catalogue catalogue_;
+  engine::channel_router router_channels_;
+  engine::order_dispatcher dispatcher_;
   engine::order_service orders_;
+  engine::callback_store callback_store_;
+  protocol::callback_sender callback_sender_;
+  engine::callback_scheduler scheduler_;
   protocol::merchant_directory merchants_;
   protocol::api_context ctx_;
   protocol::api_router router_;

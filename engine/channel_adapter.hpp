@@ -1,9 +1,11 @@
 #pragma once
 // The seam between the engine and supplier protocols: what the dispatcher asks of a channel.
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/system/result.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>

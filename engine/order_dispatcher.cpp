@@ -349,6 +349,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
   }
   release_slot();
   orders_.erase(number);
+  if (is_terminal(o.status) && on_final_) on_final_(o);
 }
 
 }  // namespace topup::engine

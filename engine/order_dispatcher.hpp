@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,9 @@ class order_dispatcher {
                    channel_router& router, unsigned shard);
   ~order_dispatcher();
 
+  /// Called when an order this dispatcher drove became final (2 or 4).
+  void on_final(std::function<void(const order_record&)> hook) { on_final_ = std::move(hook); }
+
   /// Takes over an order this shard owns (just accepted, or recovered at start-up).
   void adopt(const order_record& order);
   /// A supplier callback for an order this shard owns; ignored unless it is about the order's
@@ -63,6 +67,7 @@ class order_dispatcher {
   bool stopping_ = false;
   std::size_t submitting_ = 0;
   std::unordered_map<std::string, std::shared_ptr<active_order>> orders_;
+  std::function<void(const order_record&)> on_final_;
 };
 
 }  // namespace topup::engine

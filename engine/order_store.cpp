@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/assert.hpp"
 #include "engine/errc.hpp"
 #include "engine/ledger_scripts.hpp"
 #include "engine/log.hpp"
@@ -138,8 +139,10 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept
   const reply& r = *answer;
   const auto word = outcome(r);
   if ((word == "ok" || word == "dup") && r.elements.size() == 3 && is_string(r.elements[1])) {
-    if (auto balance = reply_int(r.elements[2]))
+    if (auto balance = reply_int(r.elements[2])) {
+      TOPUP_ASSERT(*balance >= 0);  // the script checked before debiting
       co_return accept_result{word == "dup", r.elements[1].str, *balance};
+    }
   }
   if (word == "conflict") co_return errc::order_no_conflict;
   if (word == "insufficient") co_return errc::insufficient_balance;
@@ -167,7 +170,9 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::transit
   auto answer =
       co_await ledger_scripts::transition().run(conn_, std::move(call.keys), std::move(call.args));
   if (!answer) co_return answer.error();
-  co_return decode_order_answer("transition", *answer);
+  auto moved = decode_order_answer("transition", *answer);
+  if (moved) TOPUP_ASSERT(moved->status == to);
+  co_return moved;
 }
 
 boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_refund(
@@ -188,7 +193,9 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_re
   auto answer =
       co_await ledger_scripts::fail_refund().run(conn_, std::move(call.keys), std::move(call.args));
   if (!answer) co_return answer.error();
-  co_return decode_order_answer("fail_refund", *answer);
+  auto refunded = decode_order_answer("fail_refund", *answer);
+  if (refunded) TOPUP_ASSERT(refunded->status == order_status::refunded && refunded->refunded);
+  co_return refunded;
 }
 
 boost::asio::awaitable<boost::system::result<credit_result>> order_store::credit(
@@ -201,8 +208,10 @@ boost::asio::awaitable<boost::system::result<credit_result>> order_store::credit
   const reply& r = *answer;
   const auto word = outcome(r);
   if ((word == "ok" || word == "repeat") && r.elements.size() == 2) {
-    if (auto balance = reply_int(r.elements[1]))
+    if (auto balance = reply_int(r.elements[1])) {
+      TOPUP_ASSERT(*balance >= 0);  // the script refuses to go below 0
       co_return credit_result{word == "repeat", *balance};
+    }
   }
   if (word == "insufficient") co_return errc::insufficient_balance;
   co_return unexpected("credit", r);

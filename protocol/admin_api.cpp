@@ -77,12 +77,14 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
   auto seg = segments(path);
 
   // Route first (404/405 are not secrets), then authenticate.
-  enum class route { credit, order_get, channel_switch } which;
+  enum class route { credit, order_get, order_notify, channel_switch } which;
   http::verb wanted;
   if (seg.size() == 3 && seg[0] == "merchants" && seg[2] == "credit") {
     which = route::credit, wanted = http::verb::post;
   } else if (seg.size() == 2 && seg[0] == "orders") {
     which = route::order_get, wanted = http::verb::get;
+  } else if (seg.size() == 3 && seg[0] == "orders" && seg[2] == "notify") {
+    which = route::order_notify, wanted = http::verb::post;
   } else if (seg.size() == 3 && seg[0] == "channels" && (seg[2] == "disable" || seg[2] == "enable")) {
     which = route::channel_switch, wanted = http::verb::post;
   } else {
@@ -143,7 +145,38 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
         history.push_back(std::move(e));
       }
       data["events"] = std::move(history);
+      auto attempts = co_await ctx_.callbacks->attempts(parts->merchant_id, order_number);
+      if (!attempts) co_return fail(attempts.error());
+      boost::json::array deliveries;
+      for (const auto& a : *attempts) {
+        boost::json::object d;
+        d["attempt"] = a.attempt;
+        d["at_ms"] = a.at_ms;
+        d["http_status"] = a.http_status;
+        d["body"] = a.body_excerpt;
+        d["error"] = a.error;
+        d["delivered"] = a.delivered;
+        deliveries.push_back(std::move(d));
+      }
+      data["callbacks"] = std::move(deliveries);
       co_return success_answer("获取成功", std::move(data), version, keep_alive);
+    }
+    case route::order_notify: {
+      const std::string order_number(seg[1]);
+      auto parts = engine::parse_order_number(order_number);
+      if (!parts) co_return fail(engine::errc::order_not_found);
+      auto armed = co_await ctx_.callbacks->renotify(parts->merchant_id, order_number,
+                                                     engine::wall_clock_ms());
+      if (!armed) {
+        if (armed.error() == engine::errc::cannot_cancel)
+          co_return fail(protocol::errc::bad_param, "订单未完成或没有回调地址");
+        co_return fail(armed.error());
+      }
+      ctx_.kick_callback(order_number, parts->merchant_id);
+      boost::json::object data;
+      data["order_number"] = order_number;
+      data["cb_status"] = "pending";
+      co_return success_answer("已重新通知", std::move(data), version, keep_alive);
     }
     case route::channel_switch: {
       const std::string id(seg[1]);

@@ -3,7 +3,10 @@
 #include <functional>
 #include <string>
 
+#include "engine/callback_store.hpp"
+#include "engine/channel_adapter.hpp"
 #include "engine/channel_catalogue.hpp"
+#include "engine/channel_router.hpp"
 #include "engine/config.hpp"
 #include "engine/order_service.hpp"
 #include "engine/order_store.hpp"
@@ -24,6 +27,14 @@ struct api_context {
   std::function<bool()> storage_ready;
   /// Enables or disables a channel on every shard (admin API).
   std::function<void(std::string channel_id, bool enabled)> set_channel_enabled;
+  /// This shard's channels (their adapters check supplier callbacks).
+  engine::channel_router* channels = nullptr;
+  /// Merchant callback deliveries of this shard's connection (attempt log, re-notify).
+  engine::callback_store* callbacks = nullptr;
+  /// Asks the order's owning shard to deliver its merchant callback now.
+  std::function<void(std::string order_number, std::int64_t merchant_id)> kick_callback;
+  /// Hands a checked supplier callback to the shard that owns the order.
+  std::function<void(std::string order_number, engine::supplier_callback)> deliver_callback;
 };
 
 }  // namespace topup::protocol

@@ -2,6 +2,7 @@
 
 #include "protocol/answers.hpp"
 #include "protocol/errc.hpp"
+#include "protocol/supplier_notify.hpp"
 
 namespace topup::protocol {
 
@@ -31,6 +32,8 @@ boost::asio::awaitable<http_response> api_router::handle(http_request request) {
     co_return res;
   }
   if (merchant_api::handles(path)) co_return co_await merchant_.handle(std::move(request), path, query);
+  if (path.starts_with("/notify/"))
+    co_return co_await handle_supplier_notify(ctx_, std::move(request), path.substr(8), query);
   if (path.starts_with("/admin/")) co_return co_await admin_.handle(std::move(request), path, query);
   co_return error_answer(errc::not_found, version, keep_alive);
 }

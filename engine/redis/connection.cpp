@@ -332,12 +332,13 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       redisAsyncCommandArgv(ac, &impl::on_auth_reply, nullptr, 2, argv, lengths);
     }
     redisAsyncCommand(ac, &impl::on_ping_reply, nullptr, "PING");
+    // Bounds the TCP connect and the handshake together.
     connect_timer_.expires_after(options_.connect_timeout);
     connect_timer_.async_wait([weak = weak_from_this(), attempt = attempt_](error_code ec) {
       auto self = weak.lock();
       if (!self || ec || self->attempt_ != attempt || self->ac_ == nullptr || self->ready_) return;
       self->report_down(spdlog::level::warn, "connect timed out");
-      redisAsyncFree(self->ac_);  // fails what was queued; cleanup schedules the next attempt
+      redisAsyncFree(self->ac_);  // the cleanup hook schedules the next attempt
     });
   }
 

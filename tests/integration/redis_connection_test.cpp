@@ -7,6 +7,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -101,6 +103,30 @@ asio::awaitable<void> incr_counter(connection& conn, incr_tally* tally) {
   } else {
     ++tally->failed;
   }
+}
+
+struct churn_tally {
+  int successes = 0;
+  int failures = 0;
+  int finished = 0;
+};
+
+/// An order-like client: retries after storage_unavailable until `wanted` INCRs succeeded.
+asio::awaitable<void> incr_with_retry(connection& conn, int wanted, churn_tally* tally) {
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  for (int got = 0; got < wanted;) {
+    std::vector<std::string> incr{"INCR", "churn"};
+    auto r = co_await conn.command(std::move(incr));
+    if (r && r->type == reply::kind::integer) {
+      ++got;
+      ++tally->successes;
+      continue;
+    }
+    ++tally->failures;
+    pause.expires_after(5ms);
+    co_await pause.async_wait(asio::use_awaitable);
+  }
+  ++tally->finished;
 }
 
 /// Accepts connections and never reads from them: a server that hangs.
@@ -439,6 +465,41 @@ TEST_F(RedisConnectionAuth, WrongPasswordNeverCountsAsConnected) {
   EXPECT_FALSE(run_until(io_, [&] { return conn.connected(); }, 500ms));
   EXPECT_TRUE(is_error(exec(conn, {"SET", "k", "v"}), errc::storage_unavailable));
   EXPECT_EQ(server_.command({"EXISTS", "k"}), "0");
+}
+
+class RedisConnectionDurable : public RedisConnection {
+ protected:
+  RedisConnectionDurable() : RedisConnection(server_options()) {}
+  static topup::test::redis_server_options server_options() {
+    topup::test::redis_server_options o;
+    o.appendfsync = "always";  // an acknowledged write survives SIGKILL
+    return o;
+  }
+};
+
+TEST_F(RedisConnectionDurable, RetryingClientsRideThroughAKill) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+  constexpr int k_clients = 50;
+  constexpr int k_each = 200;
+  churn_tally tally;
+  for (int i = 0; i < k_clients; ++i)
+    asio::co_spawn(io_, incr_with_retry(conn, k_each, &tally), asio::detached);
+
+  // Kill Redis in the middle of the traffic, with commands in flight.
+  ASSERT_TRUE(run_until(io_, [&] { return tally.successes >= 2000; }, 30s));
+  server_.stop(/*kill=*/true);
+  ASSERT_TRUE(run_until(io_, [&] { return tally.failures > 0 && !conn.connected(); }, 5s));
+  run_until(io_, [] { return false; }, 50ms);  // some retries fail fast meanwhile
+  server_.start();
+
+  ASSERT_TRUE(run_until(io_, [&] { return tally.finished == k_clients; }, 60s))
+      << tally.finished << " clients done, " << tally.successes << " successes";
+  EXPECT_EQ(tally.successes, k_clients * k_each);
+  // Every acknowledged INCR is there; an unacknowledged one (lost reply) may be too.
+  const auto counter = std::stoll(server_.command({"GET", "churn"}));
+  EXPECT_GE(counter, tally.successes);
+  EXPECT_LE(counter, tally.successes + tally.failures);
 }
 
 class RedisScript : public RedisConnection {};

@@ -124,7 +124,8 @@ std::string topupd_process::log_tail(std::size_t bytes) const {
 }
 
 std::pair<int, std::string> run_topupd(const std::vector<std::string>& args) {
-  std::string cmd = topupd_binary();
+  // Bounded: a binary that hangs instead of exiting is killed after 30 s (exit status 124/137).
+  std::string cmd = "timeout -k 5 30 " + topupd_binary();
   for (const auto& a : args) cmd += " '" + a + "'";
   cmd += " 2>&1";
   std::string output;

@@ -54,7 +54,8 @@ class topupd_process {
 /// Path of the built server binary.
 std::string topupd_binary();
 
-/// Runs `topupd args...` to completion; returns {exit status, stdout+stderr}.
+/// Runs `topupd args...` to completion (killed after 30 s); returns {exit status, stdout+stderr}.
+/// Arguments are single-quoted for the shell: they must not contain a single quote.
 std::pair<int, std::string> run_topupd(const std::vector<std::string>& args);
 
 }  // namespace topup::test

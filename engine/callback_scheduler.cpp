@@ -1,0 +1,143 @@
+#include "engine/callback_scheduler.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <charconv>
+
+#include "engine/assert.hpp"
+#include "engine/clock.hpp"
+#include "engine/errc.hpp"
+#include "engine/log.hpp"
+#include "engine/order_recovery.hpp"
+
+namespace topup::engine {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::int64_t extra_int(const order_record& o, std::string_view name) {
+  std::int64_t v = 0;
+  if (auto f = o.extra_field(name)) std::from_chars(f->data(), f->data() + f->size(), v);
+  return v;
+}
+
+/// The form of spec §5, before signing.
+std::vector<std::pair<std::string, std::string>> callback_params(const order_record& o) {
+  std::vector<std::pair<std::string, std::string>> p;
+  p.emplace_back("order_no", o.order_no);
+  p.emplace_back("order_number", o.order_number);
+  p.emplace_back("status", std::to_string(to_int(o.status)));
+  p.emplace_back("amount", std::to_string(o.money_yuan));
+  p.emplace_back("mobile", o.mobile);
+  p.emplace_back("timestamp", std::to_string(wall_clock_ms() / 1000));
+  return p;
+}
+
+}  // namespace
+
+callback_scheduler::callback_scheduler(asio::io_context& io, const config& cfg, order_store& store,
+                                       callback_store& callbacks, callback_sender sender,
+                                       unsigned shard, unsigned shard_count)
+    : io_(io),
+      config_(cfg),
+      store_(store),
+      callbacks_(callbacks),
+      sender_(std::move(sender)),
+      shard_(shard),
+      shard_count_(shard_count),
+      scan_timer_(io) {}
+
+void callback_scheduler::start() {
+  asio::co_spawn(io_, scan_loop(), [shard = shard_](std::exception_ptr e) {
+    if (e) logger("engine")->error("shard={} callback scan loop ended by exception", shard);
+  });
+}
+
+void callback_scheduler::begin_shutdown() {
+  stopping_ = true;
+  scan_timer_.cancel();
+}
+
+void callback_scheduler::kick(std::string order_number, std::int64_t merchant_id) {
+  if (stopping_) return;
+  spawn_delivery(std::move(order_number), merchant_id);
+}
+
+void callback_scheduler::spawn_delivery(std::string order_number, std::int64_t merchant_id) {
+  if (!in_flight_.insert(order_number).second) return;  // one delivery per order at a time
+  asio::co_spawn(io_, deliver(order_number, merchant_id),
+                 [this, order_number, shard = shard_](std::exception_ptr e) {
+                   in_flight_.erase(order_number);
+                   if (e)
+                     logger("engine")->error("shard={} order={} callback delivery threw", shard,
+                                             order_number);
+                 });
+}
+
+asio::awaitable<void> callback_scheduler::scan_loop() {
+  while (!stopping_) {
+    const std::int64_t now_ms = wall_clock_ms();
+    for (const auto& merchant : config_.merchants) {
+      auto due = co_await store_.due_callbacks(merchant.id, now_ms, k_scan_batch);
+      if (!due) break;  // storage unavailable: try again next round
+      for (auto& number : *due)
+        if (owns_order(number, config_.server.instance_id, shard_, shard_count_))
+          spawn_delivery(std::move(number), merchant.id);
+    }
+    scan_timer_.expires_after(k_scan_interval);
+    co_await scan_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+asio::awaitable<void> callback_scheduler::deliver(std::string number, std::int64_t merchant_id) {
+  auto log = logger("engine");
+  const merchant_config* merchant = nullptr;
+  for (const auto& m : config_.merchants)
+    if (m.id == merchant_id) merchant = &m;
+  if (!merchant) co_return;
+
+  auto order = co_await store_.get(merchant_id, number);
+  if (!order) co_return;  // storage trouble: the next scan retries
+  if (order->notify_url.empty() || !is_terminal(order->status)) co_return;
+  if (order->extra_field("cb_status").value_or("") != "pending") co_return;
+
+  const auto& cb = config_.callbacks;
+  const std::int64_t attempt = extra_int(*order, "cb_attempts") + 1;
+  // The first delivery waits backoff_ms[0] from the order becoming final; later ones are
+  // scheduled by the previous attempt's record.
+  if (attempt == 1) {
+    const auto first_due =
+        order->finished_at_ms + static_cast<std::int64_t>(cb.delay_before_attempt_ms(1));
+    if (wall_clock_ms() < first_due) co_return;  // the scan comes back for it
+  }
+
+  TOPUP_ASSERT(!merchant->sign_types.empty());
+  callback_attempt record;
+  record.attempt = attempt;
+  record.at_ms = wall_clock_ms();
+  auto result = co_await sender_(order->notify_url, callback_params(*order), merchant->app_secret,
+                                 merchant->sign_types.front());
+  record.http_status = result.http_status;
+  record.body_excerpt = std::move(result.body_excerpt);
+  record.error = std::move(result.error);
+  record.delivered = result.delivered;
+
+  std::int64_t next_due_ms = 0;
+  if (!result.delivered && attempt < static_cast<std::int64_t>(cb.max_attempts))
+    next_due_ms = wall_clock_ms() +
+                  static_cast<std::int64_t>(
+                      cb.delay_before_attempt_ms(static_cast<std::uint32_t>(attempt + 1)));
+  // A record lost to a storage outage leaves the order due: the attempt is made again later
+  // (at-least-once; merchants must treat callbacks idempotently, as the spec's repeats imply).
+  auto saved = co_await callbacks_.record_attempt(merchant_id, number, std::move(record), next_due_ms);
+  if (!saved && saved.error() != errc::stale_status)
+    log->warn("shard={} order={} callback attempt={} not recorded: {}", shard_, number, attempt,
+              saved.error().message());
+  if (!result.delivered && next_due_ms == 0)
+    log->warn("shard={} order={} callback given up after attempts={}", shard_, number, attempt);
+}
+
+}  // namespace topup::engine

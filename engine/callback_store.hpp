@@ -1,0 +1,55 @@
+#pragma once
+// Persistence of merchant callback deliveries: attempts, outcome, next due time.
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/result.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/order_record.hpp"
+#include "engine/redis/connection.hpp"
+
+namespace topup::engine {
+
+/// One delivery attempt as recorded (and shown by GET /admin/orders/<n>).
+struct callback_attempt {
+  std::int64_t attempt = 0;
+  std::int64_t at_ms = 0;
+  unsigned http_status = 0;
+  std::string body_excerpt;
+  std::string error;
+  bool delivered = false;
+};
+
+/// The callback half of an order record: `cb_status` (pending / delivered / failed),
+/// `cb_attempts`, plus the order's `:cb` stream of attempts and the merchant's `cbdue` zset.
+/// Each write is one atomic script; shard-local like order_store.
+class callback_store {
+ public:
+  callback_store(redis::connection& conn, std::string prefix);
+
+  /// Records attempt `attempt` (must be cb_attempts + 1: a compare-and-set, so two deliverers
+  /// never both count) and either reschedules the order at `next_due_ms` or, when
+  /// `next_due_ms` is 0, takes it off the due set with cb_status delivered or failed.
+  /// Errors: stale_status (someone else recorded this attempt), order_not_found.
+  boost::asio::awaitable<boost::system::result<void>> record_attempt(
+      std::int64_t merchant_id, std::string order_number, callback_attempt attempt,
+      std::int64_t next_due_ms);
+
+  /// Operator's "notify again now": cb_status pending, attempts counted afresh, due now.
+  /// Errors: order_not_found; cannot_cancel when the order is not final or has no notify_url.
+  boost::asio::awaitable<boost::system::result<void>> renotify(std::int64_t merchant_id,
+                                                               std::string order_number,
+                                                               std::int64_t now_ms);
+
+  /// Every recorded attempt, oldest first.
+  boost::asio::awaitable<boost::system::result<std::vector<callback_attempt>>> attempts(
+      std::int64_t merchant_id, std::string order_number);
+
+ private:
+  redis::connection& conn_;
+  std::string prefix_;
+};
+
+}  // namespace topup::engine

@@ -1,0 +1,160 @@
+// End-to-end: the topupd command line (spec §8). A refused configuration or a failed start is
+// reported as exactly one line naming the field, with a non-zero exit status.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <boost/json.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "tests/support/process.hpp"
+#include "tests/support/redis_server.hpp"
+#include "tests/support/topupd_process.hpp"
+
+namespace topup::test {
+namespace {
+
+namespace json = boost::json;
+
+const std::string k_example = std::string(TOPUP_SOURCE_DIR) + "/deploy/topupd.example.json";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  return path;
+}
+
+/// The output as one line: non-empty, and no newline except one at the very end.
+::testing::AssertionResult is_one_line(const std::string& output) {
+  std::string line = output;
+  if (!line.empty() && line.back() == '\n') line.pop_back();
+  if (line.empty()) return ::testing::AssertionFailure() << "no output";
+  if (line.find('\n') != std::string::npos)
+    return ::testing::AssertionFailure() << "more than one line:\n" << output;
+  return ::testing::AssertionSuccess();
+}
+
+TEST(Cli, VersionAndHelpExitZero) {
+  auto [version_status, version] = run_topupd({"--version"});
+  EXPECT_EQ(version_status, 0) << version;
+  EXPECT_NE(version.find("topupd"), std::string::npos) << version;
+
+  auto [help_status, help] = run_topupd({"--help"});
+  EXPECT_EQ(help_status, 0) << help;
+  EXPECT_NE(help.find("--config"), std::string::npos) << help;
+  EXPECT_NE(help.find("--check-config"), std::string::npos) << help;
+}
+
+TEST(Cli, CheckConfigAcceptsTheExample) {
+  auto [status, output] = run_topupd({"--check-config", k_example});
+  EXPECT_EQ(status, 0) << output;
+}
+
+TEST(Cli, BadFieldIsOneLineNamingIt) {
+  auto cfg = json::parse(read_file(k_example)).as_object();
+  cfg["channels"].as_array()[0].as_object()["cost_rate"] = 5;
+  const auto dir = make_temp_dir("cli");
+  const auto path = write_file(dir, "bad.json", json::serialize(cfg));
+
+  auto [status, output] = run_topupd({"--check-config", path});
+  EXPECT_NE(status, 0) << output;
+  EXPECT_TRUE(is_one_line(output));
+  EXPECT_NE(output.find("channels[0].cost_rate"), std::string::npos) << output;
+
+  // The same file given to --config refuses to start, the same way.
+  auto [run_status, run_output] = run_topupd({"--config", path});
+  EXPECT_NE(run_status, 0) << run_output;
+  EXPECT_TRUE(is_one_line(run_output));
+  EXPECT_NE(run_output.find("channels[0].cost_rate"), std::string::npos) << run_output;
+}
+
+TEST(Cli, OtherBadFieldsAreNamed) {
+  const auto dir = make_temp_dir("cli");
+  struct edit {
+    const char* field;
+    void (*apply)(json::object&);
+  };
+  const edit edits[] = {
+      {"merchants[1].price_rate", [](json::object& c) {
+         c["merchants"].as_array()[1].as_object()["price_rate"] = -1;
+       }},
+      {"server.listen", [](json::object& c) { c["server"].as_object()["listen"] = "nowhere"; }},
+      {"admin.token", [](json::object& c) { c["admin"].as_object()["token"] = ""; }},
+  };
+  for (const auto& e : edits) {
+    auto cfg = json::parse(read_file(k_example)).as_object();
+    e.apply(cfg);
+    const auto path = write_file(dir, "edit.json", json::serialize(cfg));
+    auto [status, output] = run_topupd({"--check-config", path});
+    EXPECT_NE(status, 0) << e.field << ": " << output;
+    EXPECT_TRUE(is_one_line(output)) << e.field;
+    EXPECT_NE(output.find(e.field), std::string::npos) << output;
+  }
+}
+
+TEST(Cli, MalformedJsonIsOneLine) {
+  const auto dir = make_temp_dir("cli");
+  const auto path = write_file(dir, "broken.json", "{\"server\": {\"listen\": ");
+  auto [status, output] = run_topupd({"--check-config", path});
+  EXPECT_NE(status, 0) << output;
+  EXPECT_TRUE(is_one_line(output));
+}
+
+TEST(Cli, MissingFileIsOneLine) {
+  const auto dir = make_temp_dir("cli");
+  auto [status, output] = run_topupd({"--check-config", dir + "/does-not-exist.json"});
+  EXPECT_NE(status, 0) << output;
+  EXPECT_TRUE(is_one_line(output));
+  EXPECT_NE(output.find("does-not-exist.json"), std::string::npos) << output;
+
+  auto [run_status, run_output] = run_topupd({"--config", dir + "/does-not-exist.json"});
+  EXPECT_NE(run_status, 0) << run_output;
+  EXPECT_TRUE(is_one_line(run_output));
+}
+
+TEST(Cli, PortInUseIsOneLineNamingServerListen) {
+  redis_server redis;
+  // Hold a listening socket on the port (no SO_REUSEPORT, so nobody can share it).
+  const int port = free_loopback_port();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+
+  topupd_config cfg(port, redis.port(), 2);
+  const auto dir = make_temp_dir("cli");
+  const auto path = write_file(dir, "topupd.json", json::serialize(cfg.json));
+  auto [status, output] = run_topupd({"--config", path});
+  ::close(fd);
+  EXPECT_NE(status, 0) << output;
+  EXPECT_NE(status, 124) << "topupd did not exit with its port taken";
+  EXPECT_TRUE(is_one_line(output));
+  EXPECT_NE(output.find("server.listen"), std::string::npos) << output;
+}
+
+TEST(Cli, ConfigIsRequired) {
+  auto [status, output] = run_topupd({});
+  EXPECT_NE(status, 0) << output;
+  EXPECT_TRUE(is_one_line(output));
+}
+
+}  // namespace
+}  // namespace topup::test

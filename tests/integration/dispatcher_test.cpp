@@ -1,0 +1,457 @@
+// The order dispatcher against a real redis-server, with scripted channel adapters: the
+// matrix of change x source x refusal/failure/unknown, checking final status, balance, and that
+// no top-up is ever delivered twice.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <deque>
+#include <map>
+
+#include "engine/channel_catalogue.hpp"
+#include "engine/channel_router.hpp"
+#include "engine/errc.hpp"
+#include "engine/order_dispatcher.hpp"
+#include "engine/order_service.hpp"
+#include "engine/order_store.hpp"
+#include "engine/redis/connection.hpp"
+#include "tests/support/redis_server.hpp"
+
+namespace {
+
+using namespace topup::engine;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+/// What a scripted supplier does with one submission.
+enum class act {
+  refuse,          // submit: refused
+  succeed,         // submit: succeeded (delivered)
+  fail,            // submit: failed
+  accept_succeed,  // submit: accepted; query: succeeded (delivered)
+  accept_fail,     // submit: accepted; query: failed
+  unknown_placed,  // submit: unknown, but placed and delivered; query: succeeded
+  unknown_lost,    // submit: unknown, never placed; query: not_found
+  accept_silent,   // submit: accepted; query: pending forever (a callback must decide)
+};
+
+/// Shared between the test and every adapter: scripts per channel and what happened.
+struct supplier_world {
+  std::map<std::string, std::deque<act>> script;
+  std::map<std::string, int> submits, queries;
+  std::map<std::string, act> placed;  // attempt id -> what the supplier did with it
+  std::map<std::string, int> delivered_by_order;
+  int deliveries = 0;
+
+  void deliver(const std::string& attempt_id) {
+    ++deliveries;
+    ++delivered_by_order[attempt_id.substr(0, attempt_id.rfind('-'))];
+  }
+};
+
+class scripted_adapter final : public channel_adapter {
+ public:
+  scripted_adapter(const channel_config& c, supplier_world& w) : config_(c), world_(w) {}
+  const channel_config& config() const noexcept override { return config_; }
+
+  asio::awaitable<attempt_result> submit(attempt_request req) override {
+    ++world_.submits[config_.id];
+    auto& q = world_.script[config_.id];
+    act a = q.empty() ? act::fail : q.front();
+    if (!q.empty()) q.pop_front();
+    world_.placed[req.attempt_id] = a;
+    switch (a) {
+      case act::refuse: co_return result(attempt_outcome::refused, "refused");
+      case act::succeed: world_.deliver(req.attempt_id); co_return result(attempt_outcome::succeeded, "");
+      case act::fail: co_return result(attempt_outcome::failed, "failed");
+      case act::unknown_placed: world_.deliver(req.attempt_id); co_return result(attempt_outcome::unknown, "timeout");
+      case act::unknown_lost: world_.placed.erase(req.attempt_id); co_return result(attempt_outcome::unknown, "timeout");
+      case act::accept_succeed: world_.deliver(req.attempt_id); co_return result(attempt_outcome::accepted, "");
+      case act::accept_fail:
+      case act::accept_silent: co_return result(attempt_outcome::accepted, "");
+    }
+    co_return result(attempt_outcome::unknown, "");
+  }
+
+  asio::awaitable<attempt_result> query(attempt_request req) override {
+    ++world_.queries[config_.id];
+    auto it = world_.placed.find(req.attempt_id);
+    if (it == world_.placed.end()) co_return result(attempt_outcome::not_found, "no such order");
+    switch (it->second) {
+      case act::accept_succeed:
+      case act::unknown_placed:
+      case act::succeed: co_return result(attempt_outcome::succeeded, "");
+      case act::accept_fail:
+      case act::fail: co_return result(attempt_outcome::failed, "failed at supplier");
+      case act::accept_silent: co_return result(attempt_outcome::pending, "");
+      default: co_return result(attempt_outcome::unknown, "");
+    }
+  }
+
+  boost::system::result<supplier_callback> parse_callback(
+      const std::vector<std::pair<std::string, std::string>>&) override {
+    return boost::system::error_code(errc::internal);
+  }
+
+ private:
+  static attempt_result result(attempt_outcome o, std::string d) { return {o, std::move(d)}; }
+  const channel_config& config_;
+  supplier_world& world_;
+};
+
+channel_config make_channel(std::string id, std::int64_t cost_ppm) {
+  channel_config c;
+  c.id = std::move(id);
+  c.kind = "scripted";
+  c.carriers = {carrier::cmcc, carrier::cucc, carrier::ctcc, carrier::cbn};
+  c.amounts = {50, 100};
+  c.recharge_types = {0, 1};
+  c.cost_rate_ppm = cost_ppm;
+  c.query_interval_ms = 5;
+  c.unknown_grace_ms = 0;
+  return c;
+}
+
+class Dispatcher : public ::testing::Test {
+ protected:
+  static inline std::unique_ptr<topup::test::redis_server> redis;
+  static void SetUpTestSuite() { redis = std::make_unique<topup::test::redis_server>(); }
+  static void TearDownTestSuite() { redis.reset(); }
+
+  void SetUp() override {
+    redis->flushall();
+    cfg.server.instance_id = 0;
+    merchant_config m;
+    m.id = 1001;
+    m.app_key = "k1";
+    m.app_secret = "s";
+    m.store_ids = {"s1"};
+    m.price_rate_ppm = 1'000'000;
+    m.slow_deadline_s = 1;
+    cfg.merchants = {m};
+    cfg.channels = {make_channel("A", 980000), make_channel("B", 990000)};
+  }
+
+  /// Builds the shard's objects (after a test adjusted cfg).
+  void build() {
+    redis::connection_options o;
+    o.port = redis->port();
+    conn = std::make_unique<redis::connection>(io, o);
+    conn->start();
+    store = std::make_unique<order_store>(*conn, "t");
+    catalogue = std::make_unique<channel_catalogue>(cfg.channels);
+    router = std::make_unique<channel_router>(
+        cfg.channels, *catalogue,
+        [this](const channel_config& c, asio::io_context&) {
+          return std::make_unique<scripted_adapter>(c, world);
+        },
+        io, 1);
+    dispatcher = std::make_unique<order_dispatcher>(io, cfg, *store, *router, 0);
+    service = std::make_unique<order_service>(cfg, *store, *catalogue, 0);
+    service->on_accepted([this](const order_record& r) { dispatcher->adopt(r); });
+    ASSERT_TRUE(run(store->credit(1001, "seed", 100000, 1)));
+  }
+
+  void TearDown() override {
+    if (dispatcher) dispatcher->begin_shutdown();
+    if (conn) conn->stop();
+    io.run_for(200ms);
+  }
+
+  /// Runs a coroutine to completion on the test's io_context (bounded).
+  template <class T>
+  T run(asio::awaitable<T> op) {
+    std::optional<T> out;
+    asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T v) {
+      if (e) std::rethrow_exception(e);
+      out = std::move(v);
+    });
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!out && std::chrono::steady_clock::now() < deadline) io.run_for(5ms);
+    if (!out) throw std::runtime_error("operation did not complete");
+    return std::move(*out);
+  }
+
+  std::string push(bool change, std::string source = {}, int recharge_type = 1) {
+    push_request r;
+    r.merchant = &cfg.merchants[0];
+    r.store_id = "s1";
+    r.mobile = "13800138000";
+    r.order_no = "o" + std::to_string(++seq);
+    r.money_yuan = 100;
+    r.recharge_type = recharge_type;
+    r.change = change;
+    r.source = std::move(source);
+    auto res = run(service->push(std::move(r)));
+    EXPECT_TRUE(res) << res.error().message();
+    return res ? res->order_number : "";
+  }
+
+  /// Lets the dispatcher work until the order is final (or the deadline).
+  order_record settle(const std::string& number, std::chrono::milliseconds limit = 5s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    order_record last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      io.run_for(10ms);
+      auto o = run(store->get(1001, number));
+      if (o) {
+        last = *o;
+        if (is_terminal(o->status) && dispatcher->active() == 0) return last;
+      }
+    }
+    return last;
+  }
+
+  fen_t balance() { return run(store->account(1001))->balance; }
+
+  asio::io_context io;
+  config cfg;
+  supplier_world world;
+  std::unique_ptr<redis::connection> conn;
+  std::unique_ptr<order_store> store;
+  std::unique_ptr<channel_catalogue> catalogue;
+  std::unique_ptr<channel_router> router;
+  std::unique_ptr<order_dispatcher> dispatcher;
+  std::unique_ptr<order_service> service;
+  int seq = 0;
+};
+
+constexpr fen_t k_start = 100000;
+constexpr fen_t k_cost = 10000;  // 100 yuan at rate 1.0
+
+TEST_F(Dispatcher, SucceedsOnCheapestChannel) {
+  build();
+  world.script["A"] = {act::succeed};
+  auto o = settle(push(true));
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_EQ(world.submits["A"], 1);
+  EXPECT_EQ(world.submits["B"], 0);
+  EXPECT_EQ(world.deliveries, 1);
+  EXPECT_EQ(balance(), k_start - k_cost);
+}
+
+TEST_F(Dispatcher, RefusalFailsOverWhenChangeAllows) {
+  build();
+  world.script["A"] = {act::refuse};
+  world.script["B"] = {act::accept_succeed};
+  auto o = settle(push(true));
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_EQ(world.submits["A"], 1);
+  EXPECT_EQ(world.submits["B"], 1);
+  EXPECT_EQ(world.deliveries, 1);
+  EXPECT_EQ(balance(), k_start - k_cost);
+}
+
+TEST_F(Dispatcher, RefusalWithoutChangeRefunds) {
+  build();
+  world.script["A"] = {act::refuse};
+  world.script["B"] = {act::succeed};
+  auto o = settle(push(false));
+  EXPECT_EQ(o.status, order_status::refunded);
+  EXPECT_EQ(world.submits["B"], 0);
+  EXPECT_EQ(world.deliveries, 0);
+  EXPECT_EQ(balance(), k_start);
+}
+
+TEST_F(Dispatcher, FailureFailsOverWhenChangeAllows) {
+  build();
+  world.script["A"] = {act::accept_fail};
+  world.script["B"] = {act::succeed};
+  auto o = settle(push(true));
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_EQ(world.submits["B"], 1);
+  EXPECT_EQ(world.deliveries, 1);
+  EXPECT_EQ(balance(), k_start - k_cost);
+}
+
+TEST_F(Dispatcher, FailureWithoutChangeRefunds) {
+  build();
+  world.script["A"] = {act::fail};
+  auto o = settle(push(false));
+  EXPECT_EQ(o.status, order_status::refunded);
+  EXPECT_EQ(world.submits["B"], 0);
+  EXPECT_EQ(balance(), k_start);
+}
+
+TEST_F(Dispatcher, SourcePinsTheChannelAndNeverFailsOver) {
+  build();
+  world.script["B"] = {act::accept_fail};
+  world.script["A"] = {act::succeed};
+  auto o = settle(push(true, "B"));
+  EXPECT_EQ(o.status, order_status::refunded);
+  EXPECT_EQ(world.submits["A"], 0);
+  EXPECT_EQ(world.submits["B"], 1);
+  EXPECT_EQ(balance(), k_start);
+}
+
+TEST_F(Dispatcher, SourceRefusalRefundsWithoutFailover) {
+  build();
+  world.script["B"] = {act::refuse};
+  auto o = settle(push(true, "B"));
+  EXPECT_EQ(o.status, order_status::refunded);
+  EXPECT_EQ(world.submits["A"], 0);
+}
+
+TEST_F(Dispatcher, UnknownOutcomeIsAskedNeverSentElsewhere) {
+  build();
+  world.script["A"] = {act::unknown_placed};
+  world.script["B"] = {act::succeed};
+  auto o = settle(push(true));
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_GE(world.queries["A"], 1);
+  EXPECT_EQ(world.submits["B"], 0);
+  EXPECT_EQ(world.deliveries, 1);
+  EXPECT_EQ(balance(), k_start - k_cost);
+}
+
+TEST_F(Dispatcher, UnknownWithSourceIsAskedToo) {
+  build();
+  world.script["B"] = {act::unknown_placed};
+  auto o = settle(push(false, "B"));
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_EQ(world.deliveries, 1);
+}
+
+TEST_F(Dispatcher, NeverPlacedAfterGraceFailsOver) {
+  build();
+  world.script["A"] = {act::unknown_lost};
+  world.script["B"] = {act::succeed};
+  auto o = settle(push(true));
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_EQ(world.submits["B"], 1);
+  EXPECT_EQ(world.deliveries, 1);
+}
+
+TEST_F(Dispatcher, NeverPlacedWithoutChangeRefunds) {
+  build();
+  world.script["A"] = {act::unknown_lost};
+  auto o = settle(push(false));
+  EXPECT_EQ(o.status, order_status::refunded);
+  EXPECT_EQ(world.deliveries, 0);
+  EXPECT_EQ(balance(), k_start);
+}
+
+TEST_F(Dispatcher, NotFoundWithinGraceKeepsAsking) {
+  cfg.channels[0].unknown_grace_ms = 600000;
+  build();
+  world.script["A"] = {act::unknown_lost};
+  world.script["B"] = {act::succeed};
+  auto number = push(true);
+  auto o = settle(number, 500ms);
+  EXPECT_EQ(o.status, order_status::recharging);
+  EXPECT_GE(world.queries["A"], 2);
+  EXPECT_EQ(world.submits["B"], 0);  // never elsewhere while the first attempt is unresolved
+}
+
+TEST_F(Dispatcher, EveryChannelFailingRefundsOnce) {
+  build();
+  world.script["A"] = {act::fail};
+  world.script["B"] = {act::accept_fail};
+  auto o = settle(push(true));
+  EXPECT_EQ(o.status, order_status::refunded);
+  EXPECT_EQ(world.submits["A"], 1);
+  EXPECT_EQ(world.submits["B"], 1);
+  EXPECT_EQ(balance(), k_start);
+  auto totals = run(store->account(1001));
+  EXPECT_EQ(totals->refunds, k_cost);
+  EXPECT_EQ(totals->balance, totals->credits - totals->debits + totals->refunds);
+}
+
+TEST_F(Dispatcher, CallbackDecidesAnAcceptedAttempt) {
+  cfg.channels[0].query_interval_ms = 60000;  // only the callback can settle it in time
+  build();
+  world.script["A"] = {act::accept_silent};
+  auto number = push(true);
+  auto o = settle(number, 300ms);
+  ASSERT_EQ(o.status, order_status::recharging);
+  supplier_callback cb{std::string(o.extra_field("attempt_id").value_or("")),
+                       {attempt_outcome::succeeded, ""}};
+  dispatcher->deliver(number, cb);
+  o = settle(number);
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_EQ(world.queries["A"], 0);
+}
+
+TEST_F(Dispatcher, CallbackForAnOlderAttemptIsIgnored) {
+  cfg.channels[0].query_interval_ms = 60000;
+  build();
+  world.script["A"] = {act::accept_silent};
+  auto number = push(true);
+  auto o = settle(number, 300ms);
+  ASSERT_EQ(o.status, order_status::recharging);
+  dispatcher->deliver(number, supplier_callback{number + "-9", {attempt_outcome::failed, ""}});
+  o = settle(number, 300ms);
+  EXPECT_EQ(o.status, order_status::recharging);
+}
+
+TEST_F(Dispatcher, RecoveredMatchedOrderIsQueriedNotResent) {
+  build();
+  // An order left in 7 by a crash: the submit may have reached the supplier.
+  push_request r;
+  r.merchant = &cfg.merchants[0];
+  r.store_id = "s1";
+  r.mobile = "13800138000";
+  r.order_no = "crash";
+  r.money_yuan = 100;
+  r.change = true;
+  service->on_accepted(nullptr);  // accepted but not dispatched: as if we crashed
+  auto accepted = run(service->push(r));
+  ASSERT_TRUE(accepted);
+  const auto number = accepted->order_number;
+  field_pairs extra;
+  extra.emplace_back("channel", "A");
+  extra.emplace_back("attempts", "1");
+  extra.emplace_back("attempt_id", number + "-1");
+  extra.emplace_back("tried", "A");
+  extra.emplace_back("matched_at", "1");
+  auto matched = run(store->transition(1001, number, order_status::waiting, order_status::matched,
+                                       "", extra, 2));
+  ASSERT_TRUE(matched);
+  world.placed[number + "-1"] = act::unknown_placed;  // it did reach the supplier
+  world.deliver(number + "-1");
+  dispatcher->adopt(*matched);
+  auto o = settle(number);
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_EQ(world.submits["A"], 0);  // asked, never re-sent
+  EXPECT_GE(world.queries["A"], 1);
+  EXPECT_EQ(world.deliveries, 1);
+}
+
+TEST_F(Dispatcher, NoEnabledChannelRefusesAtIntake) {
+  build();
+  ASSERT_TRUE(catalogue->set_enabled("A", false));
+  ASSERT_TRUE(catalogue->set_enabled("B", false));
+  // No enabled channel at all: the order cannot even be accepted (2005).
+  push_request r;
+  r.merchant = &cfg.merchants[0];
+  r.store_id = "s1";
+  r.mobile = "13800138000";
+  r.order_no = "nochan";
+  r.money_yuan = 100;
+  auto res = run(service->push(r));
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error(), errc::unsupported_amount);
+}
+
+TEST_F(Dispatcher, SlowOrderWaitsForCapacityThenRefundsAtDeadline) {
+  cfg.channels[0].max_inflight = 1;
+  cfg.channels[0].query_interval_ms = 60000;
+  cfg.channels.pop_back();  // only A
+  build();
+  world.script["A"] = {act::accept_silent, act::succeed};
+  auto first = push(true, "", 1);
+  settle(first, 200ms);  // occupies A's only slot
+  auto slow = push(true, "", 0);
+  auto o = settle(slow, 400ms);
+  EXPECT_EQ(o.status, order_status::waiting);  // waits in 6 while A is full
+  o = settle(slow, 3s);                        // slow_deadline_s = 1
+  EXPECT_EQ(o.status, order_status::refunded);
+  EXPECT_EQ(o.reason, "no channel available before the deadline");
+  EXPECT_EQ(world.submits["A"], 1);
+}
+
+}  // namespace
