@@ -44,7 +44,7 @@ int run_server(engine::config cfg) {
   const auto shared_cfg = std::make_shared<const engine::config>(std::move(cfg));
   engine::shard_runtime runtime(engine::resolve_shard_count(shared_cfg->server.threads));
   std::vector<std::unique_ptr<shard_services>> shards(runtime.size());
-  auto registry = std::make_shared<shard_registry>(runtime, shards);
+  auto registry = std::make_shared<shard_registry>(runtime, shards, *shared_cfg);
 
   // Build each shard's objects on its own thread; report a bind failure as one line.
   std::vector<std::promise<std::string>> built(runtime.size());

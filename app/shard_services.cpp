@@ -75,6 +75,11 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
     if (!order.notify_url.empty()) scheduler_.kick(order.order_number, order.merchant_id);
   });
   ctx_.callbacks = &callback_store_;
+  ctx_.metrics = &registry_->metrics;
+  auto& figures = registry_->metrics.shard(shard);
+  orders_.set_metrics(&figures);
+  dispatcher_.set_metrics(&figures, &registry_->metrics);
+  scheduler_.set_metrics(&figures);
   ctx_.kick_callback = [reg = registry_](std::string number, std::int64_t merchant_id) {
     auto parts = engine::parse_order_number(number);
     if (!parts) return;

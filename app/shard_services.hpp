@@ -10,6 +10,7 @@
 #include "engine/callback_store.hpp"
 #include "engine/channel_catalogue.hpp"
 #include "engine/channel_router.hpp"
+#include "engine/metrics.hpp"
 #include "engine/order_dispatcher.hpp"
 #include "engine/config.hpp"
 #include "engine/order_service.hpp"
@@ -28,10 +29,12 @@ class shard_services;
 
 /// Lets one shard reach the others (always through invoke_on: a post to the owner's thread).
 struct shard_registry {
-  shard_registry(engine::shard_runtime& rt, std::vector<std::unique_ptr<shard_services>>& s)
-      : runtime(rt), shards(s) {}
+  shard_registry(engine::shard_runtime& rt, std::vector<std::unique_ptr<shard_services>>& s,
+                 const engine::config& cfg)
+      : runtime(rt), shards(s), metrics(rt.size(), cfg.channels) {}
   engine::shard_runtime& runtime;
   std::vector<std::unique_ptr<shard_services>>& shards;
+  engine::metrics_registry metrics;
 };
 
 /// The objects of one shard: its Redis connection, order store, catalogue, order service,

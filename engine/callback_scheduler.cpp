@@ -68,9 +68,11 @@ void callback_scheduler::kick(std::string order_number, std::int64_t merchant_id
 
 void callback_scheduler::spawn_delivery(std::string order_number, std::int64_t merchant_id) {
   if (!in_flight_.insert(order_number).second) return;  // one delivery per order at a time
+  if (metrics_) metrics_->callbacks_in_flight.fetch_add(1, std::memory_order_relaxed);
   asio::co_spawn(io_, deliver(order_number, merchant_id),
                  [this, order_number, shard = shard_](std::exception_ptr e) {
                    in_flight_.erase(order_number);
+                   if (metrics_) metrics_->callbacks_in_flight.fetch_sub(1, std::memory_order_relaxed);
                    if (e)
                      logger("engine")->error("shard={} order={} callback delivery threw", shard,
                                              order_number);
@@ -136,6 +138,11 @@ asio::awaitable<void> callback_scheduler::deliver(std::string number, std::int64
   if (!saved && saved.error() != errc::stale_status)
     log->warn("shard={} order={} callback attempt={} not recorded: {}", shard_, number, attempt,
               saved.error().message());
+  if (metrics_) {
+    if (result.delivered) bump(metrics_->callbacks_delivered);
+    else bump(metrics_->callbacks_failed_attempts);
+    if (!result.delivered && next_due_ms == 0) bump(metrics_->callbacks_given_up);
+  }
   if (!result.delivered && next_due_ms == 0)
     log->warn("shard={} order={} callback given up after attempts={}", shard_, number, attempt);
 }

@@ -13,6 +13,7 @@
 
 #include "engine/callback_store.hpp"
 #include "engine/config.hpp"
+#include "engine/metrics.hpp"
 #include "engine/order_store.hpp"
 #include "engine/sign_method.hpp"
 
@@ -46,6 +47,7 @@ class callback_scheduler {
                      callback_store& callbacks, callback_sender sender, unsigned shard,
                      unsigned shard_count);
 
+  void set_metrics(shard_metrics* m) noexcept { metrics_ = m; }
   void start();
   /// An order of this shard just became final (or an operator asked to notify again).
   void kick(std::string order_number, std::int64_t merchant_id);
@@ -67,6 +69,7 @@ class callback_scheduler {
   bool stopping_ = false;
   boost::asio::steady_timer scan_timer_;
   std::unordered_set<std::string> in_flight_;
+  shard_metrics* metrics_ = nullptr;
 };
 
 }  // namespace topup::engine

@@ -97,10 +97,17 @@ order_dispatcher::order_dispatcher(asio::io_context& io, const config& cfg, orde
 
 order_dispatcher::~order_dispatcher() = default;
 
+channel_metrics* order_dispatcher::channel_figures(const channel_router::channel& ch) {
+  if (!metrics_ || !registry_) return nullptr;
+  const int i = registry_->channel_index(ch.config->id);
+  return i < 0 ? nullptr : metrics_->channels[static_cast<std::size_t>(i)].get();
+}
+
 void order_dispatcher::adopt(const order_record& order) {
   if (stopping_ || is_terminal(order.status)) return;
   if (orders_.contains(order.order_number)) return;  // already driven
   orders_.emplace(order.order_number, std::make_shared<active_order>(io_));
+  if (metrics_) metrics_->orders_in_flight.fetch_add(1, std::memory_order_relaxed);
   asio::co_spawn(io_, drive(order), [shard = shard_, number = order.order_number](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -227,6 +234,12 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
           attempt_started = steady::now();
           known = co_await ch->adapter->submit(std::move(req));
           --submitting_;
+          if (auto* m = channel_figures(*ch)) {
+            bump(m->submits);
+            bump(m->outcomes[static_cast<std::size_t>(known->outcome)]);
+            m->submit_latency.observe(std::chrono::duration_cast<std::chrono::microseconds>(
+                steady::now() - attempt_started));
+          }
         }
         if (known->outcome == attempt_outcome::refused) {
           ch->health.record(false, std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -283,6 +296,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
           if (st->delivered) continue;  // a callback woke us: apply it next round
           attempt_request req = make_request(o, st->attempt_id);
           auto answer = co_await ch->adapter->query(std::move(req));
+          if (auto* m = channel_figures(*ch)) bump(m->outcomes[static_cast<std::size_t>(answer.outcome)]);
           const std::int64_t age_ms = wall_clock_ms() - field_int(o, "matched_at");
           if (answer.outcome == attempt_outcome::not_found &&
               age_ms >= static_cast<std::int64_t>(ch->config->unknown_grace_ms)) {
@@ -349,6 +363,10 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
   }
   release_slot();
   orders_.erase(number);
+  if (metrics_) {
+    metrics_->orders_in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (is_terminal(o.status)) bump(metrics_->orders_finished[static_cast<std::size_t>(to_int(o.status))]);
+  }
   if (is_terminal(o.status) && on_final_) on_final_(o);
 }
 

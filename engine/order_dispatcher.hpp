@@ -14,6 +14,7 @@
 #include "engine/channel_adapter.hpp"
 #include "engine/channel_router.hpp"
 #include "engine/config.hpp"
+#include "engine/metrics.hpp"
 #include "engine/order_record.hpp"
 #include "engine/order_store.hpp"
 
@@ -38,6 +39,11 @@ class order_dispatcher {
   order_dispatcher(boost::asio::io_context& io, const config& cfg, order_store& store,
                    channel_router& router, unsigned shard);
   ~order_dispatcher();
+
+  void set_metrics(shard_metrics* m, const metrics_registry* registry) noexcept {
+    metrics_ = m;
+    registry_ = registry;
+  }
 
   /// Called when an order this dispatcher drove became final (2 or 4).
   void on_final(std::function<void(const order_record&)> hook) { on_final_ = std::move(hook); }
@@ -68,6 +74,9 @@ class order_dispatcher {
   std::size_t submitting_ = 0;
   std::unordered_map<std::string, std::shared_ptr<active_order>> orders_;
   std::function<void(const order_record&)> on_final_;
+  shard_metrics* metrics_ = nullptr;
+  const metrics_registry* registry_ = nullptr;
+  channel_metrics* channel_figures(const channel_router::channel& ch);
 };
 
 }  // namespace topup::engine

@@ -121,6 +121,10 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
     record.updated_at_ms = now_ms;
     auto result = co_await store_.accept(record, now_ms);
     if (!result && result.error() == errc::order_number_taken) continue;
+    if (metrics_) {
+      if (result) bump(result->duplicate ? metrics_->orders_duplicate : metrics_->orders_accepted);
+      else bump(metrics_->orders_refused);
+    }
     if (result && !result->duplicate && on_accepted_) on_accepted_(record);
     co_return result;
   }

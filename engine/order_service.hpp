@@ -12,6 +12,7 @@
 #include "engine/carrier.hpp"
 #include "engine/channel_catalogue.hpp"
 #include "engine/config.hpp"
+#include "engine/metrics.hpp"
 #include "engine/order_record.hpp"
 #include "engine/order_store.hpp"
 
@@ -43,6 +44,7 @@ class order_service {
                 unsigned shard);
 
   void on_accepted(accepted_hook hook) { on_accepted_ = std::move(hook); }
+  void set_metrics(shard_metrics* m) noexcept { metrics_ = m; }
 
   boost::asio::awaitable<boost::system::result<accept_result>> push(push_request request);
   /// By order_number when non-empty, else by order_no; only the merchant's own orders.
@@ -73,6 +75,7 @@ class order_service {
   std::uint32_t sequence_ = 0;
   std::size_t inflight_ = 0;
   accepted_hook on_accepted_;
+  shard_metrics* metrics_ = nullptr;
 };
 
 }  // namespace topup::engine

@@ -8,6 +8,7 @@
 #include "engine/channel_catalogue.hpp"
 #include "engine/channel_router.hpp"
 #include "engine/config.hpp"
+#include "engine/metrics.hpp"
 #include "engine/order_service.hpp"
 #include "engine/order_store.hpp"
 #include "protocol/merchant_directory.hpp"
@@ -33,6 +34,8 @@ struct api_context {
   engine::callback_store* callbacks = nullptr;
   /// Asks the order's owning shard to deliver its merchant callback now.
   std::function<void(std::string order_number, std::int64_t merchant_id)> kick_callback;
+  /// Every shard's figures, for GET /metrics.
+  const engine::metrics_registry* metrics = nullptr;
   /// Hands a checked supplier callback to the shard that owns the order.
   std::function<void(std::string order_number, engine::supplier_callback)> deliver_callback;
 };

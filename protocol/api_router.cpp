@@ -31,6 +31,11 @@ boost::asio::awaitable<http_response> api_router::handle(http_request request) {
     res.set("X-Topup-Shard", std::to_string(ctx_.shard));
     co_return res;
   }
+  if (path == "/metrics") {
+    if (method != http::verb::get) co_return error_answer(errc::method_not_allowed, version, keep_alive);
+    co_return make_response(http::status::ok, ctx_.metrics ? ctx_.metrics->render() : std::string(),
+                            "text/plain; version=0.0.4; charset=utf-8", version, keep_alive);
+  }
   if (merchant_api::handles(path)) co_return co_await merchant_.handle(std::move(request), path, query);
   if (path.starts_with("/notify/"))
     co_return co_await handle_supplier_notify(ctx_, std::move(request), path.substr(8), query);

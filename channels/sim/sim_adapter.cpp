@@ -101,8 +101,8 @@ asio::awaitable<attempt_result> run_submit(std::shared_ptr<sim_adapter::state> s
     final_outcome = known->second;  // a repeat of a placed attempt: no second placement
   } else {
     answer_unknown = st->draw(st->settings.unknown_rate);
-    final_outcome = st->draw(st->settings.success_rate) ? attempt_outcome::succeeded
-                                                        : attempt_outcome::failed;
+    final_outcome =
+        st->draw(st->settings.success_rate) ? attempt_outcome::succeeded : attempt_outcome::failed;
     st->remember(request.attempt_id, final_outcome);
   }
   const std::uint32_t latency_ms = st->draw_latency_ms();
@@ -137,8 +137,7 @@ asio::awaitable<attempt_result> run_query(std::shared_ptr<sim_adapter::state> st
 
 }  // namespace
 
-sim_adapter::sim_adapter(const engine::channel_config& config, asio::io_context& io,
-                         unsigned shard)
+sim_adapter::sim_adapter(const engine::channel_config& config, asio::io_context& io, unsigned shard)
     : config_(config), settings_(parse_sim_settings(config)) {
   const std::uint64_t seed = initial_seed(settings_, shard);
   state_ = std::make_shared<state>(io, settings_, seed);

@@ -17,6 +17,7 @@
 #include <limits>
 #include <memory>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "engine/assert.hpp"

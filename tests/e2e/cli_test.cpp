@@ -126,28 +126,49 @@ TEST(Cli, MissingFileIsOneLine) {
   EXPECT_TRUE(is_one_line(run_output));
 }
 
-TEST(Cli, PortInUseIsOneLineNamingServerListen) {
-  redis_server redis;
-  // Hold a listening socket on the port (no SO_REUSEPORT, so nobody can share it).
-  const int port = free_loopback_port();
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 4), 0);
+/// A listening socket on a free loopback port, held for the test (no SO_REUSEPORT, so nobody
+/// can share the port).
+class port_holder {
+ public:
+  port_holder() : port_(free_loopback_port()), fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+    listening_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                 ::listen(fd_, 4) == 0;
+  }
+  ~port_holder() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  port_holder(const port_holder&) = delete;
+  port_holder& operator=(const port_holder&) = delete;
+  int port() const { return port_; }
+  bool listening() const { return listening_; }
 
-  topupd_config cfg(port, redis.port(), 2);
+ private:
+  int port_;
+  int fd_;
+  bool listening_ = false;
+};
+
+TEST(Cli, PortInUseIsOneLineNamingServerListen) {
   const auto dir = make_temp_dir("cli");
-  const auto path = write_file(dir, "topupd.json", json::serialize(cfg.json));
-  auto [status, output] = run_topupd({"--config", path});
-  ::close(fd);
-  EXPECT_NE(status, 0) << output;
-  EXPECT_NE(status, 124) << "topupd did not exit with its port taken";
-  EXPECT_TRUE(is_one_line(output));
-  EXPECT_NE(output.find("server.listen"), std::string::npos) << output;
+  // With Redis reachable, and with Redis down (the start-up must not talk about Redis either:
+  // the listen failure is the one thing to report).
+  redis_server redis;
+  const int dead_redis_port = free_loopback_port();
+  for (const int redis_port : {redis.port(), dead_redis_port}) {
+    port_holder taken;
+    ASSERT_TRUE(taken.listening());
+    topupd_config cfg(taken.port(), redis_port, 2);
+    const auto path = write_file(dir, "topupd.json", json::serialize(cfg.json));
+    auto [status, output] = run_topupd({"--config", path});
+    EXPECT_NE(status, 0) << output;
+    EXPECT_NE(status, 124) << "topupd did not exit with its port taken";
+    EXPECT_TRUE(is_one_line(output)) << "redis port " << redis_port;
+    EXPECT_NE(output.find("server.listen"), std::string::npos) << output;
+  }
 }
 
 TEST(Cli, ConfigIsRequired) {

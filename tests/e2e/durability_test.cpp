@@ -180,7 +180,7 @@ bool reconcile(int port, std::vector<attempt>& attempts, std::chrono::millisecon
 /// Every order is stored once, in status 6, with its cost; the balance and the Redis totals
 /// agree with exactly these debits and no others.
 void verify_books(int port, const redis_server& redis, const std::vector<attempt>& attempts,
-                  long long credited_fen) {
+                  long long credited_fen, const std::set<std::string>& allowed_statuses) {
   merchant_client m(port, "k1", "s3cret");
   long long debits = 0;
   std::set<std::string> numbers;
@@ -189,7 +189,7 @@ void verify_books(int port, const redis_server& redis, const std::vector<attempt
     auto q = m.query(a.order_number);
     ASSERT_EQ(q.code, "0000") << a.order_no << " (" << a.first_code << ") lost: " << q.raw;
     EXPECT_EQ(text(q.data, "order_no"), a.order_no);
-    EXPECT_EQ(text(q.data, "status"), "6") << q.raw;
+    EXPECT_TRUE(allowed_statuses.contains(text(q.data, "status"))) << q.raw;
     EXPECT_EQ(text(q.data, "amount"), std::to_string(a.money));
     EXPECT_TRUE(numbers.insert(a.order_number).second) << "two orders share " << a.order_number;
     debits += cost_fen(a.money);
@@ -198,7 +198,8 @@ void verify_books(int port, const redis_server& redis, const std::vector<attempt
   const std::string p = "t:{m" + std::to_string(k_merchant) + "}:";
   EXPECT_EQ(redis.command({"HGET", p + "acct", "debits"}), std::to_string(debits))
       << "a debit without its order, or an order without its debit";
-  EXPECT_EQ(redis.command({"HGET", p + "acct", "refunds"}), "0");
+  const auto refunds = redis.command({"HGET", p + "acct", "refunds"});
+  EXPECT_TRUE(refunds.empty() || refunds == "0") << "refunds: " << refunds;
   EXPECT_EQ(redis.command({"ZCARD", p + "all"}), std::to_string(attempts.size()))
       << "orders stored that no client got an answer for";
   EXPECT_EQ(redis.command({"XLEN", p + "ledger"}), std::to_string(attempts.size() + 1))
@@ -220,14 +221,18 @@ std::string describe(const std::map<std::string, int>& counts) {
 
 TEST(Durability, RedisCrashUnderLoadLosesNoAcknowledgedOrder) {
   redis_server redis(always_fsync());
-  const int port = free_loopback_port();
-  topupd_config cfg(port, redis.port(), 2);
   topupd_process topupd;
-  topupd.start(cfg);
+  const int port = start_on_free_port(topupd, [&](int p) {
+    topupd_config c(p, redis.port(), 2);
+    c.hold_orders_waiting();
+    return c;
+  });
+  const std::string token = topupd_config(port, redis.port()).admin_token();
+  plug_shards(port, token, 2);
   const long long credited_fen = 100'000'000;
   {
     http_client admin(port);
-    ASSERT_EQ(admin_credit(admin, cfg.admin_token(), k_merchant, "1000000", "dur-a").code, "0000");
+    ASSERT_EQ(admin_credit(admin, token, k_merchant, "1000000", "dur-a").code, "0000");
   }
 
   load_generator load(port, "ra", 4);
@@ -246,6 +251,7 @@ TEST(Durability, RedisCrashUnderLoadLosesNoAcknowledgedOrder) {
 
   auto attempts = load.attempts();
   const auto counts = load.code_counts();
+  ::testing::Test::RecordProperty("answers", describe(counts));
   EXPECT_GE(refused_during_outage, 20) << "the outage was not seen as 5000: " << describe(counts);
   EXPECT_GE(load.count("0000"), accepted_before + 50) << "no orders accepted after the restart";
   for (const auto& [code, n] : counts) {
@@ -265,7 +271,7 @@ TEST(Durability, RedisCrashUnderLoadLosesNoAcknowledgedOrder) {
     }
   }
 
-  verify_books(port, redis, attempts, credited_fen);
+  verify_books(port, redis, attempts, credited_fen, {"6"});
   // Re-pushing everything once more changes nothing.
   merchant_client m(port, "k1", "s3cret");
   const long long balance = m.balance_fen();
@@ -280,14 +286,18 @@ TEST(Durability, RedisCrashUnderLoadLosesNoAcknowledgedOrder) {
 
 TEST(Durability, TopupdCrashUnderLoadThenRestartWithMoreShards) {
   redis_server redis(always_fsync());
-  const int port = free_loopback_port();
-  topupd_config cfg(port, redis.port(), 2);
   topupd_process topupd;
-  topupd.start(cfg);
+  const int port = start_on_free_port(topupd, [&](int p) {
+    topupd_config c(p, redis.port(), 2);
+    c.hold_orders_waiting();
+    return c;
+  });
+  const std::string token = topupd_config(port, redis.port()).admin_token();
+  plug_shards(port, token, 2);
   const long long credited_fen = 100'000'000;
   {
     http_client admin(port);
-    ASSERT_EQ(admin_credit(admin, cfg.admin_token(), k_merchant, "1000000", "dur-b").code, "0000");
+    ASSERT_EQ(admin_credit(admin, token, k_merchant, "1000000", "dur-b").code, "0000");
   }
 
   load_generator load(port, "rb", 4);
@@ -299,6 +309,7 @@ TEST(Durability, TopupdCrashUnderLoadThenRestartWithMoreShards) {
 
   // Same Redis, same port, three shards now.
   topupd_config bigger(port, redis.port(), 3);
+  bigger.hold_orders_waiting();
   topupd.start(bigger);
   const int accepted_before = load.count("0000");
   wait_for(load, "0000", accepted_before + 100, 10s);
@@ -307,6 +318,7 @@ TEST(Durability, TopupdCrashUnderLoadThenRestartWithMoreShards) {
 
   auto attempts = load.attempts();
   const auto counts = load.code_counts();
+  ::testing::Test::RecordProperty("answers", describe(counts));
   for (const auto& [code, n] : counts) {
     EXPECT_TRUE(code == "0000" || code == "5000" || code == "transport")
         << n << " answers with code " << code;
@@ -320,22 +332,23 @@ TEST(Durability, TopupdCrashUnderLoadThenRestartWithMoreShards) {
       EXPECT_EQ(a.order_number, it->second);
     }
   }
-  verify_books(port, redis, attempts, credited_fen);
+  // The restarted instance's dispatcher may have matched some of them (its shard 2 has no
+  // plug, and recovery races new orders for the slots): present, paid and not finished is
+  // what must hold.
+  verify_books(port, redis, attempts, credited_fen, {"6", "7", "1"});
 
   // The new instance takes new orders on every one of its three shards (the order number
   // names the accepting shard: "T" + 13-digit ms + 3-digit instance + 3-digit shard + ...).
-  std::set<std::string> shards;
+  std::set<int> shards;
   long long extra_debits = 0;
   for (int i = 0; i < 300 && shards.size() < 3; ++i) {
     merchant_client fresh(port, "k1", "s3cret");
     auto r = fresh.push("rb-new-" + std::to_string(i), k_mobile, 10);
     ASSERT_EQ(r.code, "0000") << r.raw;
     extra_debits += cost_fen(10);
-    const auto number = text(r.data, "order_number");
-    ASSERT_GE(number.size(), 20u) << number;
-    shards.insert(number.substr(17, 3));
+    shards.insert(order_number_shard(text(r.data, "order_number")));
   }
-  EXPECT_EQ(shards, (std::set<std::string>{"000", "001", "002"}));
+  EXPECT_EQ(shards, (std::set<int>{0, 1, 2}));
   merchant_client m(port, "k1", "s3cret");
   long long debits = 0;
   for (const auto& a : attempts) debits += cost_fen(a.money);

@@ -56,10 +56,14 @@ class Intake : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     redis_ = std::make_unique<redis_server>();
-    port_ = free_loopback_port();
-    topupd_config cfg(port_, redis_->port(), 2);
+    topupd_ = std::make_unique<topupd_process>();
+    port_ = start_on_free_port(*topupd_, make_config);
+    plug_shards(port_, token_, 2);
+  }
+  static topupd_config make_config(int port) {
+    topupd_config cfg(port, redis_->port(), 2);
     token_ = cfg.admin_token();
-    // 1002 may sign only with MD5 (1002 for HMAC).
+    // Merchant 1002 may sign only with MD5: an HMAC-SHA256 signature from it gets 1002.
     cfg.merchant(1002)["sign_types"] = json::array{"MD5"};
     // One merchant per test, all with store "s1" and rate 0.995, so balances are absolute.
     for (long long id = 2001; id <= 2030; ++id)
@@ -80,15 +84,21 @@ class Intake : public ::testing::Test {
         {"priority", 1},
         {"success_rate", 1.0},
         {"latency_ms", json::array{0, 0}}});
-    topupd_ = std::make_unique<topupd_process>();
-    topupd_->start(cfg);
+    // Accepted orders stay in 6 even with the dispatcher running (see hold_orders_waiting).
+    cfg.hold_orders_waiting();
+    return cfg;
   }
   static void TearDownTestSuite() {
     topupd_.reset();
     redis_.reset();
   }
+  void SetUp() override {
+    ASSERT_TRUE(topupd_ && topupd_->running()) << "the suite's topupd did not start";
+  }
   void TearDown() override {
-    ASSERT_TRUE(topupd_->running()) << "topupd died during the test:\n" << topupd_->log_tail();
+    if (topupd_) {
+      EXPECT_TRUE(topupd_->running()) << "topupd died during the test:\n" << topupd_->log_tail();
+    }
   }
 
   static merchant_client client(long long id,
@@ -195,20 +205,21 @@ TEST_F(Intake, PushRoundsTheDebitHalfUp) {
 TEST_F(Intake, RepeatedPushIsIdempotent) {
   auto m = client(2004);
   credit(2004, "500", "c2004");
-  auto first = m.push("idem-1", k_cmcc, 100, {{"notify_url", "http://example.com/cb"}});
+  auto first = m.push("idem-1", k_cmcc, 100, {{"notify_url", "http://127.0.0.1:1/cb"}});
   ASSERT_EQ(first.code, "0000") << first.raw;
   const std::string number = field(first.data, "order_number");
   for (int i = 0; i < 3; ++i) {
-    auto again = m.push("idem-1", k_cmcc, 100, {{"notify_url", "http://example.com/cb"}});
+    auto again = m.push("idem-1", k_cmcc, 100, {{"notify_url", "http://127.0.0.1:1/cb"}});
     EXPECT_EQ(again.code, "0000") << again.raw;
     EXPECT_EQ(field(again.data, "order_number"), number);
   }
   EXPECT_EQ(m.balance_fen(), 50000 - 9950) << "a repeated push was debited again";
 
   // Same order_no, other business parameters: 2003, nothing moves, the order is unchanged.
-  auto other_money = m.push("idem-1", k_cmcc, 50, {{"notify_url", "http://example.com/cb"}});
+  auto other_money = m.push("idem-1", k_cmcc, 50, {{"notify_url", "http://127.0.0.1:1/cb"}});
   EXPECT_EQ(other_money.code, "2003") << other_money.raw;
-  auto other_mobile = m.push("idem-1", "13900139000", 100, {{"notify_url", "http://example.com/cb"}});
+  auto other_mobile =
+      m.push("idem-1", "13900139000", 100, {{"notify_url", "http://127.0.0.1:1/cb"}});
   EXPECT_EQ(other_mobile.code, "2003") << other_mobile.raw;
   auto other_url = m.push("idem-1", k_cmcc, 100);
   EXPECT_EQ(other_url.code, "2003") << other_url.raw;
@@ -586,6 +597,7 @@ TEST_F(Intake, ListPagesNewestFirstWithFilters) {
   }
   EXPECT_EQ(seen, cancelled);
   auto waiting = page(1, {{"status", "6"}});
+  ASSERT_EQ(waiting.code, "0000") << waiting.raw;
   EXPECT_EQ(field(waiting.data, "total"), "22");
   EXPECT_EQ(waiting.data.at("list").as_array().size(), 10u);
   EXPECT_EQ(field(page(1, {{"status", "2"}}).data, "total"), "0");
@@ -597,15 +609,15 @@ TEST_F(Intake, ListPagesNewestFirstWithFilters) {
   EXPECT_EQ(field(before.data, "total"), "0");
   EXPECT_TRUE(before.data.at("list").as_array().empty());
 
-  // 31 days is allowed, more is 1001; so are a reversed range and a bad page_size.
+  // 31 days is allowed, one second more is 1001; so are a reversed range and a bad page_size.
   const long long now = now_s();
-  auto month = m.call(k_list, {{"start_time", std::to_string(now - 31LL * 86400)},
+  auto month = m.call(k_list, {{"start_time", std::to_string(now + 10 - 31LL * 86400)},
                                {"end_time", std::to_string(now + 10)}});
-  EXPECT_EQ(month.code, "0000") << month.raw;
+  ASSERT_EQ(month.code, "0000") << month.raw;
   EXPECT_EQ(field(month.data, "total"), "25");
   EXPECT_EQ(month.data.at("list").as_array().size(), 20u) << "default page_size is 20";
-  EXPECT_EQ(m.call(k_list, {{"start_time", std::to_string(now - 32LL * 86400)},
-                            {"end_time", std::to_string(now)}})
+  EXPECT_EQ(m.call(k_list, {{"start_time", std::to_string(now + 10 - 31LL * 86400 - 1)},
+                            {"end_time", std::to_string(now + 10)}})
                 .code,
             "1001");
   EXPECT_EQ(m.call(k_list, {{"start_time", std::to_string(now)},
@@ -686,7 +698,7 @@ TEST_F(Intake, ConcurrentDistinctPushesAreAllDebited) {
 TEST_F(Intake, AdminOrderShowsRecordAndEvents) {
   auto m = client(2020);
   credit(2020, "100", "c2020");
-  auto a = m.push("adm-1", k_cmcc, 100, {{"notify_url", "http://example.com/cb"}});
+  auto a = m.push("adm-1", k_cmcc, 100, {{"notify_url", "http://127.0.0.1:1/cb"}});
   ASSERT_EQ(a.code, "0000") << a.raw;
   const std::string number = field(a.data, "order_number");
 
@@ -698,24 +710,25 @@ TEST_F(Intake, AdminOrderShowsRecordAndEvents) {
   EXPECT_EQ(field(r.data, "status"), "6");
   EXPECT_EQ(field(r.data, "cost"), "99.50");
   EXPECT_EQ(field(r.data, "merchant_id"), "2020");
-  EXPECT_EQ(field(r.data, "notify_url"), "http://example.com/cb");
+  EXPECT_EQ(field(r.data, "notify_url"), "http://127.0.0.1:1/cb");
   ASSERT_TRUE(r.data.is_object() && r.data.as_object().contains("events")) << r.raw;
   const auto& events = r.data.at("events").as_array();
-  ASSERT_EQ(events.size(), 2u) << r.raw;
+  ASSERT_GE(events.size(), 2u) << r.raw;
   EXPECT_EQ(field(events[0], "type"), "accepted");
+  EXPECT_EQ(field(events[0], "mobile"), k_cmcc) << "the accepted event carries the record";
   EXPECT_EQ(field(events[1], "type"), "transition");
   EXPECT_EQ(field(events[1], "from"), "0");
   EXPECT_EQ(field(events[1], "to"), "6");
 
-  // After a cancel the history shows 6->3->4.
+  // After a cancel the history shows the transitions 0->6, 6->3, 3->4, in that order.
   ASSERT_EQ(m.call(k_cancel, {{"order_number", number}}).code, "0000");
   auto after = admin_get(admin, token_, "/admin/orders/" + number);
   ASSERT_EQ(after.code, "0000") << after.raw;
   EXPECT_EQ(field(after.data, "status"), "4");
-  const auto& history = after.data.at("events").as_array();
-  ASSERT_EQ(history.size(), 4u) << after.raw;
-  EXPECT_EQ(field(history[2], "to"), "3");
-  EXPECT_EQ(field(history[3], "to"), "4");
+  std::vector<std::string> moves;
+  for (const auto& e : after.data.at("events").as_array())
+    if (field(e, "type") == "transition") moves.push_back(field(e, "from") + "->" + field(e, "to"));
+  EXPECT_EQ(moves, (std::vector<std::string>{"0->6", "6->3", "3->4"})) << after.raw;
 
   auto bad_token = admin_get(admin, "wrong", "/admin/orders/" + number);
   EXPECT_EQ(bad_token.http_status, 401u);

@@ -115,20 +115,26 @@ class Server : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     redis_ = std::make_unique<redis_server>();
-    port_ = free_loopback_port();
-    topupd_config cfg(port_, redis_->port(), 2);
-    auto& server = cfg.json["server"].as_object();
-    server["idle_timeout_ms"] = 300;
-    server["read_timeout_ms"] = 300;
     topupd_ = std::make_unique<topupd_process>();
-    topupd_->start(cfg);
+    port_ = start_on_free_port(*topupd_, [](int port) {
+      topupd_config cfg(port, redis_->port(), 2);
+      auto& server = cfg.json["server"].as_object();
+      server["idle_timeout_ms"] = 300;
+      server["read_timeout_ms"] = 300;
+      return cfg;
+    });
   }
   static void TearDownTestSuite() {
     topupd_.reset();
     redis_.reset();
   }
+  void SetUp() override {
+    ASSERT_TRUE(topupd_ && topupd_->running()) << "the suite's topupd did not start";
+  }
   void TearDown() override {
-    ASSERT_TRUE(topupd_->running()) << "topupd died during the test:\n" << topupd_->log_tail();
+    if (topupd_) {
+      EXPECT_TRUE(topupd_->running()) << "topupd died during the test:\n" << topupd_->log_tail();
+    }
   }
 
   static inline std::unique_ptr<redis_server> redis_;
@@ -283,9 +289,9 @@ TEST_F(Server, TricklingClientIsCutOffAfterReadTimeout) {
 /// SIGTERM: the process drains and exits 0, and stops listening.
 TEST(ServerShutdown, SigtermExitsZeroPromptlyAndClosesThePort) {
   redis_server redis;
-  const int port = free_loopback_port();
   topupd_process topupd;
-  topupd.start(topupd_config(port, redis.port(), 2));
+  const int port = start_on_free_port(
+      topupd, [&](int p) { return topupd_config(p, redis.port(), 2); });
 
   // An idle keep-alive connection and one that just got an answer: neither may hold up the exit.
   http_client idle(port, 5s);
@@ -325,9 +331,9 @@ TEST(ServerShutdown, SigtermExitsZeroPromptlyAndClosesThePort) {
 /// /readyz follows Redis: 503 on every shard while it is down, 200 again after it restarts.
 TEST(ServerReadiness, ReadyzFollowsRedisDownAndBackUp) {
   redis_server redis;
-  const int port = free_loopback_port();
   topupd_process topupd;
-  topupd.start(topupd_config(port, redis.port(), 2));
+  const int port = start_on_free_port(
+      topupd, [&](int p) { return topupd_config(p, redis.port(), 2); });
 
   EXPECT_EQ(shards_answering(port, "/readyz", 200, 2, 5s), (std::set<int>{0, 1}));
 

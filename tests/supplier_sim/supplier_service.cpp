@@ -253,7 +253,8 @@ push_plan plan_push(supplier_service& svc, const form_params& params, const http
   plan.settle_order_no = placed.order->order_no;
   if (mode == sim_mode::malformed) {
     // Cut in the middle of the envelope: the order exists, the answer says nothing usable.
-    std::string whole = protocol::make_envelope("0000", "推送成功", now_s(), push_data(*placed.order));
+    std::string whole =
+        protocol::make_envelope("0000", "推送成功", now_s(), push_data(*placed.order));
     whole.resize(whole.size() / 2);
     plan.response = protocol::make_response(http::status::ok, std::move(whole), k_json,
                                             req.message.version(), req.message.keep_alive());
@@ -335,11 +336,12 @@ asio::awaitable<void> send_callback(std::shared_ptr<supplier_service> svc, std::
   if (!result.ec && result.status == 200 && is_success_body(result.body)) {
     svc->book().count_callback_ack();
   } else if (result.ec) {
-    logger("supplier_sim")->warn("callback order_no={} not delivered: {}", order_no,
-                                 result.ec.message());
+    logger("supplier_sim")
+        ->warn("callback order_no={} not delivered: {}", order_no, result.ec.message());
   } else {
-    logger("supplier_sim")->debug("callback order_no={} not acknowledged: http={} body={:.64}",
-                                  order_no, result.status, result.body);
+    logger("supplier_sim")
+        ->debug("callback order_no={} not acknowledged: http={} body={:.64}", order_no,
+                result.status, result.body);
   }
 }
 
@@ -377,10 +379,9 @@ http_response change_mode(supplier_service& svc, const form_params& params,
   const std::string* name = params.find("mode");
   const auto mode = name ? mode_from_name(*name) : std::nullopt;
   if (!mode) {
-    return protocol::make_response(http::status::bad_request,
-                                   "unknown mode; known: " + mode_names() + "\n",
-                                   "text/plain; charset=utf-8", req.message.version(),
-                                   req.message.keep_alive());
+    return protocol::make_response(
+        http::status::bad_request, "unknown mode; known: " + mode_names() + "\n",
+        "text/plain; charset=utf-8", req.message.version(), req.message.keep_alive());
   }
   svc.set_mode(*mode);
   logger("supplier_sim")->info("mode={}", mode_name(*mode));
@@ -411,9 +412,9 @@ push_plan route(supplier_service& svc, const http_request& req) {
     return plan;
   }
   if (path == "/stats") {
-    plan.response = protocol::make_response(
-        http::status::ok, svc.book().stats_json(mode_name(svc.mode())), k_json,
-        req.message.version(), req.message.keep_alive());
+    plan.response =
+        protocol::make_response(http::status::ok, svc.book().stats_json(mode_name(svc.mode())),
+                                k_json, req.message.version(), req.message.keep_alive());
     return plan;
   }
   auto params = protocol::decode_form(query, req.message.body());

@@ -1,5 +1,7 @@
 #include "tests/support/topupd_process.hpp"
 
+#include "tests/support/merchant_client.hpp"
+
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -7,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -82,6 +85,68 @@ json::object& topupd_config::merchant(std::int64_t id) {
   for (auto& m : json.at("merchants").as_array())
     if (m.as_object().at("id").to_number<std::int64_t>() == id) return m.as_object();
   throw std::out_of_range("no merchant " + std::to_string(id) + " in the test config");
+}
+
+void topupd_config::hold_orders_waiting() {
+  for (auto& c : json.at("channels").as_array()) {
+    auto& channel = c.as_object();
+    channel["latency_ms"] = json::array{600000, 600000};
+    channel["max_inflight"] = 1;
+  }
+  auto& plug = add_merchant(k_plug_merchant, "plug", "plug-secret", "s1", 1.0);
+  plug["default_change"] = 0;
+}
+
+int order_number_shard(const std::string& order_number) {
+  if (order_number.size() < 20) return -1;
+  try {
+    return std::stoi(order_number.substr(17, 3));
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+void plug_shards(int port, const std::string& admin_token, unsigned shards) {
+  {
+    http_client admin(port);
+    auto credited = admin_credit(admin, admin_token, topupd_config::k_plug_merchant, "100000",
+                                 "plug-credit");
+    if (credited.code != "0000") throw std::runtime_error("plug credit failed: " + credited.raw);
+  }
+  std::map<int, std::string> plugs;  // shard -> order number
+  for (int i = 0; i < 400 && plugs.size() < shards; ++i) {
+    merchant_client fresh(port, "plug", "plug-secret");  // a fresh connection: maybe another shard
+    auto a = fresh.push("plug-" + std::to_string(i), "13800138000", 10);
+    if (a.code != "0000") throw std::runtime_error("plug push failed: " + a.raw);
+    const std::string number(a.data.at("order_number").as_string());
+    plugs.try_emplace(order_number_shard(number), number);
+  }
+  if (plugs.size() < shards)
+    throw std::runtime_error("plug_shards: not every shard accepted a plug order");
+  // With a dispatcher the plugs move to 7 within milliseconds; without one they stay in 6.
+  merchant_client m(port, "plug", "plug-secret");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  for (const auto& [shard, number] : plugs) {
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto q = m.query(number);
+      if (q.code == "0000" && q.data.at("status").as_string() != "6") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+}
+
+int start_on_free_port(topupd_process& process,
+                       const std::function<topupd_config(int port)>& make_config) {
+  for (int attempt = 1;; ++attempt) {
+    const int port = free_loopback_port();
+    try {
+      process.start(make_config(port));
+      return port;
+    } catch (const std::exception&) {
+      process.kill();
+      if (attempt >= 5) throw;
+    }
+  }
 }
 
 void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds wait) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "tests/support/http_client.hpp"
@@ -26,6 +27,14 @@ struct topupd_config {
                                     double price_rate);
   /// The merchant object with this id (throws std::out_of_range if there is none).
   boost::json::object& merchant(std::int64_t id);
+
+  /// For tests that need accepted orders to stay in 6 (waiting) while the order dispatcher runs:
+  /// every channel gets latency_ms [600000, 600000] and max_inflight 1, and merchant
+  /// k_plug_merchant ("plug" / "plug-secret", store "s1", rate 1.0) is added. Once plug_shards()
+  /// has parked one order per shard in a 10-minute submit, every other order on that channel
+  /// finds it busy and waits in 6 (fast orders up to 60 s, slow ones up to slow_deadline_s).
+  void hold_orders_waiting();
+  static constexpr std::int64_t k_plug_merchant = 9999;
 };
 
 /// A running topupd; SIGKILLed on destruction if still running.
@@ -50,6 +59,22 @@ class topupd_process {
   std::string dir_;
   std::string log_path_;
 };
+
+/// With topupd_config::hold_orders_waiting(): pushes one order of the plug merchant on each of
+/// the `shards` shards (fresh connections until every shard has accepted one; the order number
+/// names its shard), then waits briefly for them to leave 6. Throws std::runtime_error if some
+/// shard cannot be reached within the bound. Harmless without a dispatcher (they stay in 6).
+void plug_shards(int port, const std::string& admin_token, unsigned shards);
+
+/// The accepting shard encoded in an order number ("T" + 13-digit ms + 3-digit instance +
+/// 3-digit shard + ...), or -1 if it is too short.
+int order_number_shard(const std::string& order_number);
+
+/// Starts `process` with the config `make_config(port)` on a free loopback port, trying another
+/// port (up to 5 in all) if topupd cannot start on the first, e.g. because a parallel test took
+/// it meanwhile. Returns the port; rethrows the last start failure.
+int start_on_free_port(topupd_process& process,
+                       const std::function<topupd_config(int port)>& make_config);
 
 /// Path of the built server binary.
 std::string topupd_binary();

@@ -210,8 +210,7 @@ TEST(SimAdapter, DestroyingTheAdapterWhileASubmitWaitsIsSafe) {
 
 TEST(SimAdapter, NeverAcceptsCallbacks) {
   sim_fixture sim("");
-  std::vector<std::pair<std::string, std::string>> params = {{"order_no", "T1-1"},
-                                                              {"status", "2"}};
+  std::vector<std::pair<std::string, std::string>> params = {{"order_no", "T1-1"}, {"status", "2"}};
   EXPECT_TRUE(sim.adapter->parse_callback(params).has_error());
   EXPECT_TRUE(sim.adapter->parse_callback({}).has_error());
 }
@@ -226,9 +225,8 @@ TEST(SimRegistry, CreatesAdaptersByKind) {
   engine::channel_config wikeyun;
   wikeyun.id = "up1";
   wikeyun.kind = "wikeyun";
-  wikeyun.raw_json =
-      R"({"id":"up1","kind":"wikeyun","url":"http://127.0.0.1:9000","app_key":"k",)"
-      R"("app_secret":"s","store_id":"s1"})";
+  wikeyun.raw_json = R"({"id":"up1","kind":"wikeyun","url":"http://127.0.0.1:9000","app_key":"k",)"
+                     R"("app_secret":"s","store_id":"s1"})";
   auto upstream = factory(wikeyun, io);
   ASSERT_NE(upstream, nullptr);
   EXPECT_EQ(upstream->config().id, "up1");
