@@ -338,6 +338,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
       storage_backoff = std::chrono::milliseconds(100);
       continue;
     }
+    if (stopping_) break;  // left mid-step: the persisted status is what recovery resumes
     const auto ec = step.error();
     if (ec == errc::stale_status || ec == errc::illegal_transition) {
       // Someone else moved the order (a cancel, another instance): reload and follow it. A

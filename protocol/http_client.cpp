@@ -1,5 +1,7 @@
 #include "protocol/http_client.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,8 +20,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <array>
@@ -54,18 +54,26 @@ class client_category final : public boost::system::error_category {
   const char* name() const noexcept override { return "topup.http_client"; }
   std::string message(int ev) const override {
     switch (static_cast<http_client_errc>(ev)) {
-      case http_client_errc::ok: return "ok";
-      case http_client_errc::bad_url: return "not an http:// or https:// URL with a host";
+      case http_client_errc::ok:
+        return "ok";
+      case http_client_errc::bad_url:
+        return "not an http:// or https:// URL with a host";
       case http_client_errc::forbidden_target:
         return "target address is loopback, private, link-local or metadata (refused)";
-      case http_client_errc::queue_full: return "too many requests waiting for this host";
+      case http_client_errc::queue_full:
+        return "too many requests waiting for this host";
       case http_client_errc::queue_timeout:
         return "timed out waiting for a free connection to this host";
-      case http_client_errc::timeout: return "request timed out";
-      case http_client_errc::body_too_large: return "response body too large";
-      case http_client_errc::header_too_large: return "response header too large";
-      case http_client_errc::no_address: return "host name resolved to no usable address";
-      case http_client_errc::tls_unavailable: return "TLS context could not be set up";
+      case http_client_errc::timeout:
+        return "request timed out";
+      case http_client_errc::body_too_large:
+        return "response body too large";
+      case http_client_errc::header_too_large:
+        return "response header too large";
+      case http_client_errc::no_address:
+        return "host name resolved to no usable address";
+      case http_client_errc::tls_unavailable:
+        return "TLS context could not be set up";
     }
     return "unknown http client error";
   }
@@ -148,8 +156,8 @@ boost::system::result<http_url> parse_http_url(std::string_view text) {
   std::string_view rest = text.substr(scheme_end + 3);
   const auto authority_end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, authority_end);
-  std::string_view tail = authority_end == std::string_view::npos ? std::string_view{}
-                                                                  : rest.substr(authority_end);
+  std::string_view tail =
+      authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
   if (authority.find('@') != std::string_view::npos) return bad;  // no user info
 
   std::string_view host;
@@ -380,7 +388,8 @@ void release_slot(state& st, const std::string& key) {
 /// Holds one connection slot of an origin for the life of a request.
 class slot_guard {
  public:
-  slot_guard(std::shared_ptr<state> st, std::string key) : st_(std::move(st)), key_(std::move(key)) {}
+  slot_guard(std::shared_ptr<state> st, std::string key)
+      : st_(std::move(st)), key_(std::move(key)) {}
   ~slot_guard() { release_slot(*st_, key_); }
   slot_guard(const slot_guard&) = delete;
   slot_guard& operator=(const slot_guard&) = delete;
@@ -496,8 +505,7 @@ error_code ensure_tls_context(state& st) {
     ssl::context ctx(ssl::context::tls_client);
     error_code ec;
     ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                        ssl::context::no_tlsv1_1,
+                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
                     ec);
     if (!ec && st.options.verify_tls) {
       ctx.set_default_verify_paths(ec);
@@ -540,7 +548,8 @@ error_code prepare_tls_stream(ssl::stream<beast::tcp_stream>& stream, const http
 std::vector<tcp::endpoint> allowed_endpoints(std::vector<tcp::endpoint> endpoints,
                                              bool allow_private) {
   if (!allow_private)
-    std::erase_if(endpoints, [](const tcp::endpoint& e) { return is_forbidden_target(e.address()); });
+    std::erase_if(endpoints,
+                  [](const tcp::endpoint& e) { return is_forbidden_target(e.address()); });
   return endpoints;
 }
 
@@ -578,7 +587,7 @@ asio::awaitable<resolved> resolve_host(std::shared_ptr<state> st, std::string ho
                                        std::uint16_t port, clock_type::time_point deadline,
                                        inflight& track) {
   auto wait = std::make_shared<resolve_wait>(st->io);
-  wait->timer.expires_at(std::min(deadline, clock_type::now() + st->options.connect_timeout));
+  wait->timer.expires_at(deadline);
   tcp::resolver resolver(st->io);
   start_resolve(resolver, host, port, wait);
   track.timer = &wait->timer;
@@ -599,13 +608,15 @@ struct opened {
 /// A new connection to `url`: resolve, SSRF filter, connect, SSRF check, TLS handshake.
 asio::awaitable<opened> open_connection(std::shared_ptr<state> st, http_url url,
                                         clock_type::time_point deadline, inflight& track) {
+  // DNS and TCP connect share connect_timeout; the TLS handshake has what is left of the request.
+  const auto connect_deadline = std::min(deadline, clock_type::now() + st->options.connect_timeout);
   std::vector<tcp::endpoint> endpoints;
   error_code literal_ec;
   const auto literal = asio::ip::make_address(url.host, literal_ec);
   if (!literal_ec) {
     endpoints.emplace_back(literal, url.port);
   } else {
-    resolved names = co_await resolve_host(st, url.host, url.port, deadline, track);
+    resolved names = co_await resolve_host(st, url.host, url.port, connect_deadline, track);
     if (names.ec) co_return opened{names.ec, nullptr};
     endpoints = std::move(names.endpoints);
   }
@@ -616,7 +627,7 @@ asio::awaitable<opened> open_connection(std::shared_ptr<state> st, http_url url,
     co_return opened{make_error_code(http_client_errc::forbidden_target), nullptr};
 
   beast::tcp_stream stream(st->io);
-  stream.expires_at(std::min(deadline, clock_type::now() + st->options.connect_timeout));
+  stream.expires_at(connect_deadline);
   track.stream = &stream;
   auto [connect_ec, connected] = co_await stream.async_connect(endpoints, as_tuple_awaitable);
   track.stream = nullptr;
@@ -699,7 +710,8 @@ asio::awaitable<void> exchange(Stream& stream, connection& conn,
     parser.header_limit(static_cast<std::uint32_t>(options.max_response_header_bytes));
     parser.body_limit(static_cast<std::uint64_t>(options.max_response_body_bytes));
     if (request.method() == http::verb::head) parser.skip(true);
-    auto [read_ec, read] = co_await http::async_read(stream, conn.buffer, parser, as_tuple_awaitable);
+    auto [read_ec, read] =
+        co_await http::async_read(stream, conn.buffer, parser, as_tuple_awaitable);
     if (parser.got_some() || read > 0) out.got_answer_bytes = true;
     if (read_ec) {
       out.ec = read_ec;

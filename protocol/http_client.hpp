@@ -26,15 +26,15 @@ namespace topup::protocol {
 /// stopped by http_client::close() completes with boost::asio::error::operation_aborted.
 enum class http_client_errc {
   ok = 0,
-  bad_url = 1,        // not http:// or https:// with a host, optional port and path
-  forbidden_target,   // SSRF guard: the peer address is loopback/private/link-local/... (spec §5)
-  queue_full,         // the host's connections are all busy and its wait queue is full
-  queue_timeout,      // waited for a free connection to the host until the request's deadline
-  timeout,            // no complete answer before the deadline (DNS, connect, TLS, write, read)
-  body_too_large,     // the response body is over max_response_body_bytes
-  header_too_large,   // the response header is over max_response_header_bytes
-  no_address,         // the host name resolved to no address
-  tls_unavailable,    // the TLS context could not be set up (CA store, OpenSSL)
+  bad_url = 1,       // not http:// or https:// with a host, optional port and path
+  forbidden_target,  // SSRF guard: the peer address is loopback/private/link-local/... (spec §5)
+  queue_full,        // the host's connections are all busy and its wait queue is full
+  queue_timeout,     // waited for a free connection to the host until the request's deadline
+  timeout,           // no complete answer before the deadline (DNS, connect, TLS, write, read)
+  body_too_large,    // the response body is over max_response_body_bytes
+  header_too_large,  // the response header is over max_response_header_bytes
+  no_address,        // the host name resolved to no address
+  tls_unavailable,   // the TLS context could not be set up (CA store, OpenSSL)
 };
 
 const boost::system::error_category& http_client_category() noexcept;
@@ -45,10 +45,10 @@ inline boost::system::error_code make_error_code(http_client_errc e) noexcept {
 
 /// A parsed absolute http(s) URL, as the client connects to it.
 struct http_url {
-  bool tls = false;         ///< https
-  std::string host;         ///< lower-cased name or IP literal; IPv6 without brackets
-  std::uint16_t port = 0;   ///< explicit, else 80 / 443
-  std::string target;       ///< path and query as sent ("/" when the URL has no path)
+  bool tls = false;        ///< https
+  std::string host;        ///< lower-cased name or IP literal; IPv6 without brackets
+  std::uint16_t port = 0;  ///< explicit, else 80 / 443
+  std::string target;      ///< path and query as sent ("/" when the URL has no path)
 
   /// The Host header: the host (IPv6 in brackets), plus ":port" unless it is the default.
   std::string host_header() const;
@@ -151,8 +151,8 @@ class http_client {
   /// Sends one request to `url` and reads the whole answer. `content_type` empty: no header.
   /// `timeout` <= 0: options().request_timeout. See the class comment for `idempotent`.
   boost::asio::awaitable<boost::system::result<http_client_response>> request(
-      boost::beast::http::verb method, std::string url, std::string body,
-      std::string content_type, std::chrono::milliseconds timeout, bool idempotent = false);
+      boost::beast::http::verb method, std::string url, std::string body, std::string content_type,
+      std::chrono::milliseconds timeout, bool idempotent = false);
 
   /// POST of an application/x-www-form-urlencoded body; never re-sent (not idempotent).
   boost::asio::awaitable<boost::system::result<http_client_response>> post_form(

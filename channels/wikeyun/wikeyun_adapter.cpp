@@ -200,10 +200,11 @@ void log_exchange(const wikeyun_adapter::state& st, std::string_view what,
     return;
   }
   if (answer) {
-    st.log->warn("channel={} op={} attempt={} outcome=unknown detail=\"{}\" http_status={} "
-                 "body=\"{}\"",
-                 st.config.id, what, request.attempt_id, result.detail, answer->status,
-                 supplier_text(answer->body, k_body_excerpt_max));
+    st.log->warn(
+        "channel={} op={} attempt={} outcome=unknown detail=\"{}\" http_status={} "
+        "body=\"{}\"",
+        st.config.id, what, request.attempt_id, result.detail, answer->status,
+        supplier_text(answer->body, k_body_excerpt_max));
   } else {
     st.log->warn("channel={} op={} attempt={} outcome=unknown detail=\"{}\"", st.config.id, what,
                  request.attempt_id, result.detail);
@@ -285,8 +286,7 @@ engine::attempt_result interpret_query_answer(unsigned http_status, std::string_
                        "supplier answered about order_no " + supplier_text(order_no, 64));
   }
   const auto status = data_status(*answer->data);
-  if (!status)
-    return make_result(attempt_outcome::unknown, "supplier query answer has no status");
+  if (!status) return make_result(attempt_outcome::unknown, "supplier query answer has no status");
   std::string_view reason;
   if (answer->data->at_key("reason").get_string().get(reason) != simdjson::SUCCESS) reason = {};
   if (auto result = status_result(*status, reason)) return std::move(*result);
@@ -299,8 +299,7 @@ wikeyun_adapter::wikeyun_adapter(const engine::channel_config& config, asio::io_
     : wikeyun_adapter(config, io, std::move(public_url), http_options_for(config)) {}
 
 wikeyun_adapter::wikeyun_adapter(const engine::channel_config& config, asio::io_context& io,
-                                 std::string public_url,
-                                 protocol::http_client_options http_options)
+                                 std::string public_url, protocol::http_client_options http_options)
     : state_(std::make_shared<state>(config, io, public_url, std::move(http_options))) {}
 
 wikeyun_adapter::~wikeyun_adapter() { state_->client.close(); }

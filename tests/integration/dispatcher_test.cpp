@@ -142,6 +142,10 @@ class Dispatcher : public ::testing::Test {
     o.port = redis->port();
     conn = std::make_unique<redis::connection>(io, o);
     conn->start();
+    for (auto until = std::chrono::steady_clock::now() + 5s;
+         !conn->connected() && std::chrono::steady_clock::now() < until;)
+      io.run_for(5ms);
+    ASSERT_TRUE(conn->connected());
     store = std::make_unique<order_store>(*conn, "t");
     catalogue = std::make_unique<channel_catalogue>(cfg.channels);
     router = std::make_unique<channel_router>(

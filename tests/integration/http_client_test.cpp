@@ -3,6 +3,11 @@
 // has a deadline, so a bug fails the test instead of hanging it.
 #include <gtest/gtest.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,11 +19,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -71,7 +71,8 @@ bool run_until(asio::io_context& io, Done done, std::chrono::milliseconds deadli
 /// Runs `io` for `duration` (lets timers and sweeps happen).
 void run_for(asio::io_context& io, std::chrono::milliseconds duration) {
   const auto until = steady::now() + duration;
-  run_until(io, [&] { return steady::now() >= until; }, duration + 1s);
+  run_until(
+      io, [&] { return steady::now() >= until; }, duration + 1s);
 }
 
 /// One request started with spawn(); `result` is set when it completes.
@@ -96,7 +97,8 @@ std::shared_ptr<pending_request> spawn(asio::io_context& io,
 client_result run(asio::io_context& io, asio::awaitable<client_result> request,
                   std::chrono::milliseconds deadline = 10s) {
   auto out = spawn(io, std::move(request));
-  if (!run_until(io, [&] { return out->done(); }, deadline)) {
+  if (!run_until(
+          io, [&] { return out->done(); }, deadline)) {
     ADD_FAILURE() << "request did not finish within " << deadline.count() << " ms";
     return boost::system::error_code(asio::error::timed_out);
   }
@@ -214,7 +216,8 @@ asio::awaitable<void> tls_session(std::shared_ptr<peer_state> st, tcp::socket so
                                   std::size_t connection) {
   ssl::stream<tcp::socket> stream(std::move(socket), *st->tls);
   auto it = st->open.insert(st->open.end(), &stream.next_layer());
-  auto [handshake_ec] = co_await stream.async_handshake(ssl::stream_base::server, as_tuple_awaitable);
+  auto [handshake_ec] =
+      co_await stream.async_handshake(ssl::stream_base::server, as_tuple_awaitable);
   if (!handshake_ec) {
     const char* name = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
     st->server_names.push_back(name ? name : "");
@@ -253,7 +256,8 @@ class scripted_peer {
       : st_(std::make_shared<peer_state>(io)) {
     st_->tls = std::move(tls);
     port_ = topup::test::free_loopback_port();
-    const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_));
+    const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
+                                 static_cast<unsigned short>(port_));
     st_->acceptor.open(endpoint.protocol());
     st_->acceptor.set_option(asio::socket_base::reuse_address(true));
     st_->acceptor.bind(endpoint);
@@ -271,7 +275,8 @@ class scripted_peer {
   void script(peer_script s) { st_->script = std::move(s); }
   int port() const { return port_; }
   std::string url(const std::string& path = "/x", const std::string& host = "127.0.0.1") const {
-    return std::string(st_->tls ? "https://" : "http://") + host + ":" + std::to_string(port_) + path;
+    return std::string(st_->tls ? "https://" : "http://") + host + ":" + std::to_string(port_) +
+           path;
   }
   std::size_t accepted() const { return st_->accepted; }
   std::size_t max_in_handler() const { return st_->max_in_handler; }
@@ -303,7 +308,8 @@ TEST(HttpClient, KeepAliveReusesOneConnectionForSequentialRequests) {
   });
   http_client client(io, test_options());
   for (int i = 0; i < 3; ++i) {
-    auto r = run(io, client.post_form(peer.url("/rest/Recharge/query?x=1"), "n=" + std::to_string(i), 2s));
+    auto r = run(
+        io, client.post_form(peer.url("/rest/Recharge/query?x=1"), "n=" + std::to_string(i), 2s));
     ASSERT_TRUE(r) << r.error().message();
     EXPECT_EQ(r->status, 200u);
     EXPECT_EQ(r->body, "answer " + std::to_string(i) + " to n=" + std::to_string(i));
@@ -403,7 +409,8 @@ TEST(HttpClient, IdleConnectionsAreSweptAfterIdleTimeout) {
   auto r = run(io, client.post_form(peer.url(), "a=1", 2s));
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(client.stats().idle_connections, 1u);
-  EXPECT_TRUE(run_until(io, [&] { return client.stats().idle_connections == 0; }, 2s));
+  EXPECT_TRUE(run_until(
+      io, [&] { return client.stats().idle_connections == 0; }, 2s));
 }
 
 TEST(HttpClient, NonIdempotentRequestIsNotResentWhenReusedConnectionDies) {
@@ -473,7 +480,10 @@ TEST(HttpClient, ConcurrencyPerHostIsBoundedAndTheQueueToo) {
   for (int i = 0; i < 4; ++i)
     requests.push_back(spawn(io, client.post_form(peer.url(), "i=" + std::to_string(i), 3s)));
   ASSERT_TRUE(run_until(
-      io, [&] { return std::all_of(requests.begin(), requests.end(), [](auto& r) { return r->done(); }); },
+      io,
+      [&] {
+        return std::all_of(requests.begin(), requests.end(), [](auto& r) { return r->done(); });
+      },
       5s));
   int ok = 0;
   int queue_full = 0;
@@ -507,7 +517,8 @@ TEST(HttpClient, WaitingPastTheDeadlineFailsWithQueueTimeout) {
   auto slow = spawn(io, client.post_form(peer.url(), "a=1", 3s));
   const auto start = steady::now();
   auto waiting = spawn(io, client.post_form(peer.url(), "a=2", 200ms));
-  ASSERT_TRUE(run_until(io, [&] { return slow->done() && waiting->done(); }, 5s));
+  ASSERT_TRUE(run_until(
+      io, [&] { return slow->done() && waiting->done(); }, 5s));
   ASSERT_FALSE(*waiting->result);
   EXPECT_EQ(waiting->result->error(), http_client_errc::queue_timeout);
   const auto waited = waiting->finished - start;
@@ -543,11 +554,12 @@ TEST(HttpClient, SilentServerTimesOut) {
   // Accepts and never reads: the deadline covers the write and the wait for an answer.
   asio::io_context io(1);
   const int port = topup::test::free_loopback_port();
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                           static_cast<unsigned short>(port)));
+  tcp::acceptor acceptor(
+      io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
   http_client client(io, test_options());
   const auto start = steady::now();
-  auto r = run(io, client.post_form("http://127.0.0.1:" + std::to_string(port) + "/", "a=1", 250ms));
+  auto r =
+      run(io, client.post_form("http://127.0.0.1:" + std::to_string(port) + "/", "a=1", 250ms));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), http_client_errc::timeout);
   EXPECT_LT(steady::now() - start, 750ms);
@@ -565,7 +577,8 @@ TEST(HttpClient, SsrfGuardRefusesLoopbackWhenPrivateTargetsAreDisallowed) {
   auto by_name = run(io, guarded.post_form(peer.url("/x", "localhost"), "a=1", 2s));
   ASSERT_FALSE(by_name);
   EXPECT_EQ(by_name.error(), http_client_errc::forbidden_target);
-  auto v6 = run(io, guarded.post_form("http://[::1]:" + std::to_string(peer.port()) + "/", "a=1", 2s));
+  auto v6 =
+      run(io, guarded.post_form("http://[::1]:" + std::to_string(peer.port()) + "/", "a=1", 2s));
   ASSERT_FALSE(v6);
   EXPECT_EQ(v6.error(), http_client_errc::forbidden_target);
   auto metadata = run(io, guarded.post_form("http://169.254.169.254/latest/meta-data/", "", 2s));
@@ -651,8 +664,9 @@ TEST(HttpClient, InterimAnswersAreSkipped) {
   scripted_peer peer(io);
   peer.script([](const seen_request&, std::size_t) {
     peer_answer a;
-    a.raw = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-            "Connection: close\r\n\r\nfinal";
+    a.raw =
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+        "Connection: close\r\n\r\nfinal";
     return a;
   });
   http_client client(io, test_options());
@@ -676,7 +690,8 @@ TEST(HttpClient, RefusedConnectionFailsFast) {
 TEST(HttpClient, BadUrlsFailWithoutNetwork) {
   asio::io_context io(1);
   http_client client(io, test_options());
-  for (const char* url : {"ftp://127.0.0.1/", "127.0.0.1:80", "http://user@127.0.0.1/", "http://h:0/"}) {
+  for (const char* url :
+       {"ftp://127.0.0.1/", "127.0.0.1:80", "http://user@127.0.0.1/", "http://h:0/"}) {
     auto r = run(io, client.post_form(url, "", 1s));
     ASSERT_FALSE(r) << url;
     EXPECT_EQ(r.error(), http_client_errc::bad_url) << url;
@@ -704,10 +719,12 @@ TEST(HttpClient, CloseAbortsRunningAndWaitingRequestsPromptly) {
   http_client client(io, options);
   auto running = spawn(io, client.post_form(peer.url(), "a=1", 10s));
   auto waiting = spawn(io, client.post_form(peer.url(), "a=2", 10s));
-  ASSERT_TRUE(run_until(io, [&] { return peer.requests().size() == 1; }, 2s));
+  ASSERT_TRUE(run_until(
+      io, [&] { return peer.requests().size() == 1; }, 2s));
   const auto start = steady::now();
   client.close();
-  ASSERT_TRUE(run_until(io, [&] { return running->done() && waiting->done(); }, 2s));
+  ASSERT_TRUE(run_until(
+      io, [&] { return running->done() && waiting->done(); }, 2s));
   EXPECT_LT(steady::now() - start, 500ms);
   ASSERT_FALSE(*running->result);
   EXPECT_EQ(running->result->error(), asio::error::operation_aborted);
@@ -731,9 +748,11 @@ TEST(HttpClient, DestroyingTheClientWithRequestsInFlightIsSafe) {
   {
     http_client client(io, test_options());
     running = spawn(io, client.post_form(peer.url(), "a=1", 10s));
-    ASSERT_TRUE(run_until(io, [&] { return peer.requests().size() == 1; }, 2s));
+    ASSERT_TRUE(run_until(
+        io, [&] { return peer.requests().size() == 1; }, 2s));
   }
-  ASSERT_TRUE(run_until(io, [&] { return running->done(); }, 1s));
+  ASSERT_TRUE(run_until(
+      io, [&] { return running->done(); }, 1s));
   ASSERT_FALSE(*running->result);
   EXPECT_EQ(running->result->error(), asio::error::operation_aborted);
 }
@@ -743,7 +762,8 @@ TEST(HttpClient, HttpsToAPlainServerFailsWithoutHanging) {
   scripted_peer peer(io);
   http_client client(io, test_options());
   const auto start = steady::now();
-  auto r = run(io, client.post_form("https://127.0.0.1:" + std::to_string(peer.port()) + "/", "a=1", 2s));
+  auto r = run(
+      io, client.post_form("https://127.0.0.1:" + std::to_string(peer.port()) + "/", "a=1", 2s));
   EXPECT_FALSE(r);
   EXPECT_LT(steady::now() - start, 2500ms);
 }

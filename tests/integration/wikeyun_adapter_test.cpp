@@ -98,7 +98,8 @@ std::shared_ptr<pending<T>> spawn(asio::io_context& io, asio::awaitable<T> coro)
 attempt_result run(asio::io_context& io, asio::awaitable<attempt_result> coro,
                    std::chrono::milliseconds deadline = 10s) {
   auto out = spawn(io, std::move(coro));
-  if (!run_until(io, [&] { return out->value.has_value(); }, deadline)) {
+  if (!run_until(
+          io, [&] { return out->value.has_value(); }, deadline)) {
     ADD_FAILURE() << "adapter call did not finish within " << deadline.count() << " ms";
     return attempt_result{};
   }
@@ -153,14 +154,13 @@ asio::awaitable<topup::protocol::http_response> serve_supplier(
   }
   co_return topup::protocol::make_response(static_cast<http::status>(reply.status), reply.body,
                                            "application/json; charset=utf-8",
-                                           request.message.version(),
-                                           request.message.keep_alive());
+                                           request.message.version(), request.message.keep_alive());
 }
 
 std::string envelope(const std::string& code, const std::string& msg,
                      const std::string& data = "null") {
-  return "{\"code\":\"" + code + "\",\"msg\":\"" + msg + "\",\"time\":\"1700000000\",\"data\":" +
-         data + "}";
+  return "{\"code\":\"" + code + "\",\"msg\":\"" + msg +
+         "\",\"time\":\"1700000000\",\"data\":" + data + "}";
 }
 
 std::string query_data(const std::string& order_no, const std::string& status,
@@ -180,13 +180,14 @@ topup::engine::channel_config channel_for(const std::string& url, std::uint32_t 
   config.recharge_types = {0, 1};
   config.cost_rate_ppm = 980'000;
   config.timeout_ms = timeout_ms;
-  config.raw_json = "{\"id\":\"up1\",\"kind\":\"wikeyun\",\"url\":\"" + url +
-                    "\",\"app_key\":\"" + k_app_key + "\",\"app_secret\":\"" + k_secret +
-                    "\",\"store_id\":\"" + k_store + "\"}";
+  config.raw_json = "{\"id\":\"up1\",\"kind\":\"wikeyun\",\"url\":\"" + url + "\",\"app_key\":\"" +
+                    k_app_key + "\",\"app_secret\":\"" + k_secret + "\",\"store_id\":\"" + k_store +
+                    "\"}";
   return config;
 }
 
-attempt_request sample_attempt(const std::string& attempt_id = "T1700000000000001000012345M1001-1") {
+attempt_request sample_attempt(
+    const std::string& attempt_id = "T1700000000000001000012345M1001-1") {
   attempt_request request;
   request.order_number = attempt_id.substr(0, attempt_id.rfind('-'));
   request.attempt_id = attempt_id;
@@ -332,12 +333,12 @@ TEST(WikeyunAdapter, SubmitMalformedAnswersAreUnknown) {
   const std::vector<std::string> bodies = {
       "",
       "success",
-      "{\"code\":\"0000\"",                       // truncated JSON
-      "{\"code\":\"0000\",}",                     // malformed JSON
-      "[\"0000\"]",                               // not an object
-      "{\"msg\":\"ok\"}",                         // no code
-      "{\"code\":0,\"msg\":\"ok\"}",              // code not a string
-      "{\"code\":\"000\",\"msg\":\"ok\"}",        // not four digits
+      "{\"code\":\"0000\"",                 // truncated JSON
+      "{\"code\":\"0000\",}",               // malformed JSON
+      "[\"0000\"]",                         // not an object
+      "{\"msg\":\"ok\"}",                   // no code
+      "{\"code\":0,\"msg\":\"ok\"}",        // code not a string
+      "{\"code\":\"000\",\"msg\":\"ok\"}",  // not four digits
       "{\"code\":\"00000\",\"msg\":\"ok\"}",
       "{\"code\":\"OK!!\",\"msg\":\"ok\"}",
       "{\"code\":\"0000\"} trailing",
@@ -371,8 +372,8 @@ asio::awaitable<void> truncating_supplier(tcp::acceptor* acceptor, int* served) 
 TEST(WikeyunAdapter, SubmitTruncatedAnswerIsUnknown) {
   asio::io_context io(1);
   const int port = topup::test::free_loopback_port();
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                                           static_cast<unsigned short>(port)));
+  tcp::acceptor acceptor(
+      io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
   int served = 0;
   asio::co_spawn(io, truncating_supplier(&acceptor, &served), asio::detached);
   wikeyun_adapter adapter(channel_for("http://127.0.0.1:" + std::to_string(port), 2000), io,
@@ -420,10 +421,12 @@ TEST(WikeyunAdapter, CloseEndsARunningSubmitAsUnknown) {
     return reply;
   });
   auto running = spawn(f.io, f.adapter->submit(sample_attempt()));
-  ASSERT_TRUE(run_until(f.io, [&] { return f.state->calls.size() == 1; }, 2s));
+  ASSERT_TRUE(run_until(
+      f.io, [&] { return f.state->calls.size() == 1; }, 2s));
   const auto start = steady::now();
   f.adapter->close();
-  ASSERT_TRUE(run_until(f.io, [&] { return running->value.has_value(); }, 1s));
+  ASSERT_TRUE(run_until(
+      f.io, [&] { return running->value.has_value(); }, 1s));
   EXPECT_LT(steady::now() - start, 500ms);
   EXPECT_EQ(running->value->outcome, attempt_outcome::unknown);
 }
@@ -456,15 +459,16 @@ TEST(WikeyunAdapter, QueryStatusMapping) {
     attempt_outcome outcome;
   };
   const std::vector<status_case> cases = {
-      {"0", "", attempt_outcome::pending},      {"1", "", attempt_outcome::pending},
-      {"6", "", attempt_outcome::pending},      {"7", "", attempt_outcome::pending},
-      {"2", "", attempt_outcome::succeeded},    {"3", "携号转网", attempt_outcome::failed},
-      {"4", "", attempt_outcome::failed},       {"5", "", attempt_outcome::unknown},
-      {"9", "", attempt_outcome::unknown},      {"", "", attempt_outcome::unknown},
+      {"0", "", attempt_outcome::pending},   {"1", "", attempt_outcome::pending},
+      {"6", "", attempt_outcome::pending},   {"7", "", attempt_outcome::pending},
+      {"2", "", attempt_outcome::succeeded}, {"3", "携号转网", attempt_outcome::failed},
+      {"4", "", attempt_outcome::failed},    {"5", "", attempt_outcome::unknown},
+      {"9", "", attempt_outcome::unknown},   {"", "", attempt_outcome::unknown},
       {"22", "", attempt_outcome::unknown},
   };
   for (const auto& c : cases) {
-    f.reply_always(200, envelope("0000", "获取成功", query_data(attempt.attempt_id, c.status, c.reason)));
+    f.reply_always(
+        200, envelope("0000", "获取成功", query_data(attempt.attempt_id, c.status, c.reason)));
     const auto result = run(f.io, f.adapter->query(attempt));
     EXPECT_EQ(result.outcome, c.outcome) << "status " << c.status;
     if (c.status == "3") {
@@ -495,7 +499,8 @@ TEST(WikeyunAdapter, QueryNotFoundAndOtherAnswers) {
   f.reply_always(200, "{\"code\":\"0000\",\"data\":{\"status\":\"2\"");  // truncated
   EXPECT_EQ(run(f.io, f.adapter->query(attempt)).outcome, attempt_outcome::unknown);
   // A status given as a JSON integer reads the same as the string.
-  f.reply_always(200, envelope("0000", "ok", "{\"order_no\":\"" + attempt.attempt_id + "\",\"status\":2}"));
+  f.reply_always(
+      200, envelope("0000", "ok", "{\"order_no\":\"" + attempt.attempt_id + "\",\"status\":2}"));
   EXPECT_EQ(run(f.io, f.adapter->query(attempt)).outcome, attempt_outcome::succeeded);
 }
 
@@ -518,7 +523,8 @@ TEST(WikeyunAdapter, QueryTimeoutIsUnknown) {
 
 TEST(WikeyunAdapter, InterpretPushAnswerTable) {
   EXPECT_EQ(interpret_push_answer(200, envelope("0000", "ok")).outcome, attempt_outcome::accepted);
-  EXPECT_EQ(interpret_push_answer(200, envelope("1002", "签名错误")).outcome, attempt_outcome::refused);
+  EXPECT_EQ(interpret_push_answer(200, envelope("1002", "签名错误")).outcome,
+            attempt_outcome::refused);
   EXPECT_EQ(interpret_push_answer(200, envelope("2005", "")).outcome, attempt_outcome::refused);
   EXPECT_EQ(interpret_push_answer(200, envelope("5000", "")).outcome, attempt_outcome::refused);
   EXPECT_EQ(interpret_push_answer(200, envelope("5001", "")).outcome, attempt_outcome::unknown);
@@ -526,17 +532,20 @@ TEST(WikeyunAdapter, InterpretPushAnswerTable) {
   EXPECT_EQ(interpret_push_answer(201, envelope("0000", "")).outcome, attempt_outcome::unknown);
   EXPECT_EQ(interpret_push_answer(200, "\xff\xfe").outcome, attempt_outcome::unknown);
   // A long message is cut, on a character boundary, and control characters are blanked.
-  const auto long_msg = interpret_push_answer(200, envelope("2004", std::string(100, 'x') + "余额不足\\n" + std::string(200, 'y')));
+  const auto long_msg = interpret_push_answer(
+      200, envelope("2004", std::string(100, 'x') + "余额不足\\n" + std::string(200, 'y')));
   EXPECT_EQ(long_msg.outcome, attempt_outcome::refused);
   EXPECT_LE(long_msg.detail.size(), std::string("supplier code 2004: ").size() + 120 + 3);
   EXPECT_EQ(long_msg.detail.find('\n'), std::string::npos);
 }
 
 TEST(WikeyunAdapter, InterpretQueryAnswerChecksTheOrderNo) {
-  EXPECT_EQ(interpret_query_answer(200, envelope("0000", "", query_data("A-1", "2")), "A-1").outcome,
-            attempt_outcome::succeeded);
-  EXPECT_EQ(interpret_query_answer(200, envelope("0000", "", query_data("A-2", "2")), "A-1").outcome,
-            attempt_outcome::unknown);
+  EXPECT_EQ(
+      interpret_query_answer(200, envelope("0000", "", query_data("A-1", "2")), "A-1").outcome,
+      attempt_outcome::succeeded);
+  EXPECT_EQ(
+      interpret_query_answer(200, envelope("0000", "", query_data("A-2", "2")), "A-1").outcome,
+      attempt_outcome::unknown);
   // No order_no in the data: the answer was to our request by order_no.
   EXPECT_EQ(interpret_query_answer(200, envelope("0000", "", "{\"status\":\"3\"}"), "A-1").outcome,
             attempt_outcome::failed);
@@ -594,7 +603,8 @@ TEST(WikeyunAdapter, CallbackWithBadSignatureIsRefused) {
 
   // Signed with another secret.
   for (const auto method : {sign_method::md5, sign_method::hmac_sha256}) {
-    auto forged = adapter.parse_callback(signed_pairs(callback_params("T1M1-1", "2"), method, "guess"));
+    auto forged =
+        adapter.parse_callback(signed_pairs(callback_params("T1M1-1", "2"), method, "guess"));
     ASSERT_FALSE(forged);
     EXPECT_EQ(forged.error(), errc::bad_signature);
   }
@@ -605,7 +615,8 @@ TEST(WikeyunAdapter, CallbackWithBadSignatureIsRefused) {
   EXPECT_EQ(adapter.parse_callback(tampered).error(), errc::bad_signature);
   // No sign, an empty one, a lower-case one, one of neither length.
   auto params = callback_params("T1M1-1", "2");
-  EXPECT_EQ(adapter.parse_callback(pairs(params.begin(), params.end())).error(), errc::bad_signature);
+  EXPECT_EQ(adapter.parse_callback(pairs(params.begin(), params.end())).error(),
+            errc::bad_signature);
   auto lower = signed_pairs(params, sign_method::md5, k_secret);
   for (auto& [key, value] : lower)
     if (key == "sign")
