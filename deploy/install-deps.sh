@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  g++ cmake ninja-build pkg-config git        # toolchain
+  g++ cmake ninja-build pkg-config git ccache # toolchain (ccache: build trees share objects)
   libboost1.81-dev libboost-json1.81-dev      # Asio, Beast, Boost.JSON (answer envelopes)
   libsimdjson-dev                             # JSON parsing (config, supplier answers)
   libhiredis-dev redis-server                 # Redis client and the server tests run

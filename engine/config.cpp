@@ -493,6 +493,7 @@ void read_merchant(const object_fields& f, const std::vector<merchant_config>& e
   read_integer(f, "rate_limit_rps", 0, 1'000'000, out.rate_limit_rps);
   read_integer(f, "rate_limit_burst", 0, 1'000'000, out.rate_limit_burst);
   read_integer(f, "slow_deadline_s", 1, 30 * 86400, out.slow_deadline_s);
+  read_integer(f, "fast_deadline_s", 1, 30 * 86400, out.fast_deadline_s);
   read_flag(f, "enabled", out.enabled);
 }
 

@@ -101,6 +101,8 @@ struct merchant_config {
   std::uint32_t rate_limit_rps = 0;       ///< 0..1000000; 0 = unlimited.
   std::uint32_t rate_limit_burst = 0;     ///< 0..1000000; 0 = same as rps.
   std::uint32_t slow_deadline_s = 86400;  ///< 1..2592000: how long a slow order may wait in 6.
+  /// 1..2592000: how long a fast order may wait in 6 for a channel with capacity or health.
+  std::uint32_t fast_deadline_s = 60;
   bool enabled = true;
 };
 

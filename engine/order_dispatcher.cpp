@@ -192,14 +192,10 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
               now_ms);
         } else {
           // Channels exist but none has capacity or health right now: wait, up to a deadline.
-          const std::int64_t wait_ms =
-              o.recharge_type == 0
-                  ? static_cast<std::int64_t>(config_.merchants.empty() ? 86400 : 0) * 1000
-                  : k_fast_wait_ms;
-          std::int64_t deadline_ms = o.created_at_ms + wait_ms;
-          if (o.recharge_type == 0)
-            for (const auto& m : config_.merchants)
-              if (m.id == merchant) deadline_ms = o.created_at_ms + std::int64_t{m.slow_deadline_s} * 1000;
+          std::int64_t wait_s = o.recharge_type == 0 ? 86400 : 60;
+          for (const auto& m : config_.merchants)
+            if (m.id == merchant) wait_s = o.recharge_type == 0 ? m.slow_deadline_s : m.fast_deadline_s;
+          const std::int64_t deadline_ms = o.created_at_ms + wait_s * 1000;
           if (now_ms >= deadline_ms) {
             step = co_await store_.fail_refund(merchant, number, order_status::waiting,
                                                "no channel available before the deadline", now_ms);

@@ -33,9 +33,6 @@ namespace topup::engine {
 /// Lives on its shard's thread.
 class order_dispatcher {
  public:
-  /// How long a fast order may wait in 6 for a channel with capacity before it fails.
-  static constexpr std::int64_t k_fast_wait_ms = 60'000;
-
   order_dispatcher(boost::asio::io_context& io, const config& cfg, order_store& store,
                    channel_router& router, unsigned shard);
   ~order_dispatcher();

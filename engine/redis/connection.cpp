@@ -20,7 +20,6 @@
 #include <tuple>
 #include <utility>
 
-#include "engine/assert.hpp"
 #include "engine/errc.hpp"
 #include "engine/log.hpp"
 
@@ -254,13 +253,14 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       command.release()->complete(errc::internal, {});
       return;
     }
-    // Before start(), after stop(), during a back-off or while a (re)connect is in progress:
-    // fail now rather than queue behind an attempt that may take connect_timeout to fail.
-    if (!ready_) {
+    // No attempt under way (before start(), after stop(), waiting out a back-off): fail now.
+    // While an attempt is under way the command queues behind the handshake, so start()
+    // followed at once by a command works; if the handshake fails or connect_timeout passes,
+    // the context is freed and the command fails with storage_unavailable like any pending one.
+    if (ac_ == nullptr) {
       command.release()->complete(errc::storage_unavailable, {});
       return;
     }
-    TOPUP_ASSERT(ac_ != nullptr);  // ready_ implies a live context (context_gone clears both)
     if (pending_ >= options_.max_pending) {
       command.release()->complete(errc::overloaded, {});
       return;
@@ -324,9 +324,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     // Setting the connect callback arms the write watch: writable means connected (or failed).
     redisAsyncSetConnectCallback(ac, &impl::on_connect);
     redisAsyncSetDisconnectCallback(ac, &impl::on_disconnect);
-    // The handshake, queued until the socket connects: AUTH if configured, then PING. Only a
-    // PONG makes the connection ready, so a server that is still loading its AOF (-LOADING) or
-    // wants a password (-NOAUTH) is retried with back-off instead of failing every command.
+    // The handshake, queued until the socket connects and ahead of any command: AUTH if
+    // configured, then PING. Only a PONG makes the connection ready, so a server that is still
+    // loading its AOF (-LOADING) or wants a password (-NOAUTH) is retried with back-off.
     if (!options_.password.empty()) {
       const char* argv[] = {"AUTH", options_.password.data()};
       const std::size_t lengths[] = {4, options_.password.size()};
@@ -394,8 +394,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   }
 
   // A handshake reply other than the expected one: give this context up. Inside a callback
-  // hiredis defers the free until the callback returns; the rest of the handshake then
-  // completes with a NULL reply, and the back-off schedules the next attempt.
+  // hiredis defers the free until the callback returns; what is queued behind (the rest of the
+  // handshake, commands issued while connecting) then completes with a NULL reply, so those
+  // commands fail with storage_unavailable rather than see -NOAUTH or -LOADING, and the
+  // back-off schedules the next attempt.
   static void handshake_failed(redisAsyncContext* ac, spdlog::level::level_enum level,
                                std::string_view step, const redisReply* r) {
     auto* self = static_cast<impl*>(ac->data);

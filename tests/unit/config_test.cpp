@@ -200,6 +200,7 @@ TEST(ConfigParse, BaseConfigIsValidAndDefaultsApply) {
   EXPECT_EQ(m.rate_limit_rps, 0u);
   EXPECT_EQ(m.rate_limit_burst, 0u);
   EXPECT_EQ(m.slow_deadline_s, 86400u);
+  EXPECT_EQ(m.fast_deadline_s, 60u);
   EXPECT_TRUE(m.enabled);
   const auto& ch = c.channels[2];
   EXPECT_EQ(ch.priority, 0);
@@ -562,6 +563,8 @@ const broken_case k_broken_cases[] = {
      "merchants[0].rate_limit_burst: must be an integer in 0..1000000"},
     {"/merchants/0/slow_deadline_s", "0",
      "merchants[0].slow_deadline_s: must be an integer in 1..2592000"},
+    {"/merchants/0/fast_deadline_s", "0",
+     "merchants[0].fast_deadline_s: must be an integer in 1..2592000"},
     {"/merchants/0/enabled", R"("true")", "merchants[0].enabled: must be true, false, 0 or 1"},
     // channels: common fields
     {"/channels", "{}", "channels: must be an array of objects"},
