@@ -100,7 +100,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
 shard_services::~shard_services() = default;
 
 std::string shard_services::start() {
-  redis_.start();
+  // Listen first: a start-up failure is then one line, with no storage noise around it.
   if (auto ec = http_.listen())
     return "server.listen: cannot listen on " + cfg_->server.listen_host + ":" +
            std::to_string(cfg_->server.listen_port) + ": " + ec.message();
@@ -108,6 +108,7 @@ std::string shard_services::start() {
 }
 
 void shard_services::after_all_started() {
+  redis_.start();
   scheduler_.start();
   auto log = logger("engine");
   asio::co_spawn(

@@ -171,6 +171,10 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
           const auto& cfg = *pick.chosen->config;
           const std::int64_t attempt = field_int(o, "attempts") + 1;
           tried.push_back(cfg.id);
+          // Take the channel's slot before awaiting the persist, so concurrent orders on this
+          // shard cannot all pass the in-flight check at once; give it back if the step fails.
+          current = pick.chosen;
+          current->health.started(steady::now());
           field_pairs extra;
           extra.emplace_back("channel", cfg.id);
           extra.emplace_back("attempts", std::to_string(attempt));
@@ -180,11 +184,8 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
           step = co_await store_.transition(merchant, number, order_status::waiting,
                                             order_status::matched, std::string(), std::move(extra),
                                             now_ms);
-          if (step) {
-            current = pick.chosen;
-            current->health.started(steady::now());
-            just_matched = true;
-          }
+          if (step) just_matched = true;
+          else release_slot();
         } else if (pick.what == channel_router::verdict::exhausted) {
           step = co_await store_.fail_refund(
               merchant, number, order_status::waiting,

@@ -93,8 +93,11 @@ void topupd_config::hold_orders_waiting() {
     channel["latency_ms"] = json::array{600000, 600000};
     channel["max_inflight"] = 1;
   }
+  // Fast orders then wait in 6 for the plugged channel far longer than any test runs.
+  for (auto& m : json.at("merchants").as_array()) m.as_object()["fast_deadline_s"] = 3600;
   auto& plug = add_merchant(k_plug_merchant, "plug", "plug-secret", "s1", 1.0);
   plug["default_change"] = 0;
+  plug["fast_deadline_s"] = 3600;
 }
 
 int order_number_shard(const std::string& order_number) {

@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# How many orders a second topupd takes, at what latency (bench/README.md).
+#
+#   bench/run.sh            full run (~3-4 minutes)
+#   bench/run.sh --quick    shortened scenarios (under 60 s once built)
+#
+# Options: --threads N (topupd server.threads, default 1), --connections N (default 64),
+#          --gen-threads N (load generator threads, default 1), --skip-build.
+#
+# Builds the release preset (build-release/), then for each scenario starts a fresh
+# redis-server (AOF on, appendfsync everysec, or always for the extra intake run) and
+# build-release/bin/topupd on free loopback ports, runs build-release/bin/topup-bench against
+# them, and stops both. Prints a table; writes bench/results/latest.json and
+# bench/results/latest.svg. The last line printed is the RESULT line.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin="$root/build-release/bin"
+results="$root/bench/results"
+
+quick=0
+skip_build=0
+topupd_threads=1
+connections=64
+gen_threads=1
+while (($#)); do
+  case "$1" in
+    --quick) quick=1 ;;
+    --skip-build) skip_build=1 ;;
+    --threads) topupd_threads=$2; shift ;;
+    --connections) connections=$2; shift ;;
+    --gen-threads) gen_threads=$2; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# Scenario lengths in seconds: warm-up (not measured) + measured window.
+if ((quick)); then
+  mode=quick
+  ceiling_warmup=0.5;  ceiling_secs=2.5
+  intake_warmup=1;     intake_secs=4
+  life_warmup=1;       life_secs=4;  life_drain=10
+  latency_warmup=1;    latency_secs=6
+  memory_orders=20000
+  run_always=0
+else
+  mode=full
+  ceiling_warmup=1;    ceiling_secs=10
+  intake_warmup=2;     intake_secs=15
+  life_warmup=2;       life_secs=15; life_drain=30
+  latency_warmup=2;    latency_secs=30
+  memory_orders=200000
+  run_always=1
+fi
+
+say() { echo "run.sh: $*" >&2; }
+die() { echo "run.sh: FAILED: $*" >&2; exit 1; }
+
+for tool in redis-server cmake; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (deploy/install-deps.sh)"
+done
+
+# --- build -------------------------------------------------------------------------------------
+if ((skip_build)); then
+  [[ -x "$bin/topupd" && -x "$bin/topup-bench" ]] || die "--skip-build, but $bin has no build"
+else
+  say "building release (build-release/: topupd, topup-bench)"
+  build_log=$(mktemp /tmp/topup-bench-build.XXXXXX)
+  if ! (cd "$root" && cmake --preset release >"$build_log" 2>&1 &&
+        cmake --build --preset release -j 2 --target topupd topup-bench >>"$build_log" 2>&1); then
+    tail -n 40 "$build_log" >&2
+    rm -f "$build_log"
+    die "the release build failed (output above)"
+  fi
+  rm -f "$build_log"
+fi
+bench="$bin/topup-bench"
+
+# --- processes: everything started here is stopped on any exit ----------------------------------
+work=$(mktemp -d /tmp/topup-bench.XXXXXX)
+started_pids=()
+redis_pid=""
+topupd_pid=""
+
+is_running() {  # a pid we started that has neither exited nor become a zombie
+  local pid=$1 state
+  kill -0 "$pid" 2>/dev/null || return 1
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ "$state" != Z ]]
+}
+
+stop_pid() {  # SIGTERM, up to ~5 s, then SIGKILL
+  local pid=$1 i
+  [[ -n "$pid" ]] || return 0
+  is_running "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    is_running "$pid" || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local pid
+  for pid in "${started_pids[@]}"; do stop_pid "$pid"; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_redis() {  # start_redis <name> <appendfsync>: sets redis_port, redis_pid
+  local name=$1 fsync=$2 dir="$work/redis-$1" i
+  mkdir -p "$dir"
+  redis_port=$("$bench" free-port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes \
+    --appendfsync "$fsync" --dir "$dir" --logfile "$dir/redis.log" >/dev/null 2>&1 &
+  redis_pid=$!
+  disown "$redis_pid"  # no job-control notices; we stop it ourselves
+  started_pids+=("$redis_pid")
+  for ((i = 0; i < 100; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$redis_port" && printf 'PING\r\n' >&3 &&
+        IFS= read -r -t 1 line <&3 && [[ "$line" == +PONG* ]]) 2>/dev/null; then
+      return 0
+    fi
+    is_running "$redis_pid" || break
+    sleep 0.05
+  done
+  tail -n 20 "$dir/redis.log" >&2 || true
+  die "redis-server for $name did not come up"
+}
+
+start_topupd() {  # start_topupd <name> <channel profile>: sets topupd_port, topupd_pid
+  local name=$1 profile=$2
+  topupd_port=$("$bench" free-port)
+  "$bench" config --profile "$profile" --port "$topupd_port" --redis-port "$redis_port" \
+    --threads "$topupd_threads" --log-level warn >"$work/topupd-$name.json"
+  "$bin/topupd" --config "$work/topupd-$name.json" >"$work/topupd-$name.log" 2>&1 &
+  topupd_pid=$!
+  disown "$topupd_pid"
+  started_pids+=("$topupd_pid")
+  if ! "$bench" wait --port "$topupd_port" --timeout-s 20; then
+    tail -n 20 "$work/topupd-$name.log" >&2 || true
+    die "topupd for $name did not answer /healthz"
+  fi
+}
+
+stop_scenario() {
+  stop_pid "$topupd_pid"
+  stop_pid "$redis_pid"
+  topupd_pid=""
+  redis_pid=""
+}
+
+json_number() {  # json_number <file> <key>: the first top-level-looking "key":number
+  grep -o "\"$2\":[-0-9.eE+]*" "$1" | head -n 1 | cut -d: -f2
+}
+
+run_load() {  # run_load <name> <topupd args...>: runs topup-bench load, keeps the topupd log
+  local name=$1; shift
+  if ! "$bench" load --scenario "$name" --port "$topupd_port" --connections "$connections" \
+      --threads "$gen_threads" --topupd-threads "$topupd_threads" \
+      --out "$work/results/$name.json" "$@"; then
+    tail -n 20 "$work/topupd-$name.log" >&2 || true
+    die "scenario $name"
+  fi
+  if grep -qiE '\[(error|critical)\]' "$work/topupd-$name.log"; then
+    say "note: topupd logged errors during $name:"
+    grep -iE '\[(error|critical)\]' "$work/topupd-$name.log" | head -n 5 >&2
+  fi
+}
+
+mkdir -p "$work/results" "$results"
+started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+clock_start=$SECONDS
+
+# 1. ceiling: the HTTP floor cost, GET /healthz through the same server and client.
+say "1/5 ceiling: GET /healthz, closed loop, $connections connections, ${ceiling_secs}s"
+start_redis ceiling everysec
+start_topupd ceiling hold
+run_load ceiling --target healthz --mode closed --warmup-s "$ceiling_warmup" \
+  --duration-s "$ceiling_secs" --orders 1
+stop_scenario
+ceiling_rps=$(json_number "$work/results/ceiling.json" rate)
+
+# Orders to prepare for a closed-loop push run: the healthz rate bounds the push rate.
+orders_for() {  # orders_for <warmup> <secs>
+  awk -v r="$ceiling_rps" -v w="$1" -v s="$2" \
+    'BEGIN { n = int(r * (w + s) * 1.1) + 1000; if (n < 20000) n = 20000; if (n > 3000000) n = 3000000; print n }'
+}
+
+# 2. intake: pushOrder only; the channel never answers, so orders sit in 7.
+say "2/5 intake: pushOrder, closed loop, ${intake_secs}s (appendfsync everysec)"
+start_redis intake everysec
+start_topupd intake hold
+run_load intake --target push --mode closed --warmup-s "$intake_warmup" \
+  --duration-s "$intake_secs" --orders "$(orders_for "$intake_warmup" "$intake_secs")" \
+  --appendfsync everysec
+stop_scenario
+intake_rps=$(json_number "$work/results/intake.json" rate)
+
+if ((run_always)); then
+  say "2b intake with appendfsync always, ${intake_secs}s"
+  start_redis intake_always always
+  start_topupd intake_always hold
+  run_load intake_always --target push --mode closed --warmup-s "$intake_warmup" \
+    --duration-s "$intake_secs" --orders "$(orders_for "$intake_warmup" "$intake_secs")" \
+    --appendfsync always
+  stop_scenario
+fi
+
+# 3. lifecycle: a zero-latency sim channel and the bench's callback sink.
+say "3/5 lifecycle: push -> 2 -> callback, closed loop, ${life_secs}s (+ drain)"
+start_redis lifecycle everysec
+start_topupd lifecycle instant
+run_load lifecycle --target push --mode closed --callbacks --warmup-s "$life_warmup" \
+  --duration-s "$life_secs" --drain-s "$life_drain" \
+  --orders "$(orders_for "$life_warmup" "$life_secs")" --appendfsync everysec
+stop_scenario
+
+# 4. latency at load: open loop at half the intake maximum.
+latency_rate=$(awk -v r="$intake_rps" 'BEGIN { printf "%.0f", r / 2 }')
+say "4/5 latency: pushOrder, open loop at ${latency_rate}/s (50% of intake), ${latency_secs}s"
+start_redis latency everysec
+start_topupd latency hold
+run_load latency --target push --mode open --rate "$latency_rate" \
+  --warmup-s "$latency_warmup" --duration-s "$latency_secs" --appendfsync everysec
+stop_scenario
+
+# 5. memory: slow orders waiting in 6 behind a channel at capacity.
+say "5/5 memory: $memory_orders slow orders waiting in 6"
+start_redis memory everysec
+start_topupd memory saturated_slow
+run_load memory --target push --mode count --orders "$memory_orders" --recharge-type 0 \
+  --topupd-pid "$topupd_pid" --redis-pid "$redis_pid" --appendfsync everysec
+stop_scenario
+
+cat >"$work/results/run.json" <<EOF
+{"mode":"$mode","started_at":"$started_at","wall_s":$((SECONDS - clock_start)),
+ "topupd_threads":$topupd_threads,"connections":$connections,"generator_threads":$gen_threads,
+ "redis":"$(redis-server --version | head -n 1)","appendfsync":"everysec"}
+EOF
+say "scenarios done in $((SECONDS - clock_start)) s"
+"$bench" report --dir "$work/results" --json "$results/latest.json" --svg "$results/latest.svg"

@@ -1,0 +1,433 @@
+#include "bench/topup_bench/bench_report.hpp"
+
+#include <boost/json.hpp>
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace topup::bench {
+
+namespace json = boost::json;
+
+namespace {
+
+std::optional<json::object> read_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  boost::system::error_code ec;
+  json::value v = json::parse(ss.str(), ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return v.as_object();
+}
+
+double number_at(const json::object& o, std::initializer_list<std::string_view> path) {
+  const json::value* v = nullptr;
+  const json::object* cur = &o;
+  for (auto key : path) {
+    if (!cur) return 0;
+    auto it = cur->find(key);
+    if (it == cur->end()) return 0;
+    v = &it->value();
+    cur = v->is_object() ? &v->as_object() : nullptr;
+  }
+  if (!v) return 0;
+  if (v->is_double()) return v->as_double();
+  if (v->is_int64()) return static_cast<double>(v->as_int64());
+  if (v->is_uint64()) return static_cast<double>(v->as_uint64());
+  return 0;
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+/// Latency in ms with a precision that suits its size: 0.123, 12.3, 1234.
+std::string ms(double v) {
+  if (v <= 0) return "-";
+  if (v < 10) return fixed(v, 3);
+  if (v < 1000) return fixed(v, 1);
+  return fixed(v, 0);
+}
+
+std::string pad(std::string s, std::size_t width, bool right = false) {
+  // Table cells are ASCII only, so bytes = columns.
+  if (s.size() >= width) return s;
+  return right ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) {
+        auto model = line.substr(colon + 1);
+        model.erase(0, model.find_first_not_of(' '));
+        return model;
+      }
+    }
+  }
+  return "unknown";
+}
+
+std::string now_utc() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+/// One row of the throughput chart and of the latency chart.
+struct chart_row {
+  std::string label;
+  double rate = 0;
+  std::vector<double> latency_ms;  // p50 p90 p99 p99.9 max; empty: none
+};
+
+std::vector<double> latency_of(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->value().is_object()) return {};
+  const auto& l = it->value().as_object();
+  if (number_at(l, {"count"}) <= 0) return {};
+  return {number_at(l, {"p50"}), number_at(l, {"p90"}), number_at(l, {"p99"}),
+          number_at(l, {"p999"}), number_at(l, {"max"})};
+}
+
+std::string svg_chart(const std::vector<chart_row>& rows, const std::string& title,
+                      const std::vector<std::string>& footer) {
+  const int width = 1000;
+  const int height = 560;
+  std::ostringstream s;
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+    << "\" viewBox=\"0 0 " << width << ' ' << height
+    << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+    << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    << "<text x=\"20\" y=\"28\" font-size=\"16\" font-weight=\"bold\">" << xml_escape(title)
+    << "</text>\n";
+
+  // Left: throughput, linear scale.
+  const double left_x = 70, left_w = 360, top = 70, plot_h = 330;
+  double max_rate = 1;
+  for (const auto& r : rows) max_rate = std::max(max_rate, r.rate);
+  const double magnitude = std::pow(10.0, std::floor(std::log10(max_rate)));
+  double axis_max = std::ceil(max_rate / magnitude) * magnitude;
+  if (axis_max < max_rate * 1.08) axis_max += magnitude / 2;
+  s << "<text x=\"" << left_x << "\" y=\"" << top - 14
+    << "\" font-weight=\"bold\">Throughput (answers or orders per second)</text>\n";
+  for (int i = 0; i <= 5; ++i) {
+    const double v = axis_max * i / 5;
+    const double y = top + plot_h - plot_h * i / 5;
+    s << "<line x1=\"" << left_x << "\" x2=\"" << left_x + left_w << "\" y1=\"" << y
+      << "\" y2=\"" << y << "\" stroke=\"#ddd\"/>\n"
+      << "<text x=\"" << left_x - 6 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">"
+      << fixed(v, 0) << "</text>\n";
+  }
+  const double slot = left_w / std::max<std::size_t>(rows.size(), 1);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const double h = plot_h * rows[i].rate / axis_max;
+    const double x = left_x + slot * i + slot * 0.15;
+    s << "<rect x=\"" << x << "\" y=\"" << top + plot_h - h << "\" width=\"" << slot * 0.7
+      << "\" height=\"" << h << "\" fill=\"#4e79a7\"/>\n"
+      << "<text x=\"" << x + slot * 0.35 << "\" y=\"" << top + plot_h - h - 4
+      << "\" text-anchor=\"middle\">" << fixed(rows[i].rate, 0) << "</text>\n"
+      << "<text x=\"" << x + slot * 0.35 << "\" y=\"" << top + plot_h + 16
+      << "\" text-anchor=\"middle\" font-size=\"11\">" << xml_escape(rows[i].label)
+      << "</text>\n";
+  }
+
+  // Right: latency percentiles per scenario, log scale.
+  const double right_x = 540, right_w = 430;
+  double lo = 1e9, hi = 0;
+  for (const auto& r : rows)
+    for (double v : r.latency_ms)
+      if (v > 0) lo = std::min(lo, v), hi = std::max(hi, v);
+  if (hi <= 0) lo = 0.01, hi = 1;
+  const double log_lo = std::floor(std::log10(lo));
+  const double log_hi = std::max(std::ceil(std::log10(hi)), log_lo + 1);
+  const auto y_of = [&](double v) {
+    const double f = (std::log10(std::max(v, std::pow(10.0, log_lo))) - log_lo) / (log_hi - log_lo);
+    return top + plot_h - plot_h * f;
+  };
+  s << "<text x=\"" << right_x << "\" y=\"" << top - 14
+    << "\" font-weight=\"bold\">Latency (ms, log scale)</text>\n";
+  for (double e = log_lo; e <= log_hi + 1e-9; e += 1) {
+    const double y = y_of(std::pow(10.0, e));
+    s << "<line x1=\"" << right_x << "\" x2=\"" << right_x + right_w << "\" y1=\"" << y
+      << "\" y2=\"" << y << "\" stroke=\"#ddd\"/>\n"
+      << "<text x=\"" << right_x - 6 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">"
+      << ms(std::pow(10.0, e)) << "</text>\n";
+  }
+  const char* colors[] = {"#59a14f", "#edc948", "#f28e2b", "#e15759", "#76b7b2"};
+  const char* names[] = {"p50", "p90", "p99", "p99.9", "max"};
+  const double rslot = right_w / std::max<std::size_t>(rows.size(), 1);
+  const double bar_w = rslot * 0.8 / 5;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const double x0 = right_x + rslot * i + rslot * 0.1;
+    for (std::size_t k = 0; k < rows[i].latency_ms.size() && k < 5; ++k) {
+      const double v = rows[i].latency_ms[k];
+      const double y = y_of(v);
+      s << "<rect x=\"" << x0 + bar_w * k << "\" y=\"" << y << "\" width=\"" << bar_w * 0.92
+        << "\" height=\"" << top + plot_h - y << "\" fill=\"" << colors[k] << "\"><title>"
+        << xml_escape(rows[i].label) << ' ' << names[k] << ": " << ms(v) << " ms</title></rect>\n";
+    }
+    if (rows[i].latency_ms.size() > 2) {
+      s << "<text x=\"" << x0 + bar_w * 2.5 << "\" y=\"" << y_of(rows[i].latency_ms[4]) - 4
+        << "\" text-anchor=\"middle\" font-size=\"10\">p99 " << ms(rows[i].latency_ms[2])
+        << "</text>\n";
+    }
+    s << "<text x=\"" << x0 + bar_w * 2.5 << "\" y=\"" << top + plot_h + 16
+      << "\" text-anchor=\"middle\" font-size=\"11\">" << xml_escape(rows[i].label)
+      << "</text>\n";
+  }
+  for (std::size_t k = 0; k < 5; ++k) {
+    const double x = right_x + 10 + 70.0 * k;
+    s << "<rect x=\"" << x << "\" y=\"" << top + plot_h + 30 << "\" width=\"12\" height=\"12\" fill=\""
+      << colors[k] << "\"/><text x=\"" << x + 16 << "\" y=\"" << top + plot_h + 40 << "\">"
+      << names[k] << "</text>\n";
+  }
+  double y = top + plot_h + 70;
+  for (const auto& line : footer) {
+    s << "<text x=\"20\" y=\"" << y << "\" font-size=\"12\">" << xml_escape(line) << "</text>\n";
+    y += 18;
+  }
+  s << "</svg>\n";
+  return s.str();
+}
+
+}  // namespace
+
+int write_report(const report_paths& paths) {
+  const auto file = [&](const char* name) { return paths.results_dir + "/" + name + ".json"; };
+  const auto ceiling = read_json(file("ceiling"));
+  const auto intake = read_json(file("intake"));
+  const auto intake_always = read_json(file("intake_always"));
+  const auto lifecycle = read_json(file("lifecycle"));
+  const auto latency = read_json(file("latency"));
+  const auto memory = read_json(file("memory"));
+  const auto run = read_json(paths.results_dir + "/run.json");
+  for (auto [name, value] : {std::pair{"ceiling", &ceiling}, {"intake", &intake},
+                             {"lifecycle", &lifecycle}, {"latency", &latency},
+                             {"memory", &memory}}) {
+    if (!*value) {
+      std::cerr << "report: missing or unreadable " << file(name) << "\n";
+      return 1;
+    }
+  }
+
+  const double ceiling_rps = number_at(*ceiling, {"rate"});
+  const double intake_rps = number_at(*intake, {"rate"});
+  const double lifecycle_rps = number_at(*lifecycle, {"callbacks", "rate"});
+  const double push_p99_ms = number_at(*latency, {"latency_ms", "p99"});
+  const double push_p999_ms = number_at(*latency, {"latency_ms", "p999"});
+  const double bytes_per_order = number_at(*memory, {"memory", "bytes_per_order"});
+  const double intake_ratio = ceiling_rps > 0 ? intake_rps / ceiling_rps : 0;
+  const double lifecycle_ratio = ceiling_rps > 0 ? lifecycle_rps / ceiling_rps : 0;
+
+  // The table.
+  struct row {
+    std::string name, what, load;
+    double rate;
+    std::vector<double> lat;
+    std::string notes;
+  };
+  const auto load_text = [](const json::object& o) {
+    const std::string mode = json::value_to<std::string>(o.at("mode"));
+    const auto conns = std::to_string(static_cast<long long>(number_at(o, {"connections"})));
+    if (mode == "open") {
+      return "open " + fixed(number_at(o, {"rate_target"}), 0) + "/s, " + conns + " conns";
+    }
+    return mode + ", " + conns + " conns";
+  };
+  const auto notes_of = [](const json::object& o) {
+    std::string notes;
+    const auto failed = number_at(o, {"failed"}) + number_at(o, {"transport_errors"});
+    if (failed > 0) notes += fixed(failed, 0) + " failed; ";
+    if (number_at(o, {"unanswered"}) > 0) notes += fixed(number_at(o, {"unanswered"}), 0) + " unanswered; ";
+    if (auto it = o.find("pool_exhausted"); it != o.end() && it->value().is_bool() && it->value().as_bool())
+      notes += "ran out of prepared orders; ";
+    return notes;
+  };
+  std::vector<row> rows;
+  rows.push_back({"ceiling", "GET /healthz", load_text(*ceiling), ceiling_rps,
+                  latency_of(*ceiling, "latency_ms"), notes_of(*ceiling)});
+  rows.push_back({"intake", "pushOrder acked (AOF everysec)", load_text(*intake), intake_rps,
+                  latency_of(*intake, "latency_ms"), notes_of(*intake)});
+  if (intake_always) {
+    rows.push_back({"intake_always", "pushOrder acked (AOF always)", load_text(*intake_always),
+                    number_at(*intake_always, {"rate"}), latency_of(*intake_always, "latency_ms"),
+                    notes_of(*intake_always)});
+  }
+  {
+    std::string notes = notes_of(*lifecycle);
+    notes += "pushes " + fixed(number_at(*lifecycle, {"rate"}), 0) + "/s; called back " +
+             fixed(number_at(*lifecycle, {"callbacks", "succeeded"}), 0) + "/" +
+             fixed(number_at(*lifecycle, {"ok"}), 0);
+    rows.push_back({"lifecycle", "push -> status 2 -> callback (e2e)", load_text(*lifecycle),
+                    lifecycle_rps, latency_of(lifecycle->at("callbacks").as_object(), "e2e_ms"),
+                    notes});
+  }
+  {
+    std::string notes = notes_of(*latency);
+    notes += "max send lag " + ms(number_at(*latency, {"max_send_lag_ms"})) + " ms";
+    rows.push_back({"latency", "pushOrder at 50% of intake", load_text(*latency),
+                    number_at(*latency, {"rate"}), latency_of(*latency, "latency_ms"), notes});
+  }
+
+  std::cout << "\n"
+            << pad("scenario", 14) << pad("what", 36) << pad("load", 24) << pad("rate/s", 9, true)
+            << pad("ratio", 7, true) << pad("p50", 9, true) << pad("p90", 9, true)
+            << pad("p99", 9, true) << pad("p99.9", 9, true) << pad("max", 9, true) << "  notes\n";
+  for (const auto& r : rows) {
+    std::cout << pad(r.name, 14) << pad(r.what, 36) << pad(r.load, 24)
+              << pad(fixed(r.rate, 0), 9, true)
+              << pad(ceiling_rps > 0 ? fixed(r.rate / ceiling_rps, 3) : "-", 7, true);
+    for (std::size_t k = 0; k < 5; ++k) {
+      std::cout << pad(k < r.lat.size() ? ms(r.lat[k]) : "-", 9, true);
+    }
+    std::cout << "  " << r.notes << "\n";
+  }
+  std::cout << "(latencies in ms; lifecycle latency is push sent -> callback received)\n";
+  const double orders = number_at(*memory, {"memory", "orders"});
+  const double rss_before = number_at(*memory, {"memory", "rss_before_kb"});
+  const double rss_after = number_at(*memory, {"memory", "rss_after_kb"});
+  std::cout << pad("memory", 14) << fixed(orders, 0) << " slow orders waiting in 6: topupd RSS "
+            << fixed(rss_before / 1024, 1) << " -> " << fixed(rss_after / 1024, 1) << " MiB = "
+            << fixed(bytes_per_order, 0) << " bytes/order";
+  if (number_at(*memory, {"memory", "redis_rss_after_kb"}) > 0) {
+    const double redis_delta = number_at(*memory, {"memory", "redis_rss_after_kb"}) -
+                               number_at(*memory, {"memory", "redis_rss_before_kb"});
+    std::cout << " (redis-server: +" << fixed(redis_delta * 1024 / std::max(orders, 1.0), 0)
+              << " bytes/order)";
+  }
+  std::cout << "\n\n";
+
+  struct target {
+    std::string name;
+    bool met;
+    std::string text;
+  };
+  const std::vector<target> targets = {
+      {"intake_ratio", intake_ratio >= 0.5, fixed(intake_ratio, 3) + " >= 0.5"},
+      {"lifecycle_ratio", lifecycle_ratio >= 0.3, fixed(lifecycle_ratio, 3) + " >= 0.3"},
+      {"push_p99_ms", push_p99_ms > 0 && push_p99_ms <= 2, fixed(push_p99_ms, 3) + " <= 2"},
+      {"bytes_per_order", bytes_per_order > 0 && bytes_per_order <= 1024,
+       fixed(bytes_per_order, 0) + " <= 1024"},
+  };
+  for (const auto& t : targets) {
+    std::cout << "target " << pad(t.name, 16) << pad(t.text, 16) << (t.met ? "met" : "MISSED")
+              << "\n";
+  }
+
+  char result[512];
+  std::snprintf(result, sizeof result,
+                "RESULT ceiling_rps=%.0f intake_rps=%.0f intake_ratio=%.3f lifecycle_rps=%.0f "
+                "lifecycle_ratio=%.3f push_p99_ms=%.3f bytes_per_order=%.0f",
+                ceiling_rps, intake_rps, intake_ratio, lifecycle_rps, lifecycle_ratio,
+                push_p99_ms, bytes_per_order);
+
+  // latest.json
+  utsname uts{};
+  ::uname(&uts);
+  json::object machine;
+  machine["cpus"] = std::thread::hardware_concurrency();
+  machine["cpu_model"] = cpu_model();
+  machine["kernel"] = std::string(uts.sysname) + " " + uts.release;
+  machine["note"] = "client (topup-bench), redis-server and topupd share these cores";
+  json::object figures;
+  figures["ceiling_rps"] = std::round(ceiling_rps);
+  figures["intake_rps"] = std::round(intake_rps);
+  figures["intake_ratio"] = intake_ratio;
+  figures["lifecycle_rps"] = std::round(lifecycle_rps);
+  figures["lifecycle_ratio"] = lifecycle_ratio;
+  figures["push_p99_ms"] = push_p99_ms;
+  figures["push_p999_ms"] = push_p999_ms;
+  figures["bytes_per_order"] = std::round(bytes_per_order);
+  json::object targets_json;
+  for (const auto& t : targets) targets_json[t.name] = json::object{{"met", t.met}, {"rule", t.text}};
+  json::object scenarios;
+  scenarios["ceiling"] = *ceiling;
+  scenarios["intake"] = *intake;
+  if (intake_always) scenarios["intake_always"] = *intake_always;
+  scenarios["lifecycle"] = *lifecycle;
+  scenarios["latency"] = *latency;
+  scenarios["memory"] = *memory;
+  json::object root;
+  root["generated_at"] = now_utc();
+  if (run) root["run"] = *run;
+  root["machine"] = std::move(machine);
+  root["result"] = std::move(figures);
+  root["result_line"] = result;
+  root["targets"] = std::move(targets_json);
+  root["scenarios"] = std::move(scenarios);
+  {
+    std::ofstream out(paths.json_out, std::ios::trunc);
+    out << json::serialize(root) << "\n";
+    if (!out) {
+      std::cerr << "report: cannot write " << paths.json_out << "\n";
+      return 1;
+    }
+  }
+
+  // The chart.
+  std::vector<chart_row> chart;
+  for (const auto& r : rows) chart.push_back({r.name, r.rate, r.lat});
+  std::string mode = "run";
+  if (run) {
+    if (auto it = run->find("mode"); it != run->end() && it->value().is_string())
+      mode = std::string(it->value().as_string()) + " run";
+  }
+  const std::string title = "topupd benchmark, " + mode + ", " + now_utc() + ", " +
+                            std::to_string(std::thread::hardware_concurrency()) +
+                            " cores shared by client, redis-server and topupd";
+  std::vector<std::string> footer;
+  footer.push_back("memory: " + fixed(orders, 0) + " slow orders waiting in 6 -> " +
+                   fixed(bytes_per_order, 0) + " bytes/order of topupd RSS");
+  for (const auto& t : targets) {
+    footer.push_back("target " + t.name + ": " + t.text + " -> " + (t.met ? "met" : "MISSED"));
+  }
+  footer.push_back(result);
+  {
+    std::ofstream out(paths.svg_out, std::ios::trunc);
+    out << svg_chart(chart, title, footer);
+    if (!out) {
+      std::cerr << "report: cannot write " << paths.svg_out << "\n";
+      return 1;
+    }
+  }
+  std::cout << "\nwrote " << paths.json_out << " and " << paths.svg_out << "\n";
+  std::cout << result << std::endl;
+  return 0;
+}
+
+}  // namespace topup::bench
