@@ -81,6 +81,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
   orders_.set_metrics(&figures);
   dispatcher_.set_metrics(&figures, &registry_->metrics);
   scheduler_.set_metrics(&figures);
+  redis_.on_latency([&figures](std::chrono::microseconds d) { figures.redis_latency.observe(d); });
   ctx_.kick_callback = [reg = registry_](std::string number, std::int64_t merchant_id) {
     auto parts = engine::parse_order_number(number);
     if (!parts) return;

@@ -162,7 +162,7 @@ run_load() {  # run_load <name> <topupd args...>: runs topup-bench load, keeps t
   local name=$1; shift
   if ! "$bench" load --scenario "$name" --port "$topupd_port" --connections "$connections" \
       --threads "$gen_threads" --topupd-threads "$topupd_threads" \
-      --out "$work/results/$name.json" "$@"; then
+      --topupd-pid "$topupd_pid" --redis-pid "$redis_pid" --out "$work/results/$name.json" "$@"; then
     tail -n 20 "$work/topupd-$name.log" >&2 || true
     die "scenario $name"
   fi
@@ -234,7 +234,7 @@ say "5/5 memory: $memory_orders slow orders waiting in 6"
 start_redis memory everysec
 start_topupd memory saturated_slow
 run_load memory --target push --mode count --orders "$memory_orders" --recharge-type 0 \
-  --topupd-pid "$topupd_pid" --redis-pid "$redis_pid" --appendfsync everysec
+  --rss --appendfsync everysec
 stop_scenario
 
 cat >"$work/results/run.json" <<EOF

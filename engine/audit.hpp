@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,19 +25,25 @@ struct audit_finding {
 /// "merchant <id>: <problem>" or "merchant <id> order <number>: <problem>": always one line.
 std::string to_string(const audit_finding& finding);
 
+/// Findings kept per merchant: books corrupted wholesale must not exhaust memory or the terminal.
+inline constexpr std::size_t k_audit_findings_max = 10000;
+
 /// What an audit looked at and what it found. A plain value, owned by the caller.
 struct audit_report {
   std::int64_t merchants = 0;       // merchants audited
   std::int64_t orders = 0;          // orders audited (members of the merchants' `all` index)
   std::int64_t ledger_entries = 0;  // ledger entries replayed
   std::int64_t events = 0;          // order events replayed
-  std::vector<audit_finding> findings;
+  std::vector<audit_finding> findings;  // at most k_audit_findings_max per merchant
+  std::int64_t findings_not_listed = 0;  // found beyond that bound: counted, not kept
 
-  bool clean() const noexcept { return findings.empty(); }
+  bool clean() const noexcept { return findings.empty() && findings_not_listed == 0; }
+  /// Adds `other`'s counts and findings to this report.
+  void merge(audit_report other);
 };
 
-/// Audits the books of one merchant under key prefix `prefix` (redis.prefix) and appends what it
-/// saw to `report`. Checks, all of them always:
+/// Audits the books of one merchant under key prefix `prefix` (redis.prefix) and answers what it
+/// saw (`merchants` = 1). Checks, all of them always:
 /// - ledger: entries replay in order (credit +, debit -, refund +), each entry's `balance` is the
 ///   running balance and never below 0, each credit has a `ref` used once, each debit/refund names
 ///   an order; the sums of the entry types equal the `acct` hash's credits/debits/refunds, the
@@ -61,10 +68,8 @@ struct audit_report {
 /// Errors: storage_unavailable when Redis cannot be asked (not connected, dropped); a Redis error
 /// reply about one key (e.g. WRONGTYPE) is a finding, not an error. Runs on the connection's
 /// thread; the connection must outlive the coroutine.
-boost::asio::awaitable<boost::system::result<void>> audit_merchant(redis::connection& conn,
-                                                                   std::string prefix,
-                                                                   std::int64_t merchant_id,
-                                                                   audit_report& report);
+boost::asio::awaitable<boost::system::result<audit_report>> audit_merchant(
+    redis::connection& conn, std::string prefix, std::int64_t merchant_id);
 
 /// audit_merchant for each of `merchant_ids` in turn, into one report.
 boost::asio::awaitable<boost::system::result<audit_report>> audit_merchants(

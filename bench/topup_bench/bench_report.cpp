@@ -63,6 +63,13 @@ std::string ms(double v) {
   return fixed(v, 0);
 }
 
+/// A power of ten as an axis label: 0.01, 0.1, 1, 10, 100.
+std::string axis_label(double v) {
+  if (v >= 1) return fixed(v, 0);
+  const int decimals = static_cast<int>(std::ceil(-std::log10(v) - 1e-9));
+  return fixed(v, decimals);
+}
+
 std::string pad(std::string s, std::size_t width, bool right = false) {
   // Table cells are ASCII only, so bytes = columns.
   if (s.size() >= width) return s;
@@ -127,7 +134,7 @@ std::vector<double> latency_of(const json::object& o, std::string_view key) {
 std::string svg_chart(const std::vector<chart_row>& rows, const std::string& title,
                       const std::vector<std::string>& footer) {
   const int width = 1000;
-  const int height = 560;
+  const int height = 600;
   std::ostringstream s;
   s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
     << "\" viewBox=\"0 0 " << width << ' ' << height
@@ -164,6 +171,11 @@ std::string svg_chart(const std::vector<chart_row>& rows, const std::string& tit
       << "<text x=\"" << x + slot * 0.35 << "\" y=\"" << top + plot_h + 16
       << "\" text-anchor=\"middle\" font-size=\"11\">" << xml_escape(rows[i].label)
       << "</text>\n";
+    if (!rows.empty() && rows[0].rate > 0) {
+      s << "<text x=\"" << x + slot * 0.35 << "\" y=\"" << top + plot_h + 30
+        << "\" text-anchor=\"middle\" font-size=\"10\" fill=\"#555\">" << fixed(rows[i].rate / rows[0].rate, 3)
+        << " x ceiling</text>\n";
+    }
   }
 
   // Right: latency percentiles per scenario, log scale.
@@ -186,7 +198,7 @@ std::string svg_chart(const std::vector<chart_row>& rows, const std::string& tit
     s << "<line x1=\"" << right_x << "\" x2=\"" << right_x + right_w << "\" y1=\"" << y
       << "\" y2=\"" << y << "\" stroke=\"#ddd\"/>\n"
       << "<text x=\"" << right_x - 6 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">"
-      << ms(std::pow(10.0, e)) << "</text>\n";
+      << axis_label(std::pow(10.0, e)) << "</text>\n";
   }
   const char* colors[] = {"#59a14f", "#edc948", "#f28e2b", "#e15759", "#76b7b2"};
   const char* names[] = {"p50", "p90", "p99", "p99.9", "max"};
@@ -212,11 +224,11 @@ std::string svg_chart(const std::vector<chart_row>& rows, const std::string& tit
   }
   for (std::size_t k = 0; k < 5; ++k) {
     const double x = right_x + 10 + 70.0 * k;
-    s << "<rect x=\"" << x << "\" y=\"" << top + plot_h + 30 << "\" width=\"12\" height=\"12\" fill=\""
-      << colors[k] << "\"/><text x=\"" << x + 16 << "\" y=\"" << top + plot_h + 40 << "\">"
+    s << "<rect x=\"" << x << "\" y=\"" << top + plot_h + 40 << "\" width=\"12\" height=\"12\" fill=\""
+      << colors[k] << "\"/><text x=\"" << x + 16 << "\" y=\"" << top + plot_h + 50 << "\">"
       << names[k] << "</text>\n";
   }
-  double y = top + plot_h + 70;
+  double y = top + plot_h + 85;
   for (const auto& line : footer) {
     s << "<text x=\"20\" y=\"" << y << "\" font-size=\"12\">" << xml_escape(line) << "</text>\n";
     y += 18;
@@ -260,6 +272,16 @@ int write_report(const report_paths& paths) {
     double rate;
     std::vector<double> lat;
     std::string notes;
+    std::string cpu;
+  };
+  // "topupd/redis/bench" share of one core during the run, in percent.
+  const auto cpu_text = [](const json::object& o) {
+    std::string text;
+    for (const char* k : {"topupd_core_share", "redis_core_share", "bench_core_share"}) {
+      if (!text.empty()) text += "/";
+      text += fixed(number_at(o, {"cpu", k}) * 100, 0);
+    }
+    return text;
   };
   const auto load_text = [](const json::object& o) {
     const std::string mode = json::value_to<std::string>(o.at("mode"));
@@ -280,13 +302,13 @@ int write_report(const report_paths& paths) {
   };
   std::vector<row> rows;
   rows.push_back({"ceiling", "GET /healthz", load_text(*ceiling), ceiling_rps,
-                  latency_of(*ceiling, "latency_ms"), notes_of(*ceiling)});
+                  latency_of(*ceiling, "latency_ms"), notes_of(*ceiling), cpu_text(*ceiling)});
   rows.push_back({"intake", "pushOrder acked (AOF everysec)", load_text(*intake), intake_rps,
-                  latency_of(*intake, "latency_ms"), notes_of(*intake)});
+                  latency_of(*intake, "latency_ms"), notes_of(*intake), cpu_text(*intake)});
   if (intake_always) {
     rows.push_back({"intake_always", "pushOrder acked (AOF always)", load_text(*intake_always),
                     number_at(*intake_always, {"rate"}), latency_of(*intake_always, "latency_ms"),
-                    notes_of(*intake_always)});
+                    notes_of(*intake_always), cpu_text(*intake_always)});
   }
   {
     std::string notes = notes_of(*lifecycle);
@@ -295,19 +317,21 @@ int write_report(const report_paths& paths) {
              fixed(number_at(*lifecycle, {"ok"}), 0);
     rows.push_back({"lifecycle", "push -> status 2 -> callback (e2e)", load_text(*lifecycle),
                     lifecycle_rps, latency_of(lifecycle->at("callbacks").as_object(), "e2e_ms"),
-                    notes});
+                    notes, cpu_text(*lifecycle)});
   }
   {
     std::string notes = notes_of(*latency);
     notes += "max send lag " + ms(number_at(*latency, {"max_send_lag_ms"})) + " ms";
     rows.push_back({"latency", "pushOrder at 50% of intake", load_text(*latency),
-                    number_at(*latency, {"rate"}), latency_of(*latency, "latency_ms"), notes});
+                    number_at(*latency, {"rate"}), latency_of(*latency, "latency_ms"), notes,
+                    cpu_text(*latency)});
   }
 
   std::cout << "\n"
             << pad("scenario", 14) << pad("what", 36) << pad("load", 24) << pad("rate/s", 9, true)
             << pad("ratio", 7, true) << pad("p50", 9, true) << pad("p90", 9, true)
-            << pad("p99", 9, true) << pad("p99.9", 9, true) << pad("max", 9, true) << "  notes\n";
+            << pad("p99", 9, true) << pad("p99.9", 9, true) << pad("max", 9, true)
+            << pad("cpu% t/r/b", 13, true) << "  notes\n";
   for (const auto& r : rows) {
     std::cout << pad(r.name, 14) << pad(r.what, 36) << pad(r.load, 24)
               << pad(fixed(r.rate, 0), 9, true)
@@ -315,9 +339,10 @@ int write_report(const report_paths& paths) {
     for (std::size_t k = 0; k < 5; ++k) {
       std::cout << pad(k < r.lat.size() ? ms(r.lat[k]) : "-", 9, true);
     }
-    std::cout << "  " << r.notes << "\n";
+    std::cout << pad(r.cpu, 13, true) << "  " << r.notes << "\n";
   }
-  std::cout << "(latencies in ms; lifecycle latency is push sent -> callback received)\n";
+  std::cout << "(latencies in ms; lifecycle latency is push sent -> callback received; cpu% = share\n"
+               " of one core used by topupd / redis-server / topup-bench during the run)\n";
   const double orders = number_at(*memory, {"memory", "orders"});
   const double rss_before = number_at(*memory, {"memory", "rss_before_kb"});
   const double rss_after = number_at(*memory, {"memory", "rss_after_kb"});

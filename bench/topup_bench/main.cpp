@@ -12,7 +12,10 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <thread>
+
+#include <unistd.h>
 
 #include "bench/topup_bench/bench_report.hpp"
 #include "bench/topup_bench/blocking_http.hpp"
@@ -41,6 +44,7 @@ struct load_options {
   int recharge_type = 1;
   unsigned merchants = 8;
   bool callbacks = false;
+  bool measure_rss = false;
   double drain_s = 20;
   int topupd_pid = 0;
   int redis_pid = 0;
@@ -59,6 +63,24 @@ long rss_kb(int pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
   }
   return 0;
+}
+
+/// User + system CPU time of a process (0 = this one) in seconds, from /proc/<pid>/stat; -1 if
+/// unreadable.
+double cpu_s(int pid) {
+  std::ifstream in(pid > 0 ? "/proc/" + std::to_string(pid) + "/stat" : std::string("/proc/self/stat"));
+  std::string text;
+  std::getline(in, text);
+  // The command name (field 2) may hold spaces; fields are counted after its closing ')'.
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(text.substr(paren + 2));
+  std::string field;
+  double ticks = 0;
+  for (int n = 3; n <= 15 && fields >> field; ++n) {
+    if (n == 14 || n == 15) ticks += std::atof(field.c_str());  // utime, stime
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 /// Waits until the RSS of `pid` stops moving (two reads 500 ms apart within 0.5%), at most 10 s:
@@ -158,19 +180,28 @@ int run_load_command(const load_options& o) {
   }
   const double prepare_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - prepare_start).count();
-  std::cerr << "topup-bench: " << o.scenario << ": prepared " << pool.size() << " requests ("
+  std::cerr << "topup-bench: " << o.scenario << ": prepared "
+            << (o.target == "healthz" ? std::size_t{1} : pool.size()) << " requests ("
             << pool.bytes() / (1024 * 1024) << " MiB) in " << prepare_s << " s\n";
 
   if (sink) sink->start();
   long rss_before = 0;
   long redis_before = 0;
+  double cpu_before[3] = {0, 0, 0};  // topupd, redis-server, this process
+  std::int64_t clock_before_ns = 0;
   plan.on_connected = [&] {
     rss_before = rss_kb(o.topupd_pid);
     redis_before = rss_kb(o.redis_pid);
+    cpu_before[0] = cpu_s(o.topupd_pid);
+    cpu_before[1] = cpu_s(o.redis_pid);
+    cpu_before[2] = cpu_s(0);
+    clock_before_ns = now_ns();
   };
 
   std::vector<std::int64_t> send_ns;
   const load_outcome out = run_load(pool, plan, sink ? &send_ns : nullptr);
+  const double run_s = static_cast<double>(now_ns() - clock_before_ns) / 1e9;
+  const double cpu_after[3] = {cpu_s(o.topupd_pid), cpu_s(o.redis_pid), cpu_s(0)};
 
   json::object result;
   result["scenario"] = o.scenario;
@@ -183,7 +214,7 @@ int run_load_command(const load_options& o) {
   if (plan.open_loop) result["rate_target"] = o.rate;
   result["warmup_s"] = plan.count_mode ? 0.0 : o.warmup_s;
   result["duration_s"] = plan.count_mode ? out.window_s : o.duration_s;
-  result["prepared"] = pool.size();
+  result["prepared"] = o.target == "healthz" ? std::size_t{1} : pool.size();
   result["prepare_s"] = prepare_s;
   result["sent"] = out.sent;
   result["ok"] = out.ok;
@@ -201,6 +232,22 @@ int run_load_command(const load_options& o) {
   result["pool_exhausted"] = out.pool_exhausted;
   result["max_send_lag_ms"] = static_cast<double>(out.max_send_lag_ns) / 1e6;
   result["latency_ms"] = latency_json(out.latency);
+  {
+    // Where the CPU went during the run (connections open -> last answer): the share of one
+    // core each process used, and CPU microseconds per successful answer.
+    json::object cpu;
+    const char* names[3] = {"topupd", "redis", "bench"};
+    const bool known[3] = {o.topupd_pid > 0, o.redis_pid > 0, true};
+    for (int k = 0; k < 3; ++k) {
+      if (!known[k] || cpu_before[k] < 0 || cpu_after[k] < 0) continue;
+      const double used_s = cpu_after[k] - cpu_before[k];
+      cpu[std::string(names[k]) + "_core_share"] = run_s > 0 ? used_s / run_s : 0.0;
+      cpu[std::string(names[k]) + "_us_per_op"] =
+          out.ok ? used_s * 1e6 / static_cast<double>(out.ok) : 0.0;
+    }
+    cpu["run_s"] = run_s;
+    result["cpu"] = std::move(cpu);
+  }
 
   std::string summary;
   if (sink) {
@@ -252,7 +299,7 @@ int run_load_command(const load_options& o) {
               " called_back=" + std::to_string(sink->succeeded()) + "/" + std::to_string(out.ok);
   }
 
-  if (o.topupd_pid > 0) {
+  if (o.measure_rss && o.topupd_pid > 0) {
     const long rss_after = settled_rss_kb(o.topupd_pid);
     const long redis_after = rss_kb(o.redis_pid);
     json::object mem;
@@ -332,8 +379,9 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--merchants", lo.merchants, "merchants to spread orders over");
   load_cmd->add_flag("--callbacks", lo.callbacks, "run the callback sink; orders carry notify_url");
   load_cmd->add_option("--drain-s", lo.drain_s, "callbacks: wait at most this long after the run");
-  load_cmd->add_option("--topupd-pid", lo.topupd_pid, "measure this process's RSS before/after");
-  load_cmd->add_option("--redis-pid", lo.redis_pid, "also note redis-server's RSS");
+  load_cmd->add_option("--topupd-pid", lo.topupd_pid, "topupd's pid: CPU used (and RSS with --rss)");
+  load_cmd->add_option("--redis-pid", lo.redis_pid, "redis-server's pid: CPU used (and RSS)");
+  load_cmd->add_flag("--rss", lo.measure_rss, "memory scenario: topupd RSS before/after, per order");
   load_cmd->add_option("--admin-token", lo.admin_token, "for the credit API");
   load_cmd->add_option("--appendfsync", lo.appendfsync, "recorded in the result");
   load_cmd->add_option("--topupd-threads", lo.topupd_threads, "recorded in the result");

@@ -5,6 +5,7 @@
 #include <boost/system/result.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -48,7 +49,13 @@ class connection {
   /// dropped while pending (storage_unavailable), or over max_pending (overloaded).
   boost::asio::awaitable<boost::system::result<reply>> command(std::vector<std::string> args);
 
+  /// Called with each command's round-trip time (metrics). Set before start().
+  void on_latency(std::function<void(std::chrono::microseconds)> observer) {
+    latency_observer_ = std::move(observer);
+  }
+
  private:
+  std::function<void(std::chrono::microseconds)> latency_observer_;
   struct impl;
   std::shared_ptr<impl> impl_;  // shared with hiredis callbacks so a late callback never dangles
 };

@@ -653,6 +653,7 @@ TEST_F(Callbacks, AdminNotifyRedeliversAGivenUpCallback) {
       number, [](const shown_order& o) { return o.cb_status == "delivered"; }, 2s);
   ASSERT_EQ(shown.callbacks.size(), k_max_attempts + 1) << shown.raw;
   EXPECT_TRUE(shown.callbacks.back().delivered);
+  std::cerr << "DEBUG numbering after notify: " << numbering(shown.callbacks) << "\n";
   for (std::size_t i = 0; i + 1 < shown.callbacks.size(); ++i)
     EXPECT_FALSE(shown.callbacks[i].delivered);
 
