@@ -13,7 +13,9 @@ http_client_options client_options(const engine::callbacks_config& cfg) {
   o.request_timeout = std::chrono::milliseconds(cfg.timeout_ms);
   o.max_connections_per_host = cfg.max_concurrent_per_host;
   o.allow_private_targets = cfg.allow_private_targets;
-  o.max_response_body_bytes = 8 * 1024;  // an acknowledgement is one word
+  // An acknowledgement is one word, but an error page must still show its status and first
+  // bytes in the attempt log; only 200 bytes are kept, and concurrency per host bounds memory.
+  o.max_response_body_bytes = 256 * 1024;
   return o;
 }
 

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -90,7 +91,8 @@ struct shown_attempt {
 struct shown_order {
   std::string code;
   std::string status;
-  std::string cb_status;  // extra.cb_status: pending / delivered / failed
+  std::int64_t updated_at_ms = -1;  // for a final order: when it became final
+  std::string cb_status;            // extra.cb_status: pending / delivered / failed
   std::vector<shown_attempt> callbacks;
   std::string raw;
 };
@@ -110,6 +112,7 @@ shown_order parse_admin_order(const api_answer& a) {
   out.status = field(a.data, "status");
   if (!a.data.is_object()) return out;
   const auto& data = a.data.as_object();
+  out.updated_at_ms = int_member(data, "updated_at_ms");
   if (const auto* extra = data.if_contains("extra"); extra && extra->is_object())
     out.cb_status = field(*extra, "cb_status");
   if (const auto* cbs = data.if_contains("callbacks"); cbs && cbs->is_array()) {
@@ -170,7 +173,8 @@ class Callbacks : public ::testing::Test {
   }
   static json::object& callbacks_of(topupd_config& c) { return c.json["callbacks"].as_object(); }
 
-  /// Starts topupd with base_config edited by `edit`, and credits merchants 1001 and 1002.
+  /// Starts topupd with base_config edited by `edit`, waits until it is ready, and credits
+  /// merchants 1001 and 1002.
   void start(unsigned threads, const std::function<void(topupd_config&)>& edit = {}) {
     port_ = start_on_free_port(topupd_, [&](int p) {
       topupd_config c = base_config(p, threads);
@@ -180,11 +184,34 @@ class Callbacks : public ::testing::Test {
     });
     started_ = true;
     token_ = config_->admin_token();
+    ASSERT_TRUE(wait_ready(threads)) << "topupd did not reach Redis on every shard";
     http_client admin(port_);
     auto a = admin_credit(admin, token_, 1001, "5000", "cb-credit-1001");
     ASSERT_EQ(a.code, "0000") << a.raw;
     auto b = admin_credit(admin, token_, 1002, "5000", "cb-credit-1002");
     ASSERT_EQ(b.code, "0000") << b.raw;
+  }
+  /// Restarts the (killed) topupd with `cfg` on the same port and Redis; waits until ready.
+  void restart(const topupd_config& cfg) {
+    ASSERT_NO_THROW(topupd_.start(cfg));
+    const auto threads = cfg.json.at("server").at("threads").to_number<unsigned>();
+    ASSERT_TRUE(wait_ready(threads)) << "topupd did not reach Redis on every shard";
+  }
+  /// /healthz answers as soon as a shard serves; Redis may connect a moment later (5000 until
+  /// then). Waits until /readyz is 200 on `shards` distinct shards (fresh connections), bounded.
+  bool wait_ready(unsigned shards) const {
+    std::set<std::string> seen;
+    return eventually(
+        [&] {
+          try {
+            http_client fresh(port_, 2s);
+            auto r = fresh.get("/readyz");
+            if (r.status == 200) seen.insert(std::string(r.headers["X-Topup-Shard"]));
+          } catch (const std::exception&) {
+          }
+          return seen.size() >= shards;
+        },
+        10s);
   }
 
   merchant_client merchant_1001() const { return merchant_client(port_, "k1", "s3cret"); }
@@ -225,9 +252,9 @@ class Callbacks : public ::testing::Test {
   /// POST /admin/orders/<n>/notify with `authorization` as the header value ("" = none).
   api_answer admin_notify(const std::string& number, const std::string& authorization) const {
     http_client http(port_);
-    return merchant_client::parse(http.request(http::verb::post, "/admin/orders/" + number + "/notify",
-                                               {}, "application/x-www-form-urlencoded",
-                                               authorization));
+    return merchant_client::parse(http.request(http::verb::post,
+                                               "/admin/orders/" + number + "/notify", {},
+                                               "application/x-www-form-urlencoded", authorization));
   }
   /// Polls Recharge/query until the order's status is one of `wanted`; returns the last status.
   static std::string status_when(merchant_client& m, const std::string& number,
@@ -301,7 +328,8 @@ TEST_F(Callbacks, RefusedTwiceThenDeliveredExactlyThreeTimes) {
   auto m = merchant_1001();
   const std::string number = push(m, "cb-r2", receiver_.url("r2"));
   ASSERT_FALSE(number.empty());
-  ASSERT_EQ(receiver_.wait_for("r2", 3, 10s), 3u) << "the callback was not repeated until acknowledged";
+  ASSERT_EQ(receiver_.wait_for("r2", 3, 10s), 3u)
+      << "the callback was not repeated until acknowledged";
   std::this_thread::sleep_for(k_past_schedule);
   const auto deliveries = receiver_.deliveries("r2");
   EXPECT_EQ(deliveries.size(), 3u) << "deliveries went on after the acknowledgement";
@@ -398,6 +426,52 @@ TEST_F(Callbacks, TransportFailuresAndWrongStatusAreNotDeliveries) {
   EXPECT_EQ(numbering(c), "1,2,3,4");
 }
 
+TEST_F(Callbacks, FirstDeliveryWaitsBackoffZeroFromTheFinalStatus) {
+  constexpr long long k_first_delay_ms = 1500;
+  ASSERT_NO_FATAL_FAILURE(start(2, [](topupd_config& c) {
+    callbacks_of(c)["backoff_ms"] = json::array{k_first_delay_ms, 200};
+  }));
+  auto m = merchant_1001();
+  const std::string number = push(m, "cb-late", receiver_.url("late"));
+  ASSERT_FALSE(number.empty());
+  ASSERT_EQ(status_when(m, number, {"2", "4"}, 3s), "2");
+  ASSERT_EQ(receiver_.wait_for("late", 1, 5s), 1u);
+  const auto d = receiver_.deliveries("late").front();
+  const auto shown = admin_order_when(
+      number, [](const shown_order& o) { return o.cb_status == "delivered"; }, 2s);
+  ASSERT_GT(shown.updated_at_ms, 0) << shown.raw;
+  // Due at final time + backoff_ms[0]; the scan (every second) may add up to a second.
+  EXPECT_GE(d.wall_ms, shown.updated_at_ms + k_first_delay_ms) << "delivered before backoff_ms[0]";
+  EXPECT_LE(d.wall_ms, shown.updated_at_ms + k_first_delay_ms + 1500) << "delivered late";
+  ASSERT_EQ(shown.callbacks.size(), 1u) << shown.raw;
+  EXPECT_GE(shown.callbacks[0].at_ms, shown.updated_at_ms + k_first_delay_ms);
+  EXPECT_EQ(receiver_.count("late"), 1u);
+}
+
+TEST_F(Callbacks, LargeErrorPageStillShowsItsHttpStatus) {
+  // A merchant whose server answers with a 20 KB error page (a framework's stack trace) has
+  // not acknowledged; the operator must still see what it answered (spec §7: HTTP status and
+  // body excerpt of every attempt).
+  ASSERT_NO_FATAL_FAILURE(start(2));
+  std::vector<callback_reply> first;
+  first.push_back(
+      callback_reply::refuse("<html>Internal Server Error" + std::string(20000, '.'), 500));
+  receiver_.script("page", std::move(first), callback_reply::success());
+  auto m = merchant_1001();
+  const std::string number = push(m, "cb-page", receiver_.url("page"));
+  ASSERT_FALSE(number.empty());
+  ASSERT_EQ(receiver_.wait_for("page", 2, 6s), 2u);
+  const auto shown = admin_order_when(
+      number, [](const shown_order& o) { return o.cb_status == "delivered"; }, 2s);
+  ASSERT_EQ(shown.callbacks.size(), 2u) << shown.raw;
+  EXPECT_FALSE(shown.callbacks[0].delivered);
+  EXPECT_EQ(shown.callbacks[0].http_status, 500) << "the answer's HTTP status is not shown";
+  EXPECT_TRUE(shown.callbacks[0].body.starts_with("<html>Internal Server Error"))
+      << "no body excerpt: " << shown.callbacks[0].body;
+  EXPECT_LE(shown.callbacks[0].body.size(), 1024u) << "an excerpt, not the whole page";
+  EXPECT_TRUE(shown.callbacks[1].delivered);
+}
+
 // ---- isolation: a hanging merchant -------------------------------------------------------
 
 TEST_F(Callbacks, HangingMerchantDoesNotDelayOtherMerchants) {
@@ -425,7 +499,8 @@ TEST_F(Callbacks, HangingMerchantDoesNotDelayOtherMerchants) {
   // The hanging one times out and is sent again, no sooner than timeout + backoff.
   ASSERT_GE(hanging.wait_for("hang", 2, 6s), 2u) << "a timed-out delivery was not repeated";
   const auto h = hanging.deliveries("hang");
-  EXPECT_GE(ms_between(h[0].at, h[1].at), 2000 + k_backoff.count());
+  // (The 2 s run from the send, a moment before the receiver notes the request.)
+  EXPECT_GE(ms_between(h[0].at, h[1].at), 2000 + k_backoff.count() - 50);
   const auto shown = admin_order_when(
       slow, [](const shown_order& o) { return !o.callbacks.empty(); }, 2s);
   ASSERT_FALSE(shown.callbacks.empty()) << shown.raw;
@@ -445,16 +520,16 @@ TEST_F(Callbacks, HangingMerchantDoesNotDelayOtherMerchants) {
 TEST_F(Callbacks, CallbacksCarryTheSignedOrderForSuccessAndRefund) {
   ASSERT_NO_FATAL_FAILURE(start(2, [](topupd_config& c) {
     // A channel that fails every order, used only when an order names it as `source`.
-    c.json["channels"].as_array().push_back(json::object{
-        {"id", "simfail"},
-        {"kind", "sim"},
-        {"carriers", json::array{"cmcc", "cucc", "ctcc", "cbn"}},
-        {"amounts", json::array{10, 20, 30, 50, 100}},
-        {"recharge_types", json::array{0, 1}},
-        {"cost_rate", 0.999},
-        {"priority", 1},
-        {"success_rate", 0.0},
-        {"latency_ms", json::array{0, 0}}});
+    c.json["channels"].as_array().push_back(
+        json::object{{"id", "simfail"},
+                     {"kind", "sim"},
+                     {"carriers", json::array{"cmcc", "cucc", "ctcc", "cbn"}},
+                     {"amounts", json::array{10, 20, 30, 50, 100}},
+                     {"recharge_types", json::array{0, 1}},
+                     {"cost_rate", 0.999},
+                     {"priority", 1},
+                     {"success_rate", 0.0},
+                     {"latency_ms", json::array{0, 0}}});
     // Merchant 1002's first sign type is HMAC-SHA256: its callbacks are signed that way.
     c.merchant(1002)["sign_types"] = json::array{"HMAC-SHA256", "MD5"};
   }));
@@ -574,7 +649,7 @@ TEST_F(Callbacks, KillBetweenAttemptsContinuesTheSchedule) {
   killed_on_purpose_ = true;
   topupd_.kill();
   ASSERT_EQ(receiver_.count("crash"), 1u);
-  ASSERT_NO_THROW(topupd_.start(*config_));
+  ASSERT_NO_FATAL_FAILURE(restart(*config_));
   killed_on_purpose_ = false;
 
   ASSERT_EQ(receiver_.wait_for("crash", k_max_attempts, 15s), k_max_attempts)
@@ -596,21 +671,52 @@ TEST_F(Callbacks, KillBetweenAttemptsContinuesTheSchedule) {
   EXPECT_EQ(field(m.query(number).data, "status"), "2");
 }
 
+TEST_F(Callbacks, CrashBeforeTheFirstDeliveryLosesNothing) {
+  // The order becomes final, topupd dies before the first delivery is due, and comes back with
+  // another number of shards: the callback that was scheduled with the final status still comes.
+  constexpr long long k_first_delay_ms = 2000;
+  ASSERT_NO_FATAL_FAILURE(start(2, [](topupd_config& c) {
+    callbacks_of(c)["backoff_ms"] = json::array{k_first_delay_ms, 200};
+  }));
+  auto m = merchant_1001();
+  const std::string number = push(m, "cb-early-crash", receiver_.url("early"));
+  ASSERT_FALSE(number.empty());
+  ASSERT_EQ(status_when(m, number, {"2", "4"}, 1500ms), "2");
+  killed_on_purpose_ = true;
+  topupd_.kill();
+  ASSERT_EQ(receiver_.count("early"), 0u) << "delivered before backoff_ms[0]";
+  topupd_config three = *config_;
+  three.json["server"].as_object()["threads"] = 3;
+  ASSERT_NO_FATAL_FAILURE(restart(three));
+  killed_on_purpose_ = false;
+
+  ASSERT_EQ(receiver_.wait_for("early", 1, 6s), 1u) << "the pending callback was lost in the crash";
+  const auto shown = admin_order_when(
+      number, [](const shown_order& o) { return o.cb_status == "delivered"; }, 2s);
+  const auto d = receiver_.deliveries("early").front();
+  EXPECT_GE(d.wall_ms, shown.updated_at_ms + k_first_delay_ms);
+  expect_signed_callback(d, number, "cb-early-crash", "2", "100", "s3cret",
+                         engine::sign_method::md5);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(receiver_.count("early"), 1u);
+  EXPECT_EQ(numbering(shown.callbacks), "1");
+}
+
 // ---- operations: notify again --------------------------------------------------------------
 
 TEST_F(Callbacks, AdminNotifyRedeliversAGivenUpCallback) {
   ASSERT_NO_FATAL_FAILURE(start(2, [](topupd_config& c) {
     // A channel that holds an order for a minute, used only when an order names it as `source`.
-    c.json["channels"].as_array().push_back(json::object{
-        {"id", "simslow"},
-        {"kind", "sim"},
-        {"carriers", json::array{"cmcc", "cucc", "ctcc", "cbn"}},
-        {"amounts", json::array{10, 20, 30, 50, 100}},
-        {"recharge_types", json::array{0, 1}},
-        {"cost_rate", 0.999},
-        {"priority", 1},
-        {"success_rate", 1.0},
-        {"latency_ms", json::array{60000, 60000}}});
+    c.json["channels"].as_array().push_back(
+        json::object{{"id", "simslow"},
+                     {"kind", "sim"},
+                     {"carriers", json::array{"cmcc", "cucc", "ctcc", "cbn"}},
+                     {"amounts", json::array{10, 20, 30, 50, 100}},
+                     {"recharge_types", json::array{0, 1}},
+                     {"cost_rate", 0.999},
+                     {"priority", 1},
+                     {"success_rate", 1.0},
+                     {"latency_ms", json::array{60000, 60000}}});
   }));
   auto m = merchant_1001();
   const std::string running =
@@ -653,7 +759,6 @@ TEST_F(Callbacks, AdminNotifyRedeliversAGivenUpCallback) {
       number, [](const shown_order& o) { return o.cb_status == "delivered"; }, 2s);
   ASSERT_EQ(shown.callbacks.size(), k_max_attempts + 1) << shown.raw;
   EXPECT_TRUE(shown.callbacks.back().delivered);
-  std::cerr << "DEBUG numbering after notify: " << numbering(shown.callbacks) << "\n";
   for (std::size_t i = 0; i + 1 < shown.callbacks.size(); ++i)
     EXPECT_FALSE(shown.callbacks[i].delivered);
 

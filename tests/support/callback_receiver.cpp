@@ -239,8 +239,8 @@ std::vector<received_callback> callback_receiver::deliveries(const std::string& 
 
 std::size_t callback_receiver::count(const std::string& tag) const {
   std::lock_guard lock(mutex_);
-  return static_cast<std::size_t>(
-      std::count_if(received_.begin(), received_.end(), [&](const auto& d) { return d.tag == tag; }));
+  return static_cast<std::size_t>(std::count_if(received_.begin(), received_.end(),
+                                                [&](const auto& d) { return d.tag == tag; }));
 }
 
 std::size_t callback_receiver::total() const {
@@ -259,7 +259,7 @@ std::size_t callback_receiver::wait_for(const std::string& tag, std::size_t n,
   std::unique_lock lock(mutex_);
   auto counted = [&] {
     return static_cast<std::size_t>(std::count_if(received_.begin(), received_.end(),
-                                                   [&](const auto& d) { return d.tag == tag; }));
+                                                  [&](const auto& d) { return d.tag == tag; }));
   };
   changed_.wait_until(lock, deadline, [&] { return counted() >= n; });
   return counted();

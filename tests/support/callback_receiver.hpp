@@ -53,7 +53,7 @@ struct received_callback {
   /// The body decoded as a strict form (spec §1); nullopt when it did not decode.
   std::optional<protocol::form_params> form;
   std::chrono::steady_clock::time_point at;
-  std::int64_t wall_ms = 0;  // system clock, comparable with topupd's at_ms
+  std::int64_t wall_ms = 0;    // system clock, comparable with topupd's at_ms
   std::size_t connection = 0;  // which accepted connection (1-based) carried it
 
   /// The decoded value of `key`, or nullopt.

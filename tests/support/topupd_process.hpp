@@ -51,6 +51,8 @@ class topupd_process {
   bool running() { return process_.running(); }
   int port() const { return port_; }
   const std::string& log_path() const { return log_path_; }
+  /// The config file written by the last start().
+  std::string config_path() const { return dir_ + "/topupd.json"; }
   std::string log_tail(std::size_t bytes = 4000) const;
 
  private:
