@@ -1,6 +1,11 @@
 #include "app/shard_services.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "engine/errc.hpp"
 
 #include "channels/registry.hpp"
 #include "engine/log.hpp"
@@ -59,7 +64,8 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
            {}, {}, nullptr, nullptr, {}, nullptr, {}},
       router_(ctx_),
       http_(io, shard, http_options(*cfg_),
-            [this](protocol::http_request r) { return router_.handle(std::move(r)); }) {
+            [this](protocol::http_request r) { return router_.handle(std::move(r)); }),
+      recovery_timer_(io) {
   ctx_.storage_ready = [this] { return redis_.connected(); };
   ctx_.channels = &router_channels_;
   // A supplier callback may arrive on any shard; the order's owner applies it.
@@ -111,27 +117,36 @@ std::string shard_services::start() {
 void shard_services::after_all_started() {
   redis_.start();
   scheduler_.start();
+  asio::co_spawn(io_, recovery_loop(), [shard = shard_](std::exception_ptr e) {
+    if (e) logger("engine")->error("shard={} recovery loop ended by exception", shard);
+  });
+}
+
+asio::awaitable<void> shard_services::recovery_loop() {
   auto log = logger("engine");
-  asio::co_spawn(
-      io_,
-      engine::recover_orders(*cfg_, store_, shard_, registry_->runtime.size(),
-                             [this](const engine::order_record& order) { dispatcher_.adopt(order); },
-                             [this] { return stopping_; }),
-      [log, shard = shard_](std::exception_ptr e,
-                            boost::system::result<engine::recovery_stats> r) {
-        if (e) {
-          log->error("shard={} recovery threw", shard);
-        } else if (!r) {
-          log->error("shard={} recovery failed: {}", shard, r.error().message());
-        } else if (r->loaded > 0) {
-          log->info("shard={} recovered orders={} refunded={} resumed={}", shard, r->loaded,
-                    r->refunded, r->resumed);
-        }
-      });
+  for (bool first = true; !stopping_; first = false) {
+    auto stats = co_await engine::recover_orders(
+        *cfg_, store_, shard_, registry_->runtime.size(),
+        [this](const engine::order_record& order) { dispatcher_.adopt(order); },
+        [this] { return stopping_; },
+        [this](const std::string& number) { return dispatcher_.driving(number); });
+    if (!stats) {
+      if (stats.error() != engine::errc::shutting_down)
+        log->error("shard={} recovery failed: {}", shard_, stats.error().message());
+    } else if (stats->loaded > 0) {
+      // At start-up this is the crash recovery; later, orphans whose acceptance reply was lost.
+      log->info("shard={} {} orders={} refunded={} resumed={}", shard_,
+                first ? "recovered" : "adopted orphaned", stats->loaded, stats->refunded,
+                stats->resumed);
+    }
+    recovery_timer_.expires_after(k_orphan_sweep_interval);
+    co_await recovery_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
 }
 
 void shard_services::begin_shutdown() {
   stopping_ = true;
+  recovery_timer_.cancel();
   http_.shutdown();
   dispatcher_.begin_shutdown();
   scheduler_.begin_shutdown();

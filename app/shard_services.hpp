@@ -1,6 +1,7 @@
 #pragma once
 // Everything one shard owns, built and used on that shard's thread only.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <memory>
 #include <string>
@@ -55,11 +56,16 @@ class shard_services {
   bool idle() const;
   void finish_shutdown();
 
+  /// How often each shard looks for owned orders nobody drives (see recover_orders).
+  static constexpr std::chrono::seconds k_orphan_sweep_interval{10};
+
   engine::channel_catalogue& catalogue() { return catalogue_; }
   engine::order_dispatcher& dispatcher() { return dispatcher_; }
   engine::callback_scheduler& callbacks() { return scheduler_; }
 
  private:
+  boost::asio::awaitable<void> recovery_loop();
+
   boost::asio::io_context& io_;
   unsigned shard_;
   bool stopping_ = false;
@@ -78,6 +84,7 @@ class shard_services {
   protocol::api_context ctx_;
   protocol::api_router router_;
   protocol::http_server http_;
+  boost::asio::steady_timer recovery_timer_;
 };
 
 }  // namespace topup::app

@@ -23,6 +23,7 @@ struct order_dispatcher::active_order {
   asio::steady_timer wake;
   std::string attempt_id;                     // the attempt a callback must name to count
   std::optional<attempt_result> delivered;    // a callback's result, not yet applied
+  std::string delivered_for;                  // the attempt that result is about
 };
 
 namespace {
@@ -124,6 +125,7 @@ void order_dispatcher::deliver(const std::string& order_number, supplier_callbac
   auto& st = *it->second;
   if (st.attempt_id != callback.attempt_id) return;  // about an older attempt: already settled
   st.delivered = callback.result;
+  st.delivered_for = callback.attempt_id;
   st.wake.cancel();
 }
 
@@ -284,7 +286,9 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
         }
         st->attempt_id = field_str(o, "attempt_id");
         if (!known && st->delivered) {
-          known = st->delivered;
+          // Only a result about this very attempt counts: a late callback about an earlier
+          // attempt (already settled by query) must never decide the next one.
+          if (st->delivered_for == st->attempt_id) known = st->delivered;
           st->delivered.reset();
         }
         if (!known) {

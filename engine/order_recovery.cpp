@@ -19,7 +19,8 @@ bool owns_order(std::string_view order_number, std::uint32_t instance_id, unsign
 
 boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
     const config& cfg, order_store& store, unsigned shard, unsigned shard_count,
-    std::function<void(const order_record&)> resume, std::function<bool()> stopping) {
+    std::function<void(const order_record&)> resume, std::function<bool()> stopping,
+    std::function<bool(const std::string&)> already_driven) {
   auto log = logger("engine");
   recovery_stats stats;
   boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
@@ -29,6 +30,7 @@ boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
       if (active) {
         for (const auto& number : *active) {
           if (!owns_order(number, cfg.server.instance_id, shard, shard_count)) continue;
+          if (already_driven && already_driven(number)) continue;
           auto order = co_await store.get(merchant.id, number);
           if (!order) {
             log->error("shard={} order={} recovery: cannot load: {}", shard, number,

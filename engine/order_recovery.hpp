@@ -27,9 +27,13 @@ bool owns_order(std::string_view order_number, std::uint32_t instance_id, unsign
 /// Runs on each shard after start: loads the active orders of every configured merchant that
 /// this shard owns, refunds those found in 3, and hands the rest to `resume`. Retries while
 /// Redis is unreachable, so an outage at start-up delays recovery instead of skipping it;
-/// gives up with errc::shutting_down once `stopping()` says so.
+/// gives up with errc::shutting_down once `stopping()` says so. Orders `already_driven` says
+/// this shard is working on are skipped without a read. Run again periodically, it adopts
+/// orders whose acceptance this shard never heard of (a reply lost to a Redis drop, answered
+/// 5000, then seen again only as an idempotent duplicate).
 boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
     const config& cfg, order_store& store, unsigned shard, unsigned shard_count,
-    std::function<void(const order_record&)> resume, std::function<bool()> stopping);
+    std::function<void(const order_record&)> resume, std::function<bool()> stopping,
+    std::function<bool(const std::string&)> already_driven = {});
 
 }  // namespace topup::engine

@@ -46,6 +46,7 @@ struct supplier_world {
   std::map<std::string, act> placed;  // attempt id -> what the supplier did with it
   std::map<std::string, int> delivered_by_order;
   int deliveries = 0;
+  std::function<void(const std::string& attempt_id)> during_query;  // e.g. a racing callback
 
   void deliver(const std::string& attempt_id) {
     ++deliveries;
@@ -79,6 +80,7 @@ class scripted_adapter final : public channel_adapter {
 
   asio::awaitable<attempt_result> query(attempt_request req) override {
     ++world_.queries[config_.id];
+    if (world_.during_query) world_.during_query(req.attempt_id);
     auto it = world_.placed.find(req.attempt_id);
     if (it == world_.placed.end()) co_return result(attempt_outcome::not_found, "no such order");
     switch (it->second) {
@@ -390,6 +392,28 @@ TEST_F(Dispatcher, CallbackForAnOlderAttemptIsIgnored) {
   dispatcher->deliver(number, supplier_callback{number + "-9", {attempt_outcome::failed, ""}});
   o = settle(number, 300ms);
   EXPECT_EQ(o.status, order_status::recharging);
+}
+
+TEST_F(Dispatcher, LateCallbackAboutAnEarlierAttemptNeverDecidesTheNextOne) {
+  cfg.channels[1].query_interval_ms = 60000;  // B is settled by its callback only
+  build();
+  world.script["A"] = {act::accept_fail};  // A's query says failed: failover to B
+  world.script["B"] = {act::accept_silent};
+  // A's own "failed" callback races in while the dispatcher is asking A about attempt 1.
+  world.during_query = [this](const std::string& attempt_id) {
+    if (attempt_id.ends_with("-1"))
+      dispatcher->deliver(attempt_id.substr(0, attempt_id.size() - 2),
+                          supplier_callback{attempt_id, {attempt_outcome::failed, "late"}});
+  };
+  auto number = push(true);
+  auto o = settle(number, 500ms);
+  // Attempt 2 at B is still running: the stale callback must not have failed it.
+  ASSERT_EQ(o.status, order_status::recharging) << o.reason;
+  ASSERT_EQ(o.extra_field("attempt_id").value_or(""), number + "-2");
+  dispatcher->deliver(number, supplier_callback{number + "-2", {attempt_outcome::succeeded, ""}});
+  o = settle(number);
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_EQ(balance(), k_start - k_cost);
 }
 
 TEST_F(Dispatcher, RecoveredMatchedOrderIsQueriedNotResent) {
