@@ -40,7 +40,7 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-constexpr std::int64_t k_merchant = 1001;       // k1 / s3cret, price_rate 0.995
+constexpr std::int64_t k_merchant = 1001;        // k1 / s3cret, price_rate 0.995
 constexpr const char* k_mobile = "13800138000";  // cmcc
 constexpr long long k_credit_fen = 1'000'000;    // 10000.00 yuan granted at each start
 constexpr unsigned k_shards = 2;
@@ -94,6 +94,12 @@ api_answer wait_final(merchant_client& m, const std::string& number,
     std::this_thread::sleep_for(20ms);
   }
   return a;
+}
+
+/// GET /admin/orders/<number> (attempts included), for failure messages.
+std::string admin_record(int port, const std::string& number) {
+  http_client http(port);
+  return admin_get(http, "test-admin-token", "/admin/orders/" + number).raw;
 }
 
 /// One order a test placed and what it expects of it.
@@ -155,7 +161,15 @@ class Channels : public ::testing::Test {
         p, [&](int candidate) { return config_for(candidate, prefix, channels); });
     auto cfg = config_for(port, prefix, channels);
     http_client admin(port);
-    auto credited = admin_credit(admin, cfg.admin_token(), k_merchant, "10000", "grant-" + prefix);
+    // /healthz answers before every shard's Redis connection is up; 5000 means "retry" and a
+    // repeated ref is applied once.
+    api_answer credited;
+    const auto deadline = clock_type::now() + 5s;
+    do {
+      credited = admin_credit(admin, cfg.admin_token(), k_merchant, "10000", "grant-" + prefix);
+      if (credited.code != "5000") break;
+      std::this_thread::sleep_for(20ms);
+    } while (clock_type::now() < deadline);
     EXPECT_EQ(credited.code, "0000") << credited.raw;
     return cfg;
   }
@@ -165,7 +179,15 @@ class Channels : public ::testing::Test {
   static std::string push(int port, const std::string& order_no, int money,
                           std::map<std::string, std::string> extra = {}) {
     merchant_client m(port, "k1", "s3cret");
-    auto a = m.push(order_no, k_mobile, money, std::move(extra));
+    // 5000 (a shard's Redis connection not up yet, just after start): the same push again is
+    // idempotent, as spec §1 says.
+    api_answer a;
+    const auto deadline = clock_type::now() + 5s;
+    do {
+      a = m.push(order_no, k_mobile, money, extra);
+      if (a.code != "5000") break;
+      std::this_thread::sleep_for(20ms);
+    } while (clock_type::now() < deadline);
     EXPECT_EQ(a.code, "0000") << order_no << ": " << a.raw;
     return text(a.data, "order_number");
   }
@@ -200,7 +222,8 @@ class Channels : public ::testing::Test {
       auto a = wait_final(m, o.number);
       const auto status = text(a.data, "status");
       final_status[o.number] = status;
-      EXPECT_EQ(status, o.status) << o.order_no << " (" << o.number << "): " << a.raw;
+      EXPECT_EQ(status, o.status) << o.order_no << " (" << o.number << "): " << a.raw
+                                  << "\nadmin record: " << admin_record(port, o.number);
       if (status == "4") {
         EXPECT_NE(text(a.data, "reason"), "") << o.order_no << ": " << a.raw;
       } else if (status == "2") {
@@ -222,8 +245,8 @@ class Channels : public ::testing::Test {
       }
       EXPECT_LE(total, 1u) << o.order_no << " (" << o.number << ") delivered twice";
       EXPECT_EQ(total == 1, final_status[o.number] == "2")
-          << o.order_no << " (" << o.number << ") status " << final_status[o.number]
-          << " with " << total << " deliveries";
+          << o.order_no << " (" << o.number << ") status " << final_status[o.number] << " with "
+          << total << " deliveries";
     }
     long long want = k_credit_fen;
     for (const auto& o : orders)
@@ -307,6 +330,28 @@ TEST_F(Channels, UnknownButPlacedSucceedsAtFirstChannelNeverSentToSecond) {
   run_matrix("timeout_placed", false, 4, 0);
 }
 
+TEST_F(Channels, FailureCallbackRacingTheQueryIsNotAppliedToTheNextAttempt) {
+  // up1 fails every order: its query and its callback both say 4 at about the same moment.
+  // Asked every millisecond, topupd learns the failure by query and moves on to up2 while up1's
+  // callback about the first attempt is still arriving; that late news belongs to attempt 1
+  // and must not fail attempt 2 at up2 (which delivers: a refund then would pay twice).
+  topupd_process topupd;
+  auto up1 = up1_->wikeyun_channel("up1", 0.97);
+  up1["query_interval_ms"] = 1;
+  start_topupd(topupd, {up1, up2_->wikeyun_channel("up2", 0.98)});
+  up1_->set_mode("fail");
+  // Eight chances, pushed well within up1's 100 ms to fail them, so all race. (Were one pushed
+  // after up1's circuit breaker tripped, it would go straight to up2: still 2 there.)
+  std::vector<expected_order> orders;
+  for (int i = 0; i < 8; ++i) {
+    expected_order e{"race-" + std::to_string(i), "", 100, "2", "up2"};
+    e.number = push(topupd.port(), e.order_no, e.money);
+    ASSERT_FALSE(e.number.empty());
+    orders.push_back(std::move(e));
+  }
+  expect_settled(topupd.port(), orders, both());
+}
+
 TEST_F(Channels, MalformedAnswerIsResolvedByQueryAtTheSameChannel) {
   topupd_process topupd;
   start_topupd(topupd, two_channels());
@@ -380,7 +425,8 @@ TEST_F(Channels, ForgedCallbackIsAnsweredFailAndOrderSettlesByQuery) {
   EXPECT_EQ(tampered.status, 200u);
   EXPECT_EQ(trimmed(tampered.body), "fail");
   // The right secret of the wrong channel: up2's callbacks are not up1's.
-  auto other_channel = http.post("/notify/up1", supplier_callback(e.number + "-1", "4", "up2-secret"));
+  auto other_channel =
+      http.post("/notify/up1", supplier_callback(e.number + "-1", "4", "up2-secret"));
   EXPECT_EQ(trimmed(other_channel.body), "fail");
 
   expect_settled(topupd.port(), {e}, both());
@@ -448,9 +494,9 @@ TEST_F(Channels, AdminDisableRoutesToNextChannelAndEnableRestores) {
   const std::string token = cfg.admin_token();
   http_client admin(topupd.port());
   auto post_admin = [&](const std::string& target, const std::string& bearer) {
-    return merchant_client::parse(admin.request(http::verb::post, target, {},
-                                                "application/x-www-form-urlencoded",
-                                                bearer.empty() ? std::string() : "Bearer " + bearer));
+    return merchant_client::parse(
+        admin.request(http::verb::post, target, {}, "application/x-www-form-urlencoded",
+                      bearer.empty() ? std::string() : "Bearer " + bearer));
   };
 
   auto unauthorized = post_admin("/admin/channels/up1/disable", "");
@@ -498,7 +544,8 @@ TEST_F(Channels, DisabledChannelFinishesItsOrdersInFlight) {
   supplier_sim_process slow(
       supplier_sim_options{"upd-key", "upd-secret", "upd-store", "timeout_placed", 1500, 3000});
   topupd_process topupd;
-  auto cfg = start_topupd(topupd, {slow.wikeyun_channel("up1", 0.97), up2_->wikeyun_channel("up2", 0.98)});
+  auto cfg =
+      start_topupd(topupd, {slow.wikeyun_channel("up1", 0.97), up2_->wikeyun_channel("up2", 0.98)});
   const named_sims sims{{"up1", &slow}, {"up2", up2_.get()}};
   const auto placed2 = up2_->placed();
 
@@ -529,7 +576,8 @@ TEST_F(Channels, DisabledChannelFinishesItsOrdersInFlight) {
   EXPECT_EQ(up2_->placed() - placed2, 1u);
 }
 
-// ---- topupd as another topupd's supplier ---------------------------------------------------------
+// ---- topupd as another topupd's supplier
+// ---------------------------------------------------------
 
 /// topupd B with its local `sim` channel and merchant 2001 whose credentials are topupd A's
 /// `chain` channel; topupd A whose only channel is `chain`, pointing at B.
@@ -547,7 +595,13 @@ class ChannelsChain : public Channels {
     });
     {
       http_client admin(b_port);
-      auto credited = admin_credit(admin, "test-admin-token", k_b_merchant, "10000", "grant-b");
+      api_answer credited;
+      const auto deadline = clock_type::now() + 5s;
+      do {  // 5000 until B's Redis connections are up (see start_topupd)
+        credited = admin_credit(admin, "test-admin-token", k_b_merchant, "10000", "grant-b");
+        if (credited.code != "5000") break;
+        std::this_thread::sleep_for(20ms);
+      } while (clock_type::now() < deadline);
       ASSERT_EQ(credited.code, "0000") << credited.raw;
     }
     json::object chain = up1_->wikeyun_channel("chain", 0.97);
@@ -616,7 +670,8 @@ TEST_F(Channels, KilledWhileUnknownResumesByQueryWithoutResending) {
   supplier_sim_process slow(
       supplier_sim_options{"upk-key", "upk-secret", "upk-store", "timeout_placed", 3000, 3000});
   topupd_process topupd;
-  auto cfg = start_topupd(topupd, {slow.wikeyun_channel("up1", 0.97), up2_->wikeyun_channel("up2", 0.98)});
+  auto cfg =
+      start_topupd(topupd, {slow.wikeyun_channel("up1", 0.97), up2_->wikeyun_channel("up2", 0.98)});
   const auto placed2 = up2_->placed();
 
   auto orders = push_on_every_shard(topupd.port(), "killed", 6, "2", "up1");

@@ -13,7 +13,9 @@ namespace topup::test {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-std::string supplier_sim_binary() { return std::string(TOPUP_BINARY_DIR) + "/bin/topup_supplier_sim"; }
+std::string supplier_sim_binary() {
+  return std::string(TOPUP_BINARY_DIR) + "/bin/topup_supplier_sim";
+}
 
 supplier_sim_process::supplier_sim_process(supplier_sim_options options)
     : options_(std::move(options)) {
