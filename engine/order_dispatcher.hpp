@@ -55,6 +55,7 @@ class order_dispatcher {
   /// persisted status for recovery.
   void begin_shutdown();
   std::size_t active() const noexcept { return orders_.size(); }
+  bool driving(const std::string& order_number) const { return orders_.contains(order_number); }
   /// True when no coroutine is between a submit and persisting its result.
   bool quiescent() const noexcept { return submitting_ == 0; }
 
