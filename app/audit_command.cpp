@@ -50,13 +50,15 @@ struct audit_outcome {
 
 // Waits (bounded) for the connection, then audits. The connection reconnects on its own; all this
 // needs is to stop waiting at the deadline.
-asio::awaitable<audit_outcome> connect_and_audit(engine::redis::connection& conn, std::string prefix,
+asio::awaitable<audit_outcome> connect_and_audit(engine::redis::connection& conn,
+                                                 std::string prefix,
                                                  std::vector<std::int64_t> merchant_ids,
                                                  milliseconds connect_wait) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   const auto deadline = steady_clock::now() + connect_wait;
   while (!conn.connected()) {
-    if (steady_clock::now() >= deadline) co_return audit_outcome{stop_reason::not_connected, {}, {}};
+    if (steady_clock::now() >= deadline)
+      co_return audit_outcome{stop_reason::not_connected, {}, {}};
     timer.expires_after(milliseconds(10));
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
@@ -74,8 +76,7 @@ void print_report(const engine::audit_report& report, std::ostream& out) {
                             std::to_string(report.ledger_entries) + " ledger entries, " +
                             std::to_string(report.events) + " events";
   if (report.clean()) {
-    out << "audit clean: " << scope
-        << ": every balance and every status agrees with its history\n";
+    out << "audit clean: " << scope << ": every balance and every status agrees with its history\n";
   } else {
     const auto total =
         static_cast<std::int64_t>(report.findings.size()) + report.findings_not_listed;

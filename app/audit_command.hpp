@@ -10,9 +10,9 @@
 namespace topup::app {
 
 /// Exit codes of `topupd audit`.
-inline constexpr int k_audit_clean = 0;         // every check passed
-inline constexpr int k_audit_findings = 1;      // the books disagree with themselves somewhere
-inline constexpr int k_audit_incomplete = 2;    // could not audit: Redis unreachable, bad merchant
+inline constexpr int k_audit_clean = 0;       // every check passed
+inline constexpr int k_audit_findings = 1;    // the books disagree with themselves somewhere
+inline constexpr int k_audit_incomplete = 2;  // could not audit: Redis unreachable, bad merchant
 
 /// Connects to `cfg.redis` with one io_context on the calling thread, audits every configured
 /// merchant (or only `merchant_ids`, each of which must be configured), writes each finding as

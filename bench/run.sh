@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How many orders a second topupd takes, at what latency (bench/README.md).
 #
-#   bench/run.sh            full run (~3-4 minutes)
+#   bench/run.sh            full run (about 5 minutes)
 #   bench/run.sh --quick    shortened scenarios (under 60 s once built)
 #
 # Options: --threads N (topupd server.threads, default 1), --connections N (default 64),
@@ -43,7 +43,7 @@ if ((quick)); then
   intake_warmup=1;     intake_secs=4
   life_warmup=1;       life_secs=4;  life_drain=10
   latency_warmup=1;    latency_secs=6
-  memory_orders=20000
+  memory_orders=20000;  memory_limit=25
   run_always=0
 else
   mode=full
@@ -51,7 +51,7 @@ else
   intake_warmup=2;     intake_secs=15
   life_warmup=2;       life_secs=15; life_drain=30
   latency_warmup=2;    latency_secs=30
-  memory_orders=200000
+  memory_orders=200000; memory_limit=150
   run_always=1
 fi
 
@@ -83,6 +83,7 @@ work=$(mktemp -d /tmp/topup-bench.XXXXXX)
 started_pids=()
 redis_pid=""
 topupd_pid=""
+bench_pid=""
 
 is_running() {  # a pid we started that has neither exited nor become a zombie
   local pid=$1 state
@@ -91,12 +92,12 @@ is_running() {  # a pid we started that has neither exited nor become a zombie
   [[ "$state" != Z ]]
 }
 
-stop_pid() {  # SIGTERM, up to ~5 s, then SIGKILL
-  local pid=$1 i
+stop_pid() {  # stop_pid <pid> [tenths of a second]: SIGTERM, wait (default 5 s), then SIGKILL
+  local pid=$1 tenths=${2:-50} i
   [[ -n "$pid" ]] || return 0
   is_running "$pid" || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
+  for ((i = 0; i < tenths; i++)); do
     is_running "$pid" || return 0
     sleep 0.1
   done
@@ -104,8 +105,9 @@ stop_pid() {  # SIGTERM, up to ~5 s, then SIGKILL
 }
 
 cleanup() {
-  local pid
-  for pid in "${started_pids[@]}"; do stop_pid "$pid"; done
+  local pid i
+  # Newest first: the generator, then topupd, then Redis.
+  for ((i = ${#started_pids[@]} - 1; i >= 0; i--)); do stop_pid "${started_pids[i]}" 20; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -148,10 +150,13 @@ start_topupd() {  # start_topupd <name> <channel profile>: sets topupd_port, top
 }
 
 stop_scenario() {
-  stop_pid "$topupd_pid"
+  # topupd's graceful stop waits (up to 15 s) for orders the never-answering channel holds;
+  # nothing of it is measured, so it gets 2 s before SIGKILL.
+  stop_pid "$topupd_pid" 20
   stop_pid "$redis_pid"
   topupd_pid=""
   redis_pid=""
+  started_pids=()  # all stopped: forget them, their pids may be reused
 }
 
 json_number() {  # json_number <file> <key>: the first top-level-looking "key":number
@@ -159,12 +164,19 @@ json_number() {  # json_number <file> <key>: the first top-level-looking "key":n
 }
 
 run_load() {  # run_load <name> <topupd args...>: runs topup-bench load, keeps the topupd log
-  local name=$1; shift
-  if ! "$bench" load --scenario "$name" --port "$topupd_port" --connections "$connections" \
-      --threads "$gen_threads" --topupd-threads "$topupd_threads" \
-      --topupd-pid "$topupd_pid" --redis-pid "$redis_pid" --out "$work/results/$name.json" "$@"; then
+  local name=$1 status=0; shift
+  # In the background + wait, so that a signal to this script is acted on at once (bash runs
+  # traps only after a foreground child ends) and the trap can stop the generator too.
+  "$bench" load --scenario "$name" --port "$topupd_port" --connections "$connections" \
+    --threads "$gen_threads" --topupd-threads "$topupd_threads" \
+    --topupd-pid "$topupd_pid" --redis-pid "$redis_pid" --out "$work/results/$name.json" "$@" &
+  bench_pid=$!
+  started_pids+=("$bench_pid")
+  wait "$bench_pid" || status=$?
+  bench_pid=""
+  if ((status != 0)); then
     tail -n 20 "$work/topupd-$name.log" >&2 || true
-    die "scenario $name"
+    die "scenario $name (topup-bench exit status $status)"
   fi
   if grep -qiE '\[(error|critical)\]' "$work/topupd-$name.log"; then
     say "note: topupd logged errors during $name:"
@@ -174,6 +186,7 @@ run_load() {  # run_load <name> <topupd args...>: runs topup-bench load, keeps t
 
 mkdir -p "$work/results" "$results"
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+loadavg_before=$(cut -d' ' -f1 /proc/loadavg)
 clock_start=$SECONDS
 
 # 1. ceiling: the HTTP floor cost, GET /healthz through the same server and client.
@@ -181,14 +194,16 @@ say "1/5 ceiling: GET /healthz, closed loop, $connections connections, ${ceiling
 start_redis ceiling everysec
 start_topupd ceiling hold
 run_load ceiling --target healthz --mode closed --warmup-s "$ceiling_warmup" \
-  --duration-s "$ceiling_secs" --orders 1
+  --duration-s "$ceiling_secs"
 stop_scenario
 ceiling_rps=$(json_number "$work/results/ceiling.json" rate)
 
-# Orders to prepare for a closed-loop push run: the healthz rate bounds the push rate.
-orders_for() {  # orders_for <warmup> <secs>
-  awk -v r="$ceiling_rps" -v w="$1" -v s="$2" \
-    'BEGIN { n = int(r * (w + s) * 1.1) + 1000; if (n < 20000) n = 20000; if (n > 3000000) n = 3000000; print n }'
+# Orders to prepare for a closed-loop push run (a run that uses them all up says so): the
+# healthz rate bounds the push rate; the lifecycle run is bounded by 3x the intake rate.
+orders_for() {  # orders_for <rate bound> <warmup> <secs>
+  awk -v r="$1" -v w="$2" -v s="$3" \
+    'BEGIN { n = int(r * (w + s) * 1.1) + 1000
+             if (n < 20000) n = 20000; if (n > 3000000) n = 3000000; print n }'
 }
 
 # 2. intake: pushOrder only; the channel never answers, so orders sit in 7.
@@ -196,8 +211,8 @@ say "2/5 intake: pushOrder, closed loop, ${intake_secs}s (appendfsync everysec)"
 start_redis intake everysec
 start_topupd intake hold
 run_load intake --target push --mode closed --warmup-s "$intake_warmup" \
-  --duration-s "$intake_secs" --orders "$(orders_for "$intake_warmup" "$intake_secs")" \
-  --appendfsync everysec
+  --duration-s "$intake_secs" --appendfsync everysec \
+  --orders "$(orders_for "$ceiling_rps" "$intake_warmup" "$intake_secs")"
 stop_scenario
 intake_rps=$(json_number "$work/results/intake.json" rate)
 
@@ -206,8 +221,8 @@ if ((run_always)); then
   start_redis intake_always always
   start_topupd intake_always hold
   run_load intake_always --target push --mode closed --warmup-s "$intake_warmup" \
-    --duration-s "$intake_secs" --orders "$(orders_for "$intake_warmup" "$intake_secs")" \
-    --appendfsync always
+    --duration-s "$intake_secs" --appendfsync always \
+    --orders "$(orders_for "$ceiling_rps" "$intake_warmup" "$intake_secs")"
   stop_scenario
 fi
 
@@ -215,9 +230,10 @@ fi
 say "3/5 lifecycle: push -> 2 -> callback, closed loop, ${life_secs}s (+ drain)"
 start_redis lifecycle everysec
 start_topupd lifecycle instant
+life_bound=$(awk -v r="$intake_rps" 'BEGIN { print 3 * r }')
 run_load lifecycle --target push --mode closed --callbacks --warmup-s "$life_warmup" \
-  --duration-s "$life_secs" --drain-s "$life_drain" \
-  --orders "$(orders_for "$life_warmup" "$life_secs")" --appendfsync everysec
+  --duration-s "$life_secs" --drain-s "$life_drain" --appendfsync everysec \
+  --orders "$(orders_for "$life_bound" "$life_warmup" "$life_secs")"
 stop_scenario
 
 # 4. latency at load: open loop at half the intake maximum.
@@ -230,17 +246,18 @@ run_load latency --target push --mode open --rate "$latency_rate" \
 stop_scenario
 
 # 5. memory: slow orders waiting in 6 behind a channel at capacity.
-say "5/5 memory: $memory_orders slow orders waiting in 6"
+say "5/5 memory: $memory_orders slow orders waiting in 6 (sending stops after ${memory_limit}s)"
 start_redis memory everysec
 start_topupd memory saturated_slow
 run_load memory --target push --mode count --orders "$memory_orders" --recharge-type 0 \
-  --rss --appendfsync everysec
+  --limit-s "$memory_limit" --rss --appendfsync everysec
 stop_scenario
 
 cat >"$work/results/run.json" <<EOF
 {"mode":"$mode","started_at":"$started_at","wall_s":$((SECONDS - clock_start)),
  "topupd_threads":$topupd_threads,"connections":$connections,"generator_threads":$gen_threads,
- "redis":"$(redis-server --version | head -n 1)","appendfsync":"everysec"}
+ "loadavg_before":$loadavg_before,"redis":"$(redis-server --version | head -n 1)",
+ "appendfsync":"everysec"}
 EOF
 say "scenarios done in $((SECONDS - clock_start)) s"
 "$bench" report --dir "$work/results" --json "$results/latest.json" --svg "$results/latest.svg"

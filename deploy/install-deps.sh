@@ -11,6 +11,7 @@ packages=(
   libspdlog-dev libssl-dev libcli11-dev       # logging, MD5/HMAC/TLS, command line
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and micro-benchmarks
   curl openssl                                # the demo client (deploy/demo-client.sh)
+  clang libclang-rt-14-dev                    # fuzzing: clang 14 and libFuzzer's runtime (deploy/run-fuzz.sh)
 )
 
 missing=()

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine: dependencies, build, then every CTest label
-# (unit, integration, e2e, fault). Integration and e2e tests start their own redis-server on
-# free loopback ports; nothing needs to be running beforehand.
+# (unit, integration, e2e, fault), then each libFuzzer target for 20 s (deploy/run-fuzz.sh, its
+# own clang tree). Integration and e2e tests start their own redis-server on free loopback ports;
+# nothing needs to be running beforehand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./deploy/install-deps.sh
 ./deploy/build.sh
 # Tests that start servers spread their ports; two jobs keep a 2-core machine responsive.
 ctest --preset default -j 2 --timeout 600 "$@"
+./deploy/run-fuzz.sh 20

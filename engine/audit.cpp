@@ -142,8 +142,7 @@ std::vector<std::string> snapshot_keys(const merchant_keys& keys) {
 }
 
 std::vector<std::string> order_keys(const merchant_keys& keys, const std::string& number) {
-  std::vector<std::string> k = {keys.order(number), keys.events(number), keys.active(),
-                                keys.ono()};
+  std::vector<std::string> k = {keys.order(number), keys.events(number), keys.active(), keys.ono()};
   for (int s : k_statuses) k.push_back(keys.by_status(s));
   return k;
 }
@@ -351,8 +350,8 @@ std::vector<std::string> money_problems(const order_record& o, const money_moves
       problems.push_back("the ledger refunds " + fen(moves.refunds.front()) +
                          " but the order cost " + fen(o.cost_fen));
   } else if (!moves.refunds.empty()) {
-    problems.push_back(std::to_string(moves.refunds.size()) + " refund(s) in the ledger but status is " +
-                       st(o.status) + ", not 4");
+    problems.push_back(std::to_string(moves.refunds.size()) +
+                       " refund(s) in the ledger but status is " + st(o.status) + ", not 4");
   }
   return problems;
 }
@@ -408,7 +407,8 @@ void merchant_audit::add(std::string order_number, std::string problem) {
     ++report_.findings_not_listed;
     return;
   }
-  report_.findings.push_back(audit_finding{merchant_id_, std::move(order_number), std::move(problem)});
+  report_.findings.push_back(
+      audit_finding{merchant_id_, std::move(order_number), std::move(problem)});
 }
 
 void merchant_audit::add_all(const std::string& order_number, std::vector<std::string> problems,
@@ -421,7 +421,8 @@ void merchant_audit::add_all(const std::string& order_number, std::vector<std::s
 
 asio::awaitable<result<void>> merchant_audit::run() {
   // 1. The account and the end of the ledger at one instant.
-  auto snap = co_await snapshot_script().run(conn_, snapshot_keys(keys_), std::vector<std::string>());
+  auto snap =
+      co_await snapshot_script().run(conn_, snapshot_keys(keys_), std::vector<std::string>());
   if (!snap) co_return snap.error();
   if (snap->is_error()) co_return script_refused("snapshot", *snap);
   if (snap->type != reply::kind::array || snap->elements.size() != 2) {
@@ -501,8 +502,8 @@ void merchant_audit::check_account(const reply& acct) {
     add("", "acct credits are " + fen(credits) + " but the ledger's credits add up to " +
                 fen(credits_));
   if (debits != debits_)
-    add("", "acct debits are " + fen(debits) + " but the ledger's debits add up to " +
-                fen(debits_));
+    add("",
+        "acct debits are " + fen(debits) + " but the ledger's debits add up to " + fen(debits_));
   if (refunds != refunds_)
     add("", "acct refunds are " + fen(refunds) + " but the ledger's refunds add up to " +
                 fen(refunds_));
@@ -510,19 +511,21 @@ void merchant_audit::check_account(const reply& acct) {
 
 void merchant_audit::apply_ledger_entry(const order_event& e, std::set<std::string>* touched) {
   ++report_.ledger_entries;
-  const std::string where = "ledger entry " + e.id;
+  const std::string order(e.field("order").value_or(""));
+  // The entry's problems are the ledger's, so they are the merchant's findings, naming the order.
+  const std::string where =
+      "ledger entry " + e.id + (order.empty() ? std::string() : " of order " + q(order));
   const auto type = e.field("type");
   const auto amount_text = e.field("amount");
   const auto balance_text = e.field("balance");
   const auto amount = amount_text ? parse_int(*amount_text) : std::nullopt;
   const auto balance = balance_text ? parse_int(*balance_text) : std::nullopt;
-  const std::string order(e.field("order").value_or(""));
 
   bool applied = false;
   if (!type) {
-    add(order, where + " has no type");
+    add("", where + " has no type");
   } else if (!amount) {
-    add(order, where + " has the amount " + q(amount_text.value_or("")) + ", not an integer");
+    add("", where + " has the amount " + q(amount_text.value_or("")) + ", not an integer");
   } else if (*type == "credit") {
     const auto ref = e.field("ref");
     if (!ref || ref->empty())
@@ -536,7 +539,7 @@ void merchant_audit::apply_ledger_entry(const order_event& e, std::set<std::stri
   } else if (*type == "debit" || *type == "refund") {
     const bool debit = *type == "debit";
     if (order.empty()) add("", where + " is a " + std::string(*type) + " naming no order");
-    if (*amount < 0) add(order, where + " is a " + std::string(*type) + " of " + fen(*amount));
+    if (*amount < 0) add("", where + " is a " + std::string(*type) + " of " + fen(*amount));
     if (debit) {
       sub_checked(running_, *amount, overflow_);
       sub_checked(sum_, *amount, overflow_);
@@ -552,19 +555,19 @@ void merchant_audit::apply_ledger_entry(const order_event& e, std::set<std::stri
     }
     applied = true;
   } else {
-    add(order, where + " has the unknown type " + q(*type));
+    add("", where + " has the unknown type " + q(*type));
   }
 
   if (!balance) {
-    add(order, where + " has the balance " + q(balance_text.value_or("")) + ", not an integer");
+    add("", where + " has the balance " + q(balance_text.value_or("")) + ", not an integer");
     return;
   }
   if (applied && *balance != running_)
-    add(order, where + " (" + std::string(*type) + " of " + fen(*amount) + ") records the balance " +
-                   fen(*balance) + " but the entries before it add up to " + fen(running_));
+    add("", where + " (" + std::string(*type) + " of " + fen(*amount) + ") records the balance " +
+                fen(*balance) + " but the entries before it add up to " + fen(running_));
   // One break is one finding: later entries are checked against what was recorded.
   running_ = *balance;
-  if (*balance < 0) add(order, where + " leaves the balance at " + fen(*balance) + ", below 0");
+  if (*balance < 0) add("", where + " leaves the balance at " + fen(*balance) + ", below 0");
 }
 
 asio::awaitable<result<void>> merchant_audit::replay_ledger(std::string end_id,
@@ -604,7 +607,8 @@ asio::awaitable<result<void>> merchant_audit::audit_orders() {
   // SCAN returns every member present for the whole scan at least once; repeats are skipped.
   std::string cursor = "0";
   do {
-    auto page = co_await conn_.command(args("ZSCAN", keys_.all(), cursor, "COUNT", k_scan_count_text));
+    auto page =
+        co_await conn_.command(args("ZSCAN", keys_.all(), cursor, "COUNT", k_scan_count_text));
     if (!page) co_return page.error();
     if (page->is_error()) {
       add("", "the all index is unreadable: " + q(page->str));
@@ -710,7 +714,8 @@ asio::awaitable<result<void>> merchant_audit::settle_moving_orders() {
     }
   }
   for (const auto& [number, record] : unsettled_)
-    add_all(number, money_problems(record, moves_[number]), " (the order kept moving during the audit)");
+    add_all(number, money_problems(record, moves_[number]),
+            " (the order kept moving during the audit)");
   unsettled_.clear();
   co_return ok();
 }

@@ -30,11 +30,11 @@ inline constexpr std::size_t k_audit_findings_max = 10000;
 
 /// What an audit looked at and what it found. A plain value, owned by the caller.
 struct audit_report {
-  std::int64_t merchants = 0;       // merchants audited
-  std::int64_t orders = 0;          // orders audited (members of the merchants' `all` index)
-  std::int64_t ledger_entries = 0;  // ledger entries replayed
-  std::int64_t events = 0;          // order events replayed
-  std::vector<audit_finding> findings;  // at most k_audit_findings_max per merchant
+  std::int64_t merchants = 0;            // merchants audited
+  std::int64_t orders = 0;               // orders audited (members of the merchants' `all` index)
+  std::int64_t ledger_entries = 0;       // ledger entries replayed
+  std::int64_t events = 0;               // order events replayed
+  std::vector<audit_finding> findings;   // at most k_audit_findings_max per merchant
   std::int64_t findings_not_listed = 0;  // found beyond that bound: counted, not kept
 
   bool clean() const noexcept { return findings.empty() && findings_not_listed == 0; }

@@ -1,7 +1,7 @@
 #include "bench/topup_bench/bench_report.hpp"
 
-#include <boost/json.hpp>
 #include <sys/utsname.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -105,11 +105,20 @@ std::string xml_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -134,7 +143,7 @@ std::vector<double> latency_of(const json::object& o, std::string_view key) {
 std::string svg_chart(const std::vector<chart_row>& rows, const std::string& title,
                       const std::vector<std::string>& footer) {
   const int width = 1000;
-  const int height = 600;
+  const int height = 660;
   std::ostringstream s;
   s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
     << "\" viewBox=\"0 0 " << width << ' ' << height
@@ -151,12 +160,12 @@ std::string svg_chart(const std::vector<chart_row>& rows, const std::string& tit
   double axis_max = std::ceil(max_rate / magnitude) * magnitude;
   if (axis_max < max_rate * 1.08) axis_max += magnitude / 2;
   s << "<text x=\"" << left_x << "\" y=\"" << top - 14
-    << "\" font-weight=\"bold\">Throughput (answers or orders per second)</text>\n";
+    << "\" font-weight=\"bold\">Throughput per second (ratio to ceiling below)</text>\n";
   for (int i = 0; i <= 5; ++i) {
     const double v = axis_max * i / 5;
     const double y = top + plot_h - plot_h * i / 5;
-    s << "<line x1=\"" << left_x << "\" x2=\"" << left_x + left_w << "\" y1=\"" << y
-      << "\" y2=\"" << y << "\" stroke=\"#ddd\"/>\n"
+    s << "<line x1=\"" << left_x << "\" x2=\"" << left_x + left_w << "\" y1=\"" << y << "\" y2=\""
+      << y << "\" stroke=\"#ddd\"/>\n"
       << "<text x=\"" << left_x - 6 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">"
       << fixed(v, 0) << "</text>\n";
   }
@@ -169,12 +178,11 @@ std::string svg_chart(const std::vector<chart_row>& rows, const std::string& tit
       << "<text x=\"" << x + slot * 0.35 << "\" y=\"" << top + plot_h - h - 4
       << "\" text-anchor=\"middle\">" << fixed(rows[i].rate, 0) << "</text>\n"
       << "<text x=\"" << x + slot * 0.35 << "\" y=\"" << top + plot_h + 16
-      << "\" text-anchor=\"middle\" font-size=\"11\">" << xml_escape(rows[i].label)
-      << "</text>\n";
+      << "\" text-anchor=\"middle\" font-size=\"11\">" << xml_escape(rows[i].label) << "</text>\n";
     if (!rows.empty() && rows[0].rate > 0) {
       s << "<text x=\"" << x + slot * 0.35 << "\" y=\"" << top + plot_h + 30
-        << "\" text-anchor=\"middle\" font-size=\"10\" fill=\"#555\">" << fixed(rows[i].rate / rows[0].rate, 3)
-        << " x ceiling</text>\n";
+        << "\" text-anchor=\"middle\" font-size=\"10\" fill=\"#555\">"
+        << fixed(rows[i].rate / rows[0].rate, 3) << "x</text>\n";
     }
   }
 
@@ -219,14 +227,13 @@ std::string svg_chart(const std::vector<chart_row>& rows, const std::string& tit
         << "</text>\n";
     }
     s << "<text x=\"" << x0 + bar_w * 2.5 << "\" y=\"" << top + plot_h + 16
-      << "\" text-anchor=\"middle\" font-size=\"11\">" << xml_escape(rows[i].label)
-      << "</text>\n";
+      << "\" text-anchor=\"middle\" font-size=\"11\">" << xml_escape(rows[i].label) << "</text>\n";
   }
   for (std::size_t k = 0; k < 5; ++k) {
     const double x = right_x + 10 + 70.0 * k;
-    s << "<rect x=\"" << x << "\" y=\"" << top + plot_h + 40 << "\" width=\"12\" height=\"12\" fill=\""
-      << colors[k] << "\"/><text x=\"" << x + 16 << "\" y=\"" << top + plot_h + 50 << "\">"
-      << names[k] << "</text>\n";
+    s << "<rect x=\"" << x << "\" y=\"" << top + plot_h + 40
+      << "\" width=\"12\" height=\"12\" fill=\"" << colors[k] << "\"/><text x=\"" << x + 16
+      << "\" y=\"" << top + plot_h + 50 << "\">" << names[k] << "</text>\n";
   }
   double y = top + plot_h + 85;
   for (const auto& line : footer) {
@@ -248,8 +255,10 @@ int write_report(const report_paths& paths) {
   const auto latency = read_json(file("latency"));
   const auto memory = read_json(file("memory"));
   const auto run = read_json(paths.results_dir + "/run.json");
-  for (auto [name, value] : {std::pair{"ceiling", &ceiling}, {"intake", &intake},
-                             {"lifecycle", &lifecycle}, {"latency", &latency},
+  for (auto [name, value] : {std::pair{"ceiling", &ceiling},
+                             {"intake", &intake},
+                             {"lifecycle", &lifecycle},
+                             {"latency", &latency},
                              {"memory", &memory}}) {
     if (!*value) {
       std::cerr << "report: missing or unreadable " << file(name) << "\n";
@@ -277,7 +286,8 @@ int write_report(const report_paths& paths) {
   // "topupd/redis/bench" share of one core during the run, in percent.
   const auto cpu_text = [](const json::object& o) {
     std::string text;
-    for (const char* k : {"topupd_core_share", "redis_core_share", "bench_core_share"}) {
+    for (const char* k :
+         {"topupd_core_share", "redis_core_share", "bench_core_share", "others_core_share"}) {
       if (!text.empty()) text += "/";
       text += fixed(number_at(o, {"cpu", k}) * 100, 0);
     }
@@ -295,8 +305,10 @@ int write_report(const report_paths& paths) {
     std::string notes;
     const auto failed = number_at(o, {"failed"}) + number_at(o, {"transport_errors"});
     if (failed > 0) notes += fixed(failed, 0) + " failed; ";
-    if (number_at(o, {"unanswered"}) > 0) notes += fixed(number_at(o, {"unanswered"}), 0) + " unanswered; ";
-    if (auto it = o.find("pool_exhausted"); it != o.end() && it->value().is_bool() && it->value().as_bool())
+    if (number_at(o, {"unanswered"}) > 0)
+      notes += fixed(number_at(o, {"unanswered"}), 0) + " unanswered; ";
+    if (auto it = o.find("pool_exhausted");
+        it != o.end() && it->value().is_bool() && it->value().as_bool())
       notes += "ran out of prepared orders; ";
     return notes;
   };
@@ -331,7 +343,7 @@ int write_report(const report_paths& paths) {
             << pad("scenario", 14) << pad("what", 36) << pad("load", 24) << pad("rate/s", 9, true)
             << pad("ratio", 7, true) << pad("p50", 9, true) << pad("p90", 9, true)
             << pad("p99", 9, true) << pad("p99.9", 9, true) << pad("max", 9, true)
-            << pad("cpu% t/r/b", 13, true) << "  notes\n";
+            << pad("cpu% t/r/b/o", 16, true) << "  notes\n";
   for (const auto& r : rows) {
     std::cout << pad(r.name, 14) << pad(r.what, 36) << pad(r.load, 24)
               << pad(fixed(r.rate, 0), 9, true)
@@ -339,23 +351,61 @@ int write_report(const report_paths& paths) {
     for (std::size_t k = 0; k < 5; ++k) {
       std::cout << pad(k < r.lat.size() ? ms(r.lat[k]) : "-", 9, true);
     }
-    std::cout << pad(r.cpu, 13, true) << "  " << r.notes << "\n";
+    std::cout << pad(r.cpu, 16, true) << "  " << r.notes << "\n";
   }
-  std::cout << "(latencies in ms; lifecycle latency is push sent -> callback received; cpu% = share\n"
-               " of one core used by topupd / redis-server / topup-bench during the run)\n";
+  std::cout
+      << "(latencies in ms; lifecycle latency is push sent -> callback received; cpu% = share\n"
+         " of one core used during the run by topupd / redis-server / topup-bench / all other\n"
+         " processes on the machine)\n";
   const double orders = number_at(*memory, {"memory", "orders"});
   const double rss_before = number_at(*memory, {"memory", "rss_before_kb"});
   const double rss_after = number_at(*memory, {"memory", "rss_after_kb"});
   std::cout << pad("memory", 14) << fixed(orders, 0) << " slow orders waiting in 6: topupd RSS "
-            << fixed(rss_before / 1024, 1) << " -> " << fixed(rss_after / 1024, 1) << " MiB = "
-            << fixed(bytes_per_order, 0) << " bytes/order";
+            << fixed(rss_before / 1024, 1) << " -> " << fixed(rss_after / 1024, 1)
+            << " MiB = " << fixed(bytes_per_order, 0) << " bytes/order";
   if (number_at(*memory, {"memory", "redis_rss_after_kb"}) > 0) {
     const double redis_delta = number_at(*memory, {"memory", "redis_rss_after_kb"}) -
                                number_at(*memory, {"memory", "redis_rss_before_kb"});
     std::cout << " (redis-server: +" << fixed(redis_delta * 1024 / std::max(orders, 1.0), 0)
               << " bytes/order)";
   }
-  std::cout << "\n\n";
+  std::cout << "\n";
+  {
+    // Waiting orders may slow intake down as they pile up: show the push rate at the start and
+    // at the end of the memory run (whole seconds; the last, partial one left out).
+    std::vector<double> per_second;
+    if (auto it = memory->find("ok_per_second"); it != memory->end() && it->value().is_array()) {
+      for (const auto& v : it->value().as_array()) per_second.push_back(v.to_number<double>());
+    }
+    if (per_second.size() >= 3) {
+      std::cout << pad("", 14) << "push rate while they piled up: " << fixed(per_second.front(), 0)
+                << "/s in the first second, " << fixed(per_second[per_second.size() - 2], 0)
+                << "/s in the last whole second\n";
+    }
+    if (auto it = memory->find("count_limited");
+        it != memory->end() && it->value().is_bool() && it->value().as_bool()) {
+      std::cout << pad("", 14) << "time limit reached: " << fixed(orders, 0) << " of "
+                << fixed(number_at(*memory, {"prepared"}), 0) << " orders pushed\n";
+    }
+  }
+  // On a shared machine other work competes for the same cores: say so next to the figures.
+  double worst = 0;
+  std::string where;
+  {
+    for (const auto* scenario :
+         {&ceiling, &intake, &intake_always, &lifecycle, &latency, &memory}) {
+      if (!*scenario) continue;
+      const double share = number_at(**scenario, {"cpu", "others_core_share"});
+      if (share > worst)
+        worst = share, where = json::value_to<std::string>((**scenario).at("scenario"));
+    }
+    if (worst > 0.25) {
+      std::cout << "warning: other processes used up to " << fixed(worst * 100, 0)
+                << "% of a core during the run (" << where
+                << "): these figures understate what topupd does on a quiet machine\n";
+    }
+  }
+  std::cout << "\n";
 
   struct target {
     std::string name;
@@ -378,8 +428,8 @@ int write_report(const report_paths& paths) {
   std::snprintf(result, sizeof result,
                 "RESULT ceiling_rps=%.0f intake_rps=%.0f intake_ratio=%.3f lifecycle_rps=%.0f "
                 "lifecycle_ratio=%.3f push_p99_ms=%.3f bytes_per_order=%.0f",
-                ceiling_rps, intake_rps, intake_ratio, lifecycle_rps, lifecycle_ratio,
-                push_p99_ms, bytes_per_order);
+                ceiling_rps, intake_rps, intake_ratio, lifecycle_rps, lifecycle_ratio, push_p99_ms,
+                bytes_per_order);
 
   // latest.json
   utsname uts{};
@@ -399,7 +449,8 @@ int write_report(const report_paths& paths) {
   figures["push_p999_ms"] = push_p999_ms;
   figures["bytes_per_order"] = std::round(bytes_per_order);
   json::object targets_json;
-  for (const auto& t : targets) targets_json[t.name] = json::object{{"met", t.met}, {"rule", t.text}};
+  for (const auto& t : targets)
+    targets_json[t.name] = json::object{{"met", t.met}, {"rule", t.text}};
   json::object scenarios;
   scenarios["ceiling"] = *ceiling;
   scenarios["intake"] = *intake;
@@ -426,7 +477,12 @@ int write_report(const report_paths& paths) {
 
   // The chart.
   std::vector<chart_row> chart;
-  for (const auto& r : rows) chart.push_back({r.name, r.rate, r.lat});
+  for (const auto& r : rows) {
+    std::string label = r.name;
+    if (label == "intake_always") label = "always";
+    if (label == "latency") label = "push@50%";
+    chart.push_back({label, r.rate, r.lat});
+  }
   std::string mode = "run";
   if (run) {
     if (auto it = run->find("mode"); it != run->end() && it->value().is_string())
@@ -438,8 +494,24 @@ int write_report(const report_paths& paths) {
   std::vector<std::string> footer;
   footer.push_back("memory: " + fixed(orders, 0) + " slow orders waiting in 6 -> " +
                    fixed(bytes_per_order, 0) + " bytes/order of topupd RSS");
+  {
+    // Two scenarios per line keeps the line inside the chart's width.
+    std::string line = "cpu % of one core, topupd/redis/bench/others:";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      line += " " + rows[i].name + " " + rows[i].cpu + (i + 1 < rows.size() ? "," : "");
+      if (i % 3 == 2 && i + 1 < rows.size()) {
+        footer.push_back(line);
+        line = "   ";
+      }
+    }
+    footer.push_back(line);
+  }
   for (const auto& t : targets) {
     footer.push_back("target " + t.name + ": " + t.text + " -> " + (t.met ? "met" : "MISSED"));
+  }
+  if (worst > 0.25) {
+    footer.push_back("shared machine: other processes used up to " + fixed(worst * 100, 0) +
+                     "% of a core during " + where + "; figures are pessimistic");
   }
   footer.push_back(result);
   {

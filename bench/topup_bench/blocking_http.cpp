@@ -1,10 +1,10 @@
 #include "bench/topup_bench/blocking_http.hpp"
 
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include <array>
 #include <stdexcept>

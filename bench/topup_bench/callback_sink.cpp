@@ -32,10 +32,9 @@ class sink_session : public std::enable_shared_from_this<sink_session> {
 
   void read() {
     if (in_used_ == in_.size()) in_.resize(in_.size() * 2);
-    socket_.async_read_some(asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
-                            [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                              self->on_read(ec, n);
-                            });
+    socket_.async_read_some(
+        asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
+        [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(const error_code& ec, std::size_t n);
@@ -124,8 +123,7 @@ void callback_sink::stop() {
   thread_.join();
 }
 
-void callback_sink::record(std::string_view order_no, std::string_view status,
-                           std::int64_t at_ns) {
+void callback_sink::record(std::string_view order_no, std::string_view status, std::int64_t at_ns) {
   received_.fetch_add(1, std::memory_order_relaxed);
   const std::size_t index = request_pool::index_of_order_no(order_no);
   if (index >= arrival_ns_.size()) {

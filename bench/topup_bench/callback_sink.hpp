@@ -41,7 +41,6 @@ class callback_sink {
   struct server;  // the Asio part, private to the .cpp
 
  private:
-
   std::vector<std::int64_t> arrival_ns_;
   std::atomic<std::uint64_t> received_{0};
   std::atomic<std::uint64_t> succeeded_{0};  // distinct orders called back with status 2

@@ -43,9 +43,9 @@ struct run_schedule {
   std::int64_t start_ns = 0;
   std::int64_t window_start_ns = 0;
   std::int64_t window_end_ns = 0;
-  double interval_ns = 0;                      ///< open loop: 1e9 / rate
-  std::atomic<std::size_t> next_index{0};      ///< closed loop: next request of the pool
-  std::atomic<std::int64_t> exhausted_ns{0};   ///< when the pool ran out (0: it did not)
+  double interval_ns = 0;                     ///< open loop: 1e9 / rate
+  std::atomic<std::size_t> next_index{0};     ///< closed loop: next request of the pool
+  std::atomic<std::int64_t> exhausted_ns{0};  ///< when the pool ran out (0: it did not)
 
   std::int64_t intended_ns(std::size_t index) const noexcept {
     return start_ns + std::llround(static_cast<double>(index) * interval_ns);
@@ -138,6 +138,10 @@ class load_worker {
         a.status == 200 && (!plan_.expect_envelope || std::string_view(a.code.data(), 4) == "0000");
     if (ok) {
       ++out_.ok;
+      const auto second = static_cast<std::size_t>(
+          std::max<std::int64_t>(0, end_ns - schedule_.start_ns) / 1'000'000'000);
+      if (second >= out_.ok_per_second.size()) out_.ok_per_second.resize(second + 1, 0);
+      ++out_.ok_per_second[second];
       if (in_window(end_ns)) {
         ++out_.ok_in_window;
         out_.latency.record(end_ns - c.start_ns());
@@ -191,6 +195,14 @@ class load_worker {
       end_timer_.expires_at(steady_at(schedule_.window_end_ns));
       end_timer_.async_wait([this](const error_code& ec) {
         if (!ec) stop_sending();
+      });
+    } else if (plan_.count_limit_s > 0) {
+      end_timer_.expires_at(
+          steady_at(schedule_.start_ns + static_cast<std::int64_t>(plan_.count_limit_s * 1e9)));
+      end_timer_.async_wait([this](const error_code& ec) {
+        if (ec || stopping_) return;
+        out_.count_limited = true;
+        stop_sending();
       });
     }
     if (plan_.open_loop) {
@@ -462,8 +474,8 @@ load_outcome run_load(const request_pool& pool, const load_plan& plan,
   const auto warmup_ns = static_cast<std::int64_t>(plan.warmup_s * 1e9);
   const auto duration_ns = static_cast<std::int64_t>(plan.duration_s * 1e9);
   schedule.window_start_ns = schedule.start_ns + (plan.count_mode ? 0 : warmup_ns);
-  schedule.window_end_ns =
-      plan.count_mode ? std::numeric_limits<std::int64_t>::max() : schedule.window_start_ns + duration_ns;
+  schedule.window_end_ns = plan.count_mode ? std::numeric_limits<std::int64_t>::max()
+                                           : schedule.window_start_ns + duration_ns;
 
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
@@ -484,6 +496,13 @@ load_outcome run_load(const request_pool& pool, const load_plan& plan,
     total.latency.merge(o.latency);
     total.pool_exhausted = total.pool_exhausted || o.pool_exhausted;
     total.max_send_lag_ns = std::max(total.max_send_lag_ns, o.max_send_lag_ns);
+    total.count_limited = total.count_limited || o.count_limited;
+    if (total.ok_per_second.size() < o.ok_per_second.size()) {
+      total.ok_per_second.resize(o.ok_per_second.size(), 0);
+    }
+    for (std::size_t i = 0; i < o.ok_per_second.size(); ++i) {
+      total.ok_per_second[i] += o.ok_per_second[i];
+    }
     last_answer = std::max(last_answer, w->last_answer_ns());
   }
   total.window_start_ns = schedule.window_start_ns;
@@ -491,8 +510,8 @@ load_outcome run_load(const request_pool& pool, const load_plan& plan,
     total.window_end_ns = last_answer;
   } else {
     const std::int64_t exhausted = schedule.exhausted_ns.load();
-    total.window_end_ns = exhausted != 0 ? std::min(exhausted, schedule.window_end_ns)
-                                         : schedule.window_end_ns;
+    total.window_end_ns =
+        exhausted != 0 ? std::min(exhausted, schedule.window_end_ns) : schedule.window_end_ns;
   }
   total.window_s =
       std::max<double>(0.0, static_cast<double>(total.window_end_ns - total.window_start_ns) / 1e9);

@@ -32,6 +32,8 @@ struct load_plan {
   /// Count mode (closed loop only): send every request of the pool exactly once, no window;
   /// everything answered is measured.
   bool count_mode = false;
+  /// Count mode: stop sending after this many seconds even if requests are left (0: no limit).
+  double count_limit_s = 0;
   /// Success = HTTP 200 and envelope code "0000" (pushOrder); otherwise any HTTP 200 (healthz).
   bool expect_envelope = false;
   /// After the window (or the last send), how long answers still in flight are waited for.
@@ -49,14 +51,17 @@ struct load_outcome {
   std::uint64_t failed = 0;        ///< answers that were not a success (see failures)
   std::uint64_t transport_errors = 0;
   std::uint64_t reconnects = 0;
-  std::uint64_t unanswered = 0;  ///< still in flight when the stop grace ran out
+  std::uint64_t unanswered = 0;                   ///< still in flight when the stop grace ran out
   std::map<std::string, std::uint64_t> failures;  ///< "HTTP 429 code 1008" -> count
   latency_histogram latency;                      ///< successful answers in the window
   std::int64_t window_start_ns = 0;
   std::int64_t window_end_ns = 0;  ///< shortened if the pool ran out early
   double window_s = 0;
-  bool pool_exhausted = false;  ///< time mode: every prepared request was used before the end
+  bool pool_exhausted = false;       ///< time mode: every prepared request was used before the end
   std::int64_t max_send_lag_ns = 0;  ///< open loop: worst (actual - intended) send time
+  bool count_limited = false;  ///< count mode: count_limit_s ran out before every request was sent
+  /// Successful answers per second since the start (warm-up included): shows a rate that drifts.
+  std::vector<std::uint64_t> ok_per_second;
 };
 
 /// Runs `plan` with the requests of `pool`. If `send_ns` is not null (size >= pool.size()), the

@@ -34,7 +34,7 @@ struct load_options {
   std::string scenario = "run";
   std::uint16_t port = 0;
   std::string target = "push";  // healthz | push
-  std::string mode = "closed";   // closed | open | count
+  std::string mode = "closed";  // closed | open | count
   unsigned connections = 64;
   unsigned threads = 1;
   double rate = 0;
@@ -46,6 +46,7 @@ struct load_options {
   bool callbacks = false;
   bool measure_rss = false;
   double drain_s = 20;
+  double count_limit_s = 0;
   int topupd_pid = 0;
   int redis_pid = 0;
   std::string admin_token = "bench-admin-token";
@@ -68,7 +69,8 @@ long rss_kb(int pid) {
 /// User + system CPU time of a process (0 = this one) in seconds, from /proc/<pid>/stat; -1 if
 /// unreadable.
 double cpu_s(int pid) {
-  std::ifstream in(pid > 0 ? "/proc/" + std::to_string(pid) + "/stat" : std::string("/proc/self/stat"));
+  std::ifstream in(pid > 0 ? "/proc/" + std::to_string(pid) + "/stat"
+                           : std::string("/proc/self/stat"));
   std::string text;
   std::getline(in, text);
   // The command name (field 2) may hold spaces; fields are counted after its closing ')'.
@@ -81,6 +83,18 @@ double cpu_s(int pid) {
     if (n == 14 || n == 15) ticks += std::atof(field.c_str());  // utime, stime
   }
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+/// CPU seconds the whole machine spent busy (all cores, /proc/stat), for telling how much of
+/// it went to processes other than the three measured ones.
+double machine_busy_s() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal))
+    return -1;
+  return (user + nice + system + irq + softirq + steal) /
+         static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 /// Waits until the RSS of `pid` stops moving (two reads 500 ms apart within 0.5%), at most 10 s:
@@ -122,23 +136,23 @@ void credit_merchants(const load_options& o) {
   const std::string tag = run_tag();
   for (const auto& m : merchant_roster(o.merchants)) {
     const std::string body = "amount=100000000&ref=bench-" + tag + "-" + std::to_string(m.id);
-    const auto answer = blocking_request(o.port, "POST",
-                                         "/admin/merchants/" + std::to_string(m.id) + "/credit",
-                                         body, auth);
+    const auto answer = blocking_request(
+        o.port, "POST", "/admin/merchants/" + std::to_string(m.id) + "/credit", body, auth);
     if (answer.status != 200 || answer.body.find("\"code\":\"0000\"") == std::string::npos) {
-      throw std::runtime_error("credit of merchant " + std::to_string(m.id) +
-                               " failed: HTTP " + std::to_string(answer.status) + " " +
-                               answer.body);
+      throw std::runtime_error("credit of merchant " + std::to_string(m.id) + " failed: HTTP " +
+                               std::to_string(answer.status) + " " + answer.body);
     }
   }
 }
 
 int run_load_command(const load_options& o) {
-  if (o.target != "healthz" && o.target != "push") throw std::runtime_error("--target healthz|push");
+  if (o.target != "healthz" && o.target != "push")
+    throw std::runtime_error("--target healthz|push");
   if (o.mode != "closed" && o.mode != "open" && o.mode != "count") {
     throw std::runtime_error("--mode closed|open|count");
   }
-  if (o.callbacks && o.target != "push") throw std::runtime_error("--callbacks needs --target push");
+  if (o.callbacks && o.target != "push")
+    throw std::runtime_error("--callbacks needs --target push");
 
   load_plan plan;
   plan.port = o.port;
@@ -150,6 +164,7 @@ int run_load_command(const load_options& o) {
   plan.warmup_s = o.warmup_s;
   plan.duration_s = o.duration_s;
   plan.expect_envelope = o.target == "push";
+  plan.count_limit_s = o.count_limit_s;
 
   std::size_t orders = o.orders;
   if (orders == 0 && o.target == "push") {
@@ -187,7 +202,7 @@ int run_load_command(const load_options& o) {
   if (sink) sink->start();
   long rss_before = 0;
   long redis_before = 0;
-  double cpu_before[3] = {0, 0, 0};  // topupd, redis-server, this process
+  double cpu_before[4] = {0, 0, 0, 0};  // topupd, redis-server, this process, whole machine
   std::int64_t clock_before_ns = 0;
   plan.on_connected = [&] {
     rss_before = rss_kb(o.topupd_pid);
@@ -195,13 +210,14 @@ int run_load_command(const load_options& o) {
     cpu_before[0] = cpu_s(o.topupd_pid);
     cpu_before[1] = cpu_s(o.redis_pid);
     cpu_before[2] = cpu_s(0);
+    cpu_before[3] = machine_busy_s();
     clock_before_ns = now_ns();
   };
 
   std::vector<std::int64_t> send_ns;
   const load_outcome out = run_load(pool, plan, sink ? &send_ns : nullptr);
   const double run_s = static_cast<double>(now_ns() - clock_before_ns) / 1e9;
-  const double cpu_after[3] = {cpu_s(o.topupd_pid), cpu_s(o.redis_pid), cpu_s(0)};
+  const double cpu_after[4] = {cpu_s(o.topupd_pid), cpu_s(o.redis_pid), cpu_s(0), machine_busy_s()};
 
   json::object result;
   result["scenario"] = o.scenario;
@@ -231,6 +247,10 @@ int run_load_command(const load_options& o) {
   result["rate"] = rate;
   result["pool_exhausted"] = out.pool_exhausted;
   result["max_send_lag_ms"] = static_cast<double>(out.max_send_lag_ns) / 1e6;
+  if (plan.count_mode) result["count_limited"] = out.count_limited;
+  json::array per_second;
+  for (const auto n : out.ok_per_second) per_second.push_back(n);
+  result["ok_per_second"] = std::move(per_second);
   result["latency_ms"] = latency_json(out.latency);
   {
     // Where the CPU went during the run (connections open -> last answer): the share of one
@@ -244,6 +264,13 @@ int run_load_command(const load_options& o) {
       cpu[std::string(names[k]) + "_core_share"] = run_s > 0 ? used_s / run_s : 0.0;
       cpu[std::string(names[k]) + "_us_per_op"] =
           out.ok ? used_s * 1e6 / static_cast<double>(out.ok) : 0.0;
+    }
+    if (known[0] && known[1] && run_s > 0 && cpu_before[3] >= 0 && cpu_after[3] >= 0) {
+      // Everything else that ran meanwhile (other builds and tests on a shared machine): a
+      // large share means the figures of this run are pessimistic.
+      double others = cpu_after[3] - cpu_before[3];
+      for (int k = 0; k < 3; ++k) others -= cpu_after[k] - cpu_before[k];
+      cpu["others_core_share"] = std::max(0.0, others / run_s);
     }
     cpu["run_s"] = run_s;
     result["cpu"] = std::move(cpu);
@@ -318,7 +345,8 @@ int run_load_command(const load_options& o) {
   }
 
   std::cerr << "topup-bench: " << o.scenario << ": ok=" << out.ok << " failed=" << out.failed
-            << " transport_errors=" << out.transport_errors << " rate=" << static_cast<long long>(rate)
+            << " transport_errors=" << out.transport_errors
+            << " rate=" << static_cast<long long>(rate)
             << "/s p50_ms=" << static_cast<double>(out.latency.percentile_ns(50)) / 1e6
             << " p99_ms=" << static_cast<double>(out.latency.percentile_ns(99)) / 1e6 << summary
             << "\n";
@@ -367,8 +395,9 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--scenario", lo.scenario, "name recorded in the result");
   load_cmd->add_option("--port", lo.port, "topupd port on 127.0.0.1")->required();
   load_cmd->add_option("--target", lo.target, "healthz | push");
-  load_cmd->add_option("--mode", lo.mode,
-                       "closed (as fast as answered) | open (fixed rate) | count (send --orders once)");
+  load_cmd->add_option(
+      "--mode", lo.mode,
+      "closed (as fast as answered) | open (fixed rate) | count (send --orders once)");
   load_cmd->add_option("--connections", lo.connections, "keep-alive connections");
   load_cmd->add_option("--threads", lo.threads, "generator threads (1 or 2)");
   load_cmd->add_option("--rate", lo.rate, "open loop: requests per second");
@@ -379,9 +408,13 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--merchants", lo.merchants, "merchants to spread orders over");
   load_cmd->add_flag("--callbacks", lo.callbacks, "run the callback sink; orders carry notify_url");
   load_cmd->add_option("--drain-s", lo.drain_s, "callbacks: wait at most this long after the run");
-  load_cmd->add_option("--topupd-pid", lo.topupd_pid, "topupd's pid: CPU used (and RSS with --rss)");
+  load_cmd->add_option("--limit-s", lo.count_limit_s,
+                       "count mode: stop sending after this many seconds (0: none)");
+  load_cmd->add_option("--topupd-pid", lo.topupd_pid,
+                       "topupd's pid: CPU used (and RSS with --rss)");
   load_cmd->add_option("--redis-pid", lo.redis_pid, "redis-server's pid: CPU used (and RSS)");
-  load_cmd->add_flag("--rss", lo.measure_rss, "memory scenario: topupd RSS before/after, per order");
+  load_cmd->add_flag("--rss", lo.measure_rss,
+                     "memory scenario: topupd RSS before/after, per order");
   load_cmd->add_option("--admin-token", lo.admin_token, "for the credit API");
   load_cmd->add_option("--appendfsync", lo.appendfsync, "recorded in the result");
   load_cmd->add_option("--topupd-threads", lo.topupd_threads, "recorded in the result");

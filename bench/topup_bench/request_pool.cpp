@@ -29,8 +29,8 @@ std::string mobile_for(std::size_t i, std::size_t merchants) {
 request_pool request_pool::repeated_get(std::string_view target, std::string_view host_header,
                                         std::size_t count) {
   request_pool pool;
-  pool.arena_ = "GET " + std::string(target) + " HTTP/1.1\r\nHost: " + std::string(host_header) +
-                "\r\n\r\n";
+  pool.arena_ =
+      "GET " + std::string(target) + " HTTP/1.1\r\nHost: " + std::string(host_header) + "\r\n\r\n";
   pool.offsets_ = {0, pool.arena_.size()};
   pool.count_ = count;
   pool.repeated_ = true;
@@ -43,14 +43,14 @@ request_pool request_pool::push_orders(const push_order_recipe& recipe,
   pool.count_ = count;
   pool.offsets_.reserve(count + 1);
   pool.arena_.reserve(count * (recipe.notify_url.empty() ? 330 : 390));
-  const std::string timestamp = std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  const std::string head = "POST /rest/Recharge/pushOrder HTTP/1.1\r\nHost: " +
-                           std::string(host_header) +
-                           "\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                           "Content-Length: ";
+  const std::string timestamp =
+      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
+  const std::string head =
+      "POST /rest/Recharge/pushOrder HTTP/1.1\r\nHost: " + std::string(host_header) +
+      "\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+      "Content-Length: ";
   const std::size_t merchants = recipe.merchants.size();
   for (std::size_t i = 0; i < count; ++i) {
     const bench_merchant& m = recipe.merchants[i % merchants];

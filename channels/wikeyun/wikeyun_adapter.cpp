@@ -91,6 +91,10 @@ bool is_four_digits(std::string_view code) {
 
 /// The envelope of `body`, or nullopt with `problem` set when it is not one.
 std::optional<envelope> read_envelope(std::string_view body, std::string& problem) {
+  if (body.empty()) {  // also keeps a null data() away from simdjson
+    problem = "supplier answer is empty";
+    return std::nullopt;
+  }
   dom::element root;
   if (thread_parser().parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
     problem = "supplier answer is not valid JSON";
