@@ -150,6 +150,10 @@ void shard_services::begin_shutdown() {
   http_.shutdown();
   dispatcher_.begin_shutdown();
   scheduler_.begin_shutdown();
+  // Submits still waiting for a supplier end now as unknown; the dispatcher persists 7->1 and
+  // the next start asks the supplier (never re-sends), exactly as after a crash.
+  router_channels_.close_all();
+  callback_sender_.close();
 }
 
 bool shard_services::idle() const {
