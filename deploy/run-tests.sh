@@ -10,3 +10,4 @@ cd "$(dirname "$0")/.."
 # Tests that start servers spread their ports; two jobs keep a 2-core machine responsive.
 ctest --preset default -j 2 --timeout 600 "$@"
 ./deploy/run-fuzz.sh 20
+./deploy/run-asan.sh

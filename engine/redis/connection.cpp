@@ -470,14 +470,17 @@ boost::asio::awaitable<boost::system::result<reply>> connection::command(
     std::vector<std::string> args) {
   auto token = asio::as_tuple(asio::use_awaitable);
   const auto started = std::chrono::steady_clock::now();
+  // The connection may be gone when this frame resumes (its pending commands fail then), so
+  // nothing of `this` is touched after the co_await: the observer travels in the frame.
+  auto observer = latency_observer_;
   // The initiation runs while this frame is suspended in the co_await, so `args` outlives it.
   auto [ec, r] = co_await asio::async_initiate<decltype(token), void(error_code, reply)>(
       [](auto handler, std::shared_ptr<impl> state, const std::vector<std::string>* command) {
         state->submit(std::move(handler), *command);
       },
       token, impl_, &args);
-  if (latency_observer_)
-    latency_observer_(std::chrono::duration_cast<std::chrono::microseconds>(
+  if (observer)
+    observer(std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started));
   if (ec) co_return ec;
   co_return std::move(r);
