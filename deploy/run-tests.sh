@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine: dependencies, build, then every CTest label
 # (unit, integration, e2e, fault), then each libFuzzer target for 20 s (deploy/run-fuzz.sh, its
-# own clang tree). Integration and e2e tests start their own redis-server on free loopback ports;
+# own clang tree), then the unit and integration suites under ASan + UBSan (deploy/run-asan.sh).
+# Integration and e2e tests start their own redis-server on free loopback ports;
 # nothing needs to be running beforehand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
