@@ -1,5 +1,7 @@
 #include "engine/audit.hpp"
 
+#include "engine/redis/command.hpp"
+
 #include <array>
 #include <charconv>
 #include <map>
@@ -38,28 +40,9 @@ constexpr int k_recheck_rounds = 4;
 // The statuses of spec §4, each with its `st:<status>` index.
 constexpr std::array<int, 7> k_statuses = {0, 1, 2, 3, 4, 6, 7};
 
-// The command's words. (Not a braced list at the call: GCC 12 miscompiles an initializer_list of
-// string literals inside a coroutine, "array used as initializer".)
-template <class... Words>
-std::vector<std::string> args(Words&&... words) {
-  std::vector<std::string> v;
-  v.reserve(sizeof...(words));
-  (v.emplace_back(std::forward<Words>(words)), ...);
-  return v;
-}
-
-bool is_string(const reply& r) noexcept {
-  return r.type == reply::kind::string || r.type == reply::kind::status;
-}
-
-// Strict decimal: optional '-', digits, nothing else, no overflow (as the records are written).
-std::optional<std::int64_t> parse_int(std::string_view text) noexcept {
-  if (text.empty() || text.front() == '+') return std::nullopt;
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
+using redis::args;
+using redis::is_string;
+using redis::parse_int;
 
 std::optional<order_status> parse_status(std::optional<std::string_view> text) noexcept {
   if (!text) return std::nullopt;

@@ -4,6 +4,7 @@
 
 #include "engine/errc.hpp"
 #include "engine/ledger_scripts.hpp"
+#include "engine/redis/command.hpp"
 #include "engine/redis/script.hpp"
 
 namespace topup::engine {
@@ -60,23 +61,17 @@ std::string_view head(const redis::reply& r) {
   return r.elements[0].str;
 }
 
-// Argument lists are built outside coroutine bodies: GCC 12 miscompiles braced lists there.
-template <class... S>
-std::vector<std::string> strings(S&&... s) {
-  std::vector<std::string> out;
-  (out.emplace_back(std::forward<S>(s)), ...);
-  return out;
-}
+using redis::args;
 
 std::vector<std::string> record_keys(const std::string& prefix, std::int64_t merchant_id,
                                      const std::string& order_number) {
   merchant_keys keys(prefix, merchant_id);
-  return strings(keys.order(order_number), keys.order(order_number) + ":cb", keys.cbdue());
+  return args(keys.order(order_number), keys.order(order_number) + ":cb", keys.cbdue());
 }
 
 std::vector<std::string> record_args(const std::string& order_number, callback_attempt a,
                                      std::int64_t next_due_ms) {
-  return strings(order_number, std::to_string(a.attempt), std::to_string(a.at_ms),
+  return args(order_number, std::to_string(a.attempt), std::to_string(a.at_ms),
                  std::to_string(a.http_status), excerpt(std::move(a.body_excerpt)),
                  excerpt(std::move(a.error)), std::string(a.delivered ? "1" : "0"),
                  std::to_string(next_due_ms));
@@ -103,8 +98,8 @@ boost::asio::awaitable<boost::system::result<void>> callback_store::record_attem
 boost::asio::awaitable<boost::system::result<void>> callback_store::renotify(
     std::int64_t merchant_id, std::string order_number, std::int64_t now_ms) {
   merchant_keys keys(prefix_, merchant_id);
-  auto r = co_await k_renotify.run(conn_, strings(keys.order(order_number), keys.cbdue()),
-                                   strings(order_number, std::to_string(now_ms)));
+  auto r = co_await k_renotify.run(conn_, args(keys.order(order_number), keys.cbdue()),
+                                   args(order_number, std::to_string(now_ms)));
   if (!r) co_return r.error();
   const auto tag = head(*r);
   if (tag == "ok") co_return boost::system::result<void>();
@@ -117,7 +112,7 @@ boost::asio::awaitable<boost::system::result<std::vector<callback_attempt>>>
 callback_store::attempts(std::int64_t merchant_id, std::string order_number) {
   merchant_keys keys(prefix_, merchant_id);
   auto r = co_await conn_.command(
-      strings("XRANGE", keys.order(order_number) + ":cb", std::string("-"), std::string("+")));
+      args("XRANGE", keys.order(order_number) + ":cb", std::string("-"), std::string("+")));
   if (!r) co_return r.error();
   if (r->type != redis::reply::kind::array) co_return errc::storage_protocol;
   std::vector<callback_attempt> out;

@@ -1,5 +1,7 @@
 #include "engine/order_store.hpp"
 
+#include "engine/redis/command.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -19,27 +21,9 @@ namespace {
 using boost::system::error_code;
 using redis::reply;
 
-// The command's words. (Not a braced list at the call: GCC 12 miscompiles an initializer_list of
-// string literals inside a co_await expression, "array used as initializer".)
-template <class... Words>
-std::vector<std::string> args(Words&&... words) {
-  std::vector<std::string> v;
-  v.reserve(sizeof...(words));
-  (v.emplace_back(std::forward<Words>(words)), ...);
-  return v;
-}
-
-bool is_string(const reply& r) noexcept {
-  return r.type == reply::kind::string || r.type == reply::kind::status;
-}
-
-std::optional<std::int64_t> parse_int(std::string_view text) noexcept {
-  if (text.empty() || text.front() == '+') return std::nullopt;
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
+using redis::args;
+using redis::is_string;
+using redis::parse_int;
 
 // A number the scripts answer as a decimal string (or Redis as an integer).
 std::optional<std::int64_t> reply_int(const reply& r) noexcept {

@@ -1,0 +1,40 @@
+#pragma once
+// Small helpers for building Redis commands and reading their replies.
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/redis/reply.hpp"
+
+namespace topup::engine::redis {
+
+/// A command's words (or a script's KEYS/ARGV). Use it instead of a braced list at the call:
+/// GCC 12 miscompiles an initializer_list of string literals inside a coroutine ("array used
+/// as initializer").
+template <class... Words>
+std::vector<std::string> args(Words&&... words) {
+  std::vector<std::string> v;
+  v.reserve(sizeof...(words));
+  (v.emplace_back(std::forward<Words>(words)), ...);
+  return v;
+}
+
+/// A bulk string or status reply.
+inline bool is_string(const reply& r) noexcept {
+  return r.type == reply::kind::string || r.type == reply::kind::status;
+}
+
+/// Strict decimal as the scripts write numbers: optional '-', digits, nothing else, no overflow.
+inline std::optional<std::int64_t> parse_int(std::string_view text) noexcept {
+  if (text.empty() || text.front() == '+') return std::nullopt;
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace topup::engine::redis
