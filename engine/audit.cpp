@@ -42,6 +42,7 @@ constexpr std::array<int, 7> k_statuses = {0, 1, 2, 3, 4, 6, 7};
 
 using redis::args;
 using redis::is_string;
+using redis::is_transient_refusal;
 using redis::parse_int;
 
 std::optional<order_status> parse_status(std::optional<std::string_view> text) noexcept {
@@ -68,17 +69,6 @@ void sub_checked(fen_t& sum, fen_t value, bool& overflow) noexcept {
 }
 
 result<void> ok() { return {}; }
-
-// Error replies that mean "Redis cannot take this now" (as the order store decides).
-bool is_transient_refusal(std::string_view message) noexcept {
-  static constexpr std::array<std::string_view, 9> k_prefixes = {
-      "LOADING",     "BUSY",     "OOM",        "READONLY", "MASTERDOWN",
-      "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS", "MISCONF"};
-  for (auto p : k_prefixes)
-    if (message.starts_with(p) && (message.size() == p.size() || message[p.size()] == ' '))
-      return true;
-  return false;
-}
 
 // Read-only, atomic: the account and the id of the ledger's last entry at one instant, so the
 // ledger replayed up to that id must add up to exactly that account.

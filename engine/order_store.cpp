@@ -23,6 +23,7 @@ using redis::reply;
 
 using redis::args;
 using redis::is_string;
+using redis::is_transient_refusal;
 using redis::parse_int;
 
 // A number the scripts answer as a decimal string (or Redis as an integer).
@@ -30,18 +31,6 @@ std::optional<std::int64_t> reply_int(const reply& r) noexcept {
   if (r.type == reply::kind::integer) return r.integer;
   if (is_string(r)) return parse_int(r.str);
   return std::nullopt;
-}
-
-// Error replies that mean "Redis cannot take this now" rather than "we sent or stored something
-// wrong": the command was refused before running, so nothing was written and a retry is safe.
-bool is_transient_refusal(std::string_view message) noexcept {
-  static constexpr std::array<std::string_view, 9> k_prefixes = {
-      "LOADING",     "BUSY",     "OOM",        "READONLY", "MASTERDOWN",
-      "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS", "MISCONF"};
-  for (auto p : k_prefixes)
-    if (message.starts_with(p) && (message.size() == p.size() || message[p.size()] == ' '))
-      return true;
-  return false;
 }
 
 // The one place an unexpected answer is logged: callers only see storage_protocol.

@@ -1,5 +1,6 @@
 #pragma once
 // Small helpers for building Redis commands and reading their replies.
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <optional>
@@ -35,6 +36,18 @@ inline std::optional<std::int64_t> parse_int(std::string_view text) noexcept {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
   return value;
+}
+
+/// Error replies that mean "Redis cannot take this now" rather than "we sent or stored something
+/// wrong": the command was refused before running, so nothing was written and a retry is safe.
+inline bool is_transient_refusal(std::string_view message) noexcept {
+  static constexpr std::array<std::string_view, 9> k_prefixes = {
+      "LOADING",     "BUSY",     "OOM",        "READONLY", "MASTERDOWN",
+      "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS", "MISCONF"};
+  for (auto p : k_prefixes)
+    if (message.starts_with(p) && (message.size() == p.size() || message[p.size()] == ' '))
+      return true;
+  return false;
 }
 
 }  // namespace topup::engine::redis
