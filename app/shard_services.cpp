@@ -78,6 +78,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
     });
   };
   orders_.on_accepted([this](const engine::order_record& order) { dispatcher_.adopt(order); });
+  orders_.set_dispatcher(&dispatcher_);
   dispatcher_.on_final([this](const engine::order_record& order) {
     if (!order.notify_url.empty()) scheduler_.kick(order.order_number, order.merchant_id);
   });
@@ -124,20 +125,24 @@ void shard_services::after_all_started() {
 
 asio::awaitable<void> shard_services::recovery_loop() {
   auto log = logger("engine");
-  for (bool first = true; !stopping_; first = false) {
-    auto stats = co_await engine::recover_orders(
-        *cfg_, store_, shard_, registry_->runtime.size(),
-        [this](const engine::order_record& order) { dispatcher_.adopt(order); },
-        [this] { return stopping_; },
-        [this](const std::string& number) { return dispatcher_.driving(number); });
-    if (!stats) {
-      if (stats.error() != engine::errc::shutting_down)
-        log->error("shard={} recovery failed: {}", shard_, stats.error().message());
-    } else if (stats->loaded > 0) {
-      // At start-up this is the crash recovery; later, orphans whose acceptance reply was lost.
-      log->info("shard={} {} orders={} refunded={} resumed={}", shard_,
-                first ? "recovered" : "adopted orphaned", stats->loaded, stats->refunded,
-                stats->resumed);
+  for (bool first = true; !stopping_;) {
+    // At start-up: crash recovery. Later: only after an accept whose outcome Redis did not
+    // confirm (its order may exist with nobody driving it).
+    if (first || orders_.take_uncertain_accept()) {
+      auto stats = co_await engine::recover_orders(
+          *cfg_, store_, shard_, registry_->runtime.size(),
+          [this](const engine::order_record& order) { dispatcher_.adopt(order); },
+          [this] { return stopping_; },
+          [this](const std::string& number) { return dispatcher_.driving(number); });
+      if (!stats) {
+        if (stats.error() != engine::errc::shutting_down)
+          log->error("shard={} recovery failed: {}", shard_, stats.error().message());
+      } else if (stats->loaded > 0) {
+        log->info("shard={} {} orders={} refunded={} resumed={}", shard_,
+                  first ? "recovered" : "adopted orphaned", stats->loaded, stats->refunded,
+                  stats->resumed);
+      }
+      first = false;
     }
     recovery_timer_.expires_after(k_orphan_sweep_interval);
     co_await recovery_timer_.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -56,7 +56,8 @@ class shard_services {
   bool idle() const;
   void finish_shutdown();
 
-  /// How often each shard looks for owned orders nobody drives (see recover_orders).
+  /// How often each shard checks whether an orphan sweep is due (an accept left uncertain
+  /// since the last one; see recovery_loop and recover_orders).
   static constexpr std::chrono::seconds k_orphan_sweep_interval{10};
 
   engine::channel_catalogue& catalogue() { return catalogue_; }

@@ -33,14 +33,19 @@ namespace {
 // below 2^53 fen.
 constexpr const char* k_accept_lua = R"lua(
 -- accept: idempotency, collision and balance checks, debit, order record, events, indexes.
--- KEYS: 1 acct  2 ledger  3 ono  4 o:<number>  5 ev:<number>  6 all  7 st:6  8 active
+-- With match pairs (the channel already chosen, its slot taken) the order goes on to 7 in the
+-- same step: events 0->6 and 6->7, one round trip instead of two.
+-- KEYS: 1 acct  2 ledger  3 ono  4 o:<number>  5 ev:<number>  6 all  7 st:6 or st:7  8 active
 -- ARGV: 1 order_no  2 order_number  3 fingerprint  4 cost (fen)  5 now_ms
---       6.. field/value pairs of the record's business fields
+--       6 m: number of match field/value pairs (0: the order waits in 6)
+--       7..6+2m match pairs (stored on the record and in the 6->7 event)
+--       7+2m.. field/value pairs of the record's business fields
 -- Every check comes before the first write: Redis does not roll a script back.
 local cost, now = ARGV[4], ARGV[5]
+local m = tonumber(ARGV[6] or '')
 if not (cost == '0' or string.find(cost, '^[1-9]%d*$')) or #cost > 15
     or not string.find(now, '^%d+$') or not string.find(ARGV[2], '^%w+$') or ARGV[1] == ''
-    or #ARGV % 2 ~= 1 then
+    or not m or m < 0 or m % 1 ~= 0 or #ARGV < 6 + 2 * m or #ARGV % 2 ~= 0 then
   return redis.error_reply('ERR accept: bad arguments')
 end
 local seen = redis.call('HGET', KEYS[3], ARGV[1])
@@ -66,7 +71,7 @@ redis.call('XADD', KEYS[2], '*', 'type', 'debit', 'amount', cost, 'balance', nbs
            'order', number, 'at', now)
 -- The accepted event carries the whole initial record, so the hash is a true projection.
 local f = {}
-for i = 6, #ARGV do f[#f + 1] = ARGV[i] end
+for i = 7 + 2 * m, #ARGV do f[#f + 1] = ARGV[i] end
 local n = #f
 f[n + 1], f[n + 2] = 'order_number', number
 f[n + 3], f[n + 4] = 'order_no', ARGV[1]
@@ -75,13 +80,24 @@ f[n + 7], f[n + 8] = 'cost', cost
 redis.call('XADD', KEYS[5], '*', 'type', 'accepted', 'status', '0', 'at', now, unpack(f))
 redis.call('XADD', KEYS[5], '*', 'type', 'transition', 'from', '0', 'to', '6', 'reason', '',
            'at', now)
+local status, events = '6', '2'
+if m > 0 then
+  local e = {'XADD', KEYS[5], '*', 'type', 'transition', 'from', '6', 'to', '7', 'reason', '',
+             'at', now}
+  for i = 7, 6 + 2 * m do
+    e[#e + 1] = ARGV[i]
+    f[#f + 1] = ARGV[i]
+  end
+  redis.call(unpack(e))
+  status, events = '7', '3'
+end
 -- Script-owned fields come last, so they win over a same-named pair.
 n = #f
-f[n + 1], f[n + 2] = 'status', '6'
+f[n + 1], f[n + 2] = 'status', status
 f[n + 3], f[n + 4] = 'reason', ''
 f[n + 5], f[n + 6] = 'created_at', now
 f[n + 7], f[n + 8] = 'updated_at', now
-f[n + 9], f[n + 10] = 'events', '2'
+f[n + 9], f[n + 10] = 'events', events
 redis.call('HSET', KEYS[4], unpack(f))
 redis.call('HSET', KEYS[3], ARGV[1], number .. ':' .. ARGV[3])
 redis.call('ZADD', KEYS[6], now, number)
@@ -265,7 +281,7 @@ const redis::script& list_page() {
 
 call accept_call(const merchant_keys& keys, std::string order_no, std::string order_number,
                  std::string fingerprint, fen_t cost_fen, std::int64_t now_ms,
-                 const field_pairs& business) {
+                 const field_pairs& business, const field_pairs& match) {
   call c;
   c.keys = {keys.acct(),
             keys.ledger(),
@@ -273,14 +289,19 @@ call accept_call(const merchant_keys& keys, std::string order_no, std::string or
             keys.order(order_number),
             keys.events(order_number),
             keys.all(),
-            keys.by_status(6),
+            keys.by_status(match.empty() ? 6 : 7),
             keys.active()};
-  c.args.reserve(5 + 2 * business.size());
+  c.args.reserve(6 + 2 * (business.size() + match.size()));
   c.args.push_back(std::move(order_no));
   c.args.push_back(std::move(order_number));
   c.args.push_back(std::move(fingerprint));
   c.args.push_back(std::to_string(cost_fen));
   c.args.push_back(std::to_string(now_ms));
+  c.args.push_back(std::to_string(match.size()));
+  for (const auto& [name, value] : match) {
+    c.args.push_back(name);
+    c.args.push_back(value);
+  }
   for (const auto& [name, value] : business) {
     c.args.push_back(name);
     c.args.push_back(value);

@@ -40,7 +40,7 @@ class merchant_keys {
 /// The scripts, as one immutable redis::script each (SHA1 computed once), shared by every shard.
 /// Every write script checks all it relies on before its first write, because Redis does not roll
 /// a script back, and answers an array whose first element says what happened:
-///   accept      ok <order_number> <balance> | dup <order_number> <balance>
+///   accept      ok <order_number> <balance> | dup <order_number> <balance>  (dup: nothing written)
 ///               | conflict <order_number> | insufficient <balance> | collision
 ///   transition  ok <HGETALL of the order> | stale <status> | illegal | notfound
 ///   fail_refund ok <HGETALL of the order> | stale <status> | illegal | notfound
@@ -64,10 +64,12 @@ struct call {
 
 /// `business` are the record's fields other than those the script owns (order_number, order_no,
 /// fingerprint, cost, status, reason, created_at, updated_at, events): merchant_id, store_id,
-/// mobile, carrier, money, recharge_type, notify_url, change, source.
+/// mobile, carrier, money, recharge_type, notify_url, change, source. Non-empty `match` (the
+/// first attempt's fields: channel, attempts, attempt_id, tried, matched_at) stores the order in
+/// 7 in the same step, with its 6->7 event.
 call accept_call(const merchant_keys& keys, std::string order_no, std::string order_number,
                  std::string fingerprint, fen_t cost_fen, std::int64_t now_ms,
-                 const field_pairs& business);
+                 const field_pairs& business, const field_pairs& match = {});
 
 /// Statuses are plain ints so that a test can ask the script for anything, legal or not.
 /// `extra` may not use a core order field name nor type/from/to/at (the script refuses).

@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 #include "engine/assert.hpp"
@@ -72,6 +73,20 @@ attempt_request make_request(const order_record& o, const std::string& attempt_i
   return req;
 }
 
+/// What 6->7 stores about the attempt it starts.
+field_pairs attempt_fields(const std::string& number, const std::string& channel_id,
+                           std::int64_t attempt, const std::vector<std::string>& tried,
+                           std::int64_t now_ms) {
+  field_pairs extra;
+  extra.reserve(5);
+  extra.emplace_back("channel", channel_id);
+  extra.emplace_back("attempts", std::to_string(attempt));
+  extra.emplace_back("attempt_id", number + "-" + std::to_string(attempt));
+  extra.emplace_back("tried", join_ids(tried));
+  extra.emplace_back("matched_at", std::to_string(now_ms));
+  return extra;
+}
+
 bool definitive(attempt_outcome o) {
   return o == attempt_outcome::succeeded || o == attempt_outcome::failed ||
          o == attempt_outcome::refused;
@@ -94,7 +109,7 @@ std::string_view outcome_name(attempt_outcome o) noexcept {
 
 order_dispatcher::order_dispatcher(asio::io_context& io, const config& cfg, order_store& store,
                                    channel_router& router, unsigned shard)
-    : io_(io), config_(cfg), store_(store), router_(router), shard_(shard) {}
+    : io_(io), config_(cfg), store_(store), router_(router), shard_(shard), pump_timer_(io) {}
 
 order_dispatcher::~order_dispatcher() = default;
 
@@ -106,10 +121,47 @@ channel_metrics* order_dispatcher::channel_figures(const channel_router::channel
 
 void order_dispatcher::adopt(const order_record& order) {
   if (stopping_ || is_terminal(order.status)) return;
-  if (orders_.contains(order.order_number)) return;  // already driven
-  orders_.emplace(order.order_number, std::make_shared<active_order>(io_));
+  if (driving(order.order_number)) return;  // already driven or parked
   if (metrics_) metrics_->orders_in_flight.fetch_add(1, std::memory_order_relaxed);
-  asio::co_spawn(io_, drive(order), [shard = shard_, number = order.order_number](std::exception_ptr e) {
+  start(order, false, nullptr);
+}
+
+std::optional<order_dispatcher::first_match> order_dispatcher::match_new(const order_record& o,
+                                                                       std::int64_t now_ms) {
+  const std::vector<std::string> none;
+  if (stopping_ || queue_ahead(o, none)) return std::nullopt;  // first come, first served
+  auto pick = router_.pick(o, none, steady::now());
+  if (pick.what != channel_router::verdict::chosen) return std::nullopt;
+  pick.chosen->health.started(steady::now());
+  const std::vector<std::string> tried{pick.chosen->config->id};
+  return first_match{pick.chosen, attempt_fields(o.order_number, pick.chosen->config->id, 1,
+                                                 tried, now_ms)};
+}
+
+void order_dispatcher::adopt_matched(order_record order, first_match m) {
+  TOPUP_ASSERT(m.channel != nullptr);
+  if (stopping_ || driving(order.order_number)) {
+    release(m);  // resumed from storage already (or stopping: recovery will)
+    return;
+  }
+  order.status = order_status::matched;
+  for (auto& field : m.fields) order.extra.push_back(std::move(field));
+  order.event_count = 3;
+  if (metrics_) metrics_->orders_in_flight.fetch_add(1, std::memory_order_relaxed);
+  start(std::move(order), false, m.channel);
+}
+
+void order_dispatcher::release(const first_match& m) {
+  TOPUP_ASSERT(m.channel != nullptr);
+  m.channel->health.finished();
+  request_pump();
+}
+
+void order_dispatcher::start(order_record order, bool reload, channel_router::channel* reserved) {
+  std::string number = order.order_number;
+  orders_.emplace(number, std::make_shared<active_order>(io_));
+  asio::co_spawn(io_, drive(std::move(order), reload, reserved),
+                 [shard = shard_, number = std::move(number)](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -132,23 +184,169 @@ void order_dispatcher::deliver(const std::string& order_number, supplier_callbac
 void order_dispatcher::begin_shutdown() {
   stopping_ = true;
   for (auto& [number, st] : orders_) st->wake.cancel();
+  pump_timer_.cancel();
 }
 
-asio::awaitable<void> order_dispatcher::drive(order_record o) {
+std::int64_t order_dispatcher::deadline_ms(const order_record& o) const {
+  std::int64_t wait_s = o.recharge_type == 0 ? 86400 : 60;
+  for (const auto& m : config_.merchants)
+    if (m.id == o.merchant_id) wait_s = o.recharge_type == 0 ? m.slow_deadline_s : m.fast_deadline_s;
+  return o.created_at_ms + wait_s * 1000;
+}
+
+namespace {
+/// Orders with equal keys get the same answer from channel_router::pick.
+std::string line_key(const order_record& o, const std::vector<std::string>& tried) {
+  std::string key;
+  key.reserve(64);
+  key.append(carrier_code(o.carrier)).push_back('|');
+  key.append(std::to_string(o.money_yuan)).push_back('|');
+  key.append(std::to_string(o.recharge_type)).push_back('|');
+  key.append(o.source).push_back('|');
+  key.append(join_ids(tried));
+  return key;
+}
+}  // namespace
+
+bool order_dispatcher::queue_ahead(const order_record& o,
+                                   const std::vector<std::string>& tried) const {
+  if (parked_.empty()) return false;
+  auto at = line_index_.find(line_key(o, tried));
+  return at != line_index_.end() && !lines_[at->second]->queue.empty();
+}
+
+void order_dispatcher::park(const order_record& o, std::vector<std::string> tried,
+                            std::int64_t deadline) {
+  TOPUP_ASSERT(o.status == order_status::waiting && !orders_.contains(o.order_number));
+  auto [at, added] = line_index_.try_emplace(line_key(o, tried), lines_.size());
+  if (added) {
+    auto line = std::make_unique<wait_line>();
+    line->sample.carrier = o.carrier;
+    line->sample.money_yuan = o.money_yuan;
+    line->sample.recharge_type = o.recharge_type;
+    line->sample.source = o.source;
+    line->tried = std::move(tried);
+    lines_.push_back(std::move(line));
+  }
+  parked_.insert_or_assign(o.order_number, parked_order{o.merchant_id, deadline});
+  lines_[at->second]->queue.push_back(o.order_number);
+  arm_pump_timer();
+  request_pump();  // parked behind others, a slot may be free right now
+}
+
+void order_dispatcher::request_pump() {
+  if (pump_posted_ || parked_.empty() || stopping_) return;
+  pump_posted_ = true;
+  asio::post(io_, [this] {
+    pump_posted_ = false;
+    pump();
+  });
+}
+
+void order_dispatcher::arm_pump_timer() {
+  if (pump_timer_armed_ || stopping_) return;
+  pump_timer_armed_ = true;
+  pump_timer_.expires_after(std::chrono::milliseconds(200));
+  pump_timer_.async_wait([this](boost::system::error_code ec) {
+    pump_timer_armed_ = false;
+    if (ec || stopping_) return;
+    pump();
+    if (!parked_.empty()) arm_pump_timer();
+  });
+}
+
+void order_dispatcher::pump() {
+  if (stopping_ || parked_.empty()) return;
+  const auto now = steady::now();
+  const std::int64_t now_ms = wall_clock_ms();
+  // Past their deadline: resumed without a slot; the coroutine fails and refunds them. Checked
+  // once a second over every parked order (a compare each; lines keep the stale entries and
+  // skip them when they reach the front).
+  if (now_ms - last_deadline_scan_ms_ >= 1000) {
+    last_deadline_scan_ms_ = now_ms;
+    std::vector<order_record> expired;
+    for (auto it = parked_.begin(); it != parked_.end();) {
+      if (it->second.deadline_ms > now_ms) {
+        ++it;
+        continue;
+      }
+      order_record o;
+      o.order_number = it->first;
+      o.merchant_id = it->second.merchant_id;
+      expired.push_back(std::move(o));
+      it = parked_.erase(it);
+    }
+    for (auto& o : expired) start(std::move(o), true, nullptr);
+  }
+  // Each line hands its oldest orders to channels with a free slot, taking the slot for them.
+  for (std::size_t n = 0; n < lines_.size() && !parked_.empty(); ++n) {
+    auto& line = *lines_[(next_line_ + n) % lines_.size()];
+    while (!line.queue.empty()) {
+      auto found = parked_.find(line.queue.front());
+      if (found == parked_.end()) {  // resumed by the deadline scan or through another line
+        line.queue.pop_front();
+        continue;
+      }
+      auto pick = router_.pick(line.sample, line.tried, now);
+      if (pick.what == channel_router::verdict::busy) break;
+      channel_router::channel* reserved = nullptr;
+      if (pick.what == channel_router::verdict::chosen) {
+        reserved = pick.chosen;
+        reserved->health.started(now);
+      }
+      // exhausted: resumed without a slot, the coroutine fails and refunds it
+      order_record o;
+      o.order_number = std::move(line.queue.front());
+      o.merchant_id = found->second.merchant_id;
+      parked_.erase(found);
+      line.queue.pop_front();
+      start(std::move(o), true, reserved);
+    }
+  }
+  if (!lines_.empty()) next_line_ = (next_line_ + 1) % lines_.size();
+}
+
+asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
+                                              channel_router::channel* reserved) {
   auto log = logger("engine");
   const std::string number = o.order_number;
   const std::int64_t merchant = o.merchant_id;
   std::shared_ptr<active_order> st = orders_.at(number);
-  channel_router::channel* current = nullptr;  // the channel holding one of its in-flight slots
-  bool just_matched = false;                   // this coroutine persisted 6->7 itself
-  std::optional<attempt_result> known;         // an attempt result not yet persisted
+  channel_router::channel* current = reserved;  // the channel holding one of its in-flight slots
+  // 6->7 was persisted by this process just now (by accept, or below), so nothing was submitted
+  // yet; an order found in 7 any other way may have been.
+  bool just_matched = reserved && !reload && o.status == order_status::matched;
+  std::optional<attempt_result> known;          // an attempt result not yet persisted
   steady::time_point attempt_started{};
   std::chrono::milliseconds storage_backoff{100};
+  std::optional<std::int64_t> park_until;       // set when the order is to wait parked
 
   auto release_slot = [&] {
-    if (current) current->health.finished();
+    if (current) {
+      current->health.finished();
+      request_pump();  // a parked order may take the slot
+    }
     current = nullptr;
   };
+
+  // Resumed from the wait line: only the number is known; the record is in Redis (and may have
+  // moved on meanwhile, e.g. cancelled).
+  while (reload && !stopping_) {
+    auto fresh = co_await store_.get(merchant, number);
+    if (fresh) {
+      o = std::move(*fresh);
+      break;
+    }
+    if (fresh.error() == errc::order_not_found) {
+      log->error("shard={} order={} vanished from storage", shard_, number);
+      o.status = order_status::refunded;  // nothing to drive; end without a final hook
+      break;
+    }
+    co_await sleep_on(st->wake, storage_backoff);
+    storage_backoff = std::min(storage_backoff * 2, std::chrono::milliseconds(5000));
+  }
+  if (reload && o.status != order_status::waiting) release_slot();  // the reserved slot is unused
+  const bool final_already = is_terminal(o.status);
   const bool failover_allowed = o.change && o.source.empty();
 
   while (!stopping_ && !is_terminal(o.status)) {
@@ -168,23 +366,29 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
 
       case order_status::waiting: {
         auto tried = split_ids(field_str(o, "tried"));
-        auto pick = router_.pick(o, tried, steady::now());
+        // A slot the wait line reserved is used, unless the order tried that channel already
+        // (a stale entry of an order that failed over and was parked again on another line).
+        if (current && std::ranges::find(tried, current->config->id) != tried.end())
+          release_slot();
+        channel_router::pick_result pick{channel_router::verdict::chosen, current};
+        if (!current) {
+          // Orders that route alike parked earlier go first: wait behind them.
+          pick = queue_ahead(o, tried) ? channel_router::pick_result{channel_router::verdict::busy}
+                                       : router_.pick(o, tried, steady::now());
+        }
         if (pick.what == channel_router::verdict::chosen) {
           const auto& cfg = *pick.chosen->config;
           const std::int64_t attempt = field_int(o, "attempts") + 1;
           tried.push_back(cfg.id);
           // Take the channel's slot before awaiting the persist, so concurrent orders on this
           // shard cannot all pass the in-flight check at once; give it back if the step fails.
-          current = pick.chosen;
-          current->health.started(steady::now());
-          field_pairs extra;
-          extra.emplace_back("channel", cfg.id);
-          extra.emplace_back("attempts", std::to_string(attempt));
-          extra.emplace_back("attempt_id", number + "-" + std::to_string(attempt));
-          extra.emplace_back("tried", join_ids(tried));
-          extra.emplace_back("matched_at", std::to_string(now_ms));
+          if (!current) {
+            current = pick.chosen;
+            current->health.started(steady::now());
+          }
           step = co_await store_.transition(merchant, number, order_status::waiting,
-                                            order_status::matched, std::string(), std::move(extra),
+                                            order_status::matched, std::string(),
+                                            attempt_fields(number, cfg.id, attempt, tried, now_ms),
                                             now_ms);
           if (step) just_matched = true;
           else release_slot();
@@ -194,17 +398,14 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
               tried.empty() ? "no channel can serve this order" : "every allowed channel failed",
               now_ms);
         } else {
-          // Channels exist but none has capacity or health right now: wait, up to a deadline.
-          std::int64_t wait_s = o.recharge_type == 0 ? 86400 : 60;
-          for (const auto& m : config_.merchants)
-            if (m.id == merchant) wait_s = o.recharge_type == 0 ? m.slow_deadline_s : m.fast_deadline_s;
-          const std::int64_t deadline_ms = o.created_at_ms + wait_s * 1000;
-          if (now_ms >= deadline_ms) {
+          // Channels exist but none has capacity or health right now: wait parked (no
+          // coroutine), up to a deadline.
+          const std::int64_t deadline = deadline_ms(o);
+          if (now_ms >= deadline) {
             step = co_await store_.fail_refund(merchant, number, order_status::waiting,
                                                "no channel available before the deadline", now_ms);
           } else {
-            co_await sleep_on(st->wake, std::chrono::milliseconds(200));
-            continue;
+            park_until = deadline;
           }
         }
         break;
@@ -334,6 +535,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
       }
     }
 
+    if (park_until) break;
     if (step) {
       o = std::move(*step);
       storage_backoff = std::chrono::milliseconds(100);
@@ -365,11 +567,16 @@ asio::awaitable<void> order_dispatcher::drive(order_record o) {
   }
   release_slot();
   orders_.erase(number);
+  if (park_until && !stopping_) {
+    park(o, split_ids(field_str(o, "tried")), *park_until);  // still in flight, without a coroutine
+    co_return;
+  }
   if (metrics_) {
     metrics_->orders_in_flight.fetch_sub(1, std::memory_order_relaxed);
-    if (is_terminal(o.status)) bump(metrics_->orders_finished[static_cast<std::size_t>(to_int(o.status))]);
+    if (is_terminal(o.status) && !final_already)
+      bump(metrics_->orders_finished[static_cast<std::size_t>(to_int(o.status))]);
   }
-  if (is_terminal(o.status) && on_final_) on_final_(o);
+  if (is_terminal(o.status) && !final_already && on_final_) on_final_(o);
 }
 
 }  // namespace topup::engine

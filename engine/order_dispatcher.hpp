@@ -5,11 +5,13 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/channel_adapter.hpp"
 #include "engine/channel_router.hpp"
@@ -30,6 +32,12 @@ namespace topup::engine {
 ///    concluded only from the supplier's own not-found after unknown_grace_ms;
 ///  - a channel is submitted to only after the order's previous attempt was definitively
 ///    resolved, so one top-up is never delivered twice.
+/// An order in 6 that no channel can take right now (all busy or tripped) holds no coroutine: it
+/// is parked in a compact wait line (about 200 bytes, its record stays in Redis) and resumed,
+/// with a channel slot already taken for it, when one frees. Orders that route alike (carrier,
+/// amount, recharge type, source, channels tried) share a line, first come first served; lines
+/// take turns. Parked orders are retried every 200 ms (a breaker cooling down, a channel enabled
+/// again) and failed with a refund at their deadline.
 /// Lives on its shard's thread.
 class order_dispatcher {
  public:
@@ -47,6 +55,21 @@ class order_dispatcher {
 
   /// Takes over an order this shard owns (just accepted, or recovered at start-up).
   void adopt(const order_record& order);
+
+  /// A channel chosen for a new order before it is stored, its slot already taken, so that
+  /// accept can store the order matched (0->6->7 in one script, one round trip fewer).
+  struct first_match {
+    channel_router::channel* channel = nullptr;
+    field_pairs fields;  // channel, attempts, attempt_id, tried, matched_at
+  };
+  /// Empty when no channel can take the order right now (it is then stored in 6 and adopted).
+  /// Needs the order's number, carrier, amount, recharge type and source.
+  std::optional<first_match> match_new(const order_record& order, std::int64_t now_ms);
+  /// After accept stored the order in 7 with `m`'s fields: submits it.
+  void adopt_matched(order_record order, first_match m);
+  /// Accept did not store the order matched (refused, duplicate, storage error): the slot goes
+  /// back.
+  void release(const first_match& m);
   /// A supplier callback for an order this shard owns; ignored unless it is about the order's
   /// current attempt. The coroutine persists it (a callback lost to a crash is found by query).
   void deliver(const std::string& order_number, supplier_callback callback);
@@ -54,14 +77,39 @@ class order_dispatcher {
   /// Stops taking new steps: coroutines end at their next wait, leaving orders in their
   /// persisted status for recovery.
   void begin_shutdown();
+  /// Orders with a coroutine (parked orders hold none and need nothing at shutdown).
   std::size_t active() const noexcept { return orders_.size(); }
-  bool driving(const std::string& order_number) const { return orders_.contains(order_number); }
+  std::size_t parked() const noexcept { return parked_.size(); }
+  bool driving(const std::string& order_number) const {
+    return orders_.contains(order_number) || parked_.contains(order_number);
+  }
   /// True when no coroutine is between a submit and persisting its result.
   bool quiescent() const noexcept { return submitting_ == 0; }
 
  private:
   struct active_order;
-  boost::asio::awaitable<void> drive(order_record order);
+  struct parked_order {
+    std::int64_t merchant_id;
+    std::int64_t deadline_ms;
+  };
+  /// Parked orders that route alike, oldest first. Entries whose order left parked_ (deadline,
+  /// resumed through another line) are skipped when they reach the front.
+  struct wait_line {
+    order_record sample;  // carrier, money, recharge type, source: what pick() looks at
+    std::vector<std::string> tried;
+    std::deque<std::string> queue;
+  };
+
+  void start(order_record order, bool reload, channel_router::channel* reserved);
+  boost::asio::awaitable<void> drive(order_record order, bool reload,
+                                     channel_router::channel* reserved);
+  void park(const order_record& order, std::vector<std::string> tried, std::int64_t deadline_ms);
+  /// Parked orders that route like `order` are waiting (it must queue behind them).
+  bool queue_ahead(const order_record& order, const std::vector<std::string>& tried) const;
+  void request_pump();
+  void pump();
+  void arm_pump_timer();
+  std::int64_t deadline_ms(const order_record& order) const;
 
   boost::asio::io_context& io_;
   const config& config_;
@@ -71,6 +119,14 @@ class order_dispatcher {
   bool stopping_ = false;
   std::size_t submitting_ = 0;
   std::unordered_map<std::string, std::shared_ptr<active_order>> orders_;
+  std::unordered_map<std::string, parked_order> parked_;
+  std::unordered_map<std::string, std::size_t> line_index_;  // routing key -> lines_ index
+  std::vector<std::unique_ptr<wait_line>> lines_;
+  std::size_t next_line_ = 0;  // the line the next pump starts with (lines take turns)
+  bool pump_posted_ = false;
+  bool pump_timer_armed_ = false;
+  std::int64_t last_deadline_scan_ms_ = 0;
+  boost::asio::steady_timer pump_timer_;
   std::function<void(const order_record&)> on_final_;
   shard_metrics* metrics_ = nullptr;
   const metrics_registry* registry_ = nullptr;

@@ -119,13 +119,24 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
     record.order_number = next_order_number(record.merchant_id, now_ms);
     record.created_at_ms = now_ms;
     record.updated_at_ms = now_ms;
-    auto result = co_await store_.accept(record, now_ms);
+    // No temporaries inside the co_await expression: GCC 12 destroys them twice in coroutines.
+    std::optional<order_dispatcher::first_match> match;
+    if (dispatcher_) match = dispatcher_->match_new(record, now_ms);
+    field_pairs match_fields;
+    if (match) match_fields = match->fields;
+    auto result = co_await store_.accept(record, now_ms, std::move(match_fields));
+    const bool stored = result && !result->duplicate;
+    if (match && !stored) dispatcher_->release(*match);
     if (!result && result.error() == errc::order_number_taken) continue;
+    if (!result && (result.error() == errc::storage_unavailable ||
+                    result.error() == errc::storage_protocol))
+      uncertain_accept_ = true;
     if (metrics_) {
       if (result) bump(result->duplicate ? metrics_->orders_duplicate : metrics_->orders_accepted);
       else bump(metrics_->orders_refused);
     }
-    if (result && !result->duplicate && on_accepted_) on_accepted_(record);
+    if (stored && match) dispatcher_->adopt_matched(std::move(record), std::move(*match));
+    else if (stored && on_accepted_) on_accepted_(record);
     co_return result;
   }
   co_return errc::internal;

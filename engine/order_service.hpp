@@ -7,12 +7,14 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/carrier.hpp"
 #include "engine/channel_catalogue.hpp"
 #include "engine/config.hpp"
 #include "engine/metrics.hpp"
+#include "engine/order_dispatcher.hpp"
 #include "engine/order_record.hpp"
 #include "engine/order_store.hpp"
 
@@ -44,6 +46,9 @@ class order_service {
                 unsigned shard);
 
   void on_accepted(accepted_hook hook) { on_accepted_ = std::move(hook); }
+  /// With a dispatcher, a new order for which a channel is free now is stored matched (7) by the
+  /// accept itself and handed to the dispatcher to submit; others go to `on_accepted` in 6.
+  void set_dispatcher(order_dispatcher* dispatcher) noexcept { dispatcher_ = dispatcher; }
   void set_metrics(shard_metrics* m) noexcept { metrics_ = m; }
 
   boost::asio::awaitable<boost::system::result<accept_result>> push(push_request request);
@@ -62,6 +67,12 @@ class order_service {
 
   std::size_t inflight() const noexcept { return inflight_; }
 
+  /// True once since an accept ended without a definite answer from Redis (a drop or an odd
+  /// reply): the script may have run, leaving an order nobody drives. The shard then sweeps the
+  /// active sets for such orphans (a full sweep on every tick would cost a read of every active
+  /// order, a latency spike that grows with the load).
+  bool take_uncertain_accept() noexcept { return std::exchange(uncertain_accept_, false); }
+
   /// The idempotency fingerprint of an order's business parameters (hex SHA-1).
   static std::string fingerprint(const push_request& request, bool change);
 
@@ -74,7 +85,9 @@ class order_service {
   unsigned shard_;
   std::uint32_t sequence_ = 0;
   std::size_t inflight_ = 0;
+  bool uncertain_accept_ = false;
   accepted_hook on_accepted_;
+  order_dispatcher* dispatcher_ = nullptr;
   shard_metrics* metrics_ = nullptr;
 };
 

@@ -80,7 +80,7 @@ order_store::order_store(redis::connection& conn, std::string prefix)
     : conn_(conn), prefix_(std::move(prefix)) {}
 
 boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept(
-    order_record record, std::int64_t now_ms) {
+    order_record record, std::int64_t now_ms, field_pairs match) {
   if (record.fingerprint.empty() || record.order_no.empty() || record.order_number.empty() ||
       record.merchant_id <= 0 || record.cost_fen < 0) {
     // A caller bug: an empty fingerprint would make every repeat of the order_no a duplicate.
@@ -102,10 +102,13 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept
   };
   for (auto& [name, value] : record.extra)
     if (!is_core_order_field(name)) business.emplace_back(std::move(name), std::move(value));
+  for (const auto& [name, value] : match)
+    TOPUP_ASSERT(!is_core_order_field(name) && "a match field may not shadow a core field");
 
   auto call =
       ledger_scripts::accept_call(keys, std::move(record.order_no), std::move(record.order_number),
-                                  std::move(record.fingerprint), record.cost_fen, now_ms, business);
+                                  std::move(record.fingerprint), record.cost_fen, now_ms, business,
+                                  match);
   auto answer =
       co_await ledger_scripts::accept().run(conn_, std::move(call.keys), std::move(call.args));
   if (!answer) co_return answer.error();

@@ -65,10 +65,13 @@ class order_store {
   /// Stores a new order in status 6 and debits its cost_fen, or recognises a repeat.
   /// Uses order_number, order_no, merchant_id, fingerprint (required, non-empty), cost_fen and the
   /// business fields of `record`; status and timestamps are the script's (created_at = now_ms).
+  /// Non-empty `match` (the first attempt's fields, no core field names) stores it in 7 instead,
+  /// with events 0->6 and 6->7, in the same atomic step.
   /// Errors: order_no_conflict (same order_no, other fingerprint), insufficient_balance,
   /// order_number_taken (the number exists already: take another).
   boost::asio::awaitable<boost::system::result<accept_result>> accept(order_record record,
-                                                                      std::int64_t now_ms);
+                                                                      std::int64_t now_ms,
+                                                                      field_pairs match = {});
 
   /// Compare-and-set from `from` to `to` (spec §4; 0->6 is accept's and 3->4 fail_refund's).
   /// `extra_fields` are stored on the record and in the event (names must not be core fields nor

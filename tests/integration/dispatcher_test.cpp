@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 
@@ -182,15 +183,21 @@ class Dispatcher : public ::testing::Test {
     return std::move(*out);
   }
 
-  std::string push(bool change, std::string source = {}, int recharge_type = 1) {
+  /// A 100-yuan fast order of merchant 1001 for 13800138000.
+  push_request request(std::string order_no, bool change) {
     push_request r;
     r.merchant = &cfg.merchants[0];
     r.store_id = "s1";
     r.mobile = "13800138000";
-    r.order_no = "o" + std::to_string(++seq);
+    r.order_no = std::move(order_no);
     r.money_yuan = 100;
-    r.recharge_type = recharge_type;
     r.change = change;
+    return r;
+  }
+
+  std::string push(bool change, std::string source = {}, int recharge_type = 1) {
+    push_request r = request("o" + std::to_string(++seq), change);
+    r.recharge_type = recharge_type;
     r.source = std::move(source);
     auto res = run(service->push(std::move(r)));
     EXPECT_TRUE(res) << res.error().message();
@@ -419,13 +426,7 @@ TEST_F(Dispatcher, LateCallbackAboutAnEarlierAttemptNeverDecidesTheNextOne) {
 TEST_F(Dispatcher, RecoveredMatchedOrderIsQueriedNotResent) {
   build();
   // An order left in 7 by a crash: the submit may have reached the supplier.
-  push_request r;
-  r.merchant = &cfg.merchants[0];
-  r.store_id = "s1";
-  r.mobile = "13800138000";
-  r.order_no = "crash";
-  r.money_yuan = 100;
-  r.change = true;
+  push_request r = request("crash", true);
   service->on_accepted(nullptr);  // accepted but not dispatched: as if we crashed
   auto accepted = run(service->push(r));
   ASSERT_TRUE(accepted);
@@ -454,13 +455,7 @@ TEST_F(Dispatcher, NoEnabledChannelRefusesAtIntake) {
   ASSERT_TRUE(catalogue->set_enabled("A", false));
   ASSERT_TRUE(catalogue->set_enabled("B", false));
   // No enabled channel at all: the order cannot even be accepted (2005).
-  push_request r;
-  r.merchant = &cfg.merchants[0];
-  r.store_id = "s1";
-  r.mobile = "13800138000";
-  r.order_no = "nochan";
-  r.money_yuan = 100;
-  auto res = run(service->push(r));
+  auto res = run(service->push(request("nochan", false)));
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error(), errc::unsupported_amount);
 }
@@ -480,6 +475,113 @@ TEST_F(Dispatcher, SlowOrderWaitsForCapacityThenRefundsAtDeadline) {
   EXPECT_EQ(o.status, order_status::refunded);
   EXPECT_EQ(o.reason, "no channel available before the deadline");
   EXPECT_EQ(world.submits["A"], 1);
+}
+
+TEST_F(Dispatcher, ParkedOrdersHoldNoCoroutineAndTakeFreedSlotsInOrder) {
+  cfg.channels[0].max_inflight = 1;
+  cfg.channels[0].query_interval_ms = 20;
+  cfg.channels.pop_back();  // only A, one order at a time
+  build();
+  constexpr int k_orders = 6;
+  for (int i = 0; i < k_orders; ++i) world.script["A"].push_back(act::accept_succeed);
+  std::vector<std::string> numbers;
+  for (int i = 0; i < k_orders; ++i) numbers.push_back(push(true));
+  io.run_for(5ms);
+  // One order holds A's slot; the rest wait parked, without a coroutine each.
+  EXPECT_GE(dispatcher->parked(), static_cast<std::size_t>(k_orders - 2));
+  EXPECT_LE(dispatcher->active(), 2u);
+  std::vector<std::int64_t> matched_at;
+  for (const auto& n : numbers) {
+    auto o = settle(n, 5s);
+    ASSERT_EQ(o.status, order_status::success) << n;
+    auto at = o.extra_field("matched_at");
+    ASSERT_TRUE(at);
+    matched_at.push_back(std::stoll(std::string(*at)));
+  }
+  // First come, first served, each delivered exactly once.
+  EXPECT_TRUE(std::is_sorted(matched_at.begin(), matched_at.end()));
+  EXPECT_EQ(world.submits["A"], k_orders);
+  for (const auto& n : numbers) EXPECT_EQ(world.delivered_by_order[n], 1) << n;
+  EXPECT_EQ(dispatcher->parked(), 0u);
+  EXPECT_EQ(balance(), k_start - k_orders * k_cost);
+}
+
+TEST_F(Dispatcher, CancelledParkedOrderIsNeverSubmitted) {
+  cfg.channels[0].max_inflight = 1;
+  cfg.channels[0].query_interval_ms = 60000;
+  cfg.channels.pop_back();
+  build();
+  world.script["A"] = {act::accept_silent, act::succeed};
+  auto first = push(true);
+  settle(first, 100ms);  // holds A's only slot until a callback decides it
+  auto waiting = push(true, "", 0);
+  io.run_for(20ms);
+  ASSERT_EQ(dispatcher->parked(), 1u);
+  auto cancelled = run(service->cancel(1001, waiting, ""));
+  ASSERT_TRUE(cancelled) << cancelled.error().message();
+  EXPECT_EQ(cancelled->status, order_status::refunded);
+  // The slot frees; the wait line finds the cancelled order refunded and submits nothing.
+  dispatcher->deliver(first, supplier_callback{first + "-1", {attempt_outcome::succeeded, ""}});
+  EXPECT_EQ(settle(first).status, order_status::success);
+  io.run_for(300ms);
+  EXPECT_EQ(dispatcher->parked(), 0u);
+  EXPECT_EQ(dispatcher->active(), 0u);
+  EXPECT_EQ(world.submits["A"], 1);
+  EXPECT_EQ(balance(), k_start - k_cost);
+}
+
+TEST_F(Dispatcher, FreeChannelIsChosenInTheAcceptItself) {
+  build();
+  service->set_dispatcher(dispatcher.get());
+  world.script["A"] = {act::succeed};
+  auto number = push(true);
+  auto o = settle(number);
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_EQ(o.extra_field("channel"), "A");
+  EXPECT_EQ(o.extra_field("attempt_id"), number + "-1");
+  // The accept stored 0->6 and 6->7 in one step: same instant, one script, nothing lost.
+  auto events = run(store->events(1001, number));
+  ASSERT_TRUE(events);
+  ASSERT_GE(events->size(), 4u);
+  EXPECT_EQ((*events)[0].field("type"), "accepted");
+  EXPECT_EQ((*events)[1].field("to"), "6");
+  EXPECT_EQ((*events)[2].field("from"), "6");
+  EXPECT_EQ((*events)[2].field("to"), "7");
+  EXPECT_EQ((*events)[2].field("channel"), "A");
+  EXPECT_EQ((*events)[2].field("at"), (*events)[0].field("at"));
+  EXPECT_EQ(world.submits["A"], 1);
+  EXPECT_EQ(balance(), k_start - k_cost);
+}
+
+TEST_F(Dispatcher, AcceptStoresInSixWhenNoChannelIsFreeAndARepeatGivesTheSlotBack) {
+  cfg.channels[0].max_inflight = 2;
+  cfg.channels[0].query_interval_ms = 60000;
+  cfg.channels.pop_back();
+  build();
+  service->set_dispatcher(dispatcher.get());
+  world.script["A"] = {act::accept_silent, act::accept_silent, act::succeed};
+  auto first = push(true);  // holds one of A's two slots
+  // A repeat of the same order_no takes the free slot for its accept, is a duplicate, and must
+  // give the slot back: otherwise the next order would find A full.
+  auto dup = run(service->push(request("o1", true)));
+  ASSERT_TRUE(dup);
+  EXPECT_TRUE(dup->duplicate);
+  auto second = push(true);
+  auto o = run(store->get(1001, second));
+  ASSERT_TRUE(o);
+  EXPECT_NE(o->status, order_status::waiting);  // matched by the accept itself (7, or 1 already)
+  // A is full now: the next order is stored waiting and parked.
+  auto third = push(true, "", 0);
+  o = run(store->get(1001, third));
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->status, order_status::waiting);
+  io.run_for(20ms);
+  EXPECT_EQ(dispatcher->parked(), 1u);
+  for (const auto& n : {first, second})
+    dispatcher->deliver(n, supplier_callback{n + "-1", {attempt_outcome::succeeded, ""}});
+  for (const auto& n : {first, second, third}) EXPECT_EQ(settle(n).status, order_status::success);
+  EXPECT_EQ(world.submits["A"], 3);
+  EXPECT_EQ(balance(), k_start - 3 * k_cost);
 }
 
 }  // namespace
