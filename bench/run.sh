@@ -117,7 +117,8 @@ start_redis() {  # start_redis <name> <appendfsync>: sets redis_port, redis_pid
   local name=$1 fsync=$2 dir="$work/redis-$1" i
   mkdir -p "$dir"
   redis_port=$("$bench" free-port)
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes \
+  # The shipped deploy/redis.conf (AOF on, its rewrite thresholds), on this run's port and dir.
+  redis-server "$root/deploy/redis.conf" --port "$redis_port" --bind 127.0.0.1 \
     --appendfsync "$fsync" --dir "$dir" --logfile "$dir/redis.log" >/dev/null 2>&1 &
   redis_pid=$!
   disown "$redis_pid"  # no job-control notices; we stop it ourselves
