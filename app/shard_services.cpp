@@ -80,7 +80,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
   orders_.on_accepted([this](const engine::order_record& order) { dispatcher_.adopt(order); });
   orders_.set_dispatcher(&dispatcher_);
   dispatcher_.on_final([this](const engine::order_record& order) {
-    if (!order.notify_url.empty()) scheduler_.kick(order.order_number, order.merchant_id);
+    if (!order.notify_url.empty()) scheduler_.kick(order);
   });
   ctx_.callbacks = &callback_store_;
   ctx_.metrics = &registry_->metrics;

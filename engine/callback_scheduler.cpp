@@ -66,10 +66,16 @@ void callback_scheduler::kick(std::string order_number, std::int64_t merchant_id
   spawn_delivery(std::move(order_number), merchant_id);
 }
 
-void callback_scheduler::spawn_delivery(std::string order_number, std::int64_t merchant_id) {
+void callback_scheduler::kick(const order_record& final_order) {
+  if (stopping_) return;
+  spawn_delivery(final_order.order_number, final_order.merchant_id, final_order);
+}
+
+void callback_scheduler::spawn_delivery(std::string order_number, std::int64_t merchant_id,
+                                        std::optional<order_record> known) {
   if (!in_flight_.insert(order_number).second) return;  // one delivery per order at a time
   if (metrics_) metrics_->callbacks_in_flight.fetch_add(1, std::memory_order_relaxed);
-  asio::co_spawn(io_, deliver(order_number, merchant_id),
+  asio::co_spawn(io_, deliver(order_number, merchant_id, std::move(known)),
                  [this, order_number, shard = shard_](std::exception_ptr e) {
                    in_flight_.erase(order_number);
                    if (metrics_) metrics_->callbacks_in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -94,14 +100,18 @@ asio::awaitable<void> callback_scheduler::scan_loop() {
   }
 }
 
-asio::awaitable<void> callback_scheduler::deliver(std::string number, std::int64_t merchant_id) {
+asio::awaitable<void> callback_scheduler::deliver(std::string number, std::int64_t merchant_id,
+                                                  std::optional<order_record> known) {
   auto log = logger("engine");
   const merchant_config* merchant = nullptr;
   for (const auto& m : config_.merchants)
     if (m.id == merchant_id) merchant = &m;
   if (!merchant) co_return;
 
-  auto order = co_await store_.get(merchant_id, number);
+  // The order as it became final, when the dispatcher handed it over; else read it.
+  boost::system::result<order_record> order = errc::internal;
+  if (known) order = std::move(*known);
+  else order = co_await store_.get(merchant_id, number);
   if (!order) co_return;  // storage trouble: the next scan retries
   if (order->notify_url.empty() || !is_terminal(order->status)) co_return;
   if (order->extra_field("cb_status").value_or("") != "pending") co_return;

@@ -51,13 +51,17 @@ class callback_scheduler {
   void start();
   /// An order of this shard just became final (or an operator asked to notify again).
   void kick(std::string order_number, std::int64_t merchant_id);
+  /// The same, with the order as it just became final (saves reading it back).
+  void kick(const order_record& final_order);
   void begin_shutdown();
   bool idle() const noexcept { return in_flight_.empty(); }
 
  private:
   boost::asio::awaitable<void> scan_loop();
-  boost::asio::awaitable<void> deliver(std::string order_number, std::int64_t merchant_id);
-  void spawn_delivery(std::string order_number, std::int64_t merchant_id);
+  boost::asio::awaitable<void> deliver(std::string order_number, std::int64_t merchant_id,
+                                       std::optional<order_record> known);
+  void spawn_delivery(std::string order_number, std::int64_t merchant_id,
+                      std::optional<order_record> known = std::nullopt);
 
   boost::asio::io_context& io_;
   const config& config_;

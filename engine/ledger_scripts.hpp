@@ -42,7 +42,8 @@ class merchant_keys {
 /// a script back, and answers an array whose first element says what happened:
 ///   accept      ok <order_number> <balance> | dup <order_number> <balance>  (dup: nothing written)
 ///               | conflict <order_number> | insufficient <balance> | collision
-///   transition  ok <HGETALL of the order> | stale <status> | illegal | notfound
+///   transition  ok <HGETALL of the order> (or just ok, asked so) | stale <status> | illegal
+///               | notfound
 ///   fail_refund ok <HGETALL of the order> | stale <status> | illegal | notfound
 ///   credit      ok <balance> | repeat <balance> | insufficient <balance>
 ///   list_page   <total> <HGETALL of each order on the page>...
@@ -73,8 +74,10 @@ call accept_call(const merchant_keys& keys, std::string order_no, std::string or
 
 /// Statuses are plain ints so that a test can ask the script for anything, legal or not.
 /// `extra` may not use a core order field name nor type/from/to/at (the script refuses).
+/// `answer_record` false: the script answers just `ok` (the caller applies the step itself).
 call transition_call(const merchant_keys& keys, std::string order_number, int from, int to,
-                     std::string reason, const field_pairs& extra, std::int64_t now_ms);
+                     std::string reason, const field_pairs& extra, std::int64_t now_ms,
+                     bool answer_record = true);
 
 call fail_refund_call(const merchant_keys& keys, std::string order_number, int from,
                       std::string reason, std::int64_t now_ms);

@@ -386,8 +386,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
             current = pick.chosen;
             current->health.started(steady::now());
           }
-          step = co_await store_.transition(merchant, number, order_status::waiting,
-                                            order_status::matched, std::string(),
+          step = co_await store_.advance(o, order_status::matched, std::string(),
                                             attempt_fields(number, cfg.id, attempt, tried, now_ms),
                                             now_ms);
           if (step) just_matched = true;
@@ -445,8 +444,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
           ch->health.record(false, std::chrono::duration_cast<std::chrono::milliseconds>(
                                        steady::now() - attempt_started), steady::now());
           if (failover_allowed)
-            step = co_await store_.transition(merchant, number, order_status::matched,
-                                              order_status::waiting, known->detail,
+            step = co_await store_.advance(o, order_status::waiting, known->detail,
                                               one_field("last_outcome", "refused"), now_ms);
           else
             step = co_await store_.fail_refund(merchant, number, order_status::matched,
@@ -463,8 +461,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
           field_pairs extra;
           extra.emplace_back("submit", submit);
           extra.emplace_back("submitted_at", std::to_string(now_ms));
-          step = co_await store_.transition(merchant, number, order_status::matched,
-                                            order_status::recharging, std::string(),
+          step = co_await store_.advance(o, order_status::recharging, std::string(),
                                             std::move(extra), now_ms);
           // A definitive answer to the submit itself is applied in status 1 next round.
           if (step && !definitive(known->outcome)) known.reset();
@@ -513,14 +510,12 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
         const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
             steady::now() - attempt_started);
         if (known->outcome == attempt_outcome::succeeded) {
-          step = co_await store_.transition(merchant, number, order_status::recharging,
-                                            order_status::success, std::string(),
+          step = co_await store_.advance(o, order_status::success, std::string(),
                                             one_field("last_outcome", "succeeded"), now_ms);
           if (step) ch->health.record(true, latency, steady::now());
         } else {
           if (failover_allowed)
-            step = co_await store_.transition(
-                merchant, number, order_status::recharging, order_status::waiting, known->detail,
+            step = co_await store_.advance(o, order_status::waiting, known->detail,
                 one_field("last_outcome", std::string(outcome_name(known->outcome))), now_ms);
           else
             step = co_await store_.fail_refund(merchant, number, order_status::recharging,

@@ -227,4 +227,14 @@ boost::system::result<std::vector<order_event>> order_events_from_reply(const re
   return events;
 }
 
+void set_extra(order_record& order, std::string name, std::string value) {
+  for (auto& [n, v] : order.extra) {
+    if (n == name) {
+      v = std::move(value);
+      return;
+    }
+  }
+  order.extra.emplace_back(std::move(name), std::move(value));
+}
+
 }  // namespace topup::engine

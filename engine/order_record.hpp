@@ -49,6 +49,9 @@ struct order_record {
   std::optional<std::string_view> extra_field(std::string_view name) const noexcept;
 };
 
+/// Sets an extra field as HSET would: replaces its value, or appends it.
+void set_extra(order_record& order, std::string name, std::string value);
+
 /// True for the field names order_record maps to typed members (and the accept/transition
 /// scripts own): such a name can never be an extra field.
 bool is_core_order_field(std::string_view name) noexcept;

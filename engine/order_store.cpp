@@ -126,9 +126,10 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept
   co_return unexpected("accept", r);
 }
 
-boost::asio::awaitable<boost::system::result<order_record>> order_store::transition(
+boost::asio::awaitable<boost::system::result<redis::reply>> order_store::run_transition(
     std::int64_t merchant_id, std::string order_number, order_status from, order_status to,
-    std::string reason, field_pairs extra_fields, std::int64_t now_ms) {
+    std::string reason, const field_pairs& extra_fields, std::int64_t now_ms,
+    bool answer_record) {
   // The script checks the same; asking Redis would only cost a round trip.
   if (!transition_allowed(from, to) || to == order_status::refunded ||
       from == order_status::pending_payment)
@@ -142,13 +143,50 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::transit
   }
   const merchant_keys keys(prefix_, merchant_id);
   auto call = ledger_scripts::transition_call(keys, std::move(order_number), to_int(from),
-                                              to_int(to), std::move(reason), extra_fields, now_ms);
-  auto answer =
-      co_await ledger_scripts::transition().run(conn_, std::move(call.keys), std::move(call.args));
+                                              to_int(to), std::move(reason), extra_fields, now_ms,
+                                              answer_record);
+  co_return co_await ledger_scripts::transition().run(conn_, std::move(call.keys),
+                                                      std::move(call.args));
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_store::transition(
+    std::int64_t merchant_id, std::string order_number, order_status from, order_status to,
+    std::string reason, field_pairs extra_fields, std::int64_t now_ms) {
+  auto answer = co_await run_transition(merchant_id, std::move(order_number), from, to,
+                                        std::move(reason), extra_fields, now_ms, true);
   if (!answer) co_return answer.error();
   auto moved = decode_order_answer("transition", *answer);
   if (moved) TOPUP_ASSERT(moved->status == to);
   co_return moved;
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_store::advance(
+    order_record order, order_status to, std::string reason, field_pairs extra_fields,
+    std::int64_t now_ms) {
+  auto answer = co_await run_transition(order.merchant_id, order.order_number, order.status, to,
+                                        reason, extra_fields, now_ms, false);
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  const auto word = outcome(r);
+  if (word != "ok" || r.elements.size() != 1) {
+    auto refused = decode_order_answer("transition", r);
+    TOPUP_ASSERT(!refused);  // an "ok" with a record was not asked for
+    co_return refused.error();
+  }
+  // What the script wrote, applied to the caller's copy (docs/STORAGE.md "transition").
+  for (auto& [name, value] : extra_fields) set_extra(order, std::move(name), std::move(value));
+  order.status = to;
+  order.reason = std::move(reason);
+  order.updated_at_ms = now_ms;
+  ++order.event_count;
+  if (to == order_status::success) {
+    order.finished_at_ms = now_ms;
+    if (!order.notify_url.empty()) {
+      set_extra(order, "cb_status", "pending");
+      set_extra(order, "cb_attempts", "0");
+    }
+  }
+  co_return order;
 }
 
 boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_refund(

@@ -2,6 +2,8 @@
 // every status change follows spec §4, and balance = credits - debits + refunds after every test.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -970,4 +972,55 @@ TEST_F(LedgerScripts, RedisDownIsStorageUnavailableAndNothingIsLost) {
 }
 
 }  // namespace
+// advance() applies a step to the caller's copy instead of reading the record back: after every
+// step of a long path (failover, extra fields overwritten, success with a callback), the copy
+// must equal what Redis holds, field for field.
+TEST_F(LedgerScripts, AdvanceProjectsEachStepExactlyAsTheScriptStoresIt) {
+  const std::int64_t m = 1031;
+  fund(m, 100'000);
+  auto rec = make_order(m, "adv-1", 1, "https://merchant.example/cb");
+  ASSERT_TRUE(run(store_->accept(rec, k_t0_ms)));
+  order_record copy = get(m, rec.order_number);
+  auto expect_same = [&](const order_record& mine) {
+    const order_record stored = get(m, rec.order_number);
+    EXPECT_EQ(mine.status, stored.status);
+    EXPECT_EQ(mine.reason, stored.reason);
+    EXPECT_EQ(mine.updated_at_ms, stored.updated_at_ms);
+    EXPECT_EQ(mine.finished_at_ms, stored.finished_at_ms);
+    EXPECT_EQ(mine.event_count, stored.event_count);
+    auto sorted = [](field_pairs f) {
+      std::sort(f.begin(), f.end());
+      return f;
+    };
+    EXPECT_EQ(sorted(mine.extra), sorted(stored.extra));
+  };
+  struct move {
+    order_status to;
+    std::string reason;
+    field_pairs extra;
+  };
+  const std::vector<move> path = {
+      {order_status::matched, "", {{"channel", "A"}, {"attempts", "1"}}},
+      {order_status::recharging, "", {{"submit", "accepted"}}},
+      {order_status::waiting, "supplier failed", {{"last_outcome", "failed"}}},
+      {order_status::matched, "", {{"channel", "B"}, {"attempts", "2"}}},
+      {order_status::recharging, "", {{"submit", "unknown"}}},
+      {order_status::success, "", {{"last_outcome", "succeeded"}}},
+  };
+  std::int64_t at = k_t0_ms;
+  for (const auto& step : path) {
+    auto moved = run(store_->advance(copy, step.to, step.reason, step.extra, ++at));
+    ASSERT_TRUE(moved) << moved.error().message();
+    copy = *moved;
+    expect_same(copy);
+  }
+  EXPECT_EQ(copy.extra_field("cb_status"), "pending");
+  // A stale copy is refused, and the copy is not changed by the refusal.
+  order_record stale = copy;
+  stale.status = order_status::recharging;
+  auto refused = run(store_->advance(stale, order_status::success, "", {}, ++at));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::stale_status);
+}
+
 }  // namespace topup::engine
