@@ -17,6 +17,7 @@
 #include <string>
 #include <utility>
 
+#include "app/redis_options.hpp"
 #include "engine/audit.hpp"
 #include "engine/errc.hpp"
 #include "engine/redis/connection.hpp"
@@ -29,15 +30,6 @@ namespace asio = boost::asio;
 using boost::system::result;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
-
-engine::redis::connection_options redis_options(const engine::config& cfg) {
-  engine::redis::connection_options o;
-  o.host = cfg.redis.host;
-  o.port = cfg.redis.port;
-  o.password = cfg.redis.password;
-  o.connect_timeout = milliseconds(cfg.redis.connect_timeout_ms);
-  return o;
-}
 
 /// Why connect_and_audit gave up, beyond the error code.
 enum class stop_reason { none, not_connected, storage };

@@ -7,6 +7,7 @@
 
 #include "engine/errc.hpp"
 
+#include "app/redis_options.hpp"
 #include "channels/registry.hpp"
 #include "engine/log.hpp"
 #include "engine/order_number.hpp"
@@ -17,15 +18,6 @@ namespace topup::app {
 namespace asio = boost::asio;
 
 namespace {
-
-engine::redis::connection_options redis_options(const engine::config& cfg) {
-  engine::redis::connection_options o;
-  o.host = cfg.redis.host;
-  o.port = cfg.redis.port;
-  o.password = cfg.redis.password;
-  o.connect_timeout = std::chrono::milliseconds(cfg.redis.connect_timeout_ms);
-  return o;
-}
 
 protocol::http_server_options http_options(const engine::config& cfg) {
   protocol::http_server_options o;

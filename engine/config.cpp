@@ -358,6 +358,7 @@ void read_redis(const object_fields& top, redis_config& out) {
     out.password = std::string(*password);
   }
   read_integer(f, "connect_timeout_ms", 1, 600'000, out.connect_timeout_ms);
+  read_integer(f, "command_timeout_ms", 1, 600'000, out.command_timeout_ms);
 }
 
 void read_admin(const object_fields& top, admin_config& out) {

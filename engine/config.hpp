@@ -55,6 +55,8 @@ struct redis_config {
   std::string prefix = "topup";             ///< Key prefix: 1-64 characters of [A-Za-z0-9_.:-].
   std::string password;                     ///< Empty = no AUTH.
   std::uint32_t connect_timeout_ms = 2000;  ///< 1..600000
+  /// A command unanswered this long drops the connection (pending commands fail, reconnect).
+  std::uint32_t command_timeout_ms = 5000;  ///< 1..600000
 };
 
 /// The `admin` section: the bearer token of the operations API (spec §7).

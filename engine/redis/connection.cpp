@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <memory>
 #include <string_view>
@@ -217,7 +218,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         log_(topup::logger("engine")),
         backoff_(options_.reconnect_backoff_min),
         connect_timer_(io),
-        backoff_timer_(io) {}
+        backoff_timer_(io),
+        watchdog_timer_(io) {}
 
   ~impl() {
     // connection's destructor stops first; this is only a safety net.
@@ -237,6 +239,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     ++schedule_epoch_;  // a back-off completion already queued must not reconnect
     backoff_timer_.cancel();
     connect_timer_.cancel();
+    watchdog_timer_.cancel();
     // Fails every pending command (hiredis runs their callbacks with a NULL reply) and calls
     // the cleanup hook, which clears ac_.
     if (ac_ != nullptr) redisAsyncFree(ac_);
@@ -281,6 +284,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     }
     command.release();  // hiredis owns it until on_reply
     ++pending_;
+    sent_at_.push_back(std::chrono::steady_clock::now());
+    if (sent_at_.size() == 1) arm_watchdog();
   }
 
  private:
@@ -343,6 +348,29 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     });
   }
 
+  // Replies come in the order the commands were sent, so the oldest unanswered one is at the
+  // front of sent_at_: one timer watches it.
+  void arm_watchdog() {
+    if (options_.command_timeout.count() <= 0 || sent_at_.empty()) return;
+    watchdog_timer_.expires_at(sent_at_.front() + options_.command_timeout);
+    watchdog_timer_.async_wait([weak = weak_from_this()](error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec || self->sent_at_.empty() || self->ac_ == nullptr) return;
+      const auto waited = std::chrono::steady_clock::now() - self->sent_at_.front();
+      if (waited < self->options_.command_timeout) {
+        self->arm_watchdog();  // the command it was set for has been answered
+        return;
+      }
+      self->log_->error(
+          "redis host={} port={} answered nothing for {} ms with {} commands pending: dropping "
+          "the connection (they fail as storage unavailable) and reconnecting",
+          self->options_.host, self->options_.port,
+          std::chrono::duration_cast<std::chrono::milliseconds>(waited).count(), self->pending_);
+      self->reported_down_ = true;
+      redisAsyncFree(self->ac_);  // fails the pending commands; the cleanup hook reconnects
+    });
+  }
+
   void became_ready() {
     ready_ = true;
     backoff_ = options_.reconnect_backoff_min;
@@ -358,6 +386,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     ac_ = nullptr;
     ready_ = false;
     connect_timer_.cancel();
+    watchdog_timer_.cancel();
+    sent_at_.clear();
     if (running_) schedule_reconnect();
   }
 
@@ -433,6 +463,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     auto* self = static_cast<impl*>(ac->data);
     auto* command = static_cast<pending_command*>(privdata);
     --self->pending_;
+    if (!self->sent_at_.empty()) self->sent_at_.pop_front();
     if (r == nullptr) {  // dropped, timed out or stopped before an answer came
       command->complete(errc::storage_unavailable, {});
       return;
@@ -453,6 +484,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   std::chrono::milliseconds backoff_;
   asio::steady_timer connect_timer_;
   asio::steady_timer backoff_timer_;
+  std::deque<std::chrono::steady_clock::time_point> sent_at_;  // of each pending command
+  asio::steady_timer watchdog_timer_;                           // on the oldest of them
 };
 
 connection::connection(boost::asio::io_context& io, connection_options options)

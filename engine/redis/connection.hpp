@@ -23,14 +23,19 @@ struct connection_options {
   std::chrono::milliseconds reconnect_backoff_min{50};
   std::chrono::milliseconds reconnect_backoff_max{2000};
   std::size_t max_pending = 100000;  // commands sent and not yet answered; over it: overloaded
+  /// The oldest unanswered command waiting longer than this means the server (or the path to
+  /// it) is stuck: the connection is dropped, its pending commands fail with
+  /// storage_unavailable, and it reconnects. Zero: never.
+  std::chrono::milliseconds command_timeout{5000};
 };
 
 /// A hiredis async context driven by one shard's Asio reactor: hiredis's event hooks watch the
 /// connection's file descriptor with asio::posix::stream_descriptor (no extra threads, no blocking
 /// calls). Commands are pipelined: each is written as soon as it is issued, replies complete in
 /// order. After a drop it reconnects with exponential back-off; every command pending at the drop
-/// completes with errc::storage_unavailable, never hangs. Lives on, and is used only from, the
-/// thread running its io_context.
+/// completes with errc::storage_unavailable, never hangs: a server that stops answering (paused,
+/// SIGSTOPped, a silent network) counts as a drop after command_timeout. Lives on, and is used
+/// only from, the thread running its io_context.
 class connection {
  public:
   connection(boost::asio::io_context& io, connection_options options);

@@ -441,6 +441,30 @@ TEST_F(RedisConnection, SilentServerTimesOutAndIsRetried) {
   conn.stop();
 }
 
+TEST_F(RedisConnection, ServerThatStopsAnsweringIsDroppedAfterCommandTimeout) {
+  auto o = options();
+  o.command_timeout = 300ms;
+  connection conn(io_, o);
+  ASSERT_TRUE(connect(conn));
+  ASSERT_FALSE(is_error(exec(conn, {"SET", "k", "v"}), errc::storage_unavailable));
+  // The server holds every client's commands for 1.5 s (as if SIGSTOPped): a command must not
+  // hang that long; it fails after the timeout and the connection is rebuilt.
+  server_.command({"CLIENT", "PAUSE", "1500", "ALL"});
+  const auto begin = std::chrono::steady_clock::now();
+  EXPECT_TRUE(is_error(exec(conn, {"GET", "k"}), errc::storage_unavailable));
+  const auto waited = std::chrono::steady_clock::now() - begin;
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 1200ms);
+  // Once the server answers again, so does the connection.
+  ASSERT_TRUE(run_until(
+      io_, [&] { return conn.connected() && !is_error(exec(conn, {"GET", "k"}), errc::storage_unavailable); },
+      10s));
+  auto r = exec(conn, {"GET", "k"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->str, "v");
+  conn.stop();
+}
+
 class RedisConnectionAuth : public RedisConnection {
  protected:
   RedisConnectionAuth() : RedisConnection(server_options()) {}

@@ -191,6 +191,7 @@ TEST(ConfigParse, BaseConfigIsValidAndDefaultsApply) {
   EXPECT_EQ(c.server.log_level, "info");
   EXPECT_EQ(c.redis.password, "");
   EXPECT_EQ(c.redis.connect_timeout_ms, 2000u);
+  EXPECT_EQ(c.redis.command_timeout_ms, 5000u);
   EXPECT_EQ(c.callbacks.max_concurrent_per_host, 8u);
   const auto& m = c.merchants[1];
   EXPECT_EQ(m.sign_types, (std::vector<sign_method>{sign_method::md5, sign_method::hmac_sha256}));
@@ -461,6 +462,8 @@ const broken_case k_broken_cases[] = {
     {"/redis/prefix", R"("topup{1}")", "redis.prefix: must be 1-64 characters of [A-Za-z0-9_.:-]"},
     {"/redis/password", "123", "redis.password: must be a string"},
     {"/redis/connect_timeout_ms", "0", "redis.connect_timeout_ms: must be an integer in 1..600000"},
+    {"/redis/command_timeout_ms", "0", "redis.command_timeout_ms: must be an integer in 1..600000"},
+    {"/redis/command_timeout_ms", "600001", "redis.command_timeout_ms: must be an integer in 1..600000"},
     // admin
     {"/admin", std::nullopt, "admin: is required"},
     {"/admin/token", std::nullopt, "admin.token: is required"},
