@@ -58,7 +58,8 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       http_(io, shard, http_options(*cfg_),
             [this](protocol::http_request r) { return router_.handle(std::move(r)); }),
       recovery_timer_(io) {
-  ctx_.storage_ready = [this] { return redis_.connected(); };
+  ctx_.storage_ready = [this] { return redis_.connected() && orders_.intake_open(); };
+  orders_.set_intake_open(false);  // until the disabled channels are read (recovery_loop)
   ctx_.channels = &router_channels_;
   // A supplier callback may arrive on any shard; the order's owner applies it.
   ctx_.deliver_callback = [reg = registry_](std::string number, engine::supplier_callback cb) {
@@ -115,8 +116,28 @@ void shard_services::after_all_started() {
   });
 }
 
+asio::awaitable<void> shard_services::load_disabled_channels() {
+  auto log = logger("engine");
+  asio::steady_timer pause(io_);
+  while (!stopping_) {
+    auto disabled = co_await store_.disabled_channels();
+    if (disabled) {
+      for (const auto& id : *disabled) {
+        if (catalogue_.set_enabled(id, false))
+          log->info("shard={} channel={} stays disabled (admin API, stored)", shard_, id);
+      }
+      co_return;
+    }
+    pause.expires_after(std::chrono::milliseconds(200));  // Redis not reachable yet
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
 asio::awaitable<void> shard_services::recovery_loop() {
   auto log = logger("engine");
+  // Routing (new orders and recovered ones) must know which channels an operator disabled.
+  co_await load_disabled_channels();
+  orders_.set_intake_open(true);
   for (bool first = true; !stopping_;) {
     // At start-up: crash recovery. Later: only after an accept whose outcome Redis did not
     // confirm (its order may exist with nobody driving it).

@@ -65,6 +65,7 @@ class shard_services {
   engine::callback_scheduler& callbacks() { return scheduler_; }
 
  private:
+  boost::asio::awaitable<void> load_disabled_channels();
   boost::asio::awaitable<void> recovery_loop();
 
   boost::asio::io_context& io_;

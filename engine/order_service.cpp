@@ -81,6 +81,7 @@ std::string order_service::next_order_number(std::int64_t merchant_id, std::int6
 boost::asio::awaitable<boost::system::result<accept_result>> order_service::push(
     push_request request) {
   TOPUP_ASSERT(request.merchant != nullptr);
+  if (!intake_open_) co_return errc::storage_unavailable;
   if (inflight_ >= config_.server.max_inflight_orders) co_return errc::overloaded;
   inflight_guard guard(inflight_);
 

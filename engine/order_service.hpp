@@ -67,6 +67,11 @@ class order_service {
 
   std::size_t inflight() const noexcept { return inflight_; }
 
+  /// While closed, pushes are answered storage_unavailable (5000, nothing debited): the shard
+  /// opens intake once it has read what it must know before routing (disabled channels).
+  void set_intake_open(bool open) noexcept { intake_open_ = open; }
+  bool intake_open() const noexcept { return intake_open_; }
+
   /// True once since an accept ended without a definite answer from Redis (a drop or an odd
   /// reply): the script may have run, leaving an order nobody drives. The shard then sweeps the
   /// active sets for such orphans (a full sweep on every tick would cost a read of every active
@@ -86,6 +91,7 @@ class order_service {
   std::uint32_t sequence_ = 0;
   std::size_t inflight_ = 0;
   bool uncertain_accept_ = false;
+  bool intake_open_ = true;
   accepted_hook on_accepted_;
   order_dispatcher* dispatcher_ = nullptr;
   shard_metrics* metrics_ = nullptr;

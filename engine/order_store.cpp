@@ -315,20 +315,43 @@ boost::asio::awaitable<boost::system::result<order_page>> order_store::list(
   co_return result;
 }
 
+namespace {
+/// The members of a SMEMBERS answer; anything else shaped is storage_protocol.
+boost::system::result<std::vector<std::string>> set_members(std::string_view operation,
+                                                            const reply& r) {
+  if (r.type != reply::kind::array) return unexpected(operation, r);
+  std::vector<std::string> members;
+  members.reserve(r.elements.size());
+  for (const auto& e : r.elements) {
+    if (!is_string(e)) return unexpected(operation, r);
+    members.push_back(e.str);
+  }
+  return members;
+}
+}  // namespace
+
 boost::asio::awaitable<boost::system::result<std::vector<std::string>>> order_store::active_orders(
     std::int64_t merchant_id) {
   const merchant_keys keys(prefix_, merchant_id);
   auto answer = co_await conn_.command(args("SMEMBERS", keys.active()));
   if (!answer) co_return answer.error();
-  const reply& r = *answer;
-  if (r.type != reply::kind::array) co_return unexpected("active_orders", r);
-  std::vector<std::string> numbers;
-  numbers.reserve(r.elements.size());
-  for (const auto& e : r.elements) {
-    if (!is_string(e)) co_return unexpected("active_orders", r);
-    numbers.push_back(e.str);
-  }
-  co_return numbers;
+  co_return set_members("active_orders", *answer);
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<std::string>>>
+order_store::disabled_channels() {
+  auto answer = co_await conn_.command(args("SMEMBERS", prefix_ + ":channels:disabled"));
+  if (!answer) co_return answer.error();
+  co_return set_members("disabled_channels", *answer);
+}
+
+boost::asio::awaitable<boost::system::result<void>> order_store::set_channel_disabled(
+    std::string channel_id, bool disabled) {
+  auto answer = co_await conn_.command(args(disabled ? "SADD" : "SREM",
+                                            prefix_ + ":channels:disabled", channel_id));
+  if (!answer) co_return answer.error();
+  if (answer->type != reply::kind::integer) co_return unexpected("set_channel_disabled", *answer);
+  co_return boost::system::result<void>();
 }
 
 boost::asio::awaitable<boost::system::result<std::vector<order_event>>> order_store::events(

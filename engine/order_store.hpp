@@ -123,6 +123,12 @@ class order_store {
   boost::asio::awaitable<boost::system::result<std::vector<std::string>>> active_orders(
       std::int64_t merchant_id);
 
+  /// Channels an operator disabled (admin API), kept in `<prefix>:channels:disabled` so that a
+  /// restart does not route to them again.
+  boost::asio::awaitable<boost::system::result<std::vector<std::string>>> disabled_channels();
+  boost::asio::awaitable<boost::system::result<void>> set_channel_disabled(std::string channel_id,
+                                                                           bool disabled);
+
   /// The order's event stream, oldest first; empty for an unknown order.
   boost::asio::awaitable<boost::system::result<std::vector<order_event>>> events(
       std::int64_t merchant_id, std::string order_number);

@@ -182,6 +182,9 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
       const std::string id(seg[1]);
       if (!ctx_.catalogue.exists(id)) co_return fail(engine::errc::no_channel);
       const bool enable = seg[2] == "enable";
+      // Stored first, so a restart keeps the operator's choice; then applied on every shard.
+      auto saved = co_await ctx_.store.set_channel_disabled(id, !enable);
+      if (!saved) co_return fail(saved.error());
       ctx_.set_channel_enabled(id, enable);
       boost::json::object data;
       data["channel"] = id;

@@ -195,6 +195,14 @@ class Channels : public ::testing::Test {
   /// Pushes `count` orders "<prefix>-<i>" (money 100, `extra`), each on a fresh connection,
   /// going on (up to 40 pushes) until every shard has accepted at least one, so a behaviour
   /// that holds on one shard only cannot pass.
+  /// POST to an admin endpoint with `bearer` as the token (none when empty).
+  static api_answer post_admin(int port, const std::string& target, const std::string& bearer) {
+    http_client admin(port);
+    return merchant_client::parse(
+        admin.request(http::verb::post, target, {}, "application/x-www-form-urlencoded",
+                      bearer.empty() ? std::string() : "Bearer " + bearer));
+  }
+
   static std::vector<expected_order> push_on_every_shard(
       int port, const std::string& prefix, std::size_t count, const std::string& status,
       const std::string& delivered_by, std::map<std::string, std::string> extra = {}) {
@@ -492,11 +500,8 @@ TEST_F(Channels, AdminDisableRoutesToNextChannelAndEnableRestores) {
   topupd_process topupd;
   auto cfg = start_topupd(topupd, two_channels());
   const std::string token = cfg.admin_token();
-  http_client admin(topupd.port());
   auto post_admin = [&](const std::string& target, const std::string& bearer) {
-    return merchant_client::parse(
-        admin.request(http::verb::post, target, {}, "application/x-www-form-urlencoded",
-                      bearer.empty() ? std::string() : "Bearer " + bearer));
+    return Channels::post_admin(topupd.port(), target, bearer);
   };
 
   auto unauthorized = post_admin("/admin/channels/up1/disable", "");
@@ -535,6 +540,25 @@ TEST_F(Channels, AdminDisableRoutesToNextChannelAndEnableRestores) {
   }
   auto unknown = post_admin("/admin/channels/nope/disable", token);
   EXPECT_NE(unknown.code, "0000") << unknown.raw;
+}
+
+TEST_F(Channels, DisabledChannelStaysDisabledAcrossARestart) {
+  topupd_process topupd;
+  auto cfg = start_topupd(topupd, two_channels(), "persist");
+  const std::string token = cfg.admin_token();
+  ASSERT_EQ(post_admin(topupd.port(), "/admin/channels/up1/disable", token).code, "0000");
+  // A restart (crash or deploy) must not route to a channel the operator took out.
+  ASSERT_EQ(topupd.stop_gracefully(), 0);
+  topupd.start(cfg);
+  auto orders = push_on_every_shard(topupd.port(), "after-restart", 2, "2", "up2");
+  expect_settled(topupd.port(), orders, both());
+  // Enabled again, it stays enabled across the next restart.
+  ASSERT_EQ(post_admin(topupd.port(), "/admin/channels/up1/enable", token).code, "0000");
+  topupd.kill();
+  topupd.start(cfg);
+  auto again = push_on_every_shard(topupd.port(), "after-crash", 2, "2", "up1");
+  orders.insert(orders.end(), again.begin(), again.end());
+  expect_settled(topupd.port(), orders, both());
 }
 
 TEST_F(Channels, DisabledChannelFinishesItsOrdersInFlight) {
