@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 #include "engine/assert.hpp"
 #include "engine/clock.hpp"
@@ -229,6 +230,7 @@ void order_dispatcher::park(const order_record& o, std::vector<std::string> trie
     lines_.push_back(std::move(line));
   }
   parked_.insert_or_assign(o.order_number, parked_order{o.merchant_id, deadline});
+  next_deadline_ms_ = std::min(next_deadline_ms_, deadline);
   lines_[at->second]->queue.push_back(o.order_number);
   arm_pump_timer();
   request_pump();  // parked behind others, a slot may be free right now
@@ -259,14 +261,16 @@ void order_dispatcher::pump() {
   if (stopping_ || parked_.empty()) return;
   const auto now = steady::now();
   const std::int64_t now_ms = wall_clock_ms();
-  // Past their deadline: resumed without a slot; the coroutine fails and refunds them. Checked
-  // once a second over every parked order (a compare each; lines keep the stale entries and
-  // skip them when they reach the front).
-  if (now_ms - last_deadline_scan_ms_ >= 1000) {
+  // Past their deadline: resumed without a slot; the coroutine fails and refunds them. The scan
+  // over every parked order (a compare each; lines keep the stale entries and skip them when
+  // they reach the front) runs only once the earliest deadline has come, at most once a second.
+  if (now_ms >= next_deadline_ms_ && now_ms - last_deadline_scan_ms_ >= 1000) {
     last_deadline_scan_ms_ = now_ms;
+    next_deadline_ms_ = std::numeric_limits<std::int64_t>::max();
     std::vector<order_record> expired;
     for (auto it = parked_.begin(); it != parked_.end();) {
       if (it->second.deadline_ms > now_ms) {
+        next_deadline_ms_ = std::min(next_deadline_ms_, it->second.deadline_ms);
         ++it;
         continue;
       }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -126,6 +127,7 @@ class order_dispatcher {
   bool pump_posted_ = false;
   bool pump_timer_armed_ = false;
   std::int64_t last_deadline_scan_ms_ = 0;
+  std::int64_t next_deadline_ms_ = std::numeric_limits<std::int64_t>::max();  // of parked orders
   boost::asio::steady_timer pump_timer_;
   std::function<void(const order_record&)> on_final_;
   shard_metrics* metrics_ = nullptr;
