@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/admin_order_view.hpp"
 #include "tests/support/callback_receiver.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/merchant_client.hpp"
@@ -47,16 +48,6 @@ constexpr auto k_backoff = 200ms;
 /// long after the last expected delivery shows that no further one is on its way.
 constexpr auto k_past_schedule = 2500ms;
 
-/// A member of an answer's data object as text (strings as they are, others serialized), or
-/// "<missing>".
-std::string field(const json::value& data, std::string_view key) {
-  if (!data.is_object()) return "<no data>";
-  const auto* v = data.as_object().if_contains(key);
-  if (!v) return "<missing>";
-  if (v->is_string()) return std::string(v->as_string());
-  return json::serialize(*v);
-}
-
 std::int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -75,61 +66,6 @@ bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds withi
     if (clock_type::now() >= deadline) return false;
     std::this_thread::sleep_for(20ms);
   }
-}
-
-/// One entry of `callbacks` in GET /admin/orders/<n>.
-struct shown_attempt {
-  std::int64_t attempt = 0;
-  std::int64_t at_ms = 0;
-  std::int64_t http_status = 0;
-  std::string body;
-  std::string error;
-  bool delivered = false;
-};
-
-/// What GET /admin/orders/<n> shows about an order's callback.
-struct shown_order {
-  std::string code;
-  std::string status;
-  std::int64_t updated_at_ms = -1;  // for a final order: when it became final
-  std::string cb_status;            // extra.cb_status: pending / delivered / failed
-  std::vector<shown_attempt> callbacks;
-  std::string raw;
-};
-
-std::int64_t int_member(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (!v) return -1;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
-  return -1;
-}
-
-shown_order parse_admin_order(const api_answer& a) {
-  shown_order out;
-  out.code = a.code;
-  out.raw = a.raw;
-  out.status = field(a.data, "status");
-  if (!a.data.is_object()) return out;
-  const auto& data = a.data.as_object();
-  out.updated_at_ms = int_member(data, "updated_at_ms");
-  if (const auto* extra = data.if_contains("extra"); extra && extra->is_object())
-    out.cb_status = field(*extra, "cb_status");
-  if (const auto* cbs = data.if_contains("callbacks"); cbs && cbs->is_array()) {
-    for (const auto& v : cbs->as_array()) {
-      if (!v.is_object()) continue;
-      const auto& o = v.as_object();
-      shown_attempt s;
-      s.attempt = int_member(o, "attempt");
-      s.at_ms = int_member(o, "at_ms");
-      s.http_status = int_member(o, "http_status");
-      s.body = field(o, "body");
-      s.error = field(o, "error");
-      if (const auto* d = o.if_contains("delivered"); d && d->is_bool()) s.delivered = d->as_bool();
-      out.callbacks.push_back(std::move(s));
-    }
-  }
-  return out;
 }
 
 /// "1,2,3" from the attempt numbers, for messages and comparisons.
@@ -224,7 +160,7 @@ class Callbacks : public ::testing::Test {
     if (!notify_url.empty()) extra["notify_url"] = notify_url;
     auto a = m.push(order_no, k_mobile, money, std::move(extra));
     EXPECT_EQ(a.code, "0000") << order_no << ": " << a.raw;
-    return a.code == "0000" ? field(a.data, "order_number") : std::string();
+    return a.code == "0000" ? json_text(a.data, "order_number") : std::string();
   }
   /// The same for merchant 1002, whose store is "s2".
   static std::string push_1002(merchant_client& m, const std::string& order_no,
@@ -233,8 +169,7 @@ class Callbacks : public ::testing::Test {
   }
 
   shown_order admin_order(const std::string& number) const {
-    http_client http(port_);
-    return parse_admin_order(admin_get(http, token_, "/admin/orders/" + number));
+    return topup::test::admin_order(port_, token_, number);
   }
   /// Polls GET /admin/orders/<n> until `ok` holds (bounded); returns the last view.
   shown_order admin_order_when(const std::string& number,
@@ -263,7 +198,7 @@ class Callbacks : public ::testing::Test {
     std::string status;
     eventually(
         [&] {
-          status = field(m.query(number).data, "status");
+          status = json_text(m.query(number).data, "status");
           for (const auto& w : wanted)
             if (status == w) return true;
           return false;
@@ -585,13 +520,13 @@ TEST_F(Callbacks, CancelOfAWaitingOrderSendsStatus4) {
   const std::string number = push(m1, "cb-wait", receiver_.url("cancel"), 100);
   ASSERT_FALSE(number.empty());
   std::this_thread::sleep_for(300ms);
-  ASSERT_EQ(field(m1.query(number).data, "status"), "6") << "the order did not wait";
+  ASSERT_EQ(json_text(m1.query(number).data, "status"), "6") << "the order did not wait";
   EXPECT_EQ(receiver_.count("cancel"), 0u) << "a callback before the order was final";
 
   const auto cancelled_at = clock_type::now();
   auto c = m1.call(k_cancel, {{"order_number", number}});
   ASSERT_EQ(c.code, "0000") << c.raw;
-  EXPECT_EQ(field(c.data, "status"), "4");
+  EXPECT_EQ(json_text(c.data, "status"), "4");
   ASSERT_EQ(receiver_.wait_for("cancel", 1, 3s), 1u) << "no callback after a cancel";
   const auto d = receiver_.deliveries("cancel").front();
   EXPECT_LT(ms_between(cancelled_at, d.at), 1500);
@@ -668,7 +603,7 @@ TEST_F(Callbacks, KillBetweenAttemptsContinuesTheSchedule) {
       << "attempts must continue across the restart, never start again from 1";
   for (const auto& a : shown.callbacks) EXPECT_FALSE(a.delivered);
   EXPECT_EQ(shown.cb_status, "failed");
-  EXPECT_EQ(field(m.query(number).data, "status"), "2");
+  EXPECT_EQ(json_text(m.query(number).data, "status"), "2");
 }
 
 TEST_F(Callbacks, CrashBeforeTheFirstDeliveryLosesNothing) {
@@ -763,7 +698,7 @@ TEST_F(Callbacks, AdminNotifyRedeliversAGivenUpCallback) {
     EXPECT_FALSE(shown.callbacks[i].delivered);
 
   // Not final yet, no notify_url, unknown order: an error code, never 0000.
-  EXPECT_NE(field(m.query(running).data, "status"), "2");
+  EXPECT_NE(json_text(m.query(running).data, "status"), "2");
   auto not_final = admin_notify(running, "Bearer " + token_);
   EXPECT_NE(not_final.code, "0000") << not_final.raw;
   EXPECT_FALSE(not_final.code.empty()) << not_final.raw;

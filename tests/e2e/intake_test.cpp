@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/admin_order_view.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/merchant_client.hpp"
 #include "tests/support/process.hpp"
@@ -41,13 +42,7 @@ long long now_s() {
 }
 
 /// A string member of an answer's data object, or "<missing>".
-std::string field(const json::value& data, std::string_view key) {
-  if (!data.is_object()) return "<no data>";
-  const auto* v = data.as_object().if_contains(key);
-  if (!v) return "<missing>";
-  if (v->is_string()) return std::string(v->as_string());
-  return json::serialize(*v);
-}
+std::string field(const json::value& data, std::string_view key) { return json_text(data, key); }
 
 std::string app_key_of(long long id) { return "m" + std::to_string(id); }
 std::string secret_of(long long id) { return "secret-" + std::to_string(id); }

@@ -159,8 +159,23 @@ class SupplierSim : public ::testing::Test {
     return boost::json::parse(r.body).as_object();
   }
 
-  unsigned set_mode(const std::string& mode) {
-    return client_->http().post("/control/mode", "mode=" + mode).status;
+  unsigned set_mode(const std::string& mode) { return control("mode=" + mode); }
+  /// POST /control/mode with `body`; the HTTP status.
+  unsigned control(const std::string& body) {
+    return client_->http().post("/control/mode", body).status;
+  }
+
+  /// The supplier answers 3001 for `order_no` and has placed nothing at all.
+  void expect_never_placed(const std::string& order_no) {
+    EXPECT_EQ(query(order_no).code, "3001");
+    EXPECT_EQ(count(stats(), "placed"), 0);
+  }
+
+  /// Waits for the first callback `receiver` gets, expecting it to be the only one.
+  static callback_receiver::received the_only_callback(callback_receiver& receiver) {
+    auto calls = receiver.wait_for(1);
+    EXPECT_EQ(calls.size(), 1u);
+    return calls.empty() ? callback_receiver::received{} : calls.front();
   }
 
   static std::int64_t count(const boost::json::object& stats, const char* key) {
@@ -364,6 +379,103 @@ TEST_F(SupplierSim, CountsDeliveriesPerTopupdOrder) {
   EXPECT_EQ(s.at("deliveries").as_object().at("T111-1").to_number<int>(), 1);
   EXPECT_EQ(s.at("deliveries").as_object().at("T111-2").to_number<int>(), 1);
   EXPECT_EQ(s.at("by_order").as_object().at("T111").to_number<int>(), 2);
+}
+
+TEST_F(SupplierSim, SlowModeAnswersAfterTheSlowAnswerDelay) {
+  callback_receiver receiver;
+  start("slow", {"--slow-answer-ms", "300"});
+  const auto started = clock_type::now();
+  auto a = push("T120-1", {{"notify_url", receiver.url()}});
+  EXPECT_GE(clock_type::now() - started, 300ms);
+  EXPECT_EQ(a.code, "0000") << a.raw;
+  EXPECT_EQ(wait_status("T120-1", "2").code, "0000");
+  EXPECT_TRUE(the_only_callback(receiver).sign_ok);
+}
+
+TEST_F(SupplierSim, TimeoutLostAnswers504LateAndPlacesNothing) {
+  start("timeout_lost", {"--slow-ms", "400"});
+  const auto started = clock_type::now();
+  EXPECT_EQ(push("T121-1").http_status, 504u);
+  EXPECT_GE(clock_type::now() - started, 400ms);
+  expect_never_placed("T121-1");
+}
+
+TEST_F(SupplierSim, Http500PlacedAnswers500ButPlacesAndCallsBack) {
+  callback_receiver receiver;
+  start("http500_placed");
+  EXPECT_EQ(push("T122-1", {{"notify_url", receiver.url()}}).http_status, 500u);
+  EXPECT_EQ(wait_status("T122-1", "2").code, "0000");
+  EXPECT_TRUE(the_only_callback(receiver).sign_ok);
+  EXPECT_EQ(count(stats(), "delivered"), 1);
+}
+
+TEST_F(SupplierSim, BadJsonShowsTheSuccessCodeButPlacesNothing) {
+  start("bad_json");
+  auto a = push("T123-1");
+  EXPECT_EQ(a.http_status, 200u);
+  EXPECT_NE(a.raw.find("\"0000\""), std::string::npos) << a.raw;
+  EXPECT_EQ(a.code, "");  // not JSON
+  expect_never_placed("T123-1");
+}
+
+TEST_F(SupplierSim, ForgedSuccessFailsButClaimsSuccessWithAWrongSign) {
+  callback_receiver receiver;
+  start("forged_success");
+  EXPECT_EQ(push("T124-1", {{"notify_url", receiver.url()}}).code, "0000");
+  auto call = the_only_callback(receiver);
+  EXPECT_EQ(call.params["status"], "2");
+  EXPECT_FALSE(call.sign_ok);
+  EXPECT_EQ(wait_status("T124-1", "4").code, "0000");
+  EXPECT_EQ(count(stats(), "delivered"), 0);
+}
+
+TEST_F(SupplierSim, MixReplaysItsModesFromTheSeed) {
+  // The outcome of 20 pushes under a 50/50 mix of succeed and refuse, for a seed.
+  auto outcomes = [&](const std::string& order_prefix) {
+    std::string out;
+    for (int i = 0; i < 20; ++i) out += push(order_prefix + std::to_string(i) + "-1").code + " ";
+    return out;
+  };
+  start("succeed", {"--mix", "succeed:1,refuse:1"});
+  EXPECT_EQ(stats().at("mode").as_string(), "mix");
+  const std::string first = outcomes("T125");
+  EXPECT_NE(first.find("0000"), std::string::npos) << first;
+  EXPECT_NE(first.find("2005"), std::string::npos) << first;
+  // The same draws again with the same seed (the start's --seed 7), set at run time.
+  ASSERT_EQ(control("mode=mix&weights=succeed:1,refuse:1&seed=7"), 200u);
+  EXPECT_EQ(outcomes("T126"), first);
+  EXPECT_EQ(control("mode=mix&weights=succeed:0"), 400u);
+  EXPECT_EQ(control("mode=mix&weights=bogus:1"), 400u);
+  ASSERT_EQ(set_mode("succeed"), 200u);
+  EXPECT_EQ(stats().at("mode").as_string(), "succeed");
+}
+
+TEST_F(SupplierSim, OrdersListsEveryPushWithItsModeAndTimes) {
+  start("refuse");
+  const auto before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  EXPECT_EQ(push("T127-1").code, "2005");
+  ASSERT_EQ(set_mode("succeed"), 200u);
+  ASSERT_EQ(push("T127-2").code, "0000");
+  ASSERT_EQ(wait_status("T127-2", "2").code, "0000");
+  auto r = client_->http().get("/orders");
+  ASSERT_EQ(r.status, 200u);
+  std::map<std::string, boost::json::object> orders;
+  const auto parsed = boost::json::parse(r.body);
+  for (const auto& o : parsed.at("orders").as_array())
+    orders[std::string(o.at("order_no").as_string())] = o.as_object();
+  ASSERT_EQ(orders.size(), 2u) << r.body;
+  const auto& refused = orders.at("T127-1");
+  EXPECT_EQ(refused.at("order_number").as_string(), "T127");
+  EXPECT_EQ(refused.at("mode").as_string(), "refuse");
+  EXPECT_FALSE(refused.at("placed").as_bool());
+  EXPECT_GE(refused.at("pushed_at_ms").to_number<std::int64_t>(), before_ms);
+  const auto& placed = orders.at("T127-2");
+  EXPECT_TRUE(placed.at("placed").as_bool());
+  EXPECT_EQ(placed.at("status").to_number<int>(), 2);
+  EXPECT_GE(placed.at("finished_at_ms").to_number<std::int64_t>(),
+            placed.at("pushed_at_ms").to_number<std::int64_t>());
 }
 
 TEST_F(SupplierSim, ControlRefusesUnknownModesAndPaths) {

@@ -4,6 +4,7 @@
 //   topup_supplier_sim --listen 127.0.0.1:PORT --app-key K --app-secret S
 //                      [--mode succeed] [--callback-delay-ms 100] [--slow-ms 5000] [--seed 0]
 //                      [--store-id ID] [--callback-timeout-ms 5000] [--log-level info]
+//                      [--slow-answer-ms 200] [--mix name:weight,…]
 //
 // Exits 0 on SIGTERM/SIGINT, 2 on bad arguments, 1 when it cannot listen.
 #include <boost/asio/io_context.hpp>
@@ -23,6 +24,7 @@
 #include "engine/config.hpp"
 #include "engine/log.hpp"
 #include "protocol/http_server.hpp"
+#include "tests/supplier_sim/mode_mix.hpp"
 #include "tests/supplier_sim/supplier_book.hpp"
 #include "tests/supplier_sim/supplier_service.hpp"
 
@@ -42,6 +44,7 @@ void usage(std::FILE* out) {
                "usage: topup_supplier_sim --listen HOST:PORT --app-key K --app-secret S\n"
                "         [--mode MODE] [--callback-delay-ms N] [--slow-ms N] [--seed N]\n"
                "         [--store-id ID] [--callback-timeout-ms N] [--log-level LEVEL]\n"
+               "         [--slow-answer-ms N] [--mix MODE:WEIGHT,...]\n"
                "modes: %s\n",
                supplier_sim::mode_names().c_str());
 }
@@ -96,6 +99,12 @@ std::optional<command_line> parse_arguments(int argc, char** argv, std::string& 
       ok = milliseconds(cl.options.callback_delay);
     } else if (flag == "--slow-ms") {
       ok = milliseconds(cl.options.slow);
+    } else if (flag == "--slow-answer-ms") {
+      ok = milliseconds(cl.options.slow_answer);
+    } else if (flag == "--mix") {
+      // Checked here, drawn from in the service (with --seed, wherever it stands).
+      cl.options.mix = value;
+      ok = supplier_sim::mode_mix::parse(value, 1).has_value();
     } else if (flag == "--callback-timeout-ms") {
       ok = milliseconds(cl.options.callback_timeout) && cl.options.callback_timeout.count() > 0;
     } else if (flag == "--seed") {
@@ -149,8 +158,8 @@ int main(int argc, char** argv) {
     log->error("cannot listen on {}:{}: {}", cl->listen.host, cl->listen.port, ec.message());
     return 1;
   }
-  log->info("listening on {}:{} mode={}", cl->listen.host, server.port(),
-            supplier_sim::mode_name(service->mode()));
+  log->info("listening on {}:{} mode={} mix={} seed={}", cl->listen.host, server.port(),
+            service->mode_label(), cl->options.mix, cl->options.seed);
 
   // SIGTERM: stop accepting, cancel pending settlements and slow answers, give answers being
   // written a moment, then stop the reactor.

@@ -1,5 +1,6 @@
 #include "tests/supplier_sim/supplier_book.hpp"
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -15,7 +16,7 @@ struct mode_entry {
   std::string_view name;
 };
 
-constexpr std::array<mode_entry, 9> k_modes = {{
+constexpr std::array<mode_entry, 14> k_modes = {{
     {sim_mode::succeed, "succeed"},
     {sim_mode::fail, "fail"},
     {sim_mode::refuse, "refuse"},
@@ -25,6 +26,11 @@ constexpr std::array<mode_entry, 9> k_modes = {{
     {sim_mode::http500, "http500"},
     {sim_mode::duplicate_callback, "duplicate_callback"},
     {sim_mode::forged_callback, "forged_callback"},
+    {sim_mode::slow, "slow"},
+    {sim_mode::timeout_lost, "timeout_lost"},
+    {sim_mode::http500_placed, "http500_placed"},
+    {sim_mode::bad_json, "bad_json"},
+    {sim_mode::forged_success, "forged_success"},
 }};
 
 bool same_business_parameters(const placed_order& a, const placed_order& b) {
@@ -33,6 +39,11 @@ bool same_business_parameters(const placed_order& a, const placed_order& b) {
 }
 
 }  // namespace
+
+bool places_order(sim_mode mode) {
+  return mode != sim_mode::refuse && mode != sim_mode::http500 && mode != sim_mode::timeout_lost &&
+         mode != sim_mode::bad_json;
+}
 
 std::optional<sim_mode> mode_from_name(std::string_view name) {
   for (const auto& entry : k_modes)
@@ -55,7 +66,7 @@ std::string mode_names() {
   return out;
 }
 
-supplier_book::place_result supplier_book::place(placed_order order, std::int64_t now_s) {
+supplier_book::place_result supplier_book::place(placed_order order, std::int64_t now_ms) {
   if (auto existing = by_order_no_.find(order.order_no); existing != by_order_no_.end()) {
     if (!same_business_parameters(existing->second, order)) return {place_verdict::conflict};
     return {place_verdict::repeat, &existing->second};
@@ -63,12 +74,19 @@ supplier_book::place_result supplier_book::place(placed_order order, std::int64_
   if (by_order_no_.size() >= k_orders_max) return {place_verdict::full};
   order.order_number = number_prefix_ + std::to_string(next_sequence_++);
   order.status = 1;
-  order.created_at_s = now_s;
+  order.created_at_s = now_ms / 1000;
   order.finished_at_s = 0;
+  order.pushed_at_ms = now_ms;
+  order.finished_at_ms = 0;
   order_no_by_number_.emplace(order.order_number, order.order_no);
   auto [it, inserted] = by_order_no_.emplace(order.order_no, std::move(order));
   ++placed_;
   return {place_verdict::placed, &it->second};
+}
+
+void supplier_book::note_unplaced(std::string order_no, sim_mode mode, std::int64_t now_ms) {
+  if (unplaced_.size() >= k_orders_max) return;
+  unplaced_.push_back({std::move(order_no), mode, now_ms});
 }
 
 placed_order* supplier_book::find_by_order_no(std::string_view order_no) {
@@ -81,9 +99,10 @@ placed_order* supplier_book::find_by_order_number(std::string_view order_number)
   return it == order_no_by_number_.end() ? nullptr : find_by_order_no(it->second);
 }
 
-bool supplier_book::finish(placed_order& order, bool delivered, std::int64_t now_s) {
+bool supplier_book::finish(placed_order& order, bool delivered, std::int64_t now_ms) {
   if (order.status != 1) return false;
-  order.finished_at_s = now_s;
+  order.finished_at_s = now_ms / 1000;
+  order.finished_at_ms = now_ms;
   if (delivered) {
     order.status = 2;
     ++delivered_;
@@ -111,6 +130,30 @@ std::string supplier_book::stats_json(std::string_view current_mode) const {
   stats["callback_acks"] = callback_acks_;
   stats["mode"] = current_mode;
   return boost::json::serialize(stats);
+}
+
+std::string supplier_book::orders_json() const {
+  boost::json::array list;
+  list.reserve(by_order_no_.size() + unplaced_.size());
+  for (const auto& [order_no, order] : by_order_no_) {
+    list.push_back(boost::json::object{{"order_no", order_no},
+                                       {"order_number", base_order_number(order_no)},
+                                       {"mode", mode_name(order.mode)},
+                                       {"placed", true},
+                                       {"status", order.status},
+                                       {"pushed_at_ms", order.pushed_at_ms},
+                                       {"finished_at_ms", order.finished_at_ms}});
+  }
+  for (const auto& push : unplaced_) {
+    list.push_back(boost::json::object{{"order_no", push.order_no},
+                                       {"order_number", base_order_number(push.order_no)},
+                                       {"mode", mode_name(push.mode)},
+                                       {"placed", false},
+                                       {"status", 0},
+                                       {"pushed_at_ms", push.pushed_at_ms},
+                                       {"finished_at_ms", 0}});
+  }
+  return boost::json::serialize(boost::json::object{{"orders", std::move(list)}});
 }
 
 std::string supplier_book::base_order_number(std::string_view order_no) {

@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 
+#include <charconv>
 #include <random>
 #include <string_view>
 #include <utility>
@@ -30,11 +31,13 @@ namespace {
 constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view k_json = "application/json; charset=utf-8";
 
-std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+std::int64_t now_s() { return now_ms() / 1000; }
 
 std::string number_prefix(std::uint64_t seed) {
   // A per-run prefix so that a restarted simulator does not hand out the numbers of its last
@@ -154,8 +157,8 @@ std::optional<std::int64_t> parse_money(std::string_view s) {
 /// What the push coroutine must do besides answering.
 struct push_plan {
   http_response response;
-  std::string settle_order_no;  // non-empty: a new order was placed, settle it
-  bool slow = false;            // timeout_placed: answer after options.slow
+  std::string settle_order_no;               // non-empty: a new order was placed, settle it
+  std::chrono::milliseconds answer_delay{};  // slow, timeout_placed, timeout_lost
 };
 
 boost::json::value push_data(const placed_order& order) {
@@ -223,20 +226,35 @@ push_plan plan_push(supplier_service& svc, const form_params& params, const http
     order.notify_url = *notify_url;
   }
 
-  // An order already placed is answered as placed, whatever the mode is now.
-  const sim_mode mode = svc.mode();
-  if (!svc.book().find_by_order_no(order.order_no)) {
-    if (mode == sim_mode::refuse) {
-      plan.response = error_answer("2005", "no channel can serve this order", req);
-      return plan;
+  // An order already placed is answered as placed, whatever the mode is now; only the first
+  // push of an order_no takes (or draws) a mode.
+  const bool first_push = !svc.book().find_by_order_no(order.order_no);
+  const sim_mode mode = first_push ? svc.mode_for_new_order() : sim_mode::succeed;
+  if (first_push && !places_order(mode)) {
+    svc.book().note_unplaced(order.order_no, mode, now_ms());
+    switch (mode) {
+      case sim_mode::http500:
+        plan.response = plain_answer(http::status::internal_server_error, "internal error\n", req);
+        break;
+      case sim_mode::timeout_lost:
+        // The request got lost on the supplier's side: the pusher times out long before this.
+        plan.response = plain_answer(http::status::gateway_timeout, "gateway timeout\n", req);
+        plan.answer_delay = svc.options().slow;
+        break;
+      case sim_mode::bad_json:
+        // Broken JSON that a careless parser could still read as a success.
+        plan.response = protocol::make_response(
+            http::status::ok, R"({"code":"0000","msg":"推送成功",,"data":{"order_number":}})",
+            k_json, req.message.version(), req.message.keep_alive());
+        break;
+      default:
+        plan.response = error_answer("2005", "no channel can serve this order", req);
+        break;
     }
-    if (mode == sim_mode::http500) {
-      plan.response = plain_answer(http::status::internal_server_error, "internal error\n", req);
-      return plan;
-    }
+    return plan;
   }
   order.mode = mode;
-  const auto placed = svc.book().place(std::move(order), now_s());
+  const auto placed = svc.book().place(std::move(order), now_ms());
   switch (placed.verdict) {
     case supplier_book::place_verdict::conflict:
       plan.response = error_answer("2003", "order_no already used with other parameters", req);
@@ -251,16 +269,29 @@ push_plan plan_push(supplier_service& svc, const form_params& params, const http
       break;
   }
   plan.settle_order_no = placed.order->order_no;
-  if (mode == sim_mode::malformed) {
-    // Cut in the middle of the envelope: the order exists, the answer says nothing usable.
-    std::string whole =
-        protocol::make_envelope("0000", "推送成功", now_s(), push_data(*placed.order));
-    whole.resize(whole.size() / 2);
-    plan.response = protocol::make_response(http::status::ok, std::move(whole), k_json,
-                                            req.message.version(), req.message.keep_alive());
-    return plan;
+  switch (mode) {
+    case sim_mode::malformed: {
+      // Cut in the middle of the envelope: the order exists, the answer says nothing usable.
+      std::string whole =
+          protocol::make_envelope("0000", "推送成功", now_s(), push_data(*placed.order));
+      whole.resize(whole.size() / 2);
+      plan.response = protocol::make_response(http::status::ok, std::move(whole), k_json,
+                                              req.message.version(), req.message.keep_alive());
+      return plan;
+    }
+    case sim_mode::http500_placed:
+      // Taken, then the answer was lost behind the supplier's own proxy.
+      plan.response = plain_answer(http::status::internal_server_error, "internal error\n", req);
+      return plan;
+    case sim_mode::timeout_placed:
+      plan.answer_delay = svc.options().slow;
+      break;
+    case sim_mode::slow:
+      plan.answer_delay = svc.options().slow_answer;
+      break;
+    default:
+      break;
   }
-  plan.slow = mode == sim_mode::timeout_placed;
   plan.response = envelope_answer("0000", "推送成功", push_data(*placed.order), req);
   return plan;
 }
@@ -305,17 +336,20 @@ bool calls_back(sim_mode mode) {
 }
 
 /// The form body of the result callback of `order` (spec §5 fields), signed with the secret, or
-/// with a wrong one in forged_callback mode.
+/// with a wrong one in the forged modes (forged_success also claims a success that is not).
 std::string callback_body(const supplier_service& svc, const placed_order& order) {
+  const bool forged =
+      order.mode == sim_mode::forged_callback || order.mode == sim_mode::forged_success;
   form_params form;
   form.insert("order_no", order.order_no);
   form.insert("order_number", order.order_number);
-  form.insert("status", std::to_string(order.status));
+  form.insert("status", order.mode == sim_mode::forged_success ? std::string("2")
+                                                               : std::to_string(order.status));
   form.insert("amount", std::to_string(order.money_yuan));
   form.insert("mobile", order.mobile);
   form.insert("timestamp", std::to_string(now_s()));
   std::string secret = svc.options().app_secret;
-  if (order.mode == sim_mode::forged_callback) secret += "-forged";
+  if (forged) secret += "-forged";
   form.insert("sign", protocol::sign_params(form, engine::sign_method::md5, secret));
   return protocol::form_encode(form);
 }
@@ -352,7 +386,8 @@ asio::awaitable<void> settle(std::shared_ptr<supplier_service> svc, std::string 
   if (!co_await sleep_for(svc, svc->options().callback_delay)) co_return;
   placed_order* order = svc->book().find_by_order_no(order_no);
   if (!order) co_return;
-  svc->book().finish(*order, order->mode != sim_mode::fail, now_s());
+  const bool delivered = order->mode != sim_mode::fail && order->mode != sim_mode::forged_success;
+  svc->book().finish(*order, delivered, now_ms());
   if (!calls_back(order->mode) || order->notify_url.empty()) co_return;
   const int copies = order->mode == sim_mode::duplicate_callback ? 2 : 1;
   const std::string url = order->notify_url;
@@ -377,16 +412,36 @@ split_target split(std::string_view target) {
 http_response change_mode(supplier_service& svc, const form_params& params,
                           const http_request& req) {
   const std::string* name = params.find("mode");
-  const auto mode = name ? mode_from_name(*name) : std::nullopt;
-  if (!mode) {
-    return protocol::make_response(
-        http::status::bad_request, "unknown mode; known: " + mode_names() + "\n",
-        "text/plain; charset=utf-8", req.message.version(), req.message.keep_alive());
-  }
-  svc.set_mode(*mode);
-  logger("supplier_sim")->info("mode={}", mode_name(*mode));
   boost::json::object data;
-  data["mode"] = mode_name(*mode);
+  if (name && *name == "mix") {
+    const std::string* weights = params.find("weights");
+    // `seed` (optional) starts the draws afresh; else the command line's --seed.
+    std::uint64_t seed = svc.options().seed;
+    if (const std::string* text = params.find("seed")) {
+      const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), seed);
+      if (ec != std::errc() || end != text->data() + text->size()) weights = nullptr;
+    }
+    auto mix = weights ? mode_mix::parse(*weights, seed) : std::nullopt;
+    if (!mix) {
+      return plain_answer(http::status::bad_request,
+                          "mode=mix needs weights=name:weight,… and an optional numeric seed; "
+                          "modes: " +
+                              mode_names() + "\n",
+                          req);
+    }
+    logger("supplier_sim")->info("mode=mix weights={}", mix->describe());
+    data["weights"] = mix->describe();
+    svc.set_mix(std::move(*mix));
+  } else {
+    const auto mode = name ? mode_from_name(*name) : std::nullopt;
+    if (!mode) {
+      return plain_answer(http::status::bad_request,
+                          "unknown mode; known: " + mode_names() + ", mix\n", req);
+    }
+    svc.set_mode(*mode);
+    logger("supplier_sim")->info("mode={}", mode_name(*mode));
+  }
+  data["mode"] = svc.mode_label();
   return envelope_answer("0000", "ok", data, req);
 }
 
@@ -397,12 +452,13 @@ push_plan route(supplier_service& svc, const http_request& req) {
   const auto [path, query] = split(req.message.target());
   const auto method = req.message.method();
   const bool known = path == "/rest/Recharge/pushOrder" || path == "/rest/Recharge/query" ||
-                     path == "/control/mode" || path == "/stats" || path == "/healthz";
+                     path == "/control/mode" || path == "/stats" || path == "/orders" ||
+                     path == "/healthz";
   if (!known) {
     plan.response = plain_answer(http::status::not_found, "not found\n", req);
     return plan;
   }
-  const bool wants_get = path == "/stats" || path == "/healthz";
+  const bool wants_get = path == "/stats" || path == "/orders" || path == "/healthz";
   if (method != (wants_get ? http::verb::get : http::verb::post)) {
     plan.response = plain_answer(http::status::method_not_allowed, "method not allowed\n", req);
     return plan;
@@ -413,8 +469,13 @@ push_plan route(supplier_service& svc, const http_request& req) {
   }
   if (path == "/stats") {
     plan.response =
-        protocol::make_response(http::status::ok, svc.book().stats_json(mode_name(svc.mode())),
-                                k_json, req.message.version(), req.message.keep_alive());
+        protocol::make_response(http::status::ok, svc.book().stats_json(svc.mode_label()), k_json,
+                                req.message.version(), req.message.keep_alive());
+    return plan;
+  }
+  if (path == "/orders") {
+    plan.response = protocol::make_response(http::status::ok, svc.book().orders_json(), k_json,
+                                            req.message.version(), req.message.keep_alive());
     return plan;
   }
   auto params = protocol::decode_form(query, req.message.body());
@@ -438,7 +499,10 @@ supplier_service::supplier_service(asio::io_context& io, supplier_options option
     : io_(io),
       options_(std::move(options)),
       mode_(options_.mode),
-      book_(number_prefix(options_.seed)) {}
+      book_(number_prefix(options_.seed)) {
+  // main() checked the text already; a mix in force from the start overrides --mode.
+  if (!options_.mix.empty()) mix_ = mode_mix::parse(options_.mix, options_.seed);
+}
 
 void supplier_service::stop() {
   stopping_ = true;
@@ -451,10 +515,10 @@ asio::awaitable<http_response> handle_request(std::shared_ptr<supplier_service> 
   if (!plan.settle_order_no.empty()) {
     asio::co_spawn(service->io(), settle(service, plan.settle_order_no), log_if_thrown);
   }
-  if (plan.slow) {
-    // The order is placed already: the pusher times out, then learns the truth by query or
-    // callback.
-    co_await sleep_for(service, service->options().slow);
+  if (plan.answer_delay.count() > 0) {
+    // A placed order is placed already: the pusher may time out, then learns the truth by query
+    // or callback.
+    co_await sleep_for(service, plan.answer_delay);
   }
   co_return std::move(plan.response);
 }

@@ -74,6 +74,13 @@ std::string tag_of(std::string_view target) {
   return std::string(target.substr(0, target.find('?')));
 }
 
+bool acknowledging_body(std::string_view body) {
+  constexpr std::string_view k_spaces = " \t\r\n";
+  const auto first = body.find_first_not_of(k_spaces);
+  if (first == std::string_view::npos) return false;
+  return body.substr(first, body.find_last_not_of(k_spaces) - first + 1) == "success";
+}
+
 /// Not an HTTP status line: the client's parser must give up on it.
 constexpr std::string_view k_garbage = "\x01\x02 this is not HTTP at all \xff\r\n\r\n";
 
@@ -219,6 +226,8 @@ callback_reply callback_receiver::record(received_callback delivery) {
       reply = s.then;
     }
   }
+  delivery.acknowledged = reply.what == callback_reply::kind::answer && reply.status == 200 &&
+                          acknowledging_body(reply.body);
   received_.push_back(std::move(delivery));
   changed_.notify_all();
   return reply;
@@ -241,6 +250,11 @@ std::size_t callback_receiver::count(const std::string& tag) const {
   std::lock_guard lock(mutex_);
   return static_cast<std::size_t>(std::count_if(received_.begin(), received_.end(),
                                                 [&](const auto& d) { return d.tag == tag; }));
+}
+
+std::vector<received_callback> callback_receiver::all() const {
+  std::lock_guard lock(mutex_);
+  return received_;
 }
 
 std::size_t callback_receiver::total() const {

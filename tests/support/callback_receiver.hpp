@@ -55,6 +55,9 @@ struct received_callback {
   std::chrono::steady_clock::time_point at;
   std::int64_t wall_ms = 0;    // system clock, comparable with topupd's at_ms
   std::size_t connection = 0;  // which accepted connection (1-based) carried it
+  /// Whether the receiver's scripted reply to it acknowledged it (spec §5: HTTP 200, body
+  /// `success` give or take surrounding whitespace).
+  bool acknowledged = false;
 
   /// The decoded value of `key`, or nullopt.
   std::optional<std::string> param(std::string_view key) const;
@@ -86,6 +89,8 @@ class callback_receiver {
   /// The deliveries to `tag` so far, oldest first.
   std::vector<received_callback> deliveries(const std::string& tag) const;
   std::size_t count(const std::string& tag) const;
+  /// The deliveries of every tag so far, oldest first.
+  std::vector<received_callback> all() const;
   /// Requests of any tag so far.
   std::size_t total() const;
   /// TCP connections accepted so far (a refused target must not even connect).

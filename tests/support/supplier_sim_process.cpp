@@ -35,7 +35,15 @@ supplier_sim_process::supplier_sim_process(supplier_sim_options options)
                                      "--callback-delay-ms",
                                      std::to_string(options_.callback_delay_ms),
                                      "--slow-ms",
-                                     std::to_string(options_.slow_ms)};
+                                     std::to_string(options_.slow_ms),
+                                     "--slow-answer-ms",
+                                     std::to_string(options_.slow_answer_ms),
+                                     "--seed",
+                                     std::to_string(options_.seed)};
+    if (!options_.mix.empty()) {
+      argv.emplace_back("--mix");
+      argv.push_back(options_.mix);
+    }
     if (!options_.store_id.empty()) {
       argv.emplace_back("--store-id");
       argv.push_back(options_.store_id);
@@ -61,12 +69,53 @@ std::string supplier_sim_process::url() const {
   return "http://127.0.0.1:" + std::to_string(port_);
 }
 
-void supplier_sim_process::set_mode(const std::string& mode) {
-  http_client http(port_, 5s);
-  auto r = http.post("/control/mode", "mode=" + mode);
+namespace {
+
+void post_mode(int port, const std::string& body) {
+  http_client http(port, 5s);
+  auto r = http.post("/control/mode", body);
   if (r.status != 200)
-    throw std::runtime_error("simulator refused mode " + mode + ": " + std::to_string(r.status) +
-                             " " + r.body);
+    throw std::runtime_error("simulator refused " + body + ": " + std::to_string(r.status) + " " +
+                             r.body);
+}
+
+std::int64_t int_of(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v ? v->to_number<std::int64_t>() : 0;
+}
+
+}  // namespace
+
+void supplier_sim_process::set_mode(const std::string& mode) { post_mode(port_, "mode=" + mode); }
+
+void supplier_sim_process::set_mix(const std::string& weights, std::uint64_t seed) {
+  post_mode(port_, "mode=mix&weights=" + weights +
+                       (seed != 0 ? "&seed=" + std::to_string(seed) : std::string()));
+}
+
+std::vector<supplier_push> supplier_sim_process::orders() {
+  http_client http(port_, 10s);
+  auto r = http.get("/orders");
+  boost::system::error_code ec;
+  auto v = json::parse(r.body, ec);
+  const json::value* list = !ec && v.is_object() ? v.as_object().if_contains("orders") : nullptr;
+  if (r.status != 200 || !list || !list->is_array())
+    throw std::runtime_error("simulator /orders: " + std::to_string(r.status) + " " +
+                             r.body.substr(0, 200));
+  std::vector<supplier_push> out;
+  for (const auto& item : list->as_array()) {
+    const auto& o = item.as_object();
+    supplier_push p;
+    p.order_no = o.at("order_no").as_string().c_str();
+    p.order_number = o.at("order_number").as_string().c_str();
+    p.mode = o.at("mode").as_string().c_str();
+    p.placed = o.at("placed").as_bool();
+    p.status = static_cast<int>(int_of(o, "status"));
+    p.pushed_at_ms = int_of(o, "pushed_at_ms");
+    p.finished_at_ms = int_of(o, "finished_at_ms");
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 json::object supplier_sim_process::stats() {

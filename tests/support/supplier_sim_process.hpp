@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tests/support/process.hpp"
 
@@ -17,7 +18,21 @@ struct supplier_sim_options {
   std::string store_id;          // --store-id when non-empty (else any store_id is accepted)
   std::string mode = "succeed";  // the mode at start
   int callback_delay_ms = 100;   // placement -> final status (+ callback)
-  int slow_ms = 5000;            // timeout_placed: delay of the pushOrder answer
+  int slow_ms = 5000;            // timeout_placed, timeout_lost: delay of the pushOrder answer
+  int slow_answer_ms = 200;      // slow: delay of the pushOrder answer
+  std::uint64_t seed = 0;        // --seed: order number prefix and mix draws (0: random)
+  std::string mix{};             // --mix "mode:weight,…" when non-empty (overrides `mode`)
+};
+
+/// One push that reached the simulator's book (GET /orders).
+struct supplier_push {
+  std::string order_no;      // topupd's attempt id, <order_number>-<attempt>
+  std::string order_number;  // topupd's order number
+  std::string mode;
+  bool placed = false;
+  int status = 0;  // placed: 1, then 2 (delivered) or 4 (failed); unplaced: 0
+  std::int64_t pushed_at_ms = 0;
+  std::int64_t finished_at_ms = 0;
 };
 
 /// One running `topup_supplier_sim` (SIGKILLed on destruction). Construction picks a free
@@ -39,6 +54,12 @@ class supplier_sim_process {
 
   /// POST /control/mode: the mode for orders pushed from now on. Throws unless answered 200.
   void set_mode(const std::string& mode);
+  /// POST /control/mode with mode=mix: a seeded draw from `weights` ("mode:weight,…") per order
+  /// pushed from now on, the draws started from `seed` (0: the simulator's --seed). Throws
+  /// unless answered 200.
+  void set_mix(const std::string& weights, std::uint64_t seed = 0);
+  /// GET /orders, parsed: every push that reached the book, placed or not.
+  std::vector<supplier_push> orders();
   /// GET /stats, parsed. Throws if the simulator does not answer a JSON object.
   boost::json::object stats();
   /// by_order[order_number] of `stats`: deliveries (reached 2) of topupd's order, 0 if absent.
