@@ -132,6 +132,14 @@ asio::awaitable<void> callback_scheduler::deliver(std::string number, std::int64
   record.at_ms = wall_clock_ms();
   auto result = co_await sender_(order->notify_url, callback_params(*order), merchant->app_secret,
                                  merchant->sign_types.front());
+  if (result.not_sent) {
+    // Stuck behind other deliveries to the same host (hanging ones, typically): the order stays
+    // due and the next scan tries again; a merchant's own hang must not use up the attempts of
+    // its other orders.
+    log->debug("shard={} order={} callback not sent ({}): retried by the next scan", shard_, number,
+               result.error);
+    co_return;
+  }
   record.http_status = result.http_status;
   record.body_excerpt = std::move(result.body_excerpt);
   record.error = std::move(result.error);

@@ -25,6 +25,9 @@ struct callback_delivery {
   unsigned http_status = 0;   // 0 when no HTTP answer came
   std::string body_excerpt;   // first bytes of the answer
   std::string error;          // transport error, timeout, refused target (SSRF) ...
+  /// Never left topupd: every connection to the merchant's host was busy until the deadline
+  /// (or its wait queue was full). Not a delivery: it is not recorded and uses no attempt.
+  bool not_sent = false;
 };
 
 /// Sends one signed form POST; provided by the protocol layer (signing, HTTP, SSRF guard).

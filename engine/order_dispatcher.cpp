@@ -462,11 +462,13 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
                                              definitive(known->outcome)
                                          ? std::string(outcome_name(known->outcome))
                                          : "unknown";
+          // When the submit ended (answered, or gave up waiting): the push left no later.
+          const std::int64_t ended_ms = wall_clock_ms();
           field_pairs extra;
           extra.emplace_back("submit", submit);
-          extra.emplace_back("submitted_at", std::to_string(now_ms));
+          extra.emplace_back("submitted_at", std::to_string(ended_ms));
           step = co_await store_.advance(o, order_status::recharging, std::string(),
-                                            std::move(extra), now_ms);
+                                            std::move(extra), ended_ms);
           // A definitive answer to the submit itself is applied in status 1 next round.
           if (step && !definitive(known->outcome)) known.reset();
         }
@@ -500,7 +502,10 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
           attempt_request req = make_request(o, st->attempt_id);
           auto answer = co_await ch->adapter->query(std::move(req));
           if (auto* m = channel_figures(*ch)) bump(m->outcomes[static_cast<std::size_t>(answer.outcome)]);
-          const std::int64_t age_ms = wall_clock_ms() - field_int(o, "matched_at");
+          // The grace runs from when the submit ended (persisted as submitted_at with 7->1), not
+          // from matching: the push may have left as late as its timeout after matched_at.
+          const std::int64_t age_ms =
+              wall_clock_ms() - std::max(field_int(o, "matched_at"), field_int(o, "submitted_at"));
           if (answer.outcome == attempt_outcome::not_found &&
               age_ms >= static_cast<std::int64_t>(ch->config->unknown_grace_ms)) {
             // The supplier says it never got the order, and the grace has passed: never placed.

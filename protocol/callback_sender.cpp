@@ -46,6 +46,8 @@ boost::asio::awaitable<engine::callback_delivery> callback_sender::send(
   auto answer = co_await client_.post_form(std::move(url), form_encode(form), timeout_);
   if (!answer) {
     out.error = answer.error().message();
+    out.not_sent = answer.error() == make_error_code(http_client_errc::queue_timeout) ||
+                   answer.error() == make_error_code(http_client_errc::queue_full);
     co_return out;
   }
   out.http_status = answer->status;

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -38,6 +39,7 @@ enum class act {
   unknown_placed,  // submit: unknown, but placed and delivered; query: succeeded
   unknown_lost,    // submit: unknown, never placed; query: not_found
   accept_silent,   // submit: accepted; query: pending forever (a callback must decide)
+  slow_unknown_lost,  // submit: answers unknown after 300 ms, never placed; query: not_found
 };
 
 /// Shared between the test and every adapter: scripts per channel and what happened.
@@ -48,6 +50,8 @@ struct supplier_world {
   std::map<std::string, int> delivered_by_order;
   int deliveries = 0;
   std::function<void(const std::string& attempt_id)> during_query;  // e.g. a racing callback
+  std::chrono::steady_clock::time_point submit_ended;                // of a slow submit
+  std::map<std::string, std::chrono::steady_clock::time_point> first_submit_at;
 
   void deliver(const std::string& attempt_id) {
     ++deliveries;
@@ -62,6 +66,7 @@ class scripted_adapter final : public channel_adapter {
 
   asio::awaitable<attempt_result> submit(attempt_request req) override {
     ++world_.submits[config_.id];
+    world_.first_submit_at.try_emplace(config_.id, std::chrono::steady_clock::now());
     auto& q = world_.script[config_.id];
     act a = q.empty() ? act::fail : q.front();
     if (!q.empty()) q.pop_front();
@@ -72,6 +77,13 @@ class scripted_adapter final : public channel_adapter {
       case act::fail: co_return result(attempt_outcome::failed, "failed");
       case act::unknown_placed: world_.deliver(req.attempt_id); co_return result(attempt_outcome::unknown, "timeout");
       case act::unknown_lost: world_.placed.erase(req.attempt_id); co_return result(attempt_outcome::unknown, "timeout");
+      case act::slow_unknown_lost: {
+        world_.placed.erase(req.attempt_id);
+        asio::steady_timer slow(co_await asio::this_coro::executor, 300ms);
+        co_await slow.async_wait(asio::use_awaitable);
+        world_.submit_ended = std::chrono::steady_clock::now();
+        co_return result(attempt_outcome::unknown, "timeout");
+      }
       case act::accept_succeed: world_.deliver(req.attempt_id); co_return result(attempt_outcome::accepted, "");
       case act::accept_fail:
       case act::accept_silent: co_return result(attempt_outcome::accepted, "");
@@ -336,6 +348,20 @@ TEST_F(Dispatcher, NeverPlacedAfterGraceFailsOver) {
   auto o = settle(push(true));
   EXPECT_EQ(o.status, order_status::success);
   EXPECT_EQ(world.submits["B"], 1);
+  EXPECT_EQ(world.deliveries, 1);
+}
+
+TEST_F(Dispatcher, NeverPlacedGraceRunsFromTheEndOfTheSubmit) {
+  cfg.channels[0].unknown_grace_ms = 250;
+  build();
+  // The push takes 300 ms to time out: longer than the grace. Counted from matching, the grace
+  // would be over at the first query; it must run from when the submit ended.
+  world.script["A"] = {act::slow_unknown_lost};
+  world.script["B"] = {act::succeed};
+  auto o = settle(push(true));
+  EXPECT_EQ(o.status, order_status::success);
+  ASSERT_EQ(world.submits["B"], 1);
+  EXPECT_GE(world.first_submit_at["B"] - world.submit_ended, 240ms);
   EXPECT_EQ(world.deliveries, 1);
 }
 

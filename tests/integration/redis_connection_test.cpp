@@ -24,6 +24,7 @@
 #include "engine/errc.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/redis/script.hpp"
+#include "tests/support/io_run.hpp"
 #include "tests/support/redis_server.hpp"
 
 namespace {
@@ -37,45 +38,8 @@ using topup::engine::redis::connection_options;
 using topup::engine::redis::reply;
 using topup::engine::redis::script;
 using command_result = boost::system::result<reply>;
-
-/// Runs `io` until done() holds or `deadline` passes; returns done().
-template <class Done>
-bool run_until(asio::io_context& io, Done done, std::chrono::milliseconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  io.restart();
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= until) return false;
-    if (io.run_one_for(10ms) == 0 && io.stopped()) {
-      io.restart();  // out of work for now; something else (the predicate) must change
-      std::this_thread::sleep_for(1ms);
-    }
-  }
-  return true;
-}
-
-/// Runs one coroutine to its end on `io`; an exception inside is rethrown here, a coroutine
-/// still running at the deadline fails the test and gives nullopt.
-template <class T>
-std::optional<T> run(asio::io_context& io, asio::awaitable<T> coro,
-                     std::chrono::milliseconds deadline = 20s) {
-  struct outcome {
-    bool finished = false;
-    std::exception_ptr error;
-    std::optional<T> value;
-  };
-  auto out = std::make_shared<outcome>();
-  asio::co_spawn(io, std::move(coro), [out](std::exception_ptr e, T value) {
-    out->finished = true;
-    out->error = e;
-    if (!e) out->value.emplace(std::move(value));
-  });
-  if (!run_until(io, [&] { return out->finished; }, deadline)) {
-    ADD_FAILURE() << "coroutine did not finish within " << deadline.count() << " ms";
-    return std::nullopt;
-  }
-  if (out->error) std::rethrow_exception(out->error);
-  return std::move(out->value);
-}
+using topup::test::run;
+using topup::test::run_until;
 
 /// Records the outcome of one command into *out (for commands run concurrently).
 asio::awaitable<void> record(connection& conn, std::vector<std::string> args,

@@ -1,0 +1,130 @@
+// The merchant callback scheduler against a real redis-server, with a scripted sender: what
+// counts as a delivery attempt.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <deque>
+
+#include "engine/callback_scheduler.hpp"
+#include "engine/callback_store.hpp"
+#include "engine/clock.hpp"
+#include "engine/order_number.hpp"
+#include "engine/order_store.hpp"
+#include "engine/redis/connection.hpp"
+#include "tests/support/io_run.hpp"
+#include "tests/support/redis_server.hpp"
+
+namespace {
+
+using namespace topup::engine;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using topup::test::run;
+using topup::test::run_until;
+
+/// Answers each send with the next scripted delivery.
+struct scripted_sender {
+  std::deque<callback_delivery> script;
+  int calls = 0;
+};
+
+asio::awaitable<callback_delivery> send_next(scripted_sender* s) {
+  ++s->calls;
+  callback_delivery d = s->script.front();
+  s->script.pop_front();
+  co_return d;
+}
+
+callback_delivery never_sent() {
+  callback_delivery d;
+  d.error = "waited for a free connection until the deadline";
+  d.not_sent = true;
+  return d;
+}
+
+callback_delivery acknowledged() {
+  callback_delivery d;
+  d.delivered = true;
+  d.http_status = 200;
+  d.body_excerpt = "success";
+  return d;
+}
+
+TEST(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
+  topup::test::redis_server server;
+  asio::io_context io;
+  redis::connection_options options;
+  options.port = server.port();
+  redis::connection conn(io, options);
+  conn.start();
+  ASSERT_TRUE(run_until(io, [&] { return conn.connected(); }, 5s));
+  order_store store(conn, "cbs");
+  callback_store callbacks(conn, "cbs");
+
+  config cfg;
+  merchant_config m;
+  m.id = 1001;
+  m.app_key = "k1";
+  m.app_secret = "s";
+  cfg.merchants = {m};
+  cfg.callbacks.max_attempts = 2;
+  cfg.callbacks.backoff_ms = {0};
+
+  // A delivered order with a notify_url: its callback is due now.
+  ASSERT_TRUE(run(io, store.credit(1001, "seed", 100000, 1)));
+  order_record r;
+  const std::int64_t now = wall_clock_ms();
+  r.order_number = make_order_number({static_cast<std::uint64_t>(now), 0, 0, 1, 1001});
+  r.order_no = "cb-1";
+  r.merchant_id = 1001;
+  r.mobile = "13800138000";
+  r.money_yuan = 100;
+  r.notify_url = "http://merchant.example/cb";
+  r.fingerprint = "fp";
+  r.cost_fen = 10000;
+  ASSERT_TRUE(run(io, store.accept(r, now)));
+  auto read = run(io, store.get(1001, r.order_number));
+  ASSERT_TRUE(read && *read);
+  order_record order = **read;
+  for (auto to : {order_status::matched, order_status::recharging, order_status::success}) {
+    auto moved = run(io, store.advance(order, to, "", {}, now));
+    ASSERT_TRUE(moved && *moved);
+    order = **moved;
+  }
+
+  scripted_sender sender;
+  sender.script = {never_sent(), never_sent(), never_sent(), acknowledged()};
+  callback_scheduler scheduler(
+      io, cfg, store, callbacks,
+      [&sender](std::string, std::vector<std::pair<std::string, std::string>>, std::string,
+                sign_method) { return send_next(&sender); },
+      0, 1);
+
+  // Three deliveries stuck behind other connections: with max_attempts 2 they would have given
+  // the callback up; none is recorded, the order stays due.
+  for (int i = 1; i <= 3; ++i) {
+    scheduler.kick(r.order_number, 1001);
+    ASSERT_TRUE(run_until(io, [&] { return sender.calls == i && scheduler.idle(); }, 5s));
+  }
+  auto attempts = run(io, callbacks.attempts(1001, r.order_number));
+  ASSERT_TRUE(attempts && *attempts);
+  EXPECT_TRUE((*attempts)->empty());
+  auto due = run(io, store.due_callbacks(1001, wall_clock_ms(), 10));
+  ASSERT_TRUE(due && *due);
+  EXPECT_EQ((*due)->size(), 1u);
+
+  // The next one gets out and is acknowledged: recorded as attempt 1.
+  scheduler.kick(r.order_number, 1001);
+  ASSERT_TRUE(run_until(io, [&] { return sender.calls == 4 && scheduler.idle(); }, 5s));
+  attempts = run(io, callbacks.attempts(1001, r.order_number));
+  ASSERT_TRUE(attempts && *attempts);
+  ASSERT_EQ((*attempts)->size(), 1u);
+  EXPECT_EQ((**attempts)[0].attempt, 1);
+  EXPECT_TRUE((**attempts)[0].delivered);
+  scheduler.begin_shutdown();
+  conn.stop();
+  io.run_for(50ms);
+}
+
+}  // namespace
