@@ -7,6 +7,8 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -219,7 +221,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         backoff_(options_.reconnect_backoff_min),
         connect_timer_(io),
         backoff_timer_(io),
-        watchdog_timer_(io) {}
+        watchdog_timer_(io),
+        resolver_(io) {}
 
   ~impl() {
     // connection's destructor stops first; this is only a safety net.
@@ -240,6 +243,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     backoff_timer_.cancel();
     connect_timer_.cancel();
     watchdog_timer_.cancel();
+    resolver_.cancel();
     // Fails every pending command (hiredis runs their callbacks with a NULL reply) and calls
     // the cleanup hook, which clears ac_.
     if (ac_ != nullptr) redisAsyncFree(ac_);
@@ -289,9 +293,46 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   }
 
  private:
+  // A host name is resolved asynchronously first (hiredis 0.14 would call getaddrinfo on this
+  // thread, freezing the shard for as long as DNS takes, on every reconnect); an IP literal is
+  // used as is. Commands issued while resolving fail at once, as during a back-off.
   void connect() {
     ++attempt_;
-    redisAsyncContext* ac = redisAsyncConnect(options_.host.c_str(), options_.port);
+    error_code literal;
+    asio::ip::make_address(options_.host, literal);
+    if (!literal) {
+      connect_to(options_.host);
+      return;
+    }
+    resolver_.async_resolve(
+        options_.host, std::to_string(options_.port),
+        [weak = weak_from_this(), attempt = attempt_](
+            error_code ec, asio::ip::tcp::resolver::results_type results) {
+          auto self = weak.lock();
+          if (!self || ec == asio::error::operation_aborted || !self->running_ ||
+              self->attempt_ != attempt || self->ac_ != nullptr)
+            return;
+          if (ec || results.empty()) {
+            self->report_down(spdlog::level::warn,
+                              "cannot resolve " + self->options_.host + ": " +
+                                  (ec ? ec.message() : std::string("no address")));
+            self->schedule_reconnect();
+            return;
+          }
+          // The first IPv4 address, else the first one (redis-server binds IPv4 by default).
+          auto chosen = results.begin()->endpoint().address();
+          for (const auto& entry : results) {
+            if (entry.endpoint().address().is_v4()) {
+              chosen = entry.endpoint().address();
+              break;
+            }
+          }
+          self->connect_to(chosen.to_string());
+        });
+  }
+
+  void connect_to(const std::string& address) {
+    redisAsyncContext* ac = redisAsyncConnect(address.c_str(), options_.port);
     if (ac == nullptr) {
       report_down(spdlog::level::err, "out of memory");
       schedule_reconnect();
@@ -486,6 +527,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   asio::steady_timer backoff_timer_;
   std::deque<std::chrono::steady_clock::time_point> sent_at_;  // of each pending command
   asio::steady_timer watchdog_timer_;                           // on the oldest of them
+  asio::ip::tcp::resolver resolver_;                            // for a host name
 };
 
 connection::connection(boost::asio::io_context& io, connection_options options)

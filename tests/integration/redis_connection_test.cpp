@@ -429,6 +429,30 @@ TEST_F(RedisConnection, ServerThatStopsAnsweringIsDroppedAfterCommandTimeout) {
   conn.stop();
 }
 
+TEST_F(RedisConnection, HostNameIsResolvedThenConnected) {
+  auto o = options();
+  o.host = "localhost";
+  connection conn(io_, o);
+  ASSERT_TRUE(connect(conn));
+  ASSERT_FALSE(is_error(exec(conn, {"SET", "named", "yes"}), errc::storage_unavailable));
+  auto r = exec(conn, {"GET", "named"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->str, "yes");
+  conn.stop();
+}
+
+TEST_F(RedisConnection, UnresolvableHostNeverConnectsAndCommandsFailFast) {
+  auto o = options();
+  o.host = "no-such-host.invalid";
+  connection conn(io_, o);
+  conn.start();
+  EXPECT_FALSE(run_until(io_, [&] { return conn.connected(); }, 500ms));
+  const auto begin = std::chrono::steady_clock::now();
+  EXPECT_TRUE(is_error(exec(conn, {"PING"}), errc::storage_unavailable));
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 1s);
+  conn.stop();
+}
+
 class RedisConnectionAuth : public RedisConnection {
  protected:
   RedisConnectionAuth() : RedisConnection(server_options()) {}
