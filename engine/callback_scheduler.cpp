@@ -117,7 +117,10 @@ asio::awaitable<void> callback_scheduler::deliver(std::string number, std::int64
   if (order->extra_field("cb_status").value_or("") != "pending") co_return;
 
   const auto& cb = config_.callbacks;
+  // Attempts are numbered across the whole order; an operator's re-notify starts a new round
+  // (cb_round_base = attempts before it) with max_attempts and the back-off counted afresh.
   const std::int64_t attempt = extra_int(*order, "cb_attempts") + 1;
+  const std::int64_t in_round = attempt - extra_int(*order, "cb_round_base");
   // The first delivery waits backoff_ms[0] from the order becoming final; later ones are
   // scheduled by the previous attempt's record.
   if (attempt == 1) {
@@ -146,10 +149,10 @@ asio::awaitable<void> callback_scheduler::deliver(std::string number, std::int64
   record.delivered = result.delivered;
 
   std::int64_t next_due_ms = 0;
-  if (!result.delivered && attempt < static_cast<std::int64_t>(cb.max_attempts))
+  if (!result.delivered && in_round < static_cast<std::int64_t>(cb.max_attempts))
     next_due_ms = wall_clock_ms() +
                   static_cast<std::int64_t>(
-                      cb.delay_before_attempt_ms(static_cast<std::uint32_t>(attempt + 1)));
+                      cb.delay_before_attempt_ms(static_cast<std::uint32_t>(in_round + 1)));
   // A record lost to a storage outage leaves the order due: the attempt is made again later
   // (at-least-once; merchants must treat callbacks idempotently, as the spec's repeats imply).
   auto saved = co_await callbacks_.record_attempt(merchant_id, number, std::move(record), next_due_ms);

@@ -38,7 +38,9 @@ const redis::script k_renotify(R"lua(
 local f = redis.call('HMGET', KEYS[1], 'status', 'notify_url')
 if not f[1] then return {'missing'} end
 if (f[1] ~= '2' and f[1] ~= '4') or not f[2] or f[2] == '' then return {'not_final'} end
-redis.call('HSET', KEYS[1], 'cb_status', 'pending', 'cb_attempts', '0')
+-- Attempts keep their numbers; the new round counts max_attempts from here (cb_round_base).
+local done = redis.call('HGET', KEYS[1], 'cb_attempts') or '0'
+redis.call('HSET', KEYS[1], 'cb_status', 'pending', 'cb_attempts', done, 'cb_round_base', done)
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return {'ok'}
 )lua");

@@ -693,6 +693,8 @@ TEST_F(Callbacks, AdminNotifyRedeliversAGivenUpCallback) {
   const auto shown = admin_order_when(
       number, [](const shown_order& o) { return o.cb_status == "delivered"; }, 2s);
   ASSERT_EQ(shown.callbacks.size(), k_max_attempts + 1) << shown.raw;
+  // Numbered across rounds: the re-notified delivery is attempt k_max_attempts + 1, not 1 again.
+  EXPECT_EQ(numbering(shown.callbacks), expected_numbering(k_max_attempts + 1));
   EXPECT_TRUE(shown.callbacks.back().delivered);
   for (std::size_t i = 0; i + 1 < shown.callbacks.size(); ++i)
     EXPECT_FALSE(shown.callbacks[i].delivered);
