@@ -24,6 +24,7 @@
 #include "engine/order_status.hpp"
 #include "engine/order_store.hpp"
 #include "engine/redis/connection.hpp"
+#include "tests/support/io_run.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/topupd_process.hpp"
@@ -48,11 +49,7 @@ class AuditBooks : public ::testing::Test {
 
   void SetUp() override {
     server_->flushall();
-    redis::connection_options options;
-    options.port = server_->port();
-    conn_ = std::make_unique<redis::connection>(io_, options);
-    conn_->start();
-    drive([this] { return conn_->connected(); });
+    conn_ = test::connect_to(io_, *server_, 20s);
     ASSERT_TRUE(conn_->connected());
     store_ = std::make_unique<order_store>(*conn_, k_prefix);
   }
@@ -67,29 +64,14 @@ class AuditBooks : public ::testing::Test {
   // Runs the io_context until `done` or the deadline: the connection keeps it busy forever.
   template <class Done>
   void drive(Done done, std::chrono::milliseconds limit = 20s) {
-    const auto deadline = steady_clock::now() + limit;
-    while (!done() && steady_clock::now() < deadline) {
-      if (io_.stopped()) io_.restart();
-      io_.run_one_for(20ms);
-    }
+    test::run_until(io_, done, limit);
   }
 
   template <class T>
   T run(asio::awaitable<T> op) {
-    auto out = std::make_shared<std::optional<T>>();
-    auto failure = std::make_shared<std::exception_ptr>();
-    auto done = std::make_shared<bool>(false);
-    asio::co_spawn(io_, std::move(op), [out, failure, done](std::exception_ptr e, T v) {
-      *done = true;
-      if (e)
-        *failure = e;
-      else
-        out->emplace(std::move(v));
-    });
-    drive([&] { return *done; });
-    if (*failure) std::rethrow_exception(*failure);
-    if (!*done) throw std::runtime_error("operation did not finish in time");
-    return std::move(**out);
+    auto out = test::run(io_, std::move(op), 20s);
+    if (!out) throw std::runtime_error("operation did not finish in time");
+    return std::move(*out);
   }
 
   redis::reply raw(std::vector<std::string> args) {

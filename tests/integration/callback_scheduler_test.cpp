@@ -54,11 +54,9 @@ callback_delivery acknowledged() {
 TEST(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
   topup::test::redis_server server;
   asio::io_context io;
-  redis::connection_options options;
-  options.port = server.port();
-  redis::connection conn(io, options);
-  conn.start();
-  ASSERT_TRUE(run_until(io, [&] { return conn.connected(); }, 5s));
+  auto connection = topup::test::connect_to(io, server, 5s);
+  ASSERT_TRUE(connection->connected());
+  redis::connection& conn = *connection;
   order_store store(conn, "cbs");
   callback_store callbacks(conn, "cbs");
 

@@ -21,6 +21,7 @@
 #include "engine/order_service.hpp"
 #include "engine/order_store.hpp"
 #include "engine/redis/connection.hpp"
+#include "tests/support/io_run.hpp"
 #include "tests/support/redis_server.hpp"
 
 namespace {
@@ -153,13 +154,7 @@ class Dispatcher : public ::testing::Test {
 
   /// Builds the shard's objects (after a test adjusted cfg).
   void build() {
-    redis::connection_options o;
-    o.port = redis->port();
-    conn = std::make_unique<redis::connection>(io, o);
-    conn->start();
-    for (auto until = std::chrono::steady_clock::now() + 5s;
-         !conn->connected() && std::chrono::steady_clock::now() < until;)
-      io.run_for(5ms);
+    conn = topup::test::connect_to(io, *redis, 5s);
     ASSERT_TRUE(conn->connected());
     store = std::make_unique<order_store>(*conn, "t");
     catalogue = std::make_unique<channel_catalogue>(cfg.channels);
@@ -184,13 +179,7 @@ class Dispatcher : public ::testing::Test {
   /// Runs a coroutine to completion on the test's io_context (bounded).
   template <class T>
   T run(asio::awaitable<T> op) {
-    std::optional<T> out;
-    asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T v) {
-      if (e) std::rethrow_exception(e);
-      out = std::move(v);
-    });
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!out && std::chrono::steady_clock::now() < deadline) io.run_for(5ms);
+    auto out = topup::test::run(io, std::move(op), 10s);
     if (!out) throw std::runtime_error("operation did not complete");
     return std::move(*out);
   }

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "protocol/http_client.hpp"
+#include "tests/support/io_run.hpp"
 #include "tests/support/process.hpp"
 
 namespace {
@@ -54,55 +55,17 @@ constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 // ---------------------------------------------------------------------------------------------
 // Running coroutines with deadlines
 
-template <class Done>
-bool run_until(asio::io_context& io, Done done, std::chrono::milliseconds deadline) {
-  const auto until = steady::now() + deadline;
-  io.restart();
-  while (!done()) {
-    if (steady::now() >= until) return false;
-    if (io.run_one_for(10ms) == 0 && io.stopped()) {
-      io.restart();
-      std::this_thread::sleep_for(1ms);
-    }
-  }
-  return true;
-}
-
-/// Runs `io` for `duration` (lets timers and sweeps happen).
-void run_for(asio::io_context& io, std::chrono::milliseconds duration) {
-  const auto until = steady::now() + duration;
-  run_until(
-      io, [&] { return steady::now() >= until; }, duration + 1s);
-}
-
-/// One request started with spawn(); `result` is set when it completes.
-struct pending_request {
-  std::optional<client_result> result;
-  steady::time_point finished{};
-  bool done() const { return result.has_value(); }
-};
-
-std::shared_ptr<pending_request> spawn(asio::io_context& io,
-                                       asio::awaitable<client_result> request) {
-  auto out = std::make_shared<pending_request>();
-  asio::co_spawn(io, std::move(request), [out](std::exception_ptr e, client_result r) {
-    if (e) std::rethrow_exception(e);
-    out->finished = steady::now();
-    out->result.emplace(std::move(r));
-  });
-  return out;
-}
+using pending_request = topup::test::pending<client_result>;
+using topup::test::run_for;
+using topup::test::run_until;
+using topup::test::spawn;
 
 /// Runs one request to its end; a request still running at the deadline fails the test.
 client_result run(asio::io_context& io, asio::awaitable<client_result> request,
                   std::chrono::milliseconds deadline = 10s) {
-  auto out = spawn(io, std::move(request));
-  if (!run_until(
-          io, [&] { return out->done(); }, deadline)) {
-    ADD_FAILURE() << "request did not finish within " << deadline.count() << " ms";
-    return boost::system::error_code(asio::error::timed_out);
-  }
-  return std::move(*out->result);
+  auto out = topup::test::run(io, std::move(request), deadline);
+  if (!out) return boost::system::error_code(asio::error::timed_out);
+  return std::move(*out);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -488,12 +451,12 @@ TEST(HttpClient, ConcurrencyPerHostIsBoundedAndTheQueueToo) {
   int ok = 0;
   int queue_full = 0;
   for (auto& r : requests) {
-    if (*r->result) {
+    if (*r->value) {
       ++ok;
-    } else if (r->result->error() == http_client_errc::queue_full) {
+    } else if (r->value->error() == http_client_errc::queue_full) {
       ++queue_full;
     } else {
-      ADD_FAILURE() << r->result->error().message();
+      ADD_FAILURE() << r->value->error().message();
     }
   }
   EXPECT_EQ(ok, 3);
@@ -519,12 +482,12 @@ TEST(HttpClient, WaitingPastTheDeadlineFailsWithQueueTimeout) {
   auto waiting = spawn(io, client.post_form(peer.url(), "a=2", 200ms));
   ASSERT_TRUE(run_until(
       io, [&] { return slow->done() && waiting->done(); }, 5s));
-  ASSERT_FALSE(*waiting->result);
-  EXPECT_EQ(waiting->result->error(), http_client_errc::queue_timeout);
+  ASSERT_FALSE(*waiting->value);
+  EXPECT_EQ(waiting->value->error(), http_client_errc::queue_timeout);
   const auto waited = waiting->finished - start;
   EXPECT_GE(waited, 190ms);
   EXPECT_LT(waited, 550ms);
-  EXPECT_TRUE(*slow->result);
+  EXPECT_TRUE(*slow->value);
   EXPECT_EQ(peer.requests().size(), 1u);
 }
 
@@ -726,10 +689,10 @@ TEST(HttpClient, CloseAbortsRunningAndWaitingRequestsPromptly) {
   ASSERT_TRUE(run_until(
       io, [&] { return running->done() && waiting->done(); }, 2s));
   EXPECT_LT(steady::now() - start, 500ms);
-  ASSERT_FALSE(*running->result);
-  EXPECT_EQ(running->result->error(), asio::error::operation_aborted);
-  ASSERT_FALSE(*waiting->result);
-  EXPECT_EQ(waiting->result->error(), asio::error::operation_aborted);
+  ASSERT_FALSE(*running->value);
+  EXPECT_EQ(running->value->error(), asio::error::operation_aborted);
+  ASSERT_FALSE(*waiting->value);
+  EXPECT_EQ(waiting->value->error(), asio::error::operation_aborted);
   auto after = run(io, client.post_form(peer.url(), "a=3", 1s));
   ASSERT_FALSE(after);
   EXPECT_EQ(after.error(), asio::error::operation_aborted);
@@ -753,8 +716,8 @@ TEST(HttpClient, DestroyingTheClientWithRequestsInFlightIsSafe) {
   }
   ASSERT_TRUE(run_until(
       io, [&] { return running->done(); }, 1s));
-  ASSERT_FALSE(*running->result);
-  EXPECT_EQ(running->result->error(), asio::error::operation_aborted);
+  ASSERT_FALSE(*running->value);
+  EXPECT_EQ(running->value->error(), asio::error::operation_aborted);
 }
 
 TEST(HttpClient, HttpsToAPlainServerFailsWithoutHanging) {

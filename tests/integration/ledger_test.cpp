@@ -2,12 +2,11 @@
 // every status change follows spec §4, and balance = credits - debits + refunds after every test.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <map>
@@ -26,6 +25,7 @@
 #include "engine/order_status.hpp"
 #include "engine/order_store.hpp"
 #include "engine/redis/connection.hpp"
+#include "tests/support/io_run.hpp"
 #include "tests/support/redis_server.hpp"
 
 namespace topup::engine {
@@ -57,11 +57,7 @@ class LedgerScripts : public ::testing::Test {
 
   void SetUp() override {
     server_->flushall();
-    redis::connection_options options;
-    options.port = server_->port();
-    conn_ = std::make_unique<redis::connection>(io_, options);
-    conn_->start();
-    wait_connected();
+    conn_ = test::connect_to(io_, *server_);
     ASSERT_TRUE(conn_->connected());
     store_ = std::make_unique<order_store>(*conn_, k_prefix);
   }
@@ -83,11 +79,7 @@ class LedgerScripts : public ::testing::Test {
   // Runs the io_context until `done` or the deadline: the connection keeps it busy forever.
   template <class Done>
   void drive(Done done, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = steady_clock::now() + limit;
-    while (!done() && steady_clock::now() < deadline) {
-      if (io_.stopped()) io_.restart();
-      io_.run_one_for(20ms);
-    }
+    test::run_until(io_, done, limit);
   }
 
   template <class T>

@@ -34,6 +34,7 @@
 #include "protocol/form.hpp"
 #include "protocol/http_server.hpp"
 #include "protocol/signing.hpp"
+#include "tests/support/io_run.hpp"
 #include "tests/support/process.hpp"
 
 namespace {
@@ -64,46 +65,14 @@ constexpr const char* k_notify_url = "http://topupd.example:8080/notify/up1";
 // ---------------------------------------------------------------------------------------------
 // Running coroutines with deadlines
 
-template <class Done>
-bool run_until(asio::io_context& io, Done done, std::chrono::milliseconds deadline) {
-  const auto until = steady::now() + deadline;
-  io.restart();
-  while (!done()) {
-    if (steady::now() >= until) return false;
-    if (io.run_one_for(10ms) == 0 && io.stopped()) {
-      io.restart();
-      std::this_thread::sleep_for(1ms);
-    }
-  }
-  return true;
-}
+using topup::test::run_until;
+using topup::test::spawn;
 
-template <class T>
-struct pending {
-  std::optional<T> value;
-  steady::time_point finished{};
-};
-
-template <class T>
-std::shared_ptr<pending<T>> spawn(asio::io_context& io, asio::awaitable<T> coro) {
-  auto out = std::make_shared<pending<T>>();
-  asio::co_spawn(io, std::move(coro), [out](std::exception_ptr e, T value) {
-    if (e) std::rethrow_exception(e);
-    out->finished = steady::now();
-    out->value.emplace(std::move(value));
-  });
-  return out;
-}
-
+/// Runs one adapter call to its end; a call still running at the deadline fails the test.
 attempt_result run(asio::io_context& io, asio::awaitable<attempt_result> coro,
                    std::chrono::milliseconds deadline = 10s) {
-  auto out = spawn(io, std::move(coro));
-  if (!run_until(
-          io, [&] { return out->value.has_value(); }, deadline)) {
-    ADD_FAILURE() << "adapter call did not finish within " << deadline.count() << " ms";
-    return attempt_result{};
-  }
-  return std::move(*out->value);
+  auto out = topup::test::run(io, std::move(coro), deadline);
+  return out ? std::move(*out) : attempt_result{};
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #pragma once
-// Driving an io_context from a test's thread: until a condition holds, or until a coroutine ends.
+// Driving an io_context from a test's thread: until a condition holds, for a while, or until a
+// coroutine ends; and a Redis connection that is up before the test goes on.
 #include <gtest/gtest.h>
 
 #include <boost/asio/awaitable.hpp>
@@ -10,7 +11,11 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
+
+#include "engine/redis/connection.hpp"
+#include "tests/support/redis_server.hpp"
 
 namespace topup::test {
 
@@ -27,6 +32,35 @@ bool run_until(boost::asio::io_context& io, Done done, std::chrono::milliseconds
     }
   }
   return true;
+}
+
+/// Runs `io` for `duration` (lets timers and sweeps happen).
+inline void run_for(boost::asio::io_context& io, std::chrono::milliseconds duration) {
+  const auto until = std::chrono::steady_clock::now() + duration;
+  run_until(
+      io, [&] { return std::chrono::steady_clock::now() >= until; },
+      duration + std::chrono::seconds(1));
+}
+
+/// A coroutine started with spawn(): `value` is set, and `finished` stamped, when it completes.
+template <class T>
+struct pending {
+  std::optional<T> value;
+  std::chrono::steady_clock::time_point finished{};
+  bool done() const { return value.has_value(); }
+};
+
+/// Starts `coro` on `io` without waiting for it (several can then run concurrently). An exception
+/// inside it is rethrown from the io_context's run call.
+template <class T>
+std::shared_ptr<pending<T>> spawn(boost::asio::io_context& io, boost::asio::awaitable<T> coro) {
+  auto out = std::make_shared<pending<T>>();
+  boost::asio::co_spawn(io, std::move(coro), [out](std::exception_ptr e, T value) {
+    if (e) std::rethrow_exception(e);
+    out->finished = std::chrono::steady_clock::now();
+    out->value.emplace(std::move(value));
+  });
+  return out;
 }
 
 /// Runs one coroutine to its end on `io`; an exception inside is rethrown here, a coroutine
@@ -51,6 +85,18 @@ std::optional<T> run(boost::asio::io_context& io, boost::asio::awaitable<T> coro
   }
   if (out->error) std::rethrow_exception(out->error);
   return std::move(out->value);
+}
+
+/// A connection to `server` on `io`, started; connected() tells whether it came up in `limit`.
+inline std::unique_ptr<engine::redis::connection> connect_to(
+    boost::asio::io_context& io, const redis_server& server,
+    std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  engine::redis::connection_options options;
+  options.port = server.port();
+  auto conn = std::make_unique<engine::redis::connection>(io, options);
+  conn->start();
+  run_until(io, [&] { return conn->connected(); }, limit);
+  return conn;
 }
 
 }  // namespace topup::test
