@@ -333,6 +333,19 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
     current = nullptr;
   };
 
+  // The channel of the order's current attempt (7 or 1), holding one of its in-flight slots, with
+  // the attempt id a callback must name recorded; null if this configuration has no such channel.
+  auto attempt_channel = [&]() -> channel_router::channel* {
+    auto* ch = router_.find(field_str(o, "channel"));
+    if (!ch || !ch->adapter) return nullptr;
+    if (!current) {
+      current = ch;
+      current->health.started(steady::now());
+    }
+    st->attempt_id = field_str(o, "attempt_id");
+    return ch;
+  };
+
   // Resumed from the wait line: only the number is known; the record is in Redis (and may have
   // moved on meanwhile, e.g. cancelled).
   while (reload && !stopping_) {
@@ -415,18 +428,13 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
       }
 
       case order_status::matched: {
-        auto* ch = router_.find(field_str(o, "channel"));
-        if (!ch || !ch->adapter) {
+        auto* ch = attempt_channel();
+        if (!ch) {
           log->error("shard={} order={} matched to unknown channel {}: left in 7", shard_, number,
                      field_str(o, "channel"));
           co_await sleep_on(st->wake, std::chrono::seconds(60));
           continue;
         }
-        if (!current) {
-          current = ch;
-          current->health.started(steady::now());
-        }
-        st->attempt_id = field_str(o, "attempt_id");
         if (!just_matched && !known) {
           // Recovered in 7: the submit may or may not have reached the supplier. Unknown: ask.
           known = unknown_result("restarted while submitting");
@@ -477,18 +485,13 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
       }
 
       case order_status::recharging: {
-        auto* ch = router_.find(field_str(o, "channel"));
-        if (!ch || !ch->adapter) {
+        auto* ch = attempt_channel();
+        if (!ch) {
           log->error("shard={} order={} recharging on unknown channel {}: left in 1", shard_,
                      number, field_str(o, "channel"));
           co_await sleep_on(st->wake, std::chrono::seconds(60));
           continue;
         }
-        if (!current) {
-          current = ch;
-          current->health.started(steady::now());
-        }
-        st->attempt_id = field_str(o, "attempt_id");
         if (!known && st->delivered) {
           // Only a result about this very attempt counts: a late callback about an earlier
           // attempt (already settled by query) must never decide the next one.
