@@ -137,8 +137,8 @@ class pending_command_for final : public pending_command {
 }  // namespace
 
 /// The state behind a connection: the live hiredis context (if any), the reconnect schedule and
-/// the pending-command count. Shared so that a timer completing after the connection died
-/// finds nothing (timers hold weak_ptrs). Lives on, and is touched only from, one io_context.
+/// the send time of each pending command. Shared so that a timer completing after the connection
+/// died finds nothing (timers hold weak_ptrs). Lives on, and is touched only from, one io_context.
 struct connection::impl : std::enable_shared_from_this<connection::impl> {
   /// hiredis's event hooks for one redisAsyncContext (ac->ev.data). A stream_descriptor on the
   /// context's socket turns addRead/addWrite into async_wait(wait_read / wait_write) and calls
@@ -268,7 +268,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       command.release()->complete(errc::storage_unavailable, {});
       return;
     }
-    if (pending_ >= options_.max_pending) {
+    if (sent_at_.size() >= options_.max_pending) {
       command.release()->complete(errc::overloaded, {});
       return;
     }
@@ -287,7 +287,6 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       return;
     }
     command.release();  // hiredis owns it until on_reply
-    ++pending_;
     sent_at_.push_back(std::chrono::steady_clock::now());
     if (sent_at_.size() == 1) arm_watchdog();
   }
@@ -406,7 +405,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
           "redis host={} port={} answered nothing for {} ms with {} commands pending: dropping "
           "the connection (they fail as storage unavailable) and reconnecting",
           self->options_.host, self->options_.port,
-          std::chrono::duration_cast<std::chrono::milliseconds>(waited).count(), self->pending_);
+          std::chrono::duration_cast<std::chrono::milliseconds>(waited).count(),
+          self->sent_at_.size());
       self->reported_down_ = true;
       redisAsyncFree(self->ac_);  // fails the pending commands; the cleanup hook reconnects
     });
@@ -503,7 +503,6 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   static void on_reply(redisAsyncContext* ac, void* r, void* privdata) {
     auto* self = static_cast<impl*>(ac->data);
     auto* command = static_cast<pending_command*>(privdata);
-    --self->pending_;
     if (!self->sent_at_.empty()) self->sent_at_.pop_front();
     if (r == nullptr) {  // dropped, timed out or stopped before an answer came
       command->complete(errc::storage_unavailable, {});
@@ -521,11 +520,11 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   bool reported_down_ = false;
   std::uint64_t attempt_ = 0;         // which context connect_timer_ belongs to
   std::uint64_t schedule_epoch_ = 0;  // which back-off wait may reconnect
-  std::size_t pending_ = 0;           // commands handed to hiredis and not yet answered
   std::chrono::milliseconds backoff_;
   asio::steady_timer connect_timer_;
   asio::steady_timer backoff_timer_;
-  std::deque<std::chrono::steady_clock::time_point> sent_at_;  // of each pending command
+  // When each command handed to hiredis and not yet answered was sent, oldest first.
+  std::deque<std::chrono::steady_clock::time_point> sent_at_;
   asio::steady_timer watchdog_timer_;                           // on the oldest of them
   asio::ip::tcp::resolver resolver_;                            // for a host name
 };
