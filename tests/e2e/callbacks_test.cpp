@@ -108,6 +108,20 @@ class Callbacks : public ::testing::Test {
     return c;
   }
   static json::object& callbacks_of(topupd_config& c) { return c.json["callbacks"].as_object(); }
+  /// A sim channel that serves every carrier and amount but costs more than the stock one, so
+  /// only orders naming it as `source` go to it.
+  static json::object source_only_sim(const std::string& id, double success_rate,
+                                      int latency_ms) {
+    return json::object{{"id", id},
+                        {"kind", "sim"},
+                        {"carriers", json::array{"cmcc", "cucc", "ctcc", "cbn"}},
+                        {"amounts", json::array{10, 20, 30, 50, 100}},
+                        {"recharge_types", json::array{0, 1}},
+                        {"cost_rate", 0.999},
+                        {"priority", 1},
+                        {"success_rate", success_rate},
+                        {"latency_ms", json::array{latency_ms, latency_ms}}};
+  }
 
   /// Starts topupd with base_config edited by `edit`, waits until it is ready, and credits
   /// merchants 1001 and 1002.
@@ -455,16 +469,7 @@ TEST_F(Callbacks, HangingMerchantDoesNotDelayOtherMerchants) {
 TEST_F(Callbacks, CallbacksCarryTheSignedOrderForSuccessAndRefund) {
   ASSERT_NO_FATAL_FAILURE(start(2, [](topupd_config& c) {
     // A channel that fails every order, used only when an order names it as `source`.
-    c.json["channels"].as_array().push_back(
-        json::object{{"id", "simfail"},
-                     {"kind", "sim"},
-                     {"carriers", json::array{"cmcc", "cucc", "ctcc", "cbn"}},
-                     {"amounts", json::array{10, 20, 30, 50, 100}},
-                     {"recharge_types", json::array{0, 1}},
-                     {"cost_rate", 0.999},
-                     {"priority", 1},
-                     {"success_rate", 0.0},
-                     {"latency_ms", json::array{0, 0}}});
+    c.json["channels"].as_array().push_back(source_only_sim("simfail", 0.0, 0));
     // Merchant 1002's first sign type is HMAC-SHA256: its callbacks are signed that way.
     c.merchant(1002)["sign_types"] = json::array{"HMAC-SHA256", "MD5"};
   }));
@@ -642,16 +647,7 @@ TEST_F(Callbacks, CrashBeforeTheFirstDeliveryLosesNothing) {
 TEST_F(Callbacks, AdminNotifyRedeliversAGivenUpCallback) {
   ASSERT_NO_FATAL_FAILURE(start(2, [](topupd_config& c) {
     // A channel that holds an order for a minute, used only when an order names it as `source`.
-    c.json["channels"].as_array().push_back(
-        json::object{{"id", "simslow"},
-                     {"kind", "sim"},
-                     {"carriers", json::array{"cmcc", "cucc", "ctcc", "cbn"}},
-                     {"amounts", json::array{10, 20, 30, 50, 100}},
-                     {"recharge_types", json::array{0, 1}},
-                     {"cost_rate", 0.999},
-                     {"priority", 1},
-                     {"success_rate", 1.0},
-                     {"latency_ms", json::array{60000, 60000}}});
+    c.json["channels"].as_array().push_back(source_only_sim("simslow", 1.0, 60000));
   }));
   auto m = merchant_1001();
   const std::string running =
