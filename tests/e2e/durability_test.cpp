@@ -219,16 +219,23 @@ std::string describe(const std::map<std::string, int>& counts) {
   return out;
 }
 
-TEST(Durability, RedisCrashUnderLoadLosesNoAcknowledgedOrder) {
-  redis_server redis(always_fsync());
-  topupd_process topupd;
+/// topupd with 2 shards on a free port whose channel is plugged on every shard, so accepted
+/// orders wait in 6 (topupd_config::hold_orders_waiting); returns the port.
+int start_plugged(topupd_process& topupd, const redis_server& redis) {
   const int port = start_on_free_port(topupd, [&](int p) {
     topupd_config c(p, redis.port(), 2);
     c.hold_orders_waiting();
     return c;
   });
+  plug_shards(port, topupd_config(port, redis.port()).admin_token(), 2);
+  return port;
+}
+
+TEST(Durability, RedisCrashUnderLoadLosesNoAcknowledgedOrder) {
+  redis_server redis(always_fsync());
+  topupd_process topupd;
+  const int port = start_plugged(topupd, redis);
   const std::string token = topupd_config(port, redis.port()).admin_token();
-  plug_shards(port, token, 2);
   const long long credited_fen = 100'000'000;
   {
     http_client admin(port);
@@ -287,13 +294,8 @@ TEST(Durability, RedisCrashUnderLoadLosesNoAcknowledgedOrder) {
 TEST(Durability, TopupdCrashUnderLoadThenRestartWithMoreShards) {
   redis_server redis(always_fsync());
   topupd_process topupd;
-  const int port = start_on_free_port(topupd, [&](int p) {
-    topupd_config c(p, redis.port(), 2);
-    c.hold_orders_waiting();
-    return c;
-  });
+  const int port = start_plugged(topupd, redis);
   const std::string token = topupd_config(port, redis.port()).admin_token();
-  plug_shards(port, token, 2);
   const long long credited_fen = 100'000'000;
   {
     http_client admin(port);
