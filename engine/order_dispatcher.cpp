@@ -110,7 +110,14 @@ std::string_view outcome_name(attempt_outcome o) noexcept {
 
 order_dispatcher::order_dispatcher(asio::io_context& io, const config& cfg, order_store& store,
                                    channel_router& router, unsigned shard)
-    : io_(io), config_(cfg), store_(store), router_(router), shard_(shard), pump_timer_(io) {}
+    : io_(io), config_(cfg), store_(store), router_(router), shard_(shard), pump_timer_(io) {
+  // Orders with a coroutine are bounded by the channels' slots. Sized for that from the start:
+  // growing rehashes every entry in one go, a reactor stall of ~25 ms at 200k orders (seen as
+  // the push p99 at half load). Capped, as the bucket array is allocated and cleared up front.
+  std::uint64_t slots = 0;
+  for (const auto& ch : cfg.channels) slots += ch.max_inflight;
+  orders_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(slots, k_reserved_orders_max)));
+}
 
 order_dispatcher::~order_dispatcher() = default;
 

@@ -88,6 +88,8 @@ class order_dispatcher {
   bool quiescent() const noexcept { return submitting_ == 0; }
 
  private:
+  /// The most orders_ is sized for up front (8 MiB of buckets); beyond it, it grows.
+  static constexpr std::uint64_t k_reserved_orders_max = 1u << 20;
   struct active_order;
   struct parked_order {
     std::int64_t merchant_id;

@@ -4,12 +4,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/intrusive/list.hpp>
 
 #include <chrono>
 #include <deque>
 #include <random>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "channels/errc.hpp"
 #include "engine/assert.hpp"
@@ -18,8 +18,17 @@
 namespace topup::channels {
 
 namespace asio = boost::asio;
+namespace bi = boost::intrusive;
 using engine::attempt_outcome;
 using engine::attempt_result;
+
+/// A latency timer of one suspended submit, listed in the state for close() for exactly as long
+/// as it exists. A list, not a hash set: a set of 100k+ timers rehashes all at once as it grows,
+/// a reactor stall of tens of ms; linking and unlinking are O(1) and never allocate.
+struct pending_timer : bi::list_base_hook<bi::link_mode<bi::auto_unlink>> {
+  explicit pending_timer(asio::io_context& io, std::chrono::milliseconds after) : timer(io, after) {}
+  asio::steady_timer timer;
+};
 
 /// Everything a suspended submit needs, kept alive by the submits themselves so that close() or
 /// the adapter's destruction never leaves a waiting coroutine pointing at freed memory.
@@ -31,10 +40,13 @@ struct sim_adapter::state {
   /// attempt_id -> its definitive outcome (succeeded or failed), and insertion order for eviction.
   std::unordered_map<std::string, attempt_outcome> remembered;
   std::deque<std::string> remembered_order;
-  std::unordered_set<asio::steady_timer*> timers;
+  bi::list<pending_timer, bi::constant_time_size<false>> timers;
 
   state(asio::io_context& io_, const sim_settings& settings_, std::uint64_t seed)
-      : io(io_), settings(settings_), rng(seed) {}
+      : io(io_), settings(settings_), rng(seed) {
+    // Full size from the start: growing rehashes every entry at once (a stall at this size).
+    remembered.reserve(k_remembered_max + 1);
+  }
 
   bool draw(double rate) {
     // [0, 1): a rate of 1 always draws true, a rate of 0 never does.
@@ -61,21 +73,6 @@ struct sim_adapter::state {
 namespace {
 
 constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
-
-/// Registers a latency timer with the state for close(), for exactly as long as it exists.
-class timer_registration {
- public:
-  timer_registration(sim_adapter::state& st, asio::steady_timer& timer) : st_(st), timer_(timer) {
-    st_.timers.insert(&timer_);
-  }
-  ~timer_registration() { st_.timers.erase(&timer_); }
-  timer_registration(const timer_registration&) = delete;
-  timer_registration& operator=(const timer_registration&) = delete;
-
- private:
-  sim_adapter::state& st_;
-  asio::steady_timer& timer_;
-};
 
 attempt_result definitive_result(attempt_outcome outcome) {
   if (outcome == attempt_outcome::succeeded) return {attempt_outcome::succeeded, "sim: delivered"};
@@ -108,9 +105,9 @@ asio::awaitable<attempt_result> run_submit(std::shared_ptr<sim_adapter::state> s
   const std::uint32_t latency_ms = st->draw_latency_ms();
 
   if (latency_ms > 0) {
-    asio::steady_timer timer(st->io, std::chrono::milliseconds(latency_ms));
-    const timer_registration registration(*st, timer);
-    auto [ec] = co_await timer.async_wait(as_tuple_awaitable);
+    pending_timer pending(st->io, std::chrono::milliseconds(latency_ms));
+    st->timers.push_back(pending);  // unlinks itself when it goes out of scope
+    auto [ec] = co_await pending.timer.async_wait(as_tuple_awaitable);
     if (ec) {
       // close(): the supplier has the order but its answer is lost, as in a timeout.
       co_return attempt_result{attempt_outcome::unknown, "sim: closed before answering"};
@@ -164,9 +161,8 @@ boost::system::result<engine::supplier_callback> sim_adapter::parse_callback(
 
 void sim_adapter::close() {
   state_->closed = true;
-  // Copy first: cancelled waits complete later, but be safe against any re-entrant erase.
-  const std::vector<asio::steady_timer*> timers(state_->timers.begin(), state_->timers.end());
-  for (auto* timer : timers) timer->cancel();
+  // cancel() only queues the completions (nothing unlinks during the loop).
+  for (auto& pending : state_->timers) pending.timer.cancel();
 }
 
 std::unique_ptr<engine::channel_adapter> make_sim_adapter(const engine::channel_config& config,
