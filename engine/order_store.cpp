@@ -160,8 +160,8 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::transit
   co_return moved;
 }
 
-boost::asio::awaitable<boost::system::result<order_record>> order_store::advance(
-    order_record order, order_status to, std::string reason, field_pairs extra_fields,
+boost::asio::awaitable<boost::system::result<void>> order_store::advance(
+    order_record& order, order_status to, std::string reason, field_pairs extra_fields,
     std::int64_t now_ms) {
   auto answer = co_await run_transition(order.merchant_id, order.order_number, order.status, to,
                                         reason, extra_fields, now_ms, false);
@@ -186,7 +186,7 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::advance
       set_extra(order, "cb_attempts", "0");
     }
   }
-  co_return order;
+  co_return boost::system::result<void>{};
 }
 
 boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_refund(

@@ -81,12 +81,14 @@ class order_store {
       std::int64_t merchant_id, std::string order_number, order_status from, order_status to,
       std::string reason, field_pairs extra_fields, std::int64_t now_ms);
 
-  /// The same step from `order.status` to `to`, applied to the caller's copy of the order instead
-  /// of reading the record back (the dispatcher's hot path: one reply element, not ~30 fields):
-  /// `order` comes back with the extra fields, reason, updated_at, event count, and on reaching
-  /// 2 finished_at and the callback fields, as the script wrote them. Same errors as transition.
-  boost::asio::awaitable<boost::system::result<order_record>> advance(
-      order_record order, order_status to, std::string reason, field_pairs extra_fields,
+  /// The same step from `order.status` to `to`, applied to the caller's copy of the order in
+  /// place instead of reading the record back (the dispatcher's hot path: one reply element, not
+  /// ~30 fields, and no copy of the record): once stored, `order` has the extra fields, reason,
+  /// updated_at, event count, and on reaching 2 finished_at and the callback fields, as the
+  /// script wrote them; on any error it is untouched. Same errors as transition. `order` must
+  /// outlive the await (it is read and written after the round trip).
+  boost::asio::awaitable<boost::system::result<void>> advance(
+      order_record& order, order_status to, std::string reason, field_pairs extra_fields,
       std::int64_t now_ms);
 
   /// From `expected_from` (1, 6, 7 or 3) to 4 through 3, crediting cost_fen back, at most once.

@@ -1003,16 +1003,19 @@ TEST_F(LedgerScripts, AdvanceProjectsEachStepExactlyAsTheScriptStoresIt) {
   for (const auto& step : path) {
     auto moved = run(store_->advance(copy, step.to, step.reason, step.extra, ++at));
     ASSERT_TRUE(moved) << moved.error().message();
-    copy = *moved;
     expect_same(copy);
   }
   EXPECT_EQ(copy.extra_field("cb_status"), "pending");
   // A stale copy is refused, and the copy is not changed by the refusal.
   order_record stale = copy;
   stale.status = order_status::recharging;
+  const std::int64_t events_before = stale.event_count;
   auto refused = run(store_->advance(stale, order_status::success, "", {}, ++at));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), errc::stale_status);
+  EXPECT_EQ(stale.status, order_status::recharging);
+  EXPECT_EQ(stale.event_count, events_before);
+  EXPECT_EQ(stale.updated_at_ms, copy.updated_at_ms);
 }
 
 }  // namespace topup::engine
