@@ -107,17 +107,27 @@ return {'ok', number, nbs}
 )lua";
 
 constexpr const char* k_transition_lua = R"lua(
--- transition: compare-and-set of an order's status along spec §4, with its event and indexes.
+-- transition: compare-and-set of an order's status along spec §4, with its events and indexes.
 -- KEYS: 1 o:<number>  2 ev:<number>  3 st:<from>  4 st:<to>  5 active  6 cbdue
 -- ARGV: 1 order_number  2 from  3 to  4 reason  5 now_ms  6 answer: '1' the updated record,
---       '0' just ok (the caller applies the step to its copy)  7.. extra field/value pairs
+--       '0' just ok (the caller applies the step to its copy)
+--       7 via: '' (from->to) or a status passed through (from->via->to: two events, one step,
+--         e.g. 7->1->2 when the supplier's answer to the submit is already definitive)
+--       8 k: field/value pairs of the from->via event  9..8+2k those pairs
+--       9+2k.. field/value pairs of the (last) step; every pair is also stored on the record
 -- 0->6 belongs to accept and 3->4 to fail_refund (4 means the money is back), so neither is
 -- allowed here.
 local allowed = {['6>7'] = true, ['7>1'] = true, ['7>6'] = true, ['1>2'] = true,
                  ['1>6'] = true, ['1>3'] = true, ['6>3'] = true, ['7>3'] = true}
-local from, to, now = ARGV[2], ARGV[3], ARGV[5]
-if not allowed[from .. '>' .. to] then return {'illegal'} end
-if not string.find(now, '^%d+$') or #ARGV % 2 ~= 0 or (ARGV[6] ~= '0' and ARGV[6] ~= '1') then
+local from, to, via, now = ARGV[2], ARGV[3], ARGV[7], ARGV[5]
+local k = tonumber(ARGV[8] or '')
+if via == '' then
+  if not allowed[from .. '>' .. to] then return {'illegal'} end
+elseif not (via and allowed[from .. '>' .. via] and allowed[via .. '>' .. to]) then
+  return {'illegal'}
+end
+if not string.find(now, '^%d+$') or #ARGV % 2 ~= 0 or (ARGV[6] ~= '0' and ARGV[6] ~= '1')
+    or not k or k < 0 or k % 1 ~= 0 or #ARGV < 8 + 2 * k or (via == '' and k ~= 0) then
   return redis.error_reply('ERR transition: bad arguments')
 end
 local reserved = {order_number = 1, order_no = 1, merchant_id = 1, store_id = 1, mobile = 1,
@@ -125,7 +135,7 @@ local reserved = {order_number = 1, order_no = 1, merchant_id = 1, store_id = 1,
                   source = 1, fingerprint = 1, cost = 1, status = 1, reason = 1, created_at = 1,
                   updated_at = 1, finished_at = 1, events = 1, refunded = 1, type = 1,
                   from = 1, to = 1, at = 1}
-for i = 7, #ARGV, 2 do
+for i = 9, #ARGV, 2 do
   if reserved[ARGV[i]] then return redis.error_reply('ERR transition: reserved field') end
 end
 local cur = redis.call('HMGET', KEYS[1], 'status', 'events', 'created_at', 'notify_url')
@@ -137,11 +147,21 @@ if not events or not tonumber(cur[3] or '') then
 end
 
 local number = ARGV[1]
-local e = {'XADD', KEYS[2], '*', 'type', 'transition', 'from', from, 'to', to,
+local last = 9 + 2 * k  -- the first pair of the last step
+local step_from = from
+if via ~= '' then
+  local e = {'XADD', KEYS[2], '*', 'type', 'transition', 'from', from, 'to', via,
+             'reason', '', 'at', now}
+  for i = 9, last - 1 do e[#e + 1] = ARGV[i] end
+  redis.call(unpack(e))
+  step_from, events = via, events + 1
+end
+local e = {'XADD', KEYS[2], '*', 'type', 'transition', 'from', step_from, 'to', to,
            'reason', ARGV[4], 'at', now}
-local h = {'HSET', KEYS[1]}
-for i = 7, #ARGV do e[#e + 1] = ARGV[i]; h[#h + 1] = ARGV[i] end
+for i = last, #ARGV do e[#e + 1] = ARGV[i] end
 redis.call(unpack(e))
+local h = {'HSET', KEYS[1]}
+for i = 9, #ARGV do h[#h + 1] = ARGV[i] end
 local n = #h
 h[n + 1], h[n + 2] = 'status', to
 h[n + 3], h[n + 4] = 'reason', ARGV[4]
@@ -313,7 +333,7 @@ call accept_call(const merchant_keys& keys, std::string order_no, std::string or
 
 call transition_call(const merchant_keys& keys, std::string order_number, int from, int to,
                      std::string reason, const field_pairs& extra, std::int64_t now_ms,
-                     bool answer_record) {
+                     bool answer_record, std::optional<int> via, const field_pairs& via_extra) {
   call c;
   c.keys = {keys.order(order_number),
             keys.events(order_number),
@@ -321,13 +341,21 @@ call transition_call(const merchant_keys& keys, std::string order_number, int fr
             keys.by_status(to),
             keys.active(),
             keys.cbdue()};
-  c.args.reserve(6 + 2 * extra.size());
+  c.args.reserve(8 + 2 * (via_extra.size() + extra.size()));
   c.args.push_back(std::move(order_number));
   c.args.push_back(std::to_string(from));
   c.args.push_back(std::to_string(to));
   c.args.push_back(std::move(reason));
   c.args.push_back(std::to_string(now_ms));
   c.args.push_back(answer_record ? "1" : "0");
+  c.args.push_back(via ? std::to_string(*via) : std::string());
+  c.args.push_back(std::to_string(via ? via_extra.size() : 0));
+  if (via) {
+    for (const auto& [name, value] : via_extra) {
+      c.args.push_back(name);
+      c.args.push_back(value);
+    }
+  }
   for (const auto& [name, value] : extra) {
     c.args.push_back(name);
     c.args.push_back(value);

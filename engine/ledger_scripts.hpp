@@ -75,9 +75,12 @@ call accept_call(const merchant_keys& keys, std::string order_no, std::string or
 /// Statuses are plain ints so that a test can ask the script for anything, legal or not.
 /// `extra` may not use a core order field name nor type/from/to/at (the script refuses).
 /// `answer_record` false: the script answers just `ok` (the caller applies the step itself).
+/// `via`: a status the order passes through on the way (from->via->to, two events in the one
+/// step), the from->via event carrying `via_extra` (also stored on the record) and no reason.
 call transition_call(const merchant_keys& keys, std::string order_number, int from, int to,
                      std::string reason, const field_pairs& extra, std::int64_t now_ms,
-                     bool answer_record = true);
+                     bool answer_record = true, std::optional<int> via = std::nullopt,
+                     const field_pairs& via_extra = {});
 
 call fail_refund_call(const merchant_keys& keys, std::string order_number, int from,
                       std::string reason, std::int64_t now_ms);

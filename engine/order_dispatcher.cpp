@@ -105,6 +105,23 @@ boost::system::error_code error_of(const boost::system::result<void>& r) {
   return r ? boost::system::error_code{} : r.error();
 }
 
+/// Where an attempt's definitive result takes the order from 1.
+struct settlement {
+  order_status to;     // 2; 6 to fail over; 3 (then 4, through fail_refund) when it may not
+  std::string reason;  // of the step: empty on success, else the supplier's detail
+  field_pairs extra;   // last_outcome
+  bool ok;             // for the channel's health
+};
+
+settlement settle(const attempt_result& known, bool failover_allowed) {
+  if (known.outcome == attempt_outcome::succeeded)
+    return {order_status::success, std::string(), one_field("last_outcome", "succeeded"), true};
+  if (failover_allowed)
+    return {order_status::waiting, known.detail,
+            one_field("last_outcome", std::string(outcome_name(known.outcome))), false};
+  return {order_status::failed, known.detail, field_pairs{}, false};
+}
+
 bool definitive(attempt_outcome o) {
   return o == attempt_outcome::succeeded || o == attempt_outcome::failed ||
          o == attempt_outcome::refused;
@@ -499,10 +516,27 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
           field_pairs extra;
           extra.emplace_back("submit", submit);
           extra.emplace_back("submitted_at", std::to_string(ended_ms));
-          step = error_of(co_await store_.advance(o, order_status::recharging, std::string(),
-                                                  std::move(extra), ended_ms));
-          // A definitive answer to the submit itself is applied in status 1 next round.
-          if (!step && !definitive(known->outcome)) known.reset();
+          auto settled = settle(*known, failover_allowed);
+          if (definitive(known->outcome) && settled.to != order_status::failed) {
+            // The supplier's answer to the submit is already final: 7->1 and the step it calls
+            // for (1->2, or 1->6 to fail over) in one script, one round trip fewer.
+            const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+                steady::now() - attempt_started);
+            order_store::hop through{order_status::recharging, std::move(extra)};
+            step = error_of(co_await store_.advance(o, settled.to, std::move(settled.reason),
+                                                    std::move(settled.extra), ended_ms,
+                                                    std::move(through)));
+            if (!step) {
+              ch->health.record(settled.ok, latency, steady::now());
+              release_slot();
+              known.reset();
+            }
+          } else {
+            step = error_of(co_await store_.advance(o, order_status::recharging, std::string(),
+                                                    std::move(extra), ended_ms));
+            // A definitive answer to the submit itself is applied in status 1 next round.
+            if (!step && !definitive(known->outcome)) known.reset();
+          }
         }
         just_matched = false;
         break;
@@ -545,21 +579,15 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
         }
         const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
             steady::now() - attempt_started);
-        if (known->outcome == attempt_outcome::succeeded) {
-          step = error_of(co_await store_.advance(o, order_status::success, std::string(),
-                                                  one_field("last_outcome", "succeeded"), now_ms));
-          if (!step) ch->health.record(true, latency, steady::now());
-        } else {
-          if (failover_allowed)
-            step = error_of(co_await store_.advance(
-                o, order_status::waiting, known->detail,
-                one_field("last_outcome", std::string(outcome_name(known->outcome))), now_ms));
-          else
-            step = co_await take(o, store_.fail_refund(merchant, number, order_status::recharging,
-                                                       known->detail, now_ms));
-          if (!step) ch->health.record(false, latency, steady::now());
-        }
+        auto settled = settle(*known, failover_allowed);
+        if (settled.to == order_status::failed)
+          step = co_await take(o, store_.fail_refund(merchant, number, order_status::recharging,
+                                                     std::move(settled.reason), now_ms));
+        else
+          step = error_of(co_await store_.advance(o, settled.to, std::move(settled.reason),
+                                                  std::move(settled.extra), now_ms));
         if (!step) {
+          ch->health.record(settled.ok, latency, steady::now());
           release_slot();
           known.reset();
         }

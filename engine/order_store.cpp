@@ -53,6 +53,14 @@ bool reserved_extra(std::string_view name) noexcept {
          name == "at";
 }
 
+const std::string* first_reserved(const field_pairs& fields) noexcept {
+  for (const auto& [name, value] : fields)
+    if (reserved_extra(name)) return &name;
+  return nullptr;
+}
+
+const field_pairs k_no_fields;
+
 boost::system::result<order_record> record_or_protocol(std::string_view operation,
                                                        const reply& flat) {
   auto record = order_record_from_reply(flat);
@@ -129,22 +137,27 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept
 boost::asio::awaitable<boost::system::result<redis::reply>> order_store::run_transition(
     std::int64_t merchant_id, std::string order_number, order_status from, order_status to,
     std::string reason, const field_pairs& extra_fields, std::int64_t now_ms,
-    bool answer_record) {
+    bool answer_record, const hop* via) {
   // The script checks the same; asking Redis would only cost a round trip.
-  if (!transition_allowed(from, to) || to == order_status::refunded ||
-      from == order_status::pending_payment)
+  const auto allowed = [](order_status a, order_status b) {
+    return transition_allowed(a, b) && b != order_status::refunded &&
+           a != order_status::pending_payment;
+  };
+  if (via ? !allowed(from, via->status) || !allowed(via->status, to) : !allowed(from, to))
     co_return errc::illegal_transition;
-  for (const auto& [name, value] : extra_fields) {
-    if (reserved_extra(name)) {
-      logger("engine")->error("store op=transition order={} refused: reserved extra field {}",
-                              order_number, name);
-      co_return errc::internal;
-    }
+  const std::string* reserved = first_reserved(extra_fields);
+  if (!reserved && via) reserved = first_reserved(via->extra);
+  if (reserved) {
+    logger("engine")->error("store op=transition order={} refused: reserved extra field {}",
+                            order_number, *reserved);
+    co_return errc::internal;
   }
   const merchant_keys keys(prefix_, merchant_id);
-  auto call = ledger_scripts::transition_call(keys, std::move(order_number), to_int(from),
-                                              to_int(to), std::move(reason), extra_fields, now_ms,
-                                              answer_record);
+  std::optional<int> via_status;
+  if (via) via_status = to_int(via->status);
+  auto call = ledger_scripts::transition_call(
+      keys, std::move(order_number), to_int(from), to_int(to), std::move(reason), extra_fields,
+      now_ms, answer_record, via_status, via ? via->extra : k_no_fields);
   co_return co_await ledger_scripts::transition().run(conn_, std::move(call.keys),
                                                       std::move(call.args));
 }
@@ -162,9 +175,10 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::transit
 
 boost::asio::awaitable<boost::system::result<void>> order_store::advance(
     order_record& order, order_status to, std::string reason, field_pairs extra_fields,
-    std::int64_t now_ms) {
+    std::int64_t now_ms, std::optional<hop> via) {
   auto answer = co_await run_transition(order.merchant_id, order.order_number, order.status, to,
-                                        reason, extra_fields, now_ms, false);
+                                        reason, extra_fields, now_ms, false,
+                                        via ? &*via : nullptr);
   if (!answer) co_return answer.error();
   const reply& r = *answer;
   const auto word = outcome(r);
@@ -174,6 +188,10 @@ boost::asio::awaitable<boost::system::result<void>> order_store::advance(
     co_return refused.error();
   }
   // What the script wrote, applied to the caller's copy (docs/STORAGE.md "transition").
+  if (via) {
+    for (auto& [name, value] : via->extra) set_extra(order, std::move(name), std::move(value));
+    ++order.event_count;
+  }
   for (auto& [name, value] : extra_fields) set_extra(order, std::move(name), std::move(value));
   order.status = to;
   order.reason = std::move(reason);

@@ -81,15 +81,23 @@ class order_store {
       std::int64_t merchant_id, std::string order_number, order_status from, order_status to,
       std::string reason, field_pairs extra_fields, std::int64_t now_ms);
 
+  /// A status an advance passes through on its way, as its own event in the same script.
+  struct hop {
+    order_status status;
+    field_pairs extra;  // on the event into `status`, and on the record
+  };
+
   /// The same step from `order.status` to `to`, applied to the caller's copy of the order in
   /// place instead of reading the record back (the dispatcher's hot path: one reply element, not
   /// ~30 fields, and no copy of the record): once stored, `order` has the extra fields, reason,
   /// updated_at, event count, and on reaching 2 finished_at and the callback fields, as the
   /// script wrote them; on any error it is untouched. Same errors as transition. `order` must
-  /// outlive the await (it is read and written after the round trip).
+  /// outlive the await (it is read and written after the round trip). With `via`, the order goes
+  /// from its status through via->status to `to` in one atomic step (two events): both moves
+  /// must be allowed (spec §4).
   boost::asio::awaitable<boost::system::result<void>> advance(
       order_record& order, order_status to, std::string reason, field_pairs extra_fields,
-      std::int64_t now_ms);
+      std::int64_t now_ms, std::optional<hop> via = std::nullopt);
 
   /// From `expected_from` (1, 6, 7 or 3) to 4 through 3, crediting cost_fen back, at most once.
   /// Answers the refunded record. Errors: stale_status (the order is elsewhere, e.g. already
@@ -149,7 +157,7 @@ class order_store {
   boost::asio::awaitable<boost::system::result<redis::reply>> run_transition(
       std::int64_t merchant_id, std::string order_number, order_status from, order_status to,
       std::string reason, const field_pairs& extra_fields, std::int64_t now_ms,
-      bool answer_record);
+      bool answer_record, const hop* via = nullptr);
 
   redis::connection& conn_;
   std::string prefix_;

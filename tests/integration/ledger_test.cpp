@@ -1018,4 +1018,85 @@ TEST_F(LedgerScripts, AdvanceProjectsEachStepExactlyAsTheScriptStoresIt) {
   EXPECT_EQ(stale.updated_at_ms, copy.updated_at_ms);
 }
 
+// A supplier whose answer to the submit is already final: 7->1 and 1->2 (or 1->6) go in one
+// script, as two events, and the record (and the caller's copy) end where the second step leaves
+// them. A path with a move spec §4 does not allow is refused whole, by the store and the script.
+TEST_F(LedgerScripts, AdvanceThroughAStatusStoresBothStepsAtomically) {
+  const std::int64_t m = 1032;
+  fund(m, 1'000'000);
+  const merchant_keys keys(k_prefix, m);
+  const std::int64_t at = k_t0_ms + 100;
+  for (const bool delivered : {true, false}) {
+    SCOPED_TRACE(delivered ? "7->1->2" : "7->1->6");
+    auto n = order_in(m, delivered ? 1 : 2, 7, "https://merchant.example/cb");
+    order_record copy = get(m, n);
+    const std::int64_t events_before = copy.event_count;
+    order_store::hop through{order_status::recharging,
+                             {{"submit", delivered ? "succeeded" : "failed"}, {"submitted_at", "9"}}};
+    const order_status to = delivered ? order_status::success : order_status::waiting;
+    field_pairs last;
+    last.emplace_back("last_outcome", delivered ? "succeeded" : "failed");
+    auto moved = run(store_->advance(copy, to, delivered ? "" : "supplier: no stock", last, at,
+                                     std::move(through)));
+    ASSERT_TRUE(moved) << moved.error().message();
+    const order_record stored = get(m, n);
+    EXPECT_EQ(stored.status, to);
+    EXPECT_EQ(stored.event_count, events_before + 2);
+    EXPECT_EQ(stored.extra_field("submit"), delivered ? "succeeded" : "failed");
+    EXPECT_EQ(stored.extra_field("last_outcome"), delivered ? "succeeded" : "failed");
+    EXPECT_EQ(stored.reason, delivered ? "" : "supplier: no stock");
+    EXPECT_EQ(copy.status, stored.status);
+    EXPECT_EQ(copy.event_count, stored.event_count);
+    EXPECT_EQ(copy.extra_field("submit"), stored.extra_field("submit"));
+    EXPECT_EQ(copy.extra_field("cb_status"), stored.extra_field("cb_status"));
+    EXPECT_EQ(stored.extra_field("cb_status"),
+              delivered ? std::optional<std::string_view>("pending") : std::nullopt);
+    EXPECT_FALSE(in_zset(keys.by_status(1), n)) << "passed through, never rests in 1";
+    EXPECT_FALSE(in_zset(keys.by_status(7), n));
+    EXPECT_TRUE(in_zset(keys.by_status(to_int(to)), n));
+    auto events = run(store_->events(m, n));
+    ASSERT_TRUE(events && events->size() >= 2);
+    const auto& first = (*events)[events->size() - 2];
+    const auto& second = events->back();
+    EXPECT_EQ(first.field("from"), "7");
+    EXPECT_EQ(first.field("to"), "1");
+    EXPECT_EQ(first.field("reason"), "");
+    EXPECT_EQ(first.field("submitted_at"), "9");
+    EXPECT_EQ(first.field("last_outcome"), std::nullopt);
+    EXPECT_EQ(second.field("from"), "1");
+    EXPECT_EQ(second.field("to"), delivered ? "2" : "6");
+    EXPECT_EQ(second.field("submit"), std::nullopt);
+  }
+
+  // 6 -> 1 is not a move of spec §4: nothing of 6->1->2 is stored.
+  auto n = order_in(m, 3, 6);
+  order_record copy = get(m, n);
+  const order_record before = copy;
+  order_store::hop bad_hop{order_status::recharging, {{"submit", "succeeded"}}};
+  auto refused = run(store_->advance(copy, order_status::success, "", {}, at, std::move(bad_hop)));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::illegal_transition);
+  EXPECT_EQ(copy.status, order_status::waiting);
+  auto answer = call_script(ledger_scripts::transition(),
+                            ledger_scripts::transition_call(keys, n, 6, 2, "", {}, at, false, 1,
+                                                            {{"submit", "succeeded"}}));
+  EXPECT_EQ(word(answer), "illegal");
+  // A core field in the first step's fields is refused too.
+  n = order_in(m, 4, 7);
+  answer = call_script(ledger_scripts::transition(),
+                       ledger_scripts::transition_call(keys, n, 7, 2, "", {}, at, false, 1,
+                                                       {{"cost", "0"}}));
+  EXPECT_TRUE(answer.is_error()) << word(answer);
+  order_record other = get(m, n);
+  order_store::hop reserved{order_status::recharging, {{"status", "2"}}};
+  auto internal = run(store_->advance(other, order_status::success, "", {}, at, std::move(reserved)));
+  ASSERT_FALSE(internal);
+  EXPECT_EQ(internal.error(), errc::internal);
+  for (const auto& number : {before.order_number, n}) {
+    const order_record now = get(m, number);
+    EXPECT_TRUE(now.status == order_status::waiting || now.status == order_status::matched);
+    EXPECT_EQ(now.extra_field("submit"), std::nullopt) << number;
+  }
+}
+
 }  // namespace topup::engine
