@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev      # Asio, Beast, Boost.JSON (answer envelopes)
   libsimdjson-dev                             # JSON parsing (config, supplier answers)
   libhiredis-dev redis-server                 # Redis client and the server tests run
+  libjemalloc-dev                             # topupd's allocator (README "Dependencies")
   libspdlog-dev libssl-dev libcli11-dev       # logging, MD5/HMAC/TLS, command line
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and micro-benchmarks
   curl openssl                                # the demo client (deploy/demo-client.sh)
