@@ -143,6 +143,30 @@ struct order_read {
   std::int64_t events = 0;
 };
 
+// Where an order's `accepted` event leaves it: from 0 to 6, or to 7 through 6 (one event for
+// the whole accept step). Events written before accept took one step carry `status` 0 and are
+// followed by their own 0->6 (and 6->7) transitions; both forms read.
+std::optional<order_status> accepted_status(const order_event& e, const std::string& where,
+                                            std::vector<std::string>& problems) {
+  const auto to = e.field("to");
+  if (!to) {
+    const auto status = e.field("status");
+    if (status != std::optional<std::string_view>("0")) {
+      problems.push_back(where + " (accepted) has status " + q(status.value_or("")) +
+                         ", not \"0\"");
+    }
+    return order_status::pending_payment;
+  }
+  const auto target = parse_status(to);
+  if (e.field("from") != std::optional<std::string_view>("0") || !target ||
+      (*target != order_status::waiting && *target != order_status::matched)) {
+    problems.push_back(where + " (accepted) moves from " + q(e.field("from").value_or("")) +
+                       " to " + q(*to) + ", not from 0 to 6 or 7");
+    return std::nullopt;
+  }
+  return target;
+}
+
 // The order's events, replayed: they must reach the record's status along spec §4.
 void replay_events(const order_record& o, const std::vector<order_event>& events,
                    std::vector<std::string>& problems) {
@@ -165,11 +189,7 @@ void replay_events(const order_record& o, const std::vector<order_event>& events
         problems.push_back(where + " is a second accepted event");
         continue;
       }
-      const auto status = e.field("status");
-      if (status != std::optional<std::string_view>("0"))
-        problems.push_back(where + " (accepted) has status " + q(status.value_or("")) +
-                           ", not \"0\"");
-      at = order_status::pending_payment;
+      at = accepted_status(e, where, problems);
       continue;
     }
     if (i == 0) problems.push_back(where + " comes first but is " + q(*type) + ", not accepted");

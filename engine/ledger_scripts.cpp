@@ -32,13 +32,14 @@ namespace {
 // passed to redis.call may be spelled with an exponent); only comparisons use Lua numbers, exact
 // below 2^53 fen.
 constexpr const char* k_accept_lua = R"lua(
--- accept: idempotency, collision and balance checks, debit, order record, events, indexes.
+-- accept: idempotency, collision and balance checks, debit, order record, its event, indexes.
 -- With match pairs (the channel already chosen, its slot taken) the order goes on to 7 in the
--- same step: events 0->6 and 6->7, one round trip instead of two.
+-- same step. One `accepted` event records the whole step (from 0 to 6, or to 7 through 6) with
+-- every field the record was created with, so the record is the events' projection.
 -- KEYS: 1 acct  2 ledger  3 ono  4 o:<number>  5 ev:<number>  6 all  7 st:6 or st:7  8 active
 -- ARGV: 1 order_no  2 order_number  3 fingerprint  4 cost (fen)  5 now_ms
 --       6 m: number of match field/value pairs (0: the order waits in 6)
---       7..6+2m match pairs (stored on the record and in the 6->7 event)
+--       7..6+2m match pairs (stored on the record and in the event)
 --       7+2m.. field/value pairs of the record's business fields
 -- Every check comes before the first write: Redis does not roll a script back.
 local cost, now = ARGV[4], ARGV[5]
@@ -64,41 +65,35 @@ if not balance or not debits then return redis.error_reply('ERR accept: corrupt 
 if balance < tonumber(cost) then return {'insufficient', acct[1] or '0'} end
 
 local number = ARGV[2]
+local status = m > 0 and '7' or '6'
 local nb = redis.call('HINCRBY', KEYS[1], 'balance', cost == '0' and '0' or '-' .. cost)
 redis.call('HINCRBY', KEYS[1], 'debits', cost)
 local nbs = string.format('%d', nb)
 redis.call('XADD', KEYS[2], '*', 'type', 'debit', 'amount', cost, 'balance', nbs,
            'order', number, 'at', now)
--- The accepted event carries the whole initial record, so the hash is a true projection.
-local f = {}
-for i = 7 + 2 * m, #ARGV do f[#f + 1] = ARGV[i] end
-local n = #f
-f[n + 1], f[n + 2] = 'order_number', number
-f[n + 3], f[n + 4] = 'order_no', ARGV[1]
-f[n + 5], f[n + 6] = 'fingerprint', ARGV[3]
-f[n + 7], f[n + 8] = 'cost', cost
-redis.call('XADD', KEYS[5], '*', 'type', 'accepted', 'status', '0', 'at', now, unpack(f))
-redis.call('XADD', KEYS[5], '*', 'type', 'transition', 'from', '0', 'to', '6', 'reason', '',
-           'at', now)
-local status, events = '6', '2'
-if m > 0 then
-  local e = {'XADD', KEYS[5], '*', 'type', 'transition', 'from', '6', 'to', '7', 'reason', '',
-             'at', now}
-  for i = 7, 6 + 2 * m do
-    e[#e + 1] = ARGV[i]
-    f[#f + 1] = ARGV[i]
-  end
-  redis.call(unpack(e))
-  status, events = '7', '3'
+-- The event: its own fields, then the record's business, identity and match fields.
+local e = {'XADD', KEYS[5], '*', 'type', 'accepted', 'from', '0', 'to', status, 'reason', '',
+           'at', now}
+local h = {'HSET', KEYS[4]}
+local function both(name, value)
+  e[#e + 1], e[#e + 2] = name, value
+  h[#h + 1], h[#h + 2] = name, value
 end
+for i = 7 + 2 * m, #ARGV, 2 do both(ARGV[i], ARGV[i + 1]) end
+both('order_number', number)
+both('order_no', ARGV[1])
+both('fingerprint', ARGV[3])
+both('cost', cost)
+for i = 7, 6 + 2 * m, 2 do both(ARGV[i], ARGV[i + 1]) end
+redis.call(unpack(e))
 -- Script-owned fields come last, so they win over a same-named pair.
-n = #f
-f[n + 1], f[n + 2] = 'status', status
-f[n + 3], f[n + 4] = 'reason', ''
-f[n + 5], f[n + 6] = 'created_at', now
-f[n + 7], f[n + 8] = 'updated_at', now
-f[n + 9], f[n + 10] = 'events', events
-redis.call('HSET', KEYS[4], unpack(f))
+local n = #h
+h[n + 1], h[n + 2] = 'status', status
+h[n + 3], h[n + 4] = 'reason', ''
+h[n + 5], h[n + 6] = 'created_at', now
+h[n + 7], h[n + 8] = 'updated_at', now
+h[n + 9], h[n + 10] = 'events', '1'
+redis.call(unpack(h))
 redis.call('HSET', KEYS[3], ARGV[1], number .. ':' .. ARGV[3])
 redis.call('ZADD', KEYS[6], now, number)
 redis.call('ZADD', KEYS[7], now, number)

@@ -188,7 +188,7 @@ void order_dispatcher::adopt_matched(order_record order, first_match m) {
   }
   order.status = order_status::matched;
   for (auto& field : m.fields) order.extra.push_back(std::move(field));
-  order.event_count = 3;
+  order.event_count = 1;  // the accept script stored one `accepted` event for 0->6->7
   if (metrics_) metrics_->orders_in_flight.fetch_add(1, std::memory_order_relaxed);
   start(std::move(order), false, m.channel);
 }

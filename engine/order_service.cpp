@@ -136,6 +136,7 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
       if (result) bump(result->duplicate ? metrics_->orders_duplicate : metrics_->orders_accepted);
       else bump(metrics_->orders_refused);
     }
+    if (stored) record.event_count = 1;  // the `accepted` event
     if (stored && match) dispatcher_->adopt_matched(std::move(record), std::move(*match));
     else if (stored && on_accepted_) on_accepted_(record);
     co_return result;

@@ -554,16 +554,21 @@ TEST_F(Dispatcher, FreeChannelIsChosenInTheAcceptItself) {
   EXPECT_EQ(o.status, order_status::success);
   EXPECT_EQ(o.extra_field("channel"), "A");
   EXPECT_EQ(o.extra_field("attempt_id"), number + "-1");
-  // The accept stored 0->6 and 6->7 in one step: same instant, one script, nothing lost.
+  // The accept stored 0->6->7 in one step (one event), and the supplier's final answer to the
+  // submit 7->1->2 in another: three events, two scripts after the accept.
   auto events = run(store->events(1001, number));
   ASSERT_TRUE(events);
-  ASSERT_GE(events->size(), 4u);
+  ASSERT_EQ(events->size(), 3u);
   EXPECT_EQ((*events)[0].field("type"), "accepted");
-  EXPECT_EQ((*events)[1].field("to"), "6");
-  EXPECT_EQ((*events)[2].field("from"), "6");
-  EXPECT_EQ((*events)[2].field("to"), "7");
-  EXPECT_EQ((*events)[2].field("channel"), "A");
-  EXPECT_EQ((*events)[2].field("at"), (*events)[0].field("at"));
+  EXPECT_EQ((*events)[0].field("from"), "0");
+  EXPECT_EQ((*events)[0].field("to"), "7");
+  EXPECT_EQ((*events)[0].field("channel"), "A");
+  EXPECT_EQ((*events)[1].field("from"), "7");
+  EXPECT_EQ((*events)[1].field("to"), "1");
+  EXPECT_EQ((*events)[1].field("submit"), "succeeded");
+  EXPECT_EQ((*events)[2].field("from"), "1");
+  EXPECT_EQ((*events)[2].field("to"), "2");
+  EXPECT_EQ((*events)[2].field("at"), (*events)[1].field("at"));
   EXPECT_EQ(world.submits["A"], 1);
   EXPECT_EQ(balance(), k_start - k_cost);
 }

@@ -332,22 +332,24 @@ TEST_F(LedgerScripts, AcceptDebitsExactlyCostAndWritesRecordEventsLedgerIndexes)
   EXPECT_EQ(o.created_at_ms, now);
   EXPECT_EQ(o.updated_at_ms, now);
   EXPECT_EQ(o.finished_at_ms, 0);
-  EXPECT_EQ(o.event_count, 2);
+  EXPECT_EQ(o.event_count, 1);
   EXPECT_FALSE(o.refunded);
   EXPECT_TRUE(o.extra.empty());
 
+  // One event for the step, 0->6, carrying every field the record was created with.
   auto events = run(store_->events(m, rec.order_number));
   ASSERT_TRUE(events);
-  ASSERT_EQ(events->size(), 2u);
+  ASSERT_EQ(events->size(), 1u);
   EXPECT_EQ((*events)[0].field("type"), "accepted");
-  EXPECT_EQ((*events)[0].field("status"), "0");
+  EXPECT_EQ((*events)[0].field("from"), "0");
+  EXPECT_EQ((*events)[0].field("to"), "6");
+  EXPECT_EQ((*events)[0].field("at"), std::to_string(now));
+  EXPECT_EQ((*events)[0].field("order_number"), rec.order_number);
   EXPECT_EQ((*events)[0].field("order_no"), "A-1");
   EXPECT_EQ((*events)[0].field("cost"), "9950");
   EXPECT_EQ((*events)[0].field("mobile"), "13800138000");
-  EXPECT_EQ((*events)[1].field("type"), "transition");
-  EXPECT_EQ((*events)[1].field("from"), "0");
-  EXPECT_EQ((*events)[1].field("to"), "6");
-  EXPECT_EQ((*events)[1].field("at"), std::to_string(now));
+  EXPECT_EQ((*events)[0].field("notify_url"), "http://merchant.example/cb");
+  EXPECT_EQ((*events)[0].field("fingerprint"), "fp-A-1");
 
   auto ledger = run(store_->ledger(m, "", 100));
   ASSERT_TRUE(ledger);
@@ -372,6 +374,26 @@ TEST_F(LedgerScripts, AcceptDebitsExactlyCostAndWritesRecordEventsLedgerIndexes)
   EXPECT_EQ(by_no->order_number, rec.order_number);
   EXPECT_EQ(run(store_->find_by_order_no(m, "A-2")).error(), errc::order_not_found);
   EXPECT_EQ(run(store_->get(m, "T0M1")).error(), errc::order_not_found);
+  // Given the first attempt's fields, the same step goes on to 7: still one event, 0->7, which
+  // carries them too.
+  auto matched = make_order(m, "A-2", 2, "");
+  field_pairs attempt;
+  attempt.emplace_back("channel", "sim1");
+  attempt.emplace_back("attempt_id", matched.order_number + "-1");
+  ASSERT_TRUE(run(store_->accept(matched, now, attempt)));
+  const auto o7 = get(m, matched.order_number);
+  EXPECT_EQ(o7.status, order_status::matched);
+  EXPECT_EQ(o7.event_count, 1);
+  EXPECT_EQ(o7.extra_field("channel"), "sim1");
+  EXPECT_TRUE(in_zset(keys.by_status(7), matched.order_number));
+  EXPECT_FALSE(in_zset(keys.by_status(6), matched.order_number));
+  auto events7 = run(store_->events(m, matched.order_number));
+  ASSERT_TRUE(events7);
+  ASSERT_EQ(events7->size(), 1u);
+  EXPECT_EQ((*events7)[0].field("from"), "0");
+  EXPECT_EQ((*events7)[0].field("to"), "7");
+  EXPECT_EQ((*events7)[0].field("channel"), "sim1");
+  EXPECT_EQ((*events7)[0].field("mobile"), "13800138000");
 }
 
 TEST_F(LedgerScripts, IdenticalRepeatIsDuplicateWithoutSecondDebit) {
