@@ -179,6 +179,10 @@ run_load() {  # run_load <name> <topupd args...>: runs topup-bench load, keeps t
     tail -n 20 "$work/topupd-$name.log" >&2 || true
     die "scenario $name (topup-bench exit status $status)"
   fi
+  # An AOF rewrite (a fork writing the whole dataset) competes for the same cores: say so.
+  local rewrites
+  rewrites=$(grep -c "Background AOF rewrite finished" "$work/redis-$name/redis.log" || true)
+  say "$name: ${rewrites:-0} AOF rewrite(s) by redis-server during the scenario"
   if grep -qiE '\[(error|critical)\]' "$work/topupd-$name.log"; then
     say "note: topupd logged errors during $name:"
     grep -iE '\[(error|critical)\]' "$work/topupd-$name.log" | head -n 5 >&2
