@@ -106,19 +106,20 @@ constexpr const char* k_transition_lua = R"lua(
 -- KEYS: 1 o:<number>  2 ev:<number>  3 st:<from>  4 st:<to>  5 active  6 cbdue
 -- ARGV: 1 order_number  2 from  3 to  4 reason  5 now_ms  6 answer: '1' the updated record,
 --       '0' just ok (the caller applies the step to its copy)
---       7 via: '' (from->to) or a status passed through (from->via->to: two events, one step,
---         e.g. 7->1->2 when the supplier's answer to the submit is already definitive)
+--       7 via: '' (from->to) or '1' to pass through 1 from 7 (7->1->2 or 7->1->6: two events,
+--         one step, when the supplier's answer to the submit is already final); nothing else
 --       8 k: field/value pairs of the from->via event  9..8+2k those pairs
 --       9+2k.. field/value pairs of the (last) step; every pair is also stored on the record
 -- 0->6 belongs to accept and 3->4 to fail_refund (4 means the money is back), so neither is
 -- allowed here.
 local allowed = {['6>7'] = true, ['7>1'] = true, ['7>6'] = true, ['1>2'] = true,
                  ['1>6'] = true, ['1>3'] = true, ['6>3'] = true, ['7>3'] = true}
+if #ARGV < 8 then return redis.error_reply('ERR transition: bad arguments') end
 local from, to, via, now = ARGV[2], ARGV[3], ARGV[7], ARGV[5]
-local k = tonumber(ARGV[8] or '')
+local k = tonumber(ARGV[8])
 if via == '' then
   if not allowed[from .. '>' .. to] then return {'illegal'} end
-elseif not (via and allowed[from .. '>' .. via] and allowed[via .. '>' .. to]) then
+elseif not (from == '7' and via == '1' and (to == '2' or to == '6')) then
   return {'illegal'}
 end
 if not string.find(now, '^%d+$') or #ARGV % 2 ~= 0 or (ARGV[6] ~= '0' and ARGV[6] ~= '1')

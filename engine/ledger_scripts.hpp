@@ -75,8 +75,9 @@ call accept_call(const merchant_keys& keys, std::string order_no, std::string or
 /// Statuses are plain ints so that a test can ask the script for anything, legal or not.
 /// `extra` may not use a core order field name nor type/from/to/at (the script refuses).
 /// `answer_record` false: the script answers just `ok` (the caller applies the step itself).
-/// `via`: a status the order passes through on the way (from->via->to, two events in the one
-/// step), the from->via event carrying `via_extra` (also stored on the record) and no reason.
+/// `via`: 1, passed through from 7 on the way to 2 or 6 (7->1->2, 7->1->6: two events in the
+/// one step), the 7->1 event carrying `via_extra` (also stored on the record) and no reason.
+/// The script refuses any other path as `illegal`.
 call transition_call(const merchant_keys& keys, std::string order_number, int from, int to,
                      std::string reason, const field_pairs& extra, std::int64_t now_ms,
                      bool answer_record = true, std::optional<int> via = std::nullopt,

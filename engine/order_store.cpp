@@ -143,8 +143,12 @@ boost::asio::awaitable<boost::system::result<redis::reply>> order_store::run_tra
     return transition_allowed(a, b) && b != order_status::refunded &&
            a != order_status::pending_payment;
   };
-  if (via ? !allowed(from, via->status) || !allowed(via->status, to) : !allowed(from, to))
-    co_return errc::illegal_transition;
+  // Through a status only on the one path the dispatcher takes: a final answer to the submit.
+  const bool path_ok = via ? from == order_status::matched &&
+                                 via->status == order_status::recharging &&
+                                 (to == order_status::success || to == order_status::waiting)
+                           : allowed(from, to);
+  if (!path_ok) co_return errc::illegal_transition;
   const std::string* reserved = first_reserved(extra_fields);
   if (!reserved && via) reserved = first_reserved(via->extra);
   if (reserved) {
@@ -176,9 +180,9 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::transit
 boost::asio::awaitable<boost::system::result<void>> order_store::advance(
     order_record& order, order_status to, std::string reason, field_pairs extra_fields,
     std::int64_t now_ms, std::optional<hop> via) {
+  const hop* through = via ? &*via : nullptr;
   auto answer = co_await run_transition(order.merchant_id, order.order_number, order.status, to,
-                                        reason, extra_fields, now_ms, false,
-                                        via ? &*via : nullptr);
+                                        reason, extra_fields, now_ms, false, through);
   if (!answer) co_return answer.error();
   const reply& r = *answer;
   const auto word = outcome(r);

@@ -66,7 +66,7 @@ class order_store {
   /// Uses order_number, order_no, merchant_id, fingerprint (required, non-empty), cost_fen and the
   /// business fields of `record`; status and timestamps are the script's (created_at = now_ms).
   /// Non-empty `match` (the first attempt's fields, no core field names) stores it in 7 instead,
-  /// with events 0->6 and 6->7, in the same atomic step.
+  /// in the same atomic step. Either way one event, `accepted`, from 0 to 6 or 7.
   /// Errors: order_no_conflict (same order_no, other fingerprint), insufficient_balance,
   /// order_number_taken (the number exists already: take another).
   boost::asio::awaitable<boost::system::result<accept_result>> accept(order_record record,
@@ -93,8 +93,8 @@ class order_store {
   /// updated_at, event count, and on reaching 2 finished_at and the callback fields, as the
   /// script wrote them; on any error it is untouched. Same errors as transition. `order` must
   /// outlive the await (it is read and written after the round trip). With `via`, the order goes
-  /// from its status through via->status to `to` in one atomic step (two events): both moves
-  /// must be allowed (spec §4).
+  /// from 7 through 1 to 2 or 6 in one atomic step (two events): the supplier's answer to the
+  /// submit was already final. Any other path with `via` is illegal_transition.
   boost::asio::awaitable<boost::system::result<void>> advance(
       order_record& order, order_status to, std::string reason, field_pairs extra_fields,
       std::int64_t now_ms, std::optional<hop> via = std::nullopt);

@@ -51,6 +51,7 @@ struct supplier_world {
   std::map<std::string, int> delivered_by_order;
   int deliveries = 0;
   std::function<void(const std::string& attempt_id)> during_query;  // e.g. a racing callback
+  std::function<void()> during_submit;  // e.g. Redis dropping the shard's connection
   std::chrono::steady_clock::time_point submit_ended;                // of a slow submit
   std::map<std::string, std::chrono::steady_clock::time_point> first_submit_at;
 
@@ -72,6 +73,7 @@ class scripted_adapter final : public channel_adapter {
     act a = q.empty() ? act::fail : q.front();
     if (!q.empty()) q.pop_front();
     world_.placed[req.attempt_id] = a;
+    if (world_.during_submit) world_.during_submit();
     switch (a) {
       case act::refuse: co_return result(attempt_outcome::refused, "refused");
       case act::succeed: world_.deliver(req.attempt_id); co_return result(attempt_outcome::succeeded, "");
@@ -570,6 +572,55 @@ TEST_F(Dispatcher, FreeChannelIsChosenInTheAcceptItself) {
   EXPECT_EQ((*events)[2].field("to"), "2");
   EXPECT_EQ((*events)[2].field("at"), (*events)[1].field("at"));
   EXPECT_EQ(world.submits["A"], 1);
+  EXPECT_EQ(balance(), k_start - k_cost);
+}
+
+// The supplier answers the submit with a delivery while Redis drops the shard's connection: the
+// one-step 7->1->2 fails as storage unavailable and is tried again from memory once Redis is
+// back. The top-up is submitted once, the slot given back once, the history is whole.
+TEST_F(Dispatcher, FinalSubmitAnswerIsStoredAfterALostConnectionWithoutResubmitting) {
+  build();
+  service->set_dispatcher(dispatcher.get());
+  // Once, during the next submit: Redis closes every client connection (the shard's included).
+  auto drop_connection_during_submit = [this] {
+    world.during_submit = [this] {
+      world.during_submit = nullptr;
+      redis->command({"CLIENT", "KILL", "TYPE", "normal"});
+    };
+  };
+  world.script["A"] = {act::succeed};
+  drop_connection_during_submit();
+  auto number = push(true);
+  auto o = settle(number);
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_EQ(world.submits["A"], 1);
+  EXPECT_EQ(world.deliveries, 1);
+  EXPECT_EQ(world.submits["B"], 0);
+  EXPECT_EQ(router->find("A")->health.inflight(), 0u);
+  auto events = run(store->events(1001, number));
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[1].field("from"), "7");
+  EXPECT_EQ((*events)[1].field("to"), "1");
+  EXPECT_EQ((*events)[2].field("to"), "2");
+  EXPECT_EQ(balance(), k_start - k_cost);
+
+  // Without failover the same answer, a failure, is not one step: 7->1, then the refund.
+  world.script["A"] = {act::fail};
+  drop_connection_during_submit();
+  auto refunded = push(false);
+  auto r = settle(refunded);
+  EXPECT_EQ(r.status, order_status::refunded);
+  EXPECT_EQ(world.submits["A"], 2);
+  EXPECT_EQ(world.submits["B"], 0);
+  EXPECT_EQ(router->find("A")->health.inflight(), 0u);
+  auto moves = run(store->events(1001, refunded));
+  ASSERT_TRUE(moves);
+  std::vector<std::string> path;
+  for (const auto& e : *moves)
+    path.push_back(std::string(e.field("from").value_or("?")) + "->" +
+                   std::string(e.field("to").value_or("?")));
+  EXPECT_EQ(path, (std::vector<std::string>{"0->7", "7->1", "1->3", "3->4"}));
   EXPECT_EQ(balance(), k_start - k_cost);
 }
 

@@ -1103,6 +1103,26 @@ TEST_F(LedgerScripts, AdvanceThroughAStatusStoresBothStepsAtomically) {
                             ledger_scripts::transition_call(keys, n, 6, 2, "", {}, at, false, 1,
                                                             {{"submit", "succeeded"}}));
   EXPECT_EQ(word(answer), "illegal");
+  // Only 7->1->2 and 7->1->6 pass through a status, although 6->7->6 and 7->1->3 are two allowed
+  // moves each: nothing else needs one step for two moves.
+  answer = call_script(ledger_scripts::transition(),
+                       ledger_scripts::transition_call(keys, n, 6, 6, "", {}, at, false, 7, {}));
+  EXPECT_EQ(word(answer), "illegal");
+  const auto in7 = order_in(m, 5, 7);
+  answer = call_script(ledger_scripts::transition(),
+                       ledger_scripts::transition_call(keys, in7, 7, 3, "", {}, at, false, 1, {}));
+  EXPECT_EQ(word(answer), "illegal");
+  order_record seven = get(m, in7);
+  order_store::hop to_three{order_status::recharging, {}};
+  auto via3 = run(store_->advance(seven, order_status::failed, "x", {}, at, std::move(to_three)));
+  ASSERT_FALSE(via3);
+  EXPECT_EQ(via3.error(), errc::illegal_transition);
+  EXPECT_EQ(get(m, in7).status, order_status::matched);
+  EXPECT_EQ(get(m, in7).event_count, seven.event_count);
+  // Too few arguments for the script is a bad call, not a verdict on the move.
+  auto short_call = ledger_scripts::transition_call(keys, in7, 7, 1, "", {}, at, false);
+  short_call.args.resize(6);
+  EXPECT_TRUE(call_script(ledger_scripts::transition(), short_call).is_error());
   // A core field in the first step's fields is refused too.
   n = order_in(m, 4, 7);
   answer = call_script(ledger_scripts::transition(),
