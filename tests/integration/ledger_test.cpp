@@ -596,6 +596,17 @@ TEST_F(LedgerScripts, ScriptRejectsEveryDisallowedTransition) {
     }
   }
   EXPECT_EQ(rejected, 64 - 8);
+  // Statuses that are not single digits never match a listed move, even spliced from two of
+  // them ("6>7 7" + ">" + "1" reads "6>7 7>1").
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"6>7 7", "1"}, {"6", "7 7>1"}, {"", "7"}, {"6", ""}, {"06", "7"}}) {
+    auto c = ledger_scripts::transition_call(keys, in[6], 6, 7, "x", {}, k_t0_ms + 1'000'000);
+    c.args[1] = from;
+    c.args[2] = to;
+    EXPECT_EQ(word(call_script(ledger_scripts::transition(), std::move(c))), "illegal")
+        << from << " -> " << to;
+  }
+  EXPECT_EQ(get(m, in[6]).status, order_status::waiting);
   // fail_refund only starts from 1, 6, 7 or 3.
   for (int from : {0, 2, 4, 5}) {
     auto answer = call_script(
