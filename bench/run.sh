@@ -116,6 +116,7 @@ trap 'exit 130' INT TERM
 start_redis() {  # start_redis <name> <appendfsync>: sets redis_port, redis_pid
   local name=$1 fsync=$2 dir="$work/redis-$1" i
   mkdir -p "$dir"
+  redis_dir=$dir
   redis_port=$("$bench" free-port)
   # The shipped deploy/redis.conf (AOF on, its rewrite thresholds), on this run's port and dir.
   redis-server "$root/deploy/redis.conf" --port "$redis_port" --bind 127.0.0.1 \
@@ -157,6 +158,11 @@ stop_scenario() {
   stop_pid "$redis_pid"
   topupd_pid=""
   redis_pid=""
+  # The next scenario must not pay for this one's disk writes: its AOF (hundreds of MB, much of
+  # it not yet written back) is deleted, which drops its dirty pages, and the rest is flushed
+  # now, outside any measurement.
+  rm -rf "$redis_dir"
+  sync
   started_pids=()  # all stopped: forget them, their pids may be reused
 }
 
