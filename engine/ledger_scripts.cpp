@@ -270,6 +270,14 @@ end
 return out
 )lua";
 
+/// Field/value pairs as consecutive script arguments.
+void append_pairs(std::vector<std::string>& args, const field_pairs& pairs) {
+  for (const auto& [name, value] : pairs) {
+    args.push_back(name);
+    args.push_back(value);
+  }
+}
+
 }  // namespace
 
 const redis::script& accept() {
@@ -316,14 +324,8 @@ call accept_call(const merchant_keys& keys, std::string order_no, std::string or
   c.args.push_back(std::to_string(cost_fen));
   c.args.push_back(std::to_string(now_ms));
   c.args.push_back(std::to_string(match.size()));
-  for (const auto& [name, value] : match) {
-    c.args.push_back(name);
-    c.args.push_back(value);
-  }
-  for (const auto& [name, value] : business) {
-    c.args.push_back(name);
-    c.args.push_back(value);
-  }
+  append_pairs(c.args, match);
+  append_pairs(c.args, business);
   return c;
 }
 
@@ -346,16 +348,8 @@ call transition_call(const merchant_keys& keys, std::string order_number, int fr
   c.args.push_back(answer_record ? "1" : "0");
   c.args.push_back(via ? std::to_string(*via) : std::string());
   c.args.push_back(std::to_string(via ? via_extra.size() : 0));
-  if (via) {
-    for (const auto& [name, value] : via_extra) {
-      c.args.push_back(name);
-      c.args.push_back(value);
-    }
-  }
-  for (const auto& [name, value] : extra) {
-    c.args.push_back(name);
-    c.args.push_back(value);
-  }
+  if (via) append_pairs(c.args, via_extra);
+  append_pairs(c.args, extra);
   return c;
 }
 
