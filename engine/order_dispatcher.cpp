@@ -188,7 +188,6 @@ void order_dispatcher::adopt_matched(order_record order, first_match m) {
   }
   order.status = order_status::matched;
   for (auto& field : m.fields) order.extra.push_back(std::move(field));
-  order.event_count = 1;  // the accept script stored one `accepted` event for 0->6->7
   if (metrics_) metrics_->orders_in_flight.fetch_add(1, std::memory_order_relaxed);
   start(std::move(order), false, m.channel);
 }
@@ -302,26 +301,32 @@ void order_dispatcher::pump() {
   if (stopping_ || parked_.empty()) return;
   const auto now = steady::now();
   const std::int64_t now_ms = wall_clock_ms();
+  // A parked order leaves its wait line with only its number and merchant known: drive() reads
+  // the rest from Redis (`reserved`: the slot taken for it, or none).
+  auto resume = [this](std::string number, std::int64_t merchant_id,
+                       channel_router::channel* reserved) {
+    order_record o;
+    o.order_number = std::move(number);
+    o.merchant_id = merchant_id;
+    start(std::move(o), true, reserved);
+  };
   // Past their deadline: resumed without a slot; the coroutine fails and refunds them. The scan
   // over every parked order (a compare each; lines keep the stale entries and skip them when
   // they reach the front) runs only once the earliest deadline has come, at most once a second.
   if (now_ms >= next_deadline_ms_ && now_ms - last_deadline_scan_ms_ >= 1000) {
     last_deadline_scan_ms_ = now_ms;
     next_deadline_ms_ = std::numeric_limits<std::int64_t>::max();
-    std::vector<order_record> expired;
+    std::vector<std::pair<std::string, std::int64_t>> expired;  // number, merchant
     for (auto it = parked_.begin(); it != parked_.end();) {
       if (it->second.deadline_ms > now_ms) {
         next_deadline_ms_ = std::min(next_deadline_ms_, it->second.deadline_ms);
         ++it;
         continue;
       }
-      order_record o;
-      o.order_number = it->first;
-      o.merchant_id = it->second.merchant_id;
-      expired.push_back(std::move(o));
+      expired.emplace_back(it->first, it->second.merchant_id);
       it = parked_.erase(it);
     }
-    for (auto& o : expired) start(std::move(o), true, nullptr);
+    for (auto& [number, merchant_id] : expired) resume(std::move(number), merchant_id, nullptr);
   }
   // Each line hands its oldest orders to channels with a free slot, taking the slot for them.
   for (std::size_t n = 0; n < lines_.size() && !parked_.empty(); ++n) {
@@ -340,12 +345,11 @@ void order_dispatcher::pump() {
         reserved->health.started(now);
       }
       // exhausted: resumed without a slot, the coroutine fails and refunds it
-      order_record o;
-      o.order_number = std::move(line.queue.front());
-      o.merchant_id = found->second.merchant_id;
+      const std::int64_t merchant_id = found->second.merchant_id;
+      std::string number = std::move(line.queue.front());
       parked_.erase(found);
       line.queue.pop_front();
-      start(std::move(o), true, reserved);
+      resume(std::move(number), merchant_id, reserved);
     }
   }
   if (!lines_.empty()) next_line_ = (next_line_ + 1) % lines_.size();
@@ -372,6 +376,15 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
       request_pump();  // a parked order may take the slot
     }
     current = nullptr;
+  };
+
+  // A definitive result of the current attempt is stored: it counts for the channel's health,
+  // the slot goes back, and nothing about the attempt is left to persist.
+  auto attempt_settled = [&](channel_router::channel& ch, bool ok,
+                             std::chrono::milliseconds latency) {
+    ch.health.record(ok, latency, steady::now());
+    release_slot();
+    known.reset();
   };
 
   // The channel of the order's current attempt (7 or 1), holding one of its in-flight slots, with
@@ -526,11 +539,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
             step = error_of(co_await store_.advance(o, settled.to, std::move(settled.reason),
                                                     std::move(settled.extra), ended_ms,
                                                     std::move(through)));
-            if (!step) {
-              ch->health.record(settled.ok, latency, steady::now());
-              release_slot();
-              known.reset();
-            }
+            if (!step) attempt_settled(*ch, settled.ok, latency);
           } else {
             step = error_of(co_await store_.advance(o, order_status::recharging, std::string(),
                                                     std::move(extra), ended_ms));
@@ -586,11 +595,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
         else
           step = error_of(co_await store_.advance(o, settled.to, std::move(settled.reason),
                                                   std::move(settled.extra), now_ms));
-        if (!step) {
-          ch->health.record(settled.ok, latency, steady::now());
-          release_slot();
-          known.reset();
-        }
+        if (!step) attempt_settled(*ch, settled.ok, latency);
         break;
       }
     }
@@ -601,8 +606,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
       continue;
     }
     if (stopping_) break;  // left mid-step: the persisted status is what recovery resumes
-    const auto ec = step;
-    if (ec == errc::stale_status || ec == errc::illegal_transition) {
+    if (step == errc::stale_status || step == errc::illegal_transition) {
       // Someone else moved the order (a cancel, another instance): reload and follow it. A
       // result we were about to persist is dropped only if the order left the attempt's status.
       const order_status was = o.status;
@@ -610,7 +614,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
       if (!got && o.status != was) known.reset();
       continue;
     }
-    if (ec == errc::order_not_found) {
+    if (step == errc::order_not_found) {
       log->error("shard={} order={} vanished from storage", shard_, number);
       break;
     }
@@ -618,7 +622,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
     // again with back-off (a crash meanwhile leaves the persisted status, which recovery
     // resumes by asking the supplier).
     log->warn("shard={} order={} status={} storage: {}", shard_, number, to_int(o.status),
-              ec.message());
+              step.message());
     co_await sleep_on(st->wake, storage_backoff);
     storage_backoff = std::min(storage_backoff * 2, std::chrono::milliseconds(5000));
   }

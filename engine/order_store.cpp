@@ -139,15 +139,12 @@ boost::asio::awaitable<boost::system::result<redis::reply>> order_store::run_tra
     std::string reason, const field_pairs& extra_fields, std::int64_t now_ms,
     bool answer_record, const hop* via) {
   // The script checks the same; asking Redis would only cost a round trip.
-  const auto allowed = [](order_status a, order_status b) {
-    return transition_allowed(a, b) && b != order_status::refunded &&
-           a != order_status::pending_payment;
-  };
   // Through a status only on the one path the dispatcher takes: a final answer to the submit.
-  const bool path_ok = via ? from == order_status::matched &&
-                                 via->status == order_status::recharging &&
-                                 (to == order_status::success || to == order_status::waiting)
-                           : allowed(from, to);
+  const bool path_ok =
+      via ? from == order_status::matched && via->status == order_status::recharging &&
+                (to == order_status::success || to == order_status::waiting)
+          : transition_allowed(from, to) && to != order_status::refunded &&
+                from != order_status::pending_payment;
   if (!path_ok) co_return errc::illegal_transition;
   const std::string* reserved = first_reserved(extra_fields);
   if (!reserved && via) reserved = first_reserved(via->extra);
