@@ -44,6 +44,7 @@ if ((quick)); then
   life_warmup=1;       life_secs=4;  life_drain=10
   latency_warmup=1;    latency_secs=6
   memory_orders=20000;  memory_limit=25
+  cost_orders=20000
   run_always=0
 else
   mode=full
@@ -52,6 +53,7 @@ else
   life_warmup=2;       life_secs=15; life_drain=30
   latency_warmup=2;    latency_secs=30
   memory_orders=200000; memory_limit=150
+  cost_orders=100000
   run_always=1
 fi
 
@@ -201,7 +203,7 @@ loadavg_before=$(cut -d' ' -f1 /proc/loadavg)
 clock_start=$SECONDS
 
 # 1. ceiling: the HTTP floor cost, GET /healthz through the same server and client.
-say "1/5 ceiling: GET /healthz, closed loop, $connections connections, ${ceiling_secs}s"
+say "1/6 ceiling: GET /healthz, closed loop, $connections connections, ${ceiling_secs}s"
 start_redis ceiling everysec
 start_topupd ceiling hold
 run_load ceiling --target healthz --mode closed --warmup-s "$ceiling_warmup" \
@@ -218,7 +220,7 @@ orders_for() {  # orders_for <rate bound> <warmup> <secs>
 }
 
 # 2. intake: pushOrder only; the channel never answers, so orders sit in 7.
-say "2/5 intake: pushOrder, closed loop, ${intake_secs}s (appendfsync everysec)"
+say "2/6 intake: pushOrder, closed loop, ${intake_secs}s (appendfsync everysec)"
 start_redis intake everysec
 start_topupd intake hold
 run_load intake --target push --mode closed --warmup-s "$intake_warmup" \
@@ -238,7 +240,7 @@ if ((run_always)); then
 fi
 
 # 3. lifecycle: a zero-latency sim channel and the bench's callback sink.
-say "3/5 lifecycle: push -> 2 -> callback, closed loop, ${life_secs}s (+ drain)"
+say "3/6 lifecycle: push -> 2 -> callback, closed loop, ${life_secs}s (+ drain)"
 start_redis lifecycle everysec
 start_topupd lifecycle instant
 life_bound=$(awk -v r="$intake_rps" 'BEGIN { print 3 * r }')
@@ -249,7 +251,7 @@ stop_scenario
 
 # 4. latency at load: open loop at half the intake maximum.
 latency_rate=$(awk -v r="$intake_rps" 'BEGIN { printf "%.0f", r / 2 }')
-say "4/5 latency: pushOrder, open loop at ${latency_rate}/s (50% of intake), ${latency_secs}s"
+say "4/6 latency: pushOrder, open loop at ${latency_rate}/s (50% of intake), ${latency_secs}s"
 start_redis latency everysec
 start_topupd latency hold
 run_load latency --target push --mode open --rate "$latency_rate" \
@@ -257,11 +259,24 @@ run_load latency --target push --mode open --rate "$latency_rate" \
 stop_scenario
 
 # 5. memory: slow orders waiting in 6 behind a channel at capacity.
-say "5/5 memory: $memory_orders slow orders waiting in 6 (sending stops after ${memory_limit}s)"
+say "5/6 memory: $memory_orders slow orders waiting in 6 (sending stops after ${memory_limit}s)"
 start_redis memory everysec
 start_topupd memory saturated_slow
 run_load memory --target push --mode count --orders "$memory_orders" --recharge-type 0 \
   --limit-s "$memory_limit" --rss --appendfsync everysec
+stop_scenario
+
+# 6. Redis alone: what one accepted order costs redis-server, four ways (bench/README.md).
+say "6/6 redis cost: $cost_orders orders a variant straight to redis-server, no topupd"
+start_redis redis_cost everysec
+"$bench" redis-cost --redis-port "$redis_port" --redis-pid "$redis_pid" --orders "$cost_orders" \
+  --out "$work/results/redis_cost.json" &
+bench_pid=$!
+started_pids+=("$bench_pid")
+cost_status=0
+wait "$bench_pid" || cost_status=$?
+bench_pid=""
+((cost_status == 0)) || die "redis cost (topup-bench exit status $cost_status)"
 stop_scenario
 
 cat >"$work/results/run.json" <<EOF

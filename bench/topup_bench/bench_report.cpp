@@ -255,6 +255,7 @@ int write_report(const report_paths& paths) {
   const auto latency = read_json(file("latency"));
   const auto memory = read_json(file("memory"));
   const auto run = read_json(paths.results_dir + "/run.json");
+  const auto redis_cost = read_json(file("redis_cost"));  // optional: bench/run.sh step 6
   for (auto [name, value] : {std::pair{"ceiling", &ceiling},
                              {"intake", &intake},
                              {"lifecycle", &lifecycle},
@@ -388,6 +389,47 @@ int write_report(const report_paths& paths) {
                 << fixed(number_at(*memory, {"prepared"}), 0) << " orders pushed\n";
     }
   }
+  // Why the ratios are what they are: with the cores saturated in both runs, a scenario's ratio
+  // is about the CPU an answer to /healthz costs over the CPU an order costs (all processes).
+  const auto cost_of = [](const json::object& o) {
+    return number_at(o, {"cpu", "topupd_us_per_op"}) + number_at(o, {"cpu", "redis_us_per_op"}) +
+           number_at(o, {"cpu", "bench_us_per_op"});
+  };
+  const auto cost_parts = [](const json::object& o) {
+    return fixed(number_at(o, {"cpu", "topupd_us_per_op"}), 1) + "/" +
+           fixed(number_at(o, {"cpu", "redis_us_per_op"}), 1) + "/" +
+           fixed(number_at(o, {"cpu", "bench_us_per_op"}), 1);
+  };
+  const double ceiling_cost = cost_of(*ceiling);
+  const double intake_cost = cost_of(*intake);
+  const double lifecycle_cost = cost_of(*lifecycle);
+  if (ceiling_cost > 0 && intake_cost > 0 && lifecycle_cost > 0) {
+    std::cout << pad("cpu/answer", 14) << "us of CPU, topupd/redis/bench: ceiling "
+              << cost_parts(*ceiling) << " = " << fixed(ceiling_cost, 1) << "; intake "
+              << cost_parts(*intake) << " = " << fixed(intake_cost, 1) << " ("
+              << fixed(intake_cost / ceiling_cost, 1) << "x); lifecycle " << cost_parts(*lifecycle)
+              << " = " << fixed(lifecycle_cost, 1) << " ("
+              << fixed(lifecycle_cost / ceiling_cost, 1) << "x)\n"
+              << pad("", 14) << "ratio ~ ceiling cost / order cost: intake_ratio 0.5 allows "
+              << fixed(ceiling_cost / 0.5, 1) << " us an order, lifecycle_ratio 0.3 allows "
+              << fixed(ceiling_cost / 0.3, 1) << " us\n";
+  }
+  if (redis_cost) {
+    std::cout << pad("redis/order", 14) << "redis-server alone (topup-bench redis-cost, "
+              << fixed(number_at(*redis_cost, {"orders"}), 0) << " orders each):";
+    if (auto it = redis_cost->find("variants"); it != redis_cost->end() && it->value().is_array()) {
+      const char* separator = " ";
+      for (const auto& v : it->value().as_array()) {
+        if (!v.is_object()) continue;
+        const auto& o = v.as_object();
+        std::cout << separator << json::value_to<std::string>(o.at("variant")) << " "
+                  << fixed(number_at(o, {"redis_us_per_order"}), 1) << " us "
+                  << fixed(number_at(o, {"aof_bytes_per_order"}), 0) << " B AOF";
+        separator = ", ";
+      }
+    }
+    std::cout << "\n";
+  }
   // On a shared machine other work competes for the same cores: say so next to the figures.
   double worst = 0;
   std::string where;
@@ -458,6 +500,7 @@ int write_report(const report_paths& paths) {
   scenarios["lifecycle"] = *lifecycle;
   scenarios["latency"] = *latency;
   scenarios["memory"] = *memory;
+  if (redis_cost) scenarios["redis_cost"] = *redis_cost;
   json::object root;
   root["generated_at"] = now_utc();
   if (run) root["run"] = *run;

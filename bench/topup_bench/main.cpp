@@ -3,6 +3,7 @@
 //   topup-bench free-port
 //   topup-bench wait    --port P [--timeout-s 15]
 //   topup-bench load    --scenario NAME --port P --target healthz|push [...] --out FILE.json
+//   topup-bench redis-cost --redis-port R --redis-pid PID [--orders N] [--out FILE.json]
 //   topup-bench report  --dir DIR --json latest.json --svg latest.svg
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -22,6 +23,8 @@
 #include "bench/topup_bench/callback_sink.hpp"
 #include "bench/topup_bench/load_generator.hpp"
 #include "bench/topup_bench/merchant_roster.hpp"
+#include "bench/topup_bench/proc_stats.hpp"
+#include "bench/topup_bench/redis_cost.hpp"
 #include "bench/topup_bench/request_pool.hpp"
 #include "bench/topup_bench/topupd_config_writer.hpp"
 
@@ -54,48 +57,6 @@ struct load_options {
   unsigned topupd_threads = 0;
   std::string out;
 };
-
-/// VmRSS of a process in KiB, 0 if unreadable.
-long rss_kb(int pid) {
-  if (pid <= 0) return 0;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return 0;
-}
-
-/// User + system CPU time of a process (0 = this one) in seconds, from /proc/<pid>/stat; -1 if
-/// unreadable.
-double cpu_s(int pid) {
-  std::ifstream in(pid > 0 ? "/proc/" + std::to_string(pid) + "/stat"
-                           : std::string("/proc/self/stat"));
-  std::string text;
-  std::getline(in, text);
-  // The command name (field 2) may hold spaces; fields are counted after its closing ')'.
-  const auto paren = text.rfind(')');
-  if (paren == std::string::npos) return -1;
-  std::istringstream fields(text.substr(paren + 2));
-  std::string field;
-  double ticks = 0;
-  for (int n = 3; n <= 15 && fields >> field; ++n) {
-    if (n == 14 || n == 15) ticks += std::atof(field.c_str());  // utime, stime
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-/// CPU seconds the whole machine spent busy (all cores, /proc/stat), for telling how much of
-/// it went to processes other than the three measured ones.
-double machine_busy_s() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal))
-    return -1;
-  return (user + nice + system + irq + softirq + steal) /
-         static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
 
 /// Waits until the RSS of `pid` stops moving (two reads 500 ms apart within 0.5%), at most 10 s:
 /// the dispatcher adopts accepted orders asynchronously, so the last ones land after the last ack.
@@ -420,6 +381,17 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--topupd-threads", lo.topupd_threads, "recorded in the result");
   load_cmd->add_option("--out", lo.out, "result file (default: stdout)");
 
+  redis_cost_options co;
+  auto* cost_cmd = app.add_subcommand(
+      "redis-cost", "redis-server's CPU and AOF bytes per accepted order, four ways");
+  cost_cmd->add_option("--redis-port", co.redis_port, "an empty redis-server (it is flushed)")
+      ->required();
+  cost_cmd->add_option("--redis-pid", co.redis_pid, "its pid (CPU time)")->required();
+  cost_cmd->add_option("--orders", co.orders, "orders per variant");
+  cost_cmd->add_option("--inflight", co.inflight, "calls pipelined on the connection");
+  cost_cmd->add_option("--merchants", co.merchants, "merchants to spread orders over");
+  cost_cmd->add_option("--out", co.out, "JSON result file");
+
   report_paths rp;
   auto* report_cmd = app.add_subcommand("report", "table, RESULT line, latest.json and SVG");
   report_cmd->add_option("--dir", rp.results_dir, "directory with the scenario JSON files")
@@ -449,6 +421,7 @@ int main(int argc, char** argv) {
                  : 1;
     }
     if (load_cmd->parsed()) return run_load_command(lo);
+    if (cost_cmd->parsed()) return run_redis_cost(co);
     if (report_cmd->parsed()) return write_report(rp);
   } catch (const std::exception& e) {
     std::cerr << "topup-bench: " << e.what() << "\n";

@@ -1,0 +1,367 @@
+#include "bench/topup_bench/redis_cost.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "bench/topup_bench/load_generator.hpp"
+#include "bench/topup_bench/proc_stats.hpp"
+#include "engine/carrier.hpp"
+#include "engine/ledger_scripts.hpp"
+#include "engine/log.hpp"
+#include "engine/order_number.hpp"
+#include "engine/order_store.hpp"
+#include "engine/redis/connection.hpp"
+#include "engine/redis/script.hpp"
+
+namespace topup::bench {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using engine::field_pairs;
+using engine::order_record;
+using engine::redis::reply;
+
+enum class variant { floor, accept, plain, log };
+
+struct variant_info {
+  variant kind;
+  const char* name;
+  const char* what;
+};
+
+constexpr variant_info k_variants[] = {
+    {variant::floor, "floor", "empty script, the accept call's KEYS and ARGV"},
+    {variant::accept, "accept", "the real accept step (order_store::accept)"},
+    {variant::plain, "plain", "accept's nine writes as plain commands, no Lua"},
+    {variant::log, "log", "one XADD of the order to a per-merchant stream"},
+};
+
+constexpr engine::fen_t k_cost_fen = 995;                 // a 10-yuan order at 99.5%
+constexpr engine::fen_t k_funds_fen = 1'000'000'000'000;  // per merchant: never runs out
+constexpr const char* k_prefix = "cost";
+
+/// One order as intake sends it (10 yuan, cmcc, no callback), already matched to a channel, so
+/// accept stores it in 7 with its first attempt, as it does under the intake scenario.
+struct order_case {
+  order_record record;
+  field_pairs business;  // what order_store::accept derives from the record
+  field_pairs match;
+  std::int64_t now_ms = 0;
+};
+
+order_case make_case(std::size_t i, unsigned merchants, std::int64_t now_ms) {
+  order_case c;
+  c.now_ms = now_ms;
+  order_record& r = c.record;
+  r.merchant_id = 2001 + static_cast<std::int64_t>(i % merchants);
+  engine::order_number_parts parts;
+  parts.unix_ms = static_cast<std::uint64_t>(now_ms) + i / 100000;
+  parts.instance = 1;
+  parts.sequence = static_cast<std::uint32_t>(i % 100000);
+  parts.merchant_id = r.merchant_id;
+  r.order_number = engine::make_order_number(parts);
+  r.order_no = "cost-" + std::to_string(i);
+  r.store_id = "s1";
+  r.mobile = std::to_string(13800000000LL + static_cast<long long>(i % 100000000));
+  r.carrier = engine::carrier::cmcc;
+  r.money_yuan = 10;
+  r.recharge_type = 1;
+  r.change = true;
+  r.fingerprint = std::string(40, 'f');  // the shape of a hex SHA-1
+  r.cost_fen = k_cost_fen;
+  const std::string now = std::to_string(now_ms);
+  c.business = {{"merchant_id", std::to_string(r.merchant_id)},
+                {"store_id", r.store_id},
+                {"mobile", r.mobile},
+                {"carrier", "cmcc"},
+                {"money", "10"},
+                {"recharge_type", "1"},
+                {"notify_url", ""},
+                {"change", "1"},
+                {"source", ""}};
+  c.match = {{"channel", "sim-cost"},
+             {"attempts", "1"},
+             {"attempt_id", r.order_number + "-1"},
+             {"tried", "sim-cost"},
+             {"matched_at", now}};
+  return c;
+}
+
+/// The fields the accept script writes to both the record and the event, in its order.
+std::vector<std::string> record_fields(const order_case& c) {
+  std::vector<std::string> out;
+  const auto add = [&](const std::string& name, const std::string& value) {
+    out.push_back(name);
+    out.push_back(value);
+  };
+  for (const auto& [name, value] : c.business) add(name, value);
+  add("order_number", c.record.order_number);
+  add("order_no", c.record.order_no);
+  add("fingerprint", c.record.fingerprint);
+  add("cost", std::to_string(c.record.cost_fen));
+  for (const auto& [name, value] : c.match) add(name, value);
+  return out;
+}
+
+std::vector<std::string> joined(std::vector<std::string> head,
+                                const std::vector<std::string>& tail) {
+  head.insert(head.end(), tail.begin(), tail.end());
+  return head;
+}
+
+bool is_reply(const boost::system::result<reply>& r) { return r && !r->is_error(); }
+
+struct run_state {
+  engine::redis::connection& conn;
+  engine::order_store& store;
+  variant kind;
+  std::size_t orders;
+  unsigned merchants;
+  std::int64_t now_ms;
+  std::size_t next = 0;
+  std::size_t failed = 0;
+  std::string first_failure;
+  unsigned lanes_left = 0;
+};
+
+void note_failure(run_state& s, std::string what) {
+  if (s.failed++ == 0) s.first_failure = std::move(what);
+}
+
+asio::awaitable<bool> write_plain(run_state& s, const order_case& c) {
+  const engine::merchant_keys keys(k_prefix, c.record.merchant_id);
+  const std::string& number = c.record.order_number;
+  const std::string now = std::to_string(c.now_ms);
+  const std::string cost = std::to_string(c.record.cost_fen);
+  const std::vector<std::string> fields = record_fields(c);
+  std::vector<std::vector<std::string>> commands;
+  commands.push_back({"HINCRBY", keys.acct(), "balance", "-" + cost});
+  commands.push_back({"HINCRBY", keys.acct(), "debits", cost});
+  commands.push_back({"XADD", keys.ledger(), "*", "type", "debit", "amount", cost, "balance", "0",
+                      "order", number, "at", now});
+  commands.push_back(joined({"XADD", keys.events(number), "*", "type", "accepted", "from", "0",
+                             "to", "7", "reason", "", "at", now},
+                            fields));
+  commands.push_back(joined({"HSET", keys.order(number)}, fields));
+  commands.back().insert(commands.back().end(), {"status", "7", "reason", "", "created_at", now,
+                                                 "updated_at", now, "events", "1"});
+  commands.push_back({"HSET", keys.ono(), c.record.order_no, number + ":" + c.record.fingerprint});
+  commands.push_back({"ZADD", keys.all(), now, number});
+  commands.push_back({"ZADD", keys.by_status(7), now, number});
+  commands.push_back({"SADD", keys.active(), number});
+  for (auto& command : commands) {
+    auto answer = co_await s.conn.command(std::move(command));
+    if (!is_reply(answer)) co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> write_one(run_state& s, std::size_t i) {
+  order_case c = make_case(i, s.merchants, s.now_ms);
+  const engine::merchant_keys keys(k_prefix, c.record.merchant_id);
+  switch (s.kind) {
+    case variant::accept: {
+      field_pairs match = c.match;
+      auto result = co_await s.store.accept(std::move(c.record), c.now_ms, std::move(match));
+      co_return result && !result->duplicate;
+    }
+    case variant::floor: {
+      static const engine::redis::script empty{"return 0"};
+      auto call = engine::ledger_scripts::accept_call(
+          keys, c.record.order_no, c.record.order_number, c.record.fingerprint, c.record.cost_fen,
+          c.now_ms, c.business, c.match);
+      auto answer = co_await empty.run(s.conn, std::move(call.keys), std::move(call.args));
+      co_return is_reply(answer);
+    }
+    case variant::plain:
+      co_return co_await write_plain(s, c);
+    case variant::log: {
+      std::vector<std::string> command = {"XADD",  keys.ledger() + ":log", "*", "type", "accepted",
+                                          "order", c.record.order_number};
+      command = joined(std::move(command), record_fields(c));
+      auto answer = co_await s.conn.command(std::move(command));
+      co_return is_reply(answer);
+    }
+  }
+  co_return false;
+}
+
+asio::awaitable<void> lane(run_state& s) {
+  for (;;) {
+    const std::size_t i = s.next++;
+    if (i >= s.orders) break;
+    if (!co_await write_one(s, i)) note_failure(s, "order " + std::to_string(i));
+  }
+  --s.lanes_left;
+}
+
+/// Runs `io` until `done` or `limit` passes; false on time-out.
+template <typename Done>
+bool run_until(asio::io_context& io, Done done, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    io.restart();
+    io.run_one_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+/// Awaits one command on `io`; the reply, or nullopt when none came.
+std::optional<reply> call_now(asio::io_context& io, engine::redis::connection& conn,
+                              std::vector<std::string> command) {
+  std::optional<boost::system::result<reply>> answer;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { answer = co_await conn.command(std::move(command)); },
+      asio::detached);
+  if (!run_until(
+          io, [&] { return answer.has_value(); }, std::chrono::seconds(60)))
+    return {};
+  if (!*answer || (*answer)->is_error()) return {};
+  return **answer;
+}
+
+/// A field of an INFO section ("aof_current_size"), or -1.
+double info_number(const reply& info, std::string_view field) {
+  const std::string key = std::string(field) + ":";
+  const auto at = info.str.find(key);
+  if (at == std::string::npos) return -1;
+  return std::atof(info.str.c_str() + at + key.size());
+}
+
+double aof_bytes(asio::io_context& io, engine::redis::connection& conn) {
+  auto info = call_now(io, conn, {"INFO", "persistence"});
+  return info ? info_number(*info, "aof_current_size") : -1;
+}
+
+}  // namespace
+
+int run_redis_cost(const redis_cost_options& o) {
+  if (o.orders == 0 || o.inflight == 0 || o.merchants == 0) {
+    std::cerr << "redis-cost: --orders, --inflight and --merchants must be positive\n";
+    return 2;
+  }
+  topup::set_log_level("warn");  // the connection's notices would land in the table
+  asio::io_context io(1);
+  engine::redis::connection_options options;
+  options.port = o.redis_port;
+  options.command_timeout = std::chrono::seconds(60);
+  engine::redis::connection conn(io, options);
+  conn.start();
+  if (!run_until(
+          io, [&] { return conn.connected(); }, std::chrono::seconds(10))) {
+    std::cerr << "redis-cost: cannot connect to redis on port " << o.redis_port << "\n";
+    return 1;
+  }
+  engine::order_store store(conn, k_prefix);
+  std::string fsync = "?";
+  if (auto r = call_now(io, conn, {"CONFIG", "GET", "appendfsync"}); r && r->elements.size() == 2)
+    fsync = r->elements[1].str;
+
+  json::array results;
+  std::cout << "redis-cost: " << o.orders << " orders a variant, " << o.inflight
+            << " in flight on one connection, " << o.merchants << " merchants, appendfsync "
+            << fsync << "\n"
+            << "  variant  redis_us/order  aof_bytes/order  orders/s  what\n";
+  int status = 0;
+  for (const auto& v : k_variants) {
+    // Each variant starts from an empty database, so none pays for another's keys.
+    if (!call_now(io, conn, {"FLUSHALL"})) {
+      std::cerr << "redis-cost: FLUSHALL failed\n";
+      return 1;
+    }
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    if (v.kind == variant::accept) {
+      bool funded = true;
+      for (unsigned m = 0; m < o.merchants; ++m) {
+        std::optional<bool> ok;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+              auto r = co_await store.credit(2001 + m, "cost-funds", k_funds_fen, now_ms);
+              ok = r.has_value();
+            },
+            asio::detached);
+        if (!run_until(
+                io, [&] { return ok.has_value(); }, std::chrono::seconds(10)) ||
+            !*ok)
+          funded = false;
+      }
+      if (!funded) {
+        std::cerr << "redis-cost: could not credit the merchants\n";
+        return 1;
+      }
+    }
+    run_state s{conn, store, v.kind, o.orders, o.merchants, now_ms, 0, 0, {}, o.inflight};
+    const double aof_before = aof_bytes(io, conn);
+    const double cpu_before = cpu_s(o.redis_pid);
+    const std::int64_t start_ns = now_ns();
+    for (unsigned l = 0; l < o.inflight; ++l) asio::co_spawn(io, lane(s), asio::detached);
+    if (!run_until(
+            io, [&] { return s.lanes_left == 0; }, std::chrono::seconds(600))) {
+      std::cerr << "redis-cost: " << v.name << " did not finish in 600 s\n";
+      return 1;
+    }
+    const double wall_s = static_cast<double>(now_ns() - start_ns) / 1e9;
+    const double cpu_after = cpu_s(o.redis_pid);
+    const double aof_after = aof_bytes(io, conn);
+    if (cpu_before < 0 || cpu_after < 0) {
+      std::cerr << "redis-cost: cannot read the CPU time of pid " << o.redis_pid << "\n";
+      return 1;
+    }
+    const double n = static_cast<double>(o.orders);
+    const double us_per_order = (cpu_after - cpu_before) * 1e6 / n;
+    const double aof_per_order =
+        aof_before >= 0 && aof_after >= 0 ? (aof_after - aof_before) / n : -1;
+    char line[256];
+    std::snprintf(line, sizeof line, "  %-7s %15.1f %16.0f %9.0f  %s", v.name, us_per_order,
+                  aof_per_order, n / wall_s, v.what);
+    std::cout << line << "\n";
+    if (s.failed > 0) {
+      std::cerr << "redis-cost: " << v.name << ": " << s.failed
+                << " calls failed (first: " << s.first_failure << ")\n";
+      status = 1;
+    }
+    results.push_back(json::object{{"variant", v.name},
+                                   {"what", v.what},
+                                   {"redis_us_per_order", us_per_order},
+                                   {"aof_bytes_per_order", aof_per_order},
+                                   {"orders_per_s", n / wall_s},
+                                   {"failed", s.failed}});
+  }
+  call_now(io, conn, {"FLUSHALL"});
+  conn.stop();
+
+  if (!o.out.empty()) {
+    json::object root{{"orders", o.orders},
+                      {"inflight", o.inflight},
+                      {"merchants", o.merchants},
+                      {"appendfsync", fsync},
+                      {"variants", std::move(results)}};
+    std::ofstream file(o.out, std::ios::trunc);
+    file << json::serialize(root) << "\n";
+    if (!file) {
+      std::cerr << "redis-cost: cannot write " << o.out << "\n";
+      return 1;
+    }
+  }
+  return status;
+}
+
+}  // namespace topup::bench
