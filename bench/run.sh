@@ -269,8 +269,8 @@ stop_scenario
 # 6. Redis alone: what one accepted order costs redis-server, four ways (bench/README.md).
 say "6/6 redis cost: $cost_orders orders a variant straight to redis-server, no topupd"
 start_redis redis_cost everysec
-"$bench" redis-cost --redis-port "$redis_port" --redis-pid "$redis_pid" --orders "$cost_orders" \
-  --out "$work/results/redis_cost.json" &
+"$bench" redis-cost --redis-port "$redis_port" --orders "$cost_orders" \
+  --out "$work/results/redis_cost.json" >&2 &
 bench_pid=$!
 started_pids+=("$bench_pid")
 cost_status=0

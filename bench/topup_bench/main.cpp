@@ -3,7 +3,7 @@
 //   topup-bench free-port
 //   topup-bench wait    --port P [--timeout-s 15]
 //   topup-bench load    --scenario NAME --port P --target healthz|push [...] --out FILE.json
-//   topup-bench redis-cost --redis-port R --redis-pid PID [--orders N] [--out FILE.json]
+//   topup-bench redis-cost --redis-port R [--orders N] [--out FILE.json]
 //   topup-bench report  --dir DIR --json latest.json --svg latest.svg
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -386,7 +386,6 @@ int main(int argc, char** argv) {
       "redis-cost", "redis-server's CPU and AOF bytes per accepted order, four ways");
   cost_cmd->add_option("--redis-port", co.redis_port, "an empty redis-server (it is flushed)")
       ->required();
-  cost_cmd->add_option("--redis-pid", co.redis_pid, "its pid (CPU time)")->required();
   cost_cmd->add_option("--orders", co.orders, "orders per variant");
   cost_cmd->add_option("--inflight", co.inflight, "calls pipelined on the connection");
   cost_cmd->add_option("--merchants", co.merchants, "merchants to spread orders over");

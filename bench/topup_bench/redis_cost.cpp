@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "bench/topup_bench/load_generator.hpp"
-#include "bench/topup_bench/proc_stats.hpp"
 #include "engine/carrier.hpp"
 #include "engine/ledger_scripts.hpp"
 #include "engine/log.hpp"
@@ -190,8 +189,7 @@ asio::awaitable<bool> write_one(run_state& s, std::size_t i) {
     case variant::plain:
       co_return co_await write_plain(s, c);
     case variant::log: {
-      std::vector<std::string> command = {"XADD",  keys.ledger() + ":log", "*", "type", "accepted",
-                                          "order", c.record.order_number};
+      std::vector<std::string> command = {"XADD", keys.ledger() + ":log", "*", "type", "accepted"};
       command = joined(std::move(command), record_fields(c));
       auto answer = co_await s.conn.command(std::move(command));
       co_return is_reply(answer);
@@ -206,7 +204,6 @@ asio::awaitable<void> lane(run_state& s) {
     if (i >= s.orders) break;
     if (!co_await write_one(s, i)) note_failure(s, "order " + std::to_string(i));
   }
-  --s.lanes_left;
 }
 
 /// Runs `io` until `done` or `limit` passes; false on time-out.
@@ -221,31 +218,65 @@ bool run_until(asio::io_context& io, Done done, std::chrono::seconds limit) {
   return true;
 }
 
-/// Awaits one command on `io`; the reply, or nullopt when none came.
-std::optional<reply> call_now(asio::io_context& io, engine::redis::connection& conn,
-                              std::vector<std::string> command) {
+// A command answers within the connection's command_timeout (then it fails), so a wait longer
+// than that which still times out means the reactor is wedged: give up on the whole run, never
+// run `io` again with a coroutine still pointing into a returned frame.
+constexpr std::chrono::seconds k_command_timeout{60};
+constexpr std::chrono::seconds k_wait_limit{90};
+
+/// Awaits one command on `io`; its reply, or throws (no reply, or an error reply).
+reply must(asio::io_context& io, engine::redis::connection& conn,
+           std::vector<std::string> command) {
+  const std::string name = command.empty() ? "" : command.front();
   std::optional<boost::system::result<reply>> answer;
   asio::co_spawn(
       io, [&]() -> asio::awaitable<void> { answer = co_await conn.command(std::move(command)); },
       asio::detached);
   if (!run_until(
-          io, [&] { return answer.has_value(); }, std::chrono::seconds(60)))
-    return {};
-  if (!*answer || (*answer)->is_error()) return {};
-  return **answer;
+          io, [&] { return answer.has_value(); }, k_wait_limit))
+    throw std::runtime_error("redis-cost: no answer to " + name + " in 90 s");
+  if (!*answer)
+    throw std::runtime_error("redis-cost: " + name + " failed: " + answer->error().message());
+  if ((*answer)->is_error())
+    throw std::runtime_error("redis-cost: " + name + " answered " + (*answer)->str);
+  return std::move(**answer);
 }
 
-/// A field of an INFO section ("aof_current_size"), or -1.
+/// A number field of an INFO answer ("aof_current_size"); throws if absent.
 double info_number(const reply& info, std::string_view field) {
-  const std::string key = std::string(field) + ":";
+  const std::string key = "\n" + std::string(field) + ":";
   const auto at = info.str.find(key);
-  if (at == std::string::npos) return -1;
+  if (at == std::string::npos)
+    throw std::runtime_error("redis-cost: INFO has no " + std::string(field));
   return std::atof(info.str.c_str() + at + key.size());
 }
 
-double aof_bytes(asio::io_context& io, engine::redis::connection& conn) {
-  auto info = call_now(io, conn, {"INFO", "persistence"});
-  return info ? info_number(*info, "aof_current_size") : -1;
+/// What the server says of itself around one variant.
+struct server_reading {
+  double cpu_s = 0;  // used_cpu_user + used_cpu_sys: every thread, microsecond resolution
+  double aof_bytes = 0;
+  double aof_rewrites = 0;
+};
+
+server_reading read_server(asio::io_context& io, engine::redis::connection& conn) {
+  const reply cpu = must(io, conn, {"INFO", "cpu"});
+  const reply persistence = must(io, conn, {"INFO", "persistence"});
+  return {info_number(cpu, "used_cpu_user") + info_number(cpu, "used_cpu_sys"),
+          info_number(persistence, "aof_current_size"),
+          info_number(persistence, "aof_rewrites") +
+              info_number(persistence, "aof_rewrite_in_progress")};
+}
+
+/// Refuses a server the figures would not be about: without AOF, or with other clients (whose
+/// commands would be counted as ours).
+void check_server(asio::io_context& io, engine::redis::connection& conn) {
+  if (info_number(must(io, conn, {"INFO", "persistence"}), "aof_enabled") != 1)
+    throw std::runtime_error("redis-cost: the server runs without AOF (appendonly yes needed)");
+  const double clients = info_number(must(io, conn, {"INFO", "clients"}), "connected_clients");
+  if (clients != 1) {
+    throw std::runtime_error("redis-cost: " + std::to_string(static_cast<int>(clients) - 1) +
+                             " other client(s) connected; their work would be counted");
+  }
 }
 
 }  // namespace
@@ -259,7 +290,7 @@ int run_redis_cost(const redis_cost_options& o) {
   asio::io_context io(1);
   engine::redis::connection_options options;
   options.port = o.redis_port;
-  options.command_timeout = std::chrono::seconds(60);
+  options.command_timeout = k_command_timeout;
   engine::redis::connection conn(io, options);
   conn.start();
   if (!run_until(
@@ -267,85 +298,84 @@ int run_redis_cost(const redis_cost_options& o) {
     std::cerr << "redis-cost: cannot connect to redis on port " << o.redis_port << "\n";
     return 1;
   }
+  check_server(io, conn);
   engine::order_store store(conn, k_prefix);
-  std::string fsync = "?";
-  if (auto r = call_now(io, conn, {"CONFIG", "GET", "appendfsync"}); r && r->elements.size() == 2)
-    fsync = r->elements[1].str;
+  const std::string fsync = must(io, conn, {"CONFIG", "GET", "appendfsync"}).elements.at(1).str;
+  // No AOF rewrite may fork inside a variant (its bytes and CPU would be counted): off for the
+  // run, the server's own setting back afterwards.
+  const std::string rewrite_percentage =
+      must(io, conn, {"CONFIG", "GET", "auto-aof-rewrite-percentage"}).elements.at(1).str;
+  must(io, conn, {"CONFIG", "SET", "auto-aof-rewrite-percentage", "0"});
 
   json::array results;
   std::cout << "redis-cost: " << o.orders << " orders a variant, " << o.inflight
             << " in flight on one connection, " << o.merchants << " merchants, appendfsync "
             << fsync << "\n"
             << "  variant  redis_us/order  aof_bytes/order  orders/s  what\n";
-  int status = 0;
   for (const auto& v : k_variants) {
     // Each variant starts from an empty database, so none pays for another's keys.
-    if (!call_now(io, conn, {"FLUSHALL"})) {
-      std::cerr << "redis-cost: FLUSHALL failed\n";
-      return 1;
-    }
+    must(io, conn, {"FLUSHALL"});
     const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
     if (v.kind == variant::accept) {
-      bool funded = true;
       for (unsigned m = 0; m < o.merchants; ++m) {
         std::optional<bool> ok;
+        const std::int64_t merchant = 2001 + m;
+        std::string ref = "cost-funds";
         asio::co_spawn(
             io,
             [&]() -> asio::awaitable<void> {
-              auto r = co_await store.credit(2001 + m, "cost-funds", k_funds_fen, now_ms);
+              auto r = co_await store.credit(merchant, std::move(ref), k_funds_fen, now_ms);
               ok = r.has_value();
             },
             asio::detached);
         if (!run_until(
-                io, [&] { return ok.has_value(); }, std::chrono::seconds(10)) ||
-            !*ok)
-          funded = false;
-      }
-      if (!funded) {
-        std::cerr << "redis-cost: could not credit the merchants\n";
-        return 1;
+                io, [&] { return ok.has_value(); }, k_wait_limit))
+          throw std::runtime_error("redis-cost: no answer to a credit in 90 s");
+        if (!*ok)
+          throw std::runtime_error("redis-cost: could not credit merchant " +
+                                   std::to_string(merchant));
       }
     }
     run_state s{conn, store, v.kind, o.orders, o.merchants, now_ms, 0, 0, {}, o.inflight};
-    const double aof_before = aof_bytes(io, conn);
-    const double cpu_before = cpu_s(o.redis_pid);
+    const server_reading before = read_server(io, conn);
     const std::int64_t start_ns = now_ns();
-    for (unsigned l = 0; l < o.inflight; ++l) asio::co_spawn(io, lane(s), asio::detached);
+    for (unsigned l = 0; l < o.inflight; ++l) {
+      asio::co_spawn(io, lane(s), [&s](std::exception_ptr e) {
+        if (e) note_failure(s, "a lane threw");
+        --s.lanes_left;
+      });
+    }
+    // Every call answers or fails within the command timeout; 600 s is for a very large run.
     if (!run_until(
-            io, [&] { return s.lanes_left == 0; }, std::chrono::seconds(600))) {
-      std::cerr << "redis-cost: " << v.name << " did not finish in 600 s\n";
-      return 1;
-    }
+            io, [&] { return s.lanes_left == 0; }, std::chrono::seconds(600)))
+      throw std::runtime_error(std::string("redis-cost: ") + v.name + " did not finish in 600 s");
     const double wall_s = static_cast<double>(now_ns() - start_ns) / 1e9;
-    const double cpu_after = cpu_s(o.redis_pid);
-    const double aof_after = aof_bytes(io, conn);
-    if (cpu_before < 0 || cpu_after < 0) {
-      std::cerr << "redis-cost: cannot read the CPU time of pid " << o.redis_pid << "\n";
-      return 1;
+    if (s.failed > 0) {
+      std::cout << "  " << v.name << " FAILED\n";
+      throw std::runtime_error("redis-cost: " + std::string(v.name) + ": " +
+                               std::to_string(s.failed) +
+                               " calls failed (first: " + s.first_failure + ")");
     }
+    const server_reading after = read_server(io, conn);
+    if (after.aof_rewrites != before.aof_rewrites)
+      throw std::runtime_error(std::string("redis-cost: an AOF rewrite ran during ") + v.name);
     const double n = static_cast<double>(o.orders);
-    const double us_per_order = (cpu_after - cpu_before) * 1e6 / n;
-    const double aof_per_order =
-        aof_before >= 0 && aof_after >= 0 ? (aof_after - aof_before) / n : -1;
+    const double us_per_order = (after.cpu_s - before.cpu_s) * 1e6 / n;
+    const double aof_per_order = (after.aof_bytes - before.aof_bytes) / n;
     char line[256];
     std::snprintf(line, sizeof line, "  %-7s %15.1f %16.0f %9.0f  %s", v.name, us_per_order,
                   aof_per_order, n / wall_s, v.what);
     std::cout << line << "\n";
-    if (s.failed > 0) {
-      std::cerr << "redis-cost: " << v.name << ": " << s.failed
-                << " calls failed (first: " << s.first_failure << ")\n";
-      status = 1;
-    }
     results.push_back(json::object{{"variant", v.name},
                                    {"what", v.what},
                                    {"redis_us_per_order", us_per_order},
                                    {"aof_bytes_per_order", aof_per_order},
-                                   {"orders_per_s", n / wall_s},
-                                   {"failed", s.failed}});
+                                   {"orders_per_s", n / wall_s}});
   }
-  call_now(io, conn, {"FLUSHALL"});
+  must(io, conn, {"FLUSHALL"});
+  must(io, conn, {"CONFIG", "SET", "auto-aof-rewrite-percentage", rewrite_percentage});
   conn.stop();
 
   if (!o.out.empty()) {
@@ -361,7 +391,7 @@ int run_redis_cost(const redis_cost_options& o) {
       return 1;
     }
   }
-  return status;
+  return 0;
 }
 
 }  // namespace topup::bench

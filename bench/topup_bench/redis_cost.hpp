@@ -17,7 +17,6 @@ namespace topup::bench {
 
 struct redis_cost_options {
   std::uint16_t redis_port = 0;
-  int redis_pid = 0;  ///< redis-server's pid: its CPU time is the measurement
   std::size_t orders = 100000;
   unsigned inflight = 64;  ///< calls pipelined on the one connection, as a shard does
   unsigned merchants = 8;
@@ -25,8 +24,10 @@ struct redis_cost_options {
 };
 
 /// Runs the four variants against an empty redis-server (FLUSHALL before each: do not point it at
-/// a server whose data matters), prints a table, writes the JSON. 0 on success; 1 if a call
-/// failed or Redis's CPU time could not be read.
+/// a server whose data matters), prints a table, writes the JSON. Redis's CPU time is its own
+/// INFO cpu (every thread, microseconds), so the server must have no other client, and AOF on;
+/// automatic AOF rewrites are off during the run. 0 on success; throws std::runtime_error (what
+/// went wrong, no figures) if the server is unfit or any call fails.
 int run_redis_cost(const redis_cost_options& options);
 
 }  // namespace topup::bench
