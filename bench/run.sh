@@ -7,15 +7,15 @@
 # Options: --threads N (topupd server.threads, default 1), --connections N (default 64),
 #          --gen-threads N (load generator threads, default 1), --skip-build.
 #
-# Builds the release preset (build-release/), then for each scenario starts a fresh
-# redis-server (AOF on, appendfsync everysec, or always for the extra intake run) and
-# build-release/bin/topupd on free loopback ports, runs build-release/bin/topup-bench against
+# Builds the default preset (build/: Release, -O3, the tree the tests use), then for each
+# scenario starts a fresh redis-server (AOF on, appendfsync everysec, or always for the extra
+# intake run) and build/bin/topupd on free loopback ports, runs build/bin/topup-bench against
 # them, and stops both. Prints a table; writes bench/results/latest.json and
 # bench/results/latest.svg. The last line printed is the RESULT line.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bin="$root/build-release/bin"
+bin="$root/build/bin"
 results="$root/bench/results"
 
 quick=0
@@ -68,13 +68,13 @@ done
 if ((skip_build)); then
   [[ -x "$bin/topupd" && -x "$bin/topup-bench" ]] || die "--skip-build, but $bin has no build"
 else
-  say "building release (build-release/: topupd, topup-bench)"
+  say "building the default preset (build/, Release: topupd, topup-bench)"
   build_log=$(mktemp /tmp/topup-bench-build.XXXXXX)
-  if ! (cd "$root" && cmake --preset release >"$build_log" 2>&1 &&
-        cmake --build --preset release -j 2 --target topupd topup-bench >>"$build_log" 2>&1); then
+  if ! (cd "$root" && cmake --preset default >"$build_log" 2>&1 &&
+        cmake --build --preset default -j 2 --target topupd topup-bench >>"$build_log" 2>&1); then
     tail -n 40 "$build_log" >&2
     rm -f "$build_log"
-    die "the release build failed (output above)"
+    die "the build failed (output above)"
   fi
   rm -f "$build_log"
 fi
