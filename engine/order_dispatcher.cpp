@@ -122,6 +122,17 @@ settlement settle(const attempt_result& known, bool failover_allowed) {
   return {order_status::failed, known.detail, field_pairs{}, false};
 }
 
+/// Stores a settlement of the current attempt from the order's status (7 or 1): 2 or 6 by
+/// advancing the order in place, a failure through fail_refund (3, then 4 with the money back).
+asio::awaitable<boost::system::error_code> store_settlement(order_store& store, order_record& o,
+                                                            settlement s, std::int64_t now_ms) {
+  if (s.to == order_status::failed)
+    co_return co_await take(o, store.fail_refund(o.merchant_id, o.order_number, o.status,
+                                                 std::move(s.reason), now_ms));
+  co_return error_of(
+      co_await store.advance(o, s.to, std::move(s.reason), std::move(s.extra), now_ms));
+}
+
 bool definitive(attempt_outcome o) {
   return o == attempt_outcome::succeeded || o == attempt_outcome::failed ||
          o == attempt_outcome::refused;
@@ -507,18 +518,12 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
           }
         }
         if (known->outcome == attempt_outcome::refused) {
-          ch->health.record(false, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       steady::now() - attempt_started), steady::now());
-          if (failover_allowed)
-            step = error_of(co_await store_.advance(o, order_status::waiting, known->detail,
-                                                    one_field("last_outcome", "refused"), now_ms));
-          else
-            step = co_await take(o, store_.fail_refund(merchant, number, order_status::matched,
-                                                       known->detail, now_ms));
-          if (!step) {
-            release_slot();
-            known.reset();
-          }
+          const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+              steady::now() - attempt_started);
+          auto settled = settle(*known, failover_allowed);
+          const bool ok = settled.ok;
+          step = co_await store_settlement(store_, o, std::move(settled), now_ms);
+          if (!step) attempt_settled(*ch, ok, latency);
         } else {
           const std::string submit = known->outcome == attempt_outcome::accepted ||
                                              definitive(known->outcome)
@@ -589,13 +594,9 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
         const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
             steady::now() - attempt_started);
         auto settled = settle(*known, failover_allowed);
-        if (settled.to == order_status::failed)
-          step = co_await take(o, store_.fail_refund(merchant, number, order_status::recharging,
-                                                     std::move(settled.reason), now_ms));
-        else
-          step = error_of(co_await store_.advance(o, settled.to, std::move(settled.reason),
-                                                  std::move(settled.extra), now_ms));
-        if (!step) attempt_settled(*ch, settled.ok, latency);
+        const bool ok = settled.ok;
+        step = co_await store_settlement(store_, o, std::move(settled), now_ms);
+        if (!step) attempt_settled(*ch, ok, latency);
         break;
       }
     }
