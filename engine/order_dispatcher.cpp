@@ -428,6 +428,19 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
   const bool final_already = is_terminal(o.status);
   const bool failover_allowed = o.change && o.source.empty();
 
+  // Stores where the current attempt's definitive result (`known`) takes the order from its
+  // status, 7 or 1, and on success settles the attempt.
+  auto store_result = [&](channel_router::channel& ch,
+                          std::int64_t now_ms) -> asio::awaitable<boost::system::error_code> {
+    const auto latency =
+        std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - attempt_started);
+    auto settled = settle(*known, failover_allowed);
+    const bool ok = settled.ok;
+    const auto stored = co_await store_settlement(store_, o, std::move(settled), now_ms);
+    if (!stored) attempt_settled(ch, ok, latency);
+    co_return stored;
+  };
+
   while (!stopping_ && !is_terminal(o.status)) {
     // Empty once this round's step is stored (`o` is then the stored record).
     boost::system::error_code step = errc::internal;
@@ -518,12 +531,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
           }
         }
         if (known->outcome == attempt_outcome::refused) {
-          const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
-              steady::now() - attempt_started);
-          auto settled = settle(*known, failover_allowed);
-          const bool ok = settled.ok;
-          step = co_await store_settlement(store_, o, std::move(settled), now_ms);
-          if (!step) attempt_settled(*ch, ok, latency);
+          step = co_await store_result(*ch, now_ms);
         } else {
           const std::string submit = known->outcome == attempt_outcome::accepted ||
                                              definitive(known->outcome)
@@ -591,12 +599,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
             continue;  // pending, unknown, or not found within the grace: ask again later
           }
         }
-        const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
-            steady::now() - attempt_started);
-        auto settled = settle(*known, failover_allowed);
-        const bool ok = settled.ok;
-        step = co_await store_settlement(store_, o, std::move(settled), now_ms);
-        if (!step) attempt_settled(*ch, ok, latency);
+        step = co_await store_result(*ch, now_ms);
         break;
       }
     }
