@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -219,27 +220,35 @@ bool run_until(asio::io_context& io, Done done, std::chrono::seconds limit) {
 }
 
 // A command answers within the connection's command_timeout (then it fails), so a wait longer
-// than that which still times out means the reactor is wedged: give up on the whole run, never
-// run `io` again with a coroutine still pointing into a returned frame.
+// than that which still times out means the reactor is wedged: the whole run is given up.
 constexpr std::chrono::seconds k_command_timeout{60};
 constexpr std::chrono::seconds k_wait_limit{90};
 
-/// Awaits one command on `io`; its reply, or throws (no reply, or an error reply).
+/// Runs one coroutine on `io` to its end and gives its value; throws if it does not end within
+/// k_wait_limit (its state is shared, so an abandoned coroutine never writes to a dead frame).
+template <class T>
+T finish(asio::io_context& io, asio::awaitable<T> coro, const std::string& what) {
+  auto out = std::make_shared<std::optional<T>>();
+  asio::co_spawn(io, std::move(coro), [out](std::exception_ptr e, T value) {
+    if (e) std::rethrow_exception(e);
+    out->emplace(std::move(value));
+  });
+  if (!run_until(
+          io, [&] { return out->has_value(); }, k_wait_limit))
+    throw std::runtime_error("redis-cost: no answer to " + what + " in 90 s");
+  return std::move(**out);
+}
+
+/// One command's reply; throws on no reply or an error reply.
 reply must(asio::io_context& io, engine::redis::connection& conn,
            std::vector<std::string> command) {
   const std::string name = command.empty() ? "" : command.front();
-  std::optional<boost::system::result<reply>> answer;
-  asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { answer = co_await conn.command(std::move(command)); },
-      asio::detached);
-  if (!run_until(
-          io, [&] { return answer.has_value(); }, k_wait_limit))
-    throw std::runtime_error("redis-cost: no answer to " + name + " in 90 s");
-  if (!*answer)
-    throw std::runtime_error("redis-cost: " + name + " failed: " + answer->error().message());
-  if ((*answer)->is_error())
-    throw std::runtime_error("redis-cost: " + name + " answered " + (*answer)->str);
-  return std::move(**answer);
+  auto answer = finish(io, conn.command(std::move(command)), name);
+  if (!answer)
+    throw std::runtime_error("redis-cost: " + name + " failed: " + answer.error().message());
+  if (answer->is_error())
+    throw std::runtime_error("redis-cost: " + name + " answered " + answer->str);
+  return std::move(*answer);
 }
 
 /// A number field of an INFO answer ("aof_current_size"); throws if absent.
@@ -255,16 +264,16 @@ double info_number(const reply& info, std::string_view field) {
 struct server_reading {
   double cpu_s = 0;  // used_cpu_user + used_cpu_sys: every thread, microsecond resolution
   double aof_bytes = 0;
-  double aof_rewrites = 0;
+  double aof_rewrites = 0;  // finished since start-up
+  bool aof_rewriting = false;
 };
 
 server_reading read_server(asio::io_context& io, engine::redis::connection& conn) {
   const reply cpu = must(io, conn, {"INFO", "cpu"});
   const reply persistence = must(io, conn, {"INFO", "persistence"});
   return {info_number(cpu, "used_cpu_user") + info_number(cpu, "used_cpu_sys"),
-          info_number(persistence, "aof_current_size"),
-          info_number(persistence, "aof_rewrites") +
-              info_number(persistence, "aof_rewrite_in_progress")};
+          info_number(persistence, "aof_current_size"), info_number(persistence, "aof_rewrites"),
+          info_number(persistence, "aof_rewrite_in_progress") != 0};
 }
 
 /// Refuses a server the figures would not be about: without AOF, or with other clients (whose
@@ -320,20 +329,8 @@ int run_redis_cost(const redis_cost_options& o) {
                                     .count();
     if (v.kind == variant::accept) {
       for (unsigned m = 0; m < o.merchants; ++m) {
-        std::optional<bool> ok;
         const std::int64_t merchant = 2001 + m;
-        std::string ref = "cost-funds";
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-              auto r = co_await store.credit(merchant, std::move(ref), k_funds_fen, now_ms);
-              ok = r.has_value();
-            },
-            asio::detached);
-        if (!run_until(
-                io, [&] { return ok.has_value(); }, k_wait_limit))
-          throw std::runtime_error("redis-cost: no answer to a credit in 90 s");
-        if (!*ok)
+        if (!finish(io, store.credit(merchant, "cost-funds", k_funds_fen, now_ms), "a credit"))
           throw std::runtime_error("redis-cost: could not credit merchant " +
                                    std::to_string(merchant));
       }
@@ -359,7 +356,7 @@ int run_redis_cost(const redis_cost_options& o) {
                                " calls failed (first: " + s.first_failure + ")");
     }
     const server_reading after = read_server(io, conn);
-    if (after.aof_rewrites != before.aof_rewrites)
+    if (before.aof_rewriting || after.aof_rewriting || after.aof_rewrites != before.aof_rewrites)
       throw std::runtime_error(std::string("redis-cost: an AOF rewrite ran during ") + v.name);
     const double n = static_cast<double>(o.orders);
     const double us_per_order = (after.cpu_s - before.cpu_s) * 1e6 / n;
