@@ -172,17 +172,24 @@ json_number() {  # json_number <file> <key>: the first top-level-looking "key":n
   grep -o "\"$2\":[-0-9.eE+]*" "$1" | head -n 1 | cut -d: -f2
 }
 
-run_load() {  # run_load <name> <topupd args...>: runs topup-bench load, keeps the topupd log
-  local name=$1 status=0; shift
+run_bench() {  # run_bench <topup-bench args...>: runs it, returns its exit status
+  local status=0
   # In the background + wait, so that a signal to this script is acted on at once (bash runs
   # traps only after a foreground child ends) and the trap can stop the generator too.
-  "$bench" load --scenario "$name" --port "$topupd_port" --connections "$connections" \
-    --threads "$gen_threads" --topupd-threads "$topupd_threads" \
-    --topupd-pid "$topupd_pid" --redis-pid "$redis_pid" --out "$work/results/$name.json" "$@" &
+  "$bench" "$@" &
   bench_pid=$!
   started_pids+=("$bench_pid")
   wait "$bench_pid" || status=$?
   bench_pid=""
+  return "$status"
+}
+
+run_load() {  # run_load <name> <topupd args...>: runs topup-bench load, keeps the topupd log
+  local name=$1 status=0; shift
+  run_bench load --scenario "$name" --port "$topupd_port" --connections "$connections" \
+    --threads "$gen_threads" --topupd-threads "$topupd_threads" \
+    --topupd-pid "$topupd_pid" --redis-pid "$redis_pid" --out "$work/results/$name.json" "$@" ||
+    status=$?
   if ((status != 0)); then
     tail -n 20 "$work/topupd-$name.log" >&2 || true
     die "scenario $name (topup-bench exit status $status)"
@@ -269,13 +276,9 @@ stop_scenario
 # 6. Redis alone: what one accepted order costs redis-server, four ways (bench/README.md).
 say "6/6 redis cost: $cost_orders orders a variant straight to redis-server, no topupd"
 start_redis redis_cost everysec
-"$bench" redis-cost --redis-port "$redis_port" --orders "$cost_orders" \
-  --out "$work/results/redis_cost.json" >&2 &
-bench_pid=$!
-started_pids+=("$bench_pid")
 cost_status=0
-wait "$bench_pid" || cost_status=$?
-bench_pid=""
+run_bench redis-cost --redis-port "$redis_port" --orders "$cost_orders" \
+  --out "$work/results/redis_cost.json" >&2 || cost_status=$?
 ((cost_status == 0)) || die "redis cost (topup-bench exit status $cost_status)"
 stop_scenario
 
