@@ -122,17 +122,6 @@ settlement settle(const attempt_result& known, bool failover_allowed) {
   return {order_status::failed, known.detail, field_pairs{}, false};
 }
 
-/// Stores a settlement of the current attempt from the order's status (7 or 1): 2 or 6 by
-/// advancing the order in place, a failure through fail_refund (3, then 4 with the money back).
-asio::awaitable<boost::system::error_code> store_settlement(order_store& store, order_record& o,
-                                                            settlement s, std::int64_t now_ms) {
-  if (s.to == order_status::failed)
-    co_return co_await take(o, store.fail_refund(o.merchant_id, o.order_number, o.status,
-                                                 std::move(s.reason), now_ms));
-  co_return error_of(
-      co_await store.advance(o, s.to, std::move(s.reason), std::move(s.extra), now_ms));
-}
-
 bool definitive(attempt_outcome o) {
   return o == attempt_outcome::succeeded || o == attempt_outcome::failed ||
          o == attempt_outcome::refused;
@@ -429,15 +418,21 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
   const bool failover_allowed = o.change && o.source.empty();
 
   // Stores where the current attempt's definitive result (`known`) takes the order from its
-  // status, 7 or 1, and on success settles the attempt.
+  // status, 7 or 1: 2 or 6 in place, a failure through fail_refund (3, then 4 with the money
+  // back); once stored, the attempt is settled.
   auto store_result = [&](channel_router::channel& ch,
                           std::int64_t now_ms) -> asio::awaitable<boost::system::error_code> {
     const auto latency =
         std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - attempt_started);
     auto settled = settle(*known, failover_allowed);
-    const bool ok = settled.ok;
-    const auto stored = co_await store_settlement(store_, o, std::move(settled), now_ms);
-    if (!stored) attempt_settled(ch, ok, latency);
+    boost::system::error_code stored;
+    if (settled.to == order_status::failed)
+      stored = co_await take(
+          o, store_.fail_refund(merchant, number, o.status, std::move(settled.reason), now_ms));
+    else
+      stored = error_of(co_await store_.advance(o, settled.to, std::move(settled.reason),
+                                                std::move(settled.extra), now_ms));
+    if (!stored) attempt_settled(ch, settled.ok, latency);
     co_return stored;
   };
 
