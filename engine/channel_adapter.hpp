@@ -51,6 +51,9 @@ struct attempt_result {
 struct supplier_callback {
   std::string attempt_id;
   attempt_result result;
+  /// The channel whose endpoint (and secret) it came through: it counts only for an attempt
+  /// that this channel holds (spec §6).
+  std::string channel_id;
 };
 
 /// One supplier channel as the dispatcher of one shard uses it. Each shard has its own adapter

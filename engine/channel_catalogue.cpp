@@ -9,10 +9,10 @@ channel_catalogue::channel_catalogue(const std::vector<channel_config>& channels
   for (const auto& c : channels) entries_.push_back({&c, c.enabled});
 }
 
-bool channel_catalogue::serves(const entry& e, carrier c, std::int64_t money_yuan,
-                               int recharge_type) {
+bool channel_catalogue::configured_for(const entry& e, carrier c, std::int64_t money_yuan,
+                                       int recharge_type) {
   const auto& cfg = *e.config;
-  return e.enabled && std::ranges::find(cfg.carriers, c) != cfg.carriers.end() &&
+  return std::ranges::find(cfg.carriers, c) != cfg.carriers.end() &&
          std::ranges::find(cfg.amounts, money_yuan) != cfg.amounts.end() &&
          std::ranges::find(cfg.recharge_types, recharge_type) != cfg.recharge_types.end();
 }
@@ -26,7 +26,8 @@ bool channel_catalogue::amount_served(std::int64_t money_yuan) const {
 bool channel_catalogue::order_served(carrier c, std::int64_t money_yuan, int recharge_type,
                                      std::string_view source) const {
   return std::ranges::any_of(entries_, [&](const entry& e) {
-    return (source.empty() || e.config->id == source) && serves(e, c, money_yuan, recharge_type);
+    return (source.empty() || e.config->id == source) && e.enabled &&
+           configured_for(e, c, money_yuan, recharge_type);
   });
 }
 
@@ -54,11 +55,15 @@ bool channel_catalogue::exists(std::string_view channel_id) const {
   return std::ranges::any_of(entries_, [&](const entry& e) { return e.config->id == channel_id; });
 }
 
-bool channel_catalogue::channel_serves(std::string_view channel_id, carrier c,
-                                       std::int64_t money_yuan, int recharge_type) const {
-  return std::ranges::any_of(entries_, [&](const entry& e) {
-    return e.config->id == channel_id && serves(e, c, money_yuan, recharge_type);
-  });
+channel_catalogue::service channel_catalogue::channel_service(std::string_view channel_id,
+                                                             carrier c, std::int64_t money_yuan,
+                                                             int recharge_type) const {
+  for (const auto& e : entries_) {
+    if (e.config->id != channel_id) continue;
+    if (!configured_for(e, c, money_yuan, recharge_type)) return service::never;
+    return e.enabled ? service::serves : service::disabled;
+  }
+  return service::never;
 }
 
 }  // namespace topup::engine

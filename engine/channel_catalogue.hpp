@@ -27,16 +27,23 @@ class channel_catalogue {
   /// Returns false if no channel has this id.
   bool set_enabled(std::string_view channel_id, bool enabled);
   bool exists(std::string_view channel_id) const;
-  /// This channel is enabled and serves the carrier, amount and recharge type.
-  bool channel_serves(std::string_view channel_id, carrier c, std::int64_t money_yuan,
-                      int recharge_type) const;
+  /// Whether a channel can take an order for this carrier, amount and recharge type.
+  enum class service {
+    never,     // no such channel, or it is not configured for that
+    disabled,  // configured for it, but an operator took it out of routing (for now)
+    serves,    // configured for it and enabled
+  };
+  service channel_service(std::string_view channel_id, carrier c, std::int64_t money_yuan,
+                          int recharge_type) const;
 
  private:
   struct entry {
     const channel_config* config;
     bool enabled;
   };
-  static bool serves(const entry& e, carrier c, std::int64_t money_yuan, int recharge_type);
+  /// Configured for it, enabled or not.
+  static bool configured_for(const entry& e, carrier c, std::int64_t money_yuan,
+                             int recharge_type);
   std::vector<entry> entries_;
 };
 

@@ -1,6 +1,7 @@
 #include "engine/channel_router.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 namespace topup::engine {
 
@@ -40,10 +41,14 @@ channel_router::pick_result channel_router::pick(const order_record& order,
       if (!ch.adapter) continue;
       if (!order.source.empty() && cfg.id != order.source) continue;
       if (std::ranges::find(tried, cfg.id) != tried.end()) continue;
-      if (!catalogue_.channel_serves(cfg.id, order.carrier, order.money_yuan, order.recharge_type))
-        continue;
+      const auto service = catalogue_.channel_service(cfg.id, order.carrier, order.money_yuan,
+                                                      order.recharge_type);
+      if (service == channel_catalogue::service::never) continue;
+      // A disabled channel may be enabled again before the order's deadline: the order waits
+      // for it (spec §7) instead of being refunded at once.
       any_could_serve = true;
-      if (ch.health.available(now)) available.push_back(&ch);
+      if (service == channel_catalogue::service::serves && ch.health.available(now))
+        available.push_back(&ch);
     }
     if (!available.empty()) return {verdict::chosen, available[round_robin_++ % available.size()]};
     i = j;
@@ -80,6 +85,18 @@ std::string join_ids(const std::vector<std::string>& ids) {
     out += id;
   }
   return out;
+}
+
+std::string attempt_channel(const order_record& order, std::string_view attempt_id) {
+  const auto dash = attempt_id.rfind('-');
+  if (dash == std::string_view::npos || attempt_id.substr(0, dash) != order.order_number)
+    return {};
+  const std::string_view digits = attempt_id.substr(dash + 1);
+  std::size_t n = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || n == 0) return {};
+  auto tried = split_ids(order.extra_field("tried").value_or(std::string_view{}));
+  return n <= tried.size() ? std::move(tried[n - 1]) : std::string();
 }
 
 }  // namespace topup::engine

@@ -57,4 +57,9 @@ class channel_router {
 std::vector<std::string> split_ids(std::string_view csv);
 std::string join_ids(const std::vector<std::string>& ids);
 
+/// The channel that holds attempt `attempt_id` ("<order_number>-<n>") of `order`: the n-th of
+/// its tried channels (each attempt goes to a channel not tried before, in order). Empty when
+/// the id names another order or an attempt the order never made.
+std::string attempt_channel(const order_record& order, std::string_view attempt_id);
+
 }  // namespace topup::engine

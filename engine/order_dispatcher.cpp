@@ -11,6 +11,7 @@
 #include "engine/assert.hpp"
 #include "engine/clock.hpp"
 #include "engine/errc.hpp"
+#include "engine/failure_reason.hpp"
 #include "engine/log.hpp"
 
 namespace topup::engine {
@@ -24,6 +25,7 @@ struct order_dispatcher::active_order {
   explicit active_order(asio::io_context& io) : wake(io) {}
   asio::steady_timer wake;
   std::string attempt_id;                     // the attempt a callback must name to count
+  std::string channel_id;                     // the channel holding it, the only one heard
   std::optional<attempt_result> delivered;    // a callback's result, not yet applied
   std::string delivered_for;                  // the attempt that result is about
 };
@@ -217,6 +219,17 @@ void order_dispatcher::deliver(const std::string& order_number, supplier_callbac
   if (it == orders_.end()) return;
   auto& st = *it->second;
   if (st.attempt_id != callback.attempt_id) return;  // about an older attempt: already settled
+  // Another channel's word about this attempt is no result (spec §6): only the holder knows.
+  if (st.channel_id != callback.channel_id) {
+    logger("engine")->warn("shard={} order={} callback about attempt={} from channel={} ignored: "
+                           "the attempt is held by channel={}",
+                           shard_, order_number, callback.attempt_id, callback.channel_id,
+                           st.channel_id);
+    return;
+  }
+  // Only a final status decides an attempt; "charging" and any status outside 2/3/4 mean the
+  // supplier is still working on it (spec §6), and settling on them could deliver twice.
+  if (!definitive(callback.result.outcome)) return;
   st.delivered = callback.result;
   st.delivered_for = callback.attempt_id;
   st.wake.cancel();
@@ -397,6 +410,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
       current->health.started(steady::now());
     }
     st->attempt_id = field_str(o, "attempt_id");
+    st->channel_id = ch->config->id;
     return ch;
   };
 
@@ -481,10 +495,10 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
           if (!step) just_matched = true;
           else release_slot();
         } else if (pick.what == channel_router::verdict::exhausted) {
-          const char* why =
-              tried.empty() ? "no channel can serve this order" : "every allowed channel failed";
-          step = co_await take(
-              o, store_.fail_refund(merchant, number, order_status::waiting, why, now_ms));
+          const std::string_view why =
+              tried.empty() ? failure_reason::no_channel : failure_reason::every_channel_failed;
+          step = co_await take(o, store_.fail_refund(merchant, number, order_status::waiting,
+                                                     std::string(why), now_ms));
         } else {
           // Channels exist but none has capacity or health right now: wait parked (no
           // coroutine), up to a deadline.
@@ -492,7 +506,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
           if (now_ms >= deadline) {
             step = co_await take(
                 o, store_.fail_refund(merchant, number, order_status::waiting,
-                                      "no channel available before the deadline", now_ms));
+                                      std::string(failure_reason::deadline), now_ms));
           } else {
             park_until = deadline;
           }
@@ -587,7 +601,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
           if (answer.outcome == attempt_outcome::not_found &&
               age_ms >= static_cast<std::int64_t>(ch->config->unknown_grace_ms)) {
             // The supplier says it never got the order, and the grace has passed: never placed.
-            known = failed_result("never placed at the supplier");
+            known = failed_result(std::string(failure_reason::never_placed));
           } else if (definitive(answer.outcome)) {
             known = answer;
           } else {

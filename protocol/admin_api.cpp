@@ -134,6 +134,8 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
       data["source"] = order->source;
       data["cost_fen"] = order->cost_fen;
       data["updated_at_ms"] = order->updated_at_ms;
+      // Operators see why in the engine's and the supplier's own words; merchants, reason above.
+      data["detail"] = order->reason;
       boost::json::object extra;
       for (const auto& [k, v] : order->extra) extra[k] = v;
       data["extra"] = std::move(extra);

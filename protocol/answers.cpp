@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "engine/failure_reason.hpp"
 #include "engine/money.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/wire_codes.hpp"
@@ -47,7 +48,7 @@ boost::json::object order_json(const engine::order_record& order) {
   o["cost"] = engine::format_fen(order.cost_fen);
   o["created_at"] = seconds_text(order.created_at_ms);
   o["finished_at"] = seconds_text(order.finished_at_ms);
-  o["reason"] = order.reason;
+  o["reason"] = engine::merchant_reason(order);
   return o;
 }
 

@@ -1,5 +1,6 @@
 #include "protocol/supplier_notify.hpp"
 
+#include "engine/channel_router.hpp"
 #include "engine/log.hpp"
 #include "engine/order_number.hpp"
 #include "protocol/answers.hpp"
@@ -48,6 +49,15 @@ boost::asio::awaitable<http_response> handle_supplier_notify(api_context& ctx, h
     // Unknown order: fail. Storage down: fail too, so the supplier calls again later.
     co_return plain("fail", version, keep_alive);
   }
+  // A result counts only from the channel that holds the attempt (spec §6): a callback on
+  // /notify/B about an attempt placed at A is refused, whatever B's signature says.
+  const std::string holder = engine::attempt_channel(*order, attempt_id);
+  if (holder != channel_id) {
+    log->warn("supplier callback refused channel={} attempt={} reason=\"attempt held by {}\"",
+              channel_id, attempt_id, holder.empty() ? std::string("no channel") : holder);
+    co_return plain("fail", version, keep_alive);
+  }
+  callback->channel_id = std::string(channel_id);
   ctx.deliver_callback(order_number, std::move(*callback));
   co_return plain("success", version, keep_alive);
 }

@@ -233,7 +233,10 @@ class Channels : public ::testing::Test {
       EXPECT_EQ(status, o.status) << o.order_no << " (" << o.number << "): " << a.raw
                                   << "\nadmin record: " << admin_record(port, o.number);
       if (status == "4") {
-        EXPECT_NE(text(a.data, "reason"), "") << o.order_no << ": " << a.raw;
+        // topupd's own words from a fixed set, never a supplier's code or message (spec §3.2).
+        static const std::set<std::string> k_reasons = {"充值失败", "号码异常", "超时未到账",
+                                                        "商户撤单", "无可用通道", "运营商维护"};
+        EXPECT_TRUE(k_reasons.contains(text(a.data, "reason"))) << o.order_no << ": " << a.raw;
       } else if (status == "2") {
         EXPECT_EQ(text(a.data, "reason"), "") << o.order_no << ": " << a.raw;
       }
@@ -376,6 +379,40 @@ TEST_F(Channels, MalformedAnswerIsResolvedByQueryAtTheSameChannel) {
   expect_settled(topupd.port(), orders, both());
   EXPECT_EQ(up1_->placed() - placed1, 2u);
   EXPECT_EQ(up2_->placed() - placed2, 0u) << "an order with an unknown outcome reached up2";
+}
+
+TEST_F(Channels, IntermediateCallbackStatusesNeverEndTheAttempt) {
+  // up1 calls back "charging" (1) and statuses outside spec §4's finals (0, 6, 7, 9), each
+  // signed right, while it is still delivering; then 2. Taken as a failure, change=1 would send
+  // the order to up2 as well (two top-ups) and change=0 would refund a top-up that arrives.
+  run_matrix("charging_callback", false, 4, 0);
+}
+
+TEST_F(Channels, CallbackOnAnotherChannelsEndpointNeverDecidesTheAttempt) {
+  // up1 holds the attempts and answers only by query, asked rarely; meanwhile callbacks about
+  // them arrive on /notify/up2, signed with up2's own (valid) secret.
+  topupd_process topupd;
+  auto up1 = up1_->wikeyun_channel("up1", 0.97);
+  up1["query_interval_ms"] = 1500;
+  start_topupd(topupd, {up1, up2_->wikeyun_channel("up2", 0.98)});
+  up1_->set_mode("no_callback");
+  std::vector<expected_order> orders;
+  for (const char* change : {"1", "0"}) {
+    expected_order e{std::string("cross-change") + change, "", 100, "2", "up1"};
+    e.number = push(topupd.port(), e.order_no, e.money, {{"change", change}});
+    ASSERT_FALSE(e.number.empty());
+    orders.push_back(std::move(e));
+  }
+  http_client http(topupd.port());
+  for (const auto& e : orders) {
+    for (const char* status : {"4", "3", "2"}) {
+      auto r = http.post("/notify/up2", supplier_callback(e.number + "-1", status, "up2-secret"));
+      EXPECT_EQ(r.status, 200u);
+      EXPECT_EQ(trimmed(r.body), "fail") << e.order_no << " status " << status;
+    }
+  }
+  expect_settled(topupd.port(), orders, both());
+  EXPECT_NE(topupd.log_tail(20000).find("attempt held by up1"), std::string::npos);
 }
 
 // ---- supplier callbacks -------------------------------------------------------------------------

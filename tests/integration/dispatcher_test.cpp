@@ -399,7 +399,7 @@ TEST_F(Dispatcher, CallbackDecidesAnAcceptedAttempt) {
   auto o = settle(number, 300ms);
   ASSERT_EQ(o.status, order_status::recharging);
   supplier_callback cb{std::string(o.extra_field("attempt_id").value_or("")),
-                       {attempt_outcome::succeeded, ""}};
+                       {attempt_outcome::succeeded, ""}, "A"};
   dispatcher->deliver(number, cb);
   o = settle(number);
   EXPECT_EQ(o.status, order_status::success);
@@ -413,9 +413,90 @@ TEST_F(Dispatcher, CallbackForAnOlderAttemptIsIgnored) {
   auto number = push(true);
   auto o = settle(number, 300ms);
   ASSERT_EQ(o.status, order_status::recharging);
-  dispatcher->deliver(number, supplier_callback{number + "-9", {attempt_outcome::failed, ""}});
+  dispatcher->deliver(number, supplier_callback{number + "-9", {attempt_outcome::failed, ""}, "A"});
   o = settle(number, 300ms);
   EXPECT_EQ(o.status, order_status::recharging);
+}
+
+TEST_F(Dispatcher, IntermediateCallbackStatusesKeepTheAttemptRunning) {
+  cfg.channels[0].query_interval_ms = 60000;  // only callbacks reach the order in time
+  build();
+  world.script["A"] = {act::accept_silent};
+  world.script["B"] = {act::succeed};
+  auto number = push(true);
+  auto o = settle(number, 300ms);
+  ASSERT_EQ(o.status, order_status::recharging);
+  // "Charging", and statuses outside 2/3/4, as the adapter reads them: still running at A.
+  // Taken as a failure, the order would go to B while A is still delivering (two top-ups).
+  for (auto outcome : {attempt_outcome::pending, attempt_outcome::accepted,
+                       attempt_outcome::unknown, attempt_outcome::not_found}) {
+    dispatcher->deliver(number, supplier_callback{number + "-1", {outcome, "status 1"}, "A"});
+    o = settle(number, 100ms);
+    ASSERT_EQ(o.status, order_status::recharging) << outcome_name(outcome);
+  }
+  EXPECT_EQ(world.submits["B"], 0);
+  dispatcher->deliver(number, supplier_callback{number + "-1", {attempt_outcome::succeeded, ""}, "A"});
+  o = settle(number);
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_EQ(world.submits["B"], 0);
+  EXPECT_EQ(balance(), k_start - k_cost);
+}
+
+TEST_F(Dispatcher, CallbackFromAChannelNotHoldingTheAttemptIsIgnored) {
+  cfg.channels[0].query_interval_ms = 60000;
+  build();
+  world.script["A"] = {act::accept_silent};
+  world.script["B"] = {act::succeed};
+  auto number = push(true);
+  auto o = settle(number, 300ms);
+  ASSERT_EQ(o.status, order_status::recharging);
+  ASSERT_EQ(o.extra_field("channel").value_or(""), "A");
+  // B's "failed" about the attempt A holds: were it applied, the order would move to B while A
+  // still delivers; B's "succeeded" would charge for a top-up A may never make.
+  dispatcher->deliver(number, supplier_callback{number + "-1", {attempt_outcome::failed, ""}, "B"});
+  dispatcher->deliver(number, supplier_callback{number + "-1", {attempt_outcome::succeeded, ""}, "B"});
+  dispatcher->deliver(number, supplier_callback{number + "-1", {attempt_outcome::failed, ""}, ""});
+  o = settle(number, 300ms);
+  EXPECT_EQ(o.status, order_status::recharging);
+  EXPECT_EQ(world.submits["B"], 0);
+  dispatcher->deliver(number, supplier_callback{number + "-1", {attempt_outcome::failed, ""}, "A"});
+  o = settle(number);
+  EXPECT_EQ(o.status, order_status::success);  // failed over to B, which delivered
+  EXPECT_EQ(world.submits["B"], 1);
+  EXPECT_EQ(world.deliveries, 1);
+}
+
+TEST_F(Dispatcher, DisablingTheOnlyOtherChannelKeepsAFailedOverOrderWaitingUntilItsDeadline) {
+  cfg.merchants[0].fast_deadline_s = 2;
+  build();
+  world.script["A"] = {act::fail};
+  world.script["B"] = {act::succeed};
+  ASSERT_TRUE(catalogue->set_enabled("B", false));
+  auto number = push(true);
+  // A fails; B, the only other channel, is disabled: the order waits in 6 for it, it is not
+  // refunded at once (spec §7: waiting orders keep waiting until their deadline).
+  auto o = settle(number, 500ms);
+  ASSERT_EQ(o.status, order_status::waiting) << o.reason;
+  EXPECT_EQ(balance(), k_start - k_cost);
+  ASSERT_TRUE(catalogue->set_enabled("B", true));
+  o = settle(number, 2s);
+  EXPECT_EQ(o.status, order_status::success);
+  EXPECT_EQ(world.submits["B"], 1);
+  EXPECT_EQ(balance(), k_start - k_cost);
+}
+
+TEST_F(Dispatcher, DisabledChannelStillRefundsAWaitingOrderAtItsDeadline) {
+  cfg.merchants[0].fast_deadline_s = 1;
+  build();
+  world.script["A"] = {act::fail};
+  ASSERT_TRUE(catalogue->set_enabled("B", false));
+  auto number = push(true);
+  auto o = settle(number, 300ms);
+  ASSERT_EQ(o.status, order_status::waiting) << o.reason;
+  o = settle(number, 3s);
+  EXPECT_EQ(o.status, order_status::refunded);
+  EXPECT_EQ(world.submits["B"], 0);
+  EXPECT_EQ(balance(), k_start);
 }
 
 TEST_F(Dispatcher, LateCallbackAboutAnEarlierAttemptNeverDecidesTheNextOne) {
@@ -427,14 +508,14 @@ TEST_F(Dispatcher, LateCallbackAboutAnEarlierAttemptNeverDecidesTheNextOne) {
   world.during_query = [this](const std::string& attempt_id) {
     if (attempt_id.ends_with("-1"))
       dispatcher->deliver(attempt_id.substr(0, attempt_id.size() - 2),
-                          supplier_callback{attempt_id, {attempt_outcome::failed, "late"}});
+                          supplier_callback{attempt_id, {attempt_outcome::failed, "late"}, "A"});
   };
   auto number = push(true);
   auto o = settle(number, 500ms);
   // Attempt 2 at B is still running: the stale callback must not have failed it.
   ASSERT_EQ(o.status, order_status::recharging) << o.reason;
   ASSERT_EQ(o.extra_field("attempt_id").value_or(""), number + "-2");
-  dispatcher->deliver(number, supplier_callback{number + "-2", {attempt_outcome::succeeded, ""}});
+  dispatcher->deliver(number, supplier_callback{number + "-2", {attempt_outcome::succeeded, ""}, "B"});
   o = settle(number);
   EXPECT_EQ(o.status, order_status::success);
   EXPECT_EQ(balance(), k_start - k_cost);
@@ -538,7 +619,7 @@ TEST_F(Dispatcher, CancelledParkedOrderIsNeverSubmitted) {
   ASSERT_TRUE(cancelled) << cancelled.error().message();
   EXPECT_EQ(cancelled->status, order_status::refunded);
   // The slot frees; the wait line finds the cancelled order refunded and submits nothing.
-  dispatcher->deliver(first, supplier_callback{first + "-1", {attempt_outcome::succeeded, ""}});
+  dispatcher->deliver(first, supplier_callback{first + "-1", {attempt_outcome::succeeded, ""}, "A"});
   EXPECT_EQ(settle(first).status, order_status::success);
   io.run_for(300ms);
   EXPECT_EQ(dispatcher->parked(), 0u);
@@ -649,7 +730,7 @@ TEST_F(Dispatcher, AcceptStoresInSixWhenNoChannelIsFreeAndARepeatGivesTheSlotBac
   io.run_for(20ms);
   EXPECT_EQ(dispatcher->parked(), 1u);
   for (const auto& n : {first, second})
-    dispatcher->deliver(n, supplier_callback{n + "-1", {attempt_outcome::succeeded, ""}});
+    dispatcher->deliver(n, supplier_callback{n + "-1", {attempt_outcome::succeeded, ""}, "A"});
   for (const auto& n : {first, second, third}) EXPECT_EQ(settle(n).status, order_status::success);
   EXPECT_EQ(world.submits["A"], 3);
   EXPECT_EQ(balance(), k_start - 3 * k_cost);

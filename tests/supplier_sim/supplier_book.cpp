@@ -16,7 +16,7 @@ struct mode_entry {
   std::string_view name;
 };
 
-constexpr std::array<mode_entry, 14> k_modes = {{
+constexpr std::array<mode_entry, 15> k_modes = {{
     {sim_mode::succeed, "succeed"},
     {sim_mode::fail, "fail"},
     {sim_mode::refuse, "refuse"},
@@ -31,6 +31,7 @@ constexpr std::array<mode_entry, 14> k_modes = {{
     {sim_mode::http500_placed, "http500_placed"},
     {sim_mode::bad_json, "bad_json"},
     {sim_mode::forged_success, "forged_success"},
+    {sim_mode::charging_callback, "charging_callback"},
 }};
 
 bool same_business_parameters(const placed_order& a, const placed_order& b) {

@@ -28,6 +28,8 @@ enum class sim_mode {
   http500_placed,      // placed as `succeed` (callback too), but the answer is HTTP 500
   bad_json,            // nothing placed; HTTP 200 with invalid JSON that still shows "0000"
   forged_success,      // placed, fails (4); the only callback claims 2 with a wrong sign
+  charging_callback,   // as `succeed`, but first signed callbacks with statuses that are not
+                       // final (1, 0, 6, 7, 9) while the order is still being delivered
 };
 
 /// Whether an order pushed under `mode` is placed (taken by the supplier).

@@ -337,14 +337,15 @@ bool calls_back(sim_mode mode) {
 
 /// The form body of the result callback of `order` (spec §5 fields), signed with the secret, or
 /// with a wrong one in the forged modes (forged_success also claims a success that is not).
-std::string callback_body(const supplier_service& svc, const placed_order& order) {
+std::string callback_body(const supplier_service& svc, const placed_order& order,
+                          int status) {
   const bool forged =
       order.mode == sim_mode::forged_callback || order.mode == sim_mode::forged_success;
   form_params form;
   form.insert("order_no", order.order_no);
   form.insert("order_number", order.order_number);
   form.insert("status", order.mode == sim_mode::forged_success ? std::string("2")
-                                                               : std::to_string(order.status));
+                                                               : std::to_string(status));
   form.insert("amount", std::to_string(order.money_yuan));
   form.insert("mobile", order.mobile);
   form.insert("timestamp", std::to_string(now_s()));
@@ -383,6 +384,16 @@ asio::awaitable<void> send_callback(std::shared_ptr<supplier_service> svc, std::
 /// callback goes to its notify_url, once or twice. One shot per copy, no retries: the pusher
 /// learns the truth by query whatever happens to a callback.
 asio::awaitable<void> settle(std::shared_ptr<supplier_service> svc, std::string order_no) {
+  if (const placed_order* charging = svc->book().find_by_order_no(order_no);
+      charging && charging->mode == sim_mode::charging_callback && !charging->notify_url.empty()) {
+    // Still delivering: "charging" and statuses outside spec §4's finals, each signed right.
+    const std::string url = charging->notify_url;
+    for (int status : {1, 0, 6, 7, 9}) {
+      const placed_order* order = svc->book().find_by_order_no(order_no);
+      if (!order || svc->stopping()) co_return;
+      co_await send_callback(svc, url, callback_body(*svc, *order, status), order_no);
+    }
+  }
   if (!co_await sleep_for(svc, svc->options().callback_delay)) co_return;
   placed_order* order = svc->book().find_by_order_no(order_no);
   if (!order) co_return;
@@ -392,7 +403,7 @@ asio::awaitable<void> settle(std::shared_ptr<supplier_service> svc, std::string 
   const int copies = order->mode == sim_mode::duplicate_callback ? 2 : 1;
   const std::string url = order->notify_url;
   for (int copy = 0; copy < copies && !svc->stopping(); ++copy) {
-    co_await send_callback(svc, url, callback_body(*svc, *order), order_no);
+    co_await send_callback(svc, url, callback_body(*svc, *order, order->status), order_no);
   }
 }
 
