@@ -19,10 +19,13 @@ enum class errc {
   stale_status,            // compare-and-set lost: the order moved meanwhile
   order_number_taken,      // generated order_number already exists (clock went back): retry
   storage_unavailable,     // wire 5000 / HTTP 503: nothing was accepted
+  outcome_unknown,         // wire 5002 / HTTP 503: a write was sent and its answer lost; it may
+                           // have been applied (retry the same request to learn)
   storage_protocol,        // Redis answered something we did not expect: wire 5001
   overloaded,              // wire 1008 / HTTP 429: shard over its in-flight bound
   shutting_down,           // the shard is draining
   internal,                // wire 5001
+  store_not_allowed,       // wire 1006: store_id not one of the merchant's
 };
 
 const boost::system::error_category& error_category() noexcept;

@@ -53,7 +53,8 @@ boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
         }
         break;
       }
-      if (active.error() != errc::storage_unavailable) co_return active.error();
+      if (active.error() != errc::storage_unavailable && active.error() != errc::outcome_unknown)
+        co_return active.error();
       if (stopping()) co_return errc::shutting_down;
       // Redis is not reachable yet: try again shortly rather than forget these orders.
       pause.expires_after(std::chrono::milliseconds(500));

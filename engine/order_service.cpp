@@ -2,11 +2,13 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 
 #include "engine/assert.hpp"
 #include "engine/clock.hpp"
 #include "engine/errc.hpp"
+#include "engine/failure_reason.hpp"
 #include "engine/money.hpp"
 #include "engine/order_number.hpp"
 
@@ -39,13 +41,21 @@ std::string hex_sha1(std::string_view data) {
   return out;
 }
 
+/// A read whose answer was lost changed nothing: plain "storage unavailable" (5000), not the
+/// "maybe applied" of a write (5002).
+template <class T>
+boost::system::result<T> read_result(boost::system::result<T> r) {
+  if (!r && r.error() == errc::outcome_unknown) return errc::storage_unavailable;
+  return r;
+}
+
 }  // namespace
 
 order_service::order_service(const config& cfg, order_store& store, channel_catalogue& catalogue,
                              unsigned shard)
     : config_(cfg), store_(store), catalogue_(catalogue), shard_(shard) {}
 
-std::string order_service::fingerprint(const push_request& r, bool change) {
+std::string order_service::fingerprint(const push_request& r) {
   // Unit separators keep field boundaries unambiguous (no field may contain 0x1f: the form
   // decoder accepts it, so it is escaped by doubling).
   std::string joined;
@@ -62,7 +72,7 @@ std::string order_service::fingerprint(const push_request& r, bool change) {
   add(std::to_string(r.money_yuan));
   add(std::to_string(r.recharge_type));
   add(r.notify_url);
-  add(change ? "1" : "0");
+  add(!r.change ? "" : *r.change ? "1" : "0");
   add(r.source);
   return hex_sha1(joined);
 }
@@ -82,16 +92,25 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
     push_request request) {
   TOPUP_ASSERT(request.merchant != nullptr);
   if (!intake_open_) co_return errc::storage_unavailable;
-  if (inflight_ >= config_.server.max_inflight_orders) co_return errc::overloaded;
+  if (inflight_ >= config_.server.max_inflight_orders)
+    co_return co_await refuse_unless_repeat(request, errc::overloaded);
   inflight_guard guard(inflight_);
 
+  const auto& stores = request.merchant->store_ids;
+  if (std::ranges::find(stores, request.store_id) == stores.end())
+    co_return co_await refuse_unless_repeat(request, errc::store_not_allowed);
+  // Number segments are fixed: an invalid number was never accepted, whatever its order_no.
   auto carrier_of = detect_carrier(request.mobile);
   if (!carrier_of) co_return errc::invalid_mobile;
+  // What channels serve changes with the configuration and with operators' switches: a repeat
+  // of an order accepted before must get that order, not a refusal (spec §3.1).
+  if (!request.source.empty() && !catalogue_.exists(request.source))
+    co_return co_await refuse_unless_repeat(request, errc::no_channel);
   if (request.money_yuan <= 0 || !catalogue_.amount_served(request.money_yuan))
-    co_return errc::unsupported_amount;
+    co_return co_await refuse_unless_repeat(request, errc::unsupported_amount);
   if (!catalogue_.order_served(*carrier_of, request.money_yuan, request.recharge_type,
                                request.source))
-    co_return errc::no_channel;
+    co_return co_await refuse_unless_repeat(request, errc::no_channel);
 
   const bool change = request.change.value_or(request.merchant->default_change);
   const fen_t face_fen = request.money_yuan * 100;
@@ -109,7 +128,7 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
   record.notify_url = request.notify_url;
   record.change = change;
   record.source = request.source;
-  record.fingerprint = fingerprint(request, change);
+  record.fingerprint = fingerprint(request);
   record.cost_fen = cost_fen;
   record.status = order_status::waiting;
 
@@ -130,8 +149,15 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
     if (match && !stored) dispatcher_->release(*match);
     if (!result && result.error() == errc::order_number_taken) continue;
     if (!result && (result.error() == errc::storage_unavailable ||
+                    result.error() == errc::outcome_unknown ||
                     result.error() == errc::storage_protocol))
       uncertain_accept_ = true;
+    // The script was sent and no answer we understand came back: it may have debited and stored
+    // the order. "Nothing was accepted" (5000) would be a lie that invites a second order; the
+    // merchant learns the outcome by retrying the same request (spec §1, 5002).
+    if (!result && (result.error() == errc::outcome_unknown ||
+                    result.error() == errc::storage_protocol))
+      result = errc::outcome_unknown;
     if (metrics_) {
       if (result) bump(result->duplicate ? metrics_->orders_duplicate : metrics_->orders_accepted);
       else bump(metrics_->orders_refused);
@@ -144,15 +170,35 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
   co_return errc::internal;
 }
 
+boost::asio::awaitable<boost::system::result<accept_result>> order_service::refuse_unless_repeat(
+    const push_request& request, boost::system::error_code refusal) {
+  // Bounded like pushes: under overload these reads must not pile up without limit.
+  if (repeat_checks_ >= config_.server.max_inflight_orders) co_return errc::overloaded;
+  inflight_guard guard(repeat_checks_);
+  auto entry = co_await store_.order_no_entry_of(request.merchant->id, request.order_no);
+  if (!entry) {
+    if (entry.error() == errc::order_not_found) co_return refusal;
+    // Storage cannot tell whether it is a repeat: nothing is accepted by this request, and the
+    // merchant may retry it (5000), which is true whether or not an earlier one was accepted.
+    co_return errc::storage_unavailable;
+  }
+  if (entry->fingerprint != fingerprint(request)) co_return errc::order_no_conflict;
+  if (metrics_) bump(metrics_->orders_duplicate);
+  accept_result repeat;
+  repeat.duplicate = true;
+  repeat.order_number = std::move(entry->order_number);
+  co_return repeat;
+}
+
 boost::asio::awaitable<boost::system::result<order_record>> order_service::query(
     std::int64_t merchant_id, std::string order_number, std::string order_no) {
   if (!order_number.empty()) {
     // The number names its merchant; another merchant's number is simply "not found".
     auto parts = parse_order_number(order_number);
     if (!parts || parts->merchant_id != merchant_id) co_return errc::order_not_found;
-    co_return co_await store_.get(merchant_id, std::move(order_number));
+    co_return read_result(co_await store_.get(merchant_id, std::move(order_number)));
   }
-  co_return co_await store_.find_by_order_no(merchant_id, std::move(order_no));
+  co_return read_result(co_await store_.find_by_order_no(merchant_id, std::move(order_no)));
 }
 
 boost::asio::awaitable<boost::system::result<order_record>> order_service::cancel(
@@ -161,7 +207,7 @@ boost::asio::awaitable<boost::system::result<order_record>> order_service::cance
   if (!found) co_return found.error();
   if (found->status != order_status::waiting) co_return errc::cannot_cancel;
   auto refunded = co_await store_.fail_refund(merchant_id, found->order_number,
-                                              order_status::waiting, "cancelled by merchant",
+                                              order_status::waiting, std::string(failure_reason::cancelled),
                                               wall_clock_ms());
   // Lost the race against the dispatcher (the order left 6 meanwhile): not cancellable now.
   if (!refunded && refunded.error() == errc::stale_status) co_return errc::cannot_cancel;
@@ -170,13 +216,14 @@ boost::asio::awaitable<boost::system::result<order_record>> order_service::cance
 
 boost::asio::awaitable<boost::system::result<account_totals>> order_service::account(
     std::int64_t merchant_id) {
-  co_return co_await store_.account(merchant_id);
+  co_return read_result(co_await store_.account(merchant_id));
 }
 
 boost::asio::awaitable<boost::system::result<order_page>> order_service::list(
     std::int64_t merchant_id, std::int64_t start_ms, std::int64_t end_ms,
     std::optional<order_status> status, std::int64_t page, std::int64_t page_size) {
-  co_return co_await store_.list(merchant_id, start_ms, end_ms, status, page, page_size);
+  co_return read_result(
+      co_await store_.list(merchant_id, start_ms, end_ms, status, page, page_size));
 }
 
 }  // namespace topup::engine

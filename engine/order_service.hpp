@@ -78,10 +78,18 @@ class order_service {
   /// order, a latency spike that grows with the load).
   bool take_uncertain_accept() noexcept { return std::exchange(uncertain_accept_, false); }
 
-  /// The idempotency fingerprint of an order's business parameters (hex SHA-1).
-  static std::string fingerprint(const push_request& request, bool change);
+  /// The idempotency fingerprint of an order's business parameters as the merchant sent them
+  /// (hex SHA-1): `change` as given, absent included, so that editing a merchant's
+  /// default_change never turns a retry into a conflict.
+  static std::string fingerprint(const push_request& request);
 
  private:
+  /// A push refused by a check that depends on the current configuration or capacity
+  /// (`refusal`): unless its order_no was accepted before, in which case the merchant gets that
+  /// order back, or order_no_conflict for other parameters (spec §3.1: idempotency first).
+  boost::asio::awaitable<boost::system::result<accept_result>> refuse_unless_repeat(
+      const push_request& request, boost::system::error_code refusal);
+
   std::string next_order_number(std::int64_t merchant_id, std::int64_t now_ms);
 
   const config& config_;
@@ -90,6 +98,7 @@ class order_service {
   unsigned shard_;
   std::uint32_t sequence_ = 0;
   std::size_t inflight_ = 0;
+  std::size_t repeat_checks_ = 0;  // refuse_unless_repeat reads in flight (bounded like pushes)
   bool uncertain_accept_ = false;
   bool intake_open_ = true;
   accepted_hook on_accepted_;

@@ -281,6 +281,13 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::get(
 
 boost::asio::awaitable<boost::system::result<order_record>> order_store::find_by_order_no(
     std::int64_t merchant_id, std::string order_no) {
+  auto entry = co_await order_no_entry_of(merchant_id, std::move(order_no));
+  if (!entry) co_return entry.error();
+  co_return co_await get(merchant_id, std::move(entry->order_number));
+}
+
+boost::asio::awaitable<boost::system::result<order_store::order_no_entry>>
+order_store::order_no_entry_of(std::int64_t merchant_id, std::string order_no) {
   const merchant_keys keys(prefix_, merchant_id);
   auto answer = co_await conn_.command(args("HGET", keys.ono(), std::move(order_no)));
   if (!answer) co_return answer.error();
@@ -288,8 +295,8 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::find_by
   if (r.is_nil()) co_return errc::order_not_found;
   // "<order_number>:<fingerprint>"
   const auto sep = is_string(r) ? r.str.find(':') : std::string::npos;
-  if (sep == std::string::npos || sep == 0) co_return unexpected("find_by_order_no", r);
-  co_return co_await get(merchant_id, r.str.substr(0, sep));
+  if (sep == std::string::npos || sep == 0) co_return unexpected("order_no index", r);
+  co_return order_no_entry{r.str.substr(0, sep), r.str.substr(sep + 1)};
 }
 
 boost::asio::awaitable<boost::system::result<order_page>> order_store::list(

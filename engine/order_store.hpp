@@ -18,7 +18,8 @@ namespace topup::engine {
 struct accept_result {
   bool duplicate = false;    // the same order_no and parameters were accepted before: no debit
   std::string order_number;  // the new order's, or the earlier one's on a duplicate
-  fen_t balance_fen = 0;     // after the debit (on a duplicate: the current balance)
+  fen_t balance_fen = 0;     // after the debit (on a duplicate: the current balance; 0 when the
+                             // repeat was recognised before the accept, order_service::push)
 };
 
 struct credit_result {
@@ -121,6 +122,15 @@ class order_store {
                                                                   std::string order_number);
   /// Errors: order_not_found.
   boost::asio::awaitable<boost::system::result<order_record>> find_by_order_no(
+      std::int64_t merchant_id, std::string order_no);
+
+  /// What the order_no index holds for an order_no accepted before: one read.
+  struct order_no_entry {
+    std::string order_number;
+    std::string fingerprint;
+  };
+  /// Errors: order_not_found (the order_no was never accepted).
+  boost::asio::awaitable<boost::system::result<order_no_entry>> order_no_entry_of(
       std::int64_t merchant_id, std::string order_no);
 
   /// Orders created in [start_ms, end_ms] (both inclusive), in `status` if given, newest first;

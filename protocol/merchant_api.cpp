@@ -77,9 +77,7 @@ boost::asio::awaitable<http_response> push_order(api_context& ctx, const call& c
   req.merchant = &c.merchant;
   for (std::string_view key : {"store_id", "mobile", "order_no", "money", "recharge_type"})
     if (!c.get(key)) co_return c.bad_param(key);
-  req.store_id = *c.get("store_id");
-  if (std::ranges::find(c.merchant.store_ids, req.store_id) == c.merchant.store_ids.end())
-    co_return c.fail(protocol::errc::store_not_allowed);
+  req.store_id = *c.get("store_id");  // checked by the engine, after the idempotency check
   req.order_no = *c.get("order_no");
   if (!valid_order_no(req.order_no)) co_return c.bad_param("order_no");
   req.mobile = *c.get("mobile");
@@ -99,10 +97,8 @@ boost::asio::awaitable<http_response> push_order(api_context& ctx, const call& c
     if (*change != "0" && *change != "1") co_return c.bad_param("change");
     req.change = *change == "1";
   }
-  if (const auto* source = c.get("source")) {
-    if (!ctx.catalogue.exists(*source)) co_return c.fail(errc::no_channel);
-    req.source = *source;
-  }
+  // An unknown source is refused by the engine after the idempotency check (spec §3.1).
+  if (const auto* source = c.get("source")) req.source = *source;
   auto accepted = co_await ctx.orders.push(std::move(req));
   if (!accepted) co_return c.fail(accepted.error());
   boost::json::object data;

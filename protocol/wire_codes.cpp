@@ -46,6 +46,10 @@ wire_answer engine_answer(engine::errc e) noexcept {
     // A draining shard refuses before accepting anything, the same promise as 5000.
     case errc::shutting_down: return {"5000", 503, "服务暂不可用，请重试"};
     case errc::overloaded: return {"1008", 429, "请求过于频繁"};
+    // The accept may have been applied: the merchant learns its outcome by retrying the same
+    // request (idempotent), never by placing a new one.
+    case errc::outcome_unknown: return {"5002", 503, "结果未知，请用相同参数重试"};
+    case errc::store_not_allowed: return {"1006", 200, "store_id不可用"};
     // These are handled (retried) inside the engine; one reaching the wire is a bug or an
     // unexpected store answer, and the merchant can only query to learn the outcome.
     case errc::illegal_transition:

@@ -109,6 +109,10 @@ class pending_command {
   /// Posts the completion handler with the outcome, then deletes this. Never invokes the
   /// handler inline: this runs inside hiredis's callbacks, and a handler may issue commands.
   virtual void complete(error_code ec, reply r) = 0;
+  /// Handed to hiredis on a ready connection, so it may have reached the server: a lost answer
+  /// then means "maybe applied" (outcome_unknown), not "not applied" (storage_unavailable).
+  /// Commands queued behind the handshake never run when it fails (the server refuses them).
+  bool sent_ready = false;
 };
 
 template <class Handler>
@@ -286,6 +290,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       command.release()->complete(errc::storage_unavailable, {});
       return;
     }
+    command->sent_ready = ready_;
     command.release();  // hiredis owns it until on_reply
     sent_at_.push_back(std::chrono::steady_clock::now());
     if (sent_at_.size() == 1) arm_watchdog();
@@ -505,7 +510,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     auto* command = static_cast<pending_command*>(privdata);
     if (!self->sent_at_.empty()) self->sent_at_.pop_front();
     if (r == nullptr) {  // dropped, timed out or stopped before an answer came
-      command->complete(errc::storage_unavailable, {});
+      command->complete(command->sent_ready ? errc::outcome_unknown : errc::storage_unavailable,
+                        {});
       return;
     }
     command->complete({}, to_reply(static_cast<const redisReply*>(r)));

@@ -24,8 +24,8 @@ struct connection_options {
   std::chrono::milliseconds reconnect_backoff_max{2000};
   std::size_t max_pending = 100000;  // commands sent and not yet answered; over it: overloaded
   /// The oldest unanswered command waiting longer than this means the server (or the path to
-  /// it) is stuck: the connection is dropped, its pending commands fail with
-  /// storage_unavailable, and it reconnects. Zero: never.
+  /// it) is stuck: the connection is dropped, its pending commands fail with outcome_unknown,
+  /// and it reconnects. Zero: never.
   std::chrono::milliseconds command_timeout{5000};
 };
 
@@ -33,7 +33,9 @@ struct connection_options {
 /// connection's file descriptor with asio::posix::stream_descriptor (no extra threads, no blocking
 /// calls). Commands are pipelined: each is written as soon as it is issued, replies complete in
 /// order. After a drop it reconnects with exponential back-off; every command pending at the drop
-/// completes with errc::storage_unavailable, never hangs: a server that stops answering (paused,
+/// completes with errc::outcome_unknown (it may have been applied; storage_unavailable for one
+/// that never left: not connected, or queued behind a handshake that failed), never hangs: a
+/// server that stops answering (paused,
 /// SIGSTOPped, a silent network) counts as a drop after command_timeout. Lives on, and is used
 /// only from, the thread running its io_context.
 class connection {
@@ -45,13 +47,14 @@ class connection {
 
   /// Starts connecting (and reconnecting after drops) until stop().
   void start();
-  /// Closes the connection; pending and later commands fail with storage_unavailable.
+  /// Closes the connection; pending commands fail with outcome_unknown, later ones with
+  /// storage_unavailable.
   void stop();
   bool connected() const noexcept;
 
   /// Sends one command (binary-safe arguments) and awaits its reply. A Redis error reply is a
   /// reply of kind::error, not an error_code; the error_code is for "no reply": not connected,
-  /// dropped while pending (storage_unavailable), or over max_pending (overloaded).
+  /// dropped while pending (outcome_unknown), or over max_pending (overloaded).
   boost::asio::awaitable<boost::system::result<reply>> command(std::vector<std::string> args);
 
   /// Called with each command's round-trip time (metrics). Set before start().
