@@ -63,6 +63,12 @@ void callback_scheduler::begin_shutdown() {
 
 void callback_scheduler::kick(std::string order_number, std::int64_t merchant_id) {
   if (stopping_) return;
+  // One delivery per order at a time: a kick during one (an operator's re-notify) is owed a
+  // delivery after it, which reads the order afresh.
+  if (in_flight_.contains(order_number)) {
+    kicked_again_.insert(std::move(order_number));
+    return;
+  }
   spawn_delivery(std::move(order_number), merchant_id);
 }
 
@@ -76,12 +82,14 @@ void callback_scheduler::spawn_delivery(std::string order_number, std::int64_t m
   if (!in_flight_.insert(order_number).second) return;  // one delivery per order at a time
   if (metrics_) metrics_->callbacks_in_flight.fetch_add(1, std::memory_order_relaxed);
   asio::co_spawn(io_, deliver(order_number, merchant_id, std::move(known)),
-                 [this, order_number, shard = shard_](std::exception_ptr e) {
+                 [this, order_number, merchant_id, shard = shard_](std::exception_ptr e) {
                    in_flight_.erase(order_number);
                    if (metrics_) metrics_->callbacks_in_flight.fetch_sub(1, std::memory_order_relaxed);
                    if (e)
                      logger("engine")->error("shard={} order={} callback delivery threw", shard,
                                              order_number);
+                   if (kicked_again_.erase(order_number) != 0 && !stopping_)
+                     spawn_delivery(order_number, merchant_id);
                  });
 }
 

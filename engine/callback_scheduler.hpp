@@ -76,6 +76,9 @@ class callback_scheduler {
   bool stopping_ = false;
   boost::asio::steady_timer scan_timer_;
   std::unordered_set<std::string> in_flight_;
+  /// Kicked while their delivery was out (a re-notify): delivered again once it ends. A subset
+  /// of in_flight_, so bounded with it.
+  std::unordered_set<std::string> kicked_again_;
   shard_metrics* metrics_ = nullptr;
 };
 

@@ -19,14 +19,22 @@ local attempts = redis.call('HGET', KEYS[1], 'cb_attempts')
 if not attempts then return {'missing'} end
 if tonumber(attempts) + 1 ~= tonumber(ARGV[2]) then return {'stale', attempts} end
 local status
+local next_due = ARGV[8]
 if ARGV[7] == '1' then status = 'delivered'
 elseif ARGV[8] == '0' then status = 'failed'
 else status = 'pending' end
+-- An operator's re-notify that came after this attempt started is owed a delivery of its own:
+-- the attempt's outcome must not end the schedule it re-armed.
+local renotified = tonumber(redis.call('HGET', KEYS[1], 'cb_renotify_at') or '-1')
+if status ~= 'pending' and renotified >= tonumber(ARGV[3]) then
+  status = 'pending'
+  next_due = tostring(renotified)
+end
 redis.call('HSET', KEYS[1], 'cb_attempts', ARGV[2], 'cb_status', status, 'cb_last_at', ARGV[3])
 redis.call('XADD', KEYS[2], '*', 'attempt', ARGV[2], 'at', ARGV[3], 'http_status', ARGV[4],
            'body', ARGV[5], 'error', ARGV[6], 'delivered', ARGV[7])
 if status == 'pending' then
-  redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
+  redis.call('ZADD', KEYS[3], next_due, ARGV[1])
 else
   redis.call('ZREM', KEYS[3], ARGV[1])
 end
@@ -40,7 +48,8 @@ if not f[1] then return {'missing'} end
 if (f[1] ~= '2' and f[1] ~= '4') or not f[2] or f[2] == '' then return {'not_final'} end
 -- Attempts keep their numbers; the new round counts max_attempts from here (cb_round_base).
 local done = redis.call('HGET', KEYS[1], 'cb_attempts') or '0'
-redis.call('HSET', KEYS[1], 'cb_status', 'pending', 'cb_attempts', done, 'cb_round_base', done)
+redis.call('HSET', KEYS[1], 'cb_status', 'pending', 'cb_attempts', done, 'cb_round_base', done,
+           'cb_renotify_at', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return {'ok'}
 )lua");

@@ -51,6 +51,86 @@ callback_delivery acknowledged() {
   return d;
 }
 
+/// Stores a delivered (2) order of merchant 1001 with a notify_url, so its callback is due now.
+void delivered_order(asio::io_context& io, order_store& store, order_record& r) {
+  ASSERT_TRUE(run(io, store.credit(1001, "seed", 100000, 1)));
+  const std::int64_t now = wall_clock_ms();
+  r.order_number = make_order_number({static_cast<std::uint64_t>(now), 0, 0, 1, 1001});
+  r.order_no = "cb-1";
+  r.merchant_id = 1001;
+  r.mobile = "13800138000";
+  r.money_yuan = 100;
+  r.notify_url = "http://merchant.example/cb";
+  r.fingerprint = "fp";
+  r.cost_fen = 10000;
+  ASSERT_TRUE(run(io, store.accept(r, now)));
+  auto read = run(io, store.get(1001, r.order_number));
+  ASSERT_TRUE(read && *read);
+  order_record order = **read;
+  for (auto to : {order_status::matched, order_status::recharging, order_status::success}) {
+    auto moved = run(io, store.advance(order, to, "", {}, now));
+    ASSERT_TRUE(moved && *moved);
+  }
+}
+
+/// The merchant acknowledges, but while the delivery is out an operator asks to notify again
+/// (POST /admin/orders/<n>/notify does renotify, then kick).
+asio::awaitable<callback_delivery> acknowledge_after_renotify(scripted_sender* s,
+                                                              callback_store* callbacks,
+                                                              callback_scheduler** scheduler,
+                                                              std::string number) {
+  if (++s->calls == 1) {
+    auto armed = co_await callbacks->renotify(1001, number, wall_clock_ms());
+    EXPECT_TRUE(armed) << armed.error().message();
+    (*scheduler)->kick(number, 1001);
+  }
+  co_return acknowledged();
+}
+
+TEST(CallbackScheduler, ReNotifyLandingWhileADeliveryIsOutSendsAgainAfterIt) {
+  topup::test::redis_server server;
+  asio::io_context io;
+  auto connection = topup::test::connect_to(io, server, 5s);
+  ASSERT_TRUE(connection->connected());
+  auto& conn = *connection;
+  order_store store(conn, "cbs");
+  callback_store callbacks(conn, "cbs");
+  config cfg;
+  merchant_config m;
+  m.id = 1001;
+  m.app_key = "k1";
+  m.app_secret = "s";
+  cfg.merchants = {m};
+  cfg.callbacks.backoff_ms = {0};
+  order_record r;
+  ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, r));
+
+  scripted_sender sender;
+  callback_scheduler* self = nullptr;
+  callback_scheduler scheduler(
+      io, cfg, store, callbacks,
+      [&](std::string, std::vector<std::pair<std::string, std::string>>, std::string,
+          sign_method) { return acknowledge_after_renotify(&sender, &callbacks, &self, r.order_number); },
+      0, 1);
+  self = &scheduler;
+  scheduler.kick(r.order_number, 1001);
+  // The first delivery is acknowledged, but the re-notify asked during it is owed all the same:
+  // a second delivery follows, without waiting for a scan.
+  ASSERT_TRUE(run_until(io, [&] { return sender.calls == 2 && scheduler.idle(); }, 3s))
+      << "deliveries: " << sender.calls;
+  auto attempts = run(io, callbacks.attempts(1001, r.order_number));
+  ASSERT_TRUE(attempts && *attempts);
+  ASSERT_EQ((*attempts)->size(), 2u);
+  EXPECT_TRUE((**attempts)[0].delivered);
+  EXPECT_TRUE((**attempts)[1].delivered);
+  auto due = run(io, store.due_callbacks(1001, wall_clock_ms(), 10));
+  ASSERT_TRUE(due && *due);
+  EXPECT_TRUE((*due)->empty());
+  scheduler.begin_shutdown();
+  conn.stop();
+  io.run_for(50ms);
+}
+
 TEST(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
   topup::test::redis_server server;
   asio::io_context io;
@@ -69,26 +149,8 @@ TEST(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
   cfg.callbacks.max_attempts = 2;
   cfg.callbacks.backoff_ms = {0};
 
-  // A delivered order with a notify_url: its callback is due now.
-  ASSERT_TRUE(run(io, store.credit(1001, "seed", 100000, 1)));
   order_record r;
-  const std::int64_t now = wall_clock_ms();
-  r.order_number = make_order_number({static_cast<std::uint64_t>(now), 0, 0, 1, 1001});
-  r.order_no = "cb-1";
-  r.merchant_id = 1001;
-  r.mobile = "13800138000";
-  r.money_yuan = 100;
-  r.notify_url = "http://merchant.example/cb";
-  r.fingerprint = "fp";
-  r.cost_fen = 10000;
-  ASSERT_TRUE(run(io, store.accept(r, now)));
-  auto read = run(io, store.get(1001, r.order_number));
-  ASSERT_TRUE(read && *read);
-  order_record order = **read;
-  for (auto to : {order_status::matched, order_status::recharging, order_status::success}) {
-    auto moved = run(io, store.advance(order, to, "", {}, now));
-    ASSERT_TRUE(moved && *moved);
-  }
+  ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, r));
 
   scripted_sender sender;
   sender.script = {never_sent(), never_sent(), never_sent(), acknowledged()};
