@@ -94,7 +94,7 @@ int start_credited(topupd_process& server, const std::function<topupd_config(int
   const auto deadline = clock_type::now() + 10s;
   do {
     credited = admin_credit(admin, k_admin_token, 1001, k_credit_yuan, "fault-credit");
-    if (credited.code != "5000") break;
+    if (credited.code != "5000" && credited.code != "5002") break;
     std::this_thread::sleep_for(20ms);
   } while (clock_type::now() < deadline);
   if (credited.code != "0000") throw std::runtime_error("credit failed: " + credited.raw);
@@ -207,7 +207,7 @@ void order_load::run(int t) {
           acked_[order_no] = {a.data.at("order_number").as_string().c_str(), notify_url};
           break;
         }
-        if (a.code != "5000" && a.code != "1008") {  // a definite refusal
+        if (a.code != "5000" && a.code != "5002" && a.code != "1008") {  // a definite refusal
           std::lock_guard lock(mutex_);
           last_refusal_ = a.raw.empty() ? "HTTP " + std::to_string(a.http_status) : a.raw;
           break;
