@@ -5,21 +5,25 @@
 #   bench/run.sh --quick    shortened scenarios (under 60 s once built)
 #
 # Options: --threads N (topupd server.threads, default 1), --connections N (default 64),
-#          --gen-threads N (load generator threads, default 1), --skip-build.
+#          --gen-threads N (load generator threads, default 1), --skip-build,
+#          --record (full runs only: also copy the figures to the tracked bench/results/).
 #
 # Builds the default preset (build/: Release, -O3, the tree the tests use), then for each
 # scenario starts a fresh redis-server (AOF on, appendfsync everysec, or always for the extra
 # intake run) and build/bin/topupd on free loopback ports, runs build/bin/topup-bench against
-# them, and stops both. Prints a table; writes bench/results/latest.json and
-# bench/results/latest.svg. The last line printed is the RESULT line.
+# them, and stops both. Prints a table; writes latest.json and latest.svg to $TOPUP_BENCH_OUT
+# (default bench/out/, untracked), so a run leaves the checkout clean. The last line printed is
+# the RESULT line.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin="$root/build/bin"
-results="$root/bench/results"
+out="${TOPUP_BENCH_OUT:-$root/bench/out}"
+recorded="$root/bench/results"  # tracked: the figures bench/README.md quotes, only on --record
 
 quick=0
 skip_build=0
+record=0
 topupd_threads=1
 connections=64
 gen_threads=1
@@ -27,14 +31,18 @@ while (($#)); do
   case "$1" in
     --quick) quick=1 ;;
     --skip-build) skip_build=1 ;;
+    --record) record=1 ;;
     --threads) topupd_threads=$2; shift ;;
     --connections) connections=$2; shift ;;
     --gen-threads) gen_threads=$2; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
+
+# The tracked figures are those of a full run (bench/README.md "Latest figures").
+((record && quick)) && { echo "run.sh: --record keeps full runs only; drop --quick" >&2; exit 2; }
 
 # Scenario lengths in seconds: warm-up (not measured) + measured window.
 if ((quick)); then
@@ -204,7 +212,7 @@ run_load() {  # run_load <name> <topupd args...>: runs topup-bench load, keeps t
   fi
 }
 
-mkdir -p "$work/results" "$results"
+mkdir -p "$work/results" "$out"
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 loadavg_before=$(cut -d' ' -f1 /proc/loadavg)
 clock_start=$SECONDS
@@ -289,4 +297,10 @@ cat >"$work/results/run.json" <<EOF
  "appendfsync":"everysec"}
 EOF
 say "scenarios done in $((SECONDS - clock_start)) s"
-"$bench" report --dir "$work/results" --json "$results/latest.json" --svg "$results/latest.svg"
+if ((record)); then
+  say "writing latest.json and latest.svg to $out/ and, recorded, to $recorded/"
+else
+  say "writing latest.json and latest.svg to $out/ (--record also updates $recorded/)"
+fi
+"$bench" report --dir "$work/results" --json "$out/latest.json" --svg "$out/latest.svg"
+if ((record)); then cp "$out/latest.json" "$out/latest.svg" "$recorded/"; fi

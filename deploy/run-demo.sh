@@ -10,7 +10,9 @@ wait_after=1
 [ "${1:-}" = "--no-wait" ] && wait_after=0
 
 ./deploy/install-deps.sh
-./deploy/build.sh
+# Only what the demo runs (demo-client.sh is curl + openssl): the test suites and benchmarks are
+# most of a full build and ./deploy/run-tests.sh builds them later in the same build/ tree.
+./deploy/build.sh topupd
 
 config=deploy/topupd.demo.json
 redis_port=6399

@@ -581,6 +581,7 @@ void read_channel(const object_fields& f, const std::vector<channel_config>& ear
   read_integer(f, "timeout_ms", 1, 600'000, out.timeout_ms);
   read_integer(f, "query_interval_ms", 1, 3'600'000, out.query_interval_ms);
   read_integer(f, "unknown_grace_ms", 0, k_max_backoff_ms, out.unknown_grace_ms);
+  read_integer(f, "unknown_max_s", 1, 30 * 86400, out.unknown_max_s);
   read_integer(f, "max_inflight", 1, 1'000'000, out.max_inflight);
   read_flag(f, "enabled", out.enabled);
 }

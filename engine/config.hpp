@@ -121,6 +121,7 @@ struct channel_config {
   std::uint32_t timeout_ms = 3000;         ///< 1..600000, per supplier request.
   std::uint32_t query_interval_ms = 1000;  ///< 1..3600000
   std::uint64_t unknown_grace_ms = 60000;  ///< 0..604800000
+  std::int64_t unknown_max_s = 86400;      ///< 1..2592000; then in the exception queue (spec §6)
   std::uint32_t max_inflight = 1000;       ///< 1..1000000
   bool enabled = true;
   /// The channel's whole JSON object, re-serialized (minified), for kind-specific fields.

@@ -75,9 +75,10 @@ dom::parser& thread_parser() {
   return parser;
 }
 
-/// The spec §1 envelope of an answer, viewing into the parser's document.
+/// The spec §1 envelope of an answer: `code` always as its four digits, the rest viewing into
+/// the parser's document.
 struct envelope {
-  std::string_view code;
+  std::string code;
   std::string_view msg;
   std::optional<dom::object> data;
 };
@@ -87,6 +88,31 @@ bool is_four_digits(std::string_view code) {
   for (char c : code)
     if (c < '0' || c > '9') return false;
   return true;
+}
+
+/// A JSON integer of `value`; nullopt for any other type, a fraction or an exponent included
+/// (`2.0` is not read as 2: an answer that decides money is read only in its plain forms).
+std::optional<std::int64_t> json_integer(dom::element value) {
+  std::int64_t number = 0;
+  if (value.get_int64().get(number) != simdjson::SUCCESS) return std::nullopt;
+  return number;
+}
+
+/// `code` as its four digits: a string per spec §1, or a JSON integer 0..9999 read the same
+/// (spec §6), zero-padded because code 0 is "0000"; nullopt for anything else.
+std::optional<std::string> envelope_code(dom::element value) {
+  std::string_view text;
+  if (value.get_string().get(text) == simdjson::SUCCESS) {
+    if (!is_four_digits(text)) return std::nullopt;
+    return std::string(text);
+  }
+  auto number = json_integer(value);
+  if (!number || *number < 0 || *number > 9999) return std::nullopt;
+  std::string digits(4, '0');
+  std::size_t at = digits.size();
+  for (std::int64_t rest = *number; rest > 0; rest /= 10)
+    digits[--at] = static_cast<char>('0' + rest % 10);
+  return digits;
 }
 
 /// The envelope of `body`, or nullopt with `problem` set when it is not one.
@@ -105,15 +131,18 @@ std::optional<envelope> read_envelope(std::string_view body, std::string& proble
     problem = "supplier answer is not a JSON object";
     return std::nullopt;
   }
-  envelope out;
-  if (object.at_key("code").get_string().get(out.code) != simdjson::SUCCESS) {
+  dom::element code;
+  if (object.at_key("code").get(code) != simdjson::SUCCESS) {
     problem = "supplier answer has no code";
     return std::nullopt;
   }
-  if (!is_four_digits(out.code)) {
+  auto digits = envelope_code(code);
+  if (!digits) {
     problem = "supplier answer has a malformed code";
     return std::nullopt;
   }
+  envelope out;
+  out.code = std::move(*digits);
   std::string_view msg;
   if (object.at_key("msg").get_string().get(msg) == simdjson::SUCCESS) out.msg = msg;
   dom::object data;
@@ -145,14 +174,14 @@ std::optional<attempt_result> status_result(std::string_view status, std::string
   return std::nullopt;
 }
 
-/// `status` of a query answer's data: a string per spec §3.2; a JSON integer is read the same.
+/// `status` of a query answer's data: a string per spec §3.2; a JSON integer is read the same
+/// (spec §6). A negative one keeps its '-', so it is no spec status.
 std::optional<std::string> data_status(const dom::object& data) {
   dom::element value;
   if (data.at_key("status").get(value) != simdjson::SUCCESS) return std::nullopt;
   std::string_view text;
   if (value.get_string().get(text) == simdjson::SUCCESS) return std::string(text);
-  std::int64_t number = 0;
-  if (value.get_int64().get(number) == simdjson::SUCCESS) return std::to_string(number);
+  if (auto number = json_integer(value)) return std::to_string(*number);
   return std::nullopt;
 }
 

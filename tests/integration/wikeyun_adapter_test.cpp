@@ -132,6 +132,17 @@ std::string envelope(const std::string& code, const std::string& msg,
          "\",\"time\":\"1700000000\",\"data\":" + data + "}";
 }
 
+/// The same envelope with `code` as a JSON number, as some suppliers send it (spec §6).
+std::string numeric_envelope(int code, const std::string& msg, const std::string& data = "null") {
+  return "{\"code\":" + std::to_string(code) + ",\"msg\":\"" + msg +
+         "\",\"time\":\"1700000000\",\"data\":" + data + "}";
+}
+
+/// Query data with `status` as a JSON number (any JSON text: "2", "-1", "2.0").
+std::string numeric_status_data(const std::string& order_no, const std::string& status) {
+  return "{\"order_no\":\"" + order_no + "\",\"status\":" + status + ",\"reason\":\"\"}";
+}
+
 std::string query_data(const std::string& order_no, const std::string& status,
                        const std::string& reason = "") {
   return "{\"order_number\":\"S123\",\"order_no\":\"" + order_no + "\",\"status\":\"" + status +
@@ -139,6 +150,12 @@ std::string query_data(const std::string& order_no, const std::string& status,
          "\"created_at\":\"1700000000\",\"finished_at\":\"\",\"reason\":\"" +
          reason + "\"}";
 }
+
+/// A supplier status as it is sent and the outcome it must give.
+struct status_outcome {
+  std::string status;
+  attempt_outcome outcome;
+};
 
 topup::engine::channel_config channel_for(const std::string& url, std::uint32_t timeout_ms) {
   topup::engine::channel_config config;
@@ -302,12 +319,20 @@ TEST(WikeyunAdapter, SubmitMalformedAnswersAreUnknown) {
   const std::vector<std::string> bodies = {
       "",
       "success",
-      "{\"code\":\"0000\"",                 // truncated JSON
-      "{\"code\":\"0000\",}",               // malformed JSON
-      "[\"0000\"]",                         // not an object
-      "{\"msg\":\"ok\"}",                   // no code
-      "{\"code\":0,\"msg\":\"ok\"}",        // code not a string
-      "{\"code\":\"000\",\"msg\":\"ok\"}",  // not four digits
+      "{\"code\":\"0000\"",              // truncated JSON
+      "{\"code\":\"0000\",}",            // malformed JSON
+      "[\"0000\"]",                      // not an object
+      "{\"msg\":\"ok\"}",                // no code
+      "{\"code\":null,\"msg\":\"ok\"}",  // code neither a string nor a number
+      "{\"code\":true,\"msg\":\"ok\"}",
+      "{\"code\":[0],\"msg\":\"ok\"}",
+      "{\"code\":-1,\"msg\":\"ok\"}",  // a number outside 0..9999
+      "{\"code\":10000,\"msg\":\"ok\"}",
+      "{\"code\":18446744073709551615,\"msg\":\"ok\"}",
+      "{\"code\":0.0,\"msg\":\"ok\"}",  // not an integer
+      "{\"code\":0e0,\"msg\":\"ok\"}",
+      "{\"code\":\"0\",\"msg\":\"ok\"}",  // a string is never padded: not four digits
+      "{\"code\":\"000\",\"msg\":\"ok\"}",
       "{\"code\":\"00000\",\"msg\":\"ok\"}",
       "{\"code\":\"OK!!\",\"msg\":\"ok\"}",
       "{\"code\":\"0000\"} trailing",
@@ -318,6 +343,29 @@ TEST(WikeyunAdapter, SubmitMalformedAnswersAreUnknown) {
     EXPECT_EQ(result.outcome, attempt_outcome::unknown) << body;
     EXPECT_FALSE(result.detail.empty()) << body;
   }
+}
+
+TEST(WikeyunAdapter, SubmitReadsANumericCodeLikeItsString) {
+  supplier_fixture f;
+  f.reply_always(200, numeric_envelope(0, "推送成功"));
+  EXPECT_EQ(run(f.io, f.adapter->submit(sample_attempt())).outcome, attempt_outcome::accepted);
+
+  f.reply_always(200, numeric_envelope(2004, "余额不足"));
+  const auto refused = run(f.io, f.adapter->submit(sample_attempt()));
+  EXPECT_EQ(refused.outcome, attempt_outcome::refused);
+  EXPECT_EQ(refused.detail, "supplier code 2004: 余额不足");
+
+  // Zero-padded to four digits, as the string would be.
+  f.reply_always(200, numeric_envelope(7, ""));
+  const auto padded = run(f.io, f.adapter->submit(sample_attempt()));
+  EXPECT_EQ(padded.outcome, attempt_outcome::refused);
+  EXPECT_EQ(padded.detail, "supplier code 0007");
+
+  // The codes that leave a push unknown are unknown as numbers too.
+  f.reply_always(200, numeric_envelope(5001, "internal error"));
+  EXPECT_EQ(run(f.io, f.adapter->submit(sample_attempt())).outcome, attempt_outcome::unknown);
+  f.reply_always(200, numeric_envelope(2003, ""));
+  EXPECT_EQ(run(f.io, f.adapter->submit(sample_attempt())).outcome, attempt_outcome::unknown);
 }
 
 /// Answers one request with a header promising more body than follows, then closes.
@@ -473,6 +521,65 @@ TEST(WikeyunAdapter, QueryNotFoundAndOtherAnswers) {
   EXPECT_EQ(run(f.io, f.adapter->query(attempt)).outcome, attempt_outcome::succeeded);
 }
 
+TEST(WikeyunAdapter, QueryReadsNumericCodeAndStatusLikeTheirStrings) {
+  supplier_fixture f;
+  const auto attempt = sample_attempt();
+  const std::vector<status_outcome> cases = {
+      // status as JSON number text
+      {"0", attempt_outcome::pending},    {"1", attempt_outcome::pending},
+      {"6", attempt_outcome::pending},    {"7", attempt_outcome::pending},
+      {"2", attempt_outcome::succeeded},  {"3", attempt_outcome::failed},
+      {"4", attempt_outcome::failed},     {"5", attempt_outcome::unknown},
+      {"-2", attempt_outcome::unknown},   {"22", attempt_outcome::unknown},
+      {"2.0", attempt_outcome::unknown},  // not an integer: only the plain forms decide money
+      {"true", attempt_outcome::unknown}, {"null", attempt_outcome::unknown},
+  };
+  for (const auto& c : cases) {
+    f.reply_always(
+        200, numeric_envelope(0, "获取成功", numeric_status_data(attempt.attempt_id, c.status)));
+    EXPECT_EQ(run(f.io, f.adapter->query(attempt)).outcome, c.outcome) << "status " << c.status;
+  }
+
+  f.reply_always(200, numeric_envelope(3001, "order not found"));
+  const auto missing = run(f.io, f.adapter->query(attempt));
+  EXPECT_EQ(missing.outcome, attempt_outcome::not_found);
+  EXPECT_EQ(missing.detail, "supplier code 3001: order not found");
+  // Any other code, however written, decides nothing.
+  f.reply_always(200, numeric_envelope(1002, "签名错误", query_data(attempt.attempt_id, "2")));
+  EXPECT_EQ(run(f.io, f.adapter->query(attempt)).outcome, attempt_outcome::unknown);
+  f.reply_always(200, numeric_envelope(-1, "", query_data(attempt.attempt_id, "2")));
+  EXPECT_EQ(run(f.io, f.adapter->query(attempt)).outcome, attempt_outcome::unknown);
+}
+
+TEST(WikeyunAdapter, QueryUnreadableAnswerIsUnknownAndTheNextQueryCanStillDecide) {
+  // Unknown is what makes the dispatcher ask again after query_interval_ms (never a failure,
+  // which could send the top-up to a second channel).
+  supplier_fixture f;
+  const auto attempt = sample_attempt();
+  const std::vector<std::string> bodies = {
+      "",
+      "success",
+      "<html><body>Bad Gateway</body></html>",
+      "\xff\xfe",
+      "{\"code\":\"0000\",\"data\":{\"status\":\"2\"",  // truncated
+      "[\"0000\"]",
+      "{\"msg\":\"ok\"}",
+      "{\"code\":\"00\",\"data\":{\"status\":\"2\"}}",
+      "{\"code\":10000,\"data\":{\"status\":\"2\"}}",
+      "{\"code\":\"0000\",\"data\":\"status=2\"}",
+      "{\"code\":\"0000\",\"data\":{\"order_no\":\"" + attempt.attempt_id + "\"}}",
+  };
+  for (const auto& body : bodies) {
+    f.reply_always(200, body);
+    const auto result = run(f.io, f.adapter->query(attempt));
+    EXPECT_EQ(result.outcome, attempt_outcome::unknown) << body;
+    EXPECT_FALSE(result.detail.empty()) << body;
+  }
+  f.reply_always(200, envelope("0000", "获取成功", query_data(attempt.attempt_id, "2")));
+  EXPECT_EQ(run(f.io, f.adapter->query(attempt)).outcome, attempt_outcome::succeeded);
+  EXPECT_EQ(f.state->calls.size(), bodies.size() + 1);
+}
+
 TEST(WikeyunAdapter, QueryTimeoutIsUnknown) {
   supplier_fixture f(200);
   f.script([](const received_call&) {
@@ -506,6 +613,36 @@ TEST(WikeyunAdapter, InterpretPushAnswerTable) {
   EXPECT_EQ(long_msg.outcome, attempt_outcome::refused);
   EXPECT_LE(long_msg.detail.size(), std::string("supplier code 2004: ").size() + 120 + 3);
   EXPECT_EQ(long_msg.detail.find('\n'), std::string::npos);
+}
+
+TEST(WikeyunAdapter, InterpretNumericCodeExactlyAsItsFourDigitString) {
+  // Same outcome and same detail as the zero-padded string, for push and query answers.
+  for (const int code : {0, 7, 1002, 2003, 2004, 2005, 3001, 5000, 5001, 9999}) {
+    std::string digits = std::to_string(code);
+    digits.insert(0, 4 - digits.size(), '0');
+    const std::string data = query_data("A-1", "3", "no stock");
+    const auto push_number = interpret_push_answer(200, numeric_envelope(code, "m", data));
+    const auto push_string = interpret_push_answer(200, envelope(digits, "m", data));
+    EXPECT_EQ(push_number.outcome, push_string.outcome) << code;
+    EXPECT_EQ(push_number.detail, push_string.detail) << code;
+    const auto query_number = interpret_query_answer(200, numeric_envelope(code, "m", data), "A-1");
+    const auto query_string = interpret_query_answer(200, envelope(digits, "m", data), "A-1");
+    EXPECT_EQ(query_number.outcome, query_string.outcome) << code;
+    EXPECT_EQ(query_number.detail, query_string.detail) << code;
+  }
+  EXPECT_EQ(interpret_push_answer(200, numeric_envelope(0, "")).outcome, attempt_outcome::accepted);
+  EXPECT_EQ(
+      interpret_query_answer(200, numeric_envelope(0, "", query_data("A-1", "3")), "A-1").outcome,
+      attempt_outcome::failed);
+  for (const int code : {-1, -2004, 10000, 20040}) {
+    const auto push = interpret_push_answer(200, numeric_envelope(code, ""));
+    EXPECT_EQ(push.outcome, attempt_outcome::unknown) << code;
+    EXPECT_EQ(push.detail, "supplier answer has a malformed code") << code;
+    EXPECT_EQ(interpret_query_answer(200, numeric_envelope(code, "", query_data("A-1", "2")), "A-1")
+                  .outcome,
+              attempt_outcome::unknown)
+        << code;
+  }
 }
 
 TEST(WikeyunAdapter, InterpretQueryAnswerChecksTheOrderNo) {
@@ -544,11 +681,7 @@ pairs signed_pairs(form_params params, sign_method method, const std::string& se
 TEST(WikeyunAdapter, CallbackWithGoodSignatureMapsTheStatus) {
   asio::io_context io(1);
   wikeyun_adapter adapter(channel_for("http://127.0.0.1:9", 1000), io, k_public_url);
-  struct status_case {
-    std::string status;
-    attempt_outcome outcome;
-  };
-  const std::vector<status_case> cases = {
+  const std::vector<status_outcome> cases = {
       {"2", attempt_outcome::succeeded}, {"3", attempt_outcome::failed},
       {"4", attempt_outcome::failed},    {"1", attempt_outcome::pending},
       {"6", attempt_outcome::pending},   {"0", attempt_outcome::pending},

@@ -125,6 +125,7 @@ TEST(ConfigFiles, ExampleFileIsValid) {
   ASSERT_EQ(c.channels.size(), 2u);
   EXPECT_EQ(c.channels[0].id, "up1");
   EXPECT_EQ(c.channels[0].cost_rate_ppm, 980000);
+  EXPECT_EQ(c.channels[0].unknown_max_s, 86400);
   EXPECT_EQ(c.channels[1].carriers, std::vector<carrier>{carrier::cmcc});
 
   const auto wikeyun = topup::channels::parse_wikeyun_settings(c.channels[0]);
@@ -208,6 +209,7 @@ TEST(ConfigParse, BaseConfigIsValidAndDefaultsApply) {
   EXPECT_EQ(ch.timeout_ms, 3000u);
   EXPECT_EQ(ch.query_interval_ms, 1000u);
   EXPECT_EQ(ch.unknown_grace_ms, 60000u);
+  EXPECT_EQ(ch.unknown_max_s, 86400);
   EXPECT_EQ(ch.max_inflight, 1000u);
   EXPECT_TRUE(ch.enabled);
   const auto sim = topup::channels::parse_sim_settings(ch);
@@ -250,6 +252,15 @@ TEST(ConfigParse, UnknownKeysAreIgnoredEverywhere) {
   root.at("channels").as_array().at(1).as_object()["region"] = "east";
   const config c = accepted(boost::json::serialize(root));
   EXPECT_EQ(c.channels.size(), 3u);
+}
+
+TEST(ConfigParse, UnknownMaxIsPerChannel) {
+  const config c = accepted(mutated("/channels/1/unknown_max_s", "3600"));
+  EXPECT_EQ(c.channels[1].unknown_max_s, 3600);
+  EXPECT_EQ(c.channels[0].unknown_max_s, 86400);  // the default, where it is left out
+  EXPECT_EQ(accepted(mutated("/channels/0/unknown_max_s", "1")).channels[0].unknown_max_s, 1);
+  EXPECT_EQ(accepted(mutated("/channels/0/unknown_max_s", "2592000")).channels[0].unknown_max_s,
+            2592000);
 }
 
 TEST(ConfigParse, BooleansAcceptZeroAndOne) {
@@ -618,6 +629,16 @@ const broken_case k_broken_cases[] = {
      "channels[1].query_interval_ms: must be an integer in 1..3600000"},
     {"/channels/1/unknown_grace_ms", "-1",
      "channels[1].unknown_grace_ms: must be an integer in 0..604800000"},
+    {"/channels/1/unknown_max_s", "0",
+     "channels[1].unknown_max_s: must be an integer in 1..2592000"},
+    {"/channels/1/unknown_max_s", "-86400",
+     "channels[1].unknown_max_s: must be an integer in 1..2592000"},
+    {"/channels/1/unknown_max_s", "2592001",
+     "channels[1].unknown_max_s: must be an integer in 1..2592000"},
+    {"/channels/1/unknown_max_s", "3600.5",
+     "channels[1].unknown_max_s: must be an integer in 1..2592000"},
+    {"/channels/1/unknown_max_s", R"("86400")",
+     "channels[1].unknown_max_s: must be an integer in 1..2592000"},
     {"/channels/1/max_inflight", "0", "channels[1].max_inflight: must be an integer in 1..1000000"},
     {"/channels/1/enabled", "3", "channels[1].enabled: must be true, false, 0 or 1"},
     // channels: wikeyun fields
