@@ -27,6 +27,9 @@ class merchant_keys {
   std::string all() const { return base_ + "all"; }
   std::string active() const { return base_ + "active"; }
   std::string cbdue() const { return base_ + "cbdue"; }
+  /// Orders in 1 with no final supplier answer for their channel's unknown_max_s: order number
+  /// -> since when (ms). For operators (the exception queue); nothing routes by it.
+  std::string unresolved() const { return base_ + "unresolved"; }
   std::string by_status(int status) const { return base_ + "st:" + std::to_string(status); }
   std::string order(std::string_view order_number) const;
   std::string events(std::string_view order_number) const;

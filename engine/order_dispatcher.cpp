@@ -28,6 +28,7 @@ struct order_dispatcher::active_order {
   std::string channel_id;                     // the channel holding it, the only one heard
   std::optional<attempt_result> delivered;    // a callback's result, not yet applied
   std::string delivered_for;                  // the attempt that result is about
+  bool unresolved = false;                    // listed for an operator (unknown_max_s passed)
 };
 
 namespace {
@@ -605,7 +606,19 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
           } else if (definitive(answer.outcome)) {
             known = answer;
           } else {
-            continue;  // pending, unknown, or not found within the grace: ask again later
+            // Pending, unknown, or not found within the grace: ask again later, for as long as
+            // it takes; past the channel's unknown_max_s an operator is told (spec §6).
+            if (!st->unresolved && age_ms >= ch->config->unknown_max_s * 1000) {
+              const std::int64_t since =
+                  std::max(field_int(o, "matched_at"), field_int(o, "submitted_at"));
+              if (co_await store_.flag_unresolved(merchant, number, since)) {
+                st->unresolved = true;
+                log->error("shard={} order={} channel={} no final answer for {} s: listed for an "
+                           "operator, still asking",
+                           shard_, number, ch->config->id, age_ms / 1000);
+              }
+            }
+            continue;
           }
         }
         step = co_await store_result(*ch, now_ms);
@@ -616,6 +629,11 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
     if (park_until) break;
     if (!step) {
       storage_backoff = std::chrono::milliseconds(100);
+      if (st->unresolved && o.status != order_status::recharging) {
+        // The attempt is settled: off the operator's list (a failure to say so leaves a stale
+        // entry, which readers skip by the order's status).
+        if (co_await store_.clear_unresolved(merchant, number)) st->unresolved = false;
+      }
       continue;
     }
     if (stopping_) break;  // left mid-step: the persisted status is what recovery resumes

@@ -380,6 +380,44 @@ boost::asio::awaitable<boost::system::result<void>> order_store::set_channel_dis
   co_return boost::system::result<void>();
 }
 
+boost::asio::awaitable<boost::system::result<void>> order_store::flag_unresolved(
+    std::int64_t merchant_id, std::string order_number, std::int64_t since_ms) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(
+      args("ZADD", keys.unresolved(), "NX", std::to_string(since_ms), std::move(order_number)));
+  if (!answer) co_return answer.error();
+  if (answer->type != reply::kind::integer) co_return unexpected("flag_unresolved", *answer);
+  co_return boost::system::result<void>();
+}
+
+boost::asio::awaitable<boost::system::result<void>> order_store::clear_unresolved(
+    std::int64_t merchant_id, std::string order_number) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(args("ZREM", keys.unresolved(), std::move(order_number)));
+  if (!answer) co_return answer.error();
+  if (answer->type != reply::kind::integer) co_return unexpected("clear_unresolved", *answer);
+  co_return boost::system::result<void>();
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<std::pair<std::string, std::int64_t>>>>
+order_store::unresolved(std::int64_t merchant_id, std::int64_t limit) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(args("ZRANGE", keys.unresolved(), "0",
+                                            std::to_string(std::max<std::int64_t>(limit, 1) - 1),
+                                            "WITHSCORES"));
+  if (!answer) co_return answer.error();
+  if (answer->type != reply::kind::array || answer->elements.size() % 2 != 0)
+    co_return unexpected("unresolved", *answer);
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (std::size_t i = 0; i + 1 < answer->elements.size(); i += 2) {
+    std::int64_t since = 0;
+    const auto& score = answer->elements[i + 1].str;
+    std::from_chars(score.data(), score.data() + score.size(), since);
+    out.emplace_back(answer->elements[i].str, since);
+  }
+  co_return out;
+}
+
 boost::asio::awaitable<boost::system::result<std::vector<order_event>>> order_store::events(
     std::int64_t merchant_id, std::string order_number) {
   const merchant_keys keys(prefix_, merchant_id);

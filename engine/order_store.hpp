@@ -161,6 +161,18 @@ class order_store {
   boost::asio::awaitable<boost::system::result<std::vector<std::string>>> due_callbacks(
       std::int64_t merchant_id, std::int64_t now_ms, std::int64_t limit);
 
+  /// Lists an order for an operator: in 1 with no final supplier answer since `since_ms` for
+  /// longer than its channel allows (spec §6 unknown_max_s). Keeps the first `since_ms`.
+  boost::asio::awaitable<boost::system::result<void>> flag_unresolved(std::int64_t merchant_id,
+                                                                      std::string order_number,
+                                                                      std::int64_t since_ms);
+  /// Takes it off that list (the supplier finally answered, or an operator settled it).
+  boost::asio::awaitable<boost::system::result<void>> clear_unresolved(std::int64_t merchant_id,
+                                                                       std::string order_number);
+  /// Up to `limit` listed orders of the merchant, oldest first: (order number, since ms).
+  boost::asio::awaitable<boost::system::result<std::vector<std::pair<std::string, std::int64_t>>>>
+  unresolved(std::int64_t merchant_id, std::int64_t limit);
+
   const std::string& prefix() const noexcept { return prefix_; }
 
  private:

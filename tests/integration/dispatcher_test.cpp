@@ -499,6 +499,37 @@ TEST_F(Dispatcher, DisabledChannelStillRefundsAWaitingOrderAtItsDeadline) {
   EXPECT_EQ(balance(), k_start);
 }
 
+TEST_F(Dispatcher, NoFinalAnswerForUnknownMaxIsListedForAnOperatorAndStillAsked) {
+  cfg.channels[0].query_interval_ms = 50;
+  cfg.channels[0].unknown_max_s = 1;
+  build();
+  world.script["A"] = {act::accept_silent};  // every query: still working
+  world.script["B"] = {act::succeed};
+  auto number = push(true);
+  auto o = settle(number, 600ms);
+  ASSERT_EQ(o.status, order_status::recharging);
+  auto listed = run(store->unresolved(1001, 10));
+  ASSERT_TRUE(listed);
+  EXPECT_TRUE(listed->empty()) << "listed before unknown_max_s";
+  const int queries_then = world.queries["A"];
+  o = settle(number, 800ms);
+  ASSERT_EQ(o.status, order_status::recharging);  // never guessed, never sent elsewhere
+  EXPECT_EQ(world.submits["B"], 0);
+  EXPECT_GT(world.queries["A"], queries_then);  // still asked
+  listed = run(store->unresolved(1001, 10));
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].first, number);
+  EXPECT_GT((*listed)[0].second, 0);
+  // The supplier finally answers: settled, and off the list.
+  dispatcher->deliver(number, supplier_callback{number + "-1", {attempt_outcome::succeeded, ""}, "A"});
+  o = settle(number);
+  EXPECT_EQ(o.status, order_status::success);
+  listed = run(store->unresolved(1001, 10));
+  ASSERT_TRUE(listed);
+  EXPECT_TRUE(listed->empty());
+}
+
 TEST_F(Dispatcher, LateCallbackAboutAnEarlierAttemptNeverDecidesTheNextOne) {
   cfg.channels[1].query_interval_ms = 60000;  // B is settled by its callback only
   build();
