@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include <cctype>
 #include <chrono>
 #include <latch>
 #include <memory>
@@ -314,6 +315,50 @@ TEST_F(Intake, BadSignaturesAre1002) {
   EXPECT_EQ(m.balance_fen(), 10000);
   for (std::string no : {"sig-1", "sig-2", "sig-3"})
     EXPECT_EQ(m.query_by_order_no(no).code, "3001") << no;
+}
+
+TEST_F(Intake, SignAndSignTypeAreCaseInsensitive) {
+  // Spec §2: PHP's md5() is lower case; sign_type names are case-insensitive too.
+  credit(2022, "100", "c2022");
+  const auto lower = [](std::string text) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  const auto post_with_lower_sign = [&](merchant_client& m, const params& p) {
+    auto signed_p = m.signed_params(p);
+    signed_p["sign"] = lower(signed_p["sign"]);
+    std::vector<std::pair<std::string, std::string>> pairs(signed_p.begin(), signed_p.end());
+    return m.post_form(k_user_query, encode_pairs(pairs));
+  };
+
+  auto md5 = client(2022);
+  auto a = post_with_lower_sign(md5, {});
+  EXPECT_EQ(a.code, "0000") << "lower-case MD5 sign: " << a.raw;
+  EXPECT_EQ(md5.call(k_user_query, {{"sign_type", "md5"}}).code, "0000");
+  EXPECT_EQ(post_with_lower_sign(md5, {{"sign_type", "Md5"}}).code, "0000");
+
+  auto hmac = client(2022, engine::sign_method::hmac_sha256);
+  auto b = post_with_lower_sign(hmac, {{"sign_type", "hmac-sha256"}});
+  EXPECT_EQ(b.code, "0000") << "lower-case HMAC-SHA256 sign and sign_type: " << b.raw;
+  EXPECT_EQ(hmac.call(k_user_query, {{"sign_type", "Hmac-Sha256"}}).code, "0000");
+
+  // A pushOrder signed in lower case is accepted and debited once.
+  auto order = md5.signed_params({{"store_id", "s1"}, {"mobile", k_cmcc}, {"order_no", "lc-1"},
+                                  {"money", "10"}, {"recharge_type", "1"}});
+  order["sign"] = lower(order["sign"]);
+  std::vector<std::pair<std::string, std::string>> pairs(order.begin(), order.end());
+  auto pushed = md5.post_form(k_push, encode_pairs(pairs));
+  EXPECT_EQ(pushed.code, "0000") << pushed.raw;
+  EXPECT_EQ(md5.balance_fen(), 10000 - 995);
+
+  // Still a real check: a lower-case sign made with another secret, or over other values, is
+  // refused; a method topupd does not know is refused in any case.
+  merchant_client wrong_secret(port_, app_key_of(2022), "not-the-secret");
+  EXPECT_EQ(post_with_lower_sign(wrong_secret, {}).code, "1002");
+  EXPECT_EQ(md5.call(k_user_query, {{"sign_type", "sha1"}}).code, "1002");
+  // Merchant 1002 allows only MD5, whatever case HMAC-SHA256 is named in.
+  merchant_client hmac_1002(port_, "k2", "other-secret", engine::sign_method::hmac_sha256);
+  EXPECT_EQ(hmac_1002.call(k_user_query, {{"sign_type", "hmac-sha256"}}).code, "1002");
 }
 
 TEST_F(Intake, HmacSha256SigningWorks) {
