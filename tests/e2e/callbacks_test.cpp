@@ -506,6 +506,25 @@ TEST_F(Callbacks, CallbacksCarryTheSignedOrderForSuccessAndRefund) {
     for (const auto& d : *list) EXPECT_NE(d.param("status").value_or(""), "3") << d.body;
 }
 
+TEST_F(Callbacks, NotifyUrlQueryStringReachesTheMerchant) {
+  // Spec §5: the callback goes to notify_url exactly as given, query string included.
+  ASSERT_NO_FATAL_FAILURE(start(2));
+  auto m = merchant_1001();
+  const std::string query = "?shop=7&next=%2Fdone&flag";
+  const std::string number = push(m, "cb-query", receiver_.url("query") + query, 100);
+  ASSERT_FALSE(number.empty());
+  ASSERT_EQ(receiver_.wait_for("query", 1, 5s), 1u) << "no callback to a notify_url with a query";
+  const auto d = receiver_.deliveries("query").front();
+  EXPECT_EQ(d.target, "/cb/query" + query);
+  expect_signed_callback(d, number, "cb-query", "2", "100", "s3cret", engine::sign_method::md5);
+  // The query string is the merchant's, not part of the signed form.
+  EXPECT_FALSE(d.param("shop").has_value()) << d.body;
+  EXPECT_EQ(admin_order_when(number, [](const shown_order& o) { return o.cb_status == "delivered"; },
+                             3s)
+                .cb_status,
+            "delivered");
+}
+
 TEST_F(Callbacks, CancelOfAWaitingOrderSendsStatus4) {
   // One shard and a channel with room for one order that takes 10 minutes: after a blocker of
   // merchant 1002 takes it, merchant 1001's order waits in 6 (its fast deadline is an hour).

@@ -455,6 +455,42 @@ TEST_F(Intake, BusinessRefusalsAre2001To2006) {
   EXPECT_EQ(m.balance_fen(), 200000 - 99500 - 9950 - 995 - 995);
 }
 
+TEST_F(Intake, NotifyUrlKeepsItsQueryStringUpTo512Bytes) {
+  auto m = client(2023);
+  credit(2023, "100", "c2023");
+  http_client admin(port_);
+  const auto stored_url = [&](const api_answer& pushed) {
+    auto r = admin_get(admin, token_, "/admin/orders/" + field(pushed.data, "order_number"));
+    return field(r.data, "notify_url");
+  };
+
+  // Spec §3.1: a query string is allowed and kept exactly as given.
+  const std::string with_query = "https://shop.example/cb?shop=7&sig=a%2Fb";
+  auto a = m.push("nq-1", k_cmcc, 10, {{"notify_url", with_query}});
+  ASSERT_EQ(a.code, "0000") << a.raw;
+  EXPECT_EQ(stored_url(a), with_query);
+  auto bare = m.push("nq-2", k_cmcc, 10, {{"notify_url", "http://shop.example?x=1"}});
+  ASSERT_EQ(bare.code, "0000") << bare.raw;
+  EXPECT_EQ(stored_url(bare), "http://shop.example?x=1");
+
+  // Up to 512 bytes, query included; 513 is 2006.
+  const std::string head = "https://shop.example/cb?pad=";
+  const std::string url_512 = head + std::string(512 - head.size(), 'p');
+  ASSERT_EQ(url_512.size(), 512u);
+  auto longest = m.push("nq-3", k_cmcc, 10, {{"notify_url", url_512}});
+  ASSERT_EQ(longest.code, "0000") << longest.raw;
+  EXPECT_EQ(stored_url(longest), url_512);
+  EXPECT_EQ(m.push("nq-4", k_cmcc, 10, {{"notify_url", url_512 + "p"}}).code, "2006");
+
+  // Still refused: a fragment (never sent, so not "exactly as given"), spaces, no host.
+  EXPECT_EQ(m.push("nq-5", k_cmcc, 10, {{"notify_url", "https://shop.example/cb#top"}}).code,
+            "2006");
+  EXPECT_EQ(m.push("nq-6", k_cmcc, 10, {{"notify_url", "https://shop.example/cb?a=b c"}}).code,
+            "2006");
+  EXPECT_EQ(m.push("nq-7", k_cmcc, 10, {{"notify_url", "https://?shop=7"}}).code, "2006");
+  EXPECT_EQ(m.balance_fen(), 10000 - 3 * 995);
+}
+
 // ---- query, cancel, balance, mobileInfo -------------------------------------------------
 
 TEST_F(Intake, QueryShowsTheOrderObject) {
