@@ -258,6 +258,13 @@ void expect_signed_callback(const received_callback& d, const std::string& numbe
   } catch (const std::exception&) {
   }
   EXPECT_LE(std::llabs(ts_s - now_s()), 60) << "timestamp " << ts << " is not the current time";
+  // Spec §5: sign_type is added (and signed) when the method is not MD5, so the merchant never
+  // has to guess the method from the length of the sign.
+  if (method == engine::sign_method::md5) {
+    EXPECT_FALSE(d.param("sign_type").has_value()) << "sign_type sent for MD5";
+  } else {
+    EXPECT_EQ(d.param("sign_type").value_or("<missing>"), engine::sign_method_name(method));
+  }
   const std::string sign = d.param("sign").value_or("");
   EXPECT_EQ(sign.size(), method == engine::sign_method::md5 ? 32u : 64u) << sign;
   EXPECT_TRUE(d.signed_with(secret, method)) << "the sign does not verify with the secret";
