@@ -94,6 +94,14 @@ TEST(Cli, OtherBadFieldsAreNamed) {
        }},
       {"server.listen", [](json::object& c) { c["server"].as_object()["listen"] = "nowhere"; }},
       {"admin.token", [](json::object& c) { c["admin"].as_object()["token"] = ""; }},
+      {"server.metrics_listen",
+       [](json::object& c) { c["server"].as_object()["metrics_listen"] = "nowhere"; }},
+      // The merchant listener's own address: SO_REUSEPORT would let both bind and split the
+      // connections between them.
+      {"server.metrics_listen", [](json::object& c) {
+         auto& server = c["server"].as_object();
+         server["metrics_listen"] = server["listen"];
+       }},
   };
   for (const auto& e : edits) {
     auto cfg = json::parse(read_file(k_example)).as_object();

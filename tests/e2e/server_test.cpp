@@ -382,5 +382,50 @@ TEST(ServerReadiness, ReadyzFollowsRedisDownAndBackUp) {
   ASSERT_TRUE(topupd.running()) << topupd.log_tail();
 }
 
+/// server.metrics_listen (spec §7): /metrics on its own listener only; the merchant port
+/// answers it like any unknown path.
+TEST(ServerMetricsListen, MetricsAreServedOnlyOnTheirOwnListener) {
+  redis_server redis;
+  topupd_process topupd;
+  int metrics_port = 0;
+  const int port = start_on_free_port(topupd, [&](int p) {
+    topupd_config cfg(p, redis.port(), 2);
+    do {
+      metrics_port = free_loopback_port();
+    } while (metrics_port == p);
+    cfg.json["server"].as_object()["metrics_listen"] = "127.0.0.1:" + std::to_string(metrics_port);
+    return cfg;
+  });
+  ASSERT_TRUE(wait_for_port(metrics_port, 5s)) << "nothing listens on metrics_listen\n"
+                                               << topupd.log_tail();
+
+  // Every shard's merchant listener refuses /metrics with the 404 envelope.
+  for (int i = 0; i < 20; ++i) {
+    http_client fresh(port, 2s);
+    expect_json_envelope(fresh.get("/metrics"), 404, "4004");
+  }
+  // The metrics listener serves it, on every fresh connection, and nothing else.
+  for (int i = 0; i < 20; ++i) {
+    http_client fresh(metrics_port, 2s);
+    auto r = fresh.get("/metrics");
+    ASSERT_EQ(r.status, 200u) << r.body;
+    EXPECT_NE(std::string(r.headers[http::field::content_type]).find("text/plain"),
+              std::string::npos);
+    EXPECT_NE(r.body.find("# TYPE topup_orders_accepted_total counter"), std::string::npos);
+  }
+  http_client metrics_client(metrics_port);
+  expect_json_envelope(metrics_client.post("/metrics", ""), 405, "4005");
+  expect_json_envelope(metrics_client.post("/rest/User/query", "app_key=k1"), 404, "4004");
+  expect_json_envelope(metrics_client.get("/admin/orders/T1"), 404, "4004");
+  // The merchant API itself is untouched.
+  merchant_client m(port, "k1", "s3cret");
+  EXPECT_EQ(m.call("/rest/User/query", {}).code, "0000");
+  EXPECT_EQ(http_client(port).get("/healthz").status, 200u);
+
+  // A graceful stop closes the metrics listener too.
+  EXPECT_EQ(topupd.stop_gracefully(), 0) << topupd.log_tail();
+  EXPECT_FALSE(wait_for_port(metrics_port, 300ms)) << "metrics port still accepting after exit";
+}
+
 }  // namespace
 }  // namespace topup::test

@@ -446,6 +446,14 @@ const broken_case k_broken_cases[] = {
     {"/server/metrics_listen", R"("9100")",
      "server.metrics_listen: must be empty or host:port (IPv4, [IPv6] or localhost; port "
      "1..65535)"},
+    // The merchant port itself, or a wildcard over it: with SO_REUSEPORT both listeners would
+    // bind and split the merchant connections between them.
+    {"/server/metrics_listen", R"("127.0.0.1:8080")",
+     "server.metrics_listen: must not be the address and port of server.listen"},
+    {"/server/metrics_listen", R"("localhost:8080")",
+     "server.metrics_listen: must not be the address and port of server.listen"},
+    {"/server/metrics_listen", R"("0.0.0.0:8080")",
+     "server.metrics_listen: must not be the address and port of server.listen"},
     {"/server/log_level", R"("verbose")",
      "server.log_level: must be one of trace, debug, info, warn, error, critical, off"},
     // redis
