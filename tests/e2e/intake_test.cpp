@@ -158,6 +158,26 @@ TEST_F(Intake, AdminCreditNeedsTheToken) {
   EXPECT_EQ(m.balance_fen(), 0) << "an unauthorised credit moved money";
 }
 
+TEST_F(Intake, AdminCreditRepeatedRefWithAnotherAmountIs2003) {
+  auto m = client(2021);
+  EXPECT_EQ(credit(2021, "100", "c2021-a"), "100.00");
+  http_client admin(port_);
+  // The same ref with another amount is refused with 2003 and moves nothing.
+  for (const char* other : {"50", "100.01", "-100"}) {
+    auto conflict = admin_credit(admin, token_, 2021, other, "c2021-a");
+    EXPECT_EQ(conflict.http_status, 200u) << conflict.raw;
+    EXPECT_EQ(conflict.code, "2003") << other << ": " << conflict.raw;
+  }
+  EXPECT_EQ(m.balance_fen(), 10000);
+  // The same ref with the same amount is still a repeat, applied once ("100" and "100.00" are
+  // the same amount).
+  auto repeat = admin_credit(admin, token_, 2021, "100.00", "c2021-a");
+  ASSERT_EQ(repeat.code, "0000") << repeat.raw;
+  EXPECT_EQ(field(repeat.data, "money"), "100.00");
+  EXPECT_EQ(field(repeat.data, "repeat"), "true") << repeat.raw;
+  EXPECT_EQ(m.balance_fen(), 10000);
+}
+
 // ---- pushOrder: money ----------------------------------------------------------------------
 
 TEST_F(Intake, PushDebitsMoneyTimesPriceRate) {
