@@ -529,8 +529,11 @@ const broken_case k_broken_cases[] = {
      "merchants[0].sign_types: must be a non-empty array of sign types"},
     {"/merchants/0/sign_types", R"(["SHA1"])",
      R"(merchants[0].sign_types[0]: unknown sign type "SHA1" (known: MD5, HMAC-SHA256))"},
+    // Names are case-insensitive (spec §2), so "md5" is MD5 again.
     {"/merchants/0/sign_types", R"(["MD5", "md5"])",
-     R"(merchants[0].sign_types[1]: unknown sign type "md5" (known: MD5, HMAC-SHA256))"},
+     R"(merchants[0].sign_types[1]: duplicate sign type "md5")"},
+    {"/merchants/0/sign_types", R"(["HMAC_SHA256"])",
+     R"(merchants[0].sign_types[0]: unknown sign type "HMAC_SHA256" (known: MD5, HMAC-SHA256))"},
     {"/merchants/0/sign_types", "[1]", "merchants[0].sign_types[0]: must be a string"},
     {"/merchants/0/sign_types", R"(["MD5", "MD5"])",
      R"(merchants[0].sign_types[1]: duplicate sign type "MD5")"},
