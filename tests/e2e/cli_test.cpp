@@ -179,6 +179,21 @@ TEST(Cli, PortInUseIsOneLineNamingServerListen) {
   }
 }
 
+TEST(Cli, MetricsPortInUseIsOneLineNamingServerMetricsListen) {
+  const auto dir = make_temp_dir("cli");
+  redis_server redis;
+  port_holder taken;
+  ASSERT_TRUE(taken.listening());
+  topupd_config cfg(free_loopback_port(), redis.port(), 2);
+  cfg.json["server"].as_object()["metrics_listen"] = "127.0.0.1:" + std::to_string(taken.port());
+  const auto path = write_file(dir, "topupd.json", json::serialize(cfg.json));
+  auto [status, output] = run_topupd({"--config", path});
+  EXPECT_NE(status, 0) << output;
+  EXPECT_NE(status, 124) << "topupd did not exit with its metrics port taken";
+  EXPECT_TRUE(is_one_line(output));
+  EXPECT_NE(output.find("server.metrics_listen"), std::string::npos) << output;
+}
+
 TEST(Cli, ConfigIsRequired) {
   auto [status, output] = run_topupd({});
   EXPECT_NE(status, 0) << output;
