@@ -200,8 +200,8 @@ bool shard_services::idle() const {
   // Orders left in 6/7/1 are fine (recovery resumes them); a submit whose answer is not yet
   // persisted is worth waiting for, so the next run need not ask the supplier about it.
   const std::size_t metrics_connections = metrics_http_ ? metrics_http_->open_connections() : 0;
-  return http_.open_connections() == 0 && metrics_connections == 0 && orders_.inflight() == 0 && dispatcher_.active() == 0 &&
-         scheduler_.idle();
+  return http_.open_connections() == 0 && metrics_connections == 0 && orders_.inflight() == 0 &&
+         dispatcher_.active() == 0 && scheduler_.idle();
 }
 
 void shard_services::finish_shutdown() {

@@ -526,8 +526,8 @@ TEST_F(Callbacks, NotifyUrlQueryStringReachesTheMerchant) {
   expect_signed_callback(d, number, "cb-query", "2", "100", "s3cret", engine::sign_method::md5);
   // The query string is the merchant's, not part of the signed form.
   EXPECT_FALSE(d.param("shop").has_value()) << d.body;
-  EXPECT_EQ(admin_order_when(number, [](const shown_order& o) { return o.cb_status == "delivered"; },
-                             3s)
+  EXPECT_EQ(admin_order_when(
+                number, [](const shown_order& o) { return o.cb_status == "delivered"; }, 3s)
                 .cb_status,
             "delivered");
 }

@@ -28,8 +28,7 @@ namespace http = topup::protocol::http;
 asio::awaitable<http_response> handler_with_a_bug(http_request request) {
   if (request.message.target() == "/boom") throw std::logic_error("handler bug");
   co_return topup::protocol::make_response(http::status::ok, "fine", "text/plain",
-                                           request.message.version(),
-                                           request.message.keep_alive());
+                                           request.message.version(), request.message.keep_alive());
 }
 
 /// An http_server on 127.0.0.1 and an ephemeral port, run on its own thread for the test's life.
