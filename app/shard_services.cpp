@@ -9,6 +9,7 @@
 
 #include "app/redis_options.hpp"
 #include "channels/registry.hpp"
+#include "engine/assert.hpp"
 #include "engine/log.hpp"
 #include "engine/order_number.hpp"
 #include "engine/order_recovery.hpp"
@@ -27,6 +28,16 @@ protocol::http_server_options http_options(const engine::config& cfg) {
   o.max_header_bytes = cfg.server.max_header_bytes;
   o.read_timeout = std::chrono::milliseconds(cfg.server.read_timeout_ms);
   o.idle_timeout = std::chrono::milliseconds(cfg.server.idle_timeout_ms);
+  return o;
+}
+
+/// The server.metrics_listen listener: the main listener's limits, on its own address.
+protocol::http_server_options metrics_options(const engine::config& cfg) {
+  protocol::http_server_options o = http_options(cfg);
+  const auto address = engine::parse_listen_address(cfg.server.metrics_listen);
+  TOPUP_ASSERT(address.has_value());  // checked by the config parser
+  o.host = address->host;
+  o.port = address->port;
   return o;
 }
 
@@ -58,6 +69,11 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       http_(io, shard, http_options(*cfg_),
             [this](protocol::http_request r) { return router_.handle(std::move(r)); }),
       recovery_timer_(io) {
+  if (shard_ == 0 && !cfg_->server.metrics_listen.empty()) {
+    metrics_http_.emplace(io, shard, metrics_options(*cfg_), [this](protocol::http_request r) {
+      return router_.handle_metrics_listener(std::move(r));
+    });
+  }
   ctx_.storage_ready = [this] { return redis_.connected() && orders_.intake_open(); };
   orders_.set_intake_open(false);  // until the disabled channels are read (recovery_loop)
   ctx_.channels = &router_channels_;
@@ -105,6 +121,11 @@ std::string shard_services::start() {
   if (auto ec = http_.listen())
     return "server.listen: cannot listen on " + cfg_->server.listen_host + ":" +
            std::to_string(cfg_->server.listen_port) + ": " + ec.message();
+  if (metrics_http_) {
+    if (auto ec = metrics_http_->listen())
+      return "server.metrics_listen: cannot listen on " + cfg_->server.metrics_listen + ": " +
+             ec.message();
+  }
   return {};
 }
 
@@ -166,6 +187,7 @@ void shard_services::begin_shutdown() {
   stopping_ = true;
   recovery_timer_.cancel();
   http_.shutdown();
+  if (metrics_http_) metrics_http_->shutdown();
   dispatcher_.begin_shutdown();
   scheduler_.begin_shutdown();
   // Submits still waiting for a supplier end now as unknown; the dispatcher persists 7->1 and
@@ -177,12 +199,14 @@ void shard_services::begin_shutdown() {
 bool shard_services::idle() const {
   // Orders left in 6/7/1 are fine (recovery resumes them); a submit whose answer is not yet
   // persisted is worth waiting for, so the next run need not ask the supplier about it.
-  return http_.open_connections() == 0 && orders_.inflight() == 0 && dispatcher_.active() == 0 &&
-         scheduler_.idle();
+  const std::size_t metrics_connections = metrics_http_ ? metrics_http_->open_connections() : 0;
+  return http_.open_connections() == 0 && metrics_connections == 0 && orders_.inflight() == 0 &&
+         dispatcher_.active() == 0 && scheduler_.idle();
 }
 
 void shard_services::finish_shutdown() {
   http_.shutdown();
+  if (metrics_http_) metrics_http_->shutdown();
   dispatcher_.begin_shutdown();
   scheduler_.begin_shutdown();
   router_channels_.close_all();

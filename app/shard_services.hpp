@@ -4,6 +4,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,9 @@ class shard_services {
   protocol::api_context ctx_;
   protocol::api_router router_;
   protocol::http_server http_;
+  /// The server.metrics_listen listener, on shard 0 only (one scrape renders every shard's
+  /// figures); absent when the setting is empty.
+  std::optional<protocol::http_server> metrics_http_;
   boost::asio::steady_timer recovery_timer_;
 };
 

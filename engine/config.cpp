@@ -316,9 +316,22 @@ void read_server(const object_fields& top, server_config& out) {
   read_integer(f, "idle_timeout_ms", 1, 86'400'000, out.idle_timeout_ms);
   read_integer(f, "max_inflight_orders", 1, 10'000'000, out.max_inflight_orders);
   if (auto metrics = read_string(f, "metrics_listen", presence::optional, string_rule::any)) {
-    if (!metrics->empty() && !parse_listen_address(*metrics)) {
+    const auto address = metrics->empty() ? std::nullopt : parse_listen_address(*metrics);
+    if (!metrics->empty() && !address) {
       return f.fail("metrics_listen",
                     "must be empty or host:port (IPv4, [IPv6] or localhost; port 1..65535)");
+    }
+    // Both listeners set SO_REUSEPORT: on the merchant port (or a wildcard over it) the kernel
+    // would let the metrics listener bind and hand it a share of the merchant connections.
+    const auto unspecified = [](const std::string& host) {
+      boost::system::error_code ec;
+      const auto parsed = ip::make_address(host, ec);
+      return !ec && parsed.is_unspecified();
+    };
+    if (address && address->port == out.listen_port &&
+        (address->host == out.listen_host || unspecified(address->host) ||
+         unspecified(out.listen_host))) {
+      return f.fail("metrics_listen", "must not be the address and port of server.listen");
     }
     out.metrics_listen = std::string(*metrics);
   }

@@ -228,7 +228,8 @@ return {'ok', redis.call('HGETALL', KEYS[1])}
 )lua";
 
 constexpr const char* k_credit_lua = R"lua(
--- credit: a balance top-up or correction, applied once per ref; never takes the balance below 0.
+-- credit: a balance top-up or correction, applied once per ref (the same ref with another
+-- amount is a conflict); never takes the balance below 0.
 -- KEYS: 1 acct  2 ledger  3 crefs
 -- ARGV: 1 ref  2 amount (fen, may be negative)  3 now_ms
 local amount, now = ARGV[2], ARGV[3]
@@ -236,7 +237,10 @@ if not (amount == '0' or string.find(amount, '^%-?[1-9]%d*$')) or #amount > 17
     or not string.find(now, '^%d+$') then
   return redis.error_reply('ERR credit: bad arguments')
 end
-if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
+local applied = redis.call('HGET', KEYS[3], ARGV[1])
+if applied then
+  -- The same ref with another amount is not a repeat but a mistake: refused, nothing moves.
+  if applied ~= amount then return {'conflict', applied} end
   return {'repeat', redis.call('HGET', KEYS[1], 'balance') or '0'}
 end
 local acct = redis.call('HMGET', KEYS[1], 'balance', 'credits')

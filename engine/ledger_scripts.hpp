@@ -48,7 +48,7 @@ class merchant_keys {
 ///   transition  ok <HGETALL of the order> (or just ok, asked so) | stale <status> | illegal
 ///               | notfound
 ///   fail_refund ok <HGETALL of the order> | stale <status> | illegal | notfound
-///   credit      ok <balance> | repeat <balance> | insufficient <balance>
+///   credit      ok <balance> | repeat <balance> | conflict <amount> | insufficient <balance>
 ///   list_page   <total> <HGETALL of each order on the page>...
 /// Numbers come back as decimal strings (list_page's total as an integer). A malformed argument or
 /// a corrupt stored value is a Redis error reply (nothing written).

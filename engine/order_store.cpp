@@ -247,6 +247,7 @@ boost::asio::awaitable<boost::system::result<credit_result>> order_store::credit
     }
   }
   if (word == "insufficient") co_return errc::insufficient_balance;
+  if (word == "conflict") co_return errc::order_no_conflict;
   co_return unexpected("credit", r);
 }
 

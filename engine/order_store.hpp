@@ -107,8 +107,8 @@ class order_store {
       std::int64_t merchant_id, std::string order_number, order_status expected_from,
       std::string reason, std::int64_t now_ms);
 
-  /// Applies a credit (negative: a correction) once per `ref`. A repeat answers the current
-  /// balance with repeat = true. Errors: insufficient_balance (would go below 0).
+  /// Applies a credit (negative: a correction) once per `ref`; a repeat of the same amount
+  /// answers the balance (repeat). Errors: insufficient_balance, order_no_conflict (other amount).
   boost::asio::awaitable<boost::system::result<credit_result>> credit(std::int64_t merchant_id,
                                                                       std::string ref,
                                                                       fen_t amount_fen,

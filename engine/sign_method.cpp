@@ -4,11 +4,25 @@
 
 namespace topup::engine {
 
+namespace {
+
+/// ASCII case-insensitive equality; `upper` is already upper case.
+bool equals_ignoring_case(std::string_view name, std::string_view upper) noexcept {
+  if (name.size() != upper.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if ((c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c) != upper[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<sign_method> sign_method_from_name(std::string_view name) {
-  // Exact match only: "md5" or "hmac-sha256" are not the spelling the contract gives, and
-  // accepting variants would let two spellings of one method diverge in merchants' configs.
-  if (name == "MD5") return sign_method::md5;
-  if (name == "HMAC-SHA256") return sign_method::hmac_sha256;
+  // Spec §2: sign_type names are case-insensitive ("md5" is what many PHP clients send); the
+  // spelling must otherwise be exact (no spaces, no "HMAC_SHA256").
+  if (equals_ignoring_case(name, "MD5")) return sign_method::md5;
+  if (equals_ignoring_case(name, "HMAC-SHA256")) return sign_method::hmac_sha256;
   return std::nullopt;
 }
 

@@ -9,7 +9,7 @@ namespace topup::engine {
 
 enum class sign_method { md5, hmac_sha256 };
 
-/// "MD5" -> md5, "HMAC-SHA256" -> hmac_sha256; exact, case-sensitive match, nullopt otherwise.
+/// "MD5" -> md5, "HMAC-SHA256" -> hmac_sha256, in any letter case (spec §2); nullopt otherwise.
 std::optional<sign_method> sign_method_from_name(std::string_view name);
 
 /// The wire name: "MD5" or "HMAC-SHA256".

@@ -110,6 +110,8 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
       if (!ref || !valid_ref(*ref)) co_return fail(protocol::errc::bad_param, bad_param_msg("ref"));
       auto credited =
           co_await ctx_.store.credit(merchant_id, *ref, *amount, engine::wall_clock_ms());
+      if (!credited && credited.error() == engine::errc::order_no_conflict)
+        co_return fail(credited.error(), "ref已使用，金额不同");  // spec §7: 2003, nothing moved
       if (!credited) co_return fail(credited.error());
       boost::json::object data;
       data["money"] = engine::format_fen(credited->balance_fen);

@@ -41,6 +41,10 @@ boost::asio::awaitable<engine::callback_delivery> callback_sender::send(
     engine::sign_method method) {
   form_params form;
   for (auto& [k, v] : params) form.insert(std::move(k), std::move(v));
+  // Spec §5: a method other than MD5 is named, and signed with the rest, so the merchant never
+  // has to guess it from the length of the sign.
+  if (method != engine::sign_method::md5)
+    form.assign("sign_type", std::string(engine::sign_method_name(method)));
   form.insert("sign", sign_params(form, method, secret));
   engine::callback_delivery out;
   auto answer = co_await client_.post_form(std::move(url), form_encode(form), timeout_);

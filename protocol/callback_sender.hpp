@@ -13,7 +13,8 @@
 
 namespace topup::protocol {
 
-/// Signs and POSTs one callback form with its own http_client (keep-alive per merchant host,
+/// Signs and POSTs one callback form (with `sign_type` when the method is not MD5) to the
+/// notify_url as given, query string kept, with its own http_client (keep-alive per merchant host,
 /// a bound on concurrent deliveries per host so one slow merchant cannot starve the others,
 /// callbacks.timeout_ms, TLS verification, and the SSRF guard unless
 /// callbacks.allow_private_targets). One per shard.

@@ -24,6 +24,8 @@ class category final : public boost::system::error_category {
       case errc::not_found: return "not found";
       case errc::method_not_allowed: return "method not allowed";
       case errc::body_too_large: return "body too large";
+      case errc::header_too_large: return "request header too large";
+      case errc::bad_request: return "malformed HTTP request";
     }
     return "unknown protocol error";
   }

@@ -20,6 +20,8 @@ enum class errc {
   not_found,               // HTTP 404
   method_not_allowed,      // HTTP 405
   body_too_large,          // HTTP 413
+  header_too_large,        // HTTP 431
+  bad_request,             // HTTP 400: a request the HTTP parser refuses
 };
 
 const boost::system::error_category& error_category() noexcept;

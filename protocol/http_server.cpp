@@ -10,7 +10,10 @@
 
 #include <list>
 
+#include "engine/errc.hpp"
 #include "engine/log.hpp"
+#include "protocol/answers.hpp"
+#include "protocol/errc.hpp"
 
 namespace topup::protocol {
 
@@ -51,15 +54,12 @@ http_response make_response(http::status status, std::string body, std::string_v
 
 namespace {
 
-/// Answer for a request the parser refused; the connection closes after it.
+/// Answer for a request the parser refused, a JSON envelope like every answer (spec §1); the
+/// connection closes after it.
 http_response parse_failure_response(const beast::error_code& ec) {
-  if (ec == http::error::body_limit)
-    return make_response(http::status::payload_too_large, "request body too large\n", "text/plain",
-                         11, false);
-  if (ec == http::error::header_limit)
-    return make_response(http::status::request_header_fields_too_large,
-                         "request header too large\n", "text/plain", 11, false);
-  return make_response(http::status::bad_request, "bad request\n", "text/plain", 11, false);
+  if (ec == http::error::body_limit) return error_answer(errc::body_too_large, 11, false);
+  if (ec == http::error::header_limit) return error_answer(errc::header_too_large, 11, false);
+  return error_answer(errc::bad_request, 11, false);
 }
 
 asio::awaitable<void> write_response(beast::tcp_stream& stream, http_response& res,
@@ -110,10 +110,10 @@ asio::awaitable<void> run_session(std::shared_ptr<http_server::state> st, tcp::s
     try {
       res = co_await st->handler(std::move(req));
     } catch (const std::exception& e) {
-      // A handler that throws has a bug (expected failures are values): answer 500, stay up.
+      // A handler that throws has a bug (expected failures are values): answer 5001 (spec §1,
+      // HTTP 200, a JSON envelope like every answer), close this connection, stay up.
       logger("protocol")->error("shard={} handler threw: {}", st->shard, e.what());
-      res = make_response(http::status::internal_server_error, "internal error\n", "text/plain",
-                          version, false);
+      res = error_answer(engine::errc::internal, version, false);
     }
     res.version(version);
     if (!keep_alive || st->draining) res.keep_alive(false);

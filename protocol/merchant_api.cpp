@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <optional>
@@ -65,6 +66,21 @@ bool valid_order_no(std::string_view s) {
   return true;
 }
 
+/// Spec §3.1 notify_url: at most 512 bytes, an http(s) URL (engine::is_http_url) optionally
+/// followed by a query string, which is kept and sent as given. The query may hold any visible
+/// ASCII or UTF-8 byte but no fragment: a fragment is never sent, so the callback could not go
+/// to the URL exactly as given.
+bool valid_notify_url(std::string_view url) {
+  if (url.size() > 512) return false;
+  const auto question = url.find('?');
+  const std::string_view query = question == std::string_view::npos ? "" : url.substr(question + 1);
+  const bool clean_query = std::all_of(query.begin(), query.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte > 0x20 && byte != 0x7f && c != '#';
+  });
+  return clean_query && engine::is_http_url(url.substr(0, question));
+}
+
 /// order_number or order_no, whichever is given (order_number wins when both are).
 bool order_ref(const call& c, std::string& order_number, std::string& order_no) {
   if (const auto* v = c.get("order_number")) order_number = *v;
@@ -89,8 +105,7 @@ boost::asio::awaitable<http_response> push_order(api_context& ctx, const call& c
   if (type != "0" && type != "1") co_return c.bad_param("recharge_type");
   req.recharge_type = type == "1" ? 1 : 0;
   if (const auto* url = c.get("notify_url")) {
-    if (url->size() > 512 || !engine::is_http_url(*url))
-      co_return c.fail(protocol::errc::invalid_notify_url);
+    if (!valid_notify_url(*url)) co_return c.fail(protocol::errc::invalid_notify_url);
     req.notify_url = *url;
   }
   if (const auto* change = c.get("change")) {

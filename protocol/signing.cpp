@@ -194,6 +194,13 @@ bool verify_sign(const form_params& params, engine::sign_method method, std::str
   // copy_n, not memcpy: an empty std::string_view{} may carry a null data().
   std::copy_n(presented_sign.begin(), std::min(presented_sign.size(), presented.size()),
               presented.begin());
+  // Spec §2: the hex digits may come in either case (PHP's md5() is lower case). Fold to upper
+  // case without a branch on the secret-derived content, so the comparison stays constant-time.
+  for (char& c : presented) {
+    const auto byte = static_cast<unsigned char>(c);
+    const unsigned is_lower = static_cast<unsigned>(byte - 'a') <= static_cast<unsigned>('z' - 'a');
+    c = static_cast<char>(byte - (is_lower << 5));
+  }
   const bool same_length = presented_sign.size() == expected.size;
   const bool same_content =
       CRYPTO_memcmp(presented.data(), expected.chars.data(), expected.size) == 0;

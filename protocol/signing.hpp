@@ -32,16 +32,16 @@ std::string sign_params(const form_params& params, engine::sign_method method,
                         std::string_view secret);
 
 /// Whether `presented_sign` is the sign of `params` (its own `sign` entry, if any, is ignored)
-/// under `method` and `secret`. Only the exact upper-case hex that spec §2 defines is accepted:
-/// a lower-case sign is refused, so there is a single valid spelling of every signature. The
-/// comparison is constant-time over the content. Returns false, never throws, when OpenSSL
+/// under `method` and `secret`. The hex digits are compared without regard to case (spec §2:
+/// many clients, PHP's md5() among them, send lower case); topupd itself signs in upper case.
+/// The comparison is constant-time over the content. Returns false, never throws, when OpenSSL
 /// fails. Allocation-free once the calling thread has warmed its buffer.
 bool verify_sign(const form_params& params, engine::sign_method method, std::string_view secret,
                  std::string_view presented_sign);
 
 /// The method a request asks for through its optional `sign_type`: absent or empty means MD5
-/// (spec §2 default), "MD5" / "HMAC-SHA256" exactly; nullopt for any other value. Whether the
-/// merchant allows that method is the caller's check (`1002` when not).
+/// (spec §2 default), "MD5" / "HMAC-SHA256" in any letter case; nullopt for any other value.
+/// Whether the merchant allows that method is the caller's check (`1002` when not).
 std::optional<engine::sign_method> requested_sign_method(const form_params& params);
 
 /// Whether `timestamp` is unix seconds written as decimal digits only (no sign, no space,

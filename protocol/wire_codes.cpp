@@ -25,6 +25,8 @@ wire_answer protocol_answer(errc e) noexcept {
     case errc::not_found: return {"4004", 404, "not found"};
     case errc::method_not_allowed: return {"4005", 405, "method not allowed"};
     case errc::body_too_large: return {"4013", 413, "请求体过大"};
+    case errc::header_too_large: return {"4031", 431, "请求头过大"};
+    case errc::bad_request: return {"4000", 400, "请求格式错误"};
   }
   return k_internal;
 }

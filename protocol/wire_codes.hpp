@@ -19,9 +19,9 @@ struct wire_answer {
 /// value of protocol::errc and engine::errc has its row; any other error (another category, or
 /// an out-of-range value) is "5001" internal error, HTTP 200.
 ///
-/// Spec §1 gives HTTP 404, 405 and 413 no code; they get "4004", "4005" and "4013", following
-/// the admin "4001" = HTTP 401 pattern, so that no client can read them as a business result
-/// (a "3001" on a mistyped query URL would look like "order never placed").
+/// Spec §1 names "4004", "4005" and "4013" for HTTP 404, 405 and 413 (the admin "4001" = HTTP 401
+/// pattern); the HTTP layer's other refusals follow it: 400 (a malformed request) is "4000", 431
+/// (header block too large) "4031". So no client can read them as a business result.
 wire_answer to_wire(boost::system::error_code ec) noexcept;
 
 /// The `1001` msg naming the offending parameter: "参数错误: mobile"; "参数错误" for an empty key.

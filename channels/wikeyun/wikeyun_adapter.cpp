@@ -367,11 +367,16 @@ boost::system::result<engine::supplier_callback> wikeyun_adapter::parse_callback
   form.reserve(params.size());
   for (const auto& [key, value] : params)
     if (!form.insert(key, value)) return make_error_code(errc::malformed_answer);  // repeated key
-  // Spec §5 callbacks carry no sign_type: the length of the sign tells the method.
   const std::string* sign = form.find("sign");
   if (!sign) return make_error_code(errc::bad_signature);
+  // Spec §5: a callback signed with anything but MD5 names its method in `sign_type` (any letter
+  // case), which then decides; a supplier that sends none is read by the length of the sign.
   engine::sign_method method = engine::sign_method::md5;
-  if (sign->size() == 32) {
+  if (const std::string* sign_type = form.find("sign_type"); sign_type && !sign_type->empty()) {
+    auto declared = protocol::requested_sign_method(form);
+    if (!declared) return make_error_code(errc::bad_signature);
+    method = *declared;
+  } else if (sign->size() == 32) {
     method = engine::sign_method::md5;
   } else if (sign->size() == 64) {
     method = engine::sign_method::hmac_sha256;

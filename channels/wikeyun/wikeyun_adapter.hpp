@@ -34,8 +34,9 @@ namespace topup::channels {
 ///   succeeded, 3 or 4 failed (with the supplier's reason), 0/1/6/7 pending; code 3001 is
 ///   not_found; anything else is unknown. An answer about another order_no is unknown.
 /// - parse_callback(): the supplier's POST /notify/<channel id> (spec §5 fields), signed with the
-///   channel secret: MD5 when the sign has 32 hex characters, HMAC-SHA256 when 64 (callbacks
-///   carry no sign_type). Status 2 succeeded, 3/4 failed, others pending.
+///   channel secret by the method its `sign_type` names (any case), or without one: MD5 when the
+///   sign has 32 hex characters, HMAC-SHA256 when 64. Hex in either case. Status 2 succeeded,
+///   3/4 failed, others pending.
 ///
 /// The state is shared with running submits and queries, so destroying the adapter while one is
 /// suspended is safe; close() makes them end promptly (as unknown).

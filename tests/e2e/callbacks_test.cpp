@@ -258,6 +258,13 @@ void expect_signed_callback(const received_callback& d, const std::string& numbe
   } catch (const std::exception&) {
   }
   EXPECT_LE(std::llabs(ts_s - now_s()), 60) << "timestamp " << ts << " is not the current time";
+  // Spec §5: sign_type is added (and signed) when the method is not MD5, so the merchant never
+  // has to guess the method from the length of the sign.
+  if (method == engine::sign_method::md5) {
+    EXPECT_FALSE(d.param("sign_type").has_value()) << "sign_type sent for MD5";
+  } else {
+    EXPECT_EQ(d.param("sign_type").value_or("<missing>"), engine::sign_method_name(method));
+  }
   const std::string sign = d.param("sign").value_or("");
   EXPECT_EQ(sign.size(), method == engine::sign_method::md5 ? 32u : 64u) << sign;
   EXPECT_TRUE(d.signed_with(secret, method)) << "the sign does not verify with the secret";
@@ -504,6 +511,25 @@ TEST_F(Callbacks, CallbacksCarryTheSignedOrderForSuccessAndRefund) {
       << "signed with MD5 although the merchant's first sign type is HMAC-SHA256";
   for (const auto* list : {&ok_d, &failed_d, &hmac_d})
     for (const auto& d : *list) EXPECT_NE(d.param("status").value_or(""), "3") << d.body;
+}
+
+TEST_F(Callbacks, NotifyUrlQueryStringReachesTheMerchant) {
+  // Spec §5: the callback goes to notify_url exactly as given, query string included.
+  ASSERT_NO_FATAL_FAILURE(start(2));
+  auto m = merchant_1001();
+  const std::string query = "?shop=7&next=%2Fdone&flag";
+  const std::string number = push(m, "cb-query", receiver_.url("query") + query, 100);
+  ASSERT_FALSE(number.empty());
+  ASSERT_EQ(receiver_.wait_for("query", 1, 5s), 1u) << "no callback to a notify_url with a query";
+  const auto d = receiver_.deliveries("query").front();
+  EXPECT_EQ(d.target, "/cb/query" + query);
+  expect_signed_callback(d, number, "cb-query", "2", "100", "s3cret", engine::sign_method::md5);
+  // The query string is the merchant's, not part of the signed form.
+  EXPECT_FALSE(d.param("shop").has_value()) << d.body;
+  EXPECT_EQ(admin_order_when(
+                number, [](const shown_order& o) { return o.cb_status == "delivered"; }, 3s)
+                .cb_status,
+            "delivered");
 }
 
 TEST_F(Callbacks, CancelOfAWaitingOrderSendsStatus4) {

@@ -94,6 +94,14 @@ TEST(Cli, OtherBadFieldsAreNamed) {
        }},
       {"server.listen", [](json::object& c) { c["server"].as_object()["listen"] = "nowhere"; }},
       {"admin.token", [](json::object& c) { c["admin"].as_object()["token"] = ""; }},
+      {"server.metrics_listen",
+       [](json::object& c) { c["server"].as_object()["metrics_listen"] = "nowhere"; }},
+      // The merchant listener's own address: SO_REUSEPORT would let both bind and split the
+      // connections between them.
+      {"server.metrics_listen", [](json::object& c) {
+         auto& server = c["server"].as_object();
+         server["metrics_listen"] = server["listen"];
+       }},
   };
   for (const auto& e : edits) {
     auto cfg = json::parse(read_file(k_example)).as_object();
@@ -169,6 +177,21 @@ TEST(Cli, PortInUseIsOneLineNamingServerListen) {
     EXPECT_TRUE(is_one_line(output)) << "redis port " << redis_port;
     EXPECT_NE(output.find("server.listen"), std::string::npos) << output;
   }
+}
+
+TEST(Cli, MetricsPortInUseIsOneLineNamingServerMetricsListen) {
+  const auto dir = make_temp_dir("cli");
+  redis_server redis;
+  port_holder taken;
+  ASSERT_TRUE(taken.listening());
+  topupd_config cfg(free_loopback_port(), redis.port(), 2);
+  cfg.json["server"].as_object()["metrics_listen"] = "127.0.0.1:" + std::to_string(taken.port());
+  const auto path = write_file(dir, "topupd.json", json::serialize(cfg.json));
+  auto [status, output] = run_topupd({"--config", path});
+  EXPECT_NE(status, 0) << output;
+  EXPECT_NE(status, 124) << "topupd did not exit with its metrics port taken";
+  EXPECT_TRUE(is_one_line(output));
+  EXPECT_NE(output.find("server.metrics_listen"), std::string::npos) << output;
 }
 
 TEST(Cli, ConfigIsRequired) {

@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include <cctype>
 #include <chrono>
 #include <latch>
 #include <memory>
@@ -155,6 +156,26 @@ TEST_F(Intake, AdminCreditNeedsTheToken) {
                     "application/x-www-form-urlencoded", token_));
   EXPECT_EQ(not_bearer.http_status, 401u);
   EXPECT_EQ(m.balance_fen(), 0) << "an unauthorised credit moved money";
+}
+
+TEST_F(Intake, AdminCreditRepeatedRefWithAnotherAmountIs2003) {
+  auto m = client(2021);
+  EXPECT_EQ(credit(2021, "100", "c2021-a"), "100.00");
+  http_client admin(port_);
+  // The same ref with another amount is refused with 2003 and moves nothing.
+  for (const char* other : {"50", "100.01", "-100"}) {
+    auto conflict = admin_credit(admin, token_, 2021, other, "c2021-a");
+    EXPECT_EQ(conflict.http_status, 200u) << conflict.raw;
+    EXPECT_EQ(conflict.code, "2003") << other << ": " << conflict.raw;
+  }
+  EXPECT_EQ(m.balance_fen(), 10000);
+  // The same ref with the same amount is still a repeat, applied once ("100" and "100.00" are
+  // the same amount).
+  auto repeat = admin_credit(admin, token_, 2021, "100.00", "c2021-a");
+  ASSERT_EQ(repeat.code, "0000") << repeat.raw;
+  EXPECT_EQ(field(repeat.data, "money"), "100.00");
+  EXPECT_EQ(field(repeat.data, "repeat"), "true") << repeat.raw;
+  EXPECT_EQ(m.balance_fen(), 10000);
 }
 
 // ---- pushOrder: money ----------------------------------------------------------------------
@@ -316,6 +337,50 @@ TEST_F(Intake, BadSignaturesAre1002) {
     EXPECT_EQ(m.query_by_order_no(no).code, "3001") << no;
 }
 
+TEST_F(Intake, SignAndSignTypeAreCaseInsensitive) {
+  // Spec §2: PHP's md5() is lower case; sign_type names are case-insensitive too.
+  credit(2022, "100", "c2022");
+  const auto lower = [](std::string text) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  const auto post_with_lower_sign = [&](merchant_client& m, const params& p) {
+    auto signed_p = m.signed_params(p);
+    signed_p["sign"] = lower(signed_p["sign"]);
+    std::vector<std::pair<std::string, std::string>> pairs(signed_p.begin(), signed_p.end());
+    return m.post_form(k_user_query, encode_pairs(pairs));
+  };
+
+  auto md5 = client(2022);
+  auto a = post_with_lower_sign(md5, {});
+  EXPECT_EQ(a.code, "0000") << "lower-case MD5 sign: " << a.raw;
+  EXPECT_EQ(md5.call(k_user_query, {{"sign_type", "md5"}}).code, "0000");
+  EXPECT_EQ(post_with_lower_sign(md5, {{"sign_type", "Md5"}}).code, "0000");
+
+  auto hmac = client(2022, engine::sign_method::hmac_sha256);
+  auto b = post_with_lower_sign(hmac, {{"sign_type", "hmac-sha256"}});
+  EXPECT_EQ(b.code, "0000") << "lower-case HMAC-SHA256 sign and sign_type: " << b.raw;
+  EXPECT_EQ(hmac.call(k_user_query, {{"sign_type", "Hmac-Sha256"}}).code, "0000");
+
+  // A pushOrder signed in lower case is accepted and debited once.
+  auto order = md5.signed_params({{"store_id", "s1"}, {"mobile", k_cmcc}, {"order_no", "lc-1"},
+                                  {"money", "10"}, {"recharge_type", "1"}});
+  order["sign"] = lower(order["sign"]);
+  std::vector<std::pair<std::string, std::string>> pairs(order.begin(), order.end());
+  auto pushed = md5.post_form(k_push, encode_pairs(pairs));
+  EXPECT_EQ(pushed.code, "0000") << pushed.raw;
+  EXPECT_EQ(md5.balance_fen(), 10000 - 995);
+
+  // Still a real check: a lower-case sign made with another secret, or over other values, is
+  // refused; a method topupd does not know is refused in any case.
+  merchant_client wrong_secret(port_, app_key_of(2022), "not-the-secret");
+  EXPECT_EQ(post_with_lower_sign(wrong_secret, {}).code, "1002");
+  EXPECT_EQ(md5.call(k_user_query, {{"sign_type", "sha1"}}).code, "1002");
+  // Merchant 1002 allows only MD5, whatever case HMAC-SHA256 is named in.
+  merchant_client hmac_1002(port_, "k2", "other-secret", engine::sign_method::hmac_sha256);
+  EXPECT_EQ(hmac_1002.call(k_user_query, {{"sign_type", "hmac-sha256"}}).code, "1002");
+}
+
 TEST_F(Intake, HmacSha256SigningWorks) {
   auto m = client(2008, engine::sign_method::hmac_sha256);
   credit(2008, "100", "c2008");
@@ -408,6 +473,42 @@ TEST_F(Intake, BusinessRefusalsAre2001To2006) {
   auto http_url = m.push("biz-ok-4", k_cmcc, 10, {{"notify_url", "http://example.com:8080/a/b"}});
   EXPECT_EQ(http_url.code, "0000") << http_url.raw;
   EXPECT_EQ(m.balance_fen(), 200000 - 99500 - 9950 - 995 - 995);
+}
+
+TEST_F(Intake, NotifyUrlKeepsItsQueryStringUpTo512Bytes) {
+  auto m = client(2023);
+  credit(2023, "100", "c2023");
+  http_client admin(port_);
+  const auto stored_url = [&](const api_answer& pushed) {
+    auto r = admin_get(admin, token_, "/admin/orders/" + field(pushed.data, "order_number"));
+    return field(r.data, "notify_url");
+  };
+
+  // Spec §3.1: a query string is allowed and kept exactly as given.
+  const std::string with_query = "https://shop.example/cb?shop=7&sig=a%2Fb";
+  auto a = m.push("nq-1", k_cmcc, 10, {{"notify_url", with_query}});
+  ASSERT_EQ(a.code, "0000") << a.raw;
+  EXPECT_EQ(stored_url(a), with_query);
+  auto bare = m.push("nq-2", k_cmcc, 10, {{"notify_url", "http://shop.example?x=1"}});
+  ASSERT_EQ(bare.code, "0000") << bare.raw;
+  EXPECT_EQ(stored_url(bare), "http://shop.example?x=1");
+
+  // Up to 512 bytes, query included; 513 is 2006.
+  const std::string head = "https://shop.example/cb?pad=";
+  const std::string url_512 = head + std::string(512 - head.size(), 'p');
+  ASSERT_EQ(url_512.size(), 512u);
+  auto longest = m.push("nq-3", k_cmcc, 10, {{"notify_url", url_512}});
+  ASSERT_EQ(longest.code, "0000") << longest.raw;
+  EXPECT_EQ(stored_url(longest), url_512);
+  EXPECT_EQ(m.push("nq-4", k_cmcc, 10, {{"notify_url", url_512 + "p"}}).code, "2006");
+
+  // Still refused: a fragment (never sent, so not "exactly as given"), spaces, no host.
+  EXPECT_EQ(m.push("nq-5", k_cmcc, 10, {{"notify_url", "https://shop.example/cb#top"}}).code,
+            "2006");
+  EXPECT_EQ(m.push("nq-6", k_cmcc, 10, {{"notify_url", "https://shop.example/cb?a=b c"}}).code,
+            "2006");
+  EXPECT_EQ(m.push("nq-7", k_cmcc, 10, {{"notify_url", "https://?shop=7"}}).code, "2006");
+  EXPECT_EQ(m.balance_fen(), 10000 - 3 * 995);
 }
 
 // ---- query, cancel, balance, mobileInfo -------------------------------------------------

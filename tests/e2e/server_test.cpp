@@ -195,16 +195,35 @@ TEST_F(Server, BodyOverSixteenKibIs413) {
                 std::to_string(body.size()) + "\r\n\r\n" + body);
   auto r = raw.read_response();
   ASSERT_TRUE(r.has_value()) << "no answer to an oversized body";
-  EXPECT_EQ(r->status, 413u);
+  expect_json_envelope(*r, 413, "4013");  // spec §1: JSON, never a plain-text page
 }
 
 TEST_F(Server, OversizedHeadersAre431) {
   http_client raw(port_);
-  raw.write_raw("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(10000, 'h') +
-                "\r\n\r\n");
+  raw.write_raw("POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
+                std::string(10000, 'h') + "\r\n\r\n");
   auto r = raw.read_response();
   ASSERT_TRUE(r.has_value()) << "no answer to oversized headers";
-  EXPECT_EQ(r->status, 431u);
+  expect_json_envelope(*r, 431, "4031");  // spec §1: JSON, never a plain-text page
+}
+
+TEST_F(Server, EveryRefusalIsAJsonEnvelope) {
+  // Spec §1: every answer of the merchant API is JSON, the refusals of the HTTP layer included
+  // (404, 405, a request the parser refuses; a handler's exception: tests/integration).
+  http_client c(port_);
+  expect_json_envelope(c.get("/nope"), 404, "4004");
+  expect_json_envelope(c.post("/rest/Recharge/nope", "a=1"), 404, "4004");
+  expect_json_envelope(c.get("/rest/Recharge/pushOrder"), 405, "4005");
+  expect_json_envelope(c.post("/healthz", ""), 405, "4005");
+
+  // 413 and 431: BodyOverSixteenKibIs413, OversizedHeadersAre431.
+  http_client garbage(port_);
+  garbage.write_raw(
+      "POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Length: nope\r\n\r\n");
+  auto bad_request = garbage.read_response();
+  ASSERT_TRUE(bad_request.has_value()) << "no answer to a malformed request";
+  expect_json_envelope(*bad_request, 400, "4000");
 }
 
 TEST_F(Server, PipelinedRequestsAreAnsweredInOrder) {
@@ -348,6 +367,51 @@ TEST(ServerReadiness, ReadyzFollowsRedisDownAndBackUp) {
   EXPECT_EQ(shards_answering(port, "/readyz", 200, 2, 10s), (std::set<int>{0, 1}))
       << "readyz not back to 200 after redis-server restarted";
   ASSERT_TRUE(topupd.running()) << topupd.log_tail();
+}
+
+/// server.metrics_listen (spec §7): /metrics on its own listener only; the merchant port
+/// answers it like any unknown path.
+TEST(ServerMetricsListen, MetricsAreServedOnlyOnTheirOwnListener) {
+  redis_server redis;
+  topupd_process topupd;
+  int metrics_port = 0;
+  const int port = start_on_free_port(topupd, [&](int p) {
+    topupd_config cfg(p, redis.port(), 2);
+    do {
+      metrics_port = free_loopback_port();
+    } while (metrics_port == p);
+    cfg.json["server"].as_object()["metrics_listen"] = "127.0.0.1:" + std::to_string(metrics_port);
+    return cfg;
+  });
+  ASSERT_TRUE(wait_for_port(metrics_port, 5s)) << "nothing listens on metrics_listen\n"
+                                               << topupd.log_tail();
+
+  // Every shard's merchant listener refuses /metrics with the 404 envelope.
+  for (int i = 0; i < 20; ++i) {
+    http_client fresh(port, 2s);
+    expect_json_envelope(fresh.get("/metrics"), 404, "4004");
+  }
+  // The metrics listener serves it, on every fresh connection, and nothing else.
+  for (int i = 0; i < 20; ++i) {
+    http_client fresh(metrics_port, 2s);
+    auto r = fresh.get("/metrics");
+    ASSERT_EQ(r.status, 200u) << r.body;
+    EXPECT_NE(std::string(r.headers[http::field::content_type]).find("text/plain"),
+              std::string::npos);
+    EXPECT_NE(r.body.find("# TYPE topup_orders_accepted_total counter"), std::string::npos);
+  }
+  http_client metrics_client(metrics_port);
+  expect_json_envelope(metrics_client.post("/metrics", ""), 405, "4005");
+  expect_json_envelope(metrics_client.post("/rest/User/query", "app_key=k1"), 404, "4004");
+  expect_json_envelope(metrics_client.get("/admin/orders/T1"), 404, "4004");
+  // The merchant API itself is untouched.
+  merchant_client m(port, "k1", "s3cret");
+  EXPECT_EQ(m.call("/rest/User/query", {}).code, "0000");
+  EXPECT_EQ(http_client(port).get("/healthz").status, 200u);
+
+  // A graceful stop closes the metrics listener too.
+  EXPECT_EQ(topupd.stop_gracefully(), 0) << topupd.log_tail();
+  EXPECT_FALSE(wait_for_port(metrics_port, 300ms)) << "metrics port still accepting after exit";
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 // parsed values survive their formatting (format_fen, make_order_number, carrier_code).
 #include <boost/asio/ip/address.hpp>
 
+#include <cctype>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -77,6 +78,9 @@ void check_sign_round_trip(const protocol::form_params& params, engine::sign_met
   const std::string sign = protocol::sign_params(params, method, secret);
   TOPUP_FUZZ_CHECK(sign.size() == (method == engine::sign_method::md5 ? 32u : 64u));
   TOPUP_FUZZ_CHECK(protocol::verify_sign(params, method, secret, sign));
+  std::string lower = sign;  // spec §2: the hex digits may come in either case
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  TOPUP_FUZZ_CHECK(protocol::verify_sign(params, method, secret, lower));
   std::string flipped = sign;
   flipped[0] = flipped[0] == 'A' ? 'B' : 'A';
   TOPUP_FUZZ_CHECK(!protocol::verify_sign(params, method, secret, flipped));

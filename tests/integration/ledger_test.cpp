@@ -829,6 +829,33 @@ TEST_F(LedgerScripts, CreditRefIsAppliedOnce) {
   EXPECT_EQ(a->credits, 12'845);
 }
 
+TEST_F(LedgerScripts, CreditRepeatedRefWithAnotherAmountIsConflict) {
+  // Spec §7: a repeated ref with another amount is 2003, not a repeat; nothing moves.
+  const std::int64_t m = 1024;
+  merchants_.insert(m);
+  auto first = run(store_->credit(m, "wire-9", 10'000, k_t0_ms));
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first->repeat);
+  const auto ledger_key = merchant_keys(k_prefix, m).ledger();
+  const auto entries_before = raw({"XLEN", ledger_key}).integer;
+
+  for (const fen_t other : {5'000, 10'001, -10'000}) {
+    auto conflict = run(store_->credit(m, "wire-9", other, k_t0_ms + 1));
+    ASSERT_FALSE(conflict) << other;
+    EXPECT_EQ(conflict.error(), errc::order_no_conflict) << other;
+  }
+  EXPECT_EQ(balance(m), 10'000);
+  EXPECT_EQ(raw({"XLEN", ledger_key}).integer, entries_before) << "a conflict was booked";
+  EXPECT_EQ(raw({"HGET", merchant_keys(k_prefix, m).crefs(), "wire-9"}).str, "10000")
+      << "the first amount of the ref was replaced";
+
+  // The same amount is still a repeat, applied once.
+  auto again = run(store_->credit(m, "wire-9", 10'000, k_t0_ms + 2));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->repeat);
+  EXPECT_EQ(again->balance_fen, 10'000);
+}
+
 TEST_F(LedgerScripts, NegativeCreditBelowZeroIsRejected) {
   const std::int64_t m = 1019;
   fund(m, 1000);

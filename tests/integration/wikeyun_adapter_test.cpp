@@ -715,20 +715,77 @@ TEST(WikeyunAdapter, CallbackWithBadSignatureIsRefused) {
   for (auto& [key, value] : tampered)
     if (key == "status") value = "2";
   EXPECT_EQ(adapter.parse_callback(tampered).error(), errc::bad_signature);
-  // No sign, an empty one, a lower-case one, one of neither length.
+  // No sign, an empty one, one of neither length.
   auto params = callback_params("T1M1-1", "2");
   EXPECT_EQ(adapter.parse_callback(pairs(params.begin(), params.end())).error(),
             errc::bad_signature);
-  auto lower = signed_pairs(params, sign_method::md5, k_secret);
-  for (auto& [key, value] : lower)
-    if (key == "sign")
-      for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  EXPECT_EQ(adapter.parse_callback(lower).error(), errc::bad_signature);
   for (const std::string& sign : {std::string(), std::string(40, 'A')}) {
     auto odd = params;
     odd.assign("sign", sign);
     EXPECT_EQ(adapter.parse_callback(pairs(odd.begin(), odd.end())).error(), errc::bad_signature);
   }
+}
+
+/// The same pairs with the sign in lower case, as PHP's md5() writes it.
+pairs with_lower_case_sign(pairs signed_params) {
+  for (auto& [key, value] : signed_params)
+    if (key == "sign")
+      for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return signed_params;
+}
+
+TEST(WikeyunAdapter, CallbackSignIsComparedWithoutRegardToCase) {
+  asio::io_context io(1);
+  wikeyun_adapter adapter(channel_for("http://127.0.0.1:9", 1000), io, k_public_url);
+  for (const auto method : {sign_method::md5, sign_method::hmac_sha256}) {
+    auto lower =
+        with_lower_case_sign(signed_pairs(callback_params("T1M1-3", "2"), method, k_secret));
+    auto callback = adapter.parse_callback(lower);
+    ASSERT_TRUE(callback) << topup::engine::sign_method_name(method) << ": "
+                          << callback.error().message();
+    EXPECT_EQ(callback->result.outcome, attempt_outcome::succeeded);
+    // Still a real check: a lower-case sign made with another secret is refused.
+    auto forged =
+        with_lower_case_sign(signed_pairs(callback_params("T1M1-3", "2"), method, "guess"));
+    EXPECT_EQ(adapter.parse_callback(forged).error(), topup::channels::errc::bad_signature);
+  }
+}
+
+TEST(WikeyunAdapter, CallbackSignTypeChoosesTheMethodWhenPresent) {
+  asio::io_context io(1);
+  wikeyun_adapter adapter(channel_for("http://127.0.0.1:9", 1000), io, k_public_url);
+  using topup::channels::errc;
+  // A declared sign_type (signed with the rest), in any case, names the method.
+  struct declared_case {
+    const char* name;
+    sign_method method;
+  };
+  for (const auto& c :
+       {declared_case{"HMAC-SHA256", sign_method::hmac_sha256},
+        declared_case{"hmac-sha256", sign_method::hmac_sha256},
+        declared_case{"MD5", sign_method::md5}, declared_case{"md5", sign_method::md5}}) {
+    auto params = callback_params("T1M1-4", "2");
+    params.assign("sign_type", c.name);
+    auto callback = adapter.parse_callback(signed_pairs(params, c.method, k_secret));
+    ASSERT_TRUE(callback) << c.name << ": " << callback.error().message();
+    EXPECT_EQ(callback->result.outcome, attempt_outcome::succeeded);
+  }
+  // The declared method decides, not the length: a valid HMAC-SHA256 sign under a declared MD5
+  // is refused, and so is an MD5 sign under a declared HMAC-SHA256.
+  auto says_md5 = callback_params("T1M1-4", "2");
+  says_md5.assign("sign_type", "MD5");
+  EXPECT_EQ(
+      adapter.parse_callback(signed_pairs(says_md5, sign_method::hmac_sha256, k_secret)).error(),
+      errc::bad_signature);
+  auto says_hmac = callback_params("T1M1-4", "2");
+  says_hmac.assign("sign_type", "HMAC-SHA256");
+  EXPECT_EQ(adapter.parse_callback(signed_pairs(says_hmac, sign_method::md5, k_secret)).error(),
+            errc::bad_signature);
+  // A method topupd does not know.
+  auto says_sha1 = callback_params("T1M1-4", "2");
+  says_sha1.assign("sign_type", "SHA1");
+  EXPECT_EQ(adapter.parse_callback(signed_pairs(says_sha1, sign_method::md5, k_secret)).error(),
+            errc::bad_signature);
 }
 
 TEST(WikeyunAdapter, CallbackWithoutOrderNoOrStatusIsMalformed) {

@@ -1,5 +1,7 @@
 #include "tests/support/merchant_client.hpp"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 
 #include "engine/money.hpp"
@@ -79,6 +81,21 @@ long long merchant_client::balance_fen() {
   auto fen = engine::parse_yuan(a.data.at("money").as_string().c_str());
   if (!fen) throw std::runtime_error("bad money: " + a.raw);
   return *fen;
+}
+
+void expect_json_envelope(const http_result& r, unsigned status, const std::string& code) {
+  SCOPED_TRACE("answer: " + r.body);
+  EXPECT_EQ(r.status, status);
+  EXPECT_EQ(std::string(r.headers[http::field::content_type]), "application/json; charset=utf-8");
+  const api_answer a = merchant_client::parse(r);
+  EXPECT_EQ(a.code, code);
+  EXPECT_FALSE(a.msg.empty());
+  EXPECT_TRUE(a.data.is_null());
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(r.body, ec);
+  ASSERT_TRUE(!ec && v.is_object()) << "not a JSON object";
+  const auto* time = v.as_object().if_contains("time");
+  EXPECT_TRUE(time && time->is_string()) << "no string `time`";
 }
 
 api_answer admin_get(http_client& http, const std::string& token, const std::string& target) {

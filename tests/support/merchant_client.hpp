@@ -52,6 +52,11 @@ class merchant_client {
   http_client http_;
 };
 
+/// Adds a test failure unless `r` is a spec §1 JSON envelope (`application/json;
+/// charset=utf-8`, string `code`, `msg` and `time`, `data` null) with HTTP `status` and `code`:
+/// refusals must never be plain-text pages.
+void expect_json_envelope(const http_result& r, unsigned status, const std::string& code);
+
 /// GET `target` (e.g. "/admin/orders/T...") with the admin bearer token.
 api_answer admin_get(http_client& http, const std::string& token, const std::string& target);
 

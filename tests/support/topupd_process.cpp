@@ -109,17 +109,36 @@ int order_number_shard(const std::string& order_number) {
   }
 }
 
+namespace {
+
+/// Runs `call` again while it answers 5000 (storage unavailable: right after start, /healthz is
+/// up before a shard's Redis connection), for up to 10 s; returns the last answer.
+api_answer once_storage_is_up(const std::function<api_answer()>& call) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  api_answer a = call();
+  while (a.code == "5000" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    a = call();
+  }
+  return a;
+}
+
+}  // namespace
+
 void plug_shards(int port, const std::string& admin_token, unsigned shards) {
   {
     http_client admin(port);
-    auto credited = admin_credit(admin, admin_token, topupd_config::k_plug_merchant, "100000",
-                                 "plug-credit");
+    auto credited = once_storage_is_up([&] {
+      return admin_credit(admin, admin_token, topupd_config::k_plug_merchant, "100000",
+                          "plug-credit");
+    });
     if (credited.code != "0000") throw std::runtime_error("plug credit failed: " + credited.raw);
   }
   std::map<int, std::string> plugs;  // shard -> order number
   for (int i = 0; i < 400 && plugs.size() < shards; ++i) {
     merchant_client fresh(port, "plug", "plug-secret");  // a fresh connection: maybe another shard
-    auto a = fresh.push("plug-" + std::to_string(i), "13800138000", 10);
+    auto a = once_storage_is_up(
+        [&] { return fresh.push("plug-" + std::to_string(i), "13800138000", 10); });
     if (a.code != "0000") throw std::runtime_error("plug push failed: " + a.raw);
     const std::string number(a.data.at("order_number").as_string());
     plugs.try_emplace(order_number_shard(number), number);

@@ -457,6 +457,14 @@ const broken_case k_broken_cases[] = {
     {"/server/metrics_listen", R"("9100")",
      "server.metrics_listen: must be empty or host:port (IPv4, [IPv6] or localhost; port "
      "1..65535)"},
+    // The merchant port itself, or a wildcard over it: with SO_REUSEPORT both listeners would
+    // bind and split the merchant connections between them.
+    {"/server/metrics_listen", R"("127.0.0.1:8080")",
+     "server.metrics_listen: must not be the address and port of server.listen"},
+    {"/server/metrics_listen", R"("localhost:8080")",
+     "server.metrics_listen: must not be the address and port of server.listen"},
+    {"/server/metrics_listen", R"("0.0.0.0:8080")",
+     "server.metrics_listen: must not be the address and port of server.listen"},
     {"/server/log_level", R"("verbose")",
      "server.log_level: must be one of trace, debug, info, warn, error, critical, off"},
     // redis
@@ -532,8 +540,11 @@ const broken_case k_broken_cases[] = {
      "merchants[0].sign_types: must be a non-empty array of sign types"},
     {"/merchants/0/sign_types", R"(["SHA1"])",
      R"(merchants[0].sign_types[0]: unknown sign type "SHA1" (known: MD5, HMAC-SHA256))"},
+    // Names are case-insensitive (spec §2), so "md5" is MD5 again.
     {"/merchants/0/sign_types", R"(["MD5", "md5"])",
-     R"(merchants[0].sign_types[1]: unknown sign type "md5" (known: MD5, HMAC-SHA256))"},
+     R"(merchants[0].sign_types[1]: duplicate sign type "md5")"},
+    {"/merchants/0/sign_types", R"(["HMAC_SHA256"])",
+     R"(merchants[0].sign_types[0]: unknown sign type "HMAC_SHA256" (known: MD5, HMAC-SHA256))"},
     {"/merchants/0/sign_types", "[1]", "merchants[0].sign_types[0]: must be a string"},
     {"/merchants/0/sign_types", R"(["MD5", "MD5"])",
      R"(merchants[0].sign_types[1]: duplicate sign type "MD5")"},

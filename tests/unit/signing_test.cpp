@@ -128,10 +128,25 @@ TEST(Signing, SignOfTheOtherMethodIsRejected) {
   EXPECT_FALSE(verify_sign(spec_params(), sign_method::md5, k_secret, k_spec_hmac));
 }
 
-TEST(Signing, LowerCaseSignIsRejected) {
-  // Spec §2 defines the sign as upper-case hex; only that exact spelling is accepted.
-  EXPECT_FALSE(verify_sign(spec_params(), sign_method::md5, k_secret, lower(k_spec_md5)));
-  EXPECT_FALSE(verify_sign(spec_params(), sign_method::hmac_sha256, k_secret, lower(k_spec_hmac)));
+TEST(Signing, SignIsComparedWithoutRegardToCase) {
+  // Spec §2: PHP's md5() is lower case, so the hex digits may come in either case.
+  EXPECT_TRUE(verify_sign(spec_params(), sign_method::md5, k_secret, lower(k_spec_md5)));
+  EXPECT_TRUE(verify_sign(spec_params(), sign_method::hmac_sha256, k_secret, lower(k_spec_hmac)));
+  std::string mixed(k_spec_md5);
+  for (std::size_t i = 0; i < mixed.size(); i += 2) mixed[i] = lower(mixed.substr(i, 1))[0];
+  EXPECT_TRUE(verify_sign(spec_params(), sign_method::md5, k_secret, mixed));
+  // Case-folding only touches letters: a wrong digit, or a non-hex letter that folds onto
+  // nothing valid, is still refused.
+  std::string wrong = lower(k_spec_md5);
+  wrong.back() = wrong.back() == 'a' ? 'b' : 'a';
+  EXPECT_FALSE(verify_sign(spec_params(), sign_method::md5, k_secret, wrong));
+  std::string shifted(k_spec_md5);
+  for (char& c : shifted)
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c + 0x20 + 0x80);  // not 'a'..'f'
+  EXPECT_FALSE(verify_sign(spec_params(), sign_method::md5, k_secret, shifted));
+  // topupd itself still produces upper case.
+  EXPECT_EQ(lower(sign_params(spec_params(), sign_method::md5, k_secret)), lower(k_spec_md5));
+  EXPECT_EQ(sign_params(spec_params(), sign_method::md5, k_secret), k_spec_md5);
 }
 
 TEST(Signing, SignOfWrongLengthIsRejected) {
@@ -182,17 +197,22 @@ TEST(Signing, RequestedSignMethodDefaultsToMd5) {
   p.assign("sign_type", "HMAC-SHA256");
   EXPECT_EQ(requested_sign_method(p), sign_method::hmac_sha256);
   p.assign("sign_type", "hmac-sha256");
-  EXPECT_EQ(requested_sign_method(p), std::nullopt);
+  EXPECT_EQ(requested_sign_method(p), sign_method::hmac_sha256);
+  p.assign("sign_type", "md5");
+  EXPECT_EQ(requested_sign_method(p), sign_method::md5);
   p.assign("sign_type", "SHA1");
   EXPECT_EQ(requested_sign_method(p), std::nullopt);
 }
 
-TEST(SignMethod, NamesAreExact) {
+TEST(SignMethod, NamesAreCaseInsensitiveButOtherwiseExact) {
   using topup::engine::sign_method_from_name;
   using topup::engine::sign_method_name;
   EXPECT_EQ(sign_method_from_name("MD5"), sign_method::md5);
   EXPECT_EQ(sign_method_from_name("HMAC-SHA256"), sign_method::hmac_sha256);
-  EXPECT_EQ(sign_method_from_name("md5"), std::nullopt);
+  EXPECT_EQ(sign_method_from_name("md5"), sign_method::md5);
+  EXPECT_EQ(sign_method_from_name("Hmac-Sha256"), sign_method::hmac_sha256);
+  EXPECT_EQ(sign_method_from_name("hmac-sha256"), sign_method::hmac_sha256);
+  EXPECT_EQ(sign_method_from_name("MD5 "), std::nullopt);
   EXPECT_EQ(sign_method_from_name("HMAC_SHA256"), std::nullopt);
   EXPECT_EQ(sign_method_from_name(" MD5"), std::nullopt);
   EXPECT_EQ(sign_method_from_name(""), std::nullopt);

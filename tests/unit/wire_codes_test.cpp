@@ -48,6 +48,8 @@ TEST(WireCodes, EveryProtocolErrcMapsToItsSpecRow) {
       {errc::not_found, "4004", 404},
       {errc::method_not_allowed, "4005", 405},
       {errc::body_too_large, "4013", 413},
+      {errc::header_too_large, "4031", 431},
+      {errc::bad_request, "4000", 400},
   });
 }
 
@@ -78,7 +80,7 @@ TEST(WireCodes, NoEnumeratorFallsThroughToTheUnknownRow) {
   // Walks every value up to the last enumerator: only the engine rows that are 5001 on purpose
   // may reach it, so a value added to either errc without its own row fails here.
   using topup::engine::errc;
-  for (int v = 1; v <= static_cast<int>(topup::protocol::errc::body_too_large); ++v) {
+  for (int v = 1; v <= static_cast<int>(topup::protocol::errc::bad_request); ++v) {
     const auto answer = to_wire(static_cast<topup::protocol::errc>(v));
     EXPECT_NE(answer.code, "5001") << v;
   }
