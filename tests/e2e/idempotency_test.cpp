@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -71,7 +72,34 @@ class Idempotency : public ::testing::Test {
     return m.push(order_no, k_mobile, money, std::move(extra));
   }
 
+  /// push(), again while the answer is 5000 (a shard not connected to Redis yet, just after a
+  /// start) for up to 5 s: the same order_no and parameters, so a repeat is harmless.
+  static api_answer push_when_ready(int port, const std::string& order_no, int money,
+                                    const std::map<std::string, std::string>& extra = {}) {
+    api_answer a;
+    const auto deadline = clock_type::now() + 5s;
+    do {
+      a = push(port, order_no, money, extra);
+      if (a.code != "5000") break;
+      std::this_thread::sleep_for(20ms);
+    } while (clock_type::now() < deadline);
+    return a;
+  }
+
   static std::string number_of(const api_answer& a) { return json_text(a.data, "order_number"); }
+
+  /// The balance in fen once the shard answering `m` reaches Redis (5000 until then).
+  static long long balance_fen(merchant_client& m) {
+    const auto deadline = clock_type::now() + 10s;
+    for (;;) {
+      try {
+        return m.balance_fen();
+      } catch (const std::exception&) {
+        if (clock_type::now() >= deadline) throw;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+  }
 
   static inline std::unique_ptr<redis_server> redis_;
 };
@@ -81,27 +109,33 @@ TEST_F(Idempotency, RetryAfterTheChannelWasDisabledGetsTheSameOrder) {
   std::string token;
   const int port = start(topupd, [&](topupd_config& cfg) { token = cfg.admin_token(); });
   credit(port, token);
-  const auto first = push(port, "dis-1", 100);
+  const auto first = push_when_ready(port, "dis-1", 100);
   ASSERT_EQ(first.code, "0000") << first.raw;
 
   http_client admin(port);
-  auto off = admin.request(boost::beast::http::verb::post, "/admin/channels/sim1/disable", {},
-                           "application/x-www-form-urlencoded", "Bearer " + token);
+  http_result off;
+  const auto deadline = clock_type::now() + 5s;
+  do {  // 503 while the answering shard is not connected to Redis yet
+    off = admin.request(boost::beast::http::verb::post, "/admin/channels/sim1/disable", {},
+                        "application/x-www-form-urlencoded", "Bearer " + token);
+    if (off.status != 503) break;
+    std::this_thread::sleep_for(20ms);
+  } while (clock_type::now() < deadline);
   ASSERT_EQ(off.status, 200u) << off.body;
 
   // The only channel is out of routing: a new order cannot be served (2002: no enabled channel
   // serves 100), but the retry is the order accepted before, not a refusal the merchant would
   // read as "nothing placed" and place again.
   for (int i = 0; i < 4; ++i) {  // fresh connections: both shards answer it
-    const auto again = push(port, "dis-1", 100);
+    const auto again = push_when_ready(port, "dis-1", 100);
     EXPECT_EQ(again.code, "0000") << again.raw;
     EXPECT_EQ(number_of(again), number_of(first));
   }
-  EXPECT_EQ(push(port, "dis-2", 100).code, "2002");
+  EXPECT_EQ(push_when_ready(port, "dis-2", 100).code, "2002");
   // The same order_no with other parameters is still a conflict, not a refusal of the amount.
-  EXPECT_EQ(push(port, "dis-1", 50).code, "2003");
+  EXPECT_EQ(push_when_ready(port, "dis-1", 50).code, "2003");
   merchant_client m(port, "k1", "s3cret");
-  EXPECT_EQ(m.balance_fen(), k_credit_fen - cost_fen(100));
+  EXPECT_EQ(balance_fen(m), k_credit_fen - cost_fen(100));
 }
 
 TEST_F(Idempotency, RetryAfterTheConfigurationChangedGetsTheSameOrder) {
@@ -109,10 +143,11 @@ TEST_F(Idempotency, RetryAfterTheConfigurationChangedGetsTheSameOrder) {
   std::string token;
   int port = start(topupd, [&](topupd_config& cfg) { token = cfg.admin_token(); });
   credit(port, token);
-  const auto amount = push(port, "cfg-amount", 100);
-  const auto dflt = push(port, "cfg-default-change", 50);  // no `change`: the merchant's default
-  const auto pinned = push(port, "cfg-source", 50, {{"source", "sim1"}});
-  const auto store = push(port, "cfg-store", 50);
+  const auto amount = push_when_ready(port, "cfg-amount", 100);
+  // No `change`: the merchant's default.
+  const auto dflt = push_when_ready(port, "cfg-default-change", 50);
+  const auto pinned = push_when_ready(port, "cfg-source", 50, {{"source", "sim1"}});
+  const auto store = push_when_ready(port, "cfg-store", 50);
   for (const auto* a : {&amount, &dflt, &pinned, &store}) ASSERT_EQ(a->code, "0000") << a->raw;
   ASSERT_EQ(topupd.stop_gracefully(), 0);
 
@@ -140,23 +175,17 @@ TEST_F(Idempotency, RetryAfterTheConfigurationChangedGetsTheSameOrder) {
                            {"cfg-source", 50, {{"source", "sim1"}}, pinned},
                            {"cfg-store", 50, {}, store}};
   for (const auto& r : retries) {
-    api_answer again;
-    const auto deadline = clock_type::now() + 5s;
-    do {  // 5000 just after the restart, until every shard's Redis connection is up
-      again = push(port, r.order_no, r.money, r.extra);
-      if (again.code != "5000") break;
-      std::this_thread::sleep_for(20ms);
-    } while (clock_type::now() < deadline);
+    const auto again = push_when_ready(port, r.order_no, r.money, r.extra);
     EXPECT_EQ(again.code, "0000") << r.order_no << ": " << again.raw;
     EXPECT_EQ(number_of(again), number_of(r.first)) << r.order_no;
   }
   // New orders meet today's configuration.
-  EXPECT_EQ(push(port, "new-amount", 100, {{"store_id", "s2"}}).code, "2002");
-  EXPECT_EQ(push(port, "new-source", 50, {{"source", "sim1"}, {"store_id", "s2"}}).code, "2005");
-  EXPECT_EQ(push(port, "new-store", 50).code, "1006");
+  EXPECT_EQ(push_when_ready(port, "new-amount", 100, {{"store_id", "s2"}}).code, "2002");
+  EXPECT_EQ(push_when_ready(port, "new-source", 50, {{"source", "sim1"}, {"store_id", "s2"}}).code, "2005");
+  EXPECT_EQ(push_when_ready(port, "new-store", 50).code, "1006");
   // An explicit change=1 is not what the first push sent (it left change to the default).
-  EXPECT_EQ(push(port, "cfg-default-change", 50, {{"change", "1"}}).code, "2003");
-  EXPECT_EQ(m.balance_fen(), k_credit_fen - cost_fen(100) - 3 * cost_fen(50));
+  EXPECT_EQ(push_when_ready(port, "cfg-default-change", 50, {{"change", "1"}}).code, "2003");
+  EXPECT_EQ(balance_fen(m), k_credit_fen - cost_fen(100) - 3 * cost_fen(50));
 }
 
 TEST_F(Idempotency, LostAcceptReplyAnswers5002AndTheRetryFindsTheOrder) {
@@ -171,11 +200,18 @@ TEST_F(Idempotency, LostAcceptReplyAnswers5002AndTheRetryFindsTheOrder) {
       },
       proxy.port());
   credit(port, token);
-  // One order first, so the accept script is in Redis's script cache: with replies dropped, a
-  // NOSCRIPT answer would be lost too and the script never run.
-  ASSERT_EQ(push(port, "warm-up", 50).code, "0000");
+  // An order on every shard first: each shard's connection is up (a push to a shard not yet
+  // connected would answer 5000, nothing sent), and the accept script is in Redis's script
+  // cache (with replies dropped, a NOSCRIPT answer would be lost too and the script never run).
+  std::set<int> ready_shards;
+  for (int i = 0; i < 40 && ready_shards.size() < 2; ++i) {
+    const auto warm = push_when_ready(port, "warm-up-" + std::to_string(i), 50);
+    ASSERT_EQ(warm.code, "0000") << warm.raw;
+    ready_shards.insert(order_number_shard(number_of(warm)));
+  }
+  ASSERT_EQ(ready_shards.size(), 2u);
   merchant_client m(port, "k1", "s3cret");
-  const long long before = m.balance_fen();
+  const long long before = balance_fen(m);
 
   proxy.drop_replies(true);
   const auto lost = push(port, "lost-1", 100);
@@ -194,7 +230,7 @@ TEST_F(Idempotency, LostAcceptReplyAnswers5002AndTheRetryFindsTheOrder) {
     std::this_thread::sleep_for(50ms);
   } while (clock_type::now() < deadline);
   ASSERT_EQ(again.code, "0000") << again.raw;
-  EXPECT_EQ(m.balance_fen(), before - cost_fen(100));
+  EXPECT_EQ(balance_fen(m), before - cost_fen(100));
   const auto q = m.query_by_order_no("lost-1");
   EXPECT_EQ(q.code, "0000") << q.raw;
   EXPECT_EQ(json_text(q.data, "order_number"), number_of(again));

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <deque>
+#include <memory>
 
 #include "engine/callback_scheduler.hpp"
 #include "engine/callback_store.hpp"
@@ -87,21 +88,29 @@ asio::awaitable<callback_delivery> acknowledge_after_renotify(scripted_sender* s
   co_return acknowledged();
 }
 
-TEST(CallbackScheduler, ReNotifyLandingWhileADeliveryIsOutSendsAgainAfterIt) {
+/// A real redis-server, the shard's stores on it, and merchant 1001 (first delivery due at once).
+class CallbackScheduler : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(conn.connected());
+    merchant_config m;
+    m.id = 1001;
+    m.app_key = "k1";
+    m.app_secret = "s";
+    cfg.merchants = {m};
+    cfg.callbacks.backoff_ms = {0};
+  }
+
   topup::test::redis_server server;
   asio::io_context io;
-  auto connection = topup::test::connect_to(io, server, 5s);
-  ASSERT_TRUE(connection->connected());
-  auto& conn = *connection;
-  order_store store(conn, "cbs");
-  callback_store callbacks(conn, "cbs");
+  std::unique_ptr<redis::connection> connection = topup::test::connect_to(io, server, 5s);
+  redis::connection& conn = *connection;
+  order_store store{conn, "cbs"};
+  callback_store callbacks{conn, "cbs"};
   config cfg;
-  merchant_config m;
-  m.id = 1001;
-  m.app_key = "k1";
-  m.app_secret = "s";
-  cfg.merchants = {m};
-  cfg.callbacks.backoff_ms = {0};
+};
+
+TEST_F(CallbackScheduler, ReNotifyLandingWhileADeliveryIsOutSendsAgainAfterIt) {
   order_record r;
   ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, r));
 
@@ -131,23 +140,8 @@ TEST(CallbackScheduler, ReNotifyLandingWhileADeliveryIsOutSendsAgainAfterIt) {
   io.run_for(50ms);
 }
 
-TEST(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
-  topup::test::redis_server server;
-  asio::io_context io;
-  auto connection = topup::test::connect_to(io, server, 5s);
-  ASSERT_TRUE(connection->connected());
-  redis::connection& conn = *connection;
-  order_store store(conn, "cbs");
-  callback_store callbacks(conn, "cbs");
-
-  config cfg;
-  merchant_config m;
-  m.id = 1001;
-  m.app_key = "k1";
-  m.app_secret = "s";
-  cfg.merchants = {m};
+TEST_F(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
   cfg.callbacks.max_attempts = 2;
-  cfg.callbacks.backoff_ms = {0};
 
   order_record r;
   ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, r));

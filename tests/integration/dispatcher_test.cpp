@@ -224,6 +224,20 @@ class Dispatcher : public ::testing::Test {
 
   fen_t balance() { return run(store->account(1001))->balance; }
 
+  /// Builds the shard and pushes an order (change=1) whose attempt 1 runs at A, which only a
+  /// callback can settle in time (A is asked once a minute; B would deliver at once).
+  void running_at_a(std::string& number) {
+    cfg.channels[0].query_interval_ms = 60000;
+    build();
+    world.script["A"] = {act::accept_silent};
+    world.script["B"] = {act::succeed};
+    number = push(true);
+    auto o = settle(number, 300ms);
+    ASSERT_EQ(o.status, order_status::recharging);
+    ASSERT_EQ(o.extra_field("channel").value_or(""), "A");
+    ASSERT_EQ(o.extra_field("attempt_id").value_or(""), number + "-1");
+  }
+
   asio::io_context io;
   config cfg;
   supplier_world world;
@@ -392,40 +406,26 @@ TEST_F(Dispatcher, EveryChannelFailingRefundsOnce) {
 }
 
 TEST_F(Dispatcher, CallbackDecidesAnAcceptedAttempt) {
-  cfg.channels[0].query_interval_ms = 60000;  // only the callback can settle it in time
-  build();
-  world.script["A"] = {act::accept_silent};
-  auto number = push(true);
-  auto o = settle(number, 300ms);
-  ASSERT_EQ(o.status, order_status::recharging);
-  supplier_callback cb{std::string(o.extra_field("attempt_id").value_or("")),
-                       {attempt_outcome::succeeded, ""}, "A"};
-  dispatcher->deliver(number, cb);
-  o = settle(number);
+  std::string number;
+  ASSERT_NO_FATAL_FAILURE(running_at_a(number));
+  dispatcher->deliver(number, supplier_callback{number + "-1", {attempt_outcome::succeeded, ""}, "A"});
+  auto o = settle(number);
   EXPECT_EQ(o.status, order_status::success);
   EXPECT_EQ(world.queries["A"], 0);
 }
 
 TEST_F(Dispatcher, CallbackForAnOlderAttemptIsIgnored) {
-  cfg.channels[0].query_interval_ms = 60000;
-  build();
-  world.script["A"] = {act::accept_silent};
-  auto number = push(true);
-  auto o = settle(number, 300ms);
-  ASSERT_EQ(o.status, order_status::recharging);
+  std::string number;
+  ASSERT_NO_FATAL_FAILURE(running_at_a(number));
   dispatcher->deliver(number, supplier_callback{number + "-9", {attempt_outcome::failed, ""}, "A"});
-  o = settle(number, 300ms);
+  auto o = settle(number, 300ms);
   EXPECT_EQ(o.status, order_status::recharging);
 }
 
 TEST_F(Dispatcher, IntermediateCallbackStatusesKeepTheAttemptRunning) {
-  cfg.channels[0].query_interval_ms = 60000;  // only callbacks reach the order in time
-  build();
-  world.script["A"] = {act::accept_silent};
-  world.script["B"] = {act::succeed};
-  auto number = push(true);
-  auto o = settle(number, 300ms);
-  ASSERT_EQ(o.status, order_status::recharging);
+  std::string number;
+  ASSERT_NO_FATAL_FAILURE(running_at_a(number));
+  order_record o;
   // "Charging", and statuses outside 2/3/4, as the adapter reads them: still running at A.
   // Taken as a failure, the order would go to B while A is still delivering (two top-ups).
   for (auto outcome : {attempt_outcome::pending, attempt_outcome::accepted,
@@ -443,20 +443,14 @@ TEST_F(Dispatcher, IntermediateCallbackStatusesKeepTheAttemptRunning) {
 }
 
 TEST_F(Dispatcher, CallbackFromAChannelNotHoldingTheAttemptIsIgnored) {
-  cfg.channels[0].query_interval_ms = 60000;
-  build();
-  world.script["A"] = {act::accept_silent};
-  world.script["B"] = {act::succeed};
-  auto number = push(true);
-  auto o = settle(number, 300ms);
-  ASSERT_EQ(o.status, order_status::recharging);
-  ASSERT_EQ(o.extra_field("channel").value_or(""), "A");
+  std::string number;
+  ASSERT_NO_FATAL_FAILURE(running_at_a(number));
   // B's "failed" about the attempt A holds: were it applied, the order would move to B while A
   // still delivers; B's "succeeded" would charge for a top-up A may never make.
   dispatcher->deliver(number, supplier_callback{number + "-1", {attempt_outcome::failed, ""}, "B"});
   dispatcher->deliver(number, supplier_callback{number + "-1", {attempt_outcome::succeeded, ""}, "B"});
   dispatcher->deliver(number, supplier_callback{number + "-1", {attempt_outcome::failed, ""}, ""});
-  o = settle(number, 300ms);
+  auto o = settle(number, 300ms);
   EXPECT_EQ(o.status, order_status::recharging);
   EXPECT_EQ(world.submits["B"], 0);
   dispatcher->deliver(number, supplier_callback{number + "-1", {attempt_outcome::failed, ""}, "A"});
