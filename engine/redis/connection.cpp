@@ -109,10 +109,6 @@ class pending_command {
   /// Posts the completion handler with the outcome, then deletes this. Never invokes the
   /// handler inline: this runs inside hiredis's callbacks, and a handler may issue commands.
   virtual void complete(error_code ec, reply r) = 0;
-  /// Handed to hiredis on a ready connection, so it may have reached the server: a lost answer
-  /// then means "maybe applied" (outcome_unknown), not "not applied" (storage_unavailable).
-  /// Commands queued behind the handshake never run when it fails (the server refuses them).
-  bool sent_ready = false;
 };
 
 template <class Handler>
@@ -290,7 +286,6 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       command.release()->complete(errc::storage_unavailable, {});
       return;
     }
-    command->sent_ready = ready_;
     command.release();  // hiredis owns it until on_reply
     sent_at_.push_back(std::chrono::steady_clock::now());
     if (sent_at_.size() == 1) arm_watchdog();
@@ -336,6 +331,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   }
 
   void connect_to(const std::string& address) {
+    tcp_up_ = false;
     redisAsyncContext* ac = redisAsyncConnect(address.c_str(), options_.port);
     if (ac == nullptr) {
       report_down(spdlog::level::err, "out of memory");
@@ -459,7 +455,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   }
 
   static void on_connect(const redisAsyncContext* ac, int status) {
-    if (status == REDIS_OK) return;  // ready once the handshake is answered
+    if (status == REDIS_OK) {
+      static_cast<impl*>(ac->data)->tcp_up_ = true;  // ready once the handshake is answered
+      return;
+    }
     // hiredis frees the context right after this returns.
     static_cast<impl*>(ac->data)->report_down(spdlog::level::warn, ac->errstr);
   }
@@ -510,8 +509,11 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     auto* command = static_cast<pending_command*>(privdata);
     if (!self->sent_at_.empty()) self->sent_at_.pop_front();
     if (r == nullptr) {  // dropped, timed out or stopped before an answer came
-      command->complete(command->sent_ready ? errc::outcome_unknown : errc::storage_unavailable,
-                        {});
+      // Once the TCP connection stood, the command may have reached the server and run, even
+      // behind a failed handshake (an AUTH refused by a server without a password still lets
+      // the commands after it run): "maybe applied". Only a connection that never stood sent
+      // nothing.
+      command->complete(self->tcp_up_ ? errc::outcome_unknown : errc::storage_unavailable, {});
       return;
     }
     command->complete({}, to_reply(static_cast<const redisReply*>(r)));
@@ -523,6 +525,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   redisAsyncContext* ac_ = nullptr;  // the current context, connecting or connected
   bool running_ = false;             // between start() and stop()
   bool ready_ = false;               // connected and the handshake answered: commands go out
+  bool tcp_up_ = false;              // the current context's TCP connection stood at some point
   bool reported_down_ = false;
   std::uint64_t attempt_ = 0;         // which context connect_timer_ belongs to
   std::uint64_t schedule_epoch_ = 0;  // which back-off wait may reconnect

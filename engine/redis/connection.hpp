@@ -33,8 +33,9 @@ struct connection_options {
 /// connection's file descriptor with asio::posix::stream_descriptor (no extra threads, no blocking
 /// calls). Commands are pipelined: each is written as soon as it is issued, replies complete in
 /// order. After a drop it reconnects with exponential back-off; every command pending at the drop
-/// completes with errc::outcome_unknown (it may have been applied; storage_unavailable for one
-/// that never left: not connected, or queued behind a handshake that failed), never hangs: a
+/// completes with errc::outcome_unknown (it may have been applied, even behind a handshake that
+/// failed; storage_unavailable only when nothing can have left: not connected, or the TCP
+/// connection never stood), never hangs: a
 /// server that stops answering (paused,
 /// SIGSTOPped, a silent network) counts as a drop after command_timeout. Lives on, and is used
 /// only from, the thread running its io_context.
