@@ -429,6 +429,9 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
     storage_backoff = std::min(storage_backoff * 2, std::chrono::milliseconds(5000));
   }
   if (reload && o.status != order_status::waiting) release_slot();  // the reserved slot is unused
+  // An order found in 1 (recovered) may have been listed for an operator before the restart:
+  // clear that once it settles, as for an order listed by this coroutine.
+  st->unresolved = o.status == order_status::recharging;
   const bool final_already = is_terminal(o.status);
   const bool failover_allowed = o.change && o.source.empty();
 
@@ -656,6 +659,10 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
               step.message());
     co_await sleep_on(st->wake, storage_backoff);
     storage_backoff = std::min(storage_backoff * 2, std::chrono::milliseconds(5000));
+  }
+  if (st->unresolved && !stopping_ && o.status != order_status::recharging) {
+    // Settled by someone else's step (the record re-read): off the operator's list too.
+    co_await store_.clear_unresolved(merchant, number);
   }
   release_slot();
   orders_.erase(number);
