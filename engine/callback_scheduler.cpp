@@ -141,6 +141,7 @@ asio::awaitable<void> callback_scheduler::deliver(std::string number, std::int64
   callback_attempt record;
   record.attempt = attempt;
   record.at_ms = wall_clock_ms();
+  record.renotify_seq = extra_int(*order, "cb_renotify_seq");
   auto result = co_await sender_(order->notify_url, callback_params(*order), merchant->app_secret,
                                  merchant->sign_types.front());
   if (result.not_sent) {

@@ -13,7 +13,7 @@ namespace {
 
 // KEYS: 1 o:<number>  2 o:<number>:cb  3 cbdue
 // ARGV: 1 number  2 attempt  3 at_ms  4 http_status  5 body  6 error  7 delivered(0|1)
-//       8 next_due_ms (0: finished)
+//       8 next_due_ms (0: finished)  9 cb_renotify_seq when the delivery started
 const redis::script k_record_attempt(R"lua(
 local attempts = redis.call('HGET', KEYS[1], 'cb_attempts')
 if not attempts then return {'missing'} end
@@ -23,12 +23,12 @@ local next_due = ARGV[8]
 if ARGV[7] == '1' then status = 'delivered'
 elseif ARGV[8] == '0' then status = 'failed'
 else status = 'pending' end
--- An operator's re-notify that came after this attempt started is owed a delivery of its own:
--- the attempt's outcome must not end the schedule it re-armed.
-local renotified = tonumber(redis.call('HGET', KEYS[1], 'cb_renotify_at') or '-1')
-if status ~= 'pending' and renotified >= tonumber(ARGV[3]) then
+-- An operator's re-notify made after this delivery started is owed a delivery of its own: the
+-- attempt's outcome must not end the schedule it re-armed. A counter, not a time: the two may
+-- come from instances whose clocks differ.
+if status ~= 'pending' and (redis.call('HGET', KEYS[1], 'cb_renotify_seq') or '0') ~= ARGV[9] then
   status = 'pending'
-  next_due = tostring(renotified)
+  next_due = ARGV[3]
 end
 redis.call('HSET', KEYS[1], 'cb_attempts', ARGV[2], 'cb_status', status, 'cb_last_at', ARGV[3])
 redis.call('XADD', KEYS[2], '*', 'attempt', ARGV[2], 'at', ARGV[3], 'http_status', ARGV[4],
@@ -48,8 +48,8 @@ if not f[1] then return {'missing'} end
 if (f[1] ~= '2' and f[1] ~= '4') or not f[2] or f[2] == '' then return {'not_final'} end
 -- Attempts keep their numbers; the new round counts max_attempts from here (cb_round_base).
 local done = redis.call('HGET', KEYS[1], 'cb_attempts') or '0'
-redis.call('HSET', KEYS[1], 'cb_status', 'pending', 'cb_attempts', done, 'cb_round_base', done,
-           'cb_renotify_at', ARGV[2])
+redis.call('HSET', KEYS[1], 'cb_status', 'pending', 'cb_attempts', done, 'cb_round_base', done)
+redis.call('HINCRBY', KEYS[1], 'cb_renotify_seq', 1)
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return {'ok'}
 )lua");
@@ -85,7 +85,7 @@ std::vector<std::string> record_args(const std::string& order_number, callback_a
   return args(order_number, std::to_string(a.attempt), std::to_string(a.at_ms),
                  std::to_string(a.http_status), excerpt(std::move(a.body_excerpt)),
                  excerpt(std::move(a.error)), std::string(a.delivered ? "1" : "0"),
-                 std::to_string(next_due_ms));
+                 std::to_string(next_due_ms), std::to_string(a.renotify_seq));
 }
 
 }  // namespace

@@ -20,6 +20,9 @@ struct callback_attempt {
   std::string body_excerpt;
   std::string error;
   bool delivered = false;
+  /// The order's cb_renotify_seq when the delivery started: an operator's re-notify since then
+  /// keeps the callback pending whatever this attempt's outcome (not stored in the stream).
+  std::int64_t renotify_seq = 0;
 };
 
 /// The callback half of an order record: `cb_status` (pending / delivered / failed),
