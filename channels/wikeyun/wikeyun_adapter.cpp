@@ -311,12 +311,16 @@ engine::attempt_result interpret_query_answer(unsigned http_status, std::string_
   if (answer->code != "0000") return make_result(attempt_outcome::unknown, code_detail(*answer));
   if (!answer->data)
     return make_result(attempt_outcome::unknown, "supplier query answer has no data");
-  // A status about some other order must not settle this one.
-  std::string_view order_no;
-  if (answer->data->at_key("order_no").get_string().get(order_no) == simdjson::SUCCESS &&
-      order_no != attempt_id) {
-    return make_result(attempt_outcome::unknown,
-                       "supplier answered about order_no " + supplier_text(order_no, 64));
+  // A status about some other order must not settle this one: an order_no that is present must
+  // be this attempt's, as a string (a number or an object names no attempt of ours).
+  dom::element order_no_value;
+  if (answer->data->at_key("order_no").get(order_no_value) == simdjson::SUCCESS) {
+    std::string_view order_no;
+    if (order_no_value.get_string().get(order_no) != simdjson::SUCCESS)
+      return make_result(attempt_outcome::unknown, "supplier query answer has a malformed order_no");
+    if (order_no != attempt_id)
+      return make_result(attempt_outcome::unknown,
+                         "supplier answered about order_no " + supplier_text(order_no, 64));
   }
   const auto status = data_status(*answer->data);
   if (!status) return make_result(attempt_outcome::unknown, "supplier query answer has no status");

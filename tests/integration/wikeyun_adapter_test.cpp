@@ -511,6 +511,12 @@ TEST(WikeyunAdapter, QueryNotFoundAndOtherAnswers) {
   EXPECT_EQ(run(f.io, f.adapter->query(attempt)).outcome, attempt_outcome::unknown);
   f.reply_always(200, envelope("0000", "ok", query_data("T999M1-1", "2")));  // another order
   EXPECT_EQ(run(f.io, f.adapter->query(attempt)).outcome, attempt_outcome::unknown);
+  // An order_no that is not a string names no attempt of ours: its status decides nothing.
+  for (const char* order_no : {"12345", "null", "{}", "[\"x\"]"}) {
+    f.reply_always(200, envelope("0000", "ok",
+                                 std::string("{\"order_no\":") + order_no + ",\"status\":\"2\"}"));
+    EXPECT_EQ(run(f.io, f.adapter->query(attempt)).outcome, attempt_outcome::unknown) << order_no;
+  }
   f.reply_always(500, envelope("0000", "ok", query_data(attempt.attempt_id, "2")));
   EXPECT_EQ(run(f.io, f.adapter->query(attempt)).outcome, attempt_outcome::unknown);
   f.reply_always(200, "{\"code\":\"0000\",\"data\":{\"status\":\"2\"");  // truncated
