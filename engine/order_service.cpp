@@ -205,10 +205,6 @@ boost::asio::awaitable<boost::system::result<order_record>> order_service::cance
     std::int64_t merchant_id, std::string order_number, std::string order_no) {
   auto found = co_await query(merchant_id, std::move(order_number), std::move(order_no));
   if (!found) co_return found.error();
-  // A repeat of a cancel that went through (its answer lost: 5002) gets the same answer, not
-  // "cannot cancel", which would read as "still running".
-  if (found->status == order_status::refunded && found->reason == failure_reason::cancelled)
-    co_return found;
   if (found->status != order_status::waiting) co_return errc::cannot_cancel;
   auto refunded = co_await store_.fail_refund(merchant_id, found->order_number,
                                               order_status::waiting, std::string(failure_reason::cancelled),
