@@ -26,6 +26,9 @@ enum class errc {
   shutting_down,           // the shard is draining
   internal,                // wire 5001
   store_not_allowed,       // wire 1006: store_id not one of the merchant's
+  fenced,                  // this instance's lease epoch is no longer the merchant's fence: it
+                           // must stop writing (wire 5000; nothing written)
+  layout_mismatch,         // Redis holds another storage layout version (start-up refuses)
 };
 
 const boost::system::error_category& error_category() noexcept;

@@ -47,6 +47,8 @@ wire_answer engine_answer(engine::errc e) noexcept {
     case errc::storage_unavailable: return {"5000", 503, "存储不可用，请重试"};
     // A draining shard refuses before accepting anything, the same promise as 5000.
     case errc::shutting_down: return {"5000", 503, "服务暂不可用，请重试"};
+    // A fenced instance writes nothing and stops: the same promise as 5000.
+    case errc::fenced: return {"5000", 503, "服务暂不可用，请重试"};
     case errc::overloaded: return {"1008", 429, "请求过于频繁"};
     // The accept may have been applied: the merchant learns its outcome by retrying the same
     // request (idempotent), never by placing a new one.
