@@ -59,6 +59,7 @@ wire_answer engine_answer(engine::errc e) noexcept {
     case errc::illegal_transition:
     case errc::stale_status:
     case errc::order_number_taken:
+    case errc::layout_mismatch:
     case errc::storage_protocol:
     case errc::internal: return k_internal;
   }
