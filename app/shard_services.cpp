@@ -6,6 +6,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "engine/errc.hpp"
+#include "engine/ledger_scripts.hpp"
+#include "engine/redis/command.hpp"
 
 #include "app/redis_options.hpp"
 #include "channels/registry.hpp"
@@ -51,14 +53,14 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       cfg_(std::move(cfg)),
       registry_(std::move(registry)),
       redis_(io, redis_options(*cfg_)),
-      store_(redis_, cfg_->redis.prefix),
+      store_(redis_, cfg_->redis.prefix, registry_->fence),
       catalogue_(cfg_->channels),
       router_channels_(cfg_->channels, catalogue_,
                        channels::make_channel_factory(cfg_->server.public_url, shard), io,
                        registry_->runtime.size()),
       dispatcher_(io, *cfg_, store_, router_channels_, shard),
       orders_(*cfg_, store_, catalogue_, shard),
-      callback_store_(redis_, cfg_->redis.prefix),
+      callback_store_(store_),
       callback_sender_(io, cfg_->callbacks),
       scheduler_(io, *cfg_, store_, callback_store_, callback_sender_.as_engine_sender(), shard,
                  registry_->runtime.size()),
@@ -154,8 +156,37 @@ asio::awaitable<void> shard_services::load_disabled_channels() {
   }
 }
 
+asio::awaitable<void> shard_services::claim_fence() {
+  auto log = logger("engine");
+  auto& fence = registry_->fence;
+  asio::steady_timer pause(io_);
+  while (!stopping_ && fence.epoch.load() == 0) {
+    if (shard_ == 0) {
+      auto epoch = co_await redis_.command(engine::redis::args(
+          "INCR", cfg_->redis.prefix + ":epoch:" + fence.instance));
+      bool written = epoch && epoch->type == engine::redis::reply::kind::integer;
+      for (const auto& merchant : cfg_->merchants) {
+        if (!written) break;
+        engine::merchant_keys keys(cfg_->redis.prefix, merchant.id);
+        auto set = co_await redis_.command(engine::redis::args(
+            "HSET", keys.fence(), fence.instance, std::to_string(epoch->integer)));
+        written = set && !set->is_error();
+      }
+      if (written) {
+        fence.epoch.store(epoch->integer);
+        log->info("instance={} writes with epoch={}", fence.instance, epoch->integer);
+        co_return;
+      }
+    }
+    pause.expires_after(std::chrono::milliseconds(shard_ == 0 ? 200 : 20));
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
 asio::awaitable<void> shard_services::recovery_loop() {
   auto log = logger("engine");
+  // Nothing is written before this instance may write (its epoch and fences).
+  co_await claim_fence();
   // Routing (new orders and recovered ones) must know which channels an operator disabled.
   co_await load_disabled_channels();
   orders_.set_intake_open(true);

@@ -33,10 +33,14 @@ class shard_services;
 struct shard_registry {
   shard_registry(engine::shard_runtime& rt, std::vector<std::unique_ptr<shard_services>>& s,
                  const engine::config& cfg)
-      : runtime(rt), shards(s), metrics(rt.size(), cfg.channels) {}
+      : runtime(rt), shards(s), metrics(rt.size(), cfg.channels) {
+    fence.instance = std::to_string(cfg.server.instance_id);
+  }
   engine::shard_runtime& runtime;
   std::vector<std::unique_ptr<shard_services>>& shards;
   engine::metrics_registry metrics;
+  /// This instance's write permission (engine/fence.hpp); the epoch is set by shard 0.
+  engine::fence_token fence;
 };
 
 /// The objects of one shard: its Redis connection, order store, catalogue, order service,
@@ -68,6 +72,8 @@ class shard_services {
  private:
   boost::asio::awaitable<void> load_disabled_channels();
   boost::asio::awaitable<void> recovery_loop();
+  /// Until engine/lease: shard 0 takes the next epoch and writes the fences; every shard waits.
+  boost::asio::awaitable<void> claim_fence();
 
   boost::asio::io_context& io_;
   unsigned shard_;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/order_record.hpp"
-#include "engine/redis/connection.hpp"
+#include "engine/order_store.hpp"
 
 namespace topup::engine {
 
@@ -26,11 +26,12 @@ struct callback_attempt {
 };
 
 /// The callback half of an order record: `cb_status` (pending / delivered / failed),
-/// `cb_attempts`, plus the order's `:cb` stream of attempts and the merchant's `cbdue` zset.
-/// Each write is one atomic script; shard-local like order_store.
+/// `cb_attempts`, the order's `cb`/`renotify` events in the merchant's log and its `work` entry
+/// (docs/STORAGE.md). Each write is one compare-and-set append through order_store (tried again
+/// on the order as it now is when another writer got there first); shard-local like order_store.
 class callback_store {
  public:
-  callback_store(redis::connection& conn, std::string prefix);
+  explicit callback_store(order_store& store);
 
   /// Records attempt `attempt` (must be cb_attempts + 1: a compare-and-set, so two deliverers
   /// never both count) and either reschedules the order at `next_due_ms` or, when
@@ -51,8 +52,7 @@ class callback_store {
       std::int64_t merchant_id, std::string order_number);
 
  private:
-  redis::connection& conn_;
-  std::string prefix_;
+  order_store& store_;
 };
 
 }  // namespace topup::engine

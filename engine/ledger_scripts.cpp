@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "engine/assert.hpp"
+
 namespace topup::engine {
 
 merchant_keys::merchant_keys(std::string_view prefix, std::int64_t merchant_id) {
@@ -12,274 +14,195 @@ merchant_keys::merchant_keys(std::string_view prefix, std::int64_t merchant_id) 
   base_.append("}:");
 }
 
-std::string merchant_keys::order(std::string_view order_number) const {
-  std::string key = base_ + "o:";
-  key.append(order_number);
-  return key;
-}
-
-std::string merchant_keys::events(std::string_view order_number) const {
-  std::string key = base_ + "ev:";
-  key.append(order_number);
-  return key;
+std::string order_no_field(std::string_view order_no) {
+  std::string field;
+  field.reserve(order_no.size() + 1);
+  field.push_back('#');
+  field.append(order_no);
+  return field;
 }
 
 namespace ledger_scripts {
 namespace {
 
-// The Lua runs for every order: keep it to the commands the step needs, one HMGET for all reads.
-// Numbers cross into Lua as decimal strings and are handed back to Redis as strings (a Lua number
-// passed to redis.call may be spelled with an exponent); only comparisons use Lua numbers, exact
-// below 2^53 fen.
+// Every script runs for every order: keep it to the commands the step needs. Numbers cross into
+// Lua as decimal strings and are handed back to Redis as strings (a Lua number passed to
+// redis.call may be spelled with an exponent); only comparisons and version arithmetic use Lua
+// numbers, exact below 2^53. "\31" is the packed record's separator (0x1f).
+
 constexpr const char* k_accept_lua = R"lua(
--- accept: idempotency, collision and balance checks, debit, order record, its event, indexes.
--- With match pairs (the channel already chosen, its slot taken) the order goes on to 7 in the
--- same step. One `accepted` event records the whole step (from 0 to 6, or to 7 through 6) with
--- every field the record was created with, so the record is the events' projection.
--- KEYS: 1 acct  2 ledger  3 ono  4 o:<number>  5 ev:<number>  6 all  7 st:6 or st:7  8 active
--- ARGV: 1 order_no  2 order_number  3 fingerprint  4 cost (fen)  5 now_ms
---       6 m: number of match field/value pairs (0: the order waits in 6)
---       7..6+2m match pairs (stored on the record and in the event)
---       7+2m.. field/value pairs of the record's business fields
--- Every check comes before the first write: Redis does not roll a script back.
-local cost, now = ARGV[4], ARGV[5]
-local m = tonumber(ARGV[6] or '')
+-- accept: fence, idempotency, collision and balance checks, debit, the accepted event, the
+-- record with its order_no entry, the time index and the work set. The record is C++'s, checked
+-- here: version 1, the status asked, the cost debited, not refunded, this order number.
+-- KEYS: 1 fence  2 acct  3 log  4 o  5 t  6 work
+-- ARGV: 1 instance  2 epoch  3 order_no  4 order_number  5 fingerprint  6 cost (fen)
+--       7 created_at (ms)  8 status (6 or 7)  9 packed record
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
+local order_no, number, cost, now, status, rec = ARGV[3], ARGV[4], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local head = '1\31' .. status .. '\31' .. cost .. '\31' .. '0\31' .. number .. '\31'
 if not (cost == '0' or string.find(cost, '^[1-9]%d*$')) or #cost > 15
-    or not string.find(now, '^%d+$') or not string.find(ARGV[2], '^%w+$') or ARGV[1] == ''
-    or not m or m < 0 or m % 1 ~= 0 or #ARGV < 6 + 2 * m or #ARGV % 2 ~= 0 then
+    or not string.find(now, '^%d+$') or not string.find(number, '^%w+$') or order_no == ''
+    or (status ~= '6' and status ~= '7') or string.sub(rec, 1, #head) ~= head then
   return redis.error_reply('ERR accept: bad arguments')
 end
-local seen = redis.call('HGET', KEYS[3], ARGV[1])
+local seen = redis.call('HGET', KEYS[4], '#' .. order_no)
 if seen then
-  -- ono value: "<order_number>:<fingerprint>" (order numbers never contain ':')
+  -- "<order_number>:<fingerprint>" (order numbers never contain ':')
   local sep = string.find(seen, ':', 1, true)
-  if not sep then return redis.error_reply('ERR accept: corrupt ono entry') end
-  local number = string.sub(seen, 1, sep - 1)
-  if string.sub(seen, sep + 1) ~= ARGV[3] then return {'conflict', number} end
-  return {'dup', number, redis.call('HGET', KEYS[1], 'balance') or '0'}
+  if not sep then return redis.error_reply('ERR accept: corrupt order_no entry') end
+  local earlier = string.sub(seen, 1, sep - 1)
+  if string.sub(seen, sep + 1) ~= ARGV[5] then return {'conflict', earlier} end
+  return {'dup', earlier, redis.call('HGET', KEYS[2], 'balance') or '0'}
 end
-if redis.call('EXISTS', KEYS[4]) == 1 then return {'collision'} end
-local acct = redis.call('HMGET', KEYS[1], 'balance', 'debits')
+if redis.call('HEXISTS', KEYS[4], number) == 1 then return {'collision'} end
+local acct = redis.call('HMGET', KEYS[2], 'balance', 'debits')
 local balance, debits = tonumber(acct[1] or '0'), tonumber(acct[2] or '0')
 if not balance or not debits then return redis.error_reply('ERR accept: corrupt account') end
 if balance < tonumber(cost) then return {'insufficient', acct[1] or '0'} end
 
-local number = ARGV[2]
-local status = m > 0 and '7' or '6'
-local nb = redis.call('HINCRBY', KEYS[1], 'balance', cost == '0' and '0' or '-' .. cost)
-redis.call('HINCRBY', KEYS[1], 'debits', cost)
+local nb = redis.call('HINCRBY', KEYS[2], 'balance', cost == '0' and '0' or '-' .. cost)
+redis.call('HINCRBY', KEYS[2], 'debits', cost)
 local nbs = string.format('%d', nb)
-redis.call('XADD', KEYS[2], '*', 'type', 'debit', 'amount', cost, 'balance', nbs,
-           'order', number, 'at', now)
--- The event: its own fields, then the record's business, identity and match fields.
-local e = {'XADD', KEYS[5], '*', 'type', 'accepted', 'from', '0', 'to', status, 'reason', '',
-           'at', now}
-local h = {'HSET', KEYS[4]}
-local function both(name, value)
-  e[#e + 1], e[#e + 2] = name, value
-  h[#h + 1], h[#h + 2] = name, value
-end
-for i = 7 + 2 * m, #ARGV, 2 do both(ARGV[i], ARGV[i + 1]) end
-both('order_number', number)
-both('order_no', ARGV[1])
-both('fingerprint', ARGV[3])
-both('cost', cost)
-for i = 7, 6 + 2 * m, 2 do both(ARGV[i], ARGV[i + 1]) end
-redis.call(unpack(e))
--- Script-owned fields come last, so they win over a same-named pair.
-local n = #h
-h[n + 1], h[n + 2] = 'status', status
-h[n + 3], h[n + 4] = 'reason', ''
-h[n + 5], h[n + 6] = 'created_at', now
-h[n + 7], h[n + 8] = 'updated_at', now
-h[n + 9], h[n + 10] = 'events', '1'
-redis.call(unpack(h))
-redis.call('HSET', KEYS[3], ARGV[1], number .. ':' .. ARGV[3])
-redis.call('ZADD', KEYS[6], now, number)
-redis.call('ZADD', KEYS[7], now, number)
-redis.call('SADD', KEYS[8], number)
-return {'ok', number, nbs}
+redis.call('XADD', KEYS[3], '*', 'e', 'accepted', 'o', number, 'to', status, 'amount', cost,
+           'bal', nbs, 'r', rec)
+redis.call('HSET', KEYS[4], number, rec, '#' .. order_no, number .. ':' .. ARGV[5])
+redis.call('ZADD', KEYS[5], now, number)
+redis.call('ZADD', KEYS[6], '-' .. now, number)
+return {'ok', nbs}
 )lua";
 
-constexpr const char* k_transition_lua = R"lua(
--- transition: compare-and-set of an order's status along spec §4, with its events and indexes.
--- KEYS: 1 o:<number>  2 ev:<number>  3 st:<from>  4 st:<to>  5 active  6 cbdue
--- ARGV: 1 order_number  2 from  3 to  4 reason  5 now_ms  6 answer: '1' the updated record,
---       '0' just ok (the caller applies the step to its copy)
---       7 via: '' (from->to) or '1' to pass through 1 from 7 (7->1->2 or 7->1->6: two events,
---         one step, when the supplier's answer to the submit is already final); nothing else
---       8 k: field/value pairs of the from->via event  9..8+2k those pairs
---       9+2k.. field/value pairs of the (last) step; every pair is also stored on the record
--- 0->6 belongs to accept and 3->4 to fail_refund (4 means the money is back), so neither is
--- allowed here.
-local allowed = {['6>7'] = true, ['7>1'] = true, ['7>6'] = true, ['1>2'] = true,
-                 ['1>6'] = true, ['1>3'] = true, ['6>3'] = true, ['7>3'] = true}
-if #ARGV < 8 then return redis.error_reply('ERR transition: bad arguments') end
-local from, to, via, now = ARGV[2], ARGV[3], ARGV[7], ARGV[5]
-local k = tonumber(ARGV[8])
-if via == '' then
-  if not allowed[from .. '>' .. to] then return {'illegal'} end
-elseif not (from == '7' and via == '1' and (to == '2' or to == '6')) then
-  return {'illegal'}
+constexpr const char* k_append_lua = R"lua(
+-- append: the events of one step of one order and its new record, compare-and-set on the
+-- version. Money fields (cost, refunded) and status 4 belong to accept and refund: a record
+-- changing them is refused.
+-- KEYS: 1 fence  2 log  3 o  4 work
+-- ARGV: 1 instance  2 epoch  3 order_number  4 expected version  5 packed record
+--       6 work: '' keep, 'rem' remove, else the new score  7 n (events)
+--       then per event: type, k, k field/value pairs
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
+local number, expected, rec, work = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local n = tonumber(ARGV[7] or '')
+if not string.find(expected, '^%d+$') or not n or n < 1 or n % 1 ~= 0
+    or (work ~= '' and work ~= 'rem' and not string.find(work, '^%-?%d+$')) then
+  return redis.error_reply('ERR append: bad arguments')
 end
-if not string.find(now, '^%d+$') or #ARGV % 2 ~= 0 or (ARGV[6] ~= '0' and ARGV[6] ~= '1')
-    or not k or k < 0 or k % 1 ~= 0 or #ARGV < 8 + 2 * k or (via == '' and k ~= 0) then
-  return redis.error_reply('ERR transition: bad arguments')
-end
-local reserved = {order_number = 1, order_no = 1, merchant_id = 1, store_id = 1, mobile = 1,
-                  carrier = 1, money = 1, recharge_type = 1, notify_url = 1, change = 1,
-                  source = 1, fingerprint = 1, cost = 1, status = 1, reason = 1, created_at = 1,
-                  updated_at = 1, finished_at = 1, events = 1, refunded = 1, type = 1,
-                  from = 1, to = 1, at = 1}
-for i = 9, #ARGV, 2 do
-  if reserved[ARGV[i]] then return redis.error_reply('ERR transition: reserved field') end
-end
-local cur = redis.call('HMGET', KEYS[1], 'status', 'events', 'created_at', 'notify_url')
-if not cur[1] then return {'notfound'} end
-if cur[1] ~= from then return {'stale', cur[1]} end
-local events = tonumber(cur[2] or '0')
-if not events or not tonumber(cur[3] or '') then
-  return redis.error_reply('ERR transition: corrupt order')
-end
-
-local number = ARGV[1]
-local last = 9 + 2 * k  -- the first pair of the last step
-local step_from = from
-if via ~= '' then
-  local e = {'XADD', KEYS[2], '*', 'type', 'transition', 'from', from, 'to', via,
-             'reason', '', 'at', now}
-  for i = 9, last - 1 do e[#e + 1] = ARGV[i] end
-  redis.call(unpack(e))
-  step_from, events = via, events + 1
-end
-local e = {'XADD', KEYS[2], '*', 'type', 'transition', 'from', step_from, 'to', to,
-           'reason', ARGV[4], 'at', now}
-for i = last, #ARGV do e[#e + 1] = ARGV[i] end
-redis.call(unpack(e))
-local h = {'HSET', KEYS[1]}
-for i = 9, #ARGV do h[#h + 1] = ARGV[i] end
-local n = #h
-h[n + 1], h[n + 2] = 'status', to
-h[n + 3], h[n + 4] = 'reason', ARGV[4]
-h[n + 5], h[n + 6] = 'updated_at', now
-h[n + 7], h[n + 8] = 'events', string.format('%d', events + 1)
-local terminal = to == '2'
-if terminal then
-  h[n + 9], h[n + 10] = 'finished_at', now
-  -- Scheduled in the same step as the final status, so a crash cannot lose the callback.
-  if cur[4] and cur[4] ~= '' then
-    h[n + 11], h[n + 12], h[n + 13], h[n + 14] = 'cb_status', 'pending', 'cb_attempts', '0'
-    redis.call('ZADD', KEYS[6], now, number)
+local i = 8
+for _ = 1, n do
+  local k = tonumber(ARGV[i + 1] or '')
+  if not ARGV[i] or ARGV[i] == '' or not k or k < 0 or k % 1 ~= 0 or i + 1 + 2 * k > #ARGV then
+    return redis.error_reply('ERR append: bad events')
   end
-  redis.call('SREM', KEYS[5], number)
+  i = i + 2 + 2 * k
 end
-redis.call(unpack(h))
-redis.call('ZREM', KEYS[3], number)
-redis.call('ZADD', KEYS[4], cur[3], number)
-if ARGV[6] == '0' then return {'ok'} end
-return {'ok', redis.call('HGETALL', KEYS[1])}
+if i ~= #ARGV + 1 then return redis.error_reply('ERR append: bad events') end
+local cur = redis.call('HGET', KEYS[3], number)
+if not cur then return {'notfound'} end
+local v, st, cost, refunded = string.match(cur, '^(%d+)\31(%d)\31(%d+)\31([01])\31')
+if not v then return redis.error_reply('ERR append: corrupt record') end
+if v ~= expected then return {'stale', st} end
+local nv, nst, ncost, nrefunded = string.match(rec, '^(%d+)\31(%d)\31(%d+)\31([01])\31')
+if not nv or tonumber(nv) ~= tonumber(v) + n or ncost ~= cost or nrefunded ~= refunded
+    or (nst == '4') ~= (st == '4') then
+  return redis.error_reply('ERR append: record breaks the rules')
+end
+
+local ver = tonumber(v)
+i = 8
+for _ = 1, n do
+  local k = tonumber(ARGV[i + 1])
+  ver = ver + 1
+  local e = {'XADD', KEYS[2], '*', 'e', ARGV[i], 'o', number, 'v', string.format('%d', ver)}
+  for j = i + 2, i + 1 + 2 * k do e[#e + 1] = ARGV[j] end
+  redis.call(unpack(e))
+  i = i + 2 + 2 * k
+end
+redis.call('HSET', KEYS[3], number, rec)
+if work == 'rem' then redis.call('ZREM', KEYS[4], number)
+elseif work ~= '' then redis.call('ZADD', KEYS[4], work, number) end
+return {'ok'}
 )lua";
 
-constexpr const char* k_fail_refund_lua = R"lua(
--- fail_refund: from 1, 6, 7 (via ->3) or 3, to 4 with the debit credited back, once per order.
--- KEYS: 1 o:<number>  2 ev:<number>  3 st:<from>  4 st:4  5 active  6 cbdue  7 acct  8 ledger
--- ARGV: 1 order_number  2 from  3 reason  4 now_ms
-local from, now = ARGV[2], ARGV[4]
-if from ~= '1' and from ~= '6' and from ~= '7' and from ~= '3' then return {'illegal'} end
-if not string.find(now, '^%d+$') then return redis.error_reply('ERR fail_refund: bad arguments') end
-local cur = redis.call('HMGET', KEYS[1], 'status', 'events', 'created_at', 'notify_url', 'cost',
-                       'refunded', 'reason')
-if not cur[1] then return {'notfound'} end
-if cur[1] ~= from or cur[6] == '1' then return {'stale', cur[1]} end
-local cost, events = cur[5], tonumber(cur[2] or '0')
-local acct = redis.call('HMGET', KEYS[7], 'balance', 'refunds')
-if not events or not tonumber(cur[3] or '') or not cost
-    or not (cost == '0' or string.find(cost, '^[1-9]%d*$')) or #cost > 15
-    or not tonumber(acct[1] or '0') or not tonumber(acct[2] or '0') then
-  return redis.error_reply('ERR fail_refund: corrupt order or account')
+constexpr const char* k_refund_lua = R"lua(
+-- refund: from 1, 6, 7 (with the step to 3) or 3, to 4 with the stored cost credited back, once.
+-- KEYS: 1 fence  2 acct  3 log  4 o  5 work
+-- ARGV: 1 instance  2 epoch  3 order_number  4 expected version  5 from  6 reason
+--       7 packed record (status 4, refunded)  8 work: '' keep, 'rem' remove, else the new score
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
+local number, expected, from, reason, rec, work = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+if (from ~= '1' and from ~= '6' and from ~= '7' and from ~= '3')
+    or not string.find(expected, '^%d+$')
+    or (work ~= '' and work ~= 'rem' and not string.find(work, '^%-?%d+$')) then
+  return redis.error_reply('ERR refund: bad arguments')
+end
+local cur = redis.call('HGET', KEYS[4], number)
+if not cur then return {'notfound'} end
+local v, st, cost, refunded = string.match(cur, '^(%d+)\31(%d)\31(%d+)\31([01])\31')
+if not v then return redis.error_reply('ERR refund: corrupt record') end
+if v ~= expected or st ~= from or refunded == '1' then return {'stale', st} end
+local steps = from == '3' and 1 or 2
+local nv, nst, ncost, nrefunded = string.match(rec, '^(%d+)\31(%d)\31(%d+)\31([01])\31')
+if not nv or tonumber(nv) ~= tonumber(v) + steps or nst ~= '4' or ncost ~= cost
+    or nrefunded ~= '1' or #cost > 15 then
+  return redis.error_reply('ERR refund: record breaks the rules')
+end
+local acct = redis.call('HMGET', KEYS[2], 'balance', 'refunds')
+if not tonumber(acct[1] or '0') or not tonumber(acct[2] or '0') then
+  return redis.error_reply('ERR refund: corrupt account')
 end
 
-local number, reason = ARGV[1], ARGV[3]
-if from == '3' then
-  -- Keep the reason the order failed with; the caller (recovery) may not know it.
-  if cur[7] and cur[7] ~= '' then reason = cur[7] end
-else
-  redis.call('XADD', KEYS[2], '*', 'type', 'transition', 'from', from, 'to', '3',
-             'reason', reason, 'at', now)
-  events = events + 1
+local ver = tonumber(v)
+if from ~= '3' then
+  ver = ver + 1
+  redis.call('XADD', KEYS[3], '*', 'e', 'step', 'o', number, 'v', string.format('%d', ver),
+             'f', from, 't', '3', 'why', reason)
 end
-local nb = redis.call('HINCRBY', KEYS[7], 'balance', cost)
-redis.call('HINCRBY', KEYS[7], 'refunds', cost)
-redis.call('XADD', KEYS[8], '*', 'type', 'refund', 'amount', cost,
-           'balance', string.format('%d', nb), 'order', number, 'at', now)
-redis.call('XADD', KEYS[2], '*', 'type', 'transition', 'from', '3', 'to', '4',
-           'reason', reason, 'at', now, 'refund', cost)
-local h = {'HSET', KEYS[1], 'status', '4', 'reason', reason, 'updated_at', now,
-           'finished_at', now, 'refunded', '1', 'events', string.format('%d', events + 1)}
-if cur[4] and cur[4] ~= '' then
-  h[#h + 1], h[#h + 2], h[#h + 3], h[#h + 4] = 'cb_status', 'pending', 'cb_attempts', '0'
-  redis.call('ZADD', KEYS[6], now, number)
-end
-redis.call(unpack(h))
-redis.call('ZREM', KEYS[3], number)
-redis.call('ZADD', KEYS[4], cur[3], number)
-redis.call('SREM', KEYS[5], number)
-return {'ok', redis.call('HGETALL', KEYS[1])}
+local nb = string.format('%d', redis.call('HINCRBY', KEYS[2], 'balance', cost))
+redis.call('HINCRBY', KEYS[2], 'refunds', cost)
+redis.call('XADD', KEYS[3], '*', 'e', 'refund', 'o', number, 'v', string.format('%d', ver + 1),
+           'f', '3', 't', '4', 'why', reason, 'amount', cost, 'bal', nb)
+redis.call('HSET', KEYS[4], number, rec)
+if work == 'rem' then redis.call('ZREM', KEYS[5], number)
+elseif work ~= '' then redis.call('ZADD', KEYS[5], work, number) end
+return {'ok', nb}
 )lua";
 
 constexpr const char* k_credit_lua = R"lua(
 -- credit: a balance top-up or correction, applied once per ref (the same ref with another
 -- amount is a conflict); never takes the balance below 0.
--- KEYS: 1 acct  2 ledger  3 crefs
--- ARGV: 1 ref  2 amount (fen, may be negative)  3 now_ms
-local amount, now = ARGV[2], ARGV[3]
-if not (amount == '0' or string.find(amount, '^%-?[1-9]%d*$')) or #amount > 17
-    or not string.find(now, '^%d+$') then
+-- KEYS: 1 fence  2 acct  3 log  4 crefs
+-- ARGV: 1 instance  2 epoch  3 ref  4 amount (fen, may be negative)
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
+local ref, amount = ARGV[3], ARGV[4]
+if not (amount == '0' or string.find(amount, '^%-?[1-9]%d*$')) or #amount > 17 or ref == '' then
   return redis.error_reply('ERR credit: bad arguments')
 end
-local applied = redis.call('HGET', KEYS[3], ARGV[1])
+local applied = redis.call('HGET', KEYS[4], ref)
 if applied then
   -- The same ref with another amount is not a repeat but a mistake: refused, nothing moves.
   if applied ~= amount then return {'conflict', applied} end
-  return {'repeat', redis.call('HGET', KEYS[1], 'balance') or '0'}
+  return {'repeat', redis.call('HGET', KEYS[2], 'balance') or '0'}
 end
-local acct = redis.call('HMGET', KEYS[1], 'balance', 'credits')
+local acct = redis.call('HMGET', KEYS[2], 'balance', 'credits')
 local balance = tonumber(acct[1] or '0')
 if not balance or not tonumber(acct[2] or '0') then
   return redis.error_reply('ERR credit: corrupt account')
 end
 if balance + tonumber(amount) < 0 then return {'insufficient', acct[1] or '0'} end
 
-local nb = string.format('%d', redis.call('HINCRBY', KEYS[1], 'balance', amount))
-redis.call('HINCRBY', KEYS[1], 'credits', amount)
-redis.call('HSET', KEYS[3], ARGV[1], amount)
-redis.call('XADD', KEYS[2], '*', 'type', 'credit', 'amount', amount, 'balance', nb,
-           'ref', ARGV[1], 'at', now)
+local nb = string.format('%d', redis.call('HINCRBY', KEYS[2], 'balance', amount))
+redis.call('HINCRBY', KEYS[2], 'credits', amount)
+redis.call('HSET', KEYS[4], ref, amount)
+redis.call('XADD', KEYS[3], '*', 'e', 'credit', 'ref', ref, 'amount', amount, 'bal', nb)
 return {'ok', nb}
 )lua";
 
-constexpr const char* k_list_page_lua = R"lua(
--- list_page: total and one page of full order records, newest first, in one round trip.
--- KEYS: 1 all or st:<status>
--- ARGV: 1 min created_at (ms)  2 max created_at (ms)  3 offset  4 count  5 order key prefix
--- Read-only; it derives order keys from ARGV[5] ("P:{m<id>}:o:"), which share KEYS[1]'s hash
--- tag and so its slot: the one documented exception to "every key in KEYS".
-local total = redis.call('ZCOUNT', KEYS[1], ARGV[1], ARGV[2])
-local out = {total}
-if total > 0 then
-  local numbers = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[1], 'LIMIT', ARGV[3],
-                             ARGV[4])
-  for i = 1, #numbers do out[i + 1] = redis.call('HGETALL', ARGV[5] .. numbers[i]) end
-end
-return out
-)lua";
-
-/// Field/value pairs as consecutive script arguments.
-void append_pairs(std::vector<std::string>& args, const field_pairs& pairs) {
-  for (const auto& [name, value] : pairs) {
-    args.push_back(name);
-    args.push_back(value);
+std::string work_arg(work_change w) {
+  switch (w.what) {
+    case work_change::kind::keep: return {};
+    case work_change::kind::remove: return "rem";
+    case work_change::kind::set: return std::to_string(w.score);
   }
+  return {};
 }
 
 }  // namespace
@@ -289,13 +212,13 @@ const redis::script& accept() {
   return instance;
 }
 
-const redis::script& transition() {
-  static const redis::script instance{k_transition_lua};
+const redis::script& append() {
+  static const redis::script instance{k_append_lua};
   return instance;
 }
 
-const redis::script& fail_refund() {
-  static const redis::script instance{k_fail_refund_lua};
+const redis::script& refund() {
+  static const redis::script instance{k_refund_lua};
   return instance;
 }
 
@@ -304,89 +227,67 @@ const redis::script& credit() {
   return instance;
 }
 
-const redis::script& list_page() {
-  static const redis::script instance{k_list_page_lua};
-  return instance;
-}
-
-call accept_call(const merchant_keys& keys, std::string order_no, std::string order_number,
-                 std::string fingerprint, fen_t cost_fen, std::int64_t now_ms,
-                 const field_pairs& business, const field_pairs& match) {
+call accept_call(const merchant_keys& keys, const fence_token& fence, const order_record& order) {
   call c;
-  c.keys = {keys.acct(),
-            keys.ledger(),
-            keys.ono(),
-            keys.order(order_number),
-            keys.events(order_number),
-            keys.all(),
-            keys.by_status(match.empty() ? 6 : 7),
-            keys.active()};
-  c.args.reserve(6 + 2 * (business.size() + match.size()));
-  c.args.push_back(std::move(order_no));
-  c.args.push_back(std::move(order_number));
-  c.args.push_back(std::move(fingerprint));
-  c.args.push_back(std::to_string(cost_fen));
-  c.args.push_back(std::to_string(now_ms));
-  c.args.push_back(std::to_string(match.size()));
-  append_pairs(c.args, match);
-  append_pairs(c.args, business);
+  c.keys = {keys.fence(), keys.acct(), keys.log(), keys.orders(), keys.by_time(), keys.work()};
+  c.args = {fence.instance,
+            std::to_string(fence.epoch),
+            order.order_no,
+            order.order_number,
+            order.fingerprint,
+            std::to_string(order.cost_fen),
+            std::to_string(order.created_at_ms),
+            std::to_string(to_int(order.status)),
+            pack_order(order)};
   return c;
 }
 
-call transition_call(const merchant_keys& keys, std::string order_number, int from, int to,
-                     std::string reason, const field_pairs& extra, std::int64_t now_ms,
-                     bool answer_record, std::optional<int> via, const field_pairs& via_extra) {
+call append_call(const merchant_keys& keys, const fence_token& fence, std::int64_t expected_version,
+                 const order_record& after, const std::vector<log_event>& events,
+                 work_change work) {
+  TOPUP_ASSERT(!events.empty());
   call c;
-  c.keys = {keys.order(order_number),
-            keys.events(order_number),
-            keys.by_status(from),
-            keys.by_status(to),
-            keys.active(),
-            keys.cbdue()};
-  c.args.reserve(8 + 2 * (via_extra.size() + extra.size()));
-  c.args.push_back(std::move(order_number));
-  c.args.push_back(std::to_string(from));
-  c.args.push_back(std::to_string(to));
-  c.args.push_back(std::move(reason));
-  c.args.push_back(std::to_string(now_ms));
-  c.args.push_back(answer_record ? "1" : "0");
-  c.args.push_back(via ? std::to_string(*via) : std::string());
-  c.args.push_back(std::to_string(via ? via_extra.size() : 0));
-  if (via) append_pairs(c.args, via_extra);
-  append_pairs(c.args, extra);
+  c.keys = {keys.fence(), keys.log(), keys.orders(), keys.work()};
+  c.args.reserve(7 + 4 * events.size());
+  c.args.push_back(fence.instance);
+  c.args.push_back(std::to_string(fence.epoch));
+  c.args.push_back(after.order_number);
+  c.args.push_back(std::to_string(expected_version));
+  c.args.push_back(pack_order(after));
+  c.args.push_back(work_arg(work));
+  c.args.push_back(std::to_string(events.size()));
+  for (const auto& e : events) {
+    c.args.push_back(e.type);
+    c.args.push_back(std::to_string(e.fields.size()));
+    for (const auto& [name, value] : e.fields) {
+      c.args.push_back(name);
+      c.args.push_back(value);
+    }
+  }
   return c;
 }
 
-call fail_refund_call(const merchant_keys& keys, std::string order_number, int from,
-                      std::string reason, std::int64_t now_ms) {
+call refund_call(const merchant_keys& keys, const fence_token& fence, std::int64_t expected_version,
+                 int from, const std::string& reason, const order_record& after, work_change work) {
   call c;
-  c.keys = {keys.order(order_number),
-            keys.events(order_number),
-            keys.by_status(from),
-            keys.by_status(4),
-            keys.active(),
-            keys.cbdue(),
-            keys.acct(),
-            keys.ledger()};
-  c.args = {std::move(order_number), std::to_string(from), std::move(reason),
-            std::to_string(now_ms)};
+  c.keys = {keys.fence(), keys.acct(), keys.log(), keys.orders(), keys.work()};
+  c.args = {fence.instance,
+            std::to_string(fence.epoch),
+            after.order_number,
+            std::to_string(expected_version),
+            std::to_string(from),
+            reason,
+            pack_order(after),
+            work_arg(work)};
   return c;
 }
 
-call credit_call(const merchant_keys& keys, std::string ref, fen_t amount_fen,
-                 std::int64_t now_ms) {
+call credit_call(const merchant_keys& keys, const fence_token& fence, std::string ref,
+                 fen_t amount_fen) {
   call c;
-  c.keys = {keys.acct(), keys.ledger(), keys.crefs()};
-  c.args = {std::move(ref), std::to_string(amount_fen), std::to_string(now_ms)};
-  return c;
-}
-
-call list_page_call(const merchant_keys& keys, std::optional<int> status, std::int64_t min_ms,
-                    std::int64_t max_ms, std::int64_t offset, std::int64_t count) {
-  call c;
-  c.keys = {status ? keys.by_status(*status) : keys.all()};
-  c.args = {std::to_string(min_ms), std::to_string(max_ms), std::to_string(offset),
-            std::to_string(count), keys.order_prefix()};
+  c.keys = {keys.fence(), keys.acct(), keys.log(), keys.crefs()};
+  c.args = {fence.instance, std::to_string(fence.epoch), std::move(ref),
+            std::to_string(amount_fen)};
   return c;
 }
 

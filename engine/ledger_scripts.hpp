@@ -1,12 +1,12 @@
 #pragma once
-// The Lua scripts that are the only writers of orders and balances (docs/STORAGE.md "Scripts"),
-// the key names they work on, and the KEYS/ARGV of each call.
+// The Lua scripts that are the only writers of orders, balances and the log (docs/STORAGE.md
+// "Scripts"), the key names they work on, and the KEYS/ARGV of each call.
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/fence.hpp"
 #include "engine/money.hpp"
 #include "engine/order_record.hpp"
 #include "engine/redis/script.hpp"
@@ -20,45 +20,59 @@ class merchant_keys {
  public:
   merchant_keys(std::string_view prefix, std::int64_t merchant_id);
 
+  std::string fence() const { return base_ + "fence"; }
   std::string acct() const { return base_ + "acct"; }
-  std::string ledger() const { return base_ + "ledger"; }
   std::string crefs() const { return base_ + "crefs"; }
-  std::string ono() const { return base_ + "ono"; }
-  std::string all() const { return base_ + "all"; }
-  std::string active() const { return base_ + "active"; }
-  std::string cbdue() const { return base_ + "cbdue"; }
+  /// The merchant's log: every event of its orders and balance.
+  std::string log() const { return base_ + "log"; }
+  /// Packed records by order number, and `#<order_no>` -> `<order_number>:<fingerprint>`.
+  std::string orders() const { return base_ + "o"; }
+  /// Order numbers by created_at: list.
+  std::string by_time() const { return base_ + "t"; }
+  /// Orders that need work: -created_at while not final, the callback's due ms after.
+  std::string work() const { return base_ + "work"; }
   /// Orders in 1 with no final supplier answer for their channel's unknown_max_s: order number
   /// -> since when (ms). For operators (the exception queue); nothing routes by it.
   std::string unresolved() const { return base_ + "unresolved"; }
-  std::string by_status(int status) const { return base_ + "st:" + std::to_string(status); }
-  std::string order(std::string_view order_number) const;
-  std::string events(std::string_view order_number) const;
-  /// `<prefix>:{m<id>}:o:`, from which list_page derives order keys.
-  std::string order_prefix() const { return base_ + "o:"; }
 
  private:
   std::string base_;  // "<prefix>:{m<id>}:"
 };
 
+/// The `o` field of an order_no's idempotency entry.
+std::string order_no_field(std::string_view order_no);
+
+/// What a step does to the merchant's `work` zset (docs/STORAGE.md).
+struct work_change {
+  enum class kind { keep, remove, set } what = kind::keep;
+  std::int64_t score = 0;  // for set
+  static work_change keep() { return {}; }
+  static work_change remove() { return {kind::remove, 0}; }
+  static work_change set(std::int64_t score) { return {kind::set, score}; }
+};
+
+/// One log event: its type (`e`) and its fields after `o`/`v`, which the script adds.
+struct log_event {
+  std::string type;  // step, cb, renotify
+  field_pairs fields;
+};
+
 /// The scripts, as one immutable redis::script each (SHA1 computed once), shared by every shard.
-/// Every write script checks all it relies on before its first write, because Redis does not roll
-/// a script back, and answers an array whose first element says what happened:
-///   accept      ok <order_number> <balance> | dup <order_number> <balance>  (dup: nothing written)
-///               | conflict <order_number> | insufficient <balance> | collision
-///   transition  ok <HGETALL of the order> (or just ok, asked so) | stale <status> | illegal
-///               | notfound
-///   fail_refund ok <HGETALL of the order> | stale <status> | illegal | notfound
-///   credit      ok <balance> | repeat <balance> | conflict <amount> | insufficient <balance>
-///   list_page   <total> <HGETALL of each order on the page>...
-/// Numbers come back as decimal strings (list_page's total as an integer). A malformed argument or
-/// a corrupt stored value is a Redis error reply (nothing written).
+/// Every one checks the fence first (`fenced`: nothing written) and everything else it relies on
+/// before its first write, because Redis does not roll a script back. Answers:
+///   accept  ok <balance> | dup <order_number> <balance> | conflict <order_number>
+///           | insufficient <balance> | collision | fenced
+///   append  ok | stale <status> | notfound | fenced
+///   refund  ok <balance> | stale <status> | notfound | fenced
+///   credit  ok <balance> | repeat <balance> | conflict <amount> | insufficient <balance> | fenced
+/// A malformed argument, a record that breaks the rules or a corrupt stored value is a Redis
+/// error reply (nothing written).
 namespace ledger_scripts {
 
 const redis::script& accept();
-const redis::script& transition();
-const redis::script& fail_refund();
+const redis::script& append();
+const redis::script& refund();
 const redis::script& credit();
-const redis::script& list_page();
 
 /// KEYS and ARGV of one script call.
 struct call {
@@ -66,34 +80,21 @@ struct call {
   std::vector<std::string> args;
 };
 
-/// `business` are the record's fields other than those the script owns (order_number, order_no,
-/// fingerprint, cost, status, reason, created_at, updated_at, events): merchant_id, store_id,
-/// mobile, carrier, money, recharge_type, notify_url, change, source. Non-empty `match` (the
-/// first attempt's fields: channel, attempts, attempt_id, tried, matched_at) stores the order in
-/// 7 in the same step, with its 6->7 event.
-call accept_call(const merchant_keys& keys, std::string order_no, std::string order_number,
-                 std::string fingerprint, fen_t cost_fen, std::int64_t now_ms,
-                 const field_pairs& business, const field_pairs& match = {});
+/// `order` is the record as accepted (version 1, status 6 or 7, created_at = now).
+call accept_call(const merchant_keys& keys, const fence_token& fence, const order_record& order);
 
-/// Statuses are plain ints so that a test can ask the script for anything, legal or not.
-/// `extra` may not use a core order field name nor type/from/to/at (the script refuses).
-/// `answer_record` false: the script answers just `ok` (the caller applies the step itself).
-/// `via`: 1, passed through from 7 on the way to 2 or 6 (7->1->2, 7->1->6: two events in the
-/// one step), the 7->1 event carrying `via_extra` (also stored on the record) and no reason.
-/// The script refuses any other path as `illegal`.
-call transition_call(const merchant_keys& keys, std::string order_number, int from, int to,
-                     std::string reason, const field_pairs& extra, std::int64_t now_ms,
-                     bool answer_record = true, std::optional<int> via = std::nullopt,
-                     const field_pairs& via_extra = {});
+/// One step of an order: `events` (at least one) appended, `after` stored (its version must be
+/// `expected_version` + the events), compare-and-set on `expected_version`.
+call append_call(const merchant_keys& keys, const fence_token& fence, std::int64_t expected_version,
+                 const order_record& after, const std::vector<log_event>& events, work_change work);
 
-call fail_refund_call(const merchant_keys& keys, std::string order_number, int from,
-                      std::string reason, std::int64_t now_ms);
+/// From `from` (1, 6, 7 through 3, or 3) to 4 with the stored cost credited back; `after` is the
+/// refunded record (status 4, refunded, version + 2, or + 1 from 3).
+call refund_call(const merchant_keys& keys, const fence_token& fence, std::int64_t expected_version,
+                 int from, const std::string& reason, const order_record& after, work_change work);
 
-call credit_call(const merchant_keys& keys, std::string ref, fen_t amount_fen, std::int64_t now_ms);
-
-/// created_at in [min_ms, max_ms], newest first, `count` records after skipping `offset`.
-call list_page_call(const merchant_keys& keys, std::optional<int> status, std::int64_t min_ms,
-                    std::int64_t max_ms, std::int64_t offset, std::int64_t count);
+call credit_call(const merchant_keys& keys, const fence_token& fence, std::string ref,
+                 fen_t amount_fen);
 
 }  // namespace ledger_scripts
 }  // namespace topup::engine

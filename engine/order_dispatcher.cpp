@@ -446,7 +446,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
     boost::system::error_code stored;
     if (settled.to == order_status::failed)
       stored = co_await take(
-          o, store_.fail_refund(merchant, number, o.status, std::move(settled.reason), now_ms));
+          o, store_.fail_refund(o, std::move(settled.reason), now_ms));
     else
       stored = error_of(co_await store_.advance(o, settled.to, std::move(settled.reason),
                                                 std::move(settled.extra), now_ms));
@@ -468,7 +468,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
 
       case order_status::failed:
         step = co_await take(
-            o, store_.fail_refund(merchant, number, order_status::failed, o.reason, now_ms));
+            o, store_.fail_refund(o, o.reason, now_ms));
         break;
 
       case order_status::waiting: {
@@ -501,16 +501,14 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
         } else if (pick.what == channel_router::verdict::exhausted) {
           const std::string_view why =
               tried.empty() ? failure_reason::no_channel : failure_reason::every_channel_failed;
-          step = co_await take(o, store_.fail_refund(merchant, number, order_status::waiting,
-                                                     std::string(why), now_ms));
+          step = co_await take(o, store_.fail_refund(o, std::string(why), now_ms));
         } else {
           // Channels exist but none has capacity or health right now: wait parked (no
           // coroutine), up to a deadline.
           const std::int64_t deadline = deadline_ms(o);
           if (now_ms >= deadline) {
             step = co_await take(
-                o, store_.fail_refund(merchant, number, order_status::waiting,
-                                      std::string(failure_reason::deadline), now_ms));
+                o, store_.fail_refund(o, std::string(failure_reason::deadline), now_ms));
           } else {
             park_until = deadline;
           }

@@ -227,6 +227,124 @@ boost::system::result<std::vector<order_event>> order_events_from_reply(const re
   return events;
 }
 
+namespace {
+
+// The packed record's fields, in order (docs/STORAGE.md "The packed record"); the first four are
+// what the money scripts read.
+constexpr std::array<field_id, 20> k_packed_order = {
+    f_events,   f_status,     f_cost,          f_refunded,   f_order_number, f_order_no,
+    f_merchant_id, f_store_id, f_mobile,       f_carrier,    f_money,        f_recharge_type,
+    f_notify_url, f_change,   f_source,        f_fingerprint, f_reason,      f_created_at,
+    f_updated_at, f_finished_at};
+
+constexpr char k_sep = '\x1f';
+constexpr char k_esc = '\x1e';
+
+void put(std::string& out, std::string_view value) {
+  for (char ch : value) {
+    if (ch == k_sep || ch == k_esc) {
+      out.push_back(k_esc);
+      out.push_back(ch == k_sep ? '1' : '0');
+    } else {
+      out.push_back(ch);
+    }
+  }
+}
+
+void put_int(std::string& out, std::int64_t value) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, end);
+}
+
+void put_core(std::string& out, const order_record& r, field_id f) {
+  switch (f) {
+    case f_order_number: return put(out, r.order_number);
+    case f_order_no: return put(out, r.order_no);
+    case f_merchant_id: return put_int(out, r.merchant_id);
+    case f_store_id: return put(out, r.store_id);
+    case f_mobile: return put(out, r.mobile);
+    case f_carrier: return put(out, carrier_code(r.carrier));
+    case f_money: return put_int(out, r.money_yuan);
+    case f_recharge_type: return put_int(out, r.recharge_type != 0 ? 1 : 0);
+    case f_notify_url: return put(out, r.notify_url);
+    case f_change: return put_int(out, r.change ? 1 : 0);
+    case f_source: return put(out, r.source);
+    case f_fingerprint: return put(out, r.fingerprint);
+    case f_cost: return put_int(out, r.cost_fen);
+    case f_status: return put_int(out, to_int(r.status));
+    case f_reason: return put(out, r.reason);
+    case f_created_at: return put_int(out, r.created_at_ms);
+    case f_updated_at: return put_int(out, r.updated_at_ms);
+    case f_finished_at: return put_int(out, r.finished_at_ms);
+    case f_events: return put_int(out, r.event_count);
+    case f_refunded: return put_int(out, r.refunded ? 1 : 0);
+    case f_count: return;
+  }
+}
+
+// Splits off one field at `pos`, undoing the escapes; false on a dangling or unknown escape.
+bool take(std::string_view packed, std::size_t& pos, std::string& value) {
+  value.clear();
+  while (pos < packed.size() && packed[pos] != k_sep) {
+    char ch = packed[pos++];
+    if (ch == k_esc) {
+      if (pos >= packed.size()) return false;
+      char code = packed[pos++];
+      if (code == '1') ch = k_sep;
+      else if (code == '0') ch = k_esc;
+      else return false;
+    }
+    value.push_back(ch);
+  }
+  if (pos < packed.size()) ++pos;  // past the separator
+  return true;
+}
+
+}  // namespace
+
+std::string pack_order(const order_record& r) {
+  std::string out;
+  out.reserve(224 + r.notify_url.size());
+  bool first = true;
+  for (field_id f : k_packed_order) {
+    if (!first) out.push_back(k_sep);
+    first = false;
+    put_core(out, r, f);
+  }
+  for (const auto& [name, value] : r.extra) {
+    out.push_back(k_sep);
+    put(out, name);
+    out.push_back(k_sep);
+    put(out, value);
+  }
+  return out;
+}
+
+boost::system::result<order_record> unpack_order(std::string_view packed) {
+  std::vector<std::string> fields;
+  fields.reserve(k_packed_order.size() + 12);
+  std::size_t pos = 0;
+  do {
+    std::string value;
+    if (!take(packed, pos, value)) return make_error_code(errc::storage_protocol);
+    fields.push_back(std::move(value));
+  } while (pos < packed.size());
+  if (!packed.empty() && packed.back() == k_sep) fields.emplace_back();  // a trailing empty value
+  if (fields.size() < k_packed_order.size() || (fields.size() - k_packed_order.size()) % 2 != 0)
+    return make_error_code(errc::storage_protocol);
+  order_record record;
+  for (std::size_t i = 0; i < k_packed_order.size(); ++i)
+    if (!assign(record, k_packed_order[i], std::move(fields[i])))
+      return make_error_code(errc::storage_protocol);
+  if (record.event_count < 1) return make_error_code(errc::storage_protocol);
+  for (std::size_t i = k_packed_order.size(); i < fields.size(); i += 2) {
+    if (fields[i].empty()) return make_error_code(errc::storage_protocol);
+    record.extra.emplace_back(std::move(fields[i]), std::move(fields[i + 1]));
+  }
+  return record;
+}
+
 void set_extra(order_record& order, std::string name, std::string value) {
   for (auto& [n, v] : order.extra) {
     if (n == name) {

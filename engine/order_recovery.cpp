@@ -40,8 +40,7 @@ boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
           if (is_terminal(order->status)) continue;  // finished since the set was read
           ++stats.loaded;
           if (order->status == order_status::failed) {
-            auto refunded = co_await store.fail_refund(merchant.id, number, order_status::failed,
-                                                       order->reason, wall_clock_ms());
+            auto refunded = co_await store.fail_refund(*order, order->reason, wall_clock_ms());
             if (refunded) ++stats.refunded;
             else
               log->error("shard={} order={} recovery: refund failed: {}", shard, number,

@@ -206,8 +206,7 @@ boost::asio::awaitable<boost::system::result<order_record>> order_service::cance
   auto found = co_await query(merchant_id, std::move(order_number), std::move(order_no));
   if (!found) co_return found.error();
   if (found->status != order_status::waiting) co_return errc::cannot_cancel;
-  auto refunded = co_await store_.fail_refund(merchant_id, found->order_number,
-                                              order_status::waiting, std::string(failure_reason::cancelled),
+  auto refunded = co_await store_.fail_refund(*found, std::string(failure_reason::cancelled),
                                               wall_clock_ms());
   // Lost the race against the dispatcher (the order left 6 meanwhile): not cancellable now.
   if (!refunded && refunded.error() == errc::stale_status) co_return errc::cannot_cancel;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/fence.hpp"
+#include "engine/ledger_scripts.hpp"
 #include "engine/money.hpp"
 #include "engine/order_record.hpp"
 #include "engine/order_status.hpp"
@@ -51,17 +53,20 @@ struct ledger_entry {
   std::int64_t at_ms = 0;
 };
 
-/// class order_store — the persistence of orders, balances and their histories for one shard:
-/// every method is one Redis round trip (two for find_by_order_no) over the shard's connection,
-/// and every write is one atomic ledger script (engine/ledger_scripts.hpp), so a crash or a lost
-/// reply never leaves money and orders disagreeing. Holds no state besides the connection and the
-/// key prefix; lives on, and is used only from, its shard's thread, and must outlive the
-/// coroutines it starts. Error values: storage_unavailable / overloaded from the connection
-/// (nothing known to be written), storage_protocol when Redis answers something unexpected (logged
-/// here, once), and the business errors named on each method.
+/// class order_store — the persistence of orders, balances and the merchants' logs for one shard
+/// (docs/STORAGE.md, layout v2). Every write is one atomic script (engine/ledger_scripts.hpp):
+/// the money decisions (accept, refund, credit) and the fenced compare-and-set append of an
+/// order's step; a crash or a lost reply never leaves money and orders disagreeing. Reads are
+/// plain commands on the projections. Holds no state besides the connection, the key prefix and
+/// the instance's fence token; lives on, and is used only from, its shard's thread, and must
+/// outlive the coroutines it starts. Error values: storage_unavailable / overloaded from the
+/// connection (nothing known to be written), outcome_unknown (a write's answer was lost),
+/// fenced (this instance's epoch is no longer current: nothing written), storage_protocol when
+/// Redis answers something unexpected (logged here, once), and the business errors named on
+/// each method.
 class order_store {
  public:
-  order_store(redis::connection& conn, std::string prefix);
+  order_store(redis::connection& conn, std::string prefix, const fence_token& fence);
 
   /// Stores a new order in status 6 and debits its cost_fen, or recognises a repeat.
   /// Uses order_number, order_no, merchant_id, fingerprint (required, non-empty), cost_fen and the
@@ -107,6 +112,21 @@ class order_store {
       std::int64_t merchant_id, std::string order_number, order_status expected_from,
       std::string reason, std::int64_t now_ms);
 
+  /// The same from the caller's copy of the order (its status is where the refund starts): one
+  /// round trip, compare-and-set on its version. Answers the refunded record.
+  boost::asio::awaitable<boost::system::result<order_record>> fail_refund(const order_record& order,
+                                                                          std::string reason,
+                                                                          std::int64_t now_ms);
+
+  /// Stores one step of an order that moves no money: `events` appended to the merchant's log
+  /// and `after` as its record, compare-and-set on `order`'s version (after.event_count must be
+  /// it plus the events). On success `order` becomes `after`. Errors: stale_status (the order
+  /// moved meanwhile: read it again), order_not_found, fenced.
+  boost::asio::awaitable<boost::system::result<void>> commit(order_record& order,
+                                                             order_record after,
+                                                             std::vector<log_event> events,
+                                                             work_change work);
+
   /// Applies a credit (negative: a correction) once per `ref`; a repeat of the same amount
   /// answers the balance (repeat). Errors: insufficient_balance, order_no_conflict (other amount).
   boost::asio::awaitable<boost::system::result<credit_result>> credit(std::int64_t merchant_id,
@@ -139,7 +159,7 @@ class order_store {
       std::int64_t merchant_id, std::int64_t start_ms, std::int64_t end_ms,
       std::optional<order_status> status, std::int64_t page, std::int64_t page_size);
 
-  /// Order numbers not yet in 2 or 4 (what recovery resumes), in no particular order.
+  /// Order numbers not yet in 2 or 4 (what recovery resumes), oldest first.
   boost::asio::awaitable<boost::system::result<std::vector<std::string>>> active_orders(
       std::int64_t merchant_id);
 
@@ -149,13 +169,23 @@ class order_store {
   boost::asio::awaitable<boost::system::result<void>> set_channel_disabled(std::string channel_id,
                                                                            bool disabled);
 
-  /// The order's event stream, oldest first; empty for an unknown order.
+  /// The order's events from the merchant's log, oldest first, each shown with `type from to
+  /// reason at` (and, for `accepted`, the record's fields); empty for an unknown order. Scans
+  /// the log from the order's creation, at most 100,000 entries.
   boost::asio::awaitable<boost::system::result<std::vector<order_event>>> events(
       std::int64_t merchant_id, std::string order_number);
 
-  /// Up to `limit` ledger entries after stream id `after_id` ("" = from the start), oldest first.
-  boost::asio::awaitable<boost::system::result<std::vector<ledger_entry>>> ledger(
-      std::int64_t merchant_id, std::string after_id, std::int64_t limit);
+  /// Up to `limit` balance moves (accepted = debit, refund, credit) from the merchant's log after
+  /// stream id `after_id` ("" = from the start), oldest first; other log entries are skipped
+  /// (reading at most 10 x limit entries per call: fewer entries than `limit` is not the end
+  /// unless `next_id` is empty).
+  struct ledger_page {
+    std::vector<ledger_entry> entries;
+    std::string next_id;  // where the next call starts; empty: the log's end was reached
+  };
+  boost::asio::awaitable<boost::system::result<ledger_page>> ledger(std::int64_t merchant_id,
+                                                                   std::string after_id,
+                                                                   std::int64_t limit);
 
   /// Up to `limit` order numbers whose callback is due at or before now_ms, earliest first.
   boost::asio::awaitable<boost::system::result<std::vector<std::string>>> due_callbacks(
@@ -176,13 +206,9 @@ class order_store {
   const std::string& prefix() const noexcept { return prefix_; }
 
  private:
-  boost::asio::awaitable<boost::system::result<redis::reply>> run_transition(
-      std::int64_t merchant_id, std::string order_number, order_status from, order_status to,
-      std::string reason, const field_pairs& extra_fields, std::int64_t now_ms,
-      bool answer_record, const hop* via = nullptr);
-
   redis::connection& conn_;
   std::string prefix_;
+  const fence_token& fence_;
 };
 
 }  // namespace topup::engine
