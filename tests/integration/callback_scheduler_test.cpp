@@ -13,6 +13,7 @@
 #include "engine/order_number.hpp"
 #include "engine/order_store.hpp"
 #include "engine/redis/connection.hpp"
+#include "tests/support/fence.hpp"
 #include "tests/support/io_run.hpp"
 #include "tests/support/redis_server.hpp"
 
@@ -105,8 +106,10 @@ class CallbackScheduler : public ::testing::Test {
   asio::io_context io;
   std::unique_ptr<redis::connection> connection = topup::test::connect_to(io, server, 5s);
   redis::connection& conn = *connection;
-  order_store store{conn, "cbs"};
-  callback_store callbacks{conn, "cbs"};
+  bool granted = (topup::test::grant_fence(server, "cbs", {1001}), true);
+  std::unique_ptr<fence_token> fence = topup::test::fence_token_for();
+  order_store store{conn, "cbs", *fence};
+  callback_store callbacks{store};
   config cfg;
 };
 

@@ -20,6 +20,7 @@
 #include "engine/order_dispatcher.hpp"
 #include "engine/order_service.hpp"
 #include "engine/order_store.hpp"
+#include "tests/support/fence.hpp"
 #include "engine/redis/connection.hpp"
 #include "tests/support/io_run.hpp"
 #include "tests/support/redis_server.hpp"
@@ -158,7 +159,8 @@ class Dispatcher : public ::testing::Test {
   void build() {
     conn = topup::test::connect_to(io, *redis, 5s);
     ASSERT_TRUE(conn->connected());
-    store = std::make_unique<order_store>(*conn, "t");
+    topup::test::grant_fence(*redis, "t", {1001});
+    store = std::make_unique<order_store>(*conn, "t", *fence);
     catalogue = std::make_unique<channel_catalogue>(cfg.channels);
     router = std::make_unique<channel_router>(
         cfg.channels, *catalogue,
@@ -242,6 +244,7 @@ class Dispatcher : public ::testing::Test {
   config cfg;
   supplier_world world;
   std::unique_ptr<redis::connection> conn;
+  std::unique_ptr<fence_token> fence = topup::test::fence_token_for();
   std::unique_ptr<order_store> store;
   std::unique_ptr<channel_catalogue> catalogue;
   std::unique_ptr<channel_router> router;
