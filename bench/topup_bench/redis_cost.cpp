@@ -46,7 +46,7 @@ struct variant_info {
 constexpr variant_info k_variants[] = {
     {variant::floor, "floor", "empty script, the accept call's KEYS and ARGV"},
     {variant::accept, "accept", "the real accept step (order_store::accept)"},
-    {variant::plain, "plain", "accept's nine writes as plain commands, no Lua"},
+    {variant::plain, "plain", "accept's six writes as plain commands, no Lua"},
     {variant::log, "log", "one XADD of the order to a per-merchant stream"},
 };
 
@@ -58,7 +58,6 @@ constexpr const char* k_prefix = "cost";
 /// accept stores it in 7 with its first attempt, as it does under the intake scenario.
 struct order_case {
   order_record record;
-  field_pairs business;  // what order_store::accept derives from the record
   field_pairs match;
   std::int64_t now_ms = 0;
 };
@@ -83,44 +82,22 @@ order_case make_case(std::size_t i, unsigned merchants, std::int64_t now_ms) {
   r.change = true;
   r.fingerprint = std::string(40, 'f');  // the shape of a hex SHA-1
   r.cost_fen = k_cost_fen;
-  const std::string now = std::to_string(now_ms);
-  c.business = {{"merchant_id", std::to_string(r.merchant_id)},
-                {"store_id", r.store_id},
-                {"mobile", r.mobile},
-                {"carrier", "cmcc"},
-                {"money", "10"},
-                {"recharge_type", "1"},
-                {"notify_url", ""},
-                {"change", "1"},
-                {"source", ""}};
   c.match = {{"channel", "sim-cost"},
              {"attempts", "1"},
              {"attempt_id", r.order_number + "-1"},
              {"tried", "sim-cost"},
-             {"matched_at", now}};
+             {"matched_at", std::to_string(now_ms)}};
   return c;
 }
 
-/// The fields the accept script writes to both the record and the event, in its order.
-std::vector<std::string> record_fields(const order_case& c) {
-  std::vector<std::string> out;
-  const auto add = [&](const std::string& name, const std::string& value) {
-    out.push_back(name);
-    out.push_back(value);
-  };
-  for (const auto& [name, value] : c.business) add(name, value);
-  add("order_number", c.record.order_number);
-  add("order_no", c.record.order_no);
-  add("fingerprint", c.record.fingerprint);
-  add("cost", std::to_string(c.record.cost_fen));
-  for (const auto& [name, value] : c.match) add(name, value);
-  return out;
-}
-
-std::vector<std::string> joined(std::vector<std::string> head,
-                                const std::vector<std::string>& tail) {
-  head.insert(head.end(), tail.begin(), tail.end());
-  return head;
+/// The record as order_store::accept stores it: in 7, version 1, with the match fields.
+order_record accepted_record(const order_case& c) {
+  order_record r = c.record;
+  r.status = engine::order_status::matched;
+  r.created_at_ms = r.updated_at_ms = c.now_ms;
+  r.event_count = 1;
+  for (const auto& [name, value] : c.match) engine::set_extra(r, name, value);
+  return r;
 }
 
 bool is_reply(const boost::system::result<reply>& r) { return r && !r->is_error(); }
@@ -128,6 +105,7 @@ bool is_reply(const boost::system::result<reply>& r) { return r && !r->is_error(
 struct run_state {
   engine::redis::connection& conn;
   engine::order_store& store;
+  const engine::fence_token& fence;
   variant kind;
   std::size_t orders;
   unsigned merchants;
@@ -147,22 +125,17 @@ asio::awaitable<bool> write_plain(run_state& s, const order_case& c) {
   const std::string& number = c.record.order_number;
   const std::string now = std::to_string(c.now_ms);
   const std::string cost = std::to_string(c.record.cost_fen);
-  const std::vector<std::string> fields = record_fields(c);
+  const std::string packed = engine::pack_order(accepted_record(c));
   std::vector<std::vector<std::string>> commands;
   commands.push_back({"HINCRBY", keys.acct(), "balance", "-" + cost});
   commands.push_back({"HINCRBY", keys.acct(), "debits", cost});
-  commands.push_back({"XADD", keys.ledger(), "*", "type", "debit", "amount", cost, "balance", "0",
-                      "order", number, "at", now});
-  commands.push_back(joined({"XADD", keys.events(number), "*", "type", "accepted", "from", "0",
-                             "to", "7", "reason", "", "at", now},
-                            fields));
-  commands.push_back(joined({"HSET", keys.order(number)}, fields));
-  commands.back().insert(commands.back().end(), {"status", "7", "reason", "", "created_at", now,
-                                                 "updated_at", now, "events", "1"});
-  commands.push_back({"HSET", keys.ono(), c.record.order_no, number + ":" + c.record.fingerprint});
-  commands.push_back({"ZADD", keys.all(), now, number});
-  commands.push_back({"ZADD", keys.by_status(7), now, number});
-  commands.push_back({"SADD", keys.active(), number});
+  commands.push_back({"XADD", keys.log(), "*", "e", "accepted", "o", number, "to", "7", "amount",
+                      cost, "bal", "0", "r", packed});
+  commands.push_back({"HSET", keys.orders(), number, packed,
+                      engine::order_no_field(c.record.order_no),
+                      number + ":" + c.record.fingerprint});
+  commands.push_back({"ZADD", keys.by_time(), now, number});
+  commands.push_back({"ZADD", keys.work(), "-" + now, number});
   for (auto& command : commands) {
     auto answer = co_await s.conn.command(std::move(command));
     if (!is_reply(answer)) co_return false;
@@ -181,17 +154,17 @@ asio::awaitable<bool> write_one(run_state& s, std::size_t i) {
     }
     case variant::floor: {
       static const engine::redis::script empty{"return 0"};
-      auto call = engine::ledger_scripts::accept_call(
-          keys, c.record.order_no, c.record.order_number, c.record.fingerprint, c.record.cost_fen,
-          c.now_ms, c.business, c.match);
+      auto call = engine::ledger_scripts::accept_call(keys, s.fence, accepted_record(c));
       auto answer = co_await empty.run(s.conn, std::move(call.keys), std::move(call.args));
       co_return is_reply(answer);
     }
     case variant::plain:
       co_return co_await write_plain(s, c);
     case variant::log: {
-      std::vector<std::string> command = {"XADD", keys.ledger() + ":log", "*", "type", "accepted"};
-      command = joined(std::move(command), record_fields(c));
+      // The order's accepted event alone, on a stream of its own.
+      std::vector<std::string> command = {"XADD", keys.log() + ":alone", "*", "e", "accepted",
+                                          "o", c.record.order_number, "r",
+                                          engine::pack_order(accepted_record(c))};
       auto answer = co_await s.conn.command(std::move(command));
       co_return is_reply(answer);
     }
@@ -308,7 +281,10 @@ int run_redis_cost(const redis_cost_options& o) {
     return 1;
   }
   check_server(io, conn);
-  engine::order_store store(conn, k_prefix);
+  engine::fence_token fence;
+  fence.instance = "1";
+  fence.epoch = 1;
+  engine::order_store store(conn, k_prefix, fence);
   const std::string fsync = must(io, conn, {"CONFIG", "GET", "appendfsync"}).elements.at(1).str;
   // No AOF rewrite may fork inside a variant (its bytes and CPU would be counted): off for the
   // run, the server's own setting back afterwards.
@@ -330,12 +306,14 @@ int run_redis_cost(const redis_cost_options& o) {
     if (v.kind == variant::accept) {
       for (unsigned m = 0; m < o.merchants; ++m) {
         const std::int64_t merchant = 2001 + m;
+        must(io, conn, {"HSET", engine::merchant_keys(k_prefix, merchant).fence(), fence.instance,
+                        "1"});
         if (!finish(io, store.credit(merchant, "cost-funds", k_funds_fen, now_ms), "a credit"))
           throw std::runtime_error("redis-cost: could not credit merchant " +
                                    std::to_string(merchant));
       }
     }
-    run_state s{conn, store, v.kind, o.orders, o.merchants, now_ms, 0, 0, {}, o.inflight};
+    run_state s{conn, store, fence, v.kind, o.orders, o.merchants, now_ms, 0, 0, {}, o.inflight};
     const server_reading before = read_server(io, conn);
     const std::int64_t start_ns = now_ns();
     for (unsigned l = 0; l < o.inflight; ++l) {

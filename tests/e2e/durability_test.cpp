@@ -201,10 +201,10 @@ void verify_books(int port, const redis_server& redis, const std::vector<attempt
       << "a debit without its order, or an order without its debit";
   const auto refunds = redis.command({"HGET", p + "acct", "refunds"});
   EXPECT_TRUE(refunds.empty() || refunds == "0") << "refunds: " << refunds;
-  EXPECT_EQ(redis.command({"ZCARD", p + "all"}), std::to_string(attempts.size()))
+  EXPECT_EQ(redis.command({"ZCARD", p + "t"}), std::to_string(attempts.size()))
       << "orders stored that no client got an answer for";
-  EXPECT_EQ(redis.command({"XLEN", p + "ledger"}), std::to_string(attempts.size() + 1))
-      << "ledger entries: one credit plus one debit per order";
+  EXPECT_EQ(redis.command({"HLEN", p + "o"}), std::to_string(2 * attempts.size()))
+      << "records and order_no entries: one of each per order";
 }
 
 /// Every write on disk before Redis answers: an acknowledged order survives a SIGKILL.

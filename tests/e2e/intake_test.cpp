@@ -760,7 +760,7 @@ TEST_F(Intake, ConcurrentIdenticalPushesDebitOnce) {
   EXPECT_EQ(m.balance_fen(), 10000 - 4975) << "concurrent identical pushes debited more than once";
   EXPECT_EQ(field(m.query_by_order_no("race-1").data, "order_number"), *numbers.begin());
   EXPECT_EQ(redis_->command({"HGET", "t:{m2018}:acct", "debits"}), "4975");
-  EXPECT_EQ(redis_->command({"ZCARD", "t:{m2018}:all"}), "1");
+  EXPECT_EQ(redis_->command({"ZCARD", "t:{m2018}:t"}), "1");
 }
 
 TEST_F(Intake, ConcurrentDistinctPushesAreAllDebited) {
