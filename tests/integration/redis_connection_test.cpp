@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -233,6 +234,43 @@ TEST_F(RedisConnection, TenThousandConcurrentCommandsArePipelined) {
   ASSERT_TRUE(counter);
   EXPECT_EQ(counter->str, std::to_string(k_commands));
   EXPECT_EQ(server_.command({"GET", "counter"}), std::to_string(k_commands));
+}
+
+/// Redis's own count of socket reads (INFO stats total_reads_processed).
+std::int64_t reads_processed(const topup::test::redis_server& server) {
+  const std::string info = server.command({"INFO", "stats"});
+  const std::string key = "total_reads_processed:";
+  const auto at = info.find(key);
+  if (at == std::string::npos) return -1;
+  return std::stoll(info.substr(at + key.size()));
+}
+
+// Group commit (DESIGN.md "Persistence"): what a shard issues in one turn of its reactor leaves
+// in one write, so Redis reads it in one go (or a few, for a large batch), not once per command;
+// and a lone command is not held back waiting for company.
+TEST_F(RedisConnection, CommandsIssuedInOneTurnLeaveTogether) {
+  connection conn(io_, options());
+  ASSERT_TRUE(connect(conn));
+  ASSERT_TRUE(exec(conn, {"PING"}));
+  constexpr int k_commands = 200;
+  incr_tally tally;
+  const std::int64_t before = reads_processed(server_);
+  ASSERT_GE(before, 0) << "INFO stats has no total_reads_processed";
+  // One handler issues them all: one turn of the reactor.
+  asio::post(io_, [&] {
+    for (int i = 0; i < k_commands; ++i)
+      asio::co_spawn(io_, incr_counter(conn, &tally), asio::detached);
+  });
+  ASSERT_TRUE(run_until(io_, [&] { return tally.completed == k_commands; }, 30s));
+  EXPECT_EQ(tally.failed, 0);
+  // Each INFO the fixture sends is a read of its own: 1 here; the batch itself a handful at most.
+  const std::int64_t reads = reads_processed(server_) - before - 1;
+  EXPECT_LE(reads, 4) << "the batch reached Redis in " << reads << " reads, not one write";
+
+  // Light load: a single command is answered at once, not after a batch window.
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(exec(conn, {"INCR", "counter"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 50ms);
 }
 
 TEST_F(RedisConnection, ErrorReplyIsAValueNotAnErrorCode) {
