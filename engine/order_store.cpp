@@ -601,6 +601,8 @@ boost::asio::awaitable<boost::system::result<std::vector<order_event>>> order_st
   for (std::int64_t chunk = 0; chunk < k_scan_chunks_max; ++chunk) {
     auto entries = co_await log_range(merchant_id, start, k_scan_chunk);
     if (!entries) co_return entries.error();
+    if (entries->empty()) break;
+    std::string next = "(" + entries->back().id;  // before the entries are moved from
     for (auto& e : *entries)
       if (e.field("o") == std::optional<std::string_view>(order_number)) {
         out.push_back(shown_event(std::move(e)));
@@ -608,7 +610,7 @@ boost::asio::awaitable<boost::system::result<std::vector<order_event>>> order_st
       }
     if (static_cast<std::int64_t>(entries->size()) < k_scan_chunk || seen >= order->event_count)
       break;
-    start = "(" + entries->back().id;
+    start = std::move(next);
   }
   co_return out;
 }
