@@ -25,14 +25,15 @@ std::int64_t extra_int(const order_record& o, std::string_view name) {
 }
 
 /// The form of spec §5, before signing.
-std::vector<std::pair<std::string, std::string>> callback_params(const order_record& o) {
+std::vector<std::pair<std::string, std::string>> callback_params(const order_record& o,
+                                                                std::int64_t now_ms) {
   std::vector<std::pair<std::string, std::string>> p;
   p.emplace_back("order_no", o.order_no);
   p.emplace_back("order_number", o.order_number);
   p.emplace_back("status", std::to_string(to_int(o.status)));
   p.emplace_back("amount", std::to_string(o.money_yuan));
   p.emplace_back("mobile", o.mobile);
-  p.emplace_back("timestamp", std::to_string(wall_clock_ms() / 1000));
+  p.emplace_back("timestamp", std::to_string(now_ms / 1000));
   return p;
 }
 
@@ -40,7 +41,8 @@ std::vector<std::pair<std::string, std::string>> callback_params(const order_rec
 
 callback_scheduler::callback_scheduler(asio::io_context& io, const config& cfg, order_store& store,
                                        callback_store& callbacks, callback_sender sender,
-                                       unsigned shard, unsigned shard_count)
+                                       unsigned shard, unsigned shard_count,
+                                       const engine::clock& clock)
     : io_(io),
       config_(cfg),
       store_(store),
@@ -48,6 +50,7 @@ callback_scheduler::callback_scheduler(asio::io_context& io, const config& cfg, 
       sender_(std::move(sender)),
       shard_(shard),
       shard_count_(shard_count),
+      clock_(clock),
       scan_timer_(io) {}
 
 void callback_scheduler::start() {
@@ -95,7 +98,7 @@ void callback_scheduler::spawn_delivery(std::string order_number, std::int64_t m
 
 asio::awaitable<void> callback_scheduler::scan_loop() {
   while (!stopping_) {
-    const std::int64_t now_ms = wall_clock_ms();
+    const std::int64_t now_ms = clock_.wall_ms();
     for (const auto& merchant : config_.merchants) {
       auto due = co_await store_.due_callbacks(merchant.id, now_ms, k_scan_batch);
       if (!due) break;  // storage unavailable: try again next round
@@ -134,15 +137,15 @@ asio::awaitable<void> callback_scheduler::deliver(std::string number, std::int64
   if (attempt == 1) {
     const auto first_due =
         order->finished_at_ms + static_cast<std::int64_t>(cb.delay_before_attempt_ms(1));
-    if (wall_clock_ms() < first_due) co_return;  // the scan comes back for it
+    if (clock_.wall_ms() < first_due) co_return;  // the scan comes back for it
   }
 
   TOPUP_ASSERT(!merchant->sign_types.empty());
   callback_attempt record;
   record.attempt = attempt;
-  record.at_ms = wall_clock_ms();
+  record.at_ms = clock_.wall_ms();
   record.renotify_seq = extra_int(*order, "cb_renotify_seq");
-  auto result = co_await sender_(order->notify_url, callback_params(*order), merchant->app_secret,
+  auto result = co_await sender_(order->notify_url, callback_params(*order, clock_.wall_ms()), merchant->app_secret,
                                  merchant->sign_types.front());
   if (result.not_sent) {
     // Stuck behind other deliveries to the same host (hanging ones, typically): the order stays
@@ -159,7 +162,7 @@ asio::awaitable<void> callback_scheduler::deliver(std::string number, std::int64
 
   std::int64_t next_due_ms = 0;
   if (!result.delivered && in_round < static_cast<std::int64_t>(cb.max_attempts))
-    next_due_ms = wall_clock_ms() +
+    next_due_ms = clock_.wall_ms() +
                   static_cast<std::int64_t>(
                       cb.delay_before_attempt_ms(static_cast<std::uint32_t>(in_round + 1)));
   // A record lost to a storage outage leaves the order due: the attempt is made again later

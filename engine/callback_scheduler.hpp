@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/callback_store.hpp"
+#include "engine/clock.hpp"
 #include "engine/config.hpp"
 #include "engine/metrics.hpp"
 #include "engine/order_store.hpp"
@@ -48,7 +49,7 @@ class callback_scheduler {
 
   callback_scheduler(boost::asio::io_context& io, const config& cfg, order_store& store,
                      callback_store& callbacks, callback_sender sender, unsigned shard,
-                     unsigned shard_count);
+                     unsigned shard_count, const engine::clock& clock = system_clock());
 
   void set_metrics(shard_metrics* m) noexcept { metrics_ = m; }
   void start();
@@ -73,6 +74,7 @@ class callback_scheduler {
   callback_sender sender_;
   unsigned shard_;
   unsigned shard_count_;
+  const engine::clock& clock_;
   bool stopping_ = false;
   boost::asio::steady_timer scan_timer_;
   std::unordered_set<std::string> in_flight_;

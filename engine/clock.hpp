@@ -1,4 +1,6 @@
 #pragma once
+// The engine's time: a seam, so that tests (and the simulator) can set the time the order
+// service, the dispatcher and the callback scheduler see.
 #include <chrono>
 #include <cstdint>
 
@@ -10,5 +12,19 @@ inline std::int64_t wall_clock_ms() noexcept {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+/// Where the engine's services read the time. Used from any thread: implementations are
+/// thread-safe. Timers (steady_timer) still run on the reactor's own clock.
+class clock {
+ public:
+  virtual ~clock() = default;
+  /// Unix time in ms: created_at, deadlines, callback due times.
+  virtual std::int64_t wall_ms() const noexcept = 0;
+  /// Monotonic time: attempt latencies, health windows, circuit breakers.
+  virtual std::chrono::steady_clock::time_point steady_now() const noexcept = 0;
+};
+
+/// The system's clocks (the default everywhere outside tests).
+const clock& system_clock() noexcept;
 
 }  // namespace topup::engine

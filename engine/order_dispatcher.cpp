@@ -146,8 +146,15 @@ std::string_view outcome_name(attempt_outcome o) noexcept {
 }
 
 order_dispatcher::order_dispatcher(asio::io_context& io, const config& cfg, order_store& store,
-                                   channel_router& router, unsigned shard)
-    : io_(io), config_(cfg), store_(store), router_(router), shard_(shard), pump_timer_(io) {
+                                   channel_router& router, unsigned shard,
+                                   const engine::clock& clock)
+    : io_(io),
+      config_(cfg),
+      store_(store),
+      router_(router),
+      shard_(shard),
+      clock_(clock),
+      pump_timer_(io) {
   // Orders with a coroutine are bounded by the channels' slots. Sized for that from the start:
   // growing rehashes every entry in one go, a reactor stall of ~25 ms at 200k orders (seen as
   // the push p99 at half load). Capped, as the bucket array is allocated and cleared up front.
@@ -175,9 +182,9 @@ std::optional<order_dispatcher::first_match> order_dispatcher::match_new(const o
                                                                        std::int64_t now_ms) {
   const std::vector<std::string> none;
   if (stopping_ || queue_ahead(o, none)) return std::nullopt;  // first come, first served
-  auto pick = router_.pick(o, none, steady::now());
+  auto pick = router_.pick(o, none, clock_.steady_now());
   if (pick.what != channel_router::verdict::chosen) return std::nullopt;
-  pick.chosen->health.started(steady::now());
+  pick.chosen->health.started(clock_.steady_now());
   const std::vector<std::string> tried{pick.chosen->config->id};
   return first_match{pick.chosen, attempt_fields(o.order_number, pick.chosen->config->id, 1,
                                                  tried, now_ms)};
@@ -313,8 +320,8 @@ void order_dispatcher::arm_pump_timer() {
 
 void order_dispatcher::pump() {
   if (stopping_ || parked_.empty()) return;
-  const auto now = steady::now();
-  const std::int64_t now_ms = wall_clock_ms();
+  const auto now = clock_.steady_now();
+  const std::int64_t now_ms = clock_.wall_ms();
   // A parked order leaves its wait line with only its number and merchant known: drive() reads
   // the rest from Redis (`reserved`: the slot taken for it, or none).
   auto resume = [this](std::string number, std::int64_t merchant_id,
@@ -396,7 +403,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
   // the slot goes back, and nothing about the attempt is left to persist.
   auto attempt_settled = [&](channel_router::channel& ch, bool ok,
                              std::chrono::milliseconds latency) {
-    ch.health.record(ok, latency, steady::now());
+    ch.health.record(ok, latency, clock_.steady_now());
     release_slot();
     known.reset();
   };
@@ -408,7 +415,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
     if (!ch || !ch->adapter) return nullptr;
     if (!current) {
       current = ch;
-      current->health.started(steady::now());
+      current->health.started(clock_.steady_now());
     }
     st->attempt_id = field_str(o, "attempt_id");
     st->channel_id = ch->config->id;
@@ -441,7 +448,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
   auto store_result = [&](channel_router::channel& ch,
                           std::int64_t now_ms) -> asio::awaitable<boost::system::error_code> {
     const auto latency =
-        std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - attempt_started);
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - attempt_started);
     auto settled = settle(*known, failover_allowed);
     boost::system::error_code stored;
     if (settled.to == order_status::failed)
@@ -457,7 +464,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
   while (!stopping_ && !is_terminal(o.status)) {
     // Empty once this round's step is stored (`o` is then the stored record).
     boost::system::error_code step = errc::internal;
-    const std::int64_t now_ms = wall_clock_ms();
+    const std::int64_t now_ms = clock_.wall_ms();
 
     switch (o.status) {
       case order_status::pending_payment:
@@ -481,7 +488,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
         if (!current) {
           // Orders that route alike parked earlier go first: wait behind them.
           pick = queue_ahead(o, tried) ? channel_router::pick_result{channel_router::verdict::busy}
-                                       : router_.pick(o, tried, steady::now());
+                                       : router_.pick(o, tried, clock_.steady_now());
         }
         if (pick.what == channel_router::verdict::chosen) {
           const auto& cfg = *pick.chosen->config;
@@ -491,7 +498,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
           // shard cannot all pass the in-flight check at once; give it back if the step fails.
           if (!current) {
             current = pick.chosen;
-            current->health.started(steady::now());
+            current->health.started(clock_.steady_now());
           }
           step = error_of(co_await store_.advance(
               o, order_status::matched, std::string(),
@@ -531,14 +538,14 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
         if (!known) {
           attempt_request req = make_request(o, st->attempt_id);
           ++submitting_;
-          attempt_started = steady::now();
+          attempt_started = clock_.steady_now();
           known = co_await ch->adapter->submit(std::move(req));
           --submitting_;
           if (auto* m = channel_figures(*ch)) {
             bump(m->submits);
             bump(m->outcomes[static_cast<std::size_t>(known->outcome)]);
             m->submit_latency.observe(std::chrono::duration_cast<std::chrono::microseconds>(
-                steady::now() - attempt_started));
+                clock_.steady_now() - attempt_started));
           }
         }
         if (known->outcome == attempt_outcome::refused) {
@@ -549,7 +556,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
                                          ? std::string(outcome_name(known->outcome))
                                          : "unknown";
           // When the submit ended (answered, or gave up waiting): the push left no later.
-          const std::int64_t ended_ms = wall_clock_ms();
+          const std::int64_t ended_ms = clock_.wall_ms();
           field_pairs extra;
           extra.emplace_back("submit", submit);
           extra.emplace_back("submitted_at", std::to_string(ended_ms));
@@ -558,7 +565,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
             // The supplier's answer to the submit is already final: 7->1 and the step it calls
             // for (1->2, or 1->6 to fail over) in one script, one round trip fewer.
             const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
-                steady::now() - attempt_started);
+                clock_.steady_now() - attempt_started);
             order_store::hop through{order_status::recharging, std::move(extra)};
             step = error_of(co_await store_.advance(o, settled.to, std::move(settled.reason),
                                                     std::move(settled.extra), ended_ms,
@@ -599,7 +606,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
           // The grace runs from when the submit ended (persisted as submitted_at with 7->1), not
           // from matching: the push may have left as late as its timeout after matched_at.
           const std::int64_t age_ms =
-              wall_clock_ms() - std::max(field_int(o, "matched_at"), field_int(o, "submitted_at"));
+              clock_.wall_ms() - std::max(field_int(o, "matched_at"), field_int(o, "submitted_at"));
           if (answer.outcome == attempt_outcome::not_found &&
               age_ms >= static_cast<std::int64_t>(ch->config->unknown_grace_ms)) {
             // The supplier says it never got the order, and the grace has passed: never placed.

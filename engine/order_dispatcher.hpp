@@ -17,6 +17,7 @@
 
 #include "engine/channel_adapter.hpp"
 #include "engine/channel_router.hpp"
+#include "engine/clock.hpp"
 #include "engine/config.hpp"
 #include "engine/metrics.hpp"
 #include "engine/order_record.hpp"
@@ -44,7 +45,8 @@ namespace topup::engine {
 class order_dispatcher {
  public:
   order_dispatcher(boost::asio::io_context& io, const config& cfg, order_store& store,
-                   channel_router& router, unsigned shard);
+                   channel_router& router, unsigned shard,
+                   const engine::clock& clock = system_clock());
   ~order_dispatcher();
 
   void set_metrics(shard_metrics* m, const metrics_registry* registry) noexcept {
@@ -120,6 +122,7 @@ class order_dispatcher {
   order_store& store_;
   channel_router& router_;
   unsigned shard_;
+  const engine::clock& clock_;
   bool stopping_ = false;
   std::size_t submitting_ = 0;
   std::unordered_map<std::string, std::shared_ptr<active_order>> orders_;

@@ -52,8 +52,8 @@ boost::system::result<T> read_result(boost::system::result<T> r) {
 }  // namespace
 
 order_service::order_service(const config& cfg, order_store& store, channel_catalogue& catalogue,
-                             unsigned shard)
-    : config_(cfg), store_(store), catalogue_(catalogue), shard_(shard) {}
+                             unsigned shard, const engine::clock& clock)
+    : config_(cfg), store_(store), catalogue_(catalogue), shard_(shard), clock_(clock) {}
 
 std::string order_service::fingerprint(const push_request& r) {
   // Unit separators keep field boundaries unambiguous (no field may contain 0x1f: the form
@@ -135,7 +135,7 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
   // A collision means another order already has this number (the clock went back across a
   // restart): take the next sequence number and try again, a bounded number of times.
   for (int attempt = 0; attempt < 8; ++attempt) {
-    const std::int64_t now_ms = wall_clock_ms();
+    const std::int64_t now_ms = clock_.wall_ms();
     record.order_number = next_order_number(record.merchant_id, now_ms);
     record.created_at_ms = now_ms;
     record.updated_at_ms = now_ms;
@@ -207,7 +207,7 @@ boost::asio::awaitable<boost::system::result<order_record>> order_service::cance
   if (!found) co_return found.error();
   if (found->status != order_status::waiting) co_return errc::cannot_cancel;
   auto refunded = co_await store_.fail_refund(*found, std::string(failure_reason::cancelled),
-                                              wall_clock_ms());
+                                              clock_.wall_ms());
   // Lost the race against the dispatcher (the order left 6 meanwhile): not cancellable now.
   if (!refunded && refunded.error() == errc::stale_status) co_return errc::cannot_cancel;
   co_return refunded;

@@ -12,6 +12,7 @@
 
 #include "engine/carrier.hpp"
 #include "engine/channel_catalogue.hpp"
+#include "engine/clock.hpp"
 #include "engine/config.hpp"
 #include "engine/metrics.hpp"
 #include "engine/order_dispatcher.hpp"
@@ -43,7 +44,7 @@ class order_service {
   using accepted_hook = std::function<void(const order_record&)>;
 
   order_service(const config& cfg, order_store& store, channel_catalogue& catalogue,
-                unsigned shard);
+                unsigned shard, const engine::clock& clock = system_clock());
 
   void on_accepted(accepted_hook hook) { on_accepted_ = std::move(hook); }
   /// With a dispatcher, a new order for which a channel is free now is stored matched (7) by the
@@ -96,6 +97,7 @@ class order_service {
   order_store& store_;
   channel_catalogue& catalogue_;
   unsigned shard_;
+  const engine::clock& clock_;
   std::uint32_t sequence_ = 0;
   std::size_t inflight_ = 0;
   std::size_t repeat_checks_ = 0;  // refuse_unless_repeat reads in flight (bounded like pushes)

@@ -1,0 +1,109 @@
+// The packed record (docs/STORAGE.md "The packed record"): what the money scripts read at its
+// head, and a strict reader that never makes a half-filled order of a damaged value.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "engine/errc.hpp"
+#include "engine/order_record.hpp"
+
+namespace {
+
+using namespace topup::engine;
+
+order_record sample() {
+  order_record r;
+  r.order_number = "T1796200000000001002000017M1001";
+  r.order_no = "shop-42";
+  r.merchant_id = 1001;
+  r.store_id = "s1";
+  r.mobile = "13800138000";
+  r.carrier = carrier::cucc;
+  r.money_yuan = 50;
+  r.recharge_type = 0;
+  r.notify_url = "http://m.example/cb?x=1&y=2";
+  r.change = true;
+  r.source = "up2";
+  r.fingerprint = std::string(40, 'a');
+  r.cost_fen = 4975;
+  r.status = order_status::recharging;
+  r.reason = "";
+  r.created_at_ms = 1796200000000;
+  r.updated_at_ms = 1796200000123;
+  r.finished_at_ms = 0;
+  r.event_count = 3;
+  r.refunded = false;
+  r.extra = {{"channel", "up2"}, {"attempts", "1"}, {"tried", "up2"}};
+  return r;
+}
+
+void expect_same(const order_record& a, const order_record& b) {
+  EXPECT_EQ(a.order_number, b.order_number);
+  EXPECT_EQ(a.order_no, b.order_no);
+  EXPECT_EQ(a.merchant_id, b.merchant_id);
+  EXPECT_EQ(a.store_id, b.store_id);
+  EXPECT_EQ(a.mobile, b.mobile);
+  EXPECT_EQ(a.carrier, b.carrier);
+  EXPECT_EQ(a.money_yuan, b.money_yuan);
+  EXPECT_EQ(a.recharge_type, b.recharge_type);
+  EXPECT_EQ(a.notify_url, b.notify_url);
+  EXPECT_EQ(a.change, b.change);
+  EXPECT_EQ(a.source, b.source);
+  EXPECT_EQ(a.fingerprint, b.fingerprint);
+  EXPECT_EQ(a.cost_fen, b.cost_fen);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.created_at_ms, b.created_at_ms);
+  EXPECT_EQ(a.updated_at_ms, b.updated_at_ms);
+  EXPECT_EQ(a.finished_at_ms, b.finished_at_ms);
+  EXPECT_EQ(a.event_count, b.event_count);
+  EXPECT_EQ(a.refunded, b.refunded);
+  EXPECT_EQ(a.extra, b.extra);
+}
+
+TEST(PackedRecord, RoundTripsEveryField) {
+  const order_record r = sample();
+  auto back = unpack_order(pack_order(r));
+  ASSERT_TRUE(back) << back.error().message();
+  expect_same(r, *back);
+}
+
+TEST(PackedRecord, HeadIsWhatTheMoneyScriptsMatch) {
+  // version status cost refunded order_number: string.match('^(%d+)\31(%d)\31(%d+)\31([01])\31')
+  EXPECT_EQ(pack_order(sample()).rfind("3\x1f" "1\x1f" "4975\x1f" "0\x1f" "T1796200000000001002000017M1001\x1f", 0),
+            0u);
+}
+
+TEST(PackedRecord, SeparatorsAndEscapesInValuesSurvive) {
+  order_record r = sample();
+  r.reason = "a\x1f" "b\x1e" "c\x1e" "1";  // the separator, the escape, and an escape look-alike
+  r.notify_url = "\x1f";
+  r.store_id = "";
+  r.extra.emplace_back("submit", "\x1e\x1f\x1e");
+  r.extra.emplace_back("empty", "");
+  auto back = unpack_order(pack_order(r));
+  ASSERT_TRUE(back);
+  expect_same(r, *back);
+}
+
+TEST(PackedRecord, DamagedValuesAreStorageProtocolNeverHalfAnOrder) {
+  const std::string good = pack_order(sample());
+  const auto refused = [](const std::string& packed) {
+    auto r = unpack_order(packed);
+    return !r && r.error() == errc::storage_protocol;
+  };
+  EXPECT_TRUE(refused(""));
+  EXPECT_TRUE(refused(good.substr(0, good.find("shop-42"))));  // truncated in the core fields
+  EXPECT_TRUE(refused(good + "\x1f" "lonely"));                   // an extra name without value
+  EXPECT_TRUE(refused("x" + good));                              // version not a number
+  EXPECT_TRUE(refused("0" + good.substr(1)));                    // version 0: no accepted event
+  std::string bad_status = good;
+  bad_status[2] = '8';  // status 8 does not exist
+  EXPECT_TRUE(refused(bad_status));
+  std::string bad_escape = good;
+  bad_escape.insert(bad_escape.find("shop-42"), "\x1e" "7");
+  EXPECT_TRUE(refused(bad_escape));
+  EXPECT_TRUE(refused(good + "\x1f\x1f" "value"));  // an extra with an empty name
+}
+
+}  // namespace
