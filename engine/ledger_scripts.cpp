@@ -31,8 +31,9 @@ namespace {
 // numbers, exact below 2^53. "\31" is the packed record's separator (0x1f).
 
 constexpr const char* k_accept_lua = R"lua(
--- accept: fence, idempotency, collision and balance checks, debit, the accepted event, the
--- record with its order_no entry, the time index and the work set. The record is C++'s, checked
+-- accept: fence, idempotency, collision and balance checks, debit, the accepted event (the money
+-- and the status; the record itself is the projection's), the record with its order_no entry,
+-- the time index and the work set. The record is C++'s, checked
 -- here: version 1, the status asked, the cost debited, not refunded, this order number.
 -- KEYS: 1 fence  2 acct  3 log  4 o  5 t  6 work
 -- ARGV: 1 instance  2 epoch  3 order_no  4 order_number  5 fingerprint  6 cost (fen)
@@ -64,7 +65,7 @@ local nb = redis.call('HINCRBY', KEYS[2], 'balance', cost == '0' and '0' or '-' 
 redis.call('HINCRBY', KEYS[2], 'debits', cost)
 local nbs = string.format('%d', nb)
 redis.call('XADD', KEYS[3], '*', 'e', 'accepted', 'o', number, 'to', status, 'amount', cost,
-           'bal', nbs, 'r', rec)
+           'bal', nbs)
 redis.call('HSET', KEYS[4], number, rec, '#' .. order_no, number .. ':' .. ARGV[5])
 redis.call('ZADD', KEYS[5], now, number)
 redis.call('ZADD', KEYS[6], '-' .. now, number)

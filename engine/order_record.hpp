@@ -62,8 +62,8 @@ bool is_core_order_field(std::string_view name) noexcept;
 /// a malformed record never becomes a half-filled order.
 boost::system::result<order_record> order_record_from_reply(const redis::reply& flat);
 
-/// The order as one string (docs/STORAGE.md "The packed record"): the value of `o[<number>]`
-/// and the `r` of its `accepted` event. Extra pairs keep their order.
+/// The order as one string (docs/STORAGE.md "The packed record"): the value of `o[<number>]`.
+/// Extra pairs keep their order.
 std::string pack_order(const order_record& record);
 /// The reverse; anything truncated, unparsable or missing a required field is
 /// errc::storage_protocol, never a half-filled order.

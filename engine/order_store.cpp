@@ -95,8 +95,9 @@ void add_record_fields(field_pairs& out, const order_record& r) {
   for (const auto& pair : r.extra) out.push_back(pair);
 }
 
-// A log entry as the admin view shows an order's event: type from to reason at, then the rest.
-order_event shown_event(order_event raw) {
+// A log entry as the admin view shows an order's event: type from to reason at, then the rest
+// (the accepted event with the order's fields, from its record).
+order_event shown_event(order_event raw, const order_record& order) {
   order_event shown;
   shown.id = raw.id;
   auto get = [&raw](std::string_view name) { return std::string(raw.field(name).value_or("")); };
@@ -114,13 +115,11 @@ order_event shown_event(order_event raw) {
   shown.fields.emplace_back("at", std::to_string(id_ms(raw.id)));
   for (auto& [name, value] : raw.fields) {
     if (name == "e" || name == "o" || name == "f" || name == "t" || name == "why" ||
-        name == "to" || name == "r")
+        name == "to")
       continue;
     shown.fields.emplace_back(std::move(name), std::move(value));
   }
-  if (type == "accepted")
-    if (auto rec = raw.field("r"))
-      if (auto record = unpack_order(*rec)) add_record_fields(shown.fields, *record);
+  if (type == "accepted") add_record_fields(shown.fields, order);
   return shown;
 }
 
@@ -605,7 +604,7 @@ boost::asio::awaitable<boost::system::result<std::vector<order_event>>> order_st
     std::string next = "(" + entries->back().id;  // before the entries are moved from
     for (auto& e : *entries)
       if (e.field("o") == std::optional<std::string_view>(order_number)) {
-        out.push_back(shown_event(std::move(e)));
+        out.push_back(shown_event(std::move(e), *order));
         ++seen;
       }
     if (static_cast<std::int64_t>(entries->size()) < k_scan_chunk || seen >= order->event_count)

@@ -130,7 +130,7 @@ asio::awaitable<bool> write_plain(run_state& s, const order_case& c) {
   commands.push_back({"HINCRBY", keys.acct(), "balance", "-" + cost});
   commands.push_back({"HINCRBY", keys.acct(), "debits", cost});
   commands.push_back({"XADD", keys.log(), "*", "e", "accepted", "o", number, "to", "7", "amount",
-                      cost, "bal", "0", "r", packed});
+                      cost, "bal", "0"});
   commands.push_back({"HSET", keys.orders(), number, packed,
                       engine::order_no_field(c.record.order_no),
                       number + ":" + c.record.fingerprint});
