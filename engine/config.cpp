@@ -315,6 +315,7 @@ void read_server(const object_fields& top, server_config& out) {
   read_integer(f, "read_timeout_ms", 1, 3'600'000, out.read_timeout_ms);
   read_integer(f, "idle_timeout_ms", 1, 86'400'000, out.idle_timeout_ms);
   read_integer(f, "max_inflight_orders", 1, 10'000'000, out.max_inflight_orders);
+  read_integer(f, "max_waiting_orders", 1, 100'000'000, out.max_waiting_orders);
   if (auto metrics = read_string(f, "metrics_listen", presence::optional, string_rule::any)) {
     const auto address = metrics->empty() ? std::nullopt : parse_listen_address(*metrics);
     if (!metrics->empty() && !address) {

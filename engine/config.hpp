@@ -43,6 +43,9 @@ struct server_config {
   std::uint32_t read_timeout_ms = 10000;  ///< 1..3600000
   std::uint32_t idle_timeout_ms = 60000;  ///< 1..86400000
   std::uint32_t max_inflight_orders = 10000;  ///< 1..10000000, per shard; over it: 429/1008.
+  /// Orders one shard keeps parked in 6 for a channel (wait lines), 1..100000000; a new order
+  /// that would have to wait beyond it is refused 429/1008 before any debit.
+  std::uint32_t max_waiting_orders = 1'000'000;
   /// Optional "host:port" (rules of `listen`, not its address): /metrics only there; empty = main.
   std::string metrics_listen;
   std::string log_level = "info";  ///< trace, debug, info, warn, error, critical or off.

@@ -181,7 +181,7 @@ void order_dispatcher::adopt(const order_record& order) {
 std::optional<order_dispatcher::first_match> order_dispatcher::match_new(const order_record& o,
                                                                        std::int64_t now_ms) {
   const std::vector<std::string> none;
-  if (stopping_ || queue_ahead(o, none)) return std::nullopt;  // first come, first served
+  if (stopping_ || lines_.queue_ahead(o, none)) return std::nullopt;  // first come, first served
   auto pick = router_.pick(o, none, clock_.steady_now());
   if (pick.what != channel_router::verdict::chosen) return std::nullopt;
   pick.chosen->health.started(clock_.steady_now());
@@ -256,49 +256,16 @@ std::int64_t order_dispatcher::deadline_ms(const order_record& o) const {
   return o.created_at_ms + wait_s * 1000;
 }
 
-namespace {
-/// Orders with equal keys get the same answer from channel_router::pick.
-std::string line_key(const order_record& o, const std::vector<std::string>& tried) {
-  std::string key;
-  key.reserve(64);
-  key.append(carrier_code(o.carrier)).push_back('|');
-  key.append(std::to_string(o.money_yuan)).push_back('|');
-  key.append(std::to_string(o.recharge_type)).push_back('|');
-  key.append(o.source).push_back('|');
-  key.append(join_ids(tried));
-  return key;
-}
-}  // namespace
-
-bool order_dispatcher::queue_ahead(const order_record& o,
-                                   const std::vector<std::string>& tried) const {
-  if (parked_.empty()) return false;
-  auto at = line_index_.find(line_key(o, tried));
-  return at != line_index_.end() && !lines_[at->second]->queue.empty();
-}
-
 void order_dispatcher::park(const order_record& o, std::vector<std::string> tried,
                             std::int64_t deadline) {
   TOPUP_ASSERT(o.status == order_status::waiting && !orders_.contains(o.order_number));
-  auto [at, added] = line_index_.try_emplace(line_key(o, tried), lines_.size());
-  if (added) {
-    auto line = std::make_unique<wait_line>();
-    line->sample.carrier = o.carrier;
-    line->sample.money_yuan = o.money_yuan;
-    line->sample.recharge_type = o.recharge_type;
-    line->sample.source = o.source;
-    line->tried = std::move(tried);
-    lines_.push_back(std::move(line));
-  }
-  parked_.insert_or_assign(o.order_number, parked_order{o.merchant_id, deadline});
-  next_deadline_ms_ = std::min(next_deadline_ms_, deadline);
-  lines_[at->second]->queue.push_back(o.order_number);
+  lines_.park(o, std::move(tried), deadline);
   arm_pump_timer();
   request_pump();  // parked behind others, a slot may be free right now
 }
 
 void order_dispatcher::request_pump() {
-  if (pump_posted_ || parked_.empty() || stopping_) return;
+  if (pump_posted_ || lines_.empty() || stopping_) return;
   pump_posted_ = true;
   asio::post(io_, [this] {
     pump_posted_ = false;
@@ -314,12 +281,12 @@ void order_dispatcher::arm_pump_timer() {
     pump_timer_armed_ = false;
     if (ec || stopping_) return;
     pump();
-    if (!parked_.empty()) arm_pump_timer();
+    if (!lines_.empty()) arm_pump_timer();
   });
 }
 
 void order_dispatcher::pump() {
-  if (stopping_ || parked_.empty()) return;
+  if (stopping_ || lines_.empty()) return;
   const auto now = clock_.steady_now();
   const std::int64_t now_ms = clock_.wall_ms();
   // A parked order leaves its wait line with only its number and merchant known: drive() reads
@@ -331,49 +298,21 @@ void order_dispatcher::pump() {
     o.merchant_id = merchant_id;
     start(std::move(o), true, reserved);
   };
-  // Past their deadline: resumed without a slot; the coroutine fails and refunds them. The scan
-  // over every parked order (a compare each; lines keep the stale entries and skip them when
-  // they reach the front) runs only once the earliest deadline has come, at most once a second.
-  if (now_ms >= next_deadline_ms_ && now_ms - last_deadline_scan_ms_ >= 1000) {
-    last_deadline_scan_ms_ = now_ms;
-    next_deadline_ms_ = std::numeric_limits<std::int64_t>::max();
-    std::vector<std::pair<std::string, std::int64_t>> expired;  // number, merchant
-    for (auto it = parked_.begin(); it != parked_.end();) {
-      if (it->second.deadline_ms > now_ms) {
-        next_deadline_ms_ = std::min(next_deadline_ms_, it->second.deadline_ms);
-        ++it;
-        continue;
-      }
-      expired.emplace_back(it->first, it->second.merchant_id);
-      it = parked_.erase(it);
-    }
-    for (auto& [number, merchant_id] : expired) resume(std::move(number), merchant_id, nullptr);
-  }
-  // Each line hands its oldest orders to channels with a free slot, taking the slot for them.
-  for (std::size_t n = 0; n < lines_.size() && !parked_.empty(); ++n) {
-    auto& line = *lines_[(next_line_ + n) % lines_.size()];
-    while (!line.queue.empty()) {
-      auto found = parked_.find(line.queue.front());
-      if (found == parked_.end()) {  // resumed by the deadline scan or through another line
-        line.queue.pop_front();
-        continue;
-      }
-      auto pick = router_.pick(line.sample, line.tried, now);
-      if (pick.what == channel_router::verdict::busy) break;
-      channel_router::channel* reserved = nullptr;
-      if (pick.what == channel_router::verdict::chosen) {
-        reserved = pick.chosen;
-        reserved->health.started(now);
-      }
-      // exhausted: resumed without a slot, the coroutine fails and refunds it
-      const std::int64_t merchant_id = found->second.merchant_id;
-      std::string number = std::move(line.queue.front());
-      parked_.erase(found);
-      line.queue.pop_front();
-      resume(std::move(number), merchant_id, reserved);
-    }
-  }
-  if (!lines_.empty()) next_line_ = (next_line_ + 1) % lines_.size();
+  // Past their deadline: resumed without a slot; the coroutine fails and refunds them.
+  for (auto& p : lines_.take_expired(now_ms)) resume(std::move(p.order_number), p.merchant_id, nullptr);
+  // Each line hands its oldest orders to channels with a free slot, taking the slot for them;
+  // a route no channel can ever serve any more (exhausted) leaves without one, to be refunded.
+  lines_.serve(
+      [&](const wait_lines::route& r) -> std::optional<channel_router::channel*> {
+        auto pick = router_.pick(r.sample, r.tried, now);
+        if (pick.what == channel_router::verdict::busy) return std::nullopt;
+        if (pick.what != channel_router::verdict::chosen) return nullptr;
+        pick.chosen->health.started(now);
+        return pick.chosen;
+      },
+      [&](wait_lines::parked p, channel_router::channel* reserved) {
+        resume(std::move(p.order_number), p.merchant_id, reserved);
+      });
 }
 
 asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
@@ -487,7 +426,7 @@ asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
         channel_router::pick_result pick{channel_router::verdict::chosen, current};
         if (!current) {
           // Orders that route alike parked earlier go first: wait behind them.
-          pick = queue_ahead(o, tried) ? channel_router::pick_result{channel_router::verdict::busy}
+          pick = lines_.queue_ahead(o, tried) ? channel_router::pick_result{channel_router::verdict::busy}
                                        : router_.pick(o, tried, clock_.steady_now());
         }
         if (pick.what == channel_router::verdict::chosen) {

@@ -22,6 +22,7 @@
 #include "engine/metrics.hpp"
 #include "engine/order_record.hpp"
 #include "engine/order_store.hpp"
+#include "engine/wait_lines.hpp"
 
 namespace topup::engine {
 
@@ -83,9 +84,9 @@ class order_dispatcher {
   void begin_shutdown();
   /// Orders with a coroutine (parked orders hold none and need nothing at shutdown).
   std::size_t active() const noexcept { return orders_.size(); }
-  std::size_t parked() const noexcept { return parked_.size(); }
+  std::size_t parked() const noexcept { return lines_.size(); }
   bool driving(const std::string& order_number) const {
-    return orders_.contains(order_number) || parked_.contains(order_number);
+    return orders_.contains(order_number) || lines_.contains(order_number);
   }
   /// True when no coroutine is between a submit and persisting its result.
   bool quiescent() const noexcept { return submitting_ == 0; }
@@ -94,24 +95,11 @@ class order_dispatcher {
   /// The most orders_ is sized for up front (8 MiB of buckets); beyond it, it grows.
   static constexpr std::uint64_t k_reserved_orders_max = 1u << 20;
   struct active_order;
-  struct parked_order {
-    std::int64_t merchant_id;
-    std::int64_t deadline_ms;
-  };
-  /// Parked orders that route alike, oldest first. Entries whose order left parked_ (deadline,
-  /// resumed through another line) are skipped when they reach the front.
-  struct wait_line {
-    order_record sample;  // carrier, money, recharge type, source: what pick() looks at
-    std::vector<std::string> tried;
-    std::deque<std::string> queue;
-  };
 
   void start(order_record order, bool reload, channel_router::channel* reserved);
   boost::asio::awaitable<void> drive(order_record order, bool reload,
                                      channel_router::channel* reserved);
   void park(const order_record& order, std::vector<std::string> tried, std::int64_t deadline_ms);
-  /// Parked orders that route like `order` are waiting (it must queue behind them).
-  bool queue_ahead(const order_record& order, const std::vector<std::string>& tried) const;
   void request_pump();
   void pump();
   void arm_pump_timer();
@@ -126,16 +114,9 @@ class order_dispatcher {
   bool stopping_ = false;
   std::size_t submitting_ = 0;
   std::unordered_map<std::string, std::shared_ptr<active_order>> orders_;
-  // Ordered, not hashed: parked orders are unbounded (slow orders may wait for days), and a hash
-  // map rehashes every entry at once as it grows, a reactor stall of ~20 ms at 100k+ entries.
-  std::map<std::string, parked_order, std::less<>> parked_;
-  std::unordered_map<std::string, std::size_t> line_index_;  // routing key -> lines_ index
-  std::vector<std::unique_ptr<wait_line>> lines_;
-  std::size_t next_line_ = 0;  // the line the next pump starts with (lines take turns)
+  wait_lines lines_;  // orders in 6 waiting for a channel, without a coroutine
   bool pump_posted_ = false;
   bool pump_timer_armed_ = false;
-  std::int64_t last_deadline_scan_ms_ = 0;
-  std::int64_t next_deadline_ms_ = std::numeric_limits<std::int64_t>::max();  // of parked orders
   boost::asio::steady_timer pump_timer_;
   std::function<void(const order_record&)> on_final_;
   shard_metrics* metrics_ = nullptr;

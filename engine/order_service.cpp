@@ -142,6 +142,9 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
     // No temporaries inside the co_await expression: GCC 12 destroys them twice in coroutines.
     std::optional<order_dispatcher::first_match> match;
     if (dispatcher_) match = dispatcher_->match_new(record, now_ms);
+    // It would wait in 6, and the wait lines are full: refused before any debit (bounded).
+    if (dispatcher_ && !match && dispatcher_->parked() >= config_.server.max_waiting_orders)
+      co_return co_await refuse_unless_repeat(request, errc::overloaded);
     field_pairs match_fields;
     if (match) match_fields = match->fields;
     auto result = co_await store_.accept(record, now_ms, std::move(match_fields));

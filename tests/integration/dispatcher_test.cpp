@@ -632,6 +632,31 @@ TEST_F(Dispatcher, ParkedOrdersHoldNoCoroutineAndTakeFreedSlotsInOrder) {
   EXPECT_EQ(balance(), k_start - k_orders * k_cost);
 }
 
+TEST_F(Dispatcher, FullWaitLinesRefuseANewWaitingOrderBeforeAnyDebit) {
+  cfg.channels[0].max_inflight = 1;
+  cfg.channels[0].query_interval_ms = 60000;
+  cfg.channels.pop_back();  // only A
+  cfg.server.max_waiting_orders = 2;
+  build();
+  service->set_dispatcher(dispatcher.get());  // as the shard wires it: the service asks it
+  world.script["A"] = {act::accept_silent};
+  settle(push(true), 100ms);  // holds A's only slot
+  push(true, "", 0);
+  push(true, "", 0);
+  io.run_for(20ms);
+  ASSERT_EQ(dispatcher->parked(), 2u);
+  const fen_t before = balance();
+  push_request third = request("o-over-the-bound", true);
+  third.recharge_type = 0;
+  auto refused = run(service->push(third));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::overloaded);
+  EXPECT_EQ(balance(), before) << "refused orders are never debited";
+  EXPECT_EQ(run(store->order_no_entry_of(1001, "o-over-the-bound")).error(),
+            errc::order_not_found);
+  EXPECT_EQ(dispatcher->parked(), 2u);
+}
+
 TEST_F(Dispatcher, CancelledParkedOrderIsNeverSubmitted) {
   cfg.channels[0].max_inflight = 1;
   cfg.channels[0].query_interval_ms = 60000;

@@ -188,6 +188,7 @@ TEST(ConfigParse, BaseConfigIsValidAndDefaultsApply) {
   EXPECT_EQ(c.server.read_timeout_ms, 10000u);
   EXPECT_EQ(c.server.idle_timeout_ms, 60000u);
   EXPECT_EQ(c.server.max_inflight_orders, 10000u);
+  EXPECT_EQ(c.server.max_waiting_orders, 1000000u);
   EXPECT_EQ(c.server.metrics_listen, "");
   EXPECT_EQ(c.server.log_level, "info");
   EXPECT_EQ(c.redis.password, "");
@@ -454,6 +455,8 @@ const broken_case k_broken_cases[] = {
     {"/server/idle_timeout_ms", "0", "server.idle_timeout_ms: must be an integer in 1..86400000"},
     {"/server/max_inflight_orders", "0",
      "server.max_inflight_orders: must be an integer in 1..10000000"},
+    {"/server/max_waiting_orders", "0",
+     "server.max_waiting_orders: must be an integer in 1..100000000"},
     {"/server/metrics_listen", R"("9100")",
      "server.metrics_listen: must be empty or host:port (IPv4, [IPv6] or localhost; port "
      "1..65535)"},
