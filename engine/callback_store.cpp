@@ -57,7 +57,7 @@ boost::asio::awaitable<boost::system::result<void>> callback_store::record_attem
     ++after.event_count;
     log_event event{"cb",
                     {{"n", std::to_string(a.attempt)},
-                     {"ok", a.delivered ? "1" : "0"},
+                     {"ok", std::string(a.delivered ? "1" : "0")},
                      {"ms", std::to_string(a.at_ms)},
                      {"http", std::to_string(a.http_status)}}};
     if (!a.error.empty()) event.fields.emplace_back("err", excerpt(a.error));
@@ -65,7 +65,9 @@ boost::asio::awaitable<boost::system::result<void>> callback_store::record_attem
     const work_change work = status == "pending"
                                  ? work_change::set(std::max<std::int64_t>(due, 1))
                                  : work_change::remove();
-    auto saved = co_await store_.commit(*order, std::move(after), {std::move(event)}, work);
+    std::vector<log_event> events;  // (not a braced list in the co_await: GCC 12 miscompiles it)
+    events.push_back(std::move(event));
+    auto saved = co_await store_.commit(*order, std::move(after), std::move(events), work);
     if (saved || saved.error() != errc::stale_status) co_return saved;
   }
   co_return errc::stale_status;
@@ -84,7 +86,8 @@ boost::asio::awaitable<boost::system::result<void>> callback_store::renotify(
     set_extra(after, "cb_round_base", done);
     set_extra(after, "cb_renotify_seq", std::to_string(extra_int(*order, "cb_renotify_seq") + 1));
     ++after.event_count;
-    auto saved = co_await store_.commit(*order, std::move(after), {log_event{"renotify", {}}},
+    std::vector<log_event> events(1, log_event{"renotify", {}});
+    auto saved = co_await store_.commit(*order, std::move(after), std::move(events),
                                         work_change::set(std::max<std::int64_t>(now_ms, 1)));
     if (saved || saved.error() != errc::stale_status) co_return saved;
   }

@@ -206,6 +206,13 @@ class order_store {
   const std::string& prefix() const noexcept { return prefix_; }
 
  private:
+  /// The packed records of `numbers` (one HMGET), in order; a number without a record is skipped.
+  boost::asio::awaitable<boost::system::result<std::vector<order_record>>> records(
+      std::int64_t merchant_id, const std::vector<std::string>& numbers);
+  /// Up to `count` entries of the merchant's log from stream id `start` (XRANGE syntax).
+  boost::asio::awaitable<boost::system::result<std::vector<order_event>>> log_range(
+      std::int64_t merchant_id, std::string start, std::int64_t count);
+
   redis::connection& conn_;
   std::string prefix_;
   const fence_token& fence_;

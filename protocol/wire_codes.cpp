@@ -49,6 +49,7 @@ wire_answer engine_answer(engine::errc e) noexcept {
     case errc::shutting_down: return {"5000", 503, "服务暂不可用，请重试"};
     // A fenced instance writes nothing and stops: the same promise as 5000.
     case errc::fenced: return {"5000", 503, "服务暂不可用，请重试"};
+    case errc::range_too_wide: return {"1001", 200, "时间范围内订单过多，请缩小时间范围"};
     case errc::overloaded: return {"1008", 429, "请求过于频繁"};
     // The accept may have been applied: the merchant learns its outcome by retrying the same
     // request (idempotent), never by placing a new one.
