@@ -96,16 +96,21 @@ return {acct, last, redis.pcall('HLEN', KEYS[3])}
 // Read-only, atomic: the projections of some orders at one instant. The scripts write an order's
 // record, its order_no entry, `t` and `work` in the step that appends its event, so any such view
 // of one order must agree with itself. KEYS: 1 o  2 t  3 work. ARGV: per order its number and
-// its `#<order_no>` field ("" when not known). Answers per order {record, order_no entry, t score,
-// work score}, nil for what is absent and an error in place of a key of the wrong type.
+// its `#<order_no>` field, "" when the log does not say: then the record's order_no (its sixth
+// field, docs/STORAGE.md, escapes undone) is used. Answers per order {record, order_no entry,
+// t score, work score}, nil for what is absent and an error in place of a key of the wrong type.
 constexpr const char* k_projections_lua = R"lua(
 local out = {}
 for i = 1, #ARGV, 2 do
   local n, f = ARGV[i], ARGV[i + 1]
+  local rec = redis.pcall('HGET', KEYS[1], n)
+  if f == '' and type(rec) == 'string' then
+    local no = string.match(rec, '^[^\31]*\31[^\31]*\31[^\31]*\31[^\31]*\31[^\31]*\31([^\31]*)')
+    if no then f = '#' .. no:gsub('\30\49', '\31'):gsub('\30\48', '\30') end
+  end
   local entry = false
   if f ~= '' then entry = redis.pcall('HGET', KEYS[1], f) end
-  out[#out + 1] = {redis.pcall('HGET', KEYS[1], n), entry, redis.pcall('ZSCORE', KEYS[2], n),
-                   redis.pcall('ZSCORE', KEYS[3], n)}
+  out[#out + 1] = {rec, entry, redis.pcall('ZSCORE', KEYS[2], n), redis.pcall('ZSCORE', KEYS[3], n)}
 end
 return out
 )lua";
@@ -172,12 +177,13 @@ struct money_replay {
   std::map<std::string, fen_t> credit_refs;  // ref -> amount credited
 };
 
-/// What an order's accepted entry says of it, which its projections must repeat.
+/// What an order's accepted entry says of it through its record `r`, which its projections must
+/// repeat. (An accepted entry may carry only the money and the status: then the record in `o` is
+/// the only word on these.)
 struct accepted_facts {
   std::string order_no;
   std::string fingerprint;
   std::int64_t created_at_ms = 0;
-  bool has_notify_url = false;
 };
 
 /// One order as the log replayed so far leaves it.
@@ -187,7 +193,8 @@ struct order_replay {
   std::int64_t version = 0;             // `v` of its latest entry (accepted: 1)
   fen_t cost = 0;                       // what its accepted entry debited
   bool refunded = false;                // a refund entry credited it back
-  std::optional<accepted_facts> facts;  // nullopt: the accepted entry's record did not unpack
+  bool called_back = false;             // a cb or renotify entry: it must have a notify_url
+  std::optional<accepted_facts> facts;  // nullopt: the accepted entry has no record that unpacks
 };
 
 /// Step 2: the log's entries applied one at a time, oldest first, each rule broken a finding.
@@ -335,8 +342,8 @@ void log_replay::on_accepted(const order_event& e, const std::string& number,
              where + " moves the order from 0 to " + q(to_text.value_or("")) + ", not to 6 or 7");
 
   const auto packed = e.field("r");
-  auto record = packed ? unpack_order(*packed)
-                       : result<order_record>(make_error_code(errc::storage_protocol));
+  if (!packed) return;  // the money and the status only: the record in `o` says the rest
+  auto record = unpack_order(*packed);
   if (!record) {
     out_.add(number, where + ": its record (r) does not unpack");
     return;
@@ -357,7 +364,7 @@ void log_replay::on_accepted(const order_event& e, const std::string& number,
   if (r.merchant_id != merchant_id_)
     out_.add(number, where + ": its record (r) is of merchant " + std::to_string(r.merchant_id));
   if (!amount) o.cost = r.cost_fen;
-  o.facts = accepted_facts{r.order_no, r.fingerprint, r.created_at_ms, !r.notify_url.empty()};
+  o.facts = accepted_facts{r.order_no, r.fingerprint, r.created_at_ms};
 }
 
 // Every entry of an order after accepted: the order must have been accepted, and `v` is the next
@@ -424,12 +431,12 @@ void log_replay::on_refund(const order_event& e, const std::string& number,
   o.status = order_status::refunded;
 }
 
-// A merchant callback attempt or an operator's re-notify: only for a final order with a notify_url.
+// A merchant callback attempt or an operator's re-notify: only for a final order (and one with a
+// notify_url, which its record tells: compare_record).
 void log_replay::on_callback(const std::string& number, const std::string& where, order_replay& o) {
   if (o.status && !is_terminal(*o.status))
     out_.add(number, where + " comes while the order is in " + st(*o.status) + ", not final");
-  if (o.facts && !o.facts->has_notify_url)
-    out_.add(number, where + " but the order has no notify_url");
+  o.called_back = true;
 }
 
 /// Step 4's verdict on one order: its projections' problems, or that they are ahead of the
@@ -437,6 +444,7 @@ void log_replay::on_callback(const std::string& number, const std::string& where
 struct projection_verdict {
   bool moved = false;
   std::vector<std::string> problems;
+  std::string order_no;  // the order's, from the log or else its record; "" when neither says
 };
 
 // The record against the replay of the order's entries.
@@ -468,6 +476,8 @@ void compare_record(const std::string& number, std::int64_t merchant_id, const o
       problems.push_back("its record's created_at is " + std::to_string(r.created_at_ms) +
                          ", the accepted entry's " + std::to_string(o.facts->created_at_ms));
   }
+  if (o.called_back && r.notify_url.empty())
+    problems.push_back("the log has callback entries of the order but it has no notify_url");
   if (o.status && is_terminal(*o.status) != (r.finished_at_ms != 0))
     problems.push_back(is_terminal(*o.status)
                            ? "final (" + st(*o.status) + ") but its record has no finished_at"
@@ -542,9 +552,15 @@ projection_verdict compare_projections(const std::string& number, std::int64_t m
   }
   if (record) compare_record(number, merchant_id, o, *record, problems);
 
-  if (o.facts && !rec.is_error()) {
-    const std::string field = order_no_field(o.facts->order_no);
-    const std::string expected = number + ":" + o.facts->fingerprint;
+  // The order_no entry: of the log's order_no and fingerprint, else the record's.
+  if (o.facts)
+    verdict.order_no = o.facts->order_no;
+  else if (record)
+    verdict.order_no = record->order_no;
+  if ((o.facts || record) && !rec.is_error()) {
+    const std::string field = order_no_field(verdict.order_no);
+    const std::string expected =
+        number + ":" + (o.facts ? o.facts->fingerprint : record->fingerprint);
     if (entry.is_nil())
       problems.push_back("o has no entry " + q(field) + ": a repeat of the order_no would be " +
                          "accepted again");
@@ -617,6 +633,8 @@ class merchant_audit {
   std::set<std::string> moved_;
   // Order numbers projections name that the replay has not accepted (yet), and where.
   std::map<std::string, std::set<std::string>> unlogged_;
+  // The order_no of each order checked (the log's, else its record's), for the `#` entries.
+  std::map<std::string, std::string> order_nos_;
 };
 
 asio::awaitable<result<void>> merchant_audit::run() {
@@ -832,10 +850,12 @@ asio::awaitable<result<void>> merchant_audit::check_projections(
       const bool may_move = !may_have_moved || may_have_moved->contains(number);
       auto verdict =
           compare_projections(number, merchant_id_, replay_.orders().at(number), read, may_move);
-      if (verdict.moved)
+      if (verdict.moved) {
         moved_.insert(number);
-      else
-        out_.add_all(number, std::move(verdict.problems), suffix);
+        continue;
+      }
+      out_.add_all(number, std::move(verdict.problems), suffix);
+      if (!verdict.order_no.empty()) order_nos_[number] = std::move(verdict.order_no);
     }
   }
   co_return ok();
@@ -887,9 +907,10 @@ void merchant_audit::check_order_no_entry(const std::string& field, const std::s
   const std::string number = value.substr(0, sep);
   const std::string where = "o's entry " + q(field);
   if (!replay_.accepted(number)) return note_unlogged(number, where);
-  const order_replay& o = replay_.orders().at(number);
-  if (o.facts && order_no_field(o.facts->order_no) != field)
-    out_.add(number, where + " names it but its order_no is " + q(o.facts->order_no));
+  // Not known for an order that moved since the snapshot (checked later) or has no record.
+  auto order_no = order_nos_.find(number);
+  if (order_no != order_nos_.end() && order_no_field(order_no->second) != field)
+    out_.add(number, where + " names it but its order_no is " + q(order_no->second));
 }
 
 asio::awaitable<result<void>> merchant_audit::settle_moved_orders() {

@@ -52,20 +52,21 @@ struct audit_report {
 /// 2. the log, replayed once from its start to that id, in pages:
 ///    - money: `credit` +amount, `accepted` -amount, `refund` +amount; each entry's `bal` is the
 ///      running balance and never below 0; a credit's `ref` is used once;
-///    - per order: `accepted` first and once (to 6 or 7, its `r` unpacks as version 1 of this
-///      order and merchant, in that status, costing the amount debited, not refunded); then
-///      `step`/`refund`/`cb`/`renotify` with `v` = 2, 3, ... without gaps; a `step` f -> t starts
-///      where the order is and is a spec §4 transition (0 -> 6 is accepted's, 3 -> 4 refund's);
-///      a `refund` is 3 -> 4, only after -> 3, at most once, crediting back the amount debited;
-///      `cb`/`renotify` only once the order is final and has a notify_url;
+///    - per order: `accepted` first and once, to 6 or 7 (when it carries the record `r`, that
+///      unpacks as version 1 of this order and merchant, in that status, costing the amount
+///      debited, not refunded); then `step`/`refund`/`cb`/`renotify` with `v` = 2, 3, ...
+///      without gaps; a `step` f -> t starts where the order is and is a spec §4 transition
+///      (0 -> 6 is accepted's, 3 -> 4 refund's); a `refund` is 3 -> 4, only after -> 3, at most
+///      once, crediting back the amount debited; `cb`/`renotify` only once the order is final;
 /// 3. the account's credits, debits, refunds and balance equal the replay's sums; `crefs` holds
 ///    exactly the credits' refs with their amounts;
 /// 4. each order the log accepted, its projections read in one atomic step: its packed record in
-///    `o` unpacks; its version, status, cost and refunded equal the replay's; its order_number,
-///    merchant, order_no, fingerprint and created_at are the accepted event's; finished_at is set
-///    exactly when final; `#<order_no>` maps to `<order_number>:<fingerprint>`; `t` holds it at
-///    created_at; `work` holds it at -created_at exactly while it is not final, and once final
-///    exactly when its callback is pending (cb_status), at a due time > 0;
+///    `o` unpacks; its version, status, cost and refunded equal the replay's; it is of this
+///    order and merchant, its order_no, fingerprint and created_at are `r`'s (if there is one);
+///    it has a notify_url if the log has callback entries; finished_at is set exactly when final;
+///    `#<order_no>` maps to `<order_number>:<fingerprint>`; `t` holds it at created_at; `work`
+///    holds it at -created_at exactly while it is not final, and once final exactly when its
+///    callback is pending (cb_status), at a due time > 0;
 /// 5. every record and `#<order_no>` entry of `o` and every member of `t` and `work` is an order
 ///    the log accepted.
 ///

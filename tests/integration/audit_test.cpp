@@ -600,6 +600,17 @@ TEST_F(AuditBooks, CallbackBeforeTheOrderIsFinalIsFound) {
   EXPECT_EQ(r.findings.size(), 1u) << listing(r);
 }
 
+TEST_F(AuditBooks, CallbackOfAnOrderWithoutNotifyUrlIsFound) {
+  const auto b = make_books();
+  xadd(k_m1, {{"e", "renotify"}, {"o", b.success}, {"v", "5"}});
+  edit_record(k_m1, b.success, [](order_record& o) { o.event_count = 5; });
+  const auto r = audit({k_m1});
+  EXPECT_EQ(
+      count(r, b.success, "the log has callback entries of the order but it has no notify_url"), 1)
+      << listing(r);
+  EXPECT_EQ(r.findings.size(), 1u) << listing(r);
+}
+
 TEST_F(AuditBooks, OrderNoEntryPointingElsewhereIsFound) {
   const auto b = make_books();
   const auto other = get(k_m1, b.matched);
@@ -614,6 +625,39 @@ TEST_F(AuditBooks, OrderNoEntryPointingElsewhereIsFound) {
   EXPECT_EQ(count(r, b.matched, "o's entry \"#no-1\" names it but its order_no is \"no-2\""), 1)
       << listing(r);
   EXPECT_EQ(r.findings.size(), 2u) << listing(r);
+}
+
+// An accepted entry may carry only the money and the status, not the record (`r`) as well: the
+// record in `o` is then the only word on the order's order_no, fingerprint and created_at.
+TEST_F(AuditBooks, AcceptedEntriesWithoutTheirRecordAreCheckedAgainstTheRecord) {
+  const auto b = make_books();
+  const std::string log = merchant_keys(k_prefix, k_m1).log();
+  const auto entries = log_of(k_m1);
+  raw({"DEL", log});
+  for (const auto& e : entries) {
+    std::vector<std::string> command = {"XADD", log, e.id};
+    for (const auto& [name, value] : e.fields) {
+      if (name == "r") continue;
+      command.push_back(name);
+      command.push_back(value);
+    }
+    raw(std::move(command));
+  }
+  auto r = audit();
+  EXPECT_TRUE(r.clean()) << listing(r);
+  EXPECT_EQ(r.orders, 9);
+
+  const auto other = get(k_m1, b.matched);
+  raw({"HSET", merchant_keys(k_prefix, k_m1).orders(), "#no-1",
+       b.matched + ":" + other.fingerprint});
+  raw({"ZADD", merchant_keys(k_prefix, k_m1).by_time(), "5", b.failed});
+  r = audit({k_m1});
+  EXPECT_EQ(count(r, b.waiting, "o's entry \"#no-1\" is \"" + b.matched + ":fp-no-2\""), 1)
+      << listing(r);
+  EXPECT_EQ(count(r, b.matched, "o's entry \"#no-1\" names it but its order_no is \"no-2\""), 1)
+      << listing(r);
+  EXPECT_EQ(count(r, b.failed, "t holds it at \"5\", not at its created_at"), 1) << listing(r);
+  EXPECT_EQ(r.findings.size(), 3u) << listing(r);
 }
 
 TEST_F(AuditBooks, UnreadableKeysAreFindingsNotErrors) {
