@@ -68,7 +68,7 @@ void print_report(const engine::audit_report& report, std::ostream& out) {
                             std::to_string(report.ledger_entries) + " ledger entries, " +
                             std::to_string(report.events) + " events";
   if (report.clean()) {
-    out << "audit clean: " << scope << ": every balance and every status agrees with its history\n";
+    out << "audit clean: " << scope << ": every balance and every order agrees with the log\n";
   } else {
     const auto total =
         static_cast<std::int64_t>(report.findings.size()) + report.findings_not_listed;

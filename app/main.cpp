@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
 
   auto* audit = cli.add_subcommand(
       "audit",
-      "Recompute every merchant's balance from its ledger and every order's status from its "
-      "events in Redis; print each mismatch. Exit 0 clean, 1 mismatches, 2 could not audit");
+      "Replay every merchant's log in Redis and check its balance and every order against it; "
+      "print each mismatch. Exit 0 clean, 1 mismatches, 2 could not audit");
   std::string audit_config_path;
   std::vector<std::int64_t> audit_merchant_ids;
   audit->add_option("--config", audit_config_path, "JSON config naming Redis and the merchants")

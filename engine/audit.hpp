@@ -1,7 +1,8 @@
 #pragma once
-// The books audit: recomputes every merchant's balance from its ledger stream and every order's
-// status from its event stream (DESIGN.md "Persistence", docs/STORAGE.md), and names every place
-// where Redis disagrees with itself. What `topupd audit` runs.
+// The books audit: replays every merchant's log (layout v2, docs/STORAGE.md) and checks the
+// account and every order's projections against it (DESIGN.md "Persistence": balance = credits -
+// debits + refunds, each order's transitions legal, each final order's money settled once), and
+// names every place where Redis disagrees with itself. What `topupd audit` runs.
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>
 
@@ -15,7 +16,7 @@
 namespace topup::engine {
 
 /// One disagreement found in the stored books. `order_number` is empty for a problem of the
-/// merchant's account or ledger as a whole.
+/// merchant's account or log as a whole.
 struct audit_finding {
   std::int64_t merchant_id = 0;
   std::string order_number;
@@ -30,10 +31,12 @@ inline constexpr std::size_t k_audit_findings_max = 10000;
 
 /// What an audit looked at and what it found. A plain value, owned by the caller.
 struct audit_report {
-  std::int64_t merchants = 0;            // merchants audited
-  std::int64_t orders = 0;               // orders audited (members of the merchants' `all` index)
-  std::int64_t ledger_entries = 0;       // ledger entries replayed
-  std::int64_t events = 0;               // order events replayed
+  std::int64_t merchants = 0;  // merchants audited
+  std::int64_t orders = 0;     // orders the log accepted (up to the snapshot), each checked
+  // Entries of the merchants' logs replayed: money ones (credit, accepted, refund), and those of
+  // orders (accepted, step, refund, cb, renotify); accepted and refund count in both.
+  std::int64_t ledger_entries = 0;
+  std::int64_t events = 0;
   std::vector<audit_finding> findings;   // at most k_audit_findings_max per merchant
   std::int64_t findings_not_listed = 0;  // found beyond that bound: counted, not kept
 
@@ -43,27 +46,35 @@ struct audit_report {
 };
 
 /// Audits the books of one merchant under key prefix `prefix` (redis.prefix) and answers what it
-/// saw (`merchants` = 1). Checks, all of them always:
-/// - ledger: entries replay in order (credit +, debit -, refund +), each entry's `balance` is the
-///   running balance and never below 0, each credit has a `ref` used once, each debit/refund names
-///   an order; the sums of the entry types equal the `acct` hash's credits/debits/refunds, the
-///   total equals its balance, and balance = credits - debits + refunds;
-/// - every order in the `all` index: its record reads (order_record_from_reply) and names this
-///   merchant and number; exactly one debit entry of the order's cost; status 4 exactly when there
-///   is one refund entry of the same amount and `refunded` = 1, and no refund in any other status;
-///   its events replay (accepted, then transitions each starting where the previous ended and
-///   allowed by spec §4; the 3->4 event carries the refund) to the record's status; the stream has
-///   `events` entries; `finished_at` is set exactly in 2 and 4; the order is in `st:<status>` and
-///   in no other status index, in `active` exactly when not in 2 or 4, and `ono` maps its
-///   order_no to it;
-/// - every ledger debit/refund names an order that exists, and every status index and `active`
-///   member is an order of `all`.
+/// saw (`merchants` = 1). The log is the truth; everything else must agree with it. In order:
+/// 1. the account: `acct` and the id of the log's last entry, read in one atomic step;
+///    balance = credits - debits + refunds, balance never below 0;
+/// 2. the log, replayed once from its start to that id, in pages:
+///    - money: `credit` +amount, `accepted` -amount, `refund` +amount; each entry's `bal` is the
+///      running balance and never below 0; a credit's `ref` is used once;
+///    - per order: `accepted` first and once, to 6 or 7 (when it carries the record `r`, that
+///      unpacks as version 1 of this order and merchant, in that status, costing the amount
+///      debited, not refunded); then `step`/`refund`/`cb`/`renotify` with `v` = 2, 3, ...
+///      without gaps; a `step` f -> t starts where the order is and is a spec §4 transition
+///      (0 -> 6 is accepted's, 3 -> 4 refund's); a `refund` is 3 -> 4, only after -> 3, at most
+///      once, crediting back the amount debited; `cb`/`renotify` only once the order is final;
+/// 3. the account's credits, debits, refunds and balance equal the replay's sums; `crefs` holds
+///    exactly the credits' refs with their amounts;
+/// 4. each order the log accepted, its projections read in one atomic step: its packed record in
+///    `o` unpacks; its version, status, cost and refunded equal the replay's; it is of this
+///    order and merchant, its order_no, fingerprint and created_at are `r`'s (if there is one);
+///    it has a notify_url if the log has callback entries; finished_at is set exactly when final;
+///    `#<order_no>` maps to `<order_number>:<fingerprint>`; `t` holds it at created_at; `work`
+///    holds it at -created_at exactly while it is not final, and once final exactly when its
+///    callback is pending (cb_status), at a due time > 0;
+/// 5. every record and `#<order_no>` entry of `o` and every member of `t` and `work` is an order
+///    the log accepted.
 ///
-/// Safe to run against live books: the account and the end of the ledger are read in one atomic
-/// step, the ledger is replayed up to that point, and each order (record, events, index entries)
-/// is read in one atomic step. An order whose money seems not to match because it moved after the
-/// ledger was read is re-read against the later ledger entries, a bounded number of times, before
-/// it counts as a finding. Memory grows with the merchant's orders (one entry per order).
+/// Safe to run against live books: step 1 is atomic and the replay stops at that id, so the
+/// account must add up to it exactly. An order whose projections are ahead of the replay (it
+/// moved after that id), and a projection naming an order accepted after it, are re-read after
+/// replaying the log's later entries, a bounded number of times, before they count as findings.
+/// Memory grows with the merchant's orders (one small entry per order).
 ///
 /// Errors: storage_unavailable when Redis cannot be asked (not connected, dropped); a Redis error
 /// reply about one key (e.g. WRONGTYPE) is a finding, not an error. Runs on the connection's
