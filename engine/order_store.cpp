@@ -84,8 +84,8 @@ boost::system::result<order_record> decode_order_answer(std::string_view operati
 
 }  // namespace
 
-order_store::order_store(redis::connection& conn, std::string prefix)
-    : conn_(conn), prefix_(std::move(prefix)) {}
+order_store::order_store(redis::connection& conn, std::string prefix, const fence_token& fence)
+    : conn_(conn), prefix_(std::move(prefix)), fence_(fence) {}
 
 boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept(
     order_record record, std::int64_t now_ms, field_pairs match) {

@@ -4,10 +4,12 @@
 #include <boost/system/result.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/fence.hpp"
 #include "engine/money.hpp"
 #include "engine/order_record.hpp"
 #include "engine/order_status.hpp"
@@ -61,7 +63,12 @@ struct ledger_entry {
 /// here, once), and the business errors named on each method.
 class order_store {
  public:
-  order_store(redis::connection& conn, std::string prefix);
+  /// `fence` must outlive the store; its epoch is final before the first write (engine/lease).
+  order_store(redis::connection& conn, std::string prefix, const fence_token& fence);
+
+  /// Runs on this shard whenever a write is refused as errc::fenced (another run of this
+  /// instance took its lease over): app/ then stops the whole instance. Set before the first write.
+  void on_fenced(std::function<void()> hook) { on_fenced_ = std::move(hook); }
 
   /// Stores a new order in status 6 and debits its cost_fen, or recognises a repeat.
   /// Uses order_number, order_no, merchant_id, fingerprint (required, non-empty), cost_fen and the
@@ -183,6 +190,8 @@ class order_store {
 
   redis::connection& conn_;
   std::string prefix_;
+  const fence_token& fence_;
+  std::function<void()> on_fenced_;
 };
 
 }  // namespace topup::engine

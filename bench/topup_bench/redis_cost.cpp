@@ -308,7 +308,8 @@ int run_redis_cost(const redis_cost_options& o) {
     return 1;
   }
   check_server(io, conn);
-  engine::order_store store(conn, k_prefix);
+  const engine::fence_token fence{"0", 1};
+  engine::order_store store(conn, k_prefix, fence);
   const std::string fsync = must(io, conn, {"CONFIG", "GET", "appendfsync"}).elements.at(1).str;
   // No AOF rewrite may fork inside a variant (its bytes and CPU would be counted): off for the
   // run, the server's own setting back afterwards.

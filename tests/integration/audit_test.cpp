@@ -51,7 +51,7 @@ class AuditBooks : public ::testing::Test {
     server_->flushall();
     conn_ = test::connect_to(io_, *server_, 20s);
     ASSERT_TRUE(conn_->connected());
-    store_ = std::make_unique<order_store>(*conn_, k_prefix);
+    store_ = std::make_unique<order_store>(*conn_, k_prefix, fence_);
   }
 
   void TearDown() override {
@@ -179,6 +179,7 @@ class AuditBooks : public ::testing::Test {
   static std::unique_ptr<test::redis_server> server_;
   asio::io_context io_{1};
   std::unique_ptr<redis::connection> conn_;
+  const fence_token fence_{"0", 1};
   std::unique_ptr<order_store> store_;
   int fund_seq_ = 0;
 };

@@ -105,7 +105,8 @@ class CallbackScheduler : public ::testing::Test {
   asio::io_context io;
   std::unique_ptr<redis::connection> connection = topup::test::connect_to(io, server, 5s);
   redis::connection& conn = *connection;
-  order_store store{conn, "cbs"};
+  const fence_token fence{"0", 1};
+  order_store store{conn, "cbs", fence};
   callback_store callbacks{conn, "cbs"};
   config cfg;
 };

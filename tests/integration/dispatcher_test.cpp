@@ -158,7 +158,7 @@ class Dispatcher : public ::testing::Test {
   void build() {
     conn = topup::test::connect_to(io, *redis, 5s);
     ASSERT_TRUE(conn->connected());
-    store = std::make_unique<order_store>(*conn, "t");
+    store = std::make_unique<order_store>(*conn, "t", fence);
     catalogue = std::make_unique<channel_catalogue>(cfg.channels);
     router = std::make_unique<channel_router>(
         cfg.channels, *catalogue,
@@ -242,6 +242,7 @@ class Dispatcher : public ::testing::Test {
   config cfg;
   supplier_world world;
   std::unique_ptr<redis::connection> conn;
+  const fence_token fence{"0", 1};
   std::unique_ptr<order_store> store;
   std::unique_ptr<channel_catalogue> catalogue;
   std::unique_ptr<channel_router> router;
