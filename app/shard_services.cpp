@@ -45,13 +45,14 @@ protocol::http_server_options metrics_options(const engine::config& cfg) {
 
 shard_services::shard_services(asio::io_context& io, unsigned shard,
                                std::shared_ptr<const engine::config> cfg,
-                               std::shared_ptr<shard_registry> registry)
+                               std::shared_ptr<shard_registry> registry,
+                               const engine::fence_token& fence)
     : io_(io),
       shard_(shard),
       cfg_(std::move(cfg)),
       registry_(std::move(registry)),
       redis_(io, redis_options(*cfg_)),
-      store_(redis_, cfg_->redis.prefix),
+      store_(redis_, cfg_->redis.prefix, fence),
       catalogue_(cfg_->channels),
       router_channels_(cfg_->channels, catalogue_,
                        channels::make_channel_factory(cfg_->server.public_url, shard), io,
@@ -86,6 +87,10 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       if (reg->shards[owner]) reg->shards[owner]->dispatcher().deliver(number, std::move(cb));
     });
   };
+  // Another run of this instance holds the lease now: nothing here may drive an order any more.
+  store_.on_fenced([reg = registry_, shard] {
+    reg->stop_instance("shard=" + std::to_string(shard) + " a store write was refused as fenced");
+  });
   orders_.on_accepted([this](const engine::order_record& order) { dispatcher_.adopt(order); });
   orders_.set_dispatcher(&dispatcher_);
   dispatcher_.on_final([this](const engine::order_record& order) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "tests/support/http_client.hpp"
@@ -48,6 +49,9 @@ class topupd_process {
   int stop_gracefully();
   /// SIGKILL: a crash.
   void kill();
+  /// Waits up to `wait` for topupd to exit on its own; its exit status, nullopt if still running.
+  std::optional<int> wait_exit(std::chrono::milliseconds wait) { return process_.wait_exit(wait); }
+  int pid() const { return process_.pid(); }
   bool running() { return process_.running(); }
   int port() const { return port_; }
   const std::string& log_path() const { return log_path_; }
