@@ -192,8 +192,9 @@ TEST(InstanceLease, StartsOnceRedisBecomesReachable) {
   redis_server redis;
   redis.stop();
   topupd_process topupd;
-  const int port =
-      start_on_free_port(topupd, [&](int p) { return instance_config(p, redis.port(), 0, 10000); });
+  const int port = start_on_free_port(
+      topupd, [&](int p) { return instance_config(p, redis.port(), 0, 10000); },
+      /*storage_up=*/false);
   std::this_thread::sleep_for(500ms);
   EXPECT_TRUE(topupd.running()) << topupd.log_tail();
   EXPECT_FALSE(writes_accepted(port, "down", 200ms));
