@@ -329,5 +329,32 @@ TEST(LeaseDeadline, NoSuccessfulRenewalByTheDeadlineFiresOnLapsedOnce) {
   io.poll();
 }
 
+TEST_F(Lease, ARenewalThatHangsLapsesAtTheDeadlineNotWhenItIsAnswered) {
+  const auto got = acquire(me_, 1s);
+  ASSERT_TRUE(got.acquired);
+  int lapses = 0;
+  std::string why;
+  lease_keeper keeper(io_, *conn_, spec(1s).lease_key(), me_.token(), 1s, got.renewed_at,
+                      [&](std::string_view w) {
+                        ++lapses;
+                        why = std::string(w);
+                      });
+  keeper.start();
+  test::run_for(io_, 500ms);
+  ASSERT_EQ(lapses, 0);
+
+  // Redis holds every command for 2.5 s (as if stuck): the renewal sent meanwhile is neither
+  // answered nor failed (the connection's command timeout is 5 s) before the lease's deadline.
+  redis({"CLIENT", "PAUSE", "2500", "ALL"});
+  const auto paused_at = steady_clock::now();
+  ASSERT_TRUE(test::run_until(
+      io_, [&] { return lapses > 0; }, 4s));
+  EXPECT_LT(elapsed_ms(paused_at), 1000 + 150) << "lapsed only once Redis answered";
+  EXPECT_EQ(why, "not renewed within the lease's time");
+  test::run_for(io_, 2500ms);  // the held renewal is answered now: too late, and nothing fires
+  EXPECT_EQ(lapses, 1);
+  keeper.stop();
+}
+
 }  // namespace
 }  // namespace topup::engine

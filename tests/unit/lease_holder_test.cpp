@@ -50,10 +50,10 @@ TEST(LeaseHolder, TokenRoundTrips) {
 }
 
 TEST(LeaseHolder, ParseRefusesAnythingElse) {
-  for (const char* token : {"", "hello", "host=a pid=1 pidns=2",
-                            "host=a pid=x pidns=2 start_ms=3", "host=a pid=1 pidns=2 start_ms=3 x=4",
-                            "host=a pid=1 pid=1 pidns=2 start_ms=3", "host= pid=1 pidns=2 start_ms=3",
-                            "host=a  pid=1 pidns=2 start_ms=3"}) {
+  for (const char* token :
+       {"", "hello", "host=a pid=1 pidns=2", "host=a pid=x pidns=2 start_ms=3",
+        "host=a pid=1 pidns=2 start_ms=3 x=4", "host=a pid=1 pid=1 pidns=2 start_ms=3",
+        "host= pid=1 pidns=2 start_ms=3", "host=a  pid=1 pidns=2 start_ms=3"}) {
     EXPECT_FALSE(lease_holder::parse(token).has_value()) << token;
   }
   EXPECT_TRUE(lease_holder::parse("host=a pid=1 pidns= start_ms=3").has_value())
