@@ -113,10 +113,18 @@ asio::awaitable<ownership> take_ownership(engine::redis::connection& conn,
     failed = layout.error;
     if (!failed) {
       auto lease = co_await engine::acquire_lease(conn, spec, self, stopping);
-      if (lease && !lease->acquired)
+      if (lease && !lease->acquired) {
+        // A token topupd wrote is printable ASCII, shown as is; anything else is quoted, so
+        // that the refusal stays one line.
+        const auto& token = lease->other_token;
+        const bool plain_token =
+            !token.empty() && token.size() <= 512 &&
+            std::all_of(token.begin(), token.end(), [](char c) { return c >= ' ' && c <= '~'; });
+        const std::string holder = plain_token ? token : engine::quote_for_message(token);
         co_return refused("topupd: instance_id " + instance +
-                          " is held by another running topupd (" + lease->other_token +
-                          ") on redis " + redis_address(cfg));
+                          " is held by another running topupd (" + holder + ") on redis " +
+                          redis_address(cfg));
+      }
       if (lease) {
         auto fenced = co_await engine::write_fences(
             conn, cfg.redis.prefix, engine::fence_token{instance, lease->epoch}, merchant_ids);
