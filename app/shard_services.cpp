@@ -47,13 +47,14 @@ protocol::http_server_options metrics_options(const engine::config& cfg) {
 
 shard_services::shard_services(asio::io_context& io, unsigned shard,
                                std::shared_ptr<const engine::config> cfg,
-                               std::shared_ptr<shard_registry> registry)
+                               std::shared_ptr<shard_registry> registry,
+                               const engine::fence_token& fence)
     : io_(io),
       shard_(shard),
       cfg_(std::move(cfg)),
       registry_(std::move(registry)),
       redis_(io, redis_options(*cfg_)),
-      store_(redis_, cfg_->redis.prefix, registry_->fence),
+      store_(redis_, cfg_->redis.prefix, fence),
       catalogue_(cfg_->channels),
       router_channels_(cfg_->channels, catalogue_,
                        channels::make_channel_factory(cfg_->server.public_url, shard), io,
@@ -88,6 +89,10 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       if (reg->shards[owner]) reg->shards[owner]->dispatcher().deliver(number, std::move(cb));
     });
   };
+  // Another run of this instance holds the lease now: nothing here may drive an order any more.
+  store_.on_fenced([reg = registry_, shard] {
+    reg->stop_instance("shard=" + std::to_string(shard) + " a store write was refused as fenced");
+  });
   orders_.on_accepted([this](const engine::order_record& order) { dispatcher_.adopt(order); });
   orders_.set_dispatcher(&dispatcher_);
   dispatcher_.on_final([this](const engine::order_record& order) {
@@ -156,37 +161,8 @@ asio::awaitable<void> shard_services::load_disabled_channels() {
   }
 }
 
-asio::awaitable<void> shard_services::claim_fence() {
-  auto log = logger("engine");
-  auto& fence = registry_->fence;
-  asio::steady_timer pause(io_);
-  while (!stopping_ && fence.epoch.load() == 0) {
-    if (shard_ == 0) {
-      auto epoch = co_await redis_.command(engine::redis::args(
-          "INCR", cfg_->redis.prefix + ":epoch:" + fence.instance));
-      bool written = epoch && epoch->type == engine::redis::reply::kind::integer;
-      for (const auto& merchant : cfg_->merchants) {
-        if (!written) break;
-        engine::merchant_keys keys(cfg_->redis.prefix, merchant.id);
-        auto set = co_await redis_.command(engine::redis::args(
-            "HSET", keys.fence(), fence.instance, std::to_string(epoch->integer)));
-        written = set && !set->is_error();
-      }
-      if (written) {
-        fence.epoch.store(epoch->integer);
-        log->info("instance={} writes with epoch={}", fence.instance, epoch->integer);
-        co_return;
-      }
-    }
-    pause.expires_after(std::chrono::milliseconds(shard_ == 0 ? 200 : 20));
-    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-}
-
 asio::awaitable<void> shard_services::recovery_loop() {
   auto log = logger("engine");
-  // Nothing is written before this instance may write (its epoch and fences).
-  co_await claim_fence();
   // Routing (new orders and recovered ones) must know which channels an operator disabled.
   co_await load_disabled_channels();
   orders_.set_intake_open(true);

@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "engine/metrics.hpp"
 #include "engine/order_dispatcher.hpp"
 #include "engine/config.hpp"
+#include "engine/fence.hpp"
 #include "engine/order_service.hpp"
 #include "engine/order_store.hpp"
 #include "engine/redis/connection.hpp"
@@ -33,28 +35,30 @@ class shard_services;
 struct shard_registry {
   shard_registry(engine::shard_runtime& rt, std::vector<std::unique_ptr<shard_services>>& s,
                  const engine::config& cfg)
-      : runtime(rt), shards(s), metrics(rt.size(), cfg.channels) {
-    fence.instance = std::to_string(cfg.server.instance_id);
-  }
+      : runtime(rt), shards(s), metrics(rt.size(), cfg.channels) {}
   engine::shard_runtime& runtime;
   std::vector<std::unique_ptr<shard_services>>& shards;
   engine::metrics_registry metrics;
-  /// This instance's write permission (engine/fence.hpp); the epoch is set by shard 0.
-  engine::fence_token fence;
+  /// Stops the whole instance with a non-zero exit, the reason logged once (app/server.cpp).
+  /// Callable from any shard: it posts to the main thread. Set before the shards are built.
+  std::function<void(std::string why)> stop_instance;
 };
 
 /// The objects of one shard: its Redis connection, order store, catalogue, order service,
 /// endpoints and HTTP listener. Constructed, used and shut down on the shard's own thread.
 class shard_services {
  public:
+  /// `fence` is the instance's, shared by every shard: its epoch is set (engine/lease) before
+  /// after_all_started, and it outlives the shard.
   shard_services(boost::asio::io_context& io, unsigned shard,
                  std::shared_ptr<const engine::config> cfg,
-                 std::shared_ptr<shard_registry> registry);
+                 std::shared_ptr<shard_registry> registry, const engine::fence_token& fence);
   ~shard_services();
 
   /// Connects Redis and starts listening; returns a one-line error, empty on success.
   std::string start();
-  /// Runs once every shard listens: recovery of this shard's orders.
+  /// Runs once every shard listens and the instance holds its lease: Redis, then recovery of
+  /// this shard's orders.
   void after_all_started();
   void begin_shutdown();
   /// No request being handled and no order operation in flight.
@@ -72,8 +76,6 @@ class shard_services {
  private:
   boost::asio::awaitable<void> load_disabled_channels();
   boost::asio::awaitable<void> recovery_loop();
-  /// Until engine/lease: shard 0 takes the next epoch and writes the fences; every shard waits.
-  boost::asio::awaitable<void> claim_fence();
 
   boost::asio::io_context& io_;
   unsigned shard_;

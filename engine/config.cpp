@@ -312,6 +312,7 @@ void read_server(const object_fields& top, server_config& out) {
   read_integer(f, "max_body_bytes", 1024, 1024 * 1024, out.max_body_bytes);
   read_integer(f, "max_header_bytes", 1024, 65536, out.max_header_bytes);
   read_integer(f, "instance_id", 0, 999, out.instance_id);
+  read_integer(f, "lease_ms", 1000, 600'000, out.lease_ms);
   read_integer(f, "read_timeout_ms", 1, 3'600'000, out.read_timeout_ms);
   read_integer(f, "idle_timeout_ms", 1, 86'400'000, out.idle_timeout_ms);
   read_integer(f, "max_inflight_orders", 1, 10'000'000, out.max_inflight_orders);

@@ -40,6 +40,9 @@ struct server_config {
   std::size_t max_body_bytes = 16384;     ///< 1024..1048576; over it: HTTP 413.
   std::size_t max_header_bytes = 8192;    ///< 1024..65536.
   std::uint32_t instance_id = 0;          ///< 0..999; distinguishes instances sharing one Redis.
+  /// 1000..600000: how long the instance's lease in Redis lasts unrenewed (engine/lease). It is
+  /// renewed every third of that; a topupd that cannot renew it for this long stops.
+  std::uint32_t lease_ms = 10000;
   std::uint32_t read_timeout_ms = 10000;  ///< 1..3600000
   std::uint32_t idle_timeout_ms = 60000;  ///< 1..86400000
   std::uint32_t max_inflight_orders = 10000;  ///< 1..10000000, per shard; over it: 429/1008.

@@ -151,6 +151,12 @@ constexpr std::int64_t k_scan_chunks_max = 100;  // 100,000 entries per request 
 order_store::order_store(redis::connection& conn, std::string prefix, const fence_token& fence)
     : conn_(conn), prefix_(std::move(prefix)), fence_(fence) {}
 
+boost::system::error_code order_store::refused(std::string_view operation, const reply& r) {
+  const auto error = refusal(operation, r);
+  if (error == errc::fenced && on_fenced_) on_fenced_();
+  return error;
+}
+
 boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept(
     order_record record, std::int64_t now_ms, field_pairs match) {
   if (record.fingerprint.empty() || record.order_no.empty() || record.order_number.empty() ||
@@ -191,7 +197,7 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept
   if (word == "conflict") co_return errc::order_no_conflict;
   if (word == "insufficient") co_return errc::insufficient_balance;
   if (word == "collision") co_return errc::order_number_taken;
-  co_return refusal("accept", r);
+  co_return refused("accept", r);
 }
 
 boost::asio::awaitable<boost::system::result<void>> order_store::commit(
@@ -211,7 +217,7 @@ boost::asio::awaitable<boost::system::result<void>> order_store::commit(
     order = std::move(after);
     co_return boost::system::result<void>{};
   }
-  co_return refusal("append", *answer);
+  co_return refused("append", *answer);
 }
 
 boost::asio::awaitable<boost::system::result<order_record>> order_store::transition(
@@ -323,7 +329,7 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_re
   if (!answer) co_return answer.error();
   const reply& r = *answer;
   if (outcome(r) == "ok" && r.elements.size() == 2 && reply_int(r.elements[1])) co_return after;
-  co_return refusal("refund", r);
+  co_return refused("refund", r);
 }
 
 boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_refund(
@@ -363,7 +369,7 @@ boost::asio::awaitable<boost::system::result<credit_result>> order_store::credit
   }
   if (word == "insufficient") co_return errc::insufficient_balance;
   if (word == "conflict") co_return errc::order_no_conflict;
-  co_return refusal("credit", r);
+  co_return refused("credit", r);
 }
 
 boost::asio::awaitable<boost::system::result<account_totals>> order_store::account(

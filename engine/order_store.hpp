@@ -4,6 +4,7 @@
 #include <boost/system/result.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,7 +67,12 @@ struct ledger_entry {
 /// each method.
 class order_store {
  public:
+  /// `fence` must outlive the store; its epoch is final before the first write (engine/lease).
   order_store(redis::connection& conn, std::string prefix, const fence_token& fence);
+
+  /// Runs on this shard whenever a write is refused as errc::fenced (another run of this
+  /// instance took its lease over): app/ then stops the whole instance. Set before the first write.
+  void on_fenced(std::function<void()> hook) { on_fenced_ = std::move(hook); }
 
   /// Stores a new order in status 6 and debits its cost_fen, or recognises a repeat.
   /// Uses order_number, order_no, merchant_id, fingerprint (required, non-empty), cost_fen and the
@@ -212,10 +218,13 @@ class order_store {
   /// Up to `count` entries of the merchant's log from stream id `start` (XRANGE syntax).
   boost::asio::awaitable<boost::system::result<std::vector<order_event>>> log_range(
       std::int64_t merchant_id, std::string start, std::int64_t count);
+  /// A write script's refusal as an error; a `fenced` one also runs the on_fenced hook.
+  boost::system::error_code refused(std::string_view operation, const redis::reply& r);
 
   redis::connection& conn_;
   std::string prefix_;
   const fence_token& fence_;
+  std::function<void()> on_fenced_;
 };
 
 }  // namespace topup::engine

@@ -418,7 +418,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     backoff_ = options_.reconnect_backoff_min;
     connect_timer_.cancel();
     reported_down_ = false;
-    log_->info("redis connected host={} port={}", options_.host, options_.port);
+    log_->log(options_.log_connected ? spdlog::level::info : spdlog::level::debug,
+              "redis connected host={} port={}", options_.host, options_.port);
   }
 
   // From the cleanup hook: the context is being freed (its pending commands are, or are about

@@ -27,6 +27,9 @@ struct connection_options {
   /// it) is stuck: the connection is dropped, its pending commands fail with outcome_unknown,
   /// and it reconnects. Zero: never.
   std::chrono::milliseconds command_timeout{5000};
+  /// "redis connected" at info; false: at debug, for a connection whose owner reports the outcome
+  /// itself (the start-up lease, whose refusals must be the one line topupd prints).
+  bool log_connected = true;
 };
 
 /// A hiredis async context driven by one shard's Asio reactor: hiredis's event hooks watch the

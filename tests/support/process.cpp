@@ -79,6 +79,18 @@ int child_process::stop(int sig, std::chrono::milliseconds wait) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+std::optional<int> child_process::wait_exit(std::chrono::milliseconds wait) {
+  if (pid_ <= 0) return std::nullopt;
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  int status = 0;
+  while (::waitpid(pid_, &status, WNOHANG) != pid_) {
+    if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int free_loopback_port() {
   // Bind to port 0 to let the kernel choose, then release it. Spread the pick by pid so that
   // parallel test processes are unlikely to race for the same number.

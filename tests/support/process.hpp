@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ class child_process {
   bool running();
   /// Sends `sig` and waits up to `wait` for the exit; returns the exit status (or -1).
   int stop(int sig, std::chrono::milliseconds wait = std::chrono::seconds(10));
+  /// Waits up to `wait` for the process to exit on its own (no signal); returns its exit status
+  /// (128 + signal when killed), nullopt while it still runs or when there is none to wait for.
+  std::optional<int> wait_exit(std::chrono::milliseconds wait);
 
  private:
   pid_t pid_ = -1;

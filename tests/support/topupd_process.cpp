@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -162,11 +163,12 @@ void plug_shards(int port, const std::string& admin_token, unsigned shards) {
 }
 
 int start_on_free_port(topupd_process& process,
-                       const std::function<topupd_config(int port)>& make_config) {
+                       const std::function<topupd_config(int port)>& make_config,
+                       bool storage_up) {
   for (int attempt = 1;; ++attempt) {
     const int port = free_loopback_port();
     try {
-      process.start(make_config(port));
+      process.start(make_config(port), std::chrono::seconds(15), storage_up);
       return port;
     } catch (const std::exception&) {
       process.kill();
@@ -175,7 +177,8 @@ int start_on_free_port(topupd_process& process,
   }
 }
 
-void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds wait) {
+void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds wait,
+                           bool storage_up) {
   auto listen = std::string(cfg.json.at("server").at("listen").as_string());
   port_ = std::stoi(listen.substr(listen.rfind(':') + 1));
   if (dir_.empty()) dir_ = make_temp_dir("topupd");
@@ -187,19 +190,40 @@ void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds w
   log_path_ = dir_ + "/topupd.log";
   process_ = child_process({topupd_binary(), "--config", config_path}, log_path_);
   auto deadline = std::chrono::steady_clock::now() + wait;
-  while (std::chrono::steady_clock::now() < deadline) {
+  bool serving = false;
+  while (!serving && std::chrono::steady_clock::now() < deadline) {
     if (!process_.running())
       throw std::runtime_error("topupd exited during start-up:\n" + log_tail());
     if (wait_for_port(port_, std::chrono::milliseconds(50))) {
       try {
         http_client probe(port_, std::chrono::seconds(2));
-        if (probe.get("/healthz").status == 200) return;
+        serving = probe.get("/healthz").status == 200;
       } catch (const std::exception&) {
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!serving) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error("topupd did not come up:\n" + log_tail());
+  if (!serving) throw std::runtime_error("topupd did not come up:\n" + log_tail());
+  if (!storage_up) return;
+  // Fresh connections land on the shards' listeners at random: ask until each has said 200.
+  const auto threads = cfg.json.at("server").as_object().if_contains("threads");
+  const std::size_t shards =
+      threads && threads->to_number<std::int64_t>() > 0 ? threads->to_number<std::size_t>() : 1;
+  std::set<std::string> ready;
+  while (ready.size() < shards && std::chrono::steady_clock::now() < deadline) {
+    if (!process_.running())
+      throw std::runtime_error("topupd exited during start-up:\n" + log_tail());
+    try {
+      http_client probe(port_, std::chrono::seconds(2));
+      auto r = probe.get("/readyz");
+      const std::string shard(r.headers["X-Topup-Shard"]);
+      if (r.status == 200 && !shard.empty()) ready.insert(shard);
+    } catch (const std::exception&) {
+    }
+    if (ready.size() < shards) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (ready.size() < shards)
+    throw std::runtime_error("topupd did not become ready (storage):\n" + log_tail());
 }
 
 int topupd_process::stop_gracefully() { return process_.stop(SIGTERM, std::chrono::seconds(30)); }

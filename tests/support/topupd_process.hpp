@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "tests/support/http_client.hpp"
@@ -41,13 +42,19 @@ struct topupd_config {
 class topupd_process {
  public:
   topupd_process() = default;
-  /// Writes the config into a temp dir and starts the binary; waits for /healthz (throws if the
-  /// process does not come up within `wait`).
-  void start(const topupd_config& cfg, std::chrono::milliseconds wait = std::chrono::seconds(15));
+  /// Writes the config into a temp dir and starts the binary; waits for /healthz and, with
+  /// `storage_up`, for /readyz on every shard: the port opens before the instance has taken its
+  /// lease and its shards have connected to Redis. Throws if that does not happen within `wait`.
+  /// Without `storage_up` (a test that starts topupd with Redis down) only /healthz is awaited.
+  void start(const topupd_config& cfg, std::chrono::milliseconds wait = std::chrono::seconds(15),
+             bool storage_up = true);
   /// SIGTERM and wait; returns the exit status.
   int stop_gracefully();
   /// SIGKILL: a crash.
   void kill();
+  /// Waits up to `wait` for topupd to exit on its own; its exit status, nullopt if still running.
+  std::optional<int> wait_exit(std::chrono::milliseconds wait) { return process_.wait_exit(wait); }
+  int pid() const { return process_.pid(); }
   bool running() { return process_.running(); }
   int port() const { return port_; }
   const std::string& log_path() const { return log_path_; }
@@ -74,9 +81,10 @@ int order_number_shard(const std::string& order_number);
 
 /// Starts `process` with the config `make_config(port)` on a free loopback port, trying another
 /// port (up to 5 in all) if topupd cannot start on the first, e.g. because a parallel test took
-/// it meanwhile. Returns the port; rethrows the last start failure.
+/// it meanwhile. Returns the port; rethrows the last start failure. `storage_up` as in start().
 int start_on_free_port(topupd_process& process,
-                       const std::function<topupd_config(int port)>& make_config);
+                       const std::function<topupd_config(int port)>& make_config,
+                       bool storage_up = true);
 
 /// Path of the built server binary.
 std::string topupd_binary();

@@ -185,6 +185,7 @@ TEST(ConfigParse, BaseConfigIsValidAndDefaultsApply) {
   EXPECT_EQ(c.server.max_body_bytes, 16384u);
   EXPECT_EQ(c.server.max_header_bytes, 8192u);
   EXPECT_EQ(c.server.instance_id, 0u);
+  EXPECT_EQ(c.server.lease_ms, 10000u);
   EXPECT_EQ(c.server.read_timeout_ms, 10000u);
   EXPECT_EQ(c.server.idle_timeout_ms, 60000u);
   EXPECT_EQ(c.server.max_inflight_orders, 10000u);
@@ -253,6 +254,11 @@ TEST(ConfigParse, UnknownKeysAreIgnoredEverywhere) {
   root.at("channels").as_array().at(1).as_object()["region"] = "east";
   const config c = accepted(boost::json::serialize(root));
   EXPECT_EQ(c.channels.size(), 3u);
+}
+
+TEST(ConfigParse, LeaseMsTakesBothEndsOfItsRange) {
+  EXPECT_EQ(accepted(mutated("/server/lease_ms", "1000")).server.lease_ms, 1000u);
+  EXPECT_EQ(accepted(mutated("/server/lease_ms", "600000")).server.lease_ms, 600000u);
 }
 
 TEST(ConfigParse, UnknownMaxIsPerChannel) {
@@ -451,6 +457,9 @@ const broken_case k_broken_cases[] = {
     {"/server/max_header_bytes", "70000",
      "server.max_header_bytes: must be an integer in 1024..65536"},
     {"/server/instance_id", "1000", "server.instance_id: must be an integer in 0..999"},
+    {"/server/lease_ms", "999", "server.lease_ms: must be an integer in 1000..600000"},
+    {"/server/lease_ms", "600001", "server.lease_ms: must be an integer in 1000..600000"},
+    {"/server/lease_ms", R"("10000")", "server.lease_ms: must be an integer in 1000..600000"},
     {"/server/read_timeout_ms", "0", "server.read_timeout_ms: must be an integer in 1..3600000"},
     {"/server/idle_timeout_ms", "0", "server.idle_timeout_ms: must be an integer in 1..86400000"},
     {"/server/max_inflight_orders", "0",
