@@ -2002,6 +2002,49 @@ TEST_F(StoreFaults, ScriptsAreReloadedAfterTheCacheIsFlushed) {
   EXPECT_EQ(r->balance_fen, 100'000 - k_cost_fen);
 }
 
+// Someone edits an account total by hand into something Lua's tonumber() still reads as a
+// number ("1e9", "1.5", "0x10", " 5") but HINCRBY refuses, or into a word. Redis does not roll a
+// script back, so a script that found out at its HINCRBY would leave half its writes behind
+// (a debit without its order, a step without its refund, a credit whose ref a retry applies
+// again). Each must refuse before its first write.
+TEST_F(StoreFaults, AHandEditedAccountStopsEveryMoneyScriptBeforeItsFirstWrite) {
+  const std::int64_t m = 1607;
+  fund(m, 100'000);
+  const merchant_keys keys(k_prefix, m);
+  const order_record in1 = order_in(m, 1, 1);
+  std::map<std::string, redis::reply> good;
+  for (const char* field : {"balance", "credits", "debits", "refunds"})
+    good[field] = raw({"HGET", keys.acct(), field});
+  auto restore = [&](const std::string& field) {
+    if (good[field].is_nil())
+      raw({"HDEL", keys.acct(), field});
+    else
+      raw({"HSET", keys.acct(), field, good[field].str});
+  };
+  using op = std::function<boost::system::error_code()>;
+  auto error_of = [](const auto& r) { return r ? boost::system::error_code{} : r.error(); };
+  const std::vector<std::tuple<std::string, std::vector<std::string>, op>> scripts = {
+      {"accept", {"balance", "debits"},
+       [&] { return error_of(run(store_->accept(make_order(m, "late", 9), k_t0_ms + 9))); }},
+      {"refund", {"balance", "refunds"},
+       [&] { return error_of(run(store_->fail_refund(in1, "x", k_t0_ms + 9))); }},
+      {"credit", {"balance", "credits"},
+       [&] { return error_of(run(store_->credit(m, "wire-x", 1'000, k_t0_ms + 9))); }},
+  };
+  for (const std::string value : {"1e9", "1.5", "0x10", " 5", "007", "lots"}) {
+    for (const auto& [name, fields, call] : scripts) {
+      for (const auto& field : fields) {
+        SCOPED_TRACE(name + " with " + field + "=\"" + value + "\"");
+        raw({"HSET", keys.acct(), field, value});
+        const auto before = state_of(m);
+        EXPECT_EQ(call(), errc::storage_protocol);
+        EXPECT_EQ(state_of(m), before);
+        restore(field);
+      }
+    }
+  }
+}
+
 // A record whose head (version status cost refunded, what the scripts read) is unreadable stops
 // every write to the order; any unreadable record is storage_protocol to every read.
 TEST_F(StoreFaults, AHandEditedRecordIsStorageProtocolAndNoScriptWritesOverIt) {
