@@ -792,6 +792,39 @@ TEST_F(StoreAppend, EachStepIsOneEventAndTheCopyIsWhatIsStored) {
   EXPECT_EQ(done.finished_at_ms, at);
 }
 
+TEST_F(StoreAppend, EveryMoveOfSpec4IsStoredAsOneStep) {
+  const std::int64_t m = 1112;
+  fund(m, 1'000'000);
+  const merchant_keys keys(k_prefix, m);
+  std::uint32_t seq = 0;
+  for (const auto& [from, to] : k_advance_moves) {
+    SCOPED_TRACE(std::to_string(from) + "->" + std::to_string(to));
+    order_record copy = order_in(m, ++seq, from);
+    const std::int64_t version = copy.event_count;
+    const std::int64_t now = k_t0_ms + 500'000 + seq;
+    const std::string why = "why " + std::to_string(to);
+    auto r = run(store_->advance(copy, *status_from_int(to), why, {}, now));
+    ASSERT_TRUE(r) << r.error().message();
+    const order_record stored = get(m, copy.order_number);
+    EXPECT_EQ(pack_order(copy), pack_order(stored));
+    EXPECT_EQ(to_int(stored.status), to);
+    EXPECT_EQ(stored.reason, why);
+    EXPECT_EQ(stored.updated_at_ms, now);
+    EXPECT_EQ(stored.event_count, version + 1);
+    EXPECT_EQ(stored.finished_at_ms, to == 2 ? now : 0);
+    const auto e = log_of(m, copy.order_number).back();
+    EXPECT_EQ(e.field("e"), "step");
+    EXPECT_EQ(e.field("v"), std::to_string(version + 1));
+    EXPECT_EQ(e.field("f"), std::to_string(from));
+    EXPECT_EQ(e.field("t"), std::to_string(to));
+    EXPECT_EQ(e.field("why"), why);
+    if (to == 2)
+      EXPECT_EQ(zscore(keys.work(), copy.order_number), std::nullopt) << "no notify_url";
+    else
+      EXPECT_EQ(zscore(keys.work(), copy.order_number), -copy.created_at_ms);
+  }
+}
+
 TEST_F(StoreAppend, AWriterWithAStaleCopyIsRefusedAndWritesNothing) {
   const std::int64_t m = 1102;
   fund(m, 100'000);
