@@ -1,5 +1,6 @@
 #include "engine/ledger_scripts.hpp"
 
+#include <string>
 #include <utility>
 
 #include "engine/assert.hpp"
@@ -30,6 +31,19 @@ namespace {
 // redis.call may be spelled with an exponent); only comparisons and version arithmetic use Lua
 // numbers, exact below 2^53. "\31" is the packed record's separator (0x1f).
 
+// The money scripts' check of an account total, ahead of each of them: HINCRBY takes only a
+// canonical decimal integer (no sign '+', no leading zero, no space, '.', exponent or hex), while
+// tonumber() also reads '1.5', '1e9', '0x10', ' 5' or '007'. A total checked with tonumber()
+// alone would stop the script at its HINCRBY, after its first write, and Redis does not roll a
+// script back. At most 18 characters: HINCRBY never overflows by the amounts the scripts allow.
+constexpr const char* k_account_total_lua = R"lua(
+local function total(s)
+  if not s then return 0 end
+  if s == '0' or (#s <= 18 and string.find(s, '^%-?[1-9]%d*$')) then return tonumber(s) end
+  return nil
+end
+)lua";
+
 constexpr const char* k_accept_lua = R"lua(
 -- accept: fence, idempotency, collision and balance checks, debit, the accepted event (the money
 -- and the status; the record itself is the projection's), the record with its order_no entry,
@@ -57,7 +71,7 @@ if seen then
 end
 if redis.call('HEXISTS', KEYS[4], number) == 1 then return {'collision'} end
 local acct = redis.call('HMGET', KEYS[2], 'balance', 'debits')
-local balance, debits = tonumber(acct[1] or '0'), tonumber(acct[2] or '0')
+local balance, debits = total(acct[1]), total(acct[2])
 if not balance or not debits then return redis.error_reply('ERR accept: corrupt account') end
 if balance < tonumber(cost) then return {'insufficient', acct[1] or '0'} end
 
@@ -147,7 +161,7 @@ if not nv or tonumber(nv) ~= tonumber(v) + steps or nst ~= '4' or ncost ~= cost
   return redis.error_reply('ERR refund: record breaks the rules')
 end
 local acct = redis.call('HMGET', KEYS[2], 'balance', 'refunds')
-if not tonumber(acct[1] or '0') or not tonumber(acct[2] or '0') then
+if not total(acct[1]) or not total(acct[2]) then
   return redis.error_reply('ERR refund: corrupt account')
 end
 
@@ -184,8 +198,8 @@ if applied then
   return {'repeat', redis.call('HGET', KEYS[2], 'balance') or '0'}
 end
 local acct = redis.call('HMGET', KEYS[2], 'balance', 'credits')
-local balance = tonumber(acct[1] or '0')
-if not balance or not tonumber(acct[2] or '0') then
+local balance = total(acct[1])
+if not balance or not total(acct[2]) then
   return redis.error_reply('ERR credit: corrupt account')
 end
 if balance + tonumber(amount) < 0 then return {'insufficient', acct[1] or '0'} end
@@ -209,7 +223,7 @@ std::string work_arg(work_change w) {
 }  // namespace
 
 const redis::script& accept() {
-  static const redis::script instance{k_accept_lua};
+  static const redis::script instance{std::string(k_account_total_lua) + k_accept_lua};
   return instance;
 }
 
@@ -219,12 +233,12 @@ const redis::script& append() {
 }
 
 const redis::script& refund() {
-  static const redis::script instance{k_refund_lua};
+  static const redis::script instance{std::string(k_account_total_lua) + k_refund_lua};
   return instance;
 }
 
 const redis::script& credit() {
-  static const redis::script instance{k_credit_lua};
+  static const redis::script instance{std::string(k_account_total_lua) + k_credit_lua};
   return instance;
 }
 

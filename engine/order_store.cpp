@@ -47,11 +47,13 @@ std::string_view outcome(const reply& r) noexcept {
   return r.elements[0].str;
 }
 
-// Reserved in step extras: the record's own fields and the log event's fixed ones.
+// Reserved in step extras: the record's own fields and the log event's fixed ones, and no name
+// at all (pack_order would write it, unpack_order refuses it: the order could never be read again,
+// nor any list page holding it).
 bool reserved_extra(std::string_view name) noexcept {
-  return is_core_order_field(name) || name == "e" || name == "o" || name == "v" || name == "f" ||
-         name == "t" || name == "why" || name == "type" || name == "from" || name == "to" ||
-         name == "at";
+  return name.empty() || is_core_order_field(name) || name == "e" || name == "o" || name == "v" ||
+         name == "f" || name == "t" || name == "why" || name == "type" || name == "from" ||
+         name == "to" || name == "at";
 }
 
 const std::string* first_reserved(const field_pairs& fields) noexcept {

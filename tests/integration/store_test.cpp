@@ -1,0 +1,2134 @@
+// The v2 order store (engine/order_store) and its four fenced scripts (engine/ledger_scripts)
+// against a real redis-server (docs/STORAGE.md): money moves exactly once whatever a merchant,
+// a lost reply, a racing or stale writer, a fenced-out instance or a hand edit does; every refusal
+// writes nothing; and after every test each merchant's log replays to its balance.
+#include <gtest/gtest.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "engine/callback_store.hpp"
+#include "engine/errc.hpp"
+#include "engine/ledger_scripts.hpp"
+#include "engine/order_number.hpp"
+#include "engine/order_record.hpp"
+#include "engine/order_status.hpp"
+#include "engine/order_store.hpp"
+#include "engine/redis/command.hpp"
+#include "engine/redis/connection.hpp"
+#include "tests/support/fence.hpp"
+#include "tests/support/io_run.hpp"
+#include "tests/support/redis_server.hpp"
+#include "tests/support/reply_dropping_proxy.hpp"
+
+namespace topup::engine {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using redis::parse_int;
+
+constexpr std::int64_t k_t0_ms = 1'700'000'000'000;
+constexpr const char* k_prefix = "st";
+constexpr fen_t k_cost_fen = 9950;
+constexpr const char* k_notify = "https://merchant.example/cb";
+
+// Every status an order can be in, and the moves advance() itself makes (spec §4 without 0->6,
+// which is accept's, and 3->4, which is the refund's).
+constexpr order_status k_statuses[] = {order_status::pending_payment, order_status::recharging,
+                                       order_status::success,         order_status::failed,
+                                       order_status::refunded,        order_status::waiting,
+                                       order_status::matched};
+const std::set<std::pair<int, int>> k_advance_moves = {{6, 7}, {7, 1}, {7, 6}, {1, 2},
+                                                       {1, 6}, {1, 3}, {6, 3}, {7, 3}};
+
+// The first word of a script's answer, or the error text in <>.
+std::string word(const redis::reply& r) {
+  if (r.type == redis::reply::kind::array && !r.elements.empty()) return r.elements[0].str;
+  return "<" + r.str + ">";
+}
+
+std::string printable(std::string s) {
+  std::replace(s.begin(), s.end(), '\x1f', '|');
+  return s;
+}
+
+std::string number_of(std::int64_t m, std::uint32_t seq) {
+  return make_order_number({static_cast<std::uint64_t>(k_t0_ms + seq), 1, 0, seq, m});
+}
+
+/// A redis-server per suite, one connection and one store (instance "0", epoch 1) per test; the
+/// merchants a test touches are granted the fence and audited in TearDown.
+class store_fixture : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = std::make_unique<test::redis_server>(); }
+  static void TearDownTestSuite() { server_.reset(); }
+
+  void SetUp() override {
+    server_->flushall();
+    conn_ = test::connect_to(io_, *server_);
+    ASSERT_TRUE(conn_->connected());
+    store_ = std::make_unique<order_store>(*conn_, k_prefix, *fence_);
+  }
+
+  void TearDown() override {
+    if (conn_ && conn_->connected())
+      for (auto m : merchants_)
+        if (!unaudited_.count(m)) expect_consistent(m);
+    store_.reset();
+    if (conn_) conn_->stop();
+    io_.poll();
+    conn_.reset();
+  }
+
+  // --- driving the io_context ---------------------------------------------------------------
+
+  template <class Done>
+  void drive(Done done, std::chrono::milliseconds limit = 10s) {
+    test::run_until(io_, done, limit);
+  }
+
+  template <class T>
+  T run(asio::awaitable<T> op) {
+    std::vector<asio::awaitable<T>> one;
+    one.push_back(std::move(op));
+    return std::move(run_all(std::move(one)).front());
+  }
+
+  // Starts every operation before any completes: their commands are pipelined together, so
+  // their scripts interleave on the server exactly as racing writers' would.
+  template <class T>
+  std::vector<T> run_all(std::vector<asio::awaitable<T>> ops) {
+    struct state {
+      std::vector<std::optional<T>> outs;
+      std::exception_ptr failure;
+      std::size_t done = 0;
+    };
+    auto st = std::make_shared<state>();
+    st->outs.resize(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      asio::co_spawn(io_, std::move(ops[i]), [st, i](std::exception_ptr e, T v) {
+        ++st->done;
+        if (e)
+          st->failure = e;
+        else
+          st->outs[i].emplace(std::move(v));
+      });
+    }
+    drive([&] { return st->done == ops.size(); });
+    if (st->failure) std::rethrow_exception(st->failure);
+    if (st->done != ops.size()) throw std::runtime_error("operations did not finish in time");
+    std::vector<T> results;
+    for (auto& o : st->outs) results.push_back(std::move(*o));
+    return results;
+  }
+
+  // --- Redis as it is ------------------------------------------------------------------------
+
+  redis::reply raw(std::vector<std::string> args) {
+    auto r = run(conn_->command(std::move(args)));
+    EXPECT_TRUE(r.has_value()) << r.error().message();
+    return r ? *r : redis::reply{};
+  }
+
+  redis::reply call_script(const redis::script& script, ledger_scripts::call c) {
+    auto r = run(script.run(*conn_, std::move(c.keys), std::move(c.args)));
+    EXPECT_TRUE(r.has_value()) << r.error().message();
+    return r ? *r : redis::reply{};
+  }
+
+  std::optional<std::int64_t> zscore(const std::string& key, const std::string& member) {
+    auto r = raw({"ZSCORE", key, member});
+    if (r.is_nil()) return std::nullopt;
+    return static_cast<std::int64_t>(std::stod(r.str));
+  }
+
+  std::int64_t xlen(std::int64_t m) {
+    return raw({"XLEN", merchant_keys(k_prefix, m).log()}).integer;
+  }
+
+  std::vector<order_event> log_entries(std::int64_t m) {
+    auto r = raw({"XRANGE", merchant_keys(k_prefix, m).log(), "-", "+"});
+    auto entries = order_events_from_reply(r);
+    EXPECT_TRUE(entries);
+    return entries ? *entries : std::vector<order_event>{};
+  }
+
+  // The log entries of one order, oldest first.
+  std::vector<order_event> log_of(std::int64_t m, const std::string& n) {
+    std::vector<order_event> out;
+    for (auto& e : log_entries(m))
+      if (e.field("o") == std::optional<std::string_view>(n)) out.push_back(std::move(e));
+    return out;
+  }
+
+  std::string sorted_hash(const std::string& key) {
+    auto r = raw({"HGETALL", key});
+    std::vector<std::string> pairs;
+    for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2)
+      pairs.push_back(r.elements[i].str + "=" + printable(r.elements[i + 1].str));
+    std::sort(pairs.begin(), pairs.end());
+    std::string out;
+    for (const auto& p : pairs) out += p + "\n";
+    return out;
+  }
+
+  // Everything the scripts write for merchant m, as text: equal before and after means nothing
+  // was written.
+  std::string state_of(std::int64_t m) {
+    const merchant_keys keys(k_prefix, m);
+    std::string s = "acct:\n" + sorted_hash(keys.acct()) + "crefs:\n" + sorted_hash(keys.crefs()) +
+                    "o:\n" + sorted_hash(keys.orders());
+    for (const auto& key : {keys.by_time(), keys.work()})
+      s += key + ":\n" + server_->command({"ZRANGE", key, "0", "-1", "WITHSCORES"}) + "\n";
+    s += "log:\n";
+    for (const auto& e : log_entries(m)) {
+      s += e.id;
+      for (const auto& [name, value] : e.fields) s += " " + name + "=" + printable(value);
+      s += "\n";
+    }
+    return s;
+  }
+
+  // EVALSHA calls the server ran so far.
+  static std::int64_t evalsha_calls() {
+    const std::string info = server_->command({"INFO", "commandstats"});
+    const std::string key = "cmdstat_evalsha:calls=";
+    const auto at = info.find(key);
+    return at == std::string::npos ? 0 : std::stoll(info.substr(at + key.size()));
+  }
+
+  // Commands the server processed while `what` ran, the scripts' own included (INFO's own call
+  // subtracted): 0 means nothing was sent.
+  std::int64_t commands_during(const std::function<void()>& what) {
+    auto processed = [] {
+      const std::string info = server_->command({"INFO", "stats"});
+      const std::string key = "total_commands_processed:";
+      return std::stoll(info.substr(info.find(key) + key.size()));
+    };
+    const auto a = processed();
+    const auto b = processed();
+    what();
+    const auto c = processed();
+    return (c - b) - (b - a);
+  }
+
+  // --- merchants and orders ------------------------------------------------------------------
+
+  // Grants merchant m's fence to this test's token and audits m at the end.
+  void use(std::int64_t m) {
+    if (merchants_.insert(m).second) test::grant_fence(*server_, k_prefix, {m});
+  }
+  void skip_audit(std::int64_t m) { unaudited_.insert(m); }
+
+  void fund(std::int64_t m, fen_t amount_fen) {
+    use(m);
+    auto r = run(store_->credit(m, "fund-" + std::to_string(++fund_seq_), amount_fen, k_t0_ms));
+    ASSERT_TRUE(r) << r.error().message();
+  }
+
+  order_record make_order(std::int64_t m, std::string order_no, std::uint32_t seq,
+                          std::string notify_url = "") {
+    use(m);
+    order_record r;
+    r.order_number = number_of(m, seq);
+    r.order_no = std::move(order_no);
+    r.merchant_id = m;
+    r.store_id = "s1";
+    r.mobile = "13800138000";
+    r.carrier = carrier::cmcc;
+    r.money_yuan = 100;
+    r.recharge_type = 1;
+    r.notify_url = std::move(notify_url);
+    r.change = true;
+    r.fingerprint = "fp-" + r.order_no;
+    r.cost_fen = k_cost_fen;
+    return r;
+  }
+
+  // The record as accept() stores it at `now_ms` (what the accept script is given).
+  static order_record as_accepted(order_record r, std::int64_t now_ms) {
+    r.status = order_status::waiting;
+    r.created_at_ms = r.updated_at_ms = now_ms;
+    r.event_count = 1;
+    return r;
+  }
+
+  order_record get(std::int64_t m, const std::string& n) {
+    auto r = run(store_->get(m, n));
+    EXPECT_TRUE(r) << n << ": " << (r ? "" : r.error().message());
+    return r ? *r : order_record{};
+  }
+
+  // A new order of merchant m, accepted at k_t0_ms + seq; answers the stored record.
+  order_record accept_new(std::int64_t m, std::uint32_t seq, std::string notify_url = "",
+                          field_pairs match = {}) {
+    auto rec = make_order(m, "no-" + std::to_string(seq), seq, std::move(notify_url));
+    auto r = run(store_->accept(rec, k_t0_ms + seq, std::move(match)));
+    EXPECT_TRUE(r && !r->duplicate) << (r ? "duplicate" : r.error().message());
+    return get(m, rec.order_number);
+  }
+
+  // A new order driven along spec §4 to `target`: the caller's copy, as stored.
+  order_record order_in(std::int64_t m, std::uint32_t seq, int target,
+                        std::string notify_url = "") {
+    order_record o = accept_new(m, seq, std::move(notify_url));
+    const std::int64_t t = k_t0_ms + seq + 1;
+    auto go = [&](order_status to, std::string why) {
+      auto r = run(store_->advance(o, to, std::move(why), {}, t));
+      EXPECT_TRUE(r) << "to " << to_int(to) << ": " << (r ? "" : r.error().message());
+    };
+    switch (target) {
+      case 6:
+        break;
+      case 7:
+        go(order_status::matched, "");
+        break;
+      case 1:
+        go(order_status::matched, "");
+        go(order_status::recharging, "");
+        break;
+      case 2:
+        go(order_status::matched, "");
+        go(order_status::recharging, "");
+        go(order_status::success, "");
+        break;
+      case 3:
+        go(order_status::failed, "no channel");
+        break;
+      case 4: {
+        auto r = run(store_->fail_refund(o, "no channel", t));
+        EXPECT_TRUE(r) << (r ? "" : r.error().message());
+        if (r) o = *r;
+        break;
+      }
+      default:
+        ADD_FAILURE() << "no path to status " << target;
+    }
+    return o;
+  }
+
+  fen_t balance(std::int64_t m) {
+    auto a = run(store_->account(m));
+    EXPECT_TRUE(a);
+    return a ? a->balance : -1;
+  }
+
+  // --- the audit ----------------------------------------------------------------------------
+
+  // What docs/STORAGE.md promises of merchant m, read from Redis directly: the account's
+  // invariant; the log replays to the balance with each entry's `bal` the running balance; each
+  // order's events start with one `accepted`, carry versions 2, 3, ... without gaps and follow
+  // spec §4, with one refund of its stored cost exactly when it is in 4; each record matches its
+  // events and sits in exactly the indexes its state calls for.
+  void expect_consistent(std::int64_t m) {
+    SCOPED_TRACE("audit of merchant " + std::to_string(m));
+    const merchant_keys keys(k_prefix, m);
+    const auto acct = raw({"HMGET", keys.acct(), "balance", "credits", "debits", "refunds"});
+    ASSERT_EQ(acct.elements.size(), 4u);
+    std::int64_t totals[4] = {};
+    for (int i = 0; i < 4; ++i) {
+      if (acct.elements[i].is_nil()) continue;
+      auto v = parse_int(acct.elements[i].str);
+      ASSERT_TRUE(v) << "acct field " << i << " = " << acct.elements[i].str;
+      totals[i] = *v;
+    }
+    const auto [acct_balance, acct_credits, acct_debits, acct_refunds] = totals;
+    EXPECT_EQ(acct_balance, acct_credits - acct_debits + acct_refunds);
+    EXPECT_GE(acct_balance, 0);
+
+    struct order_log {
+      int accepted = 0, refunds = 0, status = -1;
+      std::int64_t events = 0, version = 0;
+      fen_t cost = 0;
+    };
+    std::map<std::string, order_log> orders;
+    fen_t running = 0, c = 0, d = 0, r = 0;
+    for (const auto& e : log_entries(m)) {
+      SCOPED_TRACE("log entry " + e.id);
+      const std::string type(e.field("e").value_or(""));
+      auto num = [&](std::string_view f) {
+        return parse_int(e.field(f).value_or("")).value_or(INT64_MIN);
+      };
+      if (type == "credit") {
+        EXPECT_FALSE(e.field("ref").value_or("").empty());
+        running += num("amount");
+        c += num("amount");
+        EXPECT_EQ(num("bal"), running);
+        EXPECT_GE(running, 0);
+        continue;
+      }
+      const std::string n(e.field("o").value_or(""));
+      auto& o = orders[n];
+      ++o.events;
+      if (type == "accepted") {
+        EXPECT_EQ(o.events, 1) << n << ": accepted is not its first event";
+        ++o.accepted;
+        o.version = 1;
+        o.status = static_cast<int>(num("to"));
+        EXPECT_TRUE(o.status == 6 || o.status == 7) << o.status;
+        o.cost = num("amount");
+        running -= o.cost;
+        d += o.cost;
+        EXPECT_EQ(num("bal"), running);
+        auto rec = unpack_order(e.field("r").value_or(""));
+        ASSERT_TRUE(rec) << n << ": the accepted event's record does not unpack";
+        EXPECT_EQ(rec->event_count, 1);
+        EXPECT_EQ(to_int(rec->status), o.status);
+        EXPECT_EQ(rec->cost_fen, o.cost);
+        EXPECT_FALSE(rec->refunded);
+        EXPECT_EQ(rec->order_number, n);
+        continue;
+      }
+      EXPECT_EQ(num("v"), o.version + 1) << n << " " << type << ": version gap";
+      o.version = num("v");
+      if (type == "step" || type == "refund") {
+        const auto from = status_from_int(static_cast<int>(num("f")));
+        const auto to = status_from_int(static_cast<int>(num("t")));
+        ASSERT_TRUE(from && to) << n;
+        EXPECT_EQ(to_int(*from), o.status) << n << ": the event starts elsewhere";
+        EXPECT_TRUE(transition_allowed(*from, *to))
+            << n << " " << to_int(*from) << "->" << to_int(*to);
+        EXPECT_EQ(type == "refund", *to == order_status::refunded) << n;
+        o.status = to_int(*to);
+        if (type == "refund") {
+          ++o.refunds;
+          EXPECT_EQ(num("amount"), o.cost) << n;
+          running += num("amount");
+          r += num("amount");
+          EXPECT_EQ(num("bal"), running);
+        }
+      } else {
+        EXPECT_TRUE(type == "cb" || type == "renotify") << n << ": event type " << type;
+      }
+    }
+    EXPECT_EQ(running, acct_balance);
+    EXPECT_EQ(c, acct_credits);
+    EXPECT_EQ(d, acct_debits);
+    EXPECT_EQ(r, acct_refunds);
+
+    const auto o = raw({"HGETALL", keys.orders()});
+    std::size_t records = 0, order_no_entries = 0, in_work = 0;
+    for (std::size_t i = 0; i + 1 < o.elements.size(); i += 2) {
+      const std::string& name = o.elements[i].str;
+      if (name.starts_with("#")) {
+        ++order_no_entries;
+        continue;
+      }
+      SCOPED_TRACE("order " + name);
+      ++records;
+      auto rec = unpack_order(o.elements[i + 1].str);
+      ASSERT_TRUE(rec) << "record does not unpack";
+      const auto& events = orders[name];
+      EXPECT_EQ(events.accepted, 1);
+      EXPECT_EQ(rec->order_number, name);
+      EXPECT_EQ(rec->merchant_id, m);
+      EXPECT_EQ(rec->event_count, events.events);
+      EXPECT_EQ(rec->event_count, events.version);
+      EXPECT_EQ(to_int(rec->status), events.status);
+      EXPECT_EQ(rec->cost_fen, events.cost);
+      EXPECT_EQ(rec->refunded, rec->status == order_status::refunded);
+      EXPECT_EQ(events.refunds, rec->refunded ? 1 : 0);
+      EXPECT_EQ(raw({"HGET", keys.orders(), order_no_field(rec->order_no)}).str,
+                name + ":" + rec->fingerprint);
+      EXPECT_EQ(zscore(keys.by_time(), name), rec->created_at_ms);
+      const auto work = zscore(keys.work(), name);
+      in_work += work ? 1 : 0;
+      if (!is_terminal(rec->status)) {
+        EXPECT_EQ(work, -rec->created_at_ms) << "not final: resumed by recovery";
+      } else if (rec->extra_field("cb_status") == std::optional<std::string_view>("pending")) {
+        EXPECT_FALSE(rec->notify_url.empty());
+        ASSERT_TRUE(work) << "a pending callback is not scheduled";
+        EXPECT_GT(*work, 0);
+      } else {
+        EXPECT_EQ(work, std::nullopt) << "final and nothing left to do";
+      }
+    }
+    EXPECT_EQ(orders.size(), records) << "an event names an order without a record";
+    EXPECT_EQ(order_no_entries, records);
+    EXPECT_EQ(raw({"ZCARD", keys.by_time()}).integer, static_cast<std::int64_t>(records));
+    EXPECT_EQ(raw({"ZCARD", keys.work()}).integer, static_cast<std::int64_t>(in_work));
+  }
+
+  static std::unique_ptr<test::redis_server> server_;
+  asio::io_context io_{1};
+  std::unique_ptr<redis::connection> conn_;
+  std::unique_ptr<fence_token> fence_ = test::fence_token_for("0", 1);
+  std::unique_ptr<order_store> store_;
+  std::set<std::int64_t> merchants_, unaudited_;
+  int fund_seq_ = 0;
+};
+
+std::unique_ptr<test::redis_server> store_fixture::server_;
+
+class StoreAccept : public store_fixture {};
+class StoreAppend : public store_fixture {};
+class StoreRefund : public store_fixture {};
+class StoreCredit : public store_fixture {};
+class StoreReads : public store_fixture {};
+class StoreFaults : public store_fixture {};
+
+// ------------------------------------------------------------------------------------ accept
+
+TEST_F(StoreAccept, DebitsTheCostAndWritesEventRecordOrderNoTimeAndWork) {
+  const std::int64_t m = 1001;
+  fund(m, 100'000);
+  const auto rec = make_order(m, "A-1", 1, k_notify);
+  const std::int64_t now = k_t0_ms + 5;
+  auto r = run(store_->accept(rec, now));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_FALSE(r->duplicate);
+  EXPECT_EQ(r->order_number, rec.order_number);
+  EXPECT_EQ(r->balance_fen, 100'000 - k_cost_fen);
+
+  const auto a = run(store_->account(m));
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->balance, 100'000 - k_cost_fen);
+  EXPECT_EQ(a->credits, 100'000);
+  EXPECT_EQ(a->debits, k_cost_fen);
+  EXPECT_EQ(a->refunds, 0);
+
+  const auto o = get(m, rec.order_number);
+  EXPECT_EQ(o.order_number, rec.order_number);
+  EXPECT_EQ(o.order_no, "A-1");
+  EXPECT_EQ(o.merchant_id, m);
+  EXPECT_EQ(o.store_id, "s1");
+  EXPECT_EQ(o.mobile, "13800138000");
+  EXPECT_EQ(o.carrier, carrier::cmcc);
+  EXPECT_EQ(o.money_yuan, 100);
+  EXPECT_EQ(o.notify_url, k_notify);
+  EXPECT_TRUE(o.change);
+  EXPECT_EQ(o.fingerprint, "fp-A-1");
+  EXPECT_EQ(o.cost_fen, k_cost_fen);
+  EXPECT_EQ(o.status, order_status::waiting);
+  EXPECT_EQ(o.created_at_ms, now);
+  EXPECT_EQ(o.updated_at_ms, now);
+  EXPECT_EQ(o.finished_at_ms, 0);
+  EXPECT_EQ(o.event_count, 1);
+  EXPECT_FALSE(o.refunded);
+  EXPECT_TRUE(o.extra.empty());
+
+  // One event: the debit, the balance after it, the record as accepted.
+  const auto log = log_entries(m);
+  ASSERT_EQ(log.size(), 2u);  // the funding credit, then the order
+  const auto& e = log[1];
+  EXPECT_EQ(e.field("e"), "accepted");
+  EXPECT_EQ(e.field("o"), rec.order_number);
+  EXPECT_EQ(e.field("to"), "6");
+  EXPECT_EQ(e.field("amount"), "9950");
+  EXPECT_EQ(e.field("bal"), std::to_string(100'000 - k_cost_fen));
+  const merchant_keys keys(k_prefix, m);
+  EXPECT_EQ(e.field("r"), raw({"HGET", keys.orders(), rec.order_number}).str);
+
+  EXPECT_EQ(raw({"HGET", keys.orders(), "#A-1"}).str, rec.order_number + ":fp-A-1");
+  EXPECT_EQ(zscore(keys.by_time(), rec.order_number), now);
+  EXPECT_EQ(zscore(keys.work(), rec.order_number), -now) << "not final: recovery resumes it";
+}
+
+TEST_F(StoreAccept, WithMatchFieldsStoresTheOrderIn7InTheSameOneEvent) {
+  const std::int64_t m = 1002;
+  fund(m, 100'000);
+  const auto rec = make_order(m, "A-7", 1);
+  field_pairs match;
+  match.emplace_back("channel", "sim1");
+  match.emplace_back("attempt_id", rec.order_number + "-1");
+  auto r = run(store_->accept(rec, k_t0_ms + 1, match));
+  ASSERT_TRUE(r) << r.error().message();
+  const auto o = get(m, rec.order_number);
+  EXPECT_EQ(o.status, order_status::matched);
+  EXPECT_EQ(o.event_count, 1);
+  EXPECT_EQ(o.extra_field("channel"), "sim1");
+  EXPECT_EQ(o.extra_field("attempt_id"), rec.order_number + "-1");
+  const auto events = log_of(m, rec.order_number);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].field("e"), "accepted");
+  EXPECT_EQ(events[0].field("to"), "7");
+  auto accepted = unpack_order(events[0].field("r").value_or(""));
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted->status, order_status::matched);
+  EXPECT_EQ(accepted->extra_field("channel"), "sim1");
+  EXPECT_EQ(balance(m), 100'000 - k_cost_fen);
+}
+
+TEST_F(StoreAccept, RepeatWithTheSameFingerprintIsADupThatWritesNothing) {
+  const std::int64_t m = 1003;
+  fund(m, 50'000);
+  const auto rec = make_order(m, "dup-1", 1);
+  ASSERT_TRUE(run(store_->accept(rec, k_t0_ms)));
+  const auto before = state_of(m);
+  // A blind retry: the service gives every try a fresh order number; the first one comes back.
+  auto retry = rec;
+  retry.order_number = number_of(m, 99);
+  auto second = run(store_->accept(retry, k_t0_ms + 99));
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_TRUE(second->duplicate);
+  EXPECT_EQ(second->order_number, rec.order_number);
+  EXPECT_EQ(second->balance_fen, 50'000 - k_cost_fen);
+  EXPECT_EQ(state_of(m), before);
+  EXPECT_EQ(run(store_->get(m, retry.order_number)).error(), errc::order_not_found);
+}
+
+TEST_F(StoreAccept, RepeatAfterTheOrderWasRefundedIsStillADupAndChargesNothing) {
+  const std::int64_t m = 1004;
+  fund(m, 50'000);
+  auto rec = make_order(m, "dup-2", 1);
+  ASSERT_TRUE(run(store_->accept(rec, k_t0_ms)));
+  auto refunded = run(store_->fail_refund(get(m, rec.order_number), "no channel", k_t0_ms + 1));
+  ASSERT_TRUE(refunded) << refunded.error().message();
+  const auto before = state_of(m);
+  rec.order_number = number_of(m, 2);
+  auto again = run(store_->accept(rec, k_t0_ms + 2));
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->balance_fen, 50'000);
+  EXPECT_EQ(state_of(m), before);
+}
+
+TEST_F(StoreAccept, SameOrderNoWithAnotherFingerprintIsAConflictThatWritesNothing) {
+  const std::int64_t m = 1005;
+  fund(m, 50'000);
+  ASSERT_TRUE(run(store_->accept(make_order(m, "c-1", 1), k_t0_ms)));
+  const auto before = state_of(m);
+  auto other = make_order(m, "c-1", 2);
+  other.money_yuan = 50;
+  other.fingerprint = "another-fingerprint";
+  auto r = run(store_->accept(other, k_t0_ms + 2));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::order_no_conflict);
+  EXPECT_EQ(state_of(m), before);
+}
+
+TEST_F(StoreAccept, InsufficientBalanceWritesNothing) {
+  const std::int64_t m = 1006;
+  fund(m, k_cost_fen - 1);
+  const auto before = state_of(m);
+  auto r = run(store_->accept(make_order(m, "poor-1", 1), k_t0_ms));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::insufficient_balance);
+  EXPECT_EQ(state_of(m), before);
+
+  // A merchant never credited gets no keys at all from a refusal.
+  const std::int64_t never = 1007;
+  use(never);
+  const auto keys_before = raw({"DBSIZE"}).integer;
+  auto r2 = run(store_->accept(make_order(never, "poor-2", 2), k_t0_ms));
+  ASSERT_FALSE(r2);
+  EXPECT_EQ(r2.error(), errc::insufficient_balance);
+  EXPECT_EQ(raw({"DBSIZE"}).integer, keys_before);
+
+  // The exact balance is enough.
+  fund(m, 1);
+  auto r3 = run(store_->accept(make_order(m, "poor-1", 1), k_t0_ms + 1));
+  ASSERT_TRUE(r3) << r3.error().message();
+  EXPECT_EQ(r3->balance_fen, 0);
+}
+
+TEST_F(StoreAccept, OrderNumberCollisionWritesNothing) {
+  const std::int64_t m = 1008;
+  fund(m, 50'000);
+  const auto rec = make_order(m, "n-1", 7);
+  ASSERT_TRUE(run(store_->accept(rec, k_t0_ms)));
+  const auto clash = make_order(m, "n-2", 7);  // same time and sequence: the same number
+  ASSERT_EQ(clash.order_number, rec.order_number);
+  const auto before = state_of(m);
+  auto r = run(store_->accept(clash, k_t0_ms));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::order_number_taken);
+  EXPECT_EQ(state_of(m), before);
+  EXPECT_EQ(run(store_->find_by_order_no(m, "n-2")).error(), errc::order_not_found);
+}
+
+TEST_F(StoreAccept, ScriptRefusesARecordThatDoesNotMatchItsArgumentsAndWritesNothing) {
+  const std::int64_t m = 1009;
+  fund(m, 50'000);
+  const merchant_keys keys(k_prefix, m);
+  const auto rec = as_accepted(make_order(m, "bad-1", 1), k_t0_ms);
+  const auto before = state_of(m);
+  const std::vector<std::pair<std::string, std::function<void(order_record&)>>> lies = {
+      {"version 2", [](order_record& r) { r.event_count = 2; }},
+      {"status 7 where 6 is asked", [](order_record& r) { r.status = order_status::matched; }},
+      {"another cost", [](order_record& r) { r.cost_fen = 1; }},
+      {"already refunded", [](order_record& r) { r.refunded = true; }},
+      {"another order number", [m](order_record& r) { r.order_number = number_of(m, 2); }},
+  };
+  for (const auto& [what, lie] : lies) {
+    auto bad = rec;
+    lie(bad);
+    auto c = ledger_scripts::accept_call(keys, *fence_, rec);
+    c.args[8] = pack_order(bad);
+    auto answer = call_script(ledger_scripts::accept(), std::move(c));
+    EXPECT_TRUE(answer.is_error()) << what << ": " << word(answer);
+    EXPECT_EQ(state_of(m), before) << what;
+  }
+  // Only 6 and 7 are accepted states, even when the record agrees.
+  auto in1 = rec;
+  in1.status = order_status::recharging;
+  auto c1 = ledger_scripts::accept_call(keys, *fence_, in1);
+  EXPECT_TRUE(call_script(ledger_scripts::accept(), std::move(c1)).is_error());
+  EXPECT_EQ(state_of(m), before);
+  // The call itself was sound: told the truth, the script accepts it.
+  EXPECT_EQ(
+      word(call_script(ledger_scripts::accept(), ledger_scripts::accept_call(keys, *fence_, rec))),
+      "ok");
+}
+
+TEST_F(StoreAccept, IncompleteRecordIsRefusedWithoutARoundTrip) {
+  const std::int64_t m = 1010;
+  fund(m, 50'000);
+  auto rec = make_order(m, "i-1", 1);
+  rec.fingerprint.clear();  // every later order_no would be a "duplicate" of it
+  const auto before = state_of(m);
+  EXPECT_EQ(commands_during([&] {
+              auto r = run(store_->accept(rec, k_t0_ms));
+              ASSERT_FALSE(r);
+              EXPECT_EQ(r.error(), errc::internal);
+            }),
+            0);
+  EXPECT_EQ(state_of(m), before);
+}
+
+TEST_F(StoreAccept, ConcurrentAcceptsOfOneOrderNoCreateOneOrderAndOneDebit) {
+  const std::int64_t m = 1011;
+  fund(m, 1'000'000);
+  std::vector<asio::awaitable<boost::system::result<accept_result>>> ops;
+  for (std::uint32_t i = 0; i < 16; ++i)
+    ops.push_back(store_->accept(make_order(m, "same", 100 + i), k_t0_ms + i));
+  auto results = run_all(std::move(ops));
+  int fresh = 0;
+  std::set<std::string> numbers;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r) << r.error().message();
+    fresh += r->duplicate ? 0 : 1;
+    numbers.insert(r->order_number);
+  }
+  EXPECT_EQ(fresh, 1);
+  EXPECT_EQ(numbers.size(), 1u);
+  EXPECT_EQ(balance(m), 1'000'000 - k_cost_fen);
+}
+
+TEST_F(StoreAccept, ConcurrentAcceptsNeverOverdraw) {
+  const std::int64_t m = 1012;
+  fund(m, 5 * k_cost_fen + 100);
+  std::vector<asio::awaitable<boost::system::result<accept_result>>> ops;
+  for (std::uint32_t i = 0; i < 16; ++i)
+    ops.push_back(store_->accept(make_order(m, "o-" + std::to_string(i), i), k_t0_ms + i));
+  auto results = run_all(std::move(ops));
+  int ok = 0, refused = 0;
+  for (const auto& r : results) {
+    if (r)
+      ++ok;
+    else if (r.error() == errc::insufficient_balance)
+      ++refused;
+  }
+  EXPECT_EQ(ok, 5);
+  EXPECT_EQ(refused, 11);
+  EXPECT_EQ(balance(m), 100);
+}
+
+// ------------------------------------------------------------------------ append (advance)
+
+// advance() applies each step to the caller's copy instead of reading the record back: after
+// every step of a long path the copy must be what Redis holds, and the log must hold the step.
+TEST_F(StoreAppend, EachStepIsOneEventAndTheCopyIsWhatIsStored) {
+  const std::int64_t m = 1101;
+  fund(m, 100'000);
+  order_record copy = accept_new(m, 1, k_notify);
+  struct move {
+    order_status to;
+    std::string reason;
+    field_pairs extra;
+  };
+  const std::vector<move> path = {
+      {order_status::matched, "", {{"channel", "A"}, {"attempts", "1"}}},
+      {order_status::recharging, "", {{"submit", "accepted"}}},
+      {order_status::waiting, "supplier failed", {{"last_outcome", "failed"}}},
+      {order_status::matched, "", {{"channel", "B"}, {"attempts", "2"}}},
+      {order_status::recharging, "", {{"submit", "unknown"}}},
+      {order_status::success, "", {{"last_outcome", "succeeded"}}},
+  };
+  std::int64_t at = k_t0_ms + 10;
+  for (const auto& step : path) {
+    SCOPED_TRACE("to " + std::to_string(to_int(step.to)));
+    const order_status from = copy.status;
+    const std::int64_t version = copy.event_count;
+    ASSERT_TRUE(run(store_->advance(copy, step.to, step.reason, step.extra, ++at)));
+    const order_record stored = get(m, copy.order_number);
+    EXPECT_EQ(pack_order(copy), pack_order(stored));
+    EXPECT_EQ(stored.event_count, version + 1);
+    EXPECT_EQ(stored.status, step.to);
+    EXPECT_EQ(stored.reason, step.reason);
+    EXPECT_EQ(stored.updated_at_ms, at);
+    const auto events = log_of(m, copy.order_number);
+    ASSERT_EQ(static_cast<std::int64_t>(events.size()), version + 1);
+    const auto& e = events.back();
+    EXPECT_EQ(e.field("e"), "step");
+    EXPECT_EQ(e.field("v"), std::to_string(version + 1));
+    EXPECT_EQ(e.field("f"), std::to_string(to_int(from)));
+    EXPECT_EQ(e.field("t"), std::to_string(to_int(step.to)));
+    EXPECT_EQ(e.field("why"),
+              step.reason.empty() ? std::nullopt : std::optional<std::string_view>(step.reason));
+    for (const auto& [name, value] : step.extra) EXPECT_EQ(e.field(name), value) << name;
+  }
+  const order_record done = get(m, copy.order_number);
+  EXPECT_EQ(done.extra_field("channel"), "B");
+  EXPECT_EQ(done.extra_field("cb_status"), "pending");
+  EXPECT_EQ(done.finished_at_ms, at);
+}
+
+TEST_F(StoreAppend, EveryMoveOfSpec4IsStoredAsOneStep) {
+  const std::int64_t m = 1112;
+  fund(m, 1'000'000);
+  const merchant_keys keys(k_prefix, m);
+  std::uint32_t seq = 0;
+  for (const auto& [from, to] : k_advance_moves) {
+    SCOPED_TRACE(std::to_string(from) + "->" + std::to_string(to));
+    order_record copy = order_in(m, ++seq, from);
+    const std::int64_t version = copy.event_count;
+    const std::int64_t now = k_t0_ms + 500'000 + seq;
+    const std::string why = "why " + std::to_string(to);
+    auto r = run(store_->advance(copy, *status_from_int(to), why, {}, now));
+    ASSERT_TRUE(r) << r.error().message();
+    const order_record stored = get(m, copy.order_number);
+    EXPECT_EQ(pack_order(copy), pack_order(stored));
+    EXPECT_EQ(to_int(stored.status), to);
+    EXPECT_EQ(stored.reason, why);
+    EXPECT_EQ(stored.updated_at_ms, now);
+    EXPECT_EQ(stored.event_count, version + 1);
+    EXPECT_EQ(stored.finished_at_ms, to == 2 ? now : 0);
+    const auto e = log_of(m, copy.order_number).back();
+    EXPECT_EQ(e.field("e"), "step");
+    EXPECT_EQ(e.field("v"), std::to_string(version + 1));
+    EXPECT_EQ(e.field("f"), std::to_string(from));
+    EXPECT_EQ(e.field("t"), std::to_string(to));
+    EXPECT_EQ(e.field("why"), why);
+    if (to == 2)
+      EXPECT_EQ(zscore(keys.work(), copy.order_number), std::nullopt) << "no notify_url";
+    else
+      EXPECT_EQ(zscore(keys.work(), copy.order_number), -copy.created_at_ms);
+  }
+}
+
+TEST_F(StoreAppend, AWriterWithAStaleCopyIsRefusedAndWritesNothing) {
+  const std::int64_t m = 1102;
+  fund(m, 100'000);
+  order_record mine = order_in(m, 1, 6);
+  order_record theirs = mine;
+  ASSERT_TRUE(run(store_->advance(mine, order_status::matched, "", {{"channel", "A"}}, k_t0_ms)));
+  const auto before = state_of(m);
+  const auto theirs_before = pack_order(theirs);
+  auto r = run(store_->advance(theirs, order_status::failed, "timeout", {}, k_t0_ms + 1));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::stale_status);
+  EXPECT_EQ(state_of(m), before);
+  EXPECT_EQ(pack_order(theirs), theirs_before) << "a refused step changed the caller's copy";
+}
+
+// The compare-and-set is on the version, not the status: an order that left 6 and came back
+// (6->7->6, a failover) refuses a writer still holding its first 6.
+TEST_F(StoreAppend, ACopyInTheSameStatusButAnOlderVersionIsStale) {
+  const std::int64_t m = 1103;
+  fund(m, 100'000);
+  order_record mine = order_in(m, 1, 6);
+  order_record theirs = mine;
+  ASSERT_TRUE(run(store_->advance(mine, order_status::matched, "", {}, k_t0_ms)));
+  ASSERT_TRUE(run(store_->advance(mine, order_status::waiting, "supplier busy", {}, k_t0_ms + 1)));
+  ASSERT_EQ(theirs.status, get(m, mine.order_number).status);
+  const auto before = state_of(m);
+  auto r = run(store_->advance(theirs, order_status::matched, "", {{"channel", "X"}}, k_t0_ms + 2));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::stale_status);
+  EXPECT_EQ(state_of(m), before);
+  // commit() (the callback store's way in) is the same compare-and-set.
+  order_record after = theirs;
+  ++after.event_count;
+  std::vector<log_event> events(1, log_event{"renotify", {}});
+  auto c = run(store_->commit(theirs, after, events, work_change::keep()));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error(), errc::stale_status);
+  EXPECT_EQ(state_of(m), before);
+}
+
+TEST_F(StoreAppend, RacingWritersOfOneVersionStoreExactlyOneStep) {
+  const std::int64_t m = 1104;
+  fund(m, 100'000);
+  order_record a = order_in(m, 1, 6);
+  order_record b = a;
+  order_record c = a;
+  std::vector<asio::awaitable<boost::system::result<void>>> ops;
+  ops.push_back(store_->advance(a, order_status::matched, "", {{"channel", "A"}}, k_t0_ms));
+  ops.push_back(store_->advance(b, order_status::failed, "cancelled", {}, k_t0_ms));
+  ops.push_back(store_->advance(c, order_status::matched, "", {{"channel", "C"}}, k_t0_ms));
+  auto results = run_all(std::move(ops));
+  int won = 0;
+  for (const auto& r : results) {
+    if (r)
+      ++won;
+    else
+      EXPECT_EQ(r.error(), errc::stale_status);
+  }
+  EXPECT_EQ(won, 1);
+  EXPECT_EQ(log_of(m, a.order_number).size(), 2u);
+  EXPECT_EQ(get(m, a.order_number).event_count, 2);
+}
+
+// A supplier whose answer to the submit is already final: 7->1 and 1->2 (or 1->6) are stored by
+// one script as two step events; the order never rests in 1.
+TEST_F(StoreAppend, HopFrom7Through1StoresTwoStepEventsInOneScript) {
+  const std::int64_t m = 1105;
+  fund(m, 1'000'000);
+  const merchant_keys keys(k_prefix, m);
+  const std::int64_t at = k_t0_ms + 100;
+  for (const bool delivered : {true, false}) {
+    SCOPED_TRACE(delivered ? "7->1->2" : "7->1->6");
+    order_record copy = order_in(m, delivered ? 1 : 2, 7, k_notify);
+    const std::int64_t version = copy.event_count;
+    order_store::hop through{
+        order_status::recharging,
+        {{"submit", delivered ? "succeeded" : "failed"}, {"submitted_at", "9"}}};
+    const order_status to = delivered ? order_status::success : order_status::waiting;
+    field_pairs last;
+    last.emplace_back("last_outcome", delivered ? "succeeded" : "failed");
+    const auto scripts_before = evalsha_calls();
+    auto moved = run(store_->advance(copy, to, delivered ? "" : "supplier: no stock", last, at,
+                                     std::move(through)));
+    ASSERT_TRUE(moved) << moved.error().message();
+    EXPECT_EQ(evalsha_calls(), scripts_before + 1) << "one script for both steps";
+    const order_record stored = get(m, copy.order_number);
+    EXPECT_EQ(pack_order(copy), pack_order(stored));
+    EXPECT_EQ(stored.status, to);
+    EXPECT_EQ(stored.event_count, version + 2);
+    EXPECT_EQ(stored.extra_field("submit"), delivered ? "succeeded" : "failed");
+    EXPECT_EQ(stored.extra_field("last_outcome"), delivered ? "succeeded" : "failed");
+    EXPECT_EQ(stored.reason, delivered ? "" : "supplier: no stock");
+    const auto events = log_of(m, copy.order_number);
+    ASSERT_EQ(static_cast<std::int64_t>(events.size()), version + 2);
+    const auto& first = events[events.size() - 2];
+    const auto& second = events.back();
+    EXPECT_EQ(first.field("e"), "step");
+    EXPECT_EQ(first.field("v"), std::to_string(version + 1));
+    EXPECT_EQ(first.field("f"), "7");
+    EXPECT_EQ(first.field("t"), "1");
+    EXPECT_EQ(first.field("why"), std::nullopt);
+    EXPECT_EQ(first.field("submitted_at"), "9");
+    EXPECT_EQ(first.field("last_outcome"), std::nullopt);
+    EXPECT_EQ(second.field("e"), "step");
+    EXPECT_EQ(second.field("v"), std::to_string(version + 2));
+    EXPECT_EQ(second.field("f"), "1");
+    EXPECT_EQ(second.field("t"), delivered ? "2" : "6");
+    EXPECT_EQ(second.field("submit"), std::nullopt);
+    EXPECT_EQ(second.field("last_outcome"), delivered ? "succeeded" : "failed");
+    if (delivered)
+      EXPECT_EQ(zscore(keys.work(), copy.order_number), at) << "the callback is due";
+    else
+      EXPECT_EQ(zscore(keys.work(), copy.order_number), -copy.created_at_ms);
+  }
+}
+
+TEST_F(StoreAppend, IllegalPathsAreRefusedWithoutARoundTrip) {
+  const std::int64_t m = 1106;
+  fund(m, 1'000'000);
+  std::map<int, order_record> in;
+  std::uint32_t seq = 0;
+  for (int s : {1, 2, 3, 4, 6, 7}) in[s] = order_in(m, ++seq, s, k_notify);
+  in[0] = in[6];
+  in[0].status = order_status::pending_payment;
+  const auto before = state_of(m);
+  int refused = 0;
+  const auto commands = commands_during([&] {
+    for (order_status from : k_statuses) {
+      for (order_status to : k_statuses) {
+        if (k_advance_moves.count({to_int(from), to_int(to)})) continue;
+        SCOPED_TRACE(std::to_string(to_int(from)) + "->" + std::to_string(to_int(to)));
+        order_record copy = in[to_int(from)];
+        auto r = run(store_->advance(copy, to, "x", {}, k_t0_ms + 1'000));
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error(), errc::illegal_transition);
+        auto t = run(store_->transition(m, copy.order_number, from, to, "x", {}, k_t0_ms + 1'000));
+        ASSERT_FALSE(t);
+        EXPECT_EQ(t.error(), errc::illegal_transition);
+        ++refused;
+      }
+    }
+    // Through a status: only 7 -> 1 -> 2 or 6, although 6->7->6 and 7->1->3 are two allowed
+    // moves each.
+    const std::vector<std::tuple<int, order_status, order_status>> hops = {
+        {6, order_status::recharging, order_status::success},
+        {6, order_status::matched, order_status::waiting},
+        {7, order_status::recharging, order_status::failed},
+        {7, order_status::waiting, order_status::matched},
+        {7, order_status::recharging, order_status::recharging},
+        {1, order_status::recharging, order_status::success},
+    };
+    for (const auto& [from, via, to] : hops) {
+      SCOPED_TRACE(std::to_string(from) + "->" + std::to_string(to_int(via)) + "->" +
+                   std::to_string(to_int(to)));
+      order_record copy = in[from];
+      auto r = run(store_->advance(copy, to, "x", {}, k_t0_ms + 1'000, order_store::hop{via, {}}));
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error(), errc::illegal_transition);
+      ++refused;
+    }
+  });
+  EXPECT_EQ(refused, 7 * 7 - 8 + 6);
+  EXPECT_EQ(commands, 0) << "an illegal step went to Redis";
+  EXPECT_EQ(state_of(m), before);
+}
+
+TEST_F(StoreAppend, ReservedExtraNamesAreRefusedWithoutARoundTrip) {
+  const std::int64_t m = 1107;
+  fund(m, 100'000);
+  const order_record in7 = order_in(m, 1, 7);
+  const auto before = state_of(m);
+  // The record's own fields, the log event's fixed ones, and no name at all (pack_order would
+  // write a record unpack_order refuses).
+  // clang-format off
+  const std::vector<std::string> reserved = {
+      "order_number", "order_no", "merchant_id", "store_id", "mobile", "carrier", "money",
+      "recharge_type", "notify_url", "change", "source", "fingerprint", "cost", "status", "reason",
+      "created_at", "updated_at", "finished_at", "events", "refunded", "e", "o", "v", "f", "t",
+      "why", "type", "from", "to", "at", ""};
+  // clang-format on
+  const auto commands = commands_during([&] {
+    for (const auto& name : reserved) {
+      SCOPED_TRACE(name);
+      order_record copy = in7;
+      auto r = run(store_->advance(copy, order_status::recharging, "", {{name, "0"}}, k_t0_ms));
+      ASSERT_FALSE(r);
+      EXPECT_EQ(r.error(), errc::internal);
+      auto via = run(store_->advance(copy, order_status::success, "", {}, k_t0_ms,
+                                     order_store::hop{order_status::recharging, {{name, "0"}}}));
+      ASSERT_FALSE(via);
+      EXPECT_EQ(via.error(), errc::internal);
+      EXPECT_EQ(pack_order(copy), pack_order(in7));
+    }
+  });
+  EXPECT_EQ(commands, 0);
+  EXPECT_EQ(state_of(m), before);
+}
+
+TEST_F(StoreAppend, ReachingSuccessSchedulesTheCallbackOnlyWithANotifyUrl) {
+  const std::int64_t m = 1108;
+  fund(m, 100'000);
+  const merchant_keys keys(k_prefix, m);
+  order_record loud = order_in(m, 1, 1, k_notify);
+  order_record quiet = order_in(m, 2, 1);
+  ASSERT_EQ(zscore(keys.work(), loud.order_number), -loud.created_at_ms);
+  const std::int64_t done_at = k_t0_ms + 5'000;
+  ASSERT_TRUE(run(store_->advance(loud, order_status::success, "", {}, done_at)));
+  ASSERT_TRUE(run(store_->advance(quiet, order_status::success, "", {}, done_at)));
+  EXPECT_EQ(zscore(keys.work(), loud.order_number), done_at);
+  const auto stored = get(m, loud.order_number);
+  EXPECT_EQ(stored.extra_field("cb_status"), "pending");
+  EXPECT_EQ(stored.extra_field("cb_attempts"), "0");
+  EXPECT_EQ(stored.finished_at_ms, done_at);
+  EXPECT_EQ(zscore(keys.work(), quiet.order_number), std::nullopt);
+  EXPECT_EQ(get(m, quiet.order_number).extra_field("cb_status"), std::nullopt);
+  // 3 is not final: the order stays where recovery finds it.
+  order_record failing = order_in(m, 3, 6, k_notify);
+  ASSERT_TRUE(run(store_->advance(failing, order_status::failed, "x", {}, done_at)));
+  EXPECT_EQ(zscore(keys.work(), failing.order_number), -failing.created_at_ms);
+}
+
+// The append script trusts C++ with every transition but not with money: a record that changes
+// the cost or the refunded flag, enters or leaves 4, or skips or repeats a version is refused.
+TEST_F(StoreAppend, ScriptRefusesARecordThatTouchesMoneyOrStatus4) {
+  const std::int64_t m = 1109;
+  fund(m, 100'000);
+  const merchant_keys keys(k_prefix, m);
+  const order_record in6 = order_in(m, 1, 6, k_notify);
+  const order_record in4 = order_in(m, 2, 4, k_notify);
+  const auto before = state_of(m);
+  auto step_of = [](const order_record& o, order_status to) {
+    std::vector<log_event> events(
+        1, log_event{"step",
+                     {{"f", std::to_string(to_int(o.status))}, {"t", std::to_string(to_int(to))}}});
+    return events;
+  };
+  auto next = [](order_record o, order_status to) {
+    o.status = to;
+    ++o.event_count;
+    return o;
+  };
+  struct lie {
+    std::string what;
+    const order_record* from;
+    order_record after;
+  };
+  std::vector<lie> lies;
+  auto cheaper = next(in6, order_status::matched);
+  cheaper.cost_fen = 1;
+  lies.push_back({"another cost", &in6, cheaper});
+  auto gratis = next(in6, order_status::matched);
+  gratis.refunded = true;
+  lies.push_back({"refunded flag set", &in6, gratis});
+  lies.push_back({"into 4", &in6, next(in6, order_status::refunded)});
+  auto out_of_4 = next(in4, order_status::waiting);
+  lies.push_back({"out of 4", &in4, out_of_4});
+  auto unrefunded = next(in4, order_status::refunded);
+  unrefunded.refunded = false;
+  lies.push_back({"refunded flag cleared", &in4, unrefunded});
+  auto skip = next(in6, order_status::matched);
+  ++skip.event_count;
+  lies.push_back({"version skipped", &in6, skip});
+  auto same = in6;
+  same.status = order_status::matched;
+  lies.push_back({"version repeated", &in6, same});
+  for (const auto& [what, from, after] : lies) {
+    auto c = ledger_scripts::append_call(keys, *fence_, from->event_count, after,
+                                         step_of(*from, after.status), work_change::keep());
+    auto answer = call_script(ledger_scripts::append(), std::move(c));
+    EXPECT_TRUE(answer.is_error()) << what << ": " << word(answer);
+    EXPECT_EQ(state_of(m), before) << what;
+  }
+  // The control: the same call with an honest record is stored, and in 4 a callback step is.
+  auto c =
+      ledger_scripts::append_call(keys, *fence_, in6.event_count, next(in6, order_status::matched),
+                                  step_of(in6, order_status::matched), work_change::keep());
+  EXPECT_EQ(word(call_script(ledger_scripts::append(), std::move(c))), "ok");
+  auto cb = in4;
+  ++cb.event_count;
+  set_extra(cb, "cb_attempts", "1");
+  std::vector<log_event> attempt(1, log_event{"cb", {{"n", "1"}, {"ok", "0"}}});
+  auto c4 = ledger_scripts::append_call(keys, *fence_, in4.event_count, cb, attempt,
+                                        work_change::set(k_t0_ms + 9));
+  EXPECT_EQ(word(call_script(ledger_scripts::append(), std::move(c4))), "ok");
+}
+
+TEST_F(StoreAppend, TransitionReadsTheOrderAndRefusesAnotherFrom) {
+  const std::int64_t m = 1110;
+  fund(m, 100'000);
+  const order_record in7 = order_in(m, 1, 7);
+  const auto before = state_of(m);
+  auto stale = run(store_->transition(m, in7.order_number, order_status::waiting,
+                                      order_status::matched, "", {}, k_t0_ms + 10));
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error(), errc::stale_status);
+  EXPECT_EQ(state_of(m), before);
+  auto unknown = run(store_->transition(m, number_of(m, 77), order_status::matched,
+                                        order_status::recharging, "", {}, k_t0_ms + 10));
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error(), errc::order_not_found);
+  auto moved =
+      run(store_->transition(m, in7.order_number, order_status::matched, order_status::recharging,
+                             "", {{"submit", "ok"}}, k_t0_ms + 11));
+  ASSERT_TRUE(moved) << moved.error().message();
+  EXPECT_EQ(pack_order(*moved), pack_order(get(m, in7.order_number)));
+  EXPECT_EQ(moved->status, order_status::recharging);
+  EXPECT_EQ(moved->extra_field("submit"), "ok");
+}
+
+// A step of an order's callback is a compare-and-set too: it moves the work entry (due again,
+// or done), and an attempt someone else already counted is refused.
+TEST_F(StoreAppend, CallbackAttemptsAreCountedOnceAndMoveTheWorkEntry) {
+  const std::int64_t m = 1111;
+  fund(m, 100'000);
+  const merchant_keys keys(k_prefix, m);
+  const order_record done = order_in(m, 1, 2, k_notify);
+  callback_store callbacks(*store_);
+  callback_attempt first;
+  first.attempt = 1;
+  first.at_ms = k_t0_ms + 100;
+  first.http_status = 500;
+  first.error = "http 500";
+  ASSERT_TRUE(run(callbacks.record_attempt(m, done.order_number, first, k_t0_ms + 2'000)));
+  EXPECT_EQ(zscore(keys.work(), done.order_number), k_t0_ms + 2'000);
+  EXPECT_EQ(get(m, done.order_number).extra_field("cb_attempts"), "1");
+  const auto before = state_of(m);
+  auto again = run(callbacks.record_attempt(m, done.order_number, first, k_t0_ms + 3'000));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error(), errc::stale_status);
+  EXPECT_EQ(state_of(m), before);
+  callback_attempt second;
+  second.attempt = 2;
+  second.at_ms = k_t0_ms + 2'000;
+  second.http_status = 200;
+  second.delivered = true;
+  ASSERT_TRUE(run(callbacks.record_attempt(m, done.order_number, second, 0)));
+  EXPECT_EQ(zscore(keys.work(), done.order_number), std::nullopt);
+  EXPECT_EQ(get(m, done.order_number).extra_field("cb_status"), "delivered");
+  auto attempts = run(callbacks.attempts(m, done.order_number));
+  ASSERT_TRUE(attempts);
+  ASSERT_EQ(attempts->size(), 2u);
+  EXPECT_FALSE((*attempts)[0].delivered);
+  EXPECT_TRUE((*attempts)[1].delivered);
+  // An operator's re-notify makes it due again.
+  ASSERT_TRUE(run(callbacks.renotify(m, done.order_number, k_t0_ms + 5'000)));
+  EXPECT_EQ(zscore(keys.work(), done.order_number), k_t0_ms + 5'000);
+  EXPECT_EQ(log_of(m, done.order_number).back().field("e"), "renotify");
+}
+
+// ------------------------------------------------------------------------------------ refund
+
+TEST_F(StoreRefund, FromWaitingMatchedOrRechargingStepsTo3ThenRefundsTheCost) {
+  const std::int64_t m = 1201;
+  fund(m, 100'000);
+  const merchant_keys keys(k_prefix, m);
+  std::uint32_t seq = 0;
+  for (int from : {6, 7, 1}) {
+    SCOPED_TRACE("from " + std::to_string(from));
+    const order_record copy = order_in(m, ++seq, from);
+    const fen_t balance_before = balance(m);
+    const std::int64_t now = k_t0_ms + 1'000 + seq;
+    auto r = run(store_->fail_refund(copy, "every channel failed", now));
+    ASSERT_TRUE(r) << r.error().message();
+    const order_record stored = get(m, copy.order_number);
+    EXPECT_EQ(pack_order(*r), pack_order(stored));
+    EXPECT_EQ(stored.status, order_status::refunded);
+    EXPECT_TRUE(stored.refunded);
+    EXPECT_EQ(stored.reason, "every channel failed");
+    EXPECT_EQ(stored.finished_at_ms, now);
+    EXPECT_EQ(stored.event_count, copy.event_count + 2);
+    EXPECT_EQ(balance(m), balance_before + k_cost_fen);
+    const auto events = log_of(m, copy.order_number);
+    ASSERT_EQ(static_cast<std::int64_t>(events.size()), copy.event_count + 2);
+    const auto& to3 = events[events.size() - 2];
+    const auto& to4 = events.back();
+    EXPECT_EQ(to3.field("e"), "step");
+    EXPECT_EQ(to3.field("f"), std::to_string(from));
+    EXPECT_EQ(to3.field("t"), "3");
+    EXPECT_EQ(to3.field("why"), "every channel failed");
+    EXPECT_EQ(to4.field("e"), "refund");
+    EXPECT_EQ(to4.field("v"), std::to_string(copy.event_count + 2));
+    EXPECT_EQ(to4.field("f"), "3");
+    EXPECT_EQ(to4.field("t"), "4");
+    EXPECT_EQ(to4.field("amount"), std::to_string(k_cost_fen));
+    EXPECT_EQ(to4.field("bal"), std::to_string(balance_before + k_cost_fen));
+    EXPECT_EQ(zscore(keys.work(), copy.order_number), std::nullopt) << "no callback owed";
+  }
+  EXPECT_EQ(balance(m), 100'000);
+}
+
+TEST_F(StoreRefund, WithANotifyUrlTheRefundedOrderIsDueForItsCallback) {
+  const std::int64_t m = 1202;
+  fund(m, 100'000);
+  const order_record copy = order_in(m, 1, 7, k_notify);
+  const std::int64_t now = k_t0_ms + 3'000;
+  auto r = run(store_->fail_refund(copy, "no channel", now));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(zscore(merchant_keys(k_prefix, m).work(), copy.order_number), now);
+  EXPECT_EQ(r->extra_field("cb_status"), "pending");
+  auto due = run(store_->due_callbacks(m, now, 10));
+  ASSERT_TRUE(due);
+  EXPECT_EQ(*due, std::vector<std::string>{copy.order_number});
+}
+
+// The refund script credits what the order was debited, from the stored record: a copy claiming
+// another cost is refused, and nothing moves.
+TEST_F(StoreRefund, CreditsTheStoredCostAndRefusesACopyClaimingAnother) {
+  const std::int64_t m = 1203;
+  fund(m, 100'000);
+  const order_record copy = order_in(m, 1, 1);
+  auto inflated = copy;
+  inflated.cost_fen = 50'000;
+  const auto before = state_of(m);
+  auto r = run(store_->fail_refund(inflated, "x", k_t0_ms + 10));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::storage_protocol);
+  EXPECT_EQ(state_of(m), before);
+  auto ok = run(store_->fail_refund(copy, "x", k_t0_ms + 11));
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(balance(m), 100'000);
+  EXPECT_EQ(log_of(m, copy.order_number).back().field("amount"), std::to_string(k_cost_fen));
+}
+
+TEST_F(StoreRefund, ASecondRefundWithTheOldCopyIsStaleAndMovesNothing) {
+  const std::int64_t m = 1204;
+  fund(m, 100'000);
+  const order_record copy = order_in(m, 1, 1);
+  ASSERT_TRUE(run(store_->fail_refund(copy, "first", k_t0_ms + 10)));
+  const auto before = state_of(m);
+  auto again = run(store_->fail_refund(copy, "second", k_t0_ms + 20));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error(), errc::stale_status);
+  auto by_number = run(
+      store_->fail_refund(m, copy.order_number, order_status::recharging, "third", k_t0_ms + 30));
+  ASSERT_FALSE(by_number);
+  EXPECT_EQ(by_number.error(), errc::stale_status);
+  EXPECT_EQ(state_of(m), before);
+  EXPECT_EQ(balance(m), 100'000);
+}
+
+// Straight to the script, past every C++ check: a copy that lies about where it starts, or
+// about an already refunded order, gets stale; money moves once.
+TEST_F(StoreRefund, ScriptRefusesARefundFromAnywhereButTheStoredState) {
+  const std::int64_t m = 1205;
+  fund(m, 100'000);
+  const merchant_keys keys(k_prefix, m);
+  const order_record in4 = order_in(m, 1, 4);
+  const order_record in7 = order_in(m, 2, 7);
+  const auto before = state_of(m);
+  auto refunded_again = in4;
+  refunded_again.event_count += 1;
+  auto c = ledger_scripts::refund_call(keys, *fence_, in4.event_count, 3, "again", refunded_again,
+                                       work_change::remove());
+  EXPECT_EQ(word(call_script(ledger_scripts::refund(), std::move(c))), "stale");
+  auto after7 = in7;
+  after7.status = order_status::refunded;
+  after7.refunded = true;
+  after7.event_count += 2;
+  for (int wrong_from : {6, 1}) {
+    auto w = ledger_scripts::refund_call(keys, *fence_, in7.event_count, wrong_from, "x", after7,
+                                         work_change::remove());
+    EXPECT_EQ(word(call_script(ledger_scripts::refund(), std::move(w))), "stale") << wrong_from;
+  }
+  auto old_version = ledger_scripts::refund_call(keys, *fence_, in7.event_count - 1, 7, "x", after7,
+                                                 work_change::remove());
+  EXPECT_EQ(word(call_script(ledger_scripts::refund(), std::move(old_version))), "stale");
+  EXPECT_EQ(state_of(m), before);
+}
+
+TEST_F(StoreRefund, ScriptRefusesARefundedRecordThatBreaksTheRules) {
+  const std::int64_t m = 1206;
+  fund(m, 100'000);
+  const merchant_keys keys(k_prefix, m);
+  const order_record in1 = order_in(m, 1, 1);
+  auto honest = in1;
+  honest.status = order_status::refunded;
+  honest.refunded = true;
+  honest.event_count += 2;
+  const auto before = state_of(m);
+  std::vector<std::pair<std::string, order_record>> lies;
+  auto delivered = honest;
+  delivered.status = order_status::success;
+  lies.emplace_back("status 2", delivered);
+  auto not_flagged = honest;
+  not_flagged.refunded = false;
+  lies.emplace_back("refunded flag not set", not_flagged);
+  auto one_step = honest;
+  one_step.event_count -= 1;
+  lies.emplace_back("one version where two events are written", one_step);
+  auto dearer = honest;
+  dearer.cost_fen += 1;
+  lies.emplace_back("another cost", dearer);
+  for (const auto& [what, after] : lies) {
+    auto c = ledger_scripts::refund_call(keys, *fence_, in1.event_count, 1, "x", after,
+                                         work_change::remove());
+    auto answer = call_script(ledger_scripts::refund(), std::move(c));
+    EXPECT_TRUE(answer.is_error()) << what << ": " << word(answer);
+    EXPECT_EQ(state_of(m), before) << what;
+  }
+  // A start no refund has (2, 4, 0) is a bad call, whatever the record says.
+  for (int from : {2, 4, 0}) {
+    auto c = ledger_scripts::refund_call(keys, *fence_, in1.event_count, from, "x", honest,
+                                         work_change::remove());
+    EXPECT_TRUE(call_script(ledger_scripts::refund(), std::move(c)).is_error()) << from;
+  }
+  EXPECT_EQ(state_of(m), before);
+  auto c = ledger_scripts::refund_call(keys, *fence_, in1.event_count, 1, "x", honest,
+                                       work_change::remove());
+  EXPECT_EQ(word(call_script(ledger_scripts::refund(), std::move(c))), "ok");
+}
+
+TEST_F(StoreRefund, From3KeepsTheStoredReasonAndWritesOnlyTheRefund) {
+  const std::int64_t m = 1207;
+  fund(m, 100'000);
+  order_record copy = order_in(m, 1, 1);
+  ASSERT_TRUE(run(
+      store_->advance(copy, order_status::failed, "supplier: number barred", {}, k_t0_ms + 10)));
+  auto r = run(store_->fail_refund(copy, "recovery", k_t0_ms + 20));
+  ASSERT_TRUE(r) << r.error().message();
+  const auto stored = get(m, copy.order_number);
+  EXPECT_EQ(stored.reason, "supplier: number barred");
+  EXPECT_EQ(stored.event_count, copy.event_count + 1);
+  const auto events = log_of(m, copy.order_number);
+  EXPECT_EQ(events.back().field("e"), "refund");
+  EXPECT_EQ(events.back().field("why"), "supplier: number barred");
+  EXPECT_EQ(events[events.size() - 2].field("t"), "3");
+  EXPECT_EQ(balance(m), 100'000);
+}
+
+TEST_F(StoreRefund, ADeliveredOrderIsNeverRefunded) {
+  const std::int64_t m = 1208;
+  fund(m, 100'000);
+  const merchant_keys keys(k_prefix, m);
+  const order_record in2 = order_in(m, 1, 2);
+  const auto before = state_of(m);
+  EXPECT_EQ(
+      commands_during([&] {
+        EXPECT_EQ(run(store_->fail_refund(in2, "x", k_t0_ms)).error(), errc::illegal_transition);
+        EXPECT_EQ(run(store_->fail_refund(m, in2.order_number, order_status::success, "x", k_t0_ms))
+                      .error(),
+                  errc::illegal_transition);
+      }),
+      0);
+  // Asked as if it were still in 1, the script sees 2 and refuses.
+  EXPECT_EQ(
+      run(store_->fail_refund(m, in2.order_number, order_status::recharging, "x", k_t0_ms)).error(),
+      errc::stale_status);
+  auto claimed = in2;
+  claimed.status = order_status::recharging;
+  EXPECT_EQ(run(store_->fail_refund(claimed, "x", k_t0_ms)).error(), errc::stale_status);
+  EXPECT_EQ(state_of(m), before);
+  EXPECT_EQ(balance(m), 100'000 - k_cost_fen);
+}
+
+TEST_F(StoreRefund, RacingRefundsOfOneOrderCreditItOnce) {
+  const std::int64_t m = 1209;
+  fund(m, 100'000);
+  const order_record copy = order_in(m, 1, 1);
+  std::vector<asio::awaitable<boost::system::result<order_record>>> ops;
+  for (int i = 0; i < 8; ++i) {
+    ops.push_back(store_->fail_refund(copy, "copy " + std::to_string(i), k_t0_ms + 10 + i));
+    ops.push_back(store_->fail_refund(m, copy.order_number, order_status::recharging,
+                                      "read " + std::to_string(i), k_t0_ms + 10 + i));
+  }
+  auto results = run_all(std::move(ops));
+  int ok = 0;
+  for (const auto& r : results) {
+    if (r)
+      ++ok;
+    else
+      EXPECT_EQ(r.error(), errc::stale_status);
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(balance(m), 100'000);
+  int refunds = 0;
+  for (const auto& e : log_of(m, copy.order_number)) refunds += e.field("e") == "refund" ? 1 : 0;
+  EXPECT_EQ(refunds, 1);
+}
+
+TEST_F(StoreRefund, AnUnknownOrderIsNotFound) {
+  const std::int64_t m = 1210;
+  fund(m, 100'000);
+  auto ghost = make_order(m, "ghost", 5);
+  ghost.status = order_status::recharging;
+  ghost.event_count = 3;
+  const auto before = state_of(m);
+  EXPECT_EQ(run(store_->fail_refund(ghost, "x", k_t0_ms)).error(), errc::order_not_found);
+  EXPECT_EQ(run(store_->fail_refund(m, ghost.order_number, order_status::recharging, "x", k_t0_ms))
+                .error(),
+            errc::order_not_found);
+  EXPECT_EQ(state_of(m), before);
+}
+
+// ------------------------------------------------------------------------------------ credit
+
+TEST_F(StoreCredit, ARefIsAppliedOnceAndARepeatAnswersTheBalance) {
+  const std::int64_t m = 1301;
+  use(m);
+  auto first = run(store_->credit(m, "wire-1", 12'345, k_t0_ms));
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_FALSE(first->repeat);
+  EXPECT_EQ(first->balance_fen, 12'345);
+  const auto log = log_entries(m);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].field("e"), "credit");
+  EXPECT_EQ(log[0].field("ref"), "wire-1");
+  EXPECT_EQ(log[0].field("amount"), "12345");
+  EXPECT_EQ(log[0].field("bal"), "12345");
+  const auto before = state_of(m);
+  auto again = run(store_->credit(m, "wire-1", 12'345, k_t0_ms + 1));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->repeat);
+  EXPECT_EQ(again->balance_fen, 12'345);
+  EXPECT_EQ(state_of(m), before);
+}
+
+TEST_F(StoreCredit, ConcurrentDeliveriesOfOneRefApplyOnce) {
+  const std::int64_t m = 1302;
+  use(m);
+  std::vector<asio::awaitable<boost::system::result<credit_result>>> ops;
+  for (int i = 0; i < 16; ++i) ops.push_back(store_->credit(m, "wire-2", 500, k_t0_ms));
+  auto results = run_all(std::move(ops));
+  int applied = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r) << r.error().message();
+    applied += r->repeat ? 0 : 1;
+    EXPECT_EQ(r->balance_fen, 500);
+  }
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(xlen(m), 1);
+}
+
+TEST_F(StoreCredit, TheSameRefWithAnotherAmountIsAConflictAndMovesNothing) {
+  const std::int64_t m = 1303;
+  use(m);
+  ASSERT_TRUE(run(store_->credit(m, "wire-9", 10'000, k_t0_ms)));
+  const auto before = state_of(m);
+  for (const fen_t other : {5'000, 10'001, -10'000, 0}) {
+    auto conflict = run(store_->credit(m, "wire-9", other, k_t0_ms + 1));
+    ASSERT_FALSE(conflict) << other;
+    EXPECT_EQ(conflict.error(), errc::order_no_conflict) << other;
+  }
+  EXPECT_EQ(state_of(m), before);
+  auto again = run(store_->credit(m, "wire-9", 10'000, k_t0_ms + 2));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->repeat);
+}
+
+TEST_F(StoreCredit, ACorrectionCannotTakeTheBalanceBelowZero) {
+  const std::int64_t m = 1304;
+  fund(m, 1'000);
+  const auto before = state_of(m);
+  auto r = run(store_->credit(m, "fix-1", -1'001, k_t0_ms));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::insufficient_balance);
+  EXPECT_EQ(state_of(m), before) << "the refused ref must not be consumed either";
+  auto to_zero = run(store_->credit(m, "fix-1", -1'000, k_t0_ms + 1));
+  ASSERT_TRUE(to_zero) << to_zero.error().message();
+  EXPECT_FALSE(to_zero->repeat);
+  EXPECT_EQ(to_zero->balance_fen, 0);
+  auto repeat = run(store_->credit(m, "fix-1", -1'000, k_t0_ms + 2));
+  ASSERT_TRUE(repeat);
+  EXPECT_TRUE(repeat->repeat);
+  EXPECT_EQ(repeat->balance_fen, 0);
+  auto a = run(store_->account(m));
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->credits, 0);
+  // Money spent on orders is not there to correct away either.
+  fund(m, k_cost_fen);
+  accept_new(m, 1);
+  EXPECT_EQ(run(store_->credit(m, "fix-2", -1, k_t0_ms + 3)).error(), errc::insufficient_balance);
+}
+
+// ----------------------------------------------------------------------------------- fencing
+
+class StoreFencing : public store_fixture {
+ protected:
+  // Merchant m funded, with an order in 6 and one in 1, before its fence is changed.
+  void prepare(std::int64_t m) {
+    fund(m, 100'000);
+    in6_ = order_in(m, 1, 6);
+    in1_ = order_in(m, 2, 1);
+  }
+
+  // One write of each script through `store`, each expected to fail with `code` and to leave
+  // the caller's copies as they were.
+  void try_every_write(order_store& store, std::int64_t m, errc code) {
+    auto accepted = run(store.accept(make_order(m, "late", 50), k_t0_ms + 50));
+    ASSERT_FALSE(accepted);
+    EXPECT_EQ(accepted.error(), code) << "accept";
+    order_record copy = in6_;
+    auto advanced = run(store.advance(copy, order_status::matched, "", {}, k_t0_ms + 50));
+    ASSERT_FALSE(advanced);
+    EXPECT_EQ(advanced.error(), code) << "append";
+    EXPECT_EQ(pack_order(copy), pack_order(in6_));
+    auto refunded = run(store.fail_refund(in1_, "x", k_t0_ms + 50));
+    ASSERT_FALSE(refunded);
+    EXPECT_EQ(refunded.error(), code) << "refund";
+    auto credited = run(store.credit(m, "late-wire", 1'000, k_t0_ms + 50));
+    ASSERT_FALSE(credited);
+    EXPECT_EQ(credited.error(), code) << "credit";
+  }
+
+  void expect_every_write_refused(order_store& store, std::int64_t m, errc code) {
+    const auto before = state_of(m);
+    try_every_write(store, m, code);
+    EXPECT_EQ(state_of(m), before);
+  }
+
+  std::string fence_key(std::int64_t m) const { return merchant_keys(k_prefix, m).fence(); }
+
+  order_record in6_, in1_;
+};
+
+// ----------------------------------------------------------------------------------- fencing
+
+TEST_F(StoreFencing, AnotherEpochInTheFenceRefusesEveryScript) {
+  const std::int64_t m = 1401;
+  prepare(m);
+  server_->command({"HSET", fence_key(m), "0", "2"});  // our token still says 1
+  expect_every_write_refused(*store_, m, errc::fenced);
+}
+
+TEST_F(StoreFencing, NoFenceAtAllRefusesEveryScript) {
+  const std::int64_t m = 1402;
+  prepare(m);
+  server_->command({"DEL", fence_key(m)});
+  expect_every_write_refused(*store_, m, errc::fenced);
+}
+
+TEST_F(StoreFencing, AnotherInstancesFenceDoesNotAdmitThisOne) {
+  const std::int64_t m = 1403;
+  prepare(m);
+  server_->command({"DEL", fence_key(m)});
+  server_->command({"HSET", fence_key(m), "7", "1"});  // instance 7 at epoch 1; we are 0 at 1
+  expect_every_write_refused(*store_, m, errc::fenced);
+}
+
+// An instance that lost its lease keeps running for a while (a GC pause, a partition): once the
+// new holder has written its epoch into the fence, the zombie cannot write a thing, even from a
+// fresh copy, while the new holder writes normally.
+TEST_F(StoreFencing, AZombieWithTheOldEpochIsRefusedWhileTheNewEpochWrites) {
+  const std::int64_t m = 1404;
+  prepare(m);
+  server_->command({"HSET", fence_key(m), "0", "2"});
+  auto new_token = test::fence_token_for("0", 2);
+  order_store current(*conn_, k_prefix, *new_token);
+  expect_every_write_refused(*store_, m, errc::fenced);
+
+  order_record copy = in6_;
+  ASSERT_TRUE(run(current.advance(copy, order_status::matched, "", {}, k_t0_ms + 60)));
+  ASSERT_TRUE(run(current.fail_refund(in1_, "x", k_t0_ms + 60)));
+  ASSERT_TRUE(run(current.credit(m, "wire-new", 1'000, k_t0_ms + 60)));
+  ASSERT_TRUE(run(current.accept(make_order(m, "new", 60), k_t0_ms + 60)));
+  order_record fresh = get(m, in6_.order_number);
+  const auto before = state_of(m);
+  auto zombie = run(store_->advance(fresh, order_status::recharging, "", {}, k_t0_ms + 61));
+  ASSERT_FALSE(zombie);
+  EXPECT_EQ(zombie.error(), errc::fenced);
+  EXPECT_EQ(state_of(m), before);
+}
+
+TEST_F(StoreFencing, BeforeTheEpochIsTakenWritesAreUnavailableWithoutARoundTrip) {
+  const std::int64_t m = 1405;
+  prepare(m);
+  fence_token unset;
+  unset.instance = "0";  // epoch 0: the lease is not held yet
+  order_store early(*conn_, k_prefix, unset);
+  const auto before = state_of(m);
+  EXPECT_EQ(commands_during([&] { try_every_write(early, m, errc::storage_unavailable); }), 0);
+  EXPECT_EQ(state_of(m), before);
+}
+
+// ------------------------------------------------------------------------------------- reads
+
+TEST_F(StoreReads, GetFindByOrderNoAndTheOrderNoEntry) {
+  const std::int64_t m = 1501;
+  fund(m, 100'000);
+  const order_record o = accept_new(m, 1);
+  auto by_no = run(store_->find_by_order_no(m, "no-1"));
+  ASSERT_TRUE(by_no) << by_no.error().message();
+  EXPECT_EQ(pack_order(*by_no), pack_order(o));
+  auto entry = run(store_->order_no_entry_of(m, "no-1"));
+  ASSERT_TRUE(entry) << entry.error().message();
+  EXPECT_EQ(entry->order_number, o.order_number);
+  EXPECT_EQ(entry->fingerprint, "fp-no-1");
+  EXPECT_EQ(run(store_->get(m, number_of(m, 2))).error(), errc::order_not_found);
+  EXPECT_EQ(run(store_->find_by_order_no(m, "no-2")).error(), errc::order_not_found);
+  EXPECT_EQ(run(store_->order_no_entry_of(m, "no-2")).error(), errc::order_not_found);
+  // Another merchant's keys do not hold it.
+  EXPECT_EQ(run(store_->get(m + 1, o.order_number)).error(), errc::order_not_found);
+  EXPECT_EQ(run(store_->find_by_order_no(m + 1, "no-1")).error(), errc::order_not_found);
+}
+
+class StoreList : public store_fixture {
+ protected:
+  // 25 orders of m created a second apart from k_t0_ms; every fifth moved on to 7.
+  void SetUp() override {
+    store_fixture::SetUp();
+    fund(m, 1'000'000);
+    for (std::uint32_t i = 0; i < 25; ++i) {
+      auto rec = make_order(m, "L-" + std::to_string(i), i);
+      ASSERT_TRUE(run(store_->accept(rec, k_t0_ms + i * 1000)));
+      n.push_back(rec.order_number);
+      if (i % 5 == 0) {
+        order_record copy = get(m, rec.order_number);
+        ASSERT_TRUE(run(store_->advance(copy, order_status::matched, "", {}, k_t0_ms + 100'000)));
+      }
+    }
+  }
+
+  static std::vector<std::string> numbers(const order_page& p) {
+    std::vector<std::string> out;
+    for (const auto& o : p.orders) out.push_back(o.order_number);
+    return out;
+  }
+
+  const std::int64_t m = 1502;
+  const std::int64_t lo = k_t0_ms, hi = k_t0_ms + 24'000;
+  std::vector<std::string> n;  // n[i] created at k_t0_ms + i s
+};
+
+TEST_F(StoreList, NewestFirstWithPagingAndTheTotal) {
+  auto p1 = run(store_->list(m, lo, hi, std::nullopt, 1, 10));
+  ASSERT_TRUE(p1) << p1.error().message();
+  EXPECT_EQ(p1->total, 25);
+  ASSERT_EQ(p1->orders.size(), 10u);
+  for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(p1->orders[i].order_number, n[24 - i]);
+  EXPECT_EQ(p1->orders[0].order_no, "L-24");
+  EXPECT_EQ(p1->orders[0].cost_fen, k_cost_fen);
+  auto p3 = run(store_->list(m, lo, hi, std::nullopt, 3, 10));
+  ASSERT_TRUE(p3);
+  EXPECT_EQ(p3->total, 25);
+  EXPECT_EQ(numbers(*p3), (std::vector<std::string>{n[4], n[3], n[2], n[1], n[0]}));
+  auto p4 = run(store_->list(m, lo, hi, std::nullopt, 4, 10));
+  ASSERT_TRUE(p4);
+  EXPECT_EQ(p4->total, 25);
+  EXPECT_TRUE(p4->orders.empty());
+  auto bad_page = run(store_->list(m, lo, hi, std::nullopt, 0, 20));
+  ASSERT_TRUE(bad_page);
+  EXPECT_EQ(bad_page->total, 25);
+  EXPECT_TRUE(bad_page->orders.empty());
+  auto none = run(store_->list(m + 1, lo, hi, std::nullopt, 1, 20));
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->total, 0);
+}
+
+TEST_F(StoreList, BothBoundsAreInclusive) {
+  auto range = run(store_->list(m, k_t0_ms + 5000, k_t0_ms + 9000, std::nullopt, 1, 20));
+  ASSERT_TRUE(range);
+  EXPECT_EQ(range->total, 5);
+  EXPECT_EQ(numbers(*range), (std::vector<std::string>{n[9], n[8], n[7], n[6], n[5]}));
+  auto one = run(store_->list(m, k_t0_ms + 7000, k_t0_ms + 7000, std::nullopt, 1, 20));
+  ASSERT_TRUE(one);
+  EXPECT_EQ(numbers(*one), std::vector<std::string>{n[7]});
+  auto between = run(store_->list(m, k_t0_ms + 501, k_t0_ms + 999, std::nullopt, 1, 20));
+  ASSERT_TRUE(between);
+  EXPECT_EQ(between->total, 0);
+  EXPECT_TRUE(between->orders.empty());
+}
+
+TEST_F(StoreList, AStatusFilterCountsAndPagesOnlyThatStatus) {
+  auto matched = run(store_->list(m, lo, hi, order_status::matched, 1, 20));
+  ASSERT_TRUE(matched) << matched.error().message();
+  EXPECT_EQ(matched->total, 5);
+  EXPECT_EQ(numbers(*matched), (std::vector<std::string>{n[20], n[15], n[10], n[5], n[0]}));
+  auto second = run(store_->list(m, lo, hi, order_status::matched, 2, 2));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->total, 5);
+  EXPECT_EQ(numbers(*second), (std::vector<std::string>{n[10], n[5]}));
+  auto waiting = run(store_->list(m, lo, hi, order_status::waiting, 2, 15));
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(waiting->total, 20);
+  ASSERT_EQ(waiting->orders.size(), 5u);
+  for (const auto& o : waiting->orders) EXPECT_EQ(o.status, order_status::waiting);
+  EXPECT_EQ(waiting->orders.back().order_number, n[1]);
+  auto ranged =
+      run(store_->list(m, k_t0_ms + 5000, k_t0_ms + 15'000, order_status::matched, 1, 20));
+  ASSERT_TRUE(ranged);
+  EXPECT_EQ(numbers(*ranged), (std::vector<std::string>{n[15], n[10], n[5]}));
+  auto delivered = run(store_->list(m, lo, hi, order_status::success, 1, 20));
+  ASSERT_TRUE(delivered);
+  EXPECT_EQ(delivered->total, 0);
+}
+
+TEST_F(StoreReads, EventsOfAnOrderShowTypeFromToAndReasonInOrder) {
+  const std::int64_t m = 1503;
+  fund(m, 100'000);
+  order_record o = accept_new(m, 1);
+  order_record other = accept_new(m, 2);
+  ASSERT_TRUE(run(store_->advance(o, order_status::matched, "", {{"channel", "A"}}, k_t0_ms + 10)));
+  ASSERT_TRUE(run(store_->advance(other, order_status::matched, "", {}, k_t0_ms + 11)));
+  ASSERT_TRUE(run(store_->advance(o, order_status::recharging, "", {}, k_t0_ms + 12)));
+  ASSERT_TRUE(run(store_->advance(o, order_status::failed, "supplier: barred", {}, k_t0_ms + 13)));
+  ASSERT_TRUE(run(store_->fail_refund(o, "recovery", k_t0_ms + 14)));
+  auto events = run(store_->events(m, o.order_number));
+  ASSERT_TRUE(events) << events.error().message();
+  struct shown {
+    const char* type;
+    const char* from;
+    const char* to;
+    const char* reason;
+  };
+  const std::vector<shown> expected = {{"accepted", "0", "6", ""},
+                                       {"transition", "6", "7", ""},
+                                       {"transition", "7", "1", ""},
+                                       {"transition", "1", "3", "supplier: barred"},
+                                       {"refund", "3", "4", "supplier: barred"}};
+  ASSERT_EQ(events->size(), expected.size());
+  std::int64_t at = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE(i);
+    const auto& e = (*events)[i];
+    EXPECT_EQ(e.field("type"), expected[i].type);
+    EXPECT_EQ(e.field("from"), expected[i].from);
+    EXPECT_EQ(e.field("to"), expected[i].to);
+    EXPECT_EQ(e.field("reason"), expected[i].reason);
+    auto when = parse_int(e.field("at").value_or(""));
+    ASSERT_TRUE(when);
+    EXPECT_GE(*when, at) << "out of order";
+    at = *when;
+  }
+  EXPECT_EQ((*events)[0].field("order_no"), "no-1");
+  EXPECT_EQ((*events)[0].field("mobile"), "13800138000");
+  EXPECT_EQ((*events)[0].field("cost"), "9950");
+  EXPECT_EQ((*events)[1].field("channel"), "A");
+  EXPECT_EQ((*events)[4].field("amount"), "9950");
+  auto unknown = run(store_->events(m, number_of(m, 9)));
+  ASSERT_TRUE(unknown);
+  EXPECT_TRUE(unknown->empty());
+}
+
+// Paging one entry at a time through a log where a dozen steps separate two balance moves: a
+// page may come back empty without being the end; only an empty next_id is.
+TEST_F(StoreReads, LedgerPagesThroughDebitsRefundsAndCreditsWithRunningBalances) {
+  const std::int64_t m = 1504;
+  fund(m, 100'000);
+  const order_record a = accept_new(m, 1);
+  order_record b = accept_new(m, 2);
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(run(store_->advance(b, order_status::matched, "", {}, k_t0_ms + 10)));
+    ASSERT_TRUE(run(store_->advance(b, order_status::waiting, "busy", {}, k_t0_ms + 10)));
+  }
+  ASSERT_TRUE(run(store_->fail_refund(a, "no channel", k_t0_ms + 20)));
+  ASSERT_TRUE(run(store_->credit(m, "fix-1", -500, k_t0_ms + 30)));
+  struct move {
+    std::string type;
+    fen_t amount;
+    fen_t balance;
+    std::string order_number;
+    std::string ref;
+  };
+  const std::vector<move> expected = {{"credit", 100'000, 100'000, "", "fund-1"},
+                                      {"debit", k_cost_fen, 90'050, a.order_number, ""},
+                                      {"debit", k_cost_fen, 80'100, b.order_number, ""},
+                                      {"refund", k_cost_fen, 90'050, a.order_number, ""},
+                                      {"credit", -500, 89'550, "", "fix-1"}};
+  for (const std::int64_t limit : {1, 2, 100}) {
+    SCOPED_TRACE("limit " + std::to_string(limit));
+    std::vector<ledger_entry> seen;
+    std::string after;
+    int pages = 0;
+    do {
+      ASSERT_LT(++pages, 50);
+      auto page = run(store_->ledger(m, after, limit));
+      ASSERT_TRUE(page) << page.error().message();
+      EXPECT_LE(static_cast<std::int64_t>(page->entries.size()), limit);
+      for (auto& e : page->entries) seen.push_back(std::move(e));
+      after = page->next_id;
+    } while (!after.empty());
+    ASSERT_EQ(seen.size(), expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      SCOPED_TRACE(i);
+      EXPECT_EQ(seen[i].type, expected[i].type);
+      EXPECT_EQ(seen[i].amount_fen, expected[i].amount);
+      EXPECT_EQ(seen[i].balance_fen, expected[i].balance);
+      EXPECT_EQ(seen[i].order_number, expected[i].order_number);
+      EXPECT_EQ(seen[i].ref, expected[i].ref);
+      EXPECT_GT(seen[i].at_ms, 0);
+    }
+  }
+}
+
+TEST_F(StoreReads, DueCallbacksAreTheEarliestUpToNow) {
+  const std::int64_t m = 1505;
+  fund(m, 1'000'000);
+  order_record late = order_in(m, 1, 1, k_notify);
+  order_record early = order_in(m, 2, 1, k_notify);
+  order_record middle = order_in(m, 3, 1, k_notify);
+  order_record quiet = order_in(m, 4, 1);
+  order_in(m, 5, 7, k_notify);  // not final: never due
+  const std::int64_t t = k_t0_ms + 10'000;
+  ASSERT_TRUE(run(store_->advance(late, order_status::success, "", {}, t + 300)));
+  ASSERT_TRUE(run(store_->advance(early, order_status::success, "", {}, t + 100)));
+  ASSERT_TRUE(run(store_->advance(middle, order_status::success, "", {}, t + 200)));
+  ASSERT_TRUE(run(store_->advance(quiet, order_status::success, "", {}, t + 50)));
+  auto due = [&](std::int64_t now, std::int64_t limit) {
+    auto r = run(store_->due_callbacks(m, now, limit));
+    EXPECT_TRUE(r);
+    return r ? *r : std::vector<std::string>{};
+  };
+  EXPECT_TRUE(due(t + 99, 10).empty());
+  EXPECT_EQ(due(t + 200, 10), (std::vector<std::string>{early.order_number, middle.order_number}));
+  EXPECT_EQ(due(t + 1'000, 2), (std::vector<std::string>{early.order_number, middle.order_number}));
+  EXPECT_EQ(due(t + 1'000, 10),
+            (std::vector<std::string>{early.order_number, middle.order_number, late.order_number}));
+}
+
+TEST_F(StoreReads, ActiveOrdersAreTheUnfinishedOldestFirst) {
+  const std::int64_t m = 1506;
+  fund(m, 1'000'000);
+  std::map<char, order_record> o;
+  const std::vector<std::pair<char, std::int64_t>> created = {
+      {'A', 30}, {'B', 10}, {'C', 20}, {'D', 40}, {'E', 5}};
+  std::uint32_t seq = 0;
+  for (const auto& [name, at] : created) {
+    auto rec = make_order(m, std::string(1, name), ++seq, name == 'E' ? k_notify : "");
+    ASSERT_TRUE(run(store_->accept(rec, k_t0_ms + at)));
+    o[name] = get(m, rec.order_number);
+  }
+  ASSERT_TRUE(run(store_->advance(o['D'], order_status::matched, "", {}, k_t0_ms + 50)));
+  ASSERT_TRUE(run(store_->advance(o['D'], order_status::recharging, "", {}, k_t0_ms + 50)));
+  ASSERT_TRUE(run(store_->advance(o['D'], order_status::success, "", {}, k_t0_ms + 50)));
+  ASSERT_TRUE(run(store_->fail_refund(o['E'], "no channel", k_t0_ms + 50)));  // callback due
+  ASSERT_TRUE(run(store_->advance(o['C'], order_status::failed, "x", {}, k_t0_ms + 50)));
+  auto active = run(store_->active_orders(m));
+  ASSERT_TRUE(active) << active.error().message();
+  EXPECT_EQ(*active, (std::vector<std::string>{o['B'].order_number, o['C'].order_number,
+                                               o['A'].order_number}));
+}
+
+TEST_F(StoreReads, UnresolvedKeepsTheFirstSinceUntilCleared) {
+  const std::int64_t m = 1507;
+  use(m);
+  const std::string a = number_of(m, 1), b = number_of(m, 2);
+  ASSERT_TRUE(run(store_->flag_unresolved(m, a, 100)));
+  ASSERT_TRUE(run(store_->flag_unresolved(m, b, 50)));
+  ASSERT_TRUE(run(store_->flag_unresolved(m, a, 10)));  // again, later: the first since stays
+  using listed = std::vector<std::pair<std::string, std::int64_t>>;
+  auto all = run(store_->unresolved(m, 10));
+  ASSERT_TRUE(all);
+  EXPECT_EQ(*all, (listed{{b, 50}, {a, 100}}));
+  auto first = run(store_->unresolved(m, 1));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, (listed{{b, 50}}));
+  ASSERT_TRUE(run(store_->clear_unresolved(m, b)));
+  ASSERT_TRUE(run(store_->clear_unresolved(m, number_of(m, 3))));
+  auto left = run(store_->unresolved(m, 10));
+  ASSERT_TRUE(left);
+  EXPECT_EQ(*left, (listed{{a, 100}}));
+}
+
+TEST_F(StoreReads, DisabledChannelsAreKept) {
+  ASSERT_TRUE(run(store_->set_channel_disabled("sim1", true)));
+  ASSERT_TRUE(run(store_->set_channel_disabled("sim2", true)));
+  ASSERT_TRUE(run(store_->set_channel_disabled("sim2", true)));
+  ASSERT_TRUE(run(store_->set_channel_disabled("sim1", false)));
+  auto disabled = run(store_->disabled_channels());
+  ASSERT_TRUE(disabled);
+  EXPECT_EQ(*disabled, std::vector<std::string>{"sim2"});
+}
+
+// ------------------------------------------------------------------------------------ faults
+
+/// A second connection and store reaching Redis through a proxy that can swallow its replies:
+/// the write is applied, its answer never arrives.
+class StoreLostReplies : public store_fixture {
+ protected:
+  void SetUp() override {
+    store_fixture::SetUp();
+    proxy_ = std::make_unique<test::reply_dropping_proxy>(server_->port());
+    redis::connection_options options;
+    options.port = proxy_->port();
+    options.command_timeout = 300ms;
+    proxied_conn_ = std::make_unique<redis::connection>(io_, options);
+    proxied_conn_->start();
+    drive([&] { return proxied_conn_->connected(); });
+    ASSERT_TRUE(proxied_conn_->connected());
+    proxied_ = std::make_unique<order_store>(*proxied_conn_, k_prefix, *fence_);
+    // Loaded beforehand, so that the swallowed EVALSHA runs instead of answering NOSCRIPT.
+    for (const auto* s : {&ledger_scripts::accept(), &ledger_scripts::append(),
+                          &ledger_scripts::refund(), &ledger_scripts::credit()})
+      raw({"SCRIPT", "LOAD", s->source()});
+  }
+
+  void TearDown() override {
+    proxied_.reset();
+    if (proxied_conn_) proxied_conn_->stop();
+    io_.poll();
+    proxied_conn_.reset();
+    proxy_.reset();
+    store_fixture::TearDown();
+  }
+
+  std::unique_ptr<test::reply_dropping_proxy> proxy_;
+  std::unique_ptr<redis::connection> proxied_conn_;
+  std::unique_ptr<order_store> proxied_;
+};
+
+TEST_F(StoreLostReplies, AnAcceptIsOutcomeUnknownAndTheMerchantsRetryIsADup) {
+  const std::int64_t m = 1601;
+  fund(m, 100'000);
+  const auto rec = make_order(m, "lost-1", 1);
+  proxy_->drop_replies(true);
+  auto r = run(proxied_->accept(rec, k_t0_ms));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::outcome_unknown);
+  EXPECT_GT(proxy_->dropped_bytes(), 0u);
+  EXPECT_EQ(balance(m), 100'000 - k_cost_fen) << "Redis applied it";
+  auto retry = rec;
+  retry.order_number = number_of(m, 2);
+  auto again = run(store_->accept(retry, k_t0_ms + 1));
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->order_number, rec.order_number);
+  EXPECT_EQ(again->balance_fen, 100'000 - k_cost_fen);
+}
+
+TEST_F(StoreLostReplies, AStepIsAppliedOnceAndTheRetryWithTheSameCopyIsStale) {
+  const std::int64_t m = 1602;
+  fund(m, 100'000);
+  order_record copy = order_in(m, 1, 7);
+  const auto copy_before = pack_order(copy);
+  proxy_->drop_replies(true);
+  auto r = run(
+      proxied_->advance(copy, order_status::recharging, "", {{"submit", "sent"}}, k_t0_ms + 10));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::outcome_unknown);
+  EXPECT_EQ(pack_order(copy), copy_before) << "an unknown outcome must not look applied";
+  EXPECT_EQ(get(m, copy.order_number).status, order_status::recharging);
+  auto retry =
+      run(store_->advance(copy, order_status::recharging, "", {{"submit", "sent"}}, k_t0_ms + 11));
+  ASSERT_FALSE(retry);
+  EXPECT_EQ(retry.error(), errc::stale_status);
+  EXPECT_EQ(log_of(m, copy.order_number).size(), 3u);
+}
+
+TEST_F(StoreLostReplies, ARefundIsCreditedOnceAndTheRetryIsStale) {
+  const std::int64_t m = 1603;
+  fund(m, 100'000);
+  const order_record copy = order_in(m, 1, 1);
+  proxy_->drop_replies(true);
+  auto r = run(proxied_->fail_refund(copy, "no channel", k_t0_ms + 10));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::outcome_unknown);
+  EXPECT_EQ(balance(m), 100'000);
+  auto retry = run(store_->fail_refund(copy, "no channel", k_t0_ms + 11));
+  ASSERT_FALSE(retry);
+  EXPECT_EQ(retry.error(), errc::stale_status);
+  auto by_number = run(store_->fail_refund(m, copy.order_number, order_status::recharging,
+                                           "no channel", k_t0_ms + 12));
+  ASSERT_FALSE(by_number);
+  EXPECT_EQ(by_number.error(), errc::stale_status);
+  EXPECT_EQ(balance(m), 100'000);
+}
+
+TEST_F(StoreLostReplies, ACreditIsARepeatWhenRetried) {
+  const std::int64_t m = 1604;
+  use(m);
+  proxy_->drop_replies(true);
+  auto r = run(proxied_->credit(m, "wire-1", 5'000, k_t0_ms));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::outcome_unknown);
+  auto retry = run(store_->credit(m, "wire-1", 5'000, k_t0_ms + 1));
+  ASSERT_TRUE(retry) << retry.error().message();
+  EXPECT_TRUE(retry->repeat);
+  EXPECT_EQ(retry->balance_fen, 5'000);
+}
+
+TEST_F(StoreFaults, RedisDownIsUnavailableAndNothingMoves) {
+  const std::int64_t m = 1605;
+  fund(m, 100'000);
+  order_record in6 = order_in(m, 1, 6);
+  const order_record in1 = order_in(m, 2, 1);
+  const auto before = state_of(m);
+  const auto copy_before = pack_order(in6);
+  server_->stop();
+  // The first command may leave before the connection learns the server is gone: its outcome is
+  // then unknown rather than "not applied"; nothing can have moved either way.
+  const auto down = [](const boost::system::error_code& ec) {
+    return ec == errc::storage_unavailable || ec == errc::outcome_unknown;
+  };
+  auto a = run(store_->accept(make_order(m, "d-1", 3), k_t0_ms + 3));
+  ASSERT_FALSE(a);
+  EXPECT_TRUE(down(a.error())) << a.error().message();
+  auto s = run(store_->advance(in6, order_status::matched, "", {}, k_t0_ms + 3));
+  ASSERT_FALSE(s);
+  EXPECT_TRUE(down(s.error())) << s.error().message();
+  EXPECT_EQ(pack_order(in6), copy_before);
+  auto f = run(store_->fail_refund(in1, "x", k_t0_ms + 3));
+  ASSERT_FALSE(f);
+  EXPECT_TRUE(down(f.error())) << f.error().message();
+  auto c = run(store_->credit(m, "wire-d", 1'000, k_t0_ms + 3));
+  ASSERT_FALSE(c);
+  EXPECT_TRUE(down(c.error())) << c.error().message();
+  server_->start();
+  drive([&] { return conn_->connected(); });
+  ASSERT_TRUE(conn_->connected());
+  EXPECT_EQ(state_of(m), before);
+  // And it works again, with the script cache the restart emptied.
+  EXPECT_TRUE(run(store_->advance(in6, order_status::matched, "", {}, k_t0_ms + 4)));
+}
+
+TEST_F(StoreFaults, ScriptsAreReloadedAfterTheCacheIsFlushed) {
+  const std::int64_t m = 1606;
+  fund(m, 100'000);
+  raw({"SCRIPT", "FLUSH"});
+  auto r = run(store_->accept(make_order(m, "f-1", 1), k_t0_ms));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->balance_fen, 100'000 - k_cost_fen);
+}
+
+// Someone edits an account total by hand into something Lua's tonumber() still reads as a
+// number ("1e9", "1.5", "0x10", " 5") but HINCRBY refuses, or into a word. Redis does not roll a
+// script back, so a script that found out at its HINCRBY would leave half its writes behind
+// (a debit without its order, a step without its refund, a credit whose ref a retry applies
+// again). Each must refuse before its first write.
+TEST_F(StoreFaults, AHandEditedAccountStopsEveryMoneyScriptBeforeItsFirstWrite) {
+  const std::int64_t m = 1607;
+  fund(m, 100'000);
+  const merchant_keys keys(k_prefix, m);
+  const order_record in1 = order_in(m, 1, 1);
+  std::map<std::string, redis::reply> good;
+  for (const char* field : {"balance", "credits", "debits", "refunds"})
+    good[field] = raw({"HGET", keys.acct(), field});
+  auto restore = [&](const std::string& field) {
+    if (good[field].is_nil())
+      raw({"HDEL", keys.acct(), field});
+    else
+      raw({"HSET", keys.acct(), field, good[field].str});
+  };
+  using op = std::function<boost::system::error_code()>;
+  auto error_of = [](const auto& r) { return r ? boost::system::error_code{} : r.error(); };
+  const std::vector<std::tuple<std::string, std::vector<std::string>, op>> scripts = {
+      {"accept",
+       {"balance", "debits"},
+       [&] { return error_of(run(store_->accept(make_order(m, "late", 9), k_t0_ms + 9))); }},
+      {"refund",
+       {"balance", "refunds"},
+       [&] { return error_of(run(store_->fail_refund(in1, "x", k_t0_ms + 9))); }},
+      {"credit",
+       {"balance", "credits"},
+       [&] { return error_of(run(store_->credit(m, "wire-x", 1'000, k_t0_ms + 9))); }},
+  };
+  for (const std::string value : {"1e9", "1.5", "0x10", " 5", "007", "lots"}) {
+    for (const auto& [name, fields, call] : scripts) {
+      for (const auto& field : fields) {
+        SCOPED_TRACE(name + " with " + field + "=\"" + value + "\"");
+        raw({"HSET", keys.acct(), field, value});
+        const auto before = state_of(m);
+        EXPECT_EQ(call(), errc::storage_protocol);
+        EXPECT_EQ(state_of(m), before);
+        restore(field);
+      }
+    }
+  }
+}
+
+// A record whose head (version status cost refunded, what the scripts read) is unreadable stops
+// every write to the order; any unreadable record is storage_protocol to every read.
+TEST_F(StoreFaults, AHandEditedRecordIsStorageProtocolAndNoScriptWritesOverIt) {
+  const std::int64_t m = 1608;
+  fund(m, 100'000);
+  skip_audit(m);
+  const merchant_keys keys(k_prefix, m);
+  const order_record copy = order_in(m, 1, 1);
+  const std::string packed = pack_order(copy);
+  raw({"HSET", keys.orders(), copy.order_number, packed.substr(0, 40)});  // the tail cut off
+  EXPECT_EQ(run(store_->get(m, copy.order_number)).error(), errc::storage_protocol);
+  EXPECT_EQ(run(store_->list(m, k_t0_ms, k_t0_ms + 10, std::nullopt, 1, 10)).error(),
+            errc::storage_protocol);
+  for (const std::string& corrupt : {std::string("garbage"), packed.substr(0, 3), "x" + packed}) {
+    SCOPED_TRACE(printable(corrupt));
+    raw({"HSET", keys.orders(), copy.order_number, corrupt});
+    const auto before = state_of(m);
+    EXPECT_EQ(run(store_->get(m, copy.order_number)).error(), errc::storage_protocol);
+    EXPECT_EQ(run(store_->list(m, k_t0_ms, k_t0_ms + 10, std::nullopt, 1, 10)).error(),
+              errc::storage_protocol);
+    order_record mine = copy;
+    auto moved = run(store_->advance(mine, order_status::success, "", {}, k_t0_ms + 10));
+    ASSERT_FALSE(moved);
+    EXPECT_EQ(moved.error(), errc::storage_protocol);
+    auto refunded = run(store_->fail_refund(copy, "x", k_t0_ms + 10));
+    ASSERT_FALSE(refunded);
+    EXPECT_EQ(refunded.error(), errc::storage_protocol);
+    EXPECT_EQ(state_of(m), before);
+  }
+}
+
+TEST_F(StoreFaults, AHandEditedOrderNoEntryIsStorageProtocolAndStopsTheAccept) {
+  const std::int64_t m = 1609;
+  fund(m, 100'000);
+  skip_audit(m);
+  const merchant_keys keys(k_prefix, m);
+  const order_record o = accept_new(m, 1);
+  raw({"HSET", keys.orders(), "#no-1", "no separator"});
+  const auto before = state_of(m);
+  EXPECT_EQ(run(store_->order_no_entry_of(m, "no-1")).error(), errc::storage_protocol);
+  EXPECT_EQ(run(store_->find_by_order_no(m, "no-1")).error(), errc::storage_protocol);
+  auto retry = make_order(m, "no-1", 1);
+  retry.order_number = number_of(m, 2);
+  EXPECT_EQ(run(store_->accept(retry, k_t0_ms + 2)).error(), errc::storage_protocol);
+  EXPECT_EQ(state_of(m), before);
+}
+
+}  // namespace
+}  // namespace topup::engine
