@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace topup::engine {
 
@@ -13,6 +14,17 @@ namespace topup::engine {
 struct fence_token {
   std::string instance;  // server.instance_id in decimal
   std::atomic<std::int64_t> epoch{0};
+
+  fence_token() = default;
+  fence_token(std::string instance_id, std::int64_t epoch_value)
+      : instance(std::move(instance_id)), epoch(epoch_value) {}
+  /// A copy is a snapshot of the epoch (e.g. the value written to the fences).
+  fence_token(const fence_token& other) : instance(other.instance), epoch(other.epoch.load()) {}
+  fence_token& operator=(const fence_token& other) {
+    instance = other.instance;
+    epoch = other.epoch.load();
+    return *this;
+  }
 };
 
 }  // namespace topup::engine
