@@ -152,6 +152,7 @@ TEST_F(Lease, SecondAcquireWhileTheFirstRenewsIsRefused) {
   EXPECT_EQ(redis({"GET", "ls:epoch:7"}), "1") << "a refused start must not raise the epoch";
   EXPECT_EQ(lapses, 0);
   keeper.stop();
+  test::run_for(io_, 50ms);  // the renew loop sees the stop and ends before `keeper` does
   second_conn->stop();
 }
 
@@ -354,6 +355,7 @@ TEST_F(Lease, ARenewalThatHangsLapsesAtTheDeadlineNotWhenItIsAnswered) {
   test::run_for(io_, 2500ms);  // the held renewal is answered now: too late, and nothing fires
   EXPECT_EQ(lapses, 1);
   keeper.stop();
+  test::run_for(io_, 50ms);  // the renew loop ends before `keeper` does
 }
 
 }  // namespace
