@@ -145,6 +145,12 @@ error_code refusal(std::string_view operation, const reply& r) {
   return unexpected(operation, r);
 }
 
+// Where a refund may start: 1, 6, 7 (through 3), or 3.
+bool refund_starts_from(order_status s) noexcept {
+  return s == order_status::recharging || s == order_status::waiting ||
+         s == order_status::matched || s == order_status::failed;
+}
+
 constexpr std::int64_t k_scan_chunk = 1000;
 constexpr std::int64_t k_scan_chunks_max = 100;  // 100,000 entries per request at most
 
@@ -294,16 +300,8 @@ boost::asio::awaitable<boost::system::result<void>> order_store::advance(
 boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_refund(
     const order_record& order, std::string reason, std::int64_t now_ms) {
   const order_status from = order.status;
-  switch (from) {
-    case order_status::recharging:
-    case order_status::waiting:
-    case order_status::matched:
-    case order_status::failed:
-      break;
-    default:
-      co_return order.status == order_status::refunded ? errc::stale_status
-                                                       : errc::illegal_transition;
-  }
+  if (!refund_starts_from(from))
+    co_return from == order_status::refunded ? errc::stale_status : errc::illegal_transition;
   if (order.refunded) co_return errc::stale_status;
   order_record after = order;
   if (from == order_status::failed) {
@@ -337,15 +335,7 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_re
 boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_refund(
     std::int64_t merchant_id, std::string order_number, order_status expected_from,
     std::string reason, std::int64_t now_ms) {
-  switch (expected_from) {
-    case order_status::recharging:
-    case order_status::waiting:
-    case order_status::matched:
-    case order_status::failed:
-      break;
-    default:
-      co_return errc::illegal_transition;
-  }
+  if (!refund_starts_from(expected_from)) co_return errc::illegal_transition;
   auto order = co_await get(merchant_id, std::move(order_number));
   if (!order) co_return order.error();
   if (order->status != expected_from || order->refunded) co_return errc::stale_status;
