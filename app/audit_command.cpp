@@ -18,8 +18,8 @@
 #include <utility>
 
 #include "app/redis_options.hpp"
-#include "engine/audit.hpp"
-#include "engine/errc.hpp"
+#include "engine/audit/audit.hpp"
+#include "engine/support/errc.hpp"
 #include "engine/redis/connection.hpp"
 
 namespace topup::app {

@@ -1,11 +1,11 @@
 #pragma once
-// `topupd audit --config FILE [--merchant ID]...`: the books audit (engine/audit.hpp) from the
+// `topupd audit --config FILE [--merchant ID]...`: the books audit (engine/audit/audit.hpp) from the
 // command line, for operators and for CI against a copy of production data.
 #include <cstdint>
 #include <iosfwd>
 #include <vector>
 
-#include "engine/config.hpp"
+#include "engine/config/config.hpp"
 
 namespace topup::app {
 

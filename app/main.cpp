@@ -12,8 +12,8 @@
 #include "app/audit_command.hpp"
 #include "app/server.hpp"
 #include "channels/channel_kinds.hpp"
-#include "engine/config.hpp"
-#include "engine/log.hpp"
+#include "engine/config/config.hpp"
+#include "engine/support/log.hpp"
 
 #ifndef TOPUP_VERSION
 #define TOPUP_VERSION "0.1.0"

@@ -1,6 +1,6 @@
 #pragma once
 // How topupd connects to Redis, from the config's `redis` section (the server and `audit` alike).
-#include "engine/config.hpp"
+#include "engine/config/config.hpp"
 #include "engine/redis/connection.hpp"
 
 namespace topup::app {

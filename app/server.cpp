@@ -1,6 +1,6 @@
 // Composition root: the only place that sees protocol, engine and channels together. Builds
 // each shard's objects on that shard's own thread and tears them down there. The main thread
-// runs its own reactor: the signals and the instance's lease (engine/lease) on a Redis connection
+// runs its own reactor: the signals and the instance's lease (engine/store/lease) on a Redis connection
 // of its own.
 #include "app/server.hpp"
 
@@ -26,12 +26,12 @@
 
 #include "app/redis_options.hpp"
 #include "app/shard_services.hpp"
-#include "engine/errc.hpp"
-#include "engine/fence.hpp"
-#include "engine/lease.hpp"
-#include "engine/log.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/store/fence.hpp"
+#include "engine/store/lease.hpp"
+#include "engine/support/log.hpp"
 #include "engine/redis/connection.hpp"
-#include "engine/shard_runtime.hpp"
+#include "engine/runtime/shard_runtime.hpp"
 
 namespace topup::app {
 

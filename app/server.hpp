@@ -1,5 +1,5 @@
 #pragma once
-#include "engine/config.hpp"
+#include "engine/config/config.hpp"
 
 namespace topup::app {
 

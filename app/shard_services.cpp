@@ -5,16 +5,16 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "engine/errc.hpp"
-#include "engine/ledger_scripts.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/store/ledger_scripts.hpp"
 #include "engine/redis/command.hpp"
 
 #include "app/redis_options.hpp"
 #include "channels/registry.hpp"
-#include "engine/assert.hpp"
-#include "engine/log.hpp"
-#include "engine/order_number.hpp"
-#include "engine/order_recovery.hpp"
+#include "engine/support/assert.hpp"
+#include "engine/support/log.hpp"
+#include "engine/order/order_number.hpp"
+#include "engine/dispatch/order_recovery.hpp"
 
 namespace topup::app {
 

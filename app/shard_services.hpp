@@ -9,18 +9,18 @@
 #include <string>
 #include <vector>
 
-#include "engine/callback_scheduler.hpp"
-#include "engine/callback_store.hpp"
-#include "engine/channel_catalogue.hpp"
-#include "engine/channel_router.hpp"
-#include "engine/metrics.hpp"
-#include "engine/order_dispatcher.hpp"
-#include "engine/config.hpp"
-#include "engine/fence.hpp"
-#include "engine/order_service.hpp"
-#include "engine/order_store.hpp"
+#include "engine/callbacks/callback_scheduler.hpp"
+#include "engine/callbacks/callback_store.hpp"
+#include "engine/routing/channel_catalogue.hpp"
+#include "engine/routing/channel_router.hpp"
+#include "engine/runtime/metrics.hpp"
+#include "engine/dispatch/order_dispatcher.hpp"
+#include "engine/config/config.hpp"
+#include "engine/store/fence.hpp"
+#include "engine/service/order_service.hpp"
+#include "engine/store/order_store.hpp"
 #include "engine/redis/connection.hpp"
-#include "engine/shard_runtime.hpp"
+#include "engine/runtime/shard_runtime.hpp"
 #include "protocol/api_context.hpp"
 #include "protocol/api_router.hpp"
 #include "protocol/callback_sender.hpp"
@@ -48,7 +48,7 @@ struct shard_registry {
 /// endpoints and HTTP listener. Constructed, used and shut down on the shard's own thread.
 class shard_services {
  public:
-  /// `fence` is the instance's, shared by every shard: its epoch is set (engine/lease) before
+  /// `fence` is the instance's, shared by every shard: its epoch is set (engine/store/lease) before
   /// after_all_started, and it outlives the shard.
   shard_services(boost::asio::io_context& io, unsigned shard,
                  std::shared_ptr<const engine::config> cfg,

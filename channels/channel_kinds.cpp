@@ -4,7 +4,7 @@
 
 #include <utility>
 
-#include "engine/assert.hpp"
+#include "engine/support/assert.hpp"
 
 namespace topup::channels {
 namespace {

@@ -1,13 +1,13 @@
 #pragma once
 // The channel kinds this build knows, and the checks of their kind-specific configuration
-// fields. The engine validates the fields every channel has (engine/config.hpp) and calls
+// fields. The engine validates the fields every channel has (engine/config/config.hpp) and calls
 // `validate_channel_kind` for the rest, so one bad field is reported the same way wherever it is.
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "engine/config.hpp"
+#include "engine/config/config.hpp"
 
 namespace topup::channels {
 

@@ -4,7 +4,7 @@
 // check in channel_kinds).
 #include <string>
 
-#include "engine/channel_adapter.hpp"
+#include "engine/routing/channel_adapter.hpp"
 
 namespace topup::channels {
 

@@ -9,10 +9,10 @@
 #include <array>
 #include <charconv>
 
-#include "engine/clock.hpp"
-#include "engine/errc.hpp"
-#include "engine/money.hpp"
-#include "engine/order_number.hpp"
+#include "engine/support/clock.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/order/money.hpp"
+#include "engine/order/order_number.hpp"
 #include "protocol/answers.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/form.hpp"

@@ -4,8 +4,8 @@
 
 #include <chrono>
 
-#include "engine/failure_reason.hpp"
-#include "engine/money.hpp"
+#include "engine/order/failure_reason.hpp"
+#include "engine/order/money.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/wire_codes.hpp"
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/order_record.hpp"
+#include "engine/order/order_record.hpp"
 #include "protocol/http_server.hpp"
 
 namespace topup::protocol {

@@ -3,14 +3,14 @@
 #include <functional>
 #include <string>
 
-#include "engine/callback_store.hpp"
-#include "engine/channel_adapter.hpp"
-#include "engine/channel_catalogue.hpp"
-#include "engine/channel_router.hpp"
-#include "engine/config.hpp"
-#include "engine/metrics.hpp"
-#include "engine/order_service.hpp"
-#include "engine/order_store.hpp"
+#include "engine/callbacks/callback_store.hpp"
+#include "engine/routing/channel_adapter.hpp"
+#include "engine/routing/channel_catalogue.hpp"
+#include "engine/routing/channel_router.hpp"
+#include "engine/config/config.hpp"
+#include "engine/runtime/metrics.hpp"
+#include "engine/service/order_service.hpp"
+#include "engine/store/order_store.hpp"
 #include "protocol/merchant_directory.hpp"
 
 namespace topup::protocol {

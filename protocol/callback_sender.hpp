@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
-#include "engine/callback_scheduler.hpp"
-#include "engine/config.hpp"
+#include "engine/callbacks/callback_scheduler.hpp"
+#include "engine/config/config.hpp"
 #include "protocol/http_client.hpp"
 
 namespace topup::protocol {

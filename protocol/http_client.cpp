@@ -30,8 +30,8 @@
 #include <utility>
 #include <vector>
 
-#include "engine/assert.hpp"
-#include "engine/log.hpp"
+#include "engine/support/assert.hpp"
+#include "engine/support/log.hpp"
 
 namespace topup::protocol {
 

@@ -10,8 +10,8 @@
 
 #include <list>
 
-#include "engine/errc.hpp"
-#include "engine/log.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/support/log.hpp"
 #include "protocol/answers.hpp"
 #include "protocol/errc.hpp"
 

@@ -8,8 +8,8 @@
 #include <charconv>
 #include <optional>
 
-#include "engine/carrier.hpp"
-#include "engine/errc.hpp"
+#include "engine/order/carrier.hpp"
+#include "engine/support/errc.hpp"
 #include "protocol/answers.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/form.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 // Request signing, spec §2: how merchants sign requests to topupd, and how topupd signs the
 // callbacks it sends and the requests it makes to suppliers.
-#include "engine/sign_method.hpp"
+#include "engine/config/sign_method.hpp"
 #include "protocol/form.hpp"
 
 #include <cstdint>

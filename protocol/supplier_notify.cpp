@@ -1,8 +1,8 @@
 #include "protocol/supplier_notify.hpp"
 
-#include "engine/channel_router.hpp"
-#include "engine/log.hpp"
-#include "engine/order_number.hpp"
+#include "engine/routing/channel_router.hpp"
+#include "engine/support/log.hpp"
+#include "engine/order/order_number.hpp"
 #include "protocol/answers.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/form.hpp"

@@ -1,6 +1,6 @@
 #include "protocol/wire_codes.hpp"
 
-#include "engine/errc.hpp"
+#include "engine/support/errc.hpp"
 #include "protocol/errc.hpp"
 
 namespace topup::protocol {

@@ -1,7 +1,7 @@
 // Signature verification on the merchant hot path (spec §2): every request is verified once.
 #include <benchmark/benchmark.h>
 
-#include "engine/sign_method.hpp"
+#include "engine/config/sign_method.hpp"
 #include "protocol/form.hpp"
 #include "protocol/signing.hpp"
 

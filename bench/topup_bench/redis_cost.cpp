@@ -18,11 +18,11 @@
 #include <vector>
 
 #include "bench/topup_bench/load_generator.hpp"
-#include "engine/carrier.hpp"
-#include "engine/ledger_scripts.hpp"
-#include "engine/log.hpp"
-#include "engine/order_number.hpp"
-#include "engine/order_store.hpp"
+#include "engine/order/carrier.hpp"
+#include "engine/store/ledger_scripts.hpp"
+#include "engine/support/log.hpp"
+#include "engine/order/order_number.hpp"
+#include "engine/store/order_store.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/redis/script.hpp"
 

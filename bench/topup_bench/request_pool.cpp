@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "engine/sign_method.hpp"
+#include "engine/config/sign_method.hpp"
 #include "protocol/form.hpp"
 #include "protocol/signing.hpp"
 

@@ -12,8 +12,8 @@
 #include <unordered_map>
 
 #include "channels/errc.hpp"
-#include "engine/assert.hpp"
-#include "engine/log.hpp"
+#include "engine/support/assert.hpp"
+#include "engine/support/log.hpp"
 
 namespace topup::channels {
 

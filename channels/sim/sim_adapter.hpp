@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "channels/channel_kinds.hpp"
-#include "engine/channel_adapter.hpp"
-#include "engine/config.hpp"
+#include "engine/routing/channel_adapter.hpp"
+#include "engine/config/config.hpp"
 
 namespace topup::channels {
 

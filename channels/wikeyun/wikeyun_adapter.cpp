@@ -6,9 +6,9 @@
 #include <optional>
 
 #include "channels/errc.hpp"
-#include "engine/clock.hpp"
-#include "engine/log.hpp"
-#include "engine/sign_method.hpp"
+#include "engine/support/clock.hpp"
+#include "engine/support/log.hpp"
+#include "engine/config/sign_method.hpp"
 #include "protocol/form.hpp"
 #include "protocol/signing.hpp"
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "channels/channel_kinds.hpp"
-#include "engine/channel_adapter.hpp"
-#include "engine/config.hpp"
+#include "engine/routing/channel_adapter.hpp"
+#include "engine/config/config.hpp"
 #include "protocol/http_client.hpp"
 
 namespace topup::channels {

@@ -23,8 +23,8 @@
 #include <tuple>
 #include <utility>
 
-#include "engine/errc.hpp"
-#include "engine/log.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/support/log.hpp"
 
 namespace topup::engine::redis {
 namespace {

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <utility>
 
-#include "engine/errc.hpp"
+#include "engine/support/errc.hpp"
 
 namespace topup::engine::redis {
 namespace {

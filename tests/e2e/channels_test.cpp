@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/sign_method.hpp"
+#include "engine/config/sign_method.hpp"
 #include "protocol/form.hpp"
 #include "protocol/signing.hpp"
 #include "tests/support/http_client.hpp"

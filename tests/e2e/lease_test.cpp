@@ -1,4 +1,4 @@
-// End-to-end: instance ownership (engine/lease, app/server.cpp). One running topupd per
+// End-to-end: instance ownership (engine/store/lease, app/server.cpp). One running topupd per
 // instance_id and Redis; a restart after a crash on the same host is immediate, after a clean
 // stop too; a Redis holding another storage layout is refused; a topupd whose lease lapses stops.
 #include <gtest/gtest.h>

@@ -6,7 +6,7 @@
 #include <variant>
 
 #include "channels/channel_kinds.hpp"
-#include "engine/config.hpp"
+#include "engine/config/config.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 namespace {

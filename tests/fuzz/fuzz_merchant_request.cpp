@@ -18,12 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "engine/carrier.hpp"
-#include "engine/config.hpp"
-#include "engine/money.hpp"
-#include "engine/order_number.hpp"
-#include "engine/order_status.hpp"
-#include "engine/sign_method.hpp"
+#include "engine/order/carrier.hpp"
+#include "engine/config/config.hpp"
+#include "engine/order/money.hpp"
+#include "engine/order/order_number.hpp"
+#include "engine/order/order_status.hpp"
+#include "engine/config/sign_method.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/form.hpp"
 #include "protocol/merchant_directory.hpp"

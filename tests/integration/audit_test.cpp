@@ -1,4 +1,4 @@
-// The books audit (engine/audit.hpp, `topupd audit`) against a real redis-server, layout v2: books
+// The books audit (engine/audit/audit.hpp, `topupd audit`) against a real redis-server, layout v2: books
 // written by the real order store (its ledger scripts) are clean, and each kind of corruption made
 // by hand in the raw keys is named, with the merchant and the order it concerns.
 #include <gtest/gtest.h>
@@ -19,14 +19,14 @@
 #include <utility>
 #include <vector>
 
-#include "engine/audit.hpp"
-#include "engine/callback_store.hpp"
-#include "engine/fence.hpp"
-#include "engine/ledger_scripts.hpp"
-#include "engine/order_number.hpp"
-#include "engine/order_record.hpp"
-#include "engine/order_status.hpp"
-#include "engine/order_store.hpp"
+#include "engine/audit/audit.hpp"
+#include "engine/callbacks/callback_store.hpp"
+#include "engine/store/fence.hpp"
+#include "engine/store/ledger_scripts.hpp"
+#include "engine/order/order_number.hpp"
+#include "engine/order/order_record.hpp"
+#include "engine/order/order_status.hpp"
+#include "engine/store/order_store.hpp"
 #include "engine/redis/connection.hpp"
 #include "tests/support/io_run.hpp"
 #include "tests/support/process.hpp"

@@ -7,11 +7,11 @@
 #include <deque>
 #include <memory>
 
-#include "engine/callback_scheduler.hpp"
-#include "engine/callback_store.hpp"
-#include "engine/clock.hpp"
-#include "engine/order_number.hpp"
-#include "engine/order_store.hpp"
+#include "engine/callbacks/callback_scheduler.hpp"
+#include "engine/callbacks/callback_store.hpp"
+#include "engine/support/clock.hpp"
+#include "engine/order/order_number.hpp"
+#include "engine/store/order_store.hpp"
 #include "engine/redis/connection.hpp"
 #include "tests/support/fence.hpp"
 #include "tests/support/io_run.hpp"

@@ -14,12 +14,12 @@
 #include <deque>
 #include <map>
 
-#include "engine/channel_catalogue.hpp"
-#include "engine/channel_router.hpp"
-#include "engine/errc.hpp"
-#include "engine/order_dispatcher.hpp"
-#include "engine/order_service.hpp"
-#include "engine/order_store.hpp"
+#include "engine/routing/channel_catalogue.hpp"
+#include "engine/routing/channel_router.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/dispatch/order_dispatcher.hpp"
+#include "engine/service/order_service.hpp"
+#include "engine/store/order_store.hpp"
 #include "tests/support/fence.hpp"
 #include "engine/redis/connection.hpp"
 #include "tests/support/io_run.hpp"

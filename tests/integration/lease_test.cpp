@@ -1,4 +1,4 @@
-// Instance ownership against a real redis-server (engine/lease): the layout version, the lease
+// Instance ownership against a real redis-server (engine/store/lease): the layout version, the lease
 // (free, held by a live holder, left by a crashed one, expired), its renewal and release, and
 // the merchants' fences.
 #include <gtest/gtest.h>
@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/errc.hpp"
-#include "engine/fence.hpp"
-#include "engine/lease.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/store/fence.hpp"
+#include "engine/store/lease.hpp"
 #include "engine/redis/connection.hpp"
 #include "tests/support/io_run.hpp"
 #include "tests/support/redis_server.hpp"

@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/errc.hpp"
+#include "engine/support/errc.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/redis/script.hpp"
 #include "tests/support/io_run.hpp"

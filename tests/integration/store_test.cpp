@@ -1,4 +1,4 @@
-// The v2 order store (engine/order_store) and its four fenced scripts (engine/ledger_scripts)
+// The v2 order store (engine/store/order_store) and its four fenced scripts (engine/store/ledger_scripts)
 // against a real redis-server (docs/STORAGE.md): money moves exactly once whatever a merchant,
 // a lost reply, a racing or stale writer, a fenced-out instance or a hand edit does; every refusal
 // writes nothing; and after every test each merchant's log replays to its balance.
@@ -24,13 +24,13 @@
 #include <utility>
 #include <vector>
 
-#include "engine/callback_store.hpp"
-#include "engine/errc.hpp"
-#include "engine/ledger_scripts.hpp"
-#include "engine/order_number.hpp"
-#include "engine/order_record.hpp"
-#include "engine/order_status.hpp"
-#include "engine/order_store.hpp"
+#include "engine/callbacks/callback_store.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/store/ledger_scripts.hpp"
+#include "engine/order/order_number.hpp"
+#include "engine/order/order_record.hpp"
+#include "engine/order/order_status.hpp"
+#include "engine/store/order_store.hpp"
 #include "engine/redis/command.hpp"
 #include "engine/redis/connection.hpp"
 #include "tests/support/fence.hpp"

@@ -28,9 +28,9 @@
 
 #include "channels/errc.hpp"
 #include "channels/wikeyun/wikeyun_adapter.hpp"
-#include "engine/channel_adapter.hpp"
-#include "engine/clock.hpp"
-#include "engine/config.hpp"
+#include "engine/routing/channel_adapter.hpp"
+#include "engine/support/clock.hpp"
+#include "engine/config/config.hpp"
 #include "protocol/form.hpp"
 #include "protocol/http_server.hpp"
 #include "protocol/signing.hpp"

@@ -21,8 +21,8 @@
 #include <string>
 #include <string_view>
 
-#include "engine/config.hpp"
-#include "engine/log.hpp"
+#include "engine/config/config.hpp"
+#include "engine/support/log.hpp"
 #include "protocol/http_server.hpp"
 #include "tests/supplier_sim/mode_mix.hpp"
 #include "tests/supplier_sim/supplier_book.hpp"

@@ -10,9 +10,9 @@
 #include <string_view>
 #include <utility>
 
-#include "engine/config.hpp"
-#include "engine/log.hpp"
-#include "engine/money.hpp"
+#include "engine/config/config.hpp"
+#include "engine/support/log.hpp"
+#include "engine/order/money.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/form.hpp"
 #include "protocol/signing.hpp"

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/sign_method.hpp"
+#include "engine/config/sign_method.hpp"
 #include "protocol/form.hpp"
 
 namespace topup::test {

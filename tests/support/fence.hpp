@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/fence.hpp"
+#include "engine/store/fence.hpp"
 #include "tests/support/redis_server.hpp"
 
 namespace topup::test {

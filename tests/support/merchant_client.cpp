@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "engine/money.hpp"
+#include "engine/order/money.hpp"
 #include "protocol/form.hpp"
 #include "protocol/signing.hpp"
 

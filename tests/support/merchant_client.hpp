@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/sign_method.hpp"
+#include "engine/config/sign_method.hpp"
 #include "tests/support/http_client.hpp"
 
 namespace topup::test {

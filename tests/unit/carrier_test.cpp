@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/carrier.hpp"
+#include "engine/order/carrier.hpp"
 
 namespace {
 

@@ -4,9 +4,9 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "engine/channel_health.hpp"
-#include "engine/errc.hpp"
-#include "engine/channel_router.hpp"
+#include "engine/routing/channel_health.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/routing/channel_router.hpp"
 
 namespace {
 

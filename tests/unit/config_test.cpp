@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "channels/channel_kinds.hpp"
-#include "engine/config.hpp"
-#include "engine/money.hpp"
+#include "engine/config/config.hpp"
+#include "engine/order/money.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// The lease token and the crashed-predecessor rule (engine/lease): which holder may be taken over
+// The lease token and the crashed-predecessor rule (engine/store/lease): which holder may be taken over
 // at once.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/lease.hpp"
+#include "engine/store/lease.hpp"
 
 namespace topup::engine {
 namespace {

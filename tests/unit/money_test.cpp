@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/money.hpp"
+#include "engine/order/money.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/order_number.hpp"
+#include "engine/order/order_number.hpp"
 
 namespace {
 

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "engine/errc.hpp"
-#include "engine/order_record.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/order/order_record.hpp"
 
 namespace {
 

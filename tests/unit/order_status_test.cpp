@@ -6,7 +6,7 @@
 #include <string_view>
 #include <utility>
 
-#include "engine/order_status.hpp"
+#include "engine/order/order_status.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "engine/sign_method.hpp"
+#include "engine/config/sign_method.hpp"
 #include "protocol/form.hpp"
 #include "protocol/signing.hpp"
 

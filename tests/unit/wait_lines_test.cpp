@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/wait_lines.hpp"
+#include "engine/dispatch/wait_lines.hpp"
 
 namespace {
 

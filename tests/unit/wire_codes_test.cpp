@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "engine/errc.hpp"
+#include "engine/support/errc.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/wire_codes.hpp"
 

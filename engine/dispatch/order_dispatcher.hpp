@@ -1,0 +1,127 @@
+#pragma once
+// Drives paid orders through channels to a final status (spec §4, §6; DESIGN.md "Routing").
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/routing/channel_adapter.hpp"
+#include "engine/routing/channel_router.hpp"
+#include "engine/support/clock.hpp"
+#include "engine/config/config.hpp"
+#include "engine/runtime/metrics.hpp"
+#include "engine/order/order_record.hpp"
+#include "engine/store/order_store.hpp"
+#include "engine/dispatch/wait_lines.hpp"
+
+namespace topup::engine {
+
+/// Runs one coroutine per order this shard owns and that is not final: waiting (6) -> pick a
+/// channel -> matched (7, persisted before submitting) -> submit -> recharging (1) -> callback or
+/// query -> success (2), or failover (1->6 / 7->6) when `change` allows and no `source` pins it,
+/// or failed and refunded (3->4). Rules it never breaks:
+///  - every transition is persisted (compare-and-set script) before the next action;
+///  - an attempt whose outcome is unknown (timeout, reset, 5xx, garbage, or a restart while in
+///    7) is resolved by asking the same channel, never by sending to another; "never placed" is
+///    concluded only from the supplier's own not-found after unknown_grace_ms;
+///  - a channel is submitted to only after the order's previous attempt was definitively
+///    resolved, so one top-up is never delivered twice.
+/// An order in 6 that no channel can take right now (all busy or tripped) holds no coroutine: it
+/// is parked in a compact wait line (about 200 bytes, its record stays in Redis) and resumed,
+/// with a channel slot already taken for it, when one frees. Orders that route alike (carrier,
+/// amount, recharge type, source, channels tried) share a line, first come first served; lines
+/// take turns. Parked orders are retried every 200 ms (a breaker cooling down, a channel enabled
+/// again) and failed with a refund at their deadline.
+/// Lives on its shard's thread.
+class order_dispatcher {
+ public:
+  order_dispatcher(boost::asio::io_context& io, const config& cfg, order_store& store,
+                   channel_router& router, unsigned shard,
+                   const engine::clock& clock = system_clock());
+  ~order_dispatcher();
+
+  void set_metrics(shard_metrics* m, const metrics_registry* registry) noexcept {
+    metrics_ = m;
+    registry_ = registry;
+  }
+
+  /// Called when an order this dispatcher drove became final (2 or 4).
+  void on_final(std::function<void(const order_record&)> hook) { on_final_ = std::move(hook); }
+
+  /// Takes over an order this shard owns (just accepted, or recovered at start-up).
+  void adopt(const order_record& order);
+
+  /// A channel chosen for a new order before it is stored, its slot already taken, so that
+  /// accept can store the order matched (0->6->7 in one script, one round trip fewer).
+  struct first_match {
+    channel_router::channel* channel = nullptr;
+    field_pairs fields;  // channel, attempts, attempt_id, tried, matched_at
+  };
+  /// Empty when no channel can take the order right now (it is then stored in 6 and adopted).
+  /// Needs the order's number, carrier, amount, recharge type and source.
+  std::optional<first_match> match_new(const order_record& order, std::int64_t now_ms);
+  /// After accept stored the order in 7 with `m`'s fields: submits it.
+  void adopt_matched(order_record order, first_match m);
+  /// Accept did not store the order matched (refused, duplicate, storage error): the slot goes
+  /// back.
+  void release(const first_match& m);
+  /// A supplier callback for an order this shard owns; ignored unless it is about the order's
+  /// current attempt. The coroutine persists it (a callback lost to a crash is found by query).
+  void deliver(const std::string& order_number, supplier_callback callback);
+
+  /// Stops taking new steps: coroutines end at their next wait, leaving orders in their
+  /// persisted status for recovery.
+  void begin_shutdown();
+  /// Orders with a coroutine (parked orders hold none and need nothing at shutdown).
+  std::size_t active() const noexcept { return orders_.size(); }
+  std::size_t parked() const noexcept { return lines_.size(); }
+  bool driving(const std::string& order_number) const {
+    return orders_.contains(order_number) || lines_.contains(order_number);
+  }
+  /// True when no coroutine is between a submit and persisting its result.
+  bool quiescent() const noexcept { return submitting_ == 0; }
+
+ private:
+  /// The most orders_ is sized for up front (8 MiB of buckets); beyond it, it grows.
+  static constexpr std::uint64_t k_reserved_orders_max = 1u << 20;
+  struct active_order;
+
+  void start(order_record order, bool reload, channel_router::channel* reserved);
+  boost::asio::awaitable<void> drive(order_record order, bool reload,
+                                     channel_router::channel* reserved);
+  void park(const order_record& order, std::vector<std::string> tried, std::int64_t deadline_ms);
+  void request_pump();
+  void pump();
+  void arm_pump_timer();
+  std::int64_t deadline_ms(const order_record& order) const;
+
+  boost::asio::io_context& io_;
+  const config& config_;
+  order_store& store_;
+  channel_router& router_;
+  unsigned shard_;
+  const engine::clock& clock_;
+  bool stopping_ = false;
+  std::size_t submitting_ = 0;
+  std::unordered_map<std::string, std::shared_ptr<active_order>> orders_;
+  wait_lines lines_;  // orders in 6 waiting for a channel, without a coroutine
+  bool pump_posted_ = false;
+  bool pump_timer_armed_ = false;
+  boost::asio::steady_timer pump_timer_;
+  std::function<void(const order_record&)> on_final_;
+  shard_metrics* metrics_ = nullptr;
+  const metrics_registry* registry_ = nullptr;
+  channel_metrics* channel_figures(const channel_router::channel& ch);
+};
+
+}  // namespace topup::engine

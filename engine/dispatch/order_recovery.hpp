@@ -1,0 +1,39 @@
+#pragma once
+// Start-up recovery: every non-terminal order is loaded from Redis and resumed by its owner.
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <functional>
+
+#include "engine/config/config.hpp"
+#include "engine/order/order_record.hpp"
+#include "engine/store/order_store.hpp"
+
+namespace topup::engine {
+
+struct recovery_stats {
+  std::size_t loaded = 0;    // non-terminal orders this shard owns
+  std::size_t refunded = 0;  // found in 3 (failed, refund due) and refunded now
+  std::size_t resumed = 0;   // handed to the dispatcher (waiting, matched, recharging)
+};
+
+/// Which shard owns an order now: the shard encoded in its number, modulo today's shard count
+/// (the count may differ from the run that accepted it). Orders of other instances (a different
+/// server.instance_id) are theirs to resume and are skipped.
+bool owns_order(std::string_view order_number, std::uint32_t instance_id, unsigned shard,
+                unsigned shard_count);
+
+/// Runs on each shard after start: loads the active orders of every configured merchant that
+/// this shard owns, refunds those found in 3, and hands the rest to `resume`. Retries while
+/// Redis is unreachable, so an outage at start-up delays recovery instead of skipping it;
+/// gives up with errc::shutting_down once `stopping()` says so. Orders `already_driven` says
+/// this shard is working on are skipped without a read. Run again periodically, it adopts
+/// orders whose acceptance this shard never heard of (a reply lost to a Redis drop, answered
+/// 5000, then seen again only as an idempotent duplicate).
+boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
+    const config& cfg, order_store& store, unsigned shard, unsigned shard_count,
+    std::function<void(const order_record&)> resume, std::function<bool()> stopping,
+    std::function<bool(const std::string&)> already_driven = {});
+
+}  // namespace topup::engine

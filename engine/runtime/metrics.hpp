@@ -1,0 +1,77 @@
+#pragma once
+// Counters and histograms for GET /metrics (Prometheus text format).
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/routing/channel_adapter.hpp"
+#include "engine/config/config.hpp"
+
+namespace topup::engine {
+
+/// A latency histogram with fixed millisecond buckets. One writer (its shard), any reader:
+/// relaxed atomics, so a scrape on another shard needs no lock and no post.
+class latency_histogram {
+ public:
+  static constexpr std::array<double, 14> k_bounds_ms = {0.5, 1,   2,    5,    10,   25,   50,
+                                                         100, 250, 500, 1000, 2500, 5000, 10000};
+  void observe(std::chrono::microseconds d) noexcept;
+  /// Appends the `_bucket`, `_sum` and `_count` lines of this histogram (seconds).
+  void render(std::string& out, const std::string& name, const std::string& labels) const;
+  void add_to(std::array<std::uint64_t, k_bounds_ms.size() + 1>& buckets, std::uint64_t& count,
+              std::uint64_t& sum_us) const noexcept;
+
+ private:
+  std::array<std::atomic<std::uint64_t>, k_bounds_ms.size() + 1> buckets_{};
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::uint64_t> sum_us_{0};
+};
+
+inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+  c.fetch_add(n, std::memory_order_relaxed);
+}
+
+/// One channel's figures on one shard.
+struct channel_metrics {
+  std::array<std::atomic<std::uint64_t>, 7> outcomes{};  // by attempt_outcome
+  std::atomic<std::uint64_t> submits{0};
+  latency_histogram submit_latency;
+};
+
+/// Everything one shard counts; written only by that shard's thread.
+struct shard_metrics {
+  explicit shard_metrics(std::size_t channel_count);
+  std::atomic<std::uint64_t> orders_accepted{0};
+  std::atomic<std::uint64_t> orders_duplicate{0};
+  std::atomic<std::uint64_t> orders_refused{0};  // push answered with a business error
+  std::array<std::atomic<std::uint64_t>, 8> orders_finished{};  // by final status (2, 4)
+  std::atomic<std::uint64_t> callbacks_delivered{0};
+  std::atomic<std::uint64_t> callbacks_failed_attempts{0};
+  std::atomic<std::uint64_t> callbacks_given_up{0};
+  std::atomic<std::int64_t> callbacks_in_flight{0};
+  std::atomic<std::int64_t> orders_in_flight{0};  // orders the dispatcher drives now
+  latency_histogram redis_latency;
+  std::vector<std::unique_ptr<channel_metrics>> channels;  // in config order
+};
+
+/// All shards' metrics; built once at start-up, read by any shard's /metrics handler.
+class metrics_registry {
+ public:
+  metrics_registry(unsigned shard_count, const std::vector<channel_config>& channels);
+  shard_metrics& shard(unsigned i) { return *shards_.at(i); }
+  /// The Prometheus text exposition of every figure, summed over shards where that is the
+  /// meaningful view, per shard where it is not (in-flight gauges).
+  std::string render() const;
+  /// Index of a channel id in config order, or -1.
+  int channel_index(std::string_view id) const;
+
+ private:
+  std::vector<std::unique_ptr<shard_metrics>> shards_;
+  std::vector<std::string> channel_ids_;
+};
+
+}  // namespace topup::engine

@@ -1,0 +1,231 @@
+#include "engine/service/order_service.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+
+#include "engine/support/assert.hpp"
+#include "engine/support/clock.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/order/failure_reason.hpp"
+#include "engine/order/money.hpp"
+#include "engine/order/order_number.hpp"
+
+namespace topup::engine {
+
+namespace {
+
+/// Counts a push as in flight for its whole life, so the bound holds across co_awaits.
+class inflight_guard {
+ public:
+  explicit inflight_guard(std::size_t& counter) : counter_(counter) { ++counter_; }
+  ~inflight_guard() { --counter_; }
+  inflight_guard(const inflight_guard&) = delete;
+  inflight_guard& operator=(const inflight_guard&) = delete;
+
+ private:
+  std::size_t& counter_;
+};
+
+std::string hex_sha1(std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int len = 0;
+  TOPUP_ASSERT(EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_sha1(), nullptr) == 1);
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out(len * 2, '0');
+  for (unsigned i = 0; i < len; ++i) {
+    out[2 * i] = k_hex[digest[i] >> 4];
+    out[2 * i + 1] = k_hex[digest[i] & 0xf];
+  }
+  return out;
+}
+
+/// A read whose answer was lost changed nothing: plain "storage unavailable" (5000), not the
+/// "maybe applied" of a write (5002).
+template <class T>
+boost::system::result<T> read_result(boost::system::result<T> r) {
+  if (!r && r.error() == errc::outcome_unknown) return errc::storage_unavailable;
+  return r;
+}
+
+}  // namespace
+
+order_service::order_service(const config& cfg, order_store& store, channel_catalogue& catalogue,
+                             unsigned shard, const engine::clock& clock)
+    : config_(cfg), store_(store), catalogue_(catalogue), shard_(shard), clock_(clock) {}
+
+std::string order_service::fingerprint(const push_request& r) {
+  // Unit separators keep field boundaries unambiguous (no field may contain 0x1f: the form
+  // decoder accepts it, so it is escaped by doubling).
+  std::string joined;
+  auto add = [&joined](std::string_view v) {
+    for (char ch : v) {
+      joined.push_back(ch);
+      if (ch == '\x1f') joined.push_back(ch);
+    }
+    joined.push_back('\x1f');
+    joined.push_back('|');
+  };
+  add(r.store_id);
+  add(r.mobile);
+  add(std::to_string(r.money_yuan));
+  add(std::to_string(r.recharge_type));
+  add(r.notify_url);
+  add(!r.change ? "" : *r.change ? "1" : "0");
+  add(r.source);
+  return hex_sha1(joined);
+}
+
+std::string order_service::next_order_number(std::int64_t merchant_id, std::int64_t now_ms) {
+  order_number_parts parts;
+  parts.unix_ms = static_cast<std::uint64_t>(now_ms);
+  parts.instance = config_.server.instance_id;
+  parts.shard = shard_;
+  parts.sequence = sequence_;
+  parts.merchant_id = merchant_id;
+  sequence_ = (sequence_ + 1) % 100000;
+  return make_order_number(parts);
+}
+
+boost::asio::awaitable<boost::system::result<accept_result>> order_service::push(
+    push_request request) {
+  TOPUP_ASSERT(request.merchant != nullptr);
+  if (!intake_open_) co_return errc::storage_unavailable;
+  if (inflight_ >= config_.server.max_inflight_orders)
+    co_return co_await refuse_unless_repeat(request, errc::overloaded);
+  inflight_guard guard(inflight_);
+
+  const auto& stores = request.merchant->store_ids;
+  if (std::ranges::find(stores, request.store_id) == stores.end())
+    co_return co_await refuse_unless_repeat(request, errc::store_not_allowed);
+  // Number segments are fixed: an invalid number was never accepted, whatever its order_no.
+  auto carrier_of = detect_carrier(request.mobile);
+  if (!carrier_of) co_return errc::invalid_mobile;
+  // What channels serve changes with the configuration and with operators' switches: a repeat
+  // of an order accepted before must get that order, not a refusal (spec §3.1).
+  if (!request.source.empty() && !catalogue_.exists(request.source))
+    co_return co_await refuse_unless_repeat(request, errc::no_channel);
+  if (request.money_yuan <= 0 || !catalogue_.amount_served(request.money_yuan))
+    co_return co_await refuse_unless_repeat(request, errc::unsupported_amount);
+  if (!catalogue_.order_served(*carrier_of, request.money_yuan, request.recharge_type,
+                               request.source))
+    co_return co_await refuse_unless_repeat(request, errc::no_channel);
+
+  const bool change = request.change.value_or(request.merchant->default_change);
+  const fen_t face_fen = request.money_yuan * 100;
+  const fen_t cost_fen = apply_rate_half_up(face_fen, request.merchant->price_rate_ppm);
+  TOPUP_ASSERT(cost_fen > 0);
+
+  order_record record;
+  record.order_no = request.order_no;
+  record.merchant_id = request.merchant->id;
+  record.store_id = request.store_id;
+  record.mobile = request.mobile;
+  record.carrier = *carrier_of;
+  record.money_yuan = request.money_yuan;
+  record.recharge_type = request.recharge_type;
+  record.notify_url = request.notify_url;
+  record.change = change;
+  record.source = request.source;
+  record.fingerprint = fingerprint(request);
+  record.cost_fen = cost_fen;
+  record.status = order_status::waiting;
+
+  // A collision means another order already has this number (the clock went back across a
+  // restart): take the next sequence number and try again, a bounded number of times.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const std::int64_t now_ms = clock_.wall_ms();
+    record.order_number = next_order_number(record.merchant_id, now_ms);
+    record.created_at_ms = now_ms;
+    record.updated_at_ms = now_ms;
+    // No temporaries inside the co_await expression: GCC 12 destroys them twice in coroutines.
+    std::optional<order_dispatcher::first_match> match;
+    if (dispatcher_) match = dispatcher_->match_new(record, now_ms);
+    // It would wait in 6, and the wait lines are full: refused before any debit (bounded).
+    if (dispatcher_ && !match && dispatcher_->parked() >= config_.server.max_waiting_orders)
+      co_return co_await refuse_unless_repeat(request, errc::overloaded);
+    field_pairs match_fields;
+    if (match) match_fields = match->fields;
+    auto result = co_await store_.accept(record, now_ms, std::move(match_fields));
+    const bool stored = result && !result->duplicate;
+    if (match && !stored) dispatcher_->release(*match);
+    if (!result && result.error() == errc::order_number_taken) continue;
+    if (!result && (result.error() == errc::storage_unavailable ||
+                    result.error() == errc::outcome_unknown ||
+                    result.error() == errc::storage_protocol))
+      uncertain_accept_ = true;
+    // The script was sent and no answer we understand came back: it may have debited and stored
+    // the order. "Nothing was accepted" (5000) would be a lie that invites a second order; the
+    // merchant learns the outcome by retrying the same request (spec §1, 5002).
+    if (!result && (result.error() == errc::outcome_unknown ||
+                    result.error() == errc::storage_protocol))
+      result = errc::outcome_unknown;
+    if (metrics_) {
+      if (result) bump(result->duplicate ? metrics_->orders_duplicate : metrics_->orders_accepted);
+      else bump(metrics_->orders_refused);
+    }
+    if (stored) record.event_count = 1;  // the `accepted` event
+    if (stored && match) dispatcher_->adopt_matched(std::move(record), std::move(*match));
+    else if (stored && on_accepted_) on_accepted_(record);
+    co_return result;
+  }
+  co_return errc::internal;
+}
+
+boost::asio::awaitable<boost::system::result<accept_result>> order_service::refuse_unless_repeat(
+    const push_request& request, boost::system::error_code refusal) {
+  // Bounded like pushes: under overload these reads must not pile up without limit.
+  if (repeat_checks_ >= config_.server.max_inflight_orders) co_return errc::overloaded;
+  inflight_guard guard(repeat_checks_);
+  auto entry = co_await store_.order_no_entry_of(request.merchant->id, request.order_no);
+  if (!entry) {
+    if (entry.error() == errc::order_not_found) co_return refusal;
+    // Storage cannot tell whether it is a repeat: nothing is accepted by this request, and the
+    // merchant may retry it (5000), which is true whether or not an earlier one was accepted.
+    co_return errc::storage_unavailable;
+  }
+  if (entry->fingerprint != fingerprint(request)) co_return errc::order_no_conflict;
+  if (metrics_) bump(metrics_->orders_duplicate);
+  accept_result repeat;
+  repeat.duplicate = true;
+  repeat.order_number = std::move(entry->order_number);
+  co_return repeat;
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_service::query(
+    std::int64_t merchant_id, std::string order_number, std::string order_no) {
+  if (!order_number.empty()) {
+    // The number names its merchant; another merchant's number is simply "not found".
+    auto parts = parse_order_number(order_number);
+    if (!parts || parts->merchant_id != merchant_id) co_return errc::order_not_found;
+    co_return read_result(co_await store_.get(merchant_id, std::move(order_number)));
+  }
+  co_return read_result(co_await store_.find_by_order_no(merchant_id, std::move(order_no)));
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_service::cancel(
+    std::int64_t merchant_id, std::string order_number, std::string order_no) {
+  auto found = co_await query(merchant_id, std::move(order_number), std::move(order_no));
+  if (!found) co_return found.error();
+  if (found->status != order_status::waiting) co_return errc::cannot_cancel;
+  auto refunded = co_await store_.fail_refund(*found, std::string(failure_reason::cancelled),
+                                              clock_.wall_ms());
+  // Lost the race against the dispatcher (the order left 6 meanwhile): not cancellable now.
+  if (!refunded && refunded.error() == errc::stale_status) co_return errc::cannot_cancel;
+  co_return refunded;
+}
+
+boost::asio::awaitable<boost::system::result<account_totals>> order_service::account(
+    std::int64_t merchant_id) {
+  co_return read_result(co_await store_.account(merchant_id));
+}
+
+boost::asio::awaitable<boost::system::result<order_page>> order_service::list(
+    std::int64_t merchant_id, std::int64_t start_ms, std::int64_t end_ms,
+    std::optional<order_status> status, std::int64_t page, std::int64_t page_size) {
+  co_return read_result(
+      co_await store_.list(merchant_id, start_ms, end_ms, status, page, page_size));
+}
+
+}  // namespace topup::engine

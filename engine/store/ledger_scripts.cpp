@@ -1,0 +1,310 @@
+#include "engine/store/ledger_scripts.hpp"
+
+#include <string>
+#include <utility>
+
+#include "engine/support/assert.hpp"
+
+namespace topup::engine {
+
+merchant_keys::merchant_keys(std::string_view prefix, std::int64_t merchant_id) {
+  base_.reserve(prefix.size() + 28);
+  base_.append(prefix);
+  base_.append(":{m");
+  base_.append(std::to_string(merchant_id));
+  base_.append("}:");
+}
+
+std::string order_no_field(std::string_view order_no) {
+  std::string field;
+  field.reserve(order_no.size() + 1);
+  field.push_back('#');
+  field.append(order_no);
+  return field;
+}
+
+namespace ledger_scripts {
+namespace {
+
+// Every script runs for every order: keep it to the commands the step needs. Numbers cross into
+// Lua as decimal strings and are handed back to Redis as strings (a Lua number passed to
+// redis.call may be spelled with an exponent); only comparisons and version arithmetic use Lua
+// numbers, exact below 2^53. "\31" is the packed record's separator (0x1f).
+
+// The money scripts' check of an account total, ahead of each of them: HINCRBY takes only a
+// canonical decimal integer (no sign '+', no leading zero, no space, '.', exponent or hex), while
+// tonumber() also reads '1.5', '1e9', '0x10', ' 5' or '007'. A total checked with tonumber()
+// alone would stop the script at its HINCRBY, after its first write, and Redis does not roll a
+// script back. At most 18 characters: HINCRBY never overflows by the amounts the scripts allow.
+constexpr const char* k_account_total_lua = R"lua(
+local function total(s)
+  if not s then return 0 end
+  if s == '0' or (#s <= 18 and string.find(s, '^%-?[1-9]%d*$')) then return tonumber(s) end
+  return nil
+end
+)lua";
+
+constexpr const char* k_accept_lua = R"lua(
+-- accept: fence, idempotency, collision and balance checks, debit, the accepted event (the money
+-- and the status; the record itself is the projection's), the record with its order_no entry,
+-- the time index and the work set. The record is C++'s, checked
+-- here: version 1, the status asked, the cost debited, not refunded, this order number.
+-- KEYS: 1 fence  2 acct  3 log  4 o  5 t  6 work
+-- ARGV: 1 instance  2 epoch  3 order_no  4 order_number  5 fingerprint  6 cost (fen)
+--       7 created_at (ms)  8 status (6 or 7)  9 packed record
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
+local order_no, number, cost, now, status, rec = ARGV[3], ARGV[4], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local head = '1\31' .. status .. '\31' .. cost .. '\31' .. '0\31' .. number .. '\31'
+if not (cost == '0' or string.find(cost, '^[1-9]%d*$')) or #cost > 15
+    or not string.find(now, '^%d+$') or not string.find(number, '^%w+$') or order_no == ''
+    or (status ~= '6' and status ~= '7') or string.sub(rec, 1, #head) ~= head then
+  return redis.error_reply('ERR accept: bad arguments')
+end
+local seen = redis.call('HGET', KEYS[4], '#' .. order_no)
+if seen then
+  -- "<order_number>:<fingerprint>" (order numbers never contain ':')
+  local sep = string.find(seen, ':', 1, true)
+  if not sep then return redis.error_reply('ERR accept: corrupt order_no entry') end
+  local earlier = string.sub(seen, 1, sep - 1)
+  if string.sub(seen, sep + 1) ~= ARGV[5] then return {'conflict', earlier} end
+  return {'dup', earlier, redis.call('HGET', KEYS[2], 'balance') or '0'}
+end
+if redis.call('HEXISTS', KEYS[4], number) == 1 then return {'collision'} end
+local acct = redis.call('HMGET', KEYS[2], 'balance', 'debits')
+local balance, debits = total(acct[1]), total(acct[2])
+if not balance or not debits then return redis.error_reply('ERR accept: corrupt account') end
+if balance < tonumber(cost) then return {'insufficient', acct[1] or '0'} end
+
+local nb = redis.call('HINCRBY', KEYS[2], 'balance', cost == '0' and '0' or '-' .. cost)
+redis.call('HINCRBY', KEYS[2], 'debits', cost)
+local nbs = string.format('%d', nb)
+redis.call('XADD', KEYS[3], '*', 'e', 'accepted', 'o', number, 'to', status, 'amount', cost,
+           'bal', nbs)
+redis.call('HSET', KEYS[4], number, rec, '#' .. order_no, number .. ':' .. ARGV[5])
+redis.call('ZADD', KEYS[5], now, number)
+redis.call('ZADD', KEYS[6], '-' .. now, number)
+return {'ok', nbs}
+)lua";
+
+constexpr const char* k_append_lua = R"lua(
+-- append: the events of one step of one order and its new record, compare-and-set on the
+-- version. Money fields (cost, refunded) and status 4 belong to accept and refund: a record
+-- changing them is refused.
+-- KEYS: 1 fence  2 log  3 o  4 work
+-- ARGV: 1 instance  2 epoch  3 order_number  4 expected version  5 packed record
+--       6 work: '' keep, 'rem' remove, else the new score  7 n (events)
+--       then per event: type, k, k field/value pairs
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
+local number, expected, rec, work = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local n = tonumber(ARGV[7] or '')
+if not string.find(expected, '^%d+$') or not n or n < 1 or n % 1 ~= 0
+    or (work ~= '' and work ~= 'rem' and not string.find(work, '^%-?%d+$')) then
+  return redis.error_reply('ERR append: bad arguments')
+end
+local i = 8
+for _ = 1, n do
+  local k = tonumber(ARGV[i + 1] or '')
+  if not ARGV[i] or ARGV[i] == '' or not k or k < 0 or k % 1 ~= 0 or i + 1 + 2 * k > #ARGV then
+    return redis.error_reply('ERR append: bad events')
+  end
+  i = i + 2 + 2 * k
+end
+if i ~= #ARGV + 1 then return redis.error_reply('ERR append: bad events') end
+local cur = redis.call('HGET', KEYS[3], number)
+if not cur then return {'notfound'} end
+local v, st, cost, refunded = string.match(cur, '^(%d+)\31(%d)\31(%d+)\31([01])\31')
+if not v then return redis.error_reply('ERR append: corrupt record') end
+if v ~= expected then return {'stale', st} end
+local nv, nst, ncost, nrefunded = string.match(rec, '^(%d+)\31(%d)\31(%d+)\31([01])\31')
+if not nv or tonumber(nv) ~= tonumber(v) + n or ncost ~= cost or nrefunded ~= refunded
+    or (nst == '4') ~= (st == '4') then
+  return redis.error_reply('ERR append: record breaks the rules')
+end
+
+local ver = tonumber(v)
+i = 8
+for _ = 1, n do
+  local k = tonumber(ARGV[i + 1])
+  ver = ver + 1
+  local e = {'XADD', KEYS[2], '*', 'e', ARGV[i], 'o', number, 'v', string.format('%d', ver)}
+  for j = i + 2, i + 1 + 2 * k do e[#e + 1] = ARGV[j] end
+  redis.call(unpack(e))
+  i = i + 2 + 2 * k
+end
+redis.call('HSET', KEYS[3], number, rec)
+if work == 'rem' then redis.call('ZREM', KEYS[4], number)
+elseif work ~= '' then redis.call('ZADD', KEYS[4], work, number) end
+return {'ok'}
+)lua";
+
+constexpr const char* k_refund_lua = R"lua(
+-- refund: from 1, 6, 7 (with the step to 3) or 3, to 4 with the stored cost credited back, once.
+-- KEYS: 1 fence  2 acct  3 log  4 o  5 work
+-- ARGV: 1 instance  2 epoch  3 order_number  4 expected version  5 from  6 reason
+--       7 packed record (status 4, refunded)  8 work: '' keep, 'rem' remove, else the new score
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
+local number, expected, from, reason, rec, work = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+if (from ~= '1' and from ~= '6' and from ~= '7' and from ~= '3')
+    or not string.find(expected, '^%d+$')
+    or (work ~= '' and work ~= 'rem' and not string.find(work, '^%-?%d+$')) then
+  return redis.error_reply('ERR refund: bad arguments')
+end
+local cur = redis.call('HGET', KEYS[4], number)
+if not cur then return {'notfound'} end
+local v, st, cost, refunded = string.match(cur, '^(%d+)\31(%d)\31(%d+)\31([01])\31')
+if not v then return redis.error_reply('ERR refund: corrupt record') end
+if v ~= expected or st ~= from or refunded == '1' then return {'stale', st} end
+local steps = from == '3' and 1 or 2
+local nv, nst, ncost, nrefunded = string.match(rec, '^(%d+)\31(%d)\31(%d+)\31([01])\31')
+if not nv or tonumber(nv) ~= tonumber(v) + steps or nst ~= '4' or ncost ~= cost
+    or nrefunded ~= '1' or #cost > 15 then
+  return redis.error_reply('ERR refund: record breaks the rules')
+end
+local acct = redis.call('HMGET', KEYS[2], 'balance', 'refunds')
+if not total(acct[1]) or not total(acct[2]) then
+  return redis.error_reply('ERR refund: corrupt account')
+end
+
+local ver = tonumber(v)
+if from ~= '3' then
+  ver = ver + 1
+  redis.call('XADD', KEYS[3], '*', 'e', 'step', 'o', number, 'v', string.format('%d', ver),
+             'f', from, 't', '3', 'why', reason)
+end
+local nb = string.format('%d', redis.call('HINCRBY', KEYS[2], 'balance', cost))
+redis.call('HINCRBY', KEYS[2], 'refunds', cost)
+redis.call('XADD', KEYS[3], '*', 'e', 'refund', 'o', number, 'v', string.format('%d', ver + 1),
+           'f', '3', 't', '4', 'why', reason, 'amount', cost, 'bal', nb)
+redis.call('HSET', KEYS[4], number, rec)
+if work == 'rem' then redis.call('ZREM', KEYS[5], number)
+elseif work ~= '' then redis.call('ZADD', KEYS[5], work, number) end
+return {'ok', nb}
+)lua";
+
+constexpr const char* k_credit_lua = R"lua(
+-- credit: a balance top-up or correction, applied once per ref (the same ref with another
+-- amount is a conflict); never takes the balance below 0.
+-- KEYS: 1 fence  2 acct  3 log  4 crefs
+-- ARGV: 1 instance  2 epoch  3 ref  4 amount (fen, may be negative)
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
+local ref, amount = ARGV[3], ARGV[4]
+if not (amount == '0' or string.find(amount, '^%-?[1-9]%d*$')) or #amount > 17 or ref == '' then
+  return redis.error_reply('ERR credit: bad arguments')
+end
+local applied = redis.call('HGET', KEYS[4], ref)
+if applied then
+  -- The same ref with another amount is not a repeat but a mistake: refused, nothing moves.
+  if applied ~= amount then return {'conflict', applied} end
+  return {'repeat', redis.call('HGET', KEYS[2], 'balance') or '0'}
+end
+local acct = redis.call('HMGET', KEYS[2], 'balance', 'credits')
+local balance = total(acct[1])
+if not balance or not total(acct[2]) then
+  return redis.error_reply('ERR credit: corrupt account')
+end
+if balance + tonumber(amount) < 0 then return {'insufficient', acct[1] or '0'} end
+
+local nb = string.format('%d', redis.call('HINCRBY', KEYS[2], 'balance', amount))
+redis.call('HINCRBY', KEYS[2], 'credits', amount)
+redis.call('HSET', KEYS[4], ref, amount)
+redis.call('XADD', KEYS[3], '*', 'e', 'credit', 'ref', ref, 'amount', amount, 'bal', nb)
+return {'ok', nb}
+)lua";
+
+std::string work_arg(work_change w) {
+  switch (w.what) {
+    case work_change::kind::keep: return {};
+    case work_change::kind::remove: return "rem";
+    case work_change::kind::set: return std::to_string(w.score);
+  }
+  return {};
+}
+
+}  // namespace
+
+const redis::script& accept() {
+  static const redis::script instance{std::string(k_account_total_lua) + k_accept_lua};
+  return instance;
+}
+
+const redis::script& append() {
+  static const redis::script instance{k_append_lua};
+  return instance;
+}
+
+const redis::script& refund() {
+  static const redis::script instance{std::string(k_account_total_lua) + k_refund_lua};
+  return instance;
+}
+
+const redis::script& credit() {
+  static const redis::script instance{std::string(k_account_total_lua) + k_credit_lua};
+  return instance;
+}
+
+call accept_call(const merchant_keys& keys, const fence_token& fence, const order_record& order) {
+  call c;
+  c.keys = {keys.fence(), keys.acct(), keys.log(), keys.orders(), keys.by_time(), keys.work()};
+  c.args = {fence.instance,
+            std::to_string(fence.epoch),
+            order.order_no,
+            order.order_number,
+            order.fingerprint,
+            std::to_string(order.cost_fen),
+            std::to_string(order.created_at_ms),
+            std::to_string(to_int(order.status)),
+            pack_order(order)};
+  return c;
+}
+
+call append_call(const merchant_keys& keys, const fence_token& fence, std::int64_t expected_version,
+                 const order_record& after, const std::vector<log_event>& events,
+                 work_change work) {
+  TOPUP_ASSERT(!events.empty());
+  call c;
+  c.keys = {keys.fence(), keys.log(), keys.orders(), keys.work()};
+  c.args.reserve(7 + 4 * events.size());
+  c.args.push_back(fence.instance);
+  c.args.push_back(std::to_string(fence.epoch));
+  c.args.push_back(after.order_number);
+  c.args.push_back(std::to_string(expected_version));
+  c.args.push_back(pack_order(after));
+  c.args.push_back(work_arg(work));
+  c.args.push_back(std::to_string(events.size()));
+  for (const auto& e : events) {
+    c.args.push_back(e.type);
+    c.args.push_back(std::to_string(e.fields.size()));
+    for (const auto& [name, value] : e.fields) {
+      c.args.push_back(name);
+      c.args.push_back(value);
+    }
+  }
+  return c;
+}
+
+call refund_call(const merchant_keys& keys, const fence_token& fence, std::int64_t expected_version,
+                 int from, const std::string& reason, const order_record& after, work_change work) {
+  call c;
+  c.keys = {keys.fence(), keys.acct(), keys.log(), keys.orders(), keys.work()};
+  c.args = {fence.instance,
+            std::to_string(fence.epoch),
+            after.order_number,
+            std::to_string(expected_version),
+            std::to_string(from),
+            reason,
+            pack_order(after),
+            work_arg(work)};
+  return c;
+}
+
+call credit_call(const merchant_keys& keys, const fence_token& fence, std::string ref,
+                 fen_t amount_fen) {
+  call c;
+  c.keys = {keys.fence(), keys.acct(), keys.log(), keys.crefs()};
+  c.args = {fence.instance, std::to_string(fence.epoch), std::move(ref),
+            std::to_string(amount_fen)};
+  return c;
+}
+
+}  // namespace ledger_scripts
+}  // namespace topup::engine

@@ -1,0 +1,100 @@
+#pragma once
+// The Lua scripts that are the only writers of orders, balances and the log (docs/STORAGE.md
+// "Scripts"), the key names they work on, and the KEYS/ARGV of each call.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/store/fence.hpp"
+#include "engine/order/money.hpp"
+#include "engine/order/order_record.hpp"
+#include "engine/redis/script.hpp"
+
+namespace topup::engine {
+
+/// The Redis key names of one merchant: `<prefix>:{m<id>}:<suffix>`. The hash tag puts every key
+/// of a merchant in one Cluster slot, which is what lets one script touch all of them. A small
+/// value, built per call on whichever shard needs it.
+class merchant_keys {
+ public:
+  merchant_keys(std::string_view prefix, std::int64_t merchant_id);
+
+  std::string fence() const { return base_ + "fence"; }
+  std::string acct() const { return base_ + "acct"; }
+  std::string crefs() const { return base_ + "crefs"; }
+  /// The merchant's log: every event of its orders and balance.
+  std::string log() const { return base_ + "log"; }
+  /// Packed records by order number, and `#<order_no>` -> `<order_number>:<fingerprint>`.
+  std::string orders() const { return base_ + "o"; }
+  /// Order numbers by created_at: list.
+  std::string by_time() const { return base_ + "t"; }
+  /// Orders that need work: -created_at while not final, the callback's due ms after.
+  std::string work() const { return base_ + "work"; }
+  /// Orders in 1 with no final supplier answer for their channel's unknown_max_s: order number
+  /// -> since when (ms). For operators (the exception queue); nothing routes by it.
+  std::string unresolved() const { return base_ + "unresolved"; }
+
+ private:
+  std::string base_;  // "<prefix>:{m<id>}:"
+};
+
+/// The `o` field of an order_no's idempotency entry.
+std::string order_no_field(std::string_view order_no);
+
+/// What a step does to the merchant's `work` zset (docs/STORAGE.md).
+struct work_change {
+  enum class kind { keep, remove, set } what = kind::keep;
+  std::int64_t score = 0;  // for set
+  static work_change keep() { return {}; }
+  static work_change remove() { return {kind::remove, 0}; }
+  static work_change set(std::int64_t score) { return {kind::set, score}; }
+};
+
+/// One log event: its type (`e`) and its fields after `o`/`v`, which the script adds.
+struct log_event {
+  std::string type;  // step, cb, renotify
+  field_pairs fields;
+};
+
+/// The scripts, as one immutable redis::script each (SHA1 computed once), shared by every shard.
+/// Every one checks the fence first (`fenced`: nothing written) and everything else it relies on
+/// before its first write, because Redis does not roll a script back. Answers:
+///   accept  ok <balance> | dup <order_number> <balance> | conflict <order_number>
+///           | insufficient <balance> | collision | fenced
+///   append  ok | stale <status> | notfound | fenced
+///   refund  ok <balance> | stale <status> | notfound | fenced
+///   credit  ok <balance> | repeat <balance> | conflict <amount> | insufficient <balance> | fenced
+/// A malformed argument, a record that breaks the rules or a corrupt stored value is a Redis
+/// error reply (nothing written).
+namespace ledger_scripts {
+
+const redis::script& accept();
+const redis::script& append();
+const redis::script& refund();
+const redis::script& credit();
+
+/// KEYS and ARGV of one script call.
+struct call {
+  std::vector<std::string> keys;
+  std::vector<std::string> args;
+};
+
+/// `order` is the record as accepted (version 1, status 6 or 7, created_at = now).
+call accept_call(const merchant_keys& keys, const fence_token& fence, const order_record& order);
+
+/// One step of an order: `events` (at least one) appended, `after` stored (its version must be
+/// `expected_version` + the events), compare-and-set on `expected_version`.
+call append_call(const merchant_keys& keys, const fence_token& fence, std::int64_t expected_version,
+                 const order_record& after, const std::vector<log_event>& events, work_change work);
+
+/// From `from` (1, 6, 7 through 3, or 3) to 4 with the stored cost credited back; `after` is the
+/// refunded record (status 4, refunded, version + 2, or + 1 from 3).
+call refund_call(const merchant_keys& keys, const fence_token& fence, std::int64_t expected_version,
+                 int from, const std::string& reason, const order_record& after, work_change work);
+
+call credit_call(const merchant_keys& keys, const fence_token& fence, std::string ref,
+                 fen_t amount_fen);
+
+}  // namespace ledger_scripts
+}  // namespace topup::engine

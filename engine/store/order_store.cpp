@@ -1,0 +1,660 @@
+#include "engine/store/order_store.hpp"
+
+#include "engine/redis/command.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+
+#include "engine/support/assert.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/store/ledger_scripts.hpp"
+#include "engine/support/log.hpp"
+
+namespace topup::engine {
+
+namespace {
+
+using boost::system::error_code;
+using redis::reply;
+
+using redis::args;
+using redis::is_string;
+using redis::is_transient_refusal;
+using redis::parse_int;
+
+// A number the scripts answer as a decimal string (or Redis as an integer).
+std::optional<std::int64_t> reply_int(const reply& r) noexcept {
+  if (r.type == reply::kind::integer) return r.integer;
+  if (is_string(r)) return parse_int(r.str);
+  return std::nullopt;
+}
+
+// The one place an unexpected answer is logged: callers only see storage_protocol.
+error_code unexpected(std::string_view operation, const reply& r) {
+  if (r.is_error() && is_transient_refusal(r.str)) return errc::storage_unavailable;
+  std::string_view what = r.is_error() ? std::string_view(r.str) : "unexpected reply shape";
+  logger("engine")->error("store op={} redis_answer=\"{}\"", operation, what);
+  return errc::storage_protocol;
+}
+
+// The first element of a script's answer: "ok", "dup", "stale", ...
+std::string_view outcome(const reply& r) noexcept {
+  if (r.type != reply::kind::array || r.elements.empty() || !is_string(r.elements[0])) return {};
+  return r.elements[0].str;
+}
+
+// Reserved in step extras: the record's own fields and the log event's fixed ones, and no name
+// at all (pack_order would write it, unpack_order refuses it: the order could never be read again,
+// nor any list page holding it).
+bool reserved_extra(std::string_view name) noexcept {
+  return name.empty() || is_core_order_field(name) || name == "e" || name == "o" || name == "v" ||
+         name == "f" || name == "t" || name == "why" || name == "type" || name == "from" ||
+         name == "to" || name == "at";
+}
+
+const std::string* first_reserved(const field_pairs& fields) noexcept {
+  for (const auto& [name, value] : fields)
+    if (reserved_extra(name)) return &name;
+  return nullptr;
+}
+
+boost::system::result<order_record> record_or_protocol(std::string_view operation,
+                                                       const reply& packed) {
+  if (!is_string(packed)) return unexpected(operation, packed);
+  auto record = unpack_order(packed.str);
+  if (!record)
+    logger("engine")->error("store op={} malformed packed record ({} bytes)", operation,
+                            packed.str.size());
+  return record;
+}
+
+// The ms part of a stream entry id "<ms>-<seq>".
+std::int64_t id_ms(std::string_view id) noexcept {
+  std::int64_t ms = 0;
+  std::from_chars(id.data(), id.data() + id.size(), ms);
+  return ms;
+}
+
+// The order's fields as the accepted event shows them (the v1 field names).
+void add_record_fields(field_pairs& out, const order_record& r) {
+  out.emplace_back("order_number", r.order_number);
+  out.emplace_back("order_no", r.order_no);
+  out.emplace_back("merchant_id", std::to_string(r.merchant_id));
+  out.emplace_back("store_id", r.store_id);
+  out.emplace_back("mobile", r.mobile);
+  out.emplace_back("carrier", std::string(carrier_code(r.carrier)));
+  out.emplace_back("money", std::to_string(r.money_yuan));
+  out.emplace_back("recharge_type", std::to_string(r.recharge_type));
+  out.emplace_back("notify_url", r.notify_url);
+  out.emplace_back("change", r.change ? "1" : "0");
+  out.emplace_back("source", r.source);
+  out.emplace_back("fingerprint", r.fingerprint);
+  out.emplace_back("cost", std::to_string(r.cost_fen));
+  for (const auto& pair : r.extra) out.push_back(pair);
+}
+
+// A log entry as the admin view shows an order's event: type from to reason at, then the rest
+// (the accepted event with the order's fields, from its record).
+order_event shown_event(order_event raw, const order_record& order) {
+  order_event shown;
+  shown.id = raw.id;
+  auto get = [&raw](std::string_view name) { return std::string(raw.field(name).value_or("")); };
+  const std::string type = get("e");
+  shown.fields.emplace_back("type", type == "step" ? "transition" : type);
+  if (type == "accepted") {
+    shown.fields.emplace_back("from", "0");
+    shown.fields.emplace_back("to", get("to"));
+    shown.fields.emplace_back("reason", "");
+  } else if (raw.field("f")) {
+    shown.fields.emplace_back("from", get("f"));
+    shown.fields.emplace_back("to", get("t"));
+    shown.fields.emplace_back("reason", get("why"));
+  }
+  shown.fields.emplace_back("at", std::to_string(id_ms(raw.id)));
+  for (auto& [name, value] : raw.fields) {
+    if (name == "e" || name == "o" || name == "f" || name == "t" || name == "why" ||
+        name == "to")
+      continue;
+    shown.fields.emplace_back(std::move(name), std::move(value));
+  }
+  if (type == "accepted") add_record_fields(shown.fields, order);
+  return shown;
+}
+
+// The work entry of an order a step made final: due for its callback, or done.
+work_change work_when_final(const order_record& after, std::int64_t now_ms) {
+  if (after.notify_url.empty()) return work_change::remove();
+  return work_change::set(std::max<std::int64_t>(now_ms, 1));
+}
+
+// A write script's refusals that every write shares.
+error_code refusal(std::string_view operation, const reply& r) {
+  const auto word = outcome(r);
+  if (word == "stale") return errc::stale_status;
+  if (word == "notfound") return errc::order_not_found;
+  if (word == "fenced") {
+    logger("engine")->error("store op={} refused: this instance is fenced out (its lease epoch is "
+                            "no longer current)",
+                            operation);
+    return errc::fenced;
+  }
+  return unexpected(operation, r);
+}
+
+// Where a refund may start: 1, 6, 7 (through 3), or 3.
+bool refund_starts_from(order_status s) noexcept {
+  return s == order_status::recharging || s == order_status::waiting ||
+         s == order_status::matched || s == order_status::failed;
+}
+
+constexpr std::int64_t k_scan_chunk = 1000;
+constexpr std::int64_t k_scan_chunks_max = 100;  // 100,000 entries per request at most
+
+}  // namespace
+
+order_store::order_store(redis::connection& conn, std::string prefix, const fence_token& fence)
+    : conn_(conn), prefix_(std::move(prefix)), fence_(fence) {}
+
+boost::system::error_code order_store::refused(std::string_view operation, const reply& r) {
+  const auto error = refusal(operation, r);
+  if (error == errc::fenced && on_fenced_) on_fenced_();
+  return error;
+}
+
+boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept(
+    order_record record, std::int64_t now_ms, field_pairs match) {
+  if (record.fingerprint.empty() || record.order_no.empty() || record.order_number.empty() ||
+      record.merchant_id <= 0 || record.cost_fen < 0) {
+    // A caller bug: an empty fingerprint would make every repeat of the order_no a duplicate.
+    logger("engine")->error("store op=accept order={} refused: incomplete record",
+                            record.order_number);
+    co_return errc::internal;
+  }
+  for (const auto& [name, value] : match)
+    TOPUP_ASSERT(!reserved_extra(name) && "a match field may not shadow a core field");
+  record.status = match.empty() ? order_status::waiting : order_status::matched;
+  record.reason.clear();
+  record.created_at_ms = record.updated_at_ms = now_ms;
+  record.finished_at_ms = 0;
+  record.event_count = 1;
+  record.refunded = false;
+  for (auto& [name, value] : match) set_extra(record, std::move(name), std::move(value));
+  const merchant_keys keys(prefix_, record.merchant_id);
+  // Not yet allowed to write (the epoch is not taken): as if Redis were not reachable.
+  if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
+  auto call = ledger_scripts::accept_call(keys, fence_, record);
+  auto answer =
+      co_await ledger_scripts::accept().run(conn_, std::move(call.keys), std::move(call.args));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  const auto word = outcome(r);
+  if (word == "ok" && r.elements.size() == 2) {
+    if (auto balance = reply_int(r.elements[1])) {
+      TOPUP_ASSERT(*balance >= 0);  // the script checked before debiting
+      co_return accept_result{false, std::move(record.order_number), *balance};
+    }
+  }
+  if (word == "dup" && r.elements.size() == 3 && is_string(r.elements[1])) {
+    if (auto balance = reply_int(r.elements[2]))
+      co_return accept_result{true, r.elements[1].str, *balance};
+  }
+  if (word == "conflict") co_return errc::order_no_conflict;
+  if (word == "insufficient") co_return errc::insufficient_balance;
+  if (word == "collision") co_return errc::order_number_taken;
+  co_return refused("accept", r);
+}
+
+boost::asio::awaitable<boost::system::result<void>> order_store::commit(
+    order_record& order, order_record after, std::vector<log_event> events, work_change work) {
+  TOPUP_ASSERT(!events.empty());
+  TOPUP_ASSERT(after.event_count == order.event_count + static_cast<std::int64_t>(events.size()));
+  TOPUP_ASSERT(after.order_number == order.order_number && after.cost_fen == order.cost_fen &&
+               after.refunded == order.refunded);
+  const merchant_keys keys(prefix_, order.merchant_id);
+  // Not yet allowed to write (the epoch is not taken): as if Redis were not reachable.
+  if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
+  auto call = ledger_scripts::append_call(keys, fence_, order.event_count, after, events, work);
+  auto answer =
+      co_await ledger_scripts::append().run(conn_, std::move(call.keys), std::move(call.args));
+  if (!answer) co_return answer.error();
+  if (outcome(*answer) == "ok") {
+    order = std::move(after);
+    co_return boost::system::result<void>{};
+  }
+  co_return refused("append", *answer);
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_store::transition(
+    std::int64_t merchant_id, std::string order_number, order_status from, order_status to,
+    std::string reason, field_pairs extra_fields, std::int64_t now_ms) {
+  if (!transition_allowed(from, to) || to == order_status::refunded ||
+      from == order_status::pending_payment)
+    co_return errc::illegal_transition;
+  auto order = co_await get(merchant_id, std::move(order_number));
+  if (!order) co_return order.error();
+  if (order->status != from) co_return errc::stale_status;
+  auto moved = co_await advance(*order, to, std::move(reason), std::move(extra_fields), now_ms);
+  if (!moved) co_return moved.error();
+  co_return std::move(*order);
+}
+
+boost::asio::awaitable<boost::system::result<void>> order_store::advance(
+    order_record& order, order_status to, std::string reason, field_pairs extra_fields,
+    std::int64_t now_ms, std::optional<hop> via) {
+  const order_status from = order.status;
+  // Through a status only on the one path the dispatcher takes: a final answer to the submit.
+  const bool path_ok =
+      via ? from == order_status::matched && via->status == order_status::recharging &&
+                (to == order_status::success || to == order_status::waiting)
+          : transition_allowed(from, to) && to != order_status::refunded &&
+                from != order_status::pending_payment;
+  if (!path_ok) co_return errc::illegal_transition;
+  const std::string* reserved = first_reserved(extra_fields);
+  if (!reserved && via) reserved = first_reserved(via->extra);
+  if (reserved) {
+    logger("engine")->error("store op=advance order={} refused: reserved extra field {}",
+                            order.order_number, *reserved);
+    co_return errc::internal;
+  }
+  order_record after = order;
+  std::vector<log_event> events;
+  events.reserve(2);
+  if (via) {
+    log_event hop_event{"step", {{"f", std::to_string(to_int(from))},
+                                 {"t", std::to_string(to_int(via->status))}}};
+    for (auto& [name, value] : via->extra) {
+      set_extra(after, name, value);
+      hop_event.fields.emplace_back(std::move(name), std::move(value));
+    }
+    events.push_back(std::move(hop_event));
+    ++after.event_count;
+  }
+  log_event step{"step", {{"f", std::to_string(to_int(via ? via->status : from))},
+                          {"t", std::to_string(to_int(to))}}};
+  if (!reason.empty()) step.fields.emplace_back("why", reason);
+  for (auto& [name, value] : extra_fields) {
+    set_extra(after, name, value);
+    step.fields.emplace_back(std::move(name), std::move(value));
+  }
+  events.push_back(std::move(step));
+  after.status = to;
+  after.reason = std::move(reason);
+  after.updated_at_ms = now_ms;
+  ++after.event_count;
+  work_change work = work_change::keep();
+  if (to == order_status::success) {
+    after.finished_at_ms = now_ms;
+    if (!after.notify_url.empty()) {
+      set_extra(after, "cb_status", "pending");
+      set_extra(after, "cb_attempts", "0");
+    }
+    work = work_when_final(after, now_ms);
+  }
+  co_return co_await commit(order, std::move(after), std::move(events), work);
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_refund(
+    const order_record& order, std::string reason, std::int64_t now_ms) {
+  const order_status from = order.status;
+  if (!refund_starts_from(from))
+    co_return from == order_status::refunded ? errc::stale_status : errc::illegal_transition;
+  if (order.refunded) co_return errc::stale_status;
+  order_record after = order;
+  if (from == order_status::failed) {
+    // Keep the reason the order failed with; the caller (recovery) may not know it.
+    if (after.reason.empty()) after.reason = std::move(reason);
+  } else {
+    after.reason = std::move(reason);
+    ++after.event_count;
+  }
+  ++after.event_count;
+  after.status = order_status::refunded;
+  after.refunded = true;
+  after.updated_at_ms = after.finished_at_ms = now_ms;
+  if (!after.notify_url.empty()) {
+    set_extra(after, "cb_status", "pending");
+    set_extra(after, "cb_attempts", "0");
+  }
+  const merchant_keys keys(prefix_, order.merchant_id);
+  // Not yet allowed to write (the epoch is not taken): as if Redis were not reachable.
+  if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
+  auto call = ledger_scripts::refund_call(keys, fence_, order.event_count, to_int(from),
+                                          after.reason, after, work_when_final(after, now_ms));
+  auto answer =
+      co_await ledger_scripts::refund().run(conn_, std::move(call.keys), std::move(call.args));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  if (outcome(r) == "ok" && r.elements.size() == 2 && reply_int(r.elements[1])) co_return after;
+  co_return refused("refund", r);
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_refund(
+    std::int64_t merchant_id, std::string order_number, order_status expected_from,
+    std::string reason, std::int64_t now_ms) {
+  if (!refund_starts_from(expected_from)) co_return errc::illegal_transition;
+  auto order = co_await get(merchant_id, std::move(order_number));
+  if (!order) co_return order.error();
+  if (order->status != expected_from || order->refunded) co_return errc::stale_status;
+  co_return co_await fail_refund(*order, std::move(reason), now_ms);
+}
+
+boost::asio::awaitable<boost::system::result<credit_result>> order_store::credit(
+    std::int64_t merchant_id, std::string ref, fen_t amount_fen, std::int64_t /*now_ms*/) {
+  const merchant_keys keys(prefix_, merchant_id);
+  // Not yet allowed to write (the epoch is not taken): as if Redis were not reachable.
+  if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
+  auto call = ledger_scripts::credit_call(keys, fence_, std::move(ref), amount_fen);
+  auto answer =
+      co_await ledger_scripts::credit().run(conn_, std::move(call.keys), std::move(call.args));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  const auto word = outcome(r);
+  if ((word == "ok" || word == "repeat") && r.elements.size() == 2) {
+    if (auto balance = reply_int(r.elements[1])) {
+      TOPUP_ASSERT(*balance >= 0);  // the script refuses to go below 0
+      co_return credit_result{word == "repeat", *balance};
+    }
+  }
+  if (word == "insufficient") co_return errc::insufficient_balance;
+  if (word == "conflict") co_return errc::order_no_conflict;
+  co_return refused("credit", r);
+}
+
+boost::asio::awaitable<boost::system::result<account_totals>> order_store::account(
+    std::int64_t merchant_id) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer =
+      co_await conn_.command(args("HMGET", keys.acct(), "balance", "credits", "debits", "refunds"));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  if (r.type != reply::kind::array || r.elements.size() != 4) co_return unexpected("account", r);
+  std::array<fen_t, 4> values{};
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (r.elements[i].is_nil()) continue;
+    auto v = reply_int(r.elements[i]);
+    if (!v) co_return unexpected("account", r);
+    values[i] = *v;
+  }
+  co_return account_totals{values[0], values[1], values[2], values[3]};
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_store::get(
+    std::int64_t merchant_id, std::string order_number) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(args("HGET", keys.orders(), std::move(order_number)));
+  if (!answer) co_return answer.error();
+  if (answer->is_nil()) co_return errc::order_not_found;
+  co_return record_or_protocol("get", *answer);
+}
+
+boost::asio::awaitable<boost::system::result<order_record>> order_store::find_by_order_no(
+    std::int64_t merchant_id, std::string order_no) {
+  auto entry = co_await order_no_entry_of(merchant_id, std::move(order_no));
+  if (!entry) co_return entry.error();
+  co_return co_await get(merchant_id, std::move(entry->order_number));
+}
+
+boost::asio::awaitable<boost::system::result<order_store::order_no_entry>>
+order_store::order_no_entry_of(std::int64_t merchant_id, std::string order_no) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(args("HGET", keys.orders(), order_no_field(order_no)));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  if (r.is_nil()) co_return errc::order_not_found;
+  // "<order_number>:<fingerprint>"
+  const auto sep = is_string(r) ? r.str.find(':') : std::string::npos;
+  if (sep == std::string::npos || sep == 0) co_return unexpected("order_no index", r);
+  co_return order_no_entry{r.str.substr(0, sep), r.str.substr(sep + 1)};
+}
+
+namespace {
+/// The strings of an array answer; anything else shaped is storage_protocol.
+boost::system::result<std::vector<std::string>> string_members(std::string_view operation,
+                                                               const reply& r) {
+  if (r.type != reply::kind::array) return unexpected(operation, r);
+  std::vector<std::string> members;
+  members.reserve(r.elements.size());
+  for (const auto& e : r.elements) {
+    if (!is_string(e)) return unexpected(operation, r);
+    members.push_back(e.str);
+  }
+  return members;
+}
+}  // namespace
+
+boost::asio::awaitable<boost::system::result<std::vector<order_record>>> order_store::records(
+    std::int64_t merchant_id, const std::vector<std::string>& numbers) {
+  std::vector<order_record> out;
+  if (numbers.empty()) co_return out;
+  const merchant_keys keys(prefix_, merchant_id);
+  std::vector<std::string> command;
+  command.reserve(numbers.size() + 2);
+  command.emplace_back("HMGET");
+  command.push_back(keys.orders());
+  for (const auto& n : numbers) command.push_back(n);
+  auto answer = co_await conn_.command(std::move(command));
+  if (!answer) co_return answer.error();
+  const reply& r = *answer;
+  if (r.type != reply::kind::array || r.elements.size() != numbers.size())
+    co_return unexpected("records", r);
+  out.reserve(numbers.size());
+  for (const auto& packed : r.elements) {
+    if (packed.is_nil()) {
+      // An index entry without its record: no script leaves one, so someone edited Redis by
+      // hand. Reading the rest is more useful than failing every page.
+      logger("engine")->warn("store merchant={} index entry without order record", merchant_id);
+      continue;
+    }
+    auto record = record_or_protocol("records", packed);
+    if (!record) co_return record.error();
+    out.push_back(std::move(*record));
+  }
+  co_return out;
+}
+
+boost::asio::awaitable<boost::system::result<order_page>> order_store::list(
+    std::int64_t merchant_id, std::int64_t start_ms, std::int64_t end_ms,
+    std::optional<order_status> status, std::int64_t page, std::int64_t page_size) {
+  // Bounded: a page is at most this many full records, whatever the caller asks.
+  constexpr std::int64_t k_page_size_max = 1000;
+  std::int64_t count = std::min(page_size, k_page_size_max);
+  std::int64_t offset = 0;
+  if (page < 1 || count < 1 || page - 1 > (INT64_MAX / count))
+    count = 0;  // total only
+  else
+    offset = (page - 1) * count;
+  const merchant_keys keys(prefix_, merchant_id);
+  const std::string min = std::to_string(start_ms), max = std::to_string(end_ms);
+  order_page result;
+  if (!status) {
+    auto total = co_await conn_.command(args("ZCOUNT", keys.by_time(), min, max));
+    if (!total) co_return total.error();
+    if (total->type != reply::kind::integer) co_return unexpected("list", *total);
+    result.total = total->integer;
+    if (count == 0 || offset >= result.total) co_return result;
+    auto numbers = co_await conn_.command(args("ZREVRANGEBYSCORE", keys.by_time(), max, min,
+                                               "LIMIT", std::to_string(offset),
+                                               std::to_string(count)));
+    if (!numbers) co_return numbers.error();
+    auto members = string_members("list", *numbers);
+    if (!members) co_return members.error();
+    auto page_records = co_await records(merchant_id, *members);
+    if (!page_records) co_return page_records.error();
+    result.orders = std::move(*page_records);
+    co_return result;
+  }
+  // With a status filter: the range in chunks, newest first, each record's status looked at.
+  for (std::int64_t chunk = 0;; ++chunk) {
+    if (chunk == k_scan_chunks_max) co_return errc::range_too_wide;
+    auto numbers = co_await conn_.command(args("ZREVRANGEBYSCORE", keys.by_time(), max, min,
+                                               "LIMIT", std::to_string(chunk * k_scan_chunk),
+                                               std::to_string(k_scan_chunk)));
+    if (!numbers) co_return numbers.error();
+    auto members = string_members("list", *numbers);
+    if (!members) co_return members.error();
+    auto chunk_records = co_await records(merchant_id, *members);
+    if (!chunk_records) co_return chunk_records.error();
+    for (auto& record : *chunk_records) {
+      if (record.status != *status) continue;
+      if (result.total >= offset && result.total < offset + count)
+        result.orders.push_back(std::move(record));
+      ++result.total;
+    }
+    if (static_cast<std::int64_t>(members->size()) < k_scan_chunk) break;
+  }
+  co_return result;
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<std::string>>> order_store::active_orders(
+    std::int64_t merchant_id) {
+  const merchant_keys keys(prefix_, merchant_id);
+  // Not final: scored -created_at, so the highest score is the oldest.
+  auto answer = co_await conn_.command(args("ZREVRANGEBYSCORE", keys.work(), "0", "-inf"));
+  if (!answer) co_return answer.error();
+  co_return string_members("active_orders", *answer);
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<std::string>>>
+order_store::disabled_channels() {
+  auto answer = co_await conn_.command(args("SMEMBERS", prefix_ + ":channels:disabled"));
+  if (!answer) co_return answer.error();
+  co_return string_members("disabled_channels", *answer);
+}
+
+boost::asio::awaitable<boost::system::result<void>> order_store::set_channel_disabled(
+    std::string channel_id, bool disabled) {
+  auto answer = co_await conn_.command(args(disabled ? "SADD" : "SREM",
+                                            prefix_ + ":channels:disabled", channel_id));
+  if (!answer) co_return answer.error();
+  if (answer->type != reply::kind::integer) co_return unexpected("set_channel_disabled", *answer);
+  co_return boost::system::result<void>();
+}
+
+boost::asio::awaitable<boost::system::result<void>> order_store::flag_unresolved(
+    std::int64_t merchant_id, std::string order_number, std::int64_t since_ms) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(
+      args("ZADD", keys.unresolved(), "NX", std::to_string(since_ms), std::move(order_number)));
+  if (!answer) co_return answer.error();
+  if (answer->type != reply::kind::integer) co_return unexpected("flag_unresolved", *answer);
+  co_return boost::system::result<void>();
+}
+
+boost::asio::awaitable<boost::system::result<void>> order_store::clear_unresolved(
+    std::int64_t merchant_id, std::string order_number) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(args("ZREM", keys.unresolved(), std::move(order_number)));
+  if (!answer) co_return answer.error();
+  if (answer->type != reply::kind::integer) co_return unexpected("clear_unresolved", *answer);
+  co_return boost::system::result<void>();
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<std::pair<std::string, std::int64_t>>>>
+order_store::unresolved(std::int64_t merchant_id, std::int64_t limit) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(args("ZRANGE", keys.unresolved(), "0",
+                                            std::to_string(std::max<std::int64_t>(limit, 1) - 1),
+                                            "WITHSCORES"));
+  if (!answer) co_return answer.error();
+  if (answer->type != reply::kind::array || answer->elements.size() % 2 != 0)
+    co_return unexpected("unresolved", *answer);
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (std::size_t i = 0; i + 1 < answer->elements.size(); i += 2) {
+    std::int64_t since = 0;
+    const auto& score = answer->elements[i + 1].str;
+    std::from_chars(score.data(), score.data() + score.size(), since);
+    out.emplace_back(answer->elements[i].str, since);
+  }
+  co_return out;
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<order_event>>> order_store::log_range(
+    std::int64_t merchant_id, std::string start, std::int64_t count) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer = co_await conn_.command(
+      args("XRANGE", keys.log(), std::move(start), "+", "COUNT", std::to_string(count)));
+  if (!answer) co_return answer.error();
+  if (answer->is_error()) co_return unexpected("log", *answer);
+  auto entries = order_events_from_reply(*answer);
+  if (!entries) co_return unexpected("log", *answer);
+  co_return std::move(*entries);
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<order_event>>> order_store::events(
+    std::int64_t merchant_id, std::string order_number) {
+  std::vector<order_event> out;
+  auto order = co_await get(merchant_id, order_number);
+  if (!order) {
+    if (order.error() == errc::order_not_found) co_return out;
+    co_return order.error();
+  }
+  // The log from a minute before the order's creation (Redis's clock and ours may differ).
+  std::string start = std::to_string(std::max<std::int64_t>(order->created_at_ms - 60'000, 0));
+  std::int64_t seen = 0;
+  for (std::int64_t chunk = 0; chunk < k_scan_chunks_max; ++chunk) {
+    auto entries = co_await log_range(merchant_id, start, k_scan_chunk);
+    if (!entries) co_return entries.error();
+    if (entries->empty()) break;
+    std::string next = "(" + entries->back().id;  // before the entries are moved from
+    for (auto& e : *entries)
+      if (e.field("o") == std::optional<std::string_view>(order_number)) {
+        out.push_back(shown_event(std::move(e), *order));
+        ++seen;
+      }
+    if (static_cast<std::int64_t>(entries->size()) < k_scan_chunk || seen >= order->event_count)
+      break;
+    start = std::move(next);
+  }
+  co_return out;
+}
+
+boost::asio::awaitable<boost::system::result<order_store::ledger_page>> order_store::ledger(
+    std::int64_t merchant_id, std::string after_id, std::int64_t limit) {
+  limit = std::max<std::int64_t>(limit, 1);
+  std::string start = after_id.empty() ? std::string("-") : "(" + after_id;
+  const std::int64_t read = std::min<std::int64_t>(limit * 10, 100'000);
+  auto raw = co_await log_range(merchant_id, std::move(start), read);
+  if (!raw) co_return raw.error();
+  ledger_page page;
+  if (static_cast<std::int64_t>(raw->size()) == read) page.next_id = raw->back().id;
+  for (auto& e : *raw) {
+    const auto type = e.field("e").value_or("");
+    if (type != "accepted" && type != "refund" && type != "credit") continue;
+    auto amount = parse_int(e.field("amount").value_or(""));
+    auto balance = parse_int(e.field("bal").value_or(""));
+    if (!amount || !balance) {
+      logger("engine")->error("store op=ledger merchant={} entry={} malformed", merchant_id, e.id);
+      co_return errc::storage_protocol;
+    }
+    ledger_entry entry;
+    entry.type = type == "accepted" ? "debit" : std::string(type);
+    entry.amount_fen = *amount;
+    entry.balance_fen = *balance;
+    entry.at_ms = id_ms(e.id);
+    if (auto order = e.field("o")) entry.order_number = std::string(*order);
+    if (auto ref = e.field("ref")) entry.ref = std::string(*ref);
+    entry.id = std::move(e.id);
+    page.entries.push_back(std::move(entry));
+    if (static_cast<std::int64_t>(page.entries.size()) == limit) {
+      page.next_id = page.entries.back().id;
+      break;
+    }
+  }
+  co_return page;
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<std::string>>> order_store::due_callbacks(
+    std::int64_t merchant_id, std::int64_t now_ms, std::int64_t limit) {
+  const merchant_keys keys(prefix_, merchant_id);
+  auto answer =
+      co_await conn_.command(args("ZRANGEBYSCORE", keys.work(), "(0", std::to_string(now_ms),
+                                  "LIMIT", "0", std::to_string(std::max<std::int64_t>(limit, 0))));
+  if (!answer) co_return answer.error();
+  co_return string_members("due_callbacks", *answer);
+}
+
+}  // namespace topup::engine
