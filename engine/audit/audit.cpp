@@ -512,7 +512,7 @@ void compare_work(const order_replay& o, const order_record* record,
   }
   if (!record) return;  // no record (a finding): whether a callback is pending is unknown
   const bool pending =
-      record->extra_field("cb_status") == std::optional<std::string_view>("pending");
+      record->callback.status == callback_status::pending;
   if (pending && !listed)
     problems.push_back("final (" + st(*o.status) + ") with its callback pending but not in " +
                        "work: the callback would never be sent");

@@ -18,12 +18,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::int64_t extra_int(const order_record& o, std::string_view name) {
-  std::int64_t v = 0;
-  if (auto f = o.extra_field(name)) std::from_chars(f->data(), f->data() + f->size(), v);
-  return v;
-}
-
 /// The form of spec §5, before signing.
 std::vector<std::pair<std::string, std::string>> callback_params(const order_record& o,
                                                                 std::int64_t now_ms) {
@@ -39,7 +33,7 @@ std::vector<std::pair<std::string, std::string>> callback_params(const order_rec
 
 }  // namespace
 
-callback_scheduler::callback_scheduler(asio::io_context& io, const config& cfg, order_store& store,
+callback_scheduler::callback_scheduler(asio::io_context& io, const config& cfg, order_log& store,
                                        callback_store& callbacks, callback_sender sender,
                                        unsigned shard, unsigned shard_count,
                                        const engine::clock& clock)
@@ -125,13 +119,13 @@ asio::awaitable<void> callback_scheduler::deliver(std::string number, std::int64
   else order = co_await store_.get(merchant_id, number);
   if (!order) co_return;  // storage trouble: the next scan retries
   if (order->notify_url.empty() || !is_terminal(order->status)) co_return;
-  if (order->extra_field("cb_status").value_or("") != "pending") co_return;
+  if (order->callback.status != callback_status::pending) co_return;
 
   const auto& cb = config_.callbacks;
   // Attempts are numbered across the whole order; an operator's re-notify starts a new round
   // (cb_round_base = attempts before it) with max_attempts and the back-off counted afresh.
-  const std::int64_t attempt = extra_int(*order, "cb_attempts") + 1;
-  const std::int64_t in_round = attempt - extra_int(*order, "cb_round_base");
+  const std::int64_t attempt = order->callback.attempts + 1;
+  const std::int64_t in_round = attempt - order->callback.round_base;
   // The first delivery waits backoff_ms[0] from the order becoming final; later ones are
   // scheduled by the previous attempt's record.
   if (attempt == 1) {
@@ -144,7 +138,7 @@ asio::awaitable<void> callback_scheduler::deliver(std::string number, std::int64
   callback_attempt record;
   record.attempt = attempt;
   record.at_ms = clock_.wall_ms();
-  record.renotify_seq = extra_int(*order, "cb_renotify_seq");
+  record.renotify_seq = order->callback.renotify_seq;
   auto result = co_await sender_(order->notify_url, callback_params(*order, clock_.wall_ms()), merchant->app_secret,
                                  merchant->sign_types.front());
   if (result.not_sent) {

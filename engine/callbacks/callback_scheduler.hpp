@@ -15,7 +15,7 @@
 #include "engine/support/clock.hpp"
 #include "engine/config/config.hpp"
 #include "engine/runtime/metrics.hpp"
-#include "engine/store/order_store.hpp"
+#include "engine/store/order_log.hpp"
 #include "engine/config/sign_method.hpp"
 
 namespace topup::engine {
@@ -47,7 +47,7 @@ class callback_scheduler {
   static constexpr std::chrono::milliseconds k_scan_interval{1000};
   static constexpr std::int64_t k_scan_batch = 200;
 
-  callback_scheduler(boost::asio::io_context& io, const config& cfg, order_store& store,
+  callback_scheduler(boost::asio::io_context& io, const config& cfg, order_log& store,
                      callback_store& callbacks, callback_sender sender, unsigned shard,
                      unsigned shard_count, const engine::clock& clock = system_clock());
 
@@ -69,7 +69,7 @@ class callback_scheduler {
 
   boost::asio::io_context& io_;
   const config& config_;
-  order_store& store_;
+  order_log& store_;
   callback_store& callbacks_;
   callback_sender sender_;
   unsigned shard_;

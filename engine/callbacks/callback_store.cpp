@@ -17,10 +17,6 @@ std::int64_t to_int(std::string_view s) {
   return v;
 }
 
-std::int64_t extra_int(const order_record& o, std::string_view name) {
-  return to_int(o.extra_field(name).value_or("0"));
-}
-
 std::string excerpt(std::string s) {
   constexpr std::size_t k_max = 200;
   if (s.size() > k_max) s.resize(k_max);
@@ -33,7 +29,7 @@ constexpr int k_tries = 4;
 
 }  // namespace
 
-callback_store::callback_store(order_store& store) : store_(store) {}
+callback_store::callback_store(order_log& store) : store_(store) {}
 
 boost::asio::awaitable<boost::system::result<void>> callback_store::record_attempt(
     std::int64_t merchant_id, std::string order_number, callback_attempt a,
@@ -42,18 +38,20 @@ boost::asio::awaitable<boost::system::result<void>> callback_store::record_attem
     auto order = co_await store_.get(merchant_id, order_number);
     if (!order) co_return order.error();
     // Someone else recorded this attempt: only one deliverer counts it.
-    if (extra_int(*order, "cb_attempts") + 1 != a.attempt) co_return errc::stale_status;
-    std::string status = a.delivered ? "delivered" : next_due_ms == 0 ? "failed" : "pending";
+    if (order->callback.attempts + 1 != a.attempt) co_return errc::stale_status;
+    callback_status status = a.delivered      ? callback_status::delivered
+                             : next_due_ms == 0 ? callback_status::failed
+                                                : callback_status::pending;
     std::int64_t due = next_due_ms;
     // An operator's re-notify since this delivery started is owed a delivery of its own.
-    if (status != "pending" && extra_int(*order, "cb_renotify_seq") != a.renotify_seq) {
-      status = "pending";
+    if (status != callback_status::pending && order->callback.renotify_seq != a.renotify_seq) {
+      status = callback_status::pending;
       due = a.at_ms;
     }
     order_record after = *order;
-    set_extra(after, "cb_attempts", std::to_string(a.attempt));
-    set_extra(after, "cb_status", status);
-    set_extra(after, "cb_last_at", std::to_string(a.at_ms));
+    after.callback.attempts = a.attempt;
+    after.callback.status = status;
+    after.callback.last_at_ms = a.at_ms;
     ++after.event_count;
     log_event event{"cb",
                     {{"n", std::to_string(a.attempt)},
@@ -62,7 +60,7 @@ boost::asio::awaitable<boost::system::result<void>> callback_store::record_attem
                      {"http", std::to_string(a.http_status)}}};
     if (!a.error.empty()) event.fields.emplace_back("err", excerpt(a.error));
     if (!a.body_excerpt.empty()) event.fields.emplace_back("body", excerpt(a.body_excerpt));
-    const work_change work = status == "pending"
+    const work_change work = status == callback_status::pending
                                  ? work_change::set(std::max<std::int64_t>(due, 1))
                                  : work_change::remove();
     std::vector<log_event> events;  // (not a braced list in the co_await: GCC 12 miscompiles it)
@@ -80,11 +78,9 @@ boost::asio::awaitable<boost::system::result<void>> callback_store::renotify(
     if (!order) co_return order.error();
     if (!is_terminal(order->status) || order->notify_url.empty()) co_return errc::cannot_cancel;
     order_record after = *order;
-    const auto done = std::to_string(extra_int(*order, "cb_attempts"));
-    set_extra(after, "cb_status", "pending");
-    set_extra(after, "cb_attempts", done);
-    set_extra(after, "cb_round_base", done);
-    set_extra(after, "cb_renotify_seq", std::to_string(extra_int(*order, "cb_renotify_seq") + 1));
+    after.callback.status = callback_status::pending;
+    after.callback.round_base = order->callback.attempts;
+    ++after.callback.renotify_seq;
     ++after.event_count;
     std::vector<log_event> events(1, log_event{"renotify", {}});
     auto saved = co_await store_.commit(*order, std::move(after), std::move(events),

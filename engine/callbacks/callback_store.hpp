@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/order/order_record.hpp"
-#include "engine/store/order_store.hpp"
+#include "engine/store/order_log.hpp"
 
 namespace topup::engine {
 
@@ -31,7 +31,7 @@ struct callback_attempt {
 /// on the order as it now is when another writer got there first); shard-local like order_store.
 class callback_store {
  public:
-  explicit callback_store(order_store& store);
+  explicit callback_store(order_log& store);
 
   /// Records attempt `attempt` (must be cb_attempts + 1: a compare-and-set, so two deliverers
   /// never both count) and either reschedules the order at `next_due_ms` or, when
@@ -52,7 +52,7 @@ class callback_store {
       std::int64_t merchant_id, std::string order_number);
 
  private:
-  order_store& store_;
+  order_log& store_;
 };
 
 }  // namespace topup::engine

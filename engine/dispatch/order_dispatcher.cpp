@@ -13,49 +13,46 @@
 #include "engine/support/errc.hpp"
 #include "engine/order/failure_reason.hpp"
 #include "engine/support/log.hpp"
+#include "engine/dispatch/attempt_rules.hpp"
 
 namespace topup::engine {
 
 namespace asio = boost::asio;
 using steady = std::chrono::steady_clock;
 
-/// The in-memory side of one order being driven: its wake-up timer and a callback waiting to
-/// be applied.
-struct order_dispatcher::active_order {
-  explicit active_order(asio::io_context& io) : wake(io) {}
-  asio::steady_timer wake;
-  std::string attempt_id;                     // the attempt a callback must name to count
-  std::string channel_id;                     // the channel holding it, the only one heard
+/// One order being driven: its record as last stored, the attempt's in-memory facts (a result
+/// not yet persisted, the slot it holds), the callback inbox and its wake-up timer. Lives in
+/// orders_ while its driver runs.
+struct order_dispatcher::driven_order {
+  driven_order(asio::io_context& io, order_record o) : wake(io), order(std::move(o)) {}
+  engine::timer wake;
+  order_record order;
+  channel_router::channel* slot = nullptr;  // the channel whose in-flight slot it holds
+  // 6->7 was stored by this process just now (by accept, or step_waiting), so nothing was
+  // submitted yet; an order found in 7 any other way may have been.
+  bool just_matched = false;
+  bool reload = false;                        // parked: only the number is known
+  std::optional<attempt_result> known;        // the attempt's result, not yet persisted
+  steady::time_point attempt_started{};
+  std::chrono::milliseconds storage_backoff{100};
+  std::optional<std::int64_t> park_until;     // set when the order is to wait parked
+  bool unresolved = false;                    // listed for an operator (unknown_max_s passed)
+  bool final_already = false;                 // final when adopted: no final hook
+  // What a supplier callback must name to count: the open attempt and its channel.
+  std::string heard_attempt;
+  std::string heard_channel;
   std::optional<attempt_result> delivered;    // a callback's result, not yet applied
   std::string delivered_for;                  // the attempt that result is about
-  bool unresolved = false;                    // listed for an operator (unknown_max_s passed)
+
+  bool failover_allowed() const noexcept { return order.change && order.source.empty(); }
 };
 
 namespace {
 
-std::int64_t field_int(const order_record& o, std::string_view name) {
-  auto v = o.extra_field(name);
-  std::int64_t out = 0;
-  if (v) std::from_chars(v->data(), v->data() + v->size(), out);
-  return out;
-}
-
-std::string field_str(const order_record& o, std::string_view name) {
-  auto v = o.extra_field(name);
-  return v ? std::string(*v) : std::string();
-}
-
 /// Waits on the order's wake timer; a cancel (callback, shutdown) ends the wait early.
-asio::awaitable<void> sleep_on(asio::steady_timer& timer, std::chrono::milliseconds d) {
+asio::awaitable<void> sleep_on(engine::timer& timer, std::chrono::milliseconds d) {
   timer.expires_after(d);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-}
-
-// Built outside the coroutine body: GCC 12 miscompiles braced lists of literals there.
-field_pairs one_field(std::string name, std::string value) {
-  field_pairs out;
-  out.emplace_back(std::move(name), std::move(value));
-  return out;
 }
 
 attempt_result unknown_result(std::string detail) {
@@ -65,37 +62,20 @@ attempt_result failed_result(std::string detail) {
   return attempt_result{attempt_outcome::failed, std::move(detail)};
 }
 
-attempt_request make_request(const order_record& o, const std::string& attempt_id) {
+attempt_request make_request(const order_record& o) {
   attempt_request req;
   req.order_number = o.order_number;
-  req.attempt_id = attempt_id;
+  req.attempt_id = o.attempt.id;
   req.mobile = o.mobile;
   req.carrier_of = o.carrier;
   req.money_yuan = o.money_yuan;
   req.recharge_type = o.recharge_type;
-  req.submitted_at_ms = field_int(o, "matched_at");
+  req.submitted_at_ms = o.attempt.matched_at_ms;
   return req;
 }
 
-/// What 6->7 stores about the attempt it starts.
-field_pairs attempt_fields(const std::string& number, const std::string& channel_id,
-                           std::int64_t attempt, const std::vector<std::string>& tried,
-                           std::int64_t now_ms) {
-  field_pairs extra;
-  extra.reserve(5);
-  extra.emplace_back("channel", channel_id);
-  extra.emplace_back("attempts", std::to_string(attempt));
-  extra.emplace_back("attempt_id", number + "-" + std::to_string(attempt));
-  extra.emplace_back("tried", join_ids(tried));
-  extra.emplace_back("matched_at", std::to_string(now_ms));
-  return extra;
-}
-
 /// Awaits a store step that answers the whole record and, when it succeeded, makes that the
-/// order's record; on an error the order is untouched. drive() awaits store steps only through
-/// this and through the in-place order_store::advance: GCC gives each co_await's result its own
-/// slot in the coroutine frame, and with a ~400-byte record per call site drive()'s frame was
-/// 9.7 KB, held for as long as a supplier holds the order.
+/// order's record; on an error the order is untouched.
 asio::awaitable<boost::system::error_code> take(
     order_record& o, asio::awaitable<boost::system::result<order_record>> step) {
   auto answer = co_await std::move(step);
@@ -108,26 +88,8 @@ boost::system::error_code error_of(const boost::system::result<void>& r) {
   return r ? boost::system::error_code{} : r.error();
 }
 
-/// Where an attempt's definitive result takes the order from 1.
-struct settlement {
-  order_status to;     // 2; 6 to fail over; 3 (then 4, through fail_refund) when it may not
-  std::string reason;  // of the step: empty on success, else the supplier's detail
-  field_pairs extra;   // last_outcome
-  bool ok;             // for the channel's health
-};
-
-settlement settle(const attempt_result& known, bool failover_allowed) {
-  if (known.outcome == attempt_outcome::succeeded)
-    return {order_status::success, std::string(), one_field("last_outcome", "succeeded"), true};
-  if (failover_allowed)
-    return {order_status::waiting, known.detail,
-            one_field("last_outcome", std::string(outcome_name(known.outcome))), false};
-  return {order_status::failed, known.detail, field_pairs{}, false};
-}
-
-bool definitive(attempt_outcome o) {
-  return o == attempt_outcome::succeeded || o == attempt_outcome::failed ||
-         o == attempt_outcome::refused;
+std::chrono::milliseconds since(const engine::clock& clock, steady::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.steady_now() - t);
 }
 
 }  // namespace
@@ -145,7 +107,7 @@ std::string_view outcome_name(attempt_outcome o) noexcept {
   return "unknown";
 }
 
-order_dispatcher::order_dispatcher(asio::io_context& io, const config& cfg, order_store& store,
+order_dispatcher::order_dispatcher(asio::io_context& io, const config& cfg, order_log& store,
                                    channel_router& router, unsigned shard,
                                    const engine::clock& clock)
     : io_(io),
@@ -185,9 +147,8 @@ std::optional<order_dispatcher::first_match> order_dispatcher::match_new(const o
   auto pick = router_.pick(o, none, clock_.steady_now());
   if (pick.what != channel_router::verdict::chosen) return std::nullopt;
   pick.chosen->health.started(clock_.steady_now());
-  const std::vector<std::string> tried{pick.chosen->config->id};
-  return first_match{pick.chosen, attempt_fields(o.order_number, pick.chosen->config->id, 1,
-                                                 tried, now_ms)};
+  return first_match{pick.chosen,
+                     attempt_rules::next_attempt_fields(o, pick.chosen->config->id, now_ms)};
 }
 
 void order_dispatcher::adopt_matched(order_record order, first_match m) {
@@ -197,7 +158,8 @@ void order_dispatcher::adopt_matched(order_record order, first_match m) {
     return;
   }
   order.status = order_status::matched;
-  for (auto& field : m.fields) order.extra.push_back(std::move(field));
+  for (auto& [name, value] : m.fields)
+    TOPUP_ASSERT(apply_field(order, name, std::move(value)) && "attempt fields parse");
   if (metrics_) metrics_->orders_in_flight.fetch_add(1, std::memory_order_relaxed);
   start(std::move(order), false, m.channel);
 }
@@ -210,8 +172,12 @@ void order_dispatcher::release(const first_match& m) {
 
 void order_dispatcher::start(order_record order, bool reload, channel_router::channel* reserved) {
   std::string number = order.order_number;
-  orders_.emplace(number, std::make_shared<active_order>(io_));
-  asio::co_spawn(io_, drive(std::move(order), reload, reserved),
+  auto d = std::make_shared<driven_order>(io_, std::move(order));
+  d->slot = reserved;
+  d->reload = reload;
+  d->just_matched = reserved && !reload && d->order.status == order_status::matched;
+  orders_.emplace(number, d);
+  asio::co_spawn(io_, drive(std::move(d)),
                  [shard = shard_, number = std::move(number)](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -225,27 +191,24 @@ void order_dispatcher::start(order_record order, bool reload, channel_router::ch
 void order_dispatcher::deliver(const std::string& order_number, supplier_callback callback) {
   auto it = orders_.find(order_number);
   if (it == orders_.end()) return;
-  auto& st = *it->second;
-  if (st.attempt_id != callback.attempt_id) return;  // about an older attempt: already settled
+  auto& d = *it->second;
   // Another channel's word about this attempt is no result (spec §6): only the holder knows.
-  if (st.channel_id != callback.channel_id) {
+  if (d.heard_attempt == callback.attempt_id && d.heard_channel != callback.channel_id)
     logger("engine")->warn("shard={} order={} callback about attempt={} from channel={} ignored: "
                            "the attempt is held by channel={}",
                            shard_, order_number, callback.attempt_id, callback.channel_id,
-                           st.channel_id);
-    return;
-  }
-  // Only a final status decides an attempt; "charging" and any status outside 2/3/4 mean the
-  // supplier is still working on it (spec §6), and settling on them could deliver twice.
-  if (!definitive(callback.result.outcome)) return;
-  st.delivered = callback.result;
-  st.delivered_for = callback.attempt_id;
-  st.wake.cancel();
+                           d.heard_channel);
+  // An older attempt's, another channel's, or an intermediate status ("charging"): settling on
+  // it could deliver twice.
+  if (!attempt_rules::callback_counts(callback, d.heard_attempt, d.heard_channel)) return;
+  d.delivered = std::move(callback.result);
+  d.delivered_for = std::move(callback.attempt_id);
+  d.wake.cancel();
 }
 
 void order_dispatcher::begin_shutdown() {
   stopping_ = true;
-  for (auto& [number, st] : orders_) st->wake.cancel();
+  for (auto& [number, d] : orders_) d->wake.cancel();
   pump_timer_.cancel();
 }
 
@@ -315,311 +278,308 @@ void order_dispatcher::pump() {
       });
 }
 
-asio::awaitable<void> order_dispatcher::drive(order_record o, bool reload,
-                                              channel_router::channel* reserved) {
-  auto log = logger("engine");
-  const std::string number = o.order_number;
-  const std::int64_t merchant = o.merchant_id;
-  std::shared_ptr<active_order> st = orders_.at(number);
-  channel_router::channel* current = reserved;  // the channel holding one of its in-flight slots
-  // 6->7 was persisted by this process just now (by accept, or below), so nothing was submitted
-  // yet; an order found in 7 any other way may have been.
-  bool just_matched = reserved && !reload && o.status == order_status::matched;
-  std::optional<attempt_result> known;          // an attempt result not yet persisted
-  steady::time_point attempt_started{};
-  std::chrono::milliseconds storage_backoff{100};
-  std::optional<std::int64_t> park_until;       // set when the order is to wait parked
-
-  auto release_slot = [&] {
-    if (current) {
-      current->health.finished();
-      request_pump();  // a parked order may take the slot
-    }
-    current = nullptr;
-  };
-
-  // A definitive result of the current attempt is stored: it counts for the channel's health,
-  // the slot goes back, and nothing about the attempt is left to persist.
-  auto attempt_settled = [&](channel_router::channel& ch, bool ok,
-                             std::chrono::milliseconds latency) {
-    ch.health.record(ok, latency, clock_.steady_now());
-    release_slot();
-    known.reset();
-  };
-
-  // The channel of the order's current attempt (7 or 1), holding one of its in-flight slots, with
-  // the attempt id a callback must name recorded; null if this configuration has no such channel.
-  auto attempt_channel = [&]() -> channel_router::channel* {
-    auto* ch = router_.find(field_str(o, "channel"));
-    if (!ch || !ch->adapter) return nullptr;
-    if (!current) {
-      current = ch;
-      current->health.started(clock_.steady_now());
-    }
-    st->attempt_id = field_str(o, "attempt_id");
-    st->channel_id = ch->config->id;
-    return ch;
-  };
-
-  // Resumed from the wait line: only the number is known; the record is in Redis (and may have
-  // moved on meanwhile, e.g. cancelled).
-  while (reload && !stopping_) {
-    const auto got = co_await take(o, store_.get(merchant, number));
-    if (!got) break;
-    if (got == errc::order_not_found) {
-      log->error("shard={} order={} vanished from storage", shard_, number);
-      o.status = order_status::refunded;  // nothing to drive; end without a final hook
-      break;
-    }
-    co_await sleep_on(st->wake, storage_backoff);
-    storage_backoff = std::min(storage_backoff * 2, std::chrono::milliseconds(5000));
+asio::awaitable<void> order_dispatcher::drive(std::shared_ptr<driven_order> owner) {
+  driven_order& d = *owner;
+  if (d.reload && !co_await reload(d)) {
+    finish(d);
+    co_return;
   }
-  if (reload && o.status != order_status::waiting) release_slot();  // the reserved slot is unused
   // An order found in 1 (recovered) may have been listed for an operator before the restart:
-  // clear that once it settles, as for an order listed by this coroutine.
-  st->unresolved = o.status == order_status::recharging;
-  const bool final_already = is_terminal(o.status);
-  const bool failover_allowed = o.change && o.source.empty();
+  // clear that once it settles, as for an order listed by this driver.
+  d.unresolved = d.order.status == order_status::recharging;
+  d.final_already = is_terminal(d.order.status);
 
-  // Stores where the current attempt's definitive result (`known`) takes the order from its
-  // status, 7 or 1: 2 or 6 in place, a failure through fail_refund (3, then 4 with the money
-  // back); once stored, the attempt is settled.
-  auto store_result = [&](channel_router::channel& ch,
-                          std::int64_t now_ms) -> asio::awaitable<boost::system::error_code> {
-    const auto latency =
-        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - attempt_started);
-    auto settled = settle(*known, failover_allowed);
-    boost::system::error_code stored;
-    if (settled.to == order_status::failed)
-      stored = co_await take(
-          o, store_.fail_refund(o, std::move(settled.reason), now_ms));
-    else
-      stored = error_of(co_await store_.advance(o, settled.to, std::move(settled.reason),
-                                                std::move(settled.extra), now_ms));
-    if (!stored) attempt_settled(ch, settled.ok, latency);
-    co_return stored;
-  };
-
-  while (!stopping_ && !is_terminal(o.status)) {
-    // Empty once this round's step is stored (`o` is then the stored record).
-    boost::system::error_code step = errc::internal;
+  while (!stopping_ && !is_terminal(d.order.status)) {
     const std::int64_t now_ms = clock_.wall_ms();
-
-    switch (o.status) {
+    step_result step;
+    switch (d.order.status) {
+      case order_status::waiting: step = co_await step_waiting(d, now_ms); break;
+      case order_status::matched: step = co_await step_matched(d, now_ms); break;
+      case order_status::recharging: step = co_await step_recharging(d, now_ms); break;
+      case order_status::failed: step = co_await step_failed(d, now_ms); break;
       case order_status::pending_payment:
       case order_status::success:
       case order_status::refunded:
         TOPUP_ASSERT(false && "dispatcher given an order it cannot drive");
         break;
-
-      case order_status::failed:
-        step = co_await take(
-            o, store_.fail_refund(o, o.reason, now_ms));
-        break;
-
-      case order_status::waiting: {
-        auto tried = split_ids(field_str(o, "tried"));
-        // A slot the wait line reserved is used, unless the order tried that channel already
-        // (a stale entry of an order that failed over and was parked again on another line).
-        if (current && std::ranges::find(tried, current->config->id) != tried.end())
-          release_slot();
-        channel_router::pick_result pick{channel_router::verdict::chosen, current};
-        if (!current) {
-          // Orders that route alike parked earlier go first: wait behind them.
-          pick = lines_.queue_ahead(o, tried) ? channel_router::pick_result{channel_router::verdict::busy}
-                                       : router_.pick(o, tried, clock_.steady_now());
-        }
-        if (pick.what == channel_router::verdict::chosen) {
-          const auto& cfg = *pick.chosen->config;
-          const std::int64_t attempt = field_int(o, "attempts") + 1;
-          tried.push_back(cfg.id);
-          // Take the channel's slot before awaiting the persist, so concurrent orders on this
-          // shard cannot all pass the in-flight check at once; give it back if the step fails.
-          if (!current) {
-            current = pick.chosen;
-            current->health.started(clock_.steady_now());
-          }
-          step = error_of(co_await store_.advance(
-              o, order_status::matched, std::string(),
-              attempt_fields(number, cfg.id, attempt, tried, now_ms), now_ms));
-          if (!step) just_matched = true;
-          else release_slot();
-        } else if (pick.what == channel_router::verdict::exhausted) {
-          const std::string_view why =
-              tried.empty() ? failure_reason::no_channel : failure_reason::every_channel_failed;
-          step = co_await take(o, store_.fail_refund(o, std::string(why), now_ms));
-        } else {
-          // Channels exist but none has capacity or health right now: wait parked (no
-          // coroutine), up to a deadline.
-          const std::int64_t deadline = deadline_ms(o);
-          if (now_ms >= deadline) {
-            step = co_await take(
-                o, store_.fail_refund(o, std::string(failure_reason::deadline), now_ms));
-          } else {
-            park_until = deadline;
-          }
-        }
-        break;
-      }
-
-      case order_status::matched: {
-        auto* ch = attempt_channel();
-        if (!ch) {
-          log->error("shard={} order={} matched to unknown channel {}: left in 7", shard_, number,
-                     field_str(o, "channel"));
-          co_await sleep_on(st->wake, std::chrono::seconds(60));
-          continue;
-        }
-        if (!just_matched && !known) {
-          // Recovered in 7: the submit may or may not have reached the supplier. Unknown: ask.
-          known = unknown_result("restarted while submitting");
-        }
-        if (!known) {
-          attempt_request req = make_request(o, st->attempt_id);
-          ++submitting_;
-          attempt_started = clock_.steady_now();
-          known = co_await ch->adapter->submit(std::move(req));
-          --submitting_;
-          if (auto* m = channel_figures(*ch)) {
-            bump(m->submits);
-            bump(m->outcomes[static_cast<std::size_t>(known->outcome)]);
-            m->submit_latency.observe(std::chrono::duration_cast<std::chrono::microseconds>(
-                clock_.steady_now() - attempt_started));
-          }
-        }
-        if (known->outcome == attempt_outcome::refused) {
-          step = co_await store_result(*ch, now_ms);
-        } else {
-          const std::string submit = known->outcome == attempt_outcome::accepted ||
-                                             definitive(known->outcome)
-                                         ? std::string(outcome_name(known->outcome))
-                                         : "unknown";
-          // When the submit ended (answered, or gave up waiting): the push left no later.
-          const std::int64_t ended_ms = clock_.wall_ms();
-          field_pairs extra;
-          extra.emplace_back("submit", submit);
-          extra.emplace_back("submitted_at", std::to_string(ended_ms));
-          auto settled = settle(*known, failover_allowed);
-          if (definitive(known->outcome) && settled.to != order_status::failed) {
-            // The supplier's answer to the submit is already final: 7->1 and the step it calls
-            // for (1->2, or 1->6 to fail over) in one script, one round trip fewer.
-            const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
-                clock_.steady_now() - attempt_started);
-            order_store::hop through{order_status::recharging, std::move(extra)};
-            step = error_of(co_await store_.advance(o, settled.to, std::move(settled.reason),
-                                                    std::move(settled.extra), ended_ms,
-                                                    std::move(through)));
-            if (!step) attempt_settled(*ch, settled.ok, latency);
-          } else {
-            step = error_of(co_await store_.advance(o, order_status::recharging, std::string(),
-                                                    std::move(extra), ended_ms));
-            // A definitive answer to the submit itself is applied in status 1 next round.
-            if (!step && !definitive(known->outcome)) known.reset();
-          }
-        }
-        just_matched = false;
-        break;
-      }
-
-      case order_status::recharging: {
-        auto* ch = attempt_channel();
-        if (!ch) {
-          log->error("shard={} order={} recharging on unknown channel {}: left in 1", shard_,
-                     number, field_str(o, "channel"));
-          co_await sleep_on(st->wake, std::chrono::seconds(60));
-          continue;
-        }
-        if (!known && st->delivered) {
-          // Only a result about this very attempt counts: a late callback about an earlier
-          // attempt (already settled by query) must never decide the next one.
-          if (st->delivered_for == st->attempt_id) known = st->delivered;
-          st->delivered.reset();
-        }
-        if (!known) {
-          co_await sleep_on(st->wake, std::chrono::milliseconds(ch->config->query_interval_ms));
-          if (stopping_) break;
-          if (st->delivered) continue;  // a callback woke us: apply it next round
-          attempt_request req = make_request(o, st->attempt_id);
-          auto answer = co_await ch->adapter->query(std::move(req));
-          if (auto* m = channel_figures(*ch)) bump(m->outcomes[static_cast<std::size_t>(answer.outcome)]);
-          // The grace runs from when the submit ended (persisted as submitted_at with 7->1), not
-          // from matching: the push may have left as late as its timeout after matched_at.
-          const std::int64_t age_ms =
-              clock_.wall_ms() - std::max(field_int(o, "matched_at"), field_int(o, "submitted_at"));
-          if (answer.outcome == attempt_outcome::not_found &&
-              age_ms >= static_cast<std::int64_t>(ch->config->unknown_grace_ms)) {
-            // The supplier says it never got the order, and the grace has passed: never placed.
-            known = failed_result(std::string(failure_reason::never_placed));
-          } else if (definitive(answer.outcome)) {
-            known = answer;
-          } else {
-            // Pending, unknown, or not found within the grace: ask again later, for as long as
-            // it takes; past the channel's unknown_max_s an operator is told (spec §6).
-            if (!st->unresolved && age_ms >= ch->config->unknown_max_s * 1000) {
-              const std::int64_t since =
-                  std::max(field_int(o, "matched_at"), field_int(o, "submitted_at"));
-              if (co_await store_.flag_unresolved(merchant, number, since)) {
-                st->unresolved = true;
-                log->error("shard={} order={} channel={} no final answer for {} s: listed for an "
-                           "operator, still asking",
-                           shard_, number, ch->config->id, age_ms / 1000);
-              }
-            }
-            continue;
-          }
-        }
-        step = co_await store_result(*ch, now_ms);
-        break;
-      }
     }
-
-    if (park_until) break;
-    if (!step) {
-      storage_backoff = std::chrono::milliseconds(100);
-      if (st->unresolved && o.status != order_status::recharging) {
-        // The attempt is settled: off the operator's list (a failure to say so leaves a stale
-        // entry, which readers skip by the order's status).
-        if (co_await store_.clear_unresolved(merchant, number)) st->unresolved = false;
-      }
+    if (d.park_until) break;
+    if (!step) continue;  // nothing stored this round
+    if (!*step) {
+      d.storage_backoff = std::chrono::milliseconds(100);
+      if (d.unresolved && d.order.status != order_status::recharging) co_await clear_unresolved(d);
       continue;
     }
     if (stopping_) break;  // left mid-step: the persisted status is what recovery resumes
-    if (step == errc::stale_status || step == errc::illegal_transition) {
-      // Someone else moved the order (a cancel, another instance): reload and follow it. A
-      // result we were about to persist is dropped only if the order left the attempt's status.
-      const order_status was = o.status;
-      const auto got = co_await take(o, store_.get(merchant, number));
-      if (!got && o.status != was) known.reset();
-      continue;
+    if (!co_await recover_from(d, *step)) break;
+  }
+  // Settled by someone else's step (the record re-read): off the operator's list too.
+  if (d.unresolved && !stopping_ && d.order.status != order_status::recharging)
+    co_await clear_unresolved(d);
+  finish(d);
+}
+
+asio::awaitable<bool> order_dispatcher::reload(driven_order& d) {
+  const std::string number = d.order.order_number;
+  while (!stopping_) {
+    const auto got = co_await take(d.order, store_.get(d.order.merchant_id, number));
+    if (!got) break;
+    if (got == errc::order_not_found) {
+      logger("engine")->error("shard={} order={} vanished from storage", shard_, number);
+      co_return false;  // nothing to drive; ends without a final hook
     }
-    if (step == errc::order_not_found) {
-      log->error("shard={} order={} vanished from storage", shard_, number);
+    co_await back_off(d);
+  }
+  if (stopping_) co_return false;
+  // The order may have moved on while parked (e.g. cancelled): the reserved slot is then unused.
+  if (d.order.status != order_status::waiting) release_slot(d);
+  co_return true;
+}
+
+asio::awaitable<order_dispatcher::step_result> order_dispatcher::step_waiting(driven_order& d,
+                                                                              std::int64_t now_ms) {
+  order_record& o = d.order;
+  const auto& tried = o.attempt.tried;
+  // A slot the wait line reserved is used, unless the order tried that channel already (a stale
+  // entry of an order that failed over and was parked again on another line).
+  if (d.slot && std::ranges::find(tried, d.slot->config->id) != tried.end()) release_slot(d);
+  channel_router::pick_result pick{channel_router::verdict::chosen, d.slot};
+  if (!d.slot) {
+    // Orders that route alike parked earlier go first: wait behind them.
+    pick = lines_.queue_ahead(o, tried) ? channel_router::pick_result{channel_router::verdict::busy}
+                                        : router_.pick(o, tried, clock_.steady_now());
+  }
+  if (pick.what == channel_router::verdict::chosen) {
+    // Take the channel's slot before awaiting the persist, so concurrent orders on this shard
+    // cannot all pass the in-flight check at once; give it back if the step fails.
+    if (!d.slot) {
+      d.slot = pick.chosen;
+      d.slot->health.started(clock_.steady_now());
+    }
+    auto fields = attempt_rules::next_attempt_fields(o, pick.chosen->config->id, now_ms);
+    const auto stored = error_of(co_await store_.advance(o, order_status::matched, std::string(),
+                                                         std::move(fields), now_ms));
+    if (!stored) d.just_matched = true;
+    else release_slot(d);
+    co_return stored;
+  }
+  if (pick.what == channel_router::verdict::exhausted) {
+    const std::string_view why =
+        tried.empty() ? failure_reason::no_channel : failure_reason::every_channel_failed;
+    co_return co_await take(o, store_.fail_refund(o, std::string(why), now_ms));
+  }
+  // Channels exist but none has capacity or health right now: wait parked (no coroutine), up to
+  // a deadline.
+  const std::int64_t deadline = deadline_ms(o);
+  if (now_ms >= deadline)
+    co_return co_await take(o, store_.fail_refund(o, std::string(failure_reason::deadline), now_ms));
+  d.park_until = deadline;
+  co_return std::nullopt;
+}
+
+asio::awaitable<order_dispatcher::step_result> order_dispatcher::step_matched(driven_order& d,
+                                                                              std::int64_t now_ms) {
+  order_record& o = d.order;
+  auto* ch = attempt_channel(d);
+  if (!ch) {
+    logger("engine")->error("shard={} order={} matched to unknown channel {}: left in 7", shard_,
+                            o.order_number, o.attempt.channel);
+    co_await sleep_on(d.wake, std::chrono::seconds(60));
+    co_return std::nullopt;
+  }
+  // Recovered in 7: the submit may or may not have reached the supplier. Unknown: ask.
+  if (!d.just_matched && !d.known) d.known = unknown_result("restarted while submitting");
+  d.just_matched = false;
+  if (!d.known) {
+    ++submitting_;
+    d.attempt_started = clock_.steady_now();
+    d.known = co_await ch->adapter->submit(make_request(o));
+    --submitting_;
+    if (auto* m = channel_figures(*ch)) {
+      bump(m->submits);
+      bump(m->outcomes[static_cast<std::size_t>(d.known->outcome)]);
+      m->submit_latency.observe(std::chrono::duration_cast<std::chrono::microseconds>(
+          clock_.steady_now() - d.attempt_started));
+    }
+  }
+  if (d.known->outcome == attempt_outcome::refused) co_return co_await store_result(d, *ch, now_ms);
+
+  // 7->1, saying how the submit ended and when (the push left no later).
+  const std::int64_t ended_ms = clock_.wall_ms();
+  field_pairs submitted;
+  submitted.emplace_back("submit", attempt_rules::submit_word(d.known->outcome));
+  submitted.emplace_back("submitted_at", std::to_string(ended_ms));
+  auto settled = attempt_rules::settle(*d.known, d.failover_allowed());
+  if (attempt_rules::definitive(d.known->outcome) && settled.to != order_status::failed) {
+    // The supplier's answer to the submit is already final: 7->1 and the step it calls for
+    // (1->2, or 1->6 to fail over) in one script, one round trip fewer.
+    const auto latency = since(clock_, d.attempt_started);
+    order_log::hop through{order_status::recharging, std::move(submitted)};
+    const auto stored = error_of(co_await store_.advance(o, settled.to, std::move(settled.reason),
+                                                         std::move(settled.fields), ended_ms,
+                                                         std::move(through)));
+    if (!stored) attempt_settled(d, *ch, settled.ok, latency);
+    co_return stored;
+  }
+  const auto stored = error_of(co_await store_.advance(o, order_status::recharging, std::string(),
+                                                       std::move(submitted), ended_ms));
+  // A definitive answer to the submit itself (a failure) is applied in status 1 next round.
+  if (!stored && !attempt_rules::definitive(d.known->outcome)) d.known.reset();
+  co_return stored;
+}
+
+asio::awaitable<order_dispatcher::step_result> order_dispatcher::step_recharging(
+    driven_order& d, std::int64_t now_ms) {
+  order_record& o = d.order;
+  auto* ch = attempt_channel(d);
+  if (!ch) {
+    logger("engine")->error("shard={} order={} recharging on unknown channel {}: left in 1",
+                            shard_, o.order_number, o.attempt.channel);
+    co_await sleep_on(d.wake, std::chrono::seconds(60));
+    co_return std::nullopt;
+  }
+  if (!d.known && d.delivered) {
+    // Only a result about this very attempt counts: a late callback about an earlier attempt
+    // (already settled by query) must never decide the next one.
+    if (d.delivered_for == d.heard_attempt) d.known = d.delivered;
+    d.delivered.reset();
+  }
+  if (d.known) co_return co_await store_result(d, *ch, now_ms);
+
+  co_await sleep_on(d.wake, std::chrono::milliseconds(ch->config->query_interval_ms));
+  if (stopping_ || d.delivered) co_return std::nullopt;  // a callback woke us: apply it next round
+  auto answer = co_await ch->adapter->query(make_request(o));
+  if (auto* m = channel_figures(*ch)) bump(m->outcomes[static_cast<std::size_t>(answer.outcome)]);
+  // The grace runs from when the submit ended (stored as submitted_at with 7->1), not from
+  // matching: the push may have left as late as its timeout after matched_at.
+  const std::int64_t age_ms = clock_.wall_ms() - o.attempt.since_ms();
+  switch (attempt_rules::judge_query(answer.outcome, age_ms,
+                                     static_cast<std::int64_t>(ch->config->unknown_grace_ms))) {
+    case attempt_rules::query_verdict::never_placed:
+      d.known = failed_result(std::string(failure_reason::never_placed));
       break;
-    }
-    // Storage unavailable or answering oddly: keep the result in memory and try the same step
-    // again with back-off (a crash meanwhile leaves the persisted status, which recovery
-    // resumes by asking the supplier).
-    log->warn("shard={} order={} status={} storage: {}", shard_, number, to_int(o.status),
-              step.message());
-    co_await sleep_on(st->wake, storage_backoff);
-    storage_backoff = std::min(storage_backoff * 2, std::chrono::milliseconds(5000));
+    case attempt_rules::query_verdict::settle:
+      d.known = std::move(answer);
+      break;
+    case attempt_rules::query_verdict::ask_again:
+      // For as long as it takes; past the channel's unknown_max_s an operator is told (§6).
+      if (!d.unresolved && attempt_rules::overdue(age_ms, ch->config->unknown_max_s))
+        co_await tell_operator(d, *ch, age_ms);
+      co_return std::nullopt;
   }
-  if (st->unresolved && !stopping_ && o.status != order_status::recharging) {
-    // Settled by someone else's step (the record re-read): off the operator's list too.
-    co_await store_.clear_unresolved(merchant, number);
+  co_return co_await store_result(d, *ch, now_ms);
+}
+
+asio::awaitable<order_dispatcher::step_result> order_dispatcher::step_failed(driven_order& d,
+                                                                             std::int64_t now_ms) {
+  // Found in 3 (a crash between the failure and its refund): the refund, once.
+  co_return co_await take(d.order, store_.fail_refund(d.order, d.order.reason, now_ms));
+}
+
+asio::awaitable<boost::system::error_code> order_dispatcher::store_result(
+    driven_order& d, channel_router::channel& ch, std::int64_t now_ms) {
+  const auto latency = since(clock_, d.attempt_started);
+  auto settled = attempt_rules::settle(*d.known, d.failover_allowed());
+  boost::system::error_code stored;
+  if (settled.to == order_status::failed)
+    stored = co_await take(d.order, store_.fail_refund(d.order, std::move(settled.reason), now_ms));
+  else
+    stored = error_of(co_await store_.advance(d.order, settled.to, std::move(settled.reason),
+                                              std::move(settled.fields), now_ms));
+  if (!stored) attempt_settled(d, ch, settled.ok, latency);
+  co_return stored;
+}
+
+asio::awaitable<bool> order_dispatcher::recover_from(driven_order& d,
+                                                     boost::system::error_code step) {
+  const std::string& number = d.order.order_number;
+  if (step == errc::stale_status || step == errc::illegal_transition) {
+    // Someone else moved the order (a cancel, another instance): reload and follow it. A result
+    // we were about to persist is dropped only if the order left the attempt's status.
+    const order_status was = d.order.status;
+    const auto got = co_await take(d.order, store_.get(d.order.merchant_id, number));
+    if (!got && d.order.status != was) d.known.reset();
+    co_return true;
   }
-  release_slot();
-  orders_.erase(number);
-  if (park_until && !stopping_) {
-    park(o, split_ids(field_str(o, "tried")), *park_until);  // still in flight, without a coroutine
-    co_return;
+  if (step == errc::order_not_found) {
+    logger("engine")->error("shard={} order={} vanished from storage", shard_, number);
+    co_return false;
+  }
+  // Storage unavailable or answering oddly: keep the result in memory and try the same step
+  // again with back-off (a crash meanwhile leaves the persisted status, which recovery resumes
+  // by asking the supplier).
+  logger("engine")->warn("shard={} order={} status={} storage: {}", shard_, number,
+                         to_int(d.order.status), step.message());
+  co_await back_off(d);
+  co_return true;
+}
+
+asio::awaitable<void> order_dispatcher::back_off(driven_order& d) {
+  co_await sleep_on(d.wake, d.storage_backoff);
+  d.storage_backoff = std::min(d.storage_backoff * 2, std::chrono::milliseconds(5000));
+}
+
+asio::awaitable<void> order_dispatcher::tell_operator(driven_order& d, channel_router::channel& ch,
+                                                      std::int64_t age_ms) {
+  const order_record& o = d.order;
+  const auto listed =
+      co_await store_.flag_unresolved(o.merchant_id, o.order_number, o.attempt.since_ms());
+  if (listed) {
+    d.unresolved = true;
+    logger("engine")->error("shard={} order={} channel={} no final answer for {} s: listed for an "
+                            "operator, still asking",
+                            shard_, o.order_number, ch.config->id, age_ms / 1000);
+  }
+}
+
+asio::awaitable<void> order_dispatcher::clear_unresolved(driven_order& d) {
+  // The attempt is settled: off the operator's list (a failure to say so leaves a stale entry,
+  // which readers skip by the order's status).
+  const auto cleared = co_await store_.clear_unresolved(d.order.merchant_id, d.order.order_number);
+  if (cleared) d.unresolved = false;
+  co_return;
+}
+
+channel_router::channel* order_dispatcher::attempt_channel(driven_order& d) {
+  auto* ch = router_.find(d.order.attempt.channel);
+  if (!ch || !ch->adapter) return nullptr;
+  if (!d.slot) {
+    d.slot = ch;
+    d.slot->health.started(clock_.steady_now());
+  }
+  d.heard_attempt = d.order.attempt.id;
+  d.heard_channel = ch->config->id;
+  return ch;
+}
+
+void order_dispatcher::release_slot(driven_order& d) {
+  if (d.slot) {
+    d.slot->health.finished();
+    request_pump();  // a parked order may take the slot
+  }
+  d.slot = nullptr;
+}
+
+void order_dispatcher::attempt_settled(driven_order& d, channel_router::channel& ch, bool ok,
+                                       std::chrono::milliseconds latency) {
+  ch.health.record(ok, latency, clock_.steady_now());
+  release_slot(d);
+  d.known.reset();
+}
+
+void order_dispatcher::finish(driven_order& d) {
+  release_slot(d);
+  orders_.erase(d.order.order_number);  // the driver's own reference keeps `d` alive
+  if (d.park_until && !stopping_) {
+    park(d.order, d.order.attempt.tried, *d.park_until);  // still in flight, without a driver
+    return;
   }
   if (metrics_) {
     metrics_->orders_in_flight.fetch_sub(1, std::memory_order_relaxed);
-    if (is_terminal(o.status) && !final_already)
-      bump(metrics_->orders_finished[static_cast<std::size_t>(to_int(o.status))]);
+    if (is_terminal(d.order.status) && !d.final_already)
+      bump(metrics_->orders_finished[static_cast<std::size_t>(to_int(d.order.status))]);
   }
-  if (is_terminal(o.status) && !final_already && on_final_) on_final_(o);
+  if (is_terminal(d.order.status) && !d.final_already && on_final_) on_final_(d.order);
 }
 
 }  // namespace topup::engine

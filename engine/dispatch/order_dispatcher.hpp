@@ -2,7 +2,8 @@
 // Drives paid orders through channels to a final status (spec §4, §6; DESIGN.md "Routing").
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "engine/support/timer.hpp"
+#include <boost/system/error_code.hpp>
 
 #include <cstdint>
 #include <deque>
@@ -21,7 +22,7 @@
 #include "engine/config/config.hpp"
 #include "engine/runtime/metrics.hpp"
 #include "engine/order/order_record.hpp"
-#include "engine/store/order_store.hpp"
+#include "engine/store/order_log.hpp"
 #include "engine/dispatch/wait_lines.hpp"
 
 namespace topup::engine {
@@ -45,7 +46,7 @@ namespace topup::engine {
 /// Lives on its shard's thread.
 class order_dispatcher {
  public:
-  order_dispatcher(boost::asio::io_context& io, const config& cfg, order_store& store,
+  order_dispatcher(boost::asio::io_context& io, const config& cfg, order_log& store,
                    channel_router& router, unsigned shard,
                    const engine::clock& clock = system_clock());
   ~order_dispatcher();
@@ -94,11 +95,49 @@ class order_dispatcher {
  private:
   /// The most orders_ is sized for up front (8 MiB of buckets); beyond it, it grows.
   static constexpr std::uint64_t k_reserved_orders_max = 1u << 20;
-  struct active_order;
+  struct driven_order;
+  using step_result = std::optional<boost::system::error_code>;
 
   void start(order_record order, bool reload, channel_router::channel* reserved);
-  boost::asio::awaitable<void> drive(order_record order, bool reload,
-                                     channel_router::channel* reserved);
+  /// The order's driver: runs the step of its status until it is final, parked, or shutdown.
+  boost::asio::awaitable<void> drive(std::shared_ptr<driven_order> d);
+
+  // One step function per status. Each either stores one step (answers its error code, empty
+  // when stored; the order's record is then the stored one) or stores nothing this round
+  // (answers nullopt: it waited, asked a supplier without a final answer, or parked the order).
+  boost::asio::awaitable<step_result> step_waiting(driven_order& d, std::int64_t now_ms);
+  boost::asio::awaitable<step_result> step_matched(driven_order& d, std::int64_t now_ms);
+  boost::asio::awaitable<step_result> step_recharging(driven_order& d, std::int64_t now_ms);
+  boost::asio::awaitable<step_result> step_failed(driven_order& d, std::int64_t now_ms);
+
+  /// Stores where the attempt's definitive result takes the order from 7 or 1.
+  boost::asio::awaitable<boost::system::error_code> store_result(driven_order& d,
+                                                                 channel_router::channel& ch,
+                                                                 std::int64_t now_ms);
+  /// After a step that was not stored: follow another writer, back off, or give up. False when
+  /// the order cannot be driven any further (it vanished).
+  boost::asio::awaitable<bool> recover_from(driven_order& d, boost::system::error_code step);
+  /// A parked order resumed: reads its record (only the number was kept). False at shutdown.
+  boost::asio::awaitable<bool> reload(driven_order& d);
+  /// Lists the order for an operator (its attempt is overdue), or takes it off the list (settled).
+  /// Callers test whether there is anything to do. (GCC 12 miscompiled these as
+  /// `if (co_await store_.x(...)) ...;` at their end: an illegal instruction at run time. The
+  /// answer is awaited into a variable first.)
+  boost::asio::awaitable<void> tell_operator(driven_order& d, channel_router::channel& ch,
+                                             std::int64_t age_ms);
+  boost::asio::awaitable<void> clear_unresolved(driven_order& d);
+  /// The order's driver ends: its slot goes back; parked, or counted final.
+  void finish(driven_order& d);
+
+  /// The channel of the open attempt (7 or 1), holding one of its slots; null if this
+  /// configuration has no such channel.
+  channel_router::channel* attempt_channel(driven_order& d);
+  void release_slot(driven_order& d);
+  /// A definitive result of the attempt is stored: health, the slot, nothing left to persist.
+  void attempt_settled(driven_order& d, channel_router::channel& ch, bool ok,
+                       std::chrono::milliseconds latency);
+  boost::asio::awaitable<void> back_off(driven_order& d);
+
   void park(const order_record& order, std::vector<std::string> tried, std::int64_t deadline_ms);
   void request_pump();
   void pump();
@@ -107,17 +146,17 @@ class order_dispatcher {
 
   boost::asio::io_context& io_;
   const config& config_;
-  order_store& store_;
+  order_log& store_;
   channel_router& router_;
   unsigned shard_;
   const engine::clock& clock_;
   bool stopping_ = false;
   std::size_t submitting_ = 0;
-  std::unordered_map<std::string, std::shared_ptr<active_order>> orders_;
+  std::unordered_map<std::string, std::shared_ptr<driven_order>> orders_;
   wait_lines lines_;  // orders in 6 waiting for a channel, without a coroutine
   bool pump_posted_ = false;
   bool pump_timer_armed_ = false;
-  boost::asio::steady_timer pump_timer_;
+  engine::timer pump_timer_;
   std::function<void(const order_record&)> on_final_;
   shard_metrics* metrics_ = nullptr;
   const metrics_registry* registry_ = nullptr;

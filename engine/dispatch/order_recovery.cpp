@@ -18,7 +18,7 @@ bool owns_order(std::string_view order_number, std::uint32_t instance_id, unsign
 }
 
 boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
-    const config& cfg, order_store& store, unsigned shard, unsigned shard_count,
+    const config& cfg, order_log& store, unsigned shard, unsigned shard_count,
     std::function<void(const order_record&)> resume, std::function<bool()> stopping,
     std::function<bool(const std::string&)> already_driven) {
   auto log = logger("engine");

@@ -8,7 +8,7 @@
 
 #include "engine/config/config.hpp"
 #include "engine/order/order_record.hpp"
-#include "engine/store/order_store.hpp"
+#include "engine/store/order_log.hpp"
 
 namespace topup::engine {
 
@@ -32,7 +32,7 @@ bool owns_order(std::string_view order_number, std::uint32_t instance_id, unsign
 /// orders whose acceptance this shard never heard of (a reply lost to a Redis drop, answered
 /// 5000, then seen again only as an idempotent duplicate).
 boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
-    const config& cfg, order_store& store, unsigned shard, unsigned shard_count,
+    const config& cfg, order_log& store, unsigned shard, unsigned shard_count,
     std::function<void(const order_record&)> resume, std::function<bool()> stopping,
     std::function<bool(const std::string&)> already_driven = {});
 

@@ -163,15 +163,92 @@ bool assign(order_record& r, field_id f, std::string value) {
   return false;
 }
 
+// The named fields of the record's tail that map to typed members: the attempt's and the
+// callback's (docs/STORAGE.md). Each reads its text and writes it back.
+struct named_field {
+  std::string_view name;
+  bool (*read)(order_record&, std::string&&);
+  void (*write)(const order_record&, std::string&);  // empty: the field is left out
+};
+
+bool read_count(std::int64_t& out, std::string_view text) {
+  auto n = parse_int(text);
+  if (!n || *n < 0) return false;
+  out = *n;
+  return true;
+}
+
+void write_count(std::int64_t value, std::string& out) {
+  if (value != 0) out = std::to_string(value);
+}
+
+std::optional<callback_status> callback_status_from(std::string_view text) noexcept {
+  for (auto s : {callback_status::pending, callback_status::delivered, callback_status::failed})
+    if (callback_status_name(s) == text) return s;
+  return std::nullopt;
+}
+
+constexpr std::array<named_field, 13> k_named_fields = {{
+    {"channel", [](order_record& r, std::string&& v) { r.attempt.channel = std::move(v); return true; },
+     [](const order_record& r, std::string& out) { out = r.attempt.channel; }},
+    {"attempts", [](order_record& r, std::string&& v) { return read_count(r.attempt.number, v); },
+     [](const order_record& r, std::string& out) { write_count(r.attempt.number, out); }},
+    {"attempt_id", [](order_record& r, std::string&& v) { r.attempt.id = std::move(v); return true; },
+     [](const order_record& r, std::string& out) { out = r.attempt.id; }},
+    {"tried", [](order_record& r, std::string&& v) { r.attempt.tried = split_ids(v); return true; },
+     [](const order_record& r, std::string& out) { out = join_ids(r.attempt.tried); }},
+    {"matched_at", [](order_record& r, std::string&& v) { return read_count(r.attempt.matched_at_ms, v); },
+     [](const order_record& r, std::string& out) { write_count(r.attempt.matched_at_ms, out); }},
+    {"submit", [](order_record& r, std::string&& v) { r.attempt.submit = std::move(v); return true; },
+     [](const order_record& r, std::string& out) { out = r.attempt.submit; }},
+    {"submitted_at", [](order_record& r, std::string&& v) { return read_count(r.attempt.submitted_at_ms, v); },
+     [](const order_record& r, std::string& out) { write_count(r.attempt.submitted_at_ms, out); }},
+    {"last_outcome", [](order_record& r, std::string&& v) { r.attempt.last_outcome = std::move(v); return true; },
+     [](const order_record& r, std::string& out) { out = r.attempt.last_outcome; }},
+    {"cb_status",
+     [](order_record& r, std::string&& v) {
+       auto s = callback_status_from(v);
+       if (s) r.callback.status = *s;
+       return s.has_value();
+     },
+     [](const order_record& r, std::string& out) {
+       if (r.callback.status != callback_status::none) out = callback_status_name(r.callback.status);
+     }},
+    // A callback that has a status also says how many deliveries it made, 0 included.
+    {"cb_attempts", [](order_record& r, std::string&& v) { return read_count(r.callback.attempts, v); },
+     [](const order_record& r, std::string& out) {
+       if (r.callback.status != callback_status::none || r.callback.attempts != 0)
+         out = std::to_string(r.callback.attempts);
+     }},
+    {"cb_last_at", [](order_record& r, std::string&& v) { return read_count(r.callback.last_at_ms, v); },
+     [](const order_record& r, std::string& out) { write_count(r.callback.last_at_ms, out); }},
+    {"cb_round_base", [](order_record& r, std::string&& v) { return read_count(r.callback.round_base, v); },
+     [](const order_record& r, std::string& out) { write_count(r.callback.round_base, out); }},
+    {"cb_renotify_seq", [](order_record& r, std::string&& v) { return read_count(r.callback.renotify_seq, v); },
+     [](const order_record& r, std::string& out) { write_count(r.callback.renotify_seq, out); }},
+}};
+
+const named_field* find_named(std::string_view name) noexcept {
+  for (const auto& f : k_named_fields)
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
 bool is_string(const redis::reply& r) noexcept {
   return r.type == redis::reply::kind::string || r.type == redis::reply::kind::status;
 }
 
 }  // namespace
 
-std::optional<std::string_view> order_record::extra_field(std::string_view name) const noexcept {
+std::optional<std::string> order_record::named_field(std::string_view name) const {
+  if (const auto* f = find_named(name)) {
+    std::string value;
+    f->write(*this, value);
+    if (value.empty()) return std::nullopt;
+    return value;
+  }
   for (const auto& [k, v] : extra)
-    if (k == name) return std::string_view(v);
+    if (k == name) return v;
   return std::nullopt;
 }
 
@@ -189,8 +266,8 @@ boost::system::result<order_record> order_record_from_reply(const redis::reply& 
     if (auto f = core_field(name.str)) {
       if (!assign(record, *f, value.str)) return make_error_code(errc::storage_protocol);
       seen |= bit(*f);
-    } else {
-      record.extra.emplace_back(name.str, value.str);
+    } else if (!apply_field(record, name.str, value.str)) {
+      return make_error_code(errc::storage_protocol);
     }
   }
   if ((seen & k_required) != k_required) return make_error_code(errc::storage_protocol);
@@ -312,11 +389,21 @@ std::string pack_order(const order_record& r) {
     first = false;
     put_core(out, r, f);
   }
-  for (const auto& [name, value] : r.extra) {
+  std::string value;
+  for (const auto& f : k_named_fields) {
+    value.clear();
+    f.write(r, value);
+    if (value.empty()) continue;
+    out.push_back(k_sep);
+    put(out, f.name);
+    out.push_back(k_sep);
+    put(out, value);
+  }
+  for (const auto& [name, extra_value] : r.extra) {
     out.push_back(k_sep);
     put(out, name);
     out.push_back(k_sep);
-    put(out, value);
+    put(out, extra_value);
   }
   return out;
 }
@@ -339,20 +426,53 @@ boost::system::result<order_record> unpack_order(std::string_view packed) {
       return make_error_code(errc::storage_protocol);
   if (record.event_count < 1) return make_error_code(errc::storage_protocol);
   for (std::size_t i = k_packed_order.size(); i < fields.size(); i += 2) {
-    if (fields[i].empty()) return make_error_code(errc::storage_protocol);
-    record.extra.emplace_back(std::move(fields[i]), std::move(fields[i + 1]));
+    if (fields[i].empty() || !apply_field(record, fields[i], std::move(fields[i + 1])))
+      return make_error_code(errc::storage_protocol);
   }
   return record;
 }
 
-void set_extra(order_record& order, std::string name, std::string value) {
+bool apply_field(order_record& order, std::string_view name, std::string value) {
+  // Each reader assigns only a value that parses.
+  if (const auto* f = find_named(name)) return f->read(order, std::move(value));
   for (auto& [n, v] : order.extra) {
     if (n == name) {
       v = std::move(value);
-      return;
+      return true;
     }
   }
-  order.extra.emplace_back(std::move(name), std::move(value));
+  order.extra.emplace_back(std::string(name), std::move(value));
+  return true;
+}
+
+std::string_view callback_status_name(callback_status s) noexcept {
+  switch (s) {
+    case callback_status::none: return "";
+    case callback_status::pending: return "pending";
+    case callback_status::delivered: return "delivered";
+    case callback_status::failed: return "failed";
+  }
+  return "";
+}
+
+std::vector<std::string> split_ids(std::string_view csv) {
+  std::vector<std::string> out;
+  while (!csv.empty()) {
+    auto comma = csv.find(',');
+    if (auto id = csv.substr(0, comma); !id.empty()) out.emplace_back(id);
+    if (comma == std::string_view::npos) break;
+    csv.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+std::string join_ids(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) {
+    if (!out.empty()) out.push_back(',');
+    out += id;
+  }
+  return out;
 }
 
 }  // namespace topup::engine

@@ -67,26 +67,6 @@ void channel_router::close_all() {
     if (ch.adapter) ch.adapter->close();
 }
 
-std::vector<std::string> split_ids(std::string_view csv) {
-  std::vector<std::string> out;
-  while (!csv.empty()) {
-    auto comma = csv.find(',');
-    if (auto id = csv.substr(0, comma); !id.empty()) out.emplace_back(id);
-    if (comma == std::string_view::npos) break;
-    csv.remove_prefix(comma + 1);
-  }
-  return out;
-}
-
-std::string join_ids(const std::vector<std::string>& ids) {
-  std::string out;
-  for (const auto& id : ids) {
-    if (!out.empty()) out.push_back(',');
-    out += id;
-  }
-  return out;
-}
-
 std::string attempt_channel(const order_record& order, std::string_view attempt_id) {
   const auto dash = attempt_id.rfind('-');
   if (dash == std::string_view::npos || attempt_id.substr(0, dash) != order.order_number)
@@ -95,8 +75,8 @@ std::string attempt_channel(const order_record& order, std::string_view attempt_
   std::size_t n = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
   if (ec != std::errc{} || end != digits.data() + digits.size() || n == 0) return {};
-  auto tried = split_ids(order.extra_field("tried").value_or(std::string_view{}));
-  return n <= tried.size() ? std::move(tried[n - 1]) : std::string();
+  const auto& tried = order.attempt.tried;
+  return n <= tried.size() ? tried[n - 1] : std::string();
 }
 
 }  // namespace topup::engine

@@ -53,10 +53,6 @@ class channel_router {
   std::uint64_t round_robin_ = 0;
 };
 
-/// "a,b,c" <-> {"a","b","c"}: the tried-channel list as stored on the order record.
-std::vector<std::string> split_ids(std::string_view csv);
-std::string join_ids(const std::vector<std::string>& ids);
-
 /// The channel that holds attempt `attempt_id` ("<order_number>-<n>") of `order`: the n-th of
 /// its tried channels (each attempt goes to a channel not tried before, in order). Empty when
 /// the id names another order or an attempt the order never made.

@@ -51,7 +51,7 @@ boost::system::result<T> read_result(boost::system::result<T> r) {
 
 }  // namespace
 
-order_service::order_service(const config& cfg, order_store& store, channel_catalogue& catalogue,
+order_service::order_service(const config& cfg, order_log& store, channel_catalogue& catalogue,
                              unsigned shard, const engine::clock& clock)
     : config_(cfg), store_(store), catalogue_(catalogue), shard_(shard), clock_(clock) {}
 

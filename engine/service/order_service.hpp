@@ -17,7 +17,7 @@
 #include "engine/runtime/metrics.hpp"
 #include "engine/dispatch/order_dispatcher.hpp"
 #include "engine/order/order_record.hpp"
-#include "engine/store/order_store.hpp"
+#include "engine/store/order_log.hpp"
 
 namespace topup::engine {
 
@@ -43,7 +43,7 @@ class order_service {
  public:
   using accepted_hook = std::function<void(const order_record&)>;
 
-  order_service(const config& cfg, order_store& store, channel_catalogue& catalogue,
+  order_service(const config& cfg, order_log& store, channel_catalogue& catalogue,
                 unsigned shard, const engine::clock& clock = system_clock());
 
   void on_accepted(accepted_hook hook) { on_accepted_ = std::move(hook); }
@@ -94,7 +94,7 @@ class order_service {
   std::string next_order_number(std::int64_t merchant_id, std::int64_t now_ms);
 
   const config& config_;
-  order_store& store_;
+  order_log& store_;
   channel_catalogue& catalogue_;
   unsigned shard_;
   const engine::clock& clock_;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/store/fence.hpp"
+#include "engine/store/order_log.hpp"
 #include "engine/order/money.hpp"
 #include "engine/order/order_record.hpp"
 #include "engine/redis/script.hpp"
@@ -41,21 +42,6 @@ class merchant_keys {
 
 /// The `o` field of an order_no's idempotency entry.
 std::string order_no_field(std::string_view order_no);
-
-/// What a step does to the merchant's `work` zset (docs/STORAGE.md).
-struct work_change {
-  enum class kind { keep, remove, set } what = kind::keep;
-  std::int64_t score = 0;  // for set
-  static work_change keep() { return {}; }
-  static work_change remove() { return {kind::remove, 0}; }
-  static work_change set(std::int64_t score) { return {kind::set, score}; }
-};
-
-/// One log event: its type (`e`) and its fields after `o`/`v`, which the script adds.
-struct log_event {
-  std::string type;  // step, cb, renotify
-  field_pairs fields;
-};
 
 /// The scripts, as one immutable redis::script each (SHA1 computed once), shared by every shard.
 /// Every one checks the fence first (`fenced`: nothing written) and everything else it relies on

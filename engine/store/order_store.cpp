@@ -47,21 +47,6 @@ std::string_view outcome(const reply& r) noexcept {
   return r.elements[0].str;
 }
 
-// Reserved in step extras: the record's own fields and the log event's fixed ones, and no name
-// at all (pack_order would write it, unpack_order refuses it: the order could never be read again,
-// nor any list page holding it).
-bool reserved_extra(std::string_view name) noexcept {
-  return name.empty() || is_core_order_field(name) || name == "e" || name == "o" || name == "v" ||
-         name == "f" || name == "t" || name == "why" || name == "type" || name == "from" ||
-         name == "to" || name == "at";
-}
-
-const std::string* first_reserved(const field_pairs& fields) noexcept {
-  for (const auto& [name, value] : fields)
-    if (reserved_extra(name)) return &name;
-  return nullptr;
-}
-
 boost::system::result<order_record> record_or_protocol(std::string_view operation,
                                                        const reply& packed) {
   if (!is_string(packed)) return unexpected(operation, packed);
@@ -125,12 +110,6 @@ order_event shown_event(order_event raw, const order_record& order) {
   return shown;
 }
 
-// The work entry of an order a step made final: due for its callback, or done.
-work_change work_when_final(const order_record& after, std::int64_t now_ms) {
-  if (after.notify_url.empty()) return work_change::remove();
-  return work_change::set(std::max<std::int64_t>(now_ms, 1));
-}
-
 // A write script's refusals that every write shares.
 error_code refusal(std::string_view operation, const reply& r) {
   const auto word = outcome(r);
@@ -143,12 +122,6 @@ error_code refusal(std::string_view operation, const reply& r) {
     return errc::fenced;
   }
   return unexpected(operation, r);
-}
-
-// Where a refund may start: 1, 6, 7 (through 3), or 3.
-bool refund_starts_from(order_status s) noexcept {
-  return s == order_status::recharging || s == order_status::waiting ||
-         s == order_status::matched || s == order_status::failed;
 }
 
 constexpr std::int64_t k_scan_chunk = 1000;
@@ -175,14 +148,15 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept
     co_return errc::internal;
   }
   for (const auto& [name, value] : match)
-    TOPUP_ASSERT(!reserved_extra(name) && "a match field may not shadow a core field");
+    TOPUP_ASSERT(!reserved_field_name(name) && "a match field may not shadow a core field");
   record.status = match.empty() ? order_status::waiting : order_status::matched;
   record.reason.clear();
   record.created_at_ms = record.updated_at_ms = now_ms;
   record.finished_at_ms = 0;
   record.event_count = 1;
   record.refunded = false;
-  for (auto& [name, value] : match) set_extra(record, std::move(name), std::move(value));
+  for (auto& [name, value] : match)
+    TOPUP_ASSERT(apply_field(record, name, std::move(value)) && "a match field that parses");
   const merchant_keys keys(prefix_, record.merchant_id);
   // Not yet allowed to write (the epoch is not taken): as if Redis were not reachable.
   if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
@@ -228,118 +202,21 @@ boost::asio::awaitable<boost::system::result<void>> order_store::commit(
   co_return refused("append", *answer);
 }
 
-boost::asio::awaitable<boost::system::result<order_record>> order_store::transition(
-    std::int64_t merchant_id, std::string order_number, order_status from, order_status to,
-    std::string reason, field_pairs extra_fields, std::int64_t now_ms) {
-  if (!transition_allowed(from, to) || to == order_status::refunded ||
-      from == order_status::pending_payment)
-    co_return errc::illegal_transition;
-  auto order = co_await get(merchant_id, std::move(order_number));
-  if (!order) co_return order.error();
-  if (order->status != from) co_return errc::stale_status;
-  auto moved = co_await advance(*order, to, std::move(reason), std::move(extra_fields), now_ms);
-  if (!moved) co_return moved.error();
-  co_return std::move(*order);
-}
-
-boost::asio::awaitable<boost::system::result<void>> order_store::advance(
-    order_record& order, order_status to, std::string reason, field_pairs extra_fields,
-    std::int64_t now_ms, std::optional<hop> via) {
-  const order_status from = order.status;
-  // Through a status only on the one path the dispatcher takes: a final answer to the submit.
-  const bool path_ok =
-      via ? from == order_status::matched && via->status == order_status::recharging &&
-                (to == order_status::success || to == order_status::waiting)
-          : transition_allowed(from, to) && to != order_status::refunded &&
-                from != order_status::pending_payment;
-  if (!path_ok) co_return errc::illegal_transition;
-  const std::string* reserved = first_reserved(extra_fields);
-  if (!reserved && via) reserved = first_reserved(via->extra);
-  if (reserved) {
-    logger("engine")->error("store op=advance order={} refused: reserved extra field {}",
-                            order.order_number, *reserved);
-    co_return errc::internal;
-  }
-  order_record after = order;
-  std::vector<log_event> events;
-  events.reserve(2);
-  if (via) {
-    log_event hop_event{"step", {{"f", std::to_string(to_int(from))},
-                                 {"t", std::to_string(to_int(via->status))}}};
-    for (auto& [name, value] : via->extra) {
-      set_extra(after, name, value);
-      hop_event.fields.emplace_back(std::move(name), std::move(value));
-    }
-    events.push_back(std::move(hop_event));
-    ++after.event_count;
-  }
-  log_event step{"step", {{"f", std::to_string(to_int(via ? via->status : from))},
-                          {"t", std::to_string(to_int(to))}}};
-  if (!reason.empty()) step.fields.emplace_back("why", reason);
-  for (auto& [name, value] : extra_fields) {
-    set_extra(after, name, value);
-    step.fields.emplace_back(std::move(name), std::move(value));
-  }
-  events.push_back(std::move(step));
-  after.status = to;
-  after.reason = std::move(reason);
-  after.updated_at_ms = now_ms;
-  ++after.event_count;
-  work_change work = work_change::keep();
-  if (to == order_status::success) {
-    after.finished_at_ms = now_ms;
-    if (!after.notify_url.empty()) {
-      set_extra(after, "cb_status", "pending");
-      set_extra(after, "cb_attempts", "0");
-    }
-    work = work_when_final(after, now_ms);
-  }
-  co_return co_await commit(order, std::move(after), std::move(events), work);
-}
-
-boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_refund(
-    const order_record& order, std::string reason, std::int64_t now_ms) {
-  const order_status from = order.status;
-  if (!refund_starts_from(from))
-    co_return from == order_status::refunded ? errc::stale_status : errc::illegal_transition;
-  if (order.refunded) co_return errc::stale_status;
-  order_record after = order;
-  if (from == order_status::failed) {
-    // Keep the reason the order failed with; the caller (recovery) may not know it.
-    if (after.reason.empty()) after.reason = std::move(reason);
-  } else {
-    after.reason = std::move(reason);
-    ++after.event_count;
-  }
-  ++after.event_count;
-  after.status = order_status::refunded;
-  after.refunded = true;
-  after.updated_at_ms = after.finished_at_ms = now_ms;
-  if (!after.notify_url.empty()) {
-    set_extra(after, "cb_status", "pending");
-    set_extra(after, "cb_attempts", "0");
-  }
+boost::asio::awaitable<boost::system::result<void>> order_store::refund(const order_record& order,
+                                                                       const order_record& after,
+                                                                       work_change work) {
   const merchant_keys keys(prefix_, order.merchant_id);
   // Not yet allowed to write (the epoch is not taken): as if Redis were not reachable.
   if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
-  auto call = ledger_scripts::refund_call(keys, fence_, order.event_count, to_int(from),
-                                          after.reason, after, work_when_final(after, now_ms));
+  auto call = ledger_scripts::refund_call(keys, fence_, order.event_count, to_int(order.status),
+                                          after.reason, after, work);
   auto answer =
       co_await ledger_scripts::refund().run(conn_, std::move(call.keys), std::move(call.args));
   if (!answer) co_return answer.error();
   const reply& r = *answer;
-  if (outcome(r) == "ok" && r.elements.size() == 2 && reply_int(r.elements[1])) co_return after;
+  if (outcome(r) == "ok" && r.elements.size() == 2 && reply_int(r.elements[1]))
+    co_return boost::system::result<void>{};
   co_return refused("refund", r);
-}
-
-boost::asio::awaitable<boost::system::result<order_record>> order_store::fail_refund(
-    std::int64_t merchant_id, std::string order_number, order_status expected_from,
-    std::string reason, std::int64_t now_ms) {
-  if (!refund_starts_from(expected_from)) co_return errc::illegal_transition;
-  auto order = co_await get(merchant_id, std::move(order_number));
-  if (!order) co_return order.error();
-  if (order->status != expected_from || order->refunded) co_return errc::stale_status;
-  co_return co_await fail_refund(*order, std::move(reason), now_ms);
 }
 
 boost::asio::awaitable<boost::system::result<credit_result>> order_store::credit(
@@ -391,14 +268,7 @@ boost::asio::awaitable<boost::system::result<order_record>> order_store::get(
   co_return record_or_protocol("get", *answer);
 }
 
-boost::asio::awaitable<boost::system::result<order_record>> order_store::find_by_order_no(
-    std::int64_t merchant_id, std::string order_no) {
-  auto entry = co_await order_no_entry_of(merchant_id, std::move(order_no));
-  if (!entry) co_return entry.error();
-  co_return co_await get(merchant_id, std::move(entry->order_number));
-}
-
-boost::asio::awaitable<boost::system::result<order_store::order_no_entry>>
+boost::asio::awaitable<boost::system::result<order_log::order_no_entry>>
 order_store::order_no_entry_of(std::int64_t merchant_id, std::string order_no) {
   const merchant_keys keys(prefix_, merchant_id);
   auto answer = co_await conn_.command(args("HGET", keys.orders(), order_no_field(order_no)));

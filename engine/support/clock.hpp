@@ -14,7 +14,8 @@ inline std::int64_t wall_clock_ms() noexcept {
 }
 
 /// Where the engine's services read the time. Used from any thread: implementations are
-/// thread-safe. Timers (steady_timer) still run on the reactor's own clock.
+/// thread-safe. Their timers (engine::timer, engine/support/timer.hpp) follow the clock a test
+/// installs there.
 class clock {
  public:
   virtual ~clock() = default;

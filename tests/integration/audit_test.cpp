@@ -171,7 +171,7 @@ class AuditBooks : public ::testing::Test {
         step(m, n, 6, 7, t + 1);
         auto order = get(m, n);
         auto done = run(store_->advance(order, order_status::success, "", {}, t + 2,
-                                        order_store::hop{order_status::recharging, {}}));
+                                        order_log::hop{order_status::recharging, {}}));
         EXPECT_TRUE(done) << done.error().message();
         if (p == path::delivered) {
           callback_attempt a;

@@ -447,7 +447,7 @@ class store_fixture : public ::testing::Test {
       in_work += work ? 1 : 0;
       if (!is_terminal(rec->status)) {
         EXPECT_EQ(work, -rec->created_at_ms) << "not final: resumed by recovery";
-      } else if (rec->extra_field("cb_status") == std::optional<std::string_view>("pending")) {
+      } else if (rec->named_field("cb_status") == std::optional<std::string_view>("pending")) {
         EXPECT_FALSE(rec->notify_url.empty());
         ASSERT_TRUE(work) << "a pending callback is not scheduled";
         EXPECT_GT(*work, 0);
@@ -548,8 +548,8 @@ TEST_F(StoreAccept, WithMatchFieldsStoresTheOrderIn7InTheSameOneEvent) {
   const auto o = get(m, rec.order_number);
   EXPECT_EQ(o.status, order_status::matched);
   EXPECT_EQ(o.event_count, 1);
-  EXPECT_EQ(o.extra_field("channel"), "sim1");
-  EXPECT_EQ(o.extra_field("attempt_id"), rec.order_number + "-1");
+  EXPECT_EQ(o.named_field("channel"), "sim1");
+  EXPECT_EQ(o.named_field("attempt_id"), rec.order_number + "-1");
   const auto events = log_of(m, rec.order_number);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].field("e"), "accepted");
@@ -777,8 +777,8 @@ TEST_F(StoreAppend, EachStepIsOneEventAndTheCopyIsWhatIsStored) {
     for (const auto& [name, value] : step.extra) EXPECT_EQ(e.field(name), value) << name;
   }
   const order_record done = get(m, copy.order_number);
-  EXPECT_EQ(done.extra_field("channel"), "B");
-  EXPECT_EQ(done.extra_field("cb_status"), "pending");
+  EXPECT_EQ(done.named_field("channel"), "B");
+  EXPECT_EQ(done.named_field("cb_status"), "pending");
   EXPECT_EQ(done.finished_at_ms, at);
 }
 
@@ -889,7 +889,7 @@ TEST_F(StoreAppend, HopFrom7Through1StoresTwoStepEventsInOneScript) {
     SCOPED_TRACE(delivered ? "7->1->2" : "7->1->6");
     order_record copy = order_in(m, delivered ? 1 : 2, 7, k_notify);
     const std::int64_t version = copy.event_count;
-    order_store::hop through{
+    order_log::hop through{
         order_status::recharging,
         {{"submit", delivered ? "succeeded" : "failed"}, {"submitted_at", "9"}}};
     const order_status to = delivered ? order_status::success : order_status::waiting;
@@ -904,8 +904,8 @@ TEST_F(StoreAppend, HopFrom7Through1StoresTwoStepEventsInOneScript) {
     EXPECT_EQ(pack_order(copy), pack_order(stored));
     EXPECT_EQ(stored.status, to);
     EXPECT_EQ(stored.event_count, version + 2);
-    EXPECT_EQ(stored.extra_field("submit"), delivered ? "succeeded" : "failed");
-    EXPECT_EQ(stored.extra_field("last_outcome"), delivered ? "succeeded" : "failed");
+    EXPECT_EQ(stored.named_field("submit"), delivered ? "succeeded" : "failed");
+    EXPECT_EQ(stored.named_field("last_outcome"), delivered ? "succeeded" : "failed");
     EXPECT_EQ(stored.reason, delivered ? "" : "supplier: no stock");
     const auto events = log_of(m, copy.order_number);
     ASSERT_EQ(static_cast<std::int64_t>(events.size()), version + 2);
@@ -970,7 +970,7 @@ TEST_F(StoreAppend, IllegalPathsAreRefusedWithoutARoundTrip) {
       SCOPED_TRACE(std::to_string(from) + "->" + std::to_string(to_int(via)) + "->" +
                    std::to_string(to_int(to)));
       order_record copy = in[from];
-      auto r = run(store_->advance(copy, to, "x", {}, k_t0_ms + 1'000, order_store::hop{via, {}}));
+      auto r = run(store_->advance(copy, to, "x", {}, k_t0_ms + 1'000, order_log::hop{via, {}}));
       ASSERT_FALSE(r);
       EXPECT_EQ(r.error(), errc::illegal_transition);
       ++refused;
@@ -1003,7 +1003,7 @@ TEST_F(StoreAppend, ReservedExtraNamesAreRefusedWithoutARoundTrip) {
       ASSERT_FALSE(r);
       EXPECT_EQ(r.error(), errc::internal);
       auto via = run(store_->advance(copy, order_status::success, "", {}, k_t0_ms,
-                                     order_store::hop{order_status::recharging, {{name, "0"}}}));
+                                     order_log::hop{order_status::recharging, {{name, "0"}}}));
       ASSERT_FALSE(via);
       EXPECT_EQ(via.error(), errc::internal);
       EXPECT_EQ(pack_order(copy), pack_order(in7));
@@ -1025,11 +1025,11 @@ TEST_F(StoreAppend, ReachingSuccessSchedulesTheCallbackOnlyWithANotifyUrl) {
   ASSERT_TRUE(run(store_->advance(quiet, order_status::success, "", {}, done_at)));
   EXPECT_EQ(zscore(keys.work(), loud.order_number), done_at);
   const auto stored = get(m, loud.order_number);
-  EXPECT_EQ(stored.extra_field("cb_status"), "pending");
-  EXPECT_EQ(stored.extra_field("cb_attempts"), "0");
+  EXPECT_EQ(stored.named_field("cb_status"), "pending");
+  EXPECT_EQ(stored.named_field("cb_attempts"), "0");
   EXPECT_EQ(stored.finished_at_ms, done_at);
   EXPECT_EQ(zscore(keys.work(), quiet.order_number), std::nullopt);
-  EXPECT_EQ(get(m, quiet.order_number).extra_field("cb_status"), std::nullopt);
+  EXPECT_EQ(get(m, quiet.order_number).named_field("cb_status"), std::nullopt);
   // 3 is not final: the order stays where recovery finds it.
   order_record failing = order_in(m, 3, 6, k_notify);
   ASSERT_TRUE(run(store_->advance(failing, order_status::failed, "x", {}, done_at)));
@@ -1094,7 +1094,7 @@ TEST_F(StoreAppend, ScriptRefusesARecordThatTouchesMoneyOrStatus4) {
   EXPECT_EQ(word(call_script(ledger_scripts::append(), std::move(c))), "ok");
   auto cb = in4;
   ++cb.event_count;
-  set_extra(cb, "cb_attempts", "1");
+  apply_field(cb, "cb_attempts", "1");
   std::vector<log_event> attempt(1, log_event{"cb", {{"n", "1"}, {"ok", "0"}}});
   auto c4 = ledger_scripts::append_call(keys, *fence_, in4.event_count, cb, attempt,
                                         work_change::set(k_t0_ms + 9));
@@ -1121,7 +1121,7 @@ TEST_F(StoreAppend, TransitionReadsTheOrderAndRefusesAnotherFrom) {
   ASSERT_TRUE(moved) << moved.error().message();
   EXPECT_EQ(pack_order(*moved), pack_order(get(m, in7.order_number)));
   EXPECT_EQ(moved->status, order_status::recharging);
-  EXPECT_EQ(moved->extra_field("submit"), "ok");
+  EXPECT_EQ(moved->named_field("submit"), "ok");
 }
 
 // A step of an order's callback is a compare-and-set too: it moves the work entry (due again,
@@ -1139,7 +1139,7 @@ TEST_F(StoreAppend, CallbackAttemptsAreCountedOnceAndMoveTheWorkEntry) {
   first.error = "http 500";
   ASSERT_TRUE(run(callbacks.record_attempt(m, done.order_number, first, k_t0_ms + 2'000)));
   EXPECT_EQ(zscore(keys.work(), done.order_number), k_t0_ms + 2'000);
-  EXPECT_EQ(get(m, done.order_number).extra_field("cb_attempts"), "1");
+  EXPECT_EQ(get(m, done.order_number).named_field("cb_attempts"), "1");
   const auto before = state_of(m);
   auto again = run(callbacks.record_attempt(m, done.order_number, first, k_t0_ms + 3'000));
   ASSERT_FALSE(again);
@@ -1152,7 +1152,7 @@ TEST_F(StoreAppend, CallbackAttemptsAreCountedOnceAndMoveTheWorkEntry) {
   second.delivered = true;
   ASSERT_TRUE(run(callbacks.record_attempt(m, done.order_number, second, 0)));
   EXPECT_EQ(zscore(keys.work(), done.order_number), std::nullopt);
-  EXPECT_EQ(get(m, done.order_number).extra_field("cb_status"), "delivered");
+  EXPECT_EQ(get(m, done.order_number).named_field("cb_status"), "delivered");
   auto attempts = run(callbacks.attempts(m, done.order_number));
   ASSERT_TRUE(attempts);
   ASSERT_EQ(attempts->size(), 2u);
@@ -1213,7 +1213,7 @@ TEST_F(StoreRefund, WithANotifyUrlTheRefundedOrderIsDueForItsCallback) {
   auto r = run(store_->fail_refund(copy, "no channel", now));
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(zscore(merchant_keys(k_prefix, m).work(), copy.order_number), now);
-  EXPECT_EQ(r->extra_field("cb_status"), "pending");
+  EXPECT_EQ(r->named_field("cb_status"), "pending");
   auto due = run(store_->due_callbacks(m, now, 10));
   ASSERT_TRUE(due);
   EXPECT_EQ(*due, std::vector<std::string>{copy.order_number});

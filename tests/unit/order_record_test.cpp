@@ -33,7 +33,15 @@ order_record sample() {
   r.finished_at_ms = 0;
   r.event_count = 3;
   r.refunded = false;
-  r.extra = {{"channel", "up2"}, {"attempts", "1"}, {"tried", "up2"}};
+  r.attempt.channel = "up2";
+  r.attempt.number = 2;
+  r.attempt.id = r.order_number + "-2";
+  r.attempt.tried = {"up1", "up2"};
+  r.attempt.matched_at_ms = 1796200000100;
+  r.attempt.submit = "accepted";
+  r.attempt.submitted_at_ms = 1796200000120;
+  r.attempt.last_outcome = "refused";
+  r.extra = {{"a_later_field", "kept"}};
   return r;
 }
 
@@ -58,6 +66,8 @@ void expect_same(const order_record& a, const order_record& b) {
   EXPECT_EQ(a.finished_at_ms, b.finished_at_ms);
   EXPECT_EQ(a.event_count, b.event_count);
   EXPECT_EQ(a.refunded, b.refunded);
+  EXPECT_EQ(a.attempt, b.attempt);
+  EXPECT_EQ(a.callback, b.callback);
   EXPECT_EQ(a.extra, b.extra);
 }
 
@@ -79,11 +89,42 @@ TEST(PackedRecord, SeparatorsAndEscapesInValuesSurvive) {
   r.reason = "a\x1f" "b\x1e" "c\x1e" "1";  // the separator, the escape, and an escape look-alike
   r.notify_url = "\x1f";
   r.store_id = "";
-  r.extra.emplace_back("submit", "\x1e\x1f\x1e");
+  r.attempt.submit = "\x1e\x1f\x1e";
   r.extra.emplace_back("empty", "");
   auto back = unpack_order(pack_order(r));
   ASSERT_TRUE(back);
   expect_same(r, *back);
+}
+
+TEST(PackedRecord, TheCallbackRoundTripsAndAPendingOneSaysItsAttempts) {
+  order_record r = sample();
+  r.status = order_status::success;
+  r.callback.status = callback_status::pending;
+  const std::string packed = pack_order(r);
+  EXPECT_NE(packed.find("cb_status\x1f" "pending\x1f" "cb_attempts\x1f" "0"), std::string::npos);
+  r.callback = {callback_status::delivered, 3, 1796200009999, 1, 1};
+  auto back = unpack_order(pack_order(r));
+  ASSERT_TRUE(back);
+  expect_same(r, *back);
+  EXPECT_EQ(back->named_field("cb_status"), "delivered");
+  EXPECT_EQ(back->named_field("tried"), "up1,up2");
+  EXPECT_EQ(back->named_field("a_later_field"), "kept");
+  EXPECT_EQ(back->named_field("absent"), std::nullopt);
+}
+
+TEST(PackedRecord, ATypedFieldThatDoesNotParseIsStorageProtocol) {
+  const std::string good = pack_order(sample());
+  for (const std::string tail : {"\x1f" "attempts\x1f" "two", "\x1f" "matched_at\x1f" "-5",
+                                 "\x1f" "cb_status\x1f" "maybe", "\x1f" "cb_attempts\x1f" "1e3"}) {
+    auto r = unpack_order(good + tail);
+    ASSERT_FALSE(r) << tail;
+    EXPECT_EQ(r.error(), errc::storage_protocol) << tail;
+  }
+  order_record o = sample();
+  EXPECT_FALSE(apply_field(o, "attempts", "x"));
+  EXPECT_EQ(o.attempt.number, 2);  // unchanged
+  EXPECT_TRUE(apply_field(o, "attempts", "3"));
+  EXPECT_EQ(o.attempt.number, 3);
 }
 
 TEST(PackedRecord, DamagedValuesAreStorageProtocolNeverHalfAnOrder) {
