@@ -3,6 +3,8 @@
 // account and every order's projections against it (DESIGN.md "Persistence": balance = credits -
 // debits + refunds, each order's transitions legal, each final order's money settled once), and
 // names every place where Redis disagrees with itself. What `topupd audit` runs.
+// The steps are files here: books_reads (Redis into stored_books' typed values), log_replay (the
+// log, pure), books_checks (the rest against the replay, pure), finding_sink; audit.cpp runs them.
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>
 
