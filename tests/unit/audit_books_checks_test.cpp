@@ -237,7 +237,7 @@ TEST(AuditBooksChecks, WorkOfOrdersIsChecked) {
 
   const auto done = replayed(order_status::success, 4);
   auto pending = record_of(done);
-  set_extra(pending, "cb_status", "pending");
+  pending.callback.status = callback_status::pending;
   EXPECT_TRUE(check(done, projections_of(pending, "1700000001000")).problems.empty());
   EXPECT_EQ(count(check(done, projections_of(pending, std::nullopt)).problems,
                   "final (2) with its callback pending but not in work: the callback would never "
