@@ -21,6 +21,8 @@
 #include "engine/store/order_store.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/runtime/shard_runtime.hpp"
+#include "engine/service/operations_service.hpp"
+#include "app/shard_links.hpp"
 #include "protocol/api_context.hpp"
 #include "protocol/api_router.hpp"
 #include "protocol/callback_sender.hpp"
@@ -44,8 +46,10 @@ struct shard_registry {
   std::function<void(std::string why)> stop_instance;
 };
 
-/// The objects of one shard: its Redis connection, order store, catalogue, order service,
-/// endpoints and HTTP listener. Constructed, used and shut down on the shard's own thread.
+/// The objects of one shard: its Redis connection, order store, catalogue, order and operations
+/// services, endpoints and HTTP listener. Constructed, used and shut down on the shard's own
+/// thread. Each object gets what it uses through its constructor, in member order (see the
+/// constructor for the few hooks set after).
 class shard_services {
  public:
   /// `fence` is the instance's, shared by every shard: its epoch is set (engine/store/lease) before
@@ -82,6 +86,7 @@ class shard_services {
   bool stopping_ = false;
   std::shared_ptr<const engine::config> cfg_;
   std::shared_ptr<shard_registry> registry_;
+  shard_links links_;
   engine::redis::connection redis_;
   engine::order_store store_;
   engine::channel_catalogue catalogue_;
@@ -89,6 +94,7 @@ class shard_services {
   engine::order_dispatcher dispatcher_;
   engine::order_service orders_;
   engine::callback_store callback_store_;
+  engine::operations_service operations_;
   protocol::callback_sender callback_sender_;
   engine::callback_scheduler scheduler_;
   protocol::merchant_directory merchants_;

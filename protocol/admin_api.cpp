@@ -9,7 +9,6 @@
 #include <array>
 #include <charconv>
 
-#include "engine/support/clock.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/order/money.hpp"
 #include "engine/order/order_number.hpp"
@@ -108,8 +107,7 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
       if (amount_text) amount = engine::parse_yuan(*amount_text);
       if (!amount || *amount == 0) co_return fail(protocol::errc::bad_param, bad_param_msg("amount"));
       if (!ref || !valid_ref(*ref)) co_return fail(protocol::errc::bad_param, bad_param_msg("ref"));
-      auto credited =
-          co_await ctx_.store.credit(merchant_id, *ref, *amount, engine::wall_clock_ms());
+      auto credited = co_await ctx_.operations.credit(merchant_id, *ref, *amount);
       if (!credited && credited.error() == engine::errc::order_no_conflict)
         co_return fail(credited.error(), "ref已使用，金额不同");  // spec §7: 2003, nothing moved
       if (!credited) co_return fail(credited.error());
@@ -149,7 +147,7 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
         history.push_back(std::move(e));
       }
       data["events"] = std::move(history);
-      auto attempts = co_await ctx_.callbacks->attempts(parts->merchant_id, order_number);
+      auto attempts = co_await ctx_.callbacks.attempts(parts->merchant_id, order_number);
       if (!attempts) co_return fail(attempts.error());
       boost::json::array deliveries;
       for (const auto& a : *attempts) {
@@ -167,16 +165,12 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
     }
     case route::order_notify: {
       const std::string order_number(seg[1]);
-      auto parts = engine::parse_order_number(order_number);
-      if (!parts) co_return fail(engine::errc::order_not_found);
-      auto armed = co_await ctx_.callbacks->renotify(parts->merchant_id, order_number,
-                                                     engine::wall_clock_ms());
+      auto armed = co_await ctx_.operations.renotify(order_number);
       if (!armed) {
         if (armed.error() == engine::errc::cannot_cancel)
           co_return fail(protocol::errc::bad_param, "订单未完成或没有回调地址");
         co_return fail(armed.error());
       }
-      ctx_.kick_callback(order_number, parts->merchant_id);
       boost::json::object data;
       data["order_number"] = order_number;
       data["cb_status"] = "pending";
@@ -184,12 +178,9 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
     }
     case route::channel_switch: {
       const std::string id(seg[1]);
-      if (!ctx_.catalogue.exists(id)) co_return fail(engine::errc::no_channel);
       const bool enable = seg[2] == "enable";
-      // Stored first, so a restart keeps the operator's choice; then applied on every shard.
-      auto saved = co_await ctx_.store.set_channel_disabled(id, !enable);
-      if (!saved) co_return fail(saved.error());
-      ctx_.set_channel_enabled(id, enable);
+      auto switched = co_await ctx_.operations.switch_channel(id, enable);
+      if (!switched) co_return fail(switched.error());
       boost::json::object data;
       data["channel"] = id;
       data["enabled"] = enable;

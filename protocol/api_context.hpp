@@ -4,39 +4,41 @@
 #include <string>
 
 #include "engine/callbacks/callback_store.hpp"
+#include "engine/config/config.hpp"
 #include "engine/routing/channel_adapter.hpp"
 #include "engine/routing/channel_catalogue.hpp"
 #include "engine/routing/channel_router.hpp"
-#include "engine/config/config.hpp"
 #include "engine/runtime/metrics.hpp"
+#include "engine/service/operations_service.hpp"
 #include "engine/service/order_service.hpp"
 #include "engine/store/order_store.hpp"
 #include "protocol/merchant_directory.hpp"
 
 namespace topup::protocol {
 
-/// The shard-local objects the endpoints call into, wired by the composition root.
+/// The shard-local objects the endpoints call into, all given when the composition root builds
+/// it (app/shard_services). Every business step is a call to `orders` or `operations`; the other
+/// references are for reads (records, attempts, amounts, figures) and for checking supplier
+/// callbacks.
 struct api_context {
   const engine::config& cfg;
   const merchant_directory& merchants;
   engine::order_service& orders;
+  engine::operations_service& operations;
   engine::order_store& store;
-  engine::channel_catalogue& catalogue;
+  const engine::channel_catalogue& catalogue;
+  /// This shard's channels (their adapters check supplier callbacks).
+  engine::channel_router& channels;
+  /// Merchant callback deliveries of this shard's connection (the attempt log).
+  engine::callback_store& callbacks;
+  /// Every shard's figures, for GET /metrics.
+  const engine::metrics_registry& metrics;
   unsigned shard = 0;
   unsigned shard_count = 1;
-  /// Whether this shard's Redis connection is up (/readyz).
+  /// Whether this shard's Redis connection is up and intake open (/readyz). A function because
+  /// the answer combines objects protocol/ has no business knowing (the connection).
   std::function<bool()> storage_ready;
-  /// Enables or disables a channel on every shard (admin API).
-  std::function<void(std::string channel_id, bool enabled)> set_channel_enabled;
-  /// This shard's channels (their adapters check supplier callbacks).
-  engine::channel_router* channels = nullptr;
-  /// Merchant callback deliveries of this shard's connection (attempt log, re-notify).
-  engine::callback_store* callbacks = nullptr;
-  /// Asks the order's owning shard to deliver its merchant callback now.
-  std::function<void(std::string order_number, std::int64_t merchant_id)> kick_callback;
-  /// Every shard's figures, for GET /metrics.
-  const engine::metrics_registry* metrics = nullptr;
-  /// Hands a checked supplier callback to the shard that owns the order.
+  /// Hands a checked supplier callback to the shard that owns the order (its dispatcher there).
   std::function<void(std::string order_number, engine::supplier_callback)> deliver_callback;
 };
 

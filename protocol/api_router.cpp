@@ -11,7 +11,7 @@ namespace {
 http_response metrics_answer(const api_context& ctx, http::verb method, unsigned version,
                              bool keep_alive) {
   if (method != http::verb::get) return error_answer(errc::method_not_allowed, version, keep_alive);
-  return make_response(http::status::ok, ctx.metrics ? ctx.metrics->render() : std::string(),
+  return make_response(http::status::ok, ctx.metrics.render(),
                        "text/plain; version=0.0.4; charset=utf-8", version, keep_alive);
 }
 

@@ -134,8 +134,6 @@ boost::asio::awaitable<http_response> cancel_order(api_context& ctx, const call&
   if (!order_ref(c, order_number, order_no)) co_return c.bad_param("order_number");
   auto cancelled = co_await ctx.orders.cancel(c.merchant.id, order_number, order_no);
   if (!cancelled) co_return c.fail(cancelled.error());
-  if (!cancelled->notify_url.empty() && ctx.kick_callback)
-    ctx.kick_callback(cancelled->order_number, c.merchant.id);
   co_return c.ok("撤单成功", order_json(*cancelled));
 }
 

@@ -26,7 +26,7 @@ boost::asio::awaitable<http_response> handle_supplier_notify(api_context& ctx, h
   if (request.message.method() != http::verb::post)
     co_return error_answer(errc::method_not_allowed, version, keep_alive);
   auto log = logger("protocol");
-  auto* channel = ctx.channels ? ctx.channels->find(channel_id) : nullptr;
+  auto* channel = ctx.channels.find(channel_id);
   if (!channel || !channel->adapter) co_return error_answer(errc::not_found, version, keep_alive);
 
   auto params = decode_form(query, request.message.body());

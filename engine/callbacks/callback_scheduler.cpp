@@ -35,8 +35,8 @@ std::vector<std::pair<std::string, std::string>> callback_params(const order_rec
 
 callback_scheduler::callback_scheduler(asio::io_context& io, const config& cfg, order_log& store,
                                        callback_store& callbacks, callback_sender sender,
-                                       unsigned shard, unsigned shard_count,
-                                       const engine::clock& clock)
+                                       shard_metrics* metrics, unsigned shard,
+                                       unsigned shard_count, const engine::clock& clock)
     : io_(io),
       config_(cfg),
       store_(store),
@@ -45,7 +45,8 @@ callback_scheduler::callback_scheduler(asio::io_context& io, const config& cfg, 
       shard_(shard),
       shard_count_(shard_count),
       clock_(clock),
-      scan_timer_(io) {}
+      scan_timer_(io),
+      metrics_(metrics) {}
 
 void callback_scheduler::start() {
   asio::co_spawn(io_, scan_loop(), [shard = shard_](std::exception_ptr e) {

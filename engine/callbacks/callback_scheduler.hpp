@@ -47,11 +47,12 @@ class callback_scheduler {
   static constexpr std::chrono::milliseconds k_scan_interval{1000};
   static constexpr std::int64_t k_scan_batch = 200;
 
+  /// `metrics` may be null (not counted).
   callback_scheduler(boost::asio::io_context& io, const config& cfg, order_log& store,
-                     callback_store& callbacks, callback_sender sender, unsigned shard,
-                     unsigned shard_count, const engine::clock& clock = system_clock());
+                     callback_store& callbacks, callback_sender sender, shard_metrics* metrics,
+                     unsigned shard, unsigned shard_count,
+                     const engine::clock& clock = system_clock());
 
-  void set_metrics(shard_metrics* m) noexcept { metrics_ = m; }
   void start();
   /// An order of this shard just became final (or an operator asked to notify again).
   void kick(std::string order_number, std::int64_t merchant_id);
@@ -81,7 +82,7 @@ class callback_scheduler {
   /// Kicked while their delivery was out (a re-notify): delivered again once it ends. A subset
   /// of in_flight_, so bounded with it.
   std::unordered_set<std::string> kicked_again_;
-  shard_metrics* metrics_ = nullptr;
+  shard_metrics* metrics_;
 };
 
 }  // namespace topup::engine

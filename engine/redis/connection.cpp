@@ -540,7 +540,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 };
 
 connection::connection(boost::asio::io_context& io, connection_options options)
-    : impl_(std::make_shared<impl>(io, std::move(options))) {}
+    : latency_observer_(options.latency_observer),
+      impl_(std::make_shared<impl>(io, std::move(options))) {}
 
 connection::~connection() { impl_->stop(); }
 

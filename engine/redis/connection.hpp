@@ -30,6 +30,8 @@ struct connection_options {
   /// "redis connected" at info; false: at debug, for a connection whose owner reports the outcome
   /// itself (the start-up lease, whose refusals must be the one line topupd prints).
   bool log_connected = true;
+  /// Called with each command's round-trip time (metrics); empty: not observed.
+  std::function<void(std::chrono::microseconds)> latency_observer;
 };
 
 /// A hiredis async context driven by one shard's Asio reactor: hiredis's event hooks watch the
@@ -61,10 +63,6 @@ class connection {
   /// dropped while pending (outcome_unknown), or over max_pending (overloaded).
   boost::asio::awaitable<boost::system::result<reply>> command(std::vector<std::string> args);
 
-  /// Called with each command's round-trip time (metrics). Set before start().
-  void on_latency(std::function<void(std::chrono::microseconds)> observer) {
-    latency_observer_ = std::move(observer);
-  }
 
  private:
   std::function<void(std::chrono::microseconds)> latency_observer_;

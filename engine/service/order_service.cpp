@@ -52,8 +52,16 @@ boost::system::result<T> read_result(boost::system::result<T> r) {
 }  // namespace
 
 order_service::order_service(const config& cfg, order_log& store, channel_catalogue& catalogue,
-                             unsigned shard, const engine::clock& clock)
-    : config_(cfg), store_(store), catalogue_(catalogue), shard_(shard), clock_(clock) {}
+                             order_dispatcher* dispatcher, callback_kicker& kicker,
+                             shard_metrics* metrics, unsigned shard, const engine::clock& clock)
+    : config_(cfg),
+      store_(store),
+      catalogue_(catalogue),
+      shard_(shard),
+      clock_(clock),
+      dispatcher_(dispatcher),
+      kicker_(kicker),
+      metrics_(metrics) {}
 
 std::string order_service::fingerprint(const push_request& r) {
   // Unit separators keep field boundaries unambiguous (no field may contain 0x1f: the form
@@ -167,7 +175,7 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
     }
     if (stored) record.event_count = 1;  // the `accepted` event
     if (stored && match) dispatcher_->adopt_matched(std::move(record), std::move(*match));
-    else if (stored && on_accepted_) on_accepted_(record);
+    else if (stored && dispatcher_) dispatcher_->adopt(record);
     co_return result;
   }
   co_return errc::internal;
@@ -213,6 +221,10 @@ boost::asio::awaitable<boost::system::result<order_record>> order_service::cance
                                               clock_.wall_ms());
   // Lost the race against the dispatcher (the order left 6 meanwhile): not cancellable now.
   if (!refunded && refunded.error() == errc::stale_status) co_return errc::cannot_cancel;
+  // Refunded (stored, due for its callback when it has a notify_url): the kick only spares the
+  // wait for the owner's next scan.
+  if (refunded && !refunded->notify_url.empty())
+    kicker_.kick(refunded->order_number, refunded->merchant_id);
   co_return refunded;
 }
 

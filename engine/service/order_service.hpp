@@ -4,7 +4,6 @@
 #include <boost/system/result.hpp>
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,6 +11,7 @@
 
 #include "engine/order/carrier.hpp"
 #include "engine/routing/channel_catalogue.hpp"
+#include "engine/service/callback_kicker.hpp"
 #include "engine/support/clock.hpp"
 #include "engine/config/config.hpp"
 #include "engine/runtime/metrics.hpp"
@@ -35,29 +35,29 @@ struct push_request {
 };
 
 /// Validates orders against what the channels serve, accepts them through the accept script
-/// (idempotent, debit and record in one atomic step) and answers merchants' reads. One per
-/// shard, used only on that shard's thread. Every accepted order is handed to `on_accepted`
-/// (the dispatcher) only after Redis has stored it. Bounded: at most
+/// (idempotent, debit and record in one atomic step), cancels them (with their callback) and
+/// answers merchants' reads. One per shard, used only on that shard's thread. Every accepted
+/// order is handed to the dispatcher only after Redis has stored it. Bounded: at most
 /// server.max_inflight_orders pushes in flight; beyond that errc::overloaded.
 class order_service {
  public:
-  using accepted_hook = std::function<void(const order_record&)>;
-
+  /// With a `dispatcher`, a new order for which a channel is free now is stored matched (7) by
+  /// the accept itself and handed to the dispatcher to submit; others are handed to it in 6.
+  /// Without one (tests of intake alone, or a crash simulated) accepted orders are left in Redis
+  /// for recovery to find. `kicker` has a cancelled order's callback sent; `metrics` may be null
+  /// (not counted).
   order_service(const config& cfg, order_log& store, channel_catalogue& catalogue,
+                order_dispatcher* dispatcher, callback_kicker& kicker, shard_metrics* metrics,
                 unsigned shard, const engine::clock& clock = system_clock());
-
-  void on_accepted(accepted_hook hook) { on_accepted_ = std::move(hook); }
-  /// With a dispatcher, a new order for which a channel is free now is stored matched (7) by the
-  /// accept itself and handed to the dispatcher to submit; others go to `on_accepted` in 6.
-  void set_dispatcher(order_dispatcher* dispatcher) noexcept { dispatcher_ = dispatcher; }
-  void set_metrics(shard_metrics* m) noexcept { metrics_ = m; }
 
   boost::asio::awaitable<boost::system::result<accept_result>> push(push_request request);
   /// By order_number when non-empty, else by order_no; only the merchant's own orders.
   boost::asio::awaitable<boost::system::result<order_record>> query(std::int64_t merchant_id,
                                                                     std::string order_number,
                                                                     std::string order_no);
-  /// Withdraws an order still waiting (6): 6->3->4 with the refund; anything else cannot_cancel.
+  /// Withdraws an order still waiting (6): 6->3->4 with the refund, then, when the order has a
+  /// notify_url, its owner is kicked to send the callback (spec §5: a refund is notified like
+  /// every final status). Anything but 6 is cannot_cancel, and nothing is kicked on any error.
   boost::asio::awaitable<boost::system::result<order_record>> cancel(std::int64_t merchant_id,
                                                                      std::string order_number,
                                                                      std::string order_no);
@@ -103,9 +103,9 @@ class order_service {
   std::size_t repeat_checks_ = 0;  // refuse_unless_repeat reads in flight (bounded like pushes)
   bool uncertain_accept_ = false;
   bool intake_open_ = true;
-  accepted_hook on_accepted_;
-  order_dispatcher* dispatcher_ = nullptr;
-  shard_metrics* metrics_ = nullptr;
+  order_dispatcher* dispatcher_;
+  callback_kicker& kicker_;
+  shard_metrics* metrics_;
 };
 
 }  // namespace topup::engine

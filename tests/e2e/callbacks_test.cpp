@@ -721,16 +721,16 @@ TEST_F(Callbacks, AdminNotifyRedeliversAGivenUpCallback) {
   for (std::size_t i = 0; i + 1 < shown.callbacks.size(); ++i)
     EXPECT_FALSE(shown.callbacks[i].delivered);
 
-  // Not final yet, no notify_url, unknown order: an error code, never 0000.
+  // Not final yet, or no notify_url: 1001 with the reason (spec §7); an unknown order: 3001.
   EXPECT_NE(json_text(m.query(running).data, "status"), "2");
   auto not_final = admin_notify(running, "Bearer " + token_);
-  EXPECT_NE(not_final.code, "0000") << not_final.raw;
-  EXPECT_FALSE(not_final.code.empty()) << not_final.raw;
+  EXPECT_EQ(not_final.code, "1001") << not_final.raw;
+  EXPECT_EQ(not_final.msg, "订单未完成或没有回调地址") << not_final.raw;
   auto no_url = admin_notify(quiet, "Bearer " + token_);
-  EXPECT_NE(no_url.code, "0000") << no_url.raw;
-  EXPECT_FALSE(no_url.code.empty()) << no_url.raw;
+  EXPECT_EQ(no_url.code, "1001") << no_url.raw;
+  EXPECT_EQ(no_url.msg, "订单未完成或没有回调地址") << no_url.raw;
   auto unknown = admin_notify("T0000000000000000000000000", "Bearer " + token_);
-  EXPECT_NE(unknown.code, "0000") << unknown.raw;
+  EXPECT_EQ(unknown.code, "3001") << unknown.raw;
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(receiver_.count("running"), 0u) << "a callback for an order that is not final";
 }

@@ -576,7 +576,7 @@ TEST_F(Channels, AdminDisableRoutesToNextChannelAndEnableRestores) {
     EXPECT_EQ(m.balance_fen(), balance);
   }
   auto unknown = post_admin("/admin/channels/nope/disable", token);
-  EXPECT_NE(unknown.code, "0000") << unknown.raw;
+  EXPECT_EQ(unknown.code, "2005") << unknown.raw;
 }
 
 TEST_F(Channels, DisabledChannelStaysDisabledAcrossARestart) {

@@ -123,7 +123,7 @@ TEST_F(CallbackScheduler, ReNotifyLandingWhileADeliveryIsOutSendsAgainAfterIt) {
       io, cfg, store, callbacks,
       [&](std::string, std::vector<std::pair<std::string, std::string>>, std::string,
           sign_method) { return acknowledge_after_renotify(&sender, &callbacks, &self, r.order_number); },
-      0, 1);
+      nullptr, 0, 1);
   self = &scheduler;
   scheduler.kick(r.order_number, 1001);
   // The first delivery is acknowledged, but the re-notify asked during it is owed all the same:
@@ -155,7 +155,7 @@ TEST_F(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
       io, cfg, store, callbacks,
       [&sender](std::string, std::vector<std::pair<std::string, std::string>>, std::string,
                 sign_method) { return send_next(&sender); },
-      0, 1);
+      nullptr, 0, 1);
 
   // Three deliveries stuck behind other connections: with max_attempts 2 they would have given
   // the callback up; none is recorded, the order stays due.

@@ -24,6 +24,7 @@
 #include "engine/redis/connection.hpp"
 #include "tests/support/io_run.hpp"
 #include "tests/support/scripted_supplier.hpp"
+#include "tests/support/recording_links.hpp"
 #include "tests/support/redis_server.hpp"
 
 namespace {
@@ -67,8 +68,8 @@ class Dispatcher : public ::testing::Test {
         },
         io, 1);
     dispatcher = std::make_unique<order_dispatcher>(io, cfg, *store, *router, 0);
-    service = std::make_unique<order_service>(cfg, *store, *catalogue, 0);
-    service->on_accepted([this](const order_record& r) { dispatcher->adopt(r); });
+    service = std::make_unique<order_service>(cfg, *store, *catalogue, dispatcher.get(), kicker,
+                                              nullptr, 0);
     ASSERT_TRUE(run(store->credit(1001, "seed", 100000, 1)));
   }
 
@@ -147,6 +148,7 @@ class Dispatcher : public ::testing::Test {
   std::unique_ptr<channel_catalogue> catalogue;
   std::unique_ptr<channel_router> router;
   std::unique_ptr<order_dispatcher> dispatcher;
+  topup::test::recording_kicker kicker;
   std::unique_ptr<order_service> service;
   int seq = 0;
 };
@@ -451,8 +453,9 @@ TEST_F(Dispatcher, RecoveredMatchedOrderIsQueriedNotResent) {
   build();
   // An order left in 7 by a crash: the submit may have reached the supplier.
   push_request r = request("crash", true);
-  service->on_accepted(nullptr);  // accepted but not dispatched: as if we crashed
-  auto accepted = run(service->push(r));
+  // Accepted but not dispatched (a service without a dispatcher): as if we crashed.
+  order_service crashed(cfg, *store, *catalogue, nullptr, kicker, nullptr, 0);
+  auto accepted = run(crashed.push(r));
   ASSERT_TRUE(accepted);
   const auto number = accepted->order_number;
   field_pairs extra;
@@ -536,7 +539,6 @@ TEST_F(Dispatcher, FullWaitLinesRefuseANewWaitingOrderBeforeAnyDebit) {
   cfg.channels.pop_back();  // only A
   cfg.server.max_waiting_orders = 2;
   build();
-  service->set_dispatcher(dispatcher.get());  // as the shard wires it: the service asks it
   world.script["A"] = {act::accept_silent};
   settle(push(true), 100ms);  // holds A's only slot
   push(true, "", 0);
@@ -581,7 +583,6 @@ TEST_F(Dispatcher, CancelledParkedOrderIsNeverSubmitted) {
 
 TEST_F(Dispatcher, FreeChannelIsChosenInTheAcceptItself) {
   build();
-  service->set_dispatcher(dispatcher.get());
   world.script["A"] = {act::succeed};
   auto number = push(true);
   auto o = settle(number);
@@ -612,7 +613,6 @@ TEST_F(Dispatcher, FreeChannelIsChosenInTheAcceptItself) {
 // back. The top-up is submitted once, the slot given back once, the history is whole.
 TEST_F(Dispatcher, FinalSubmitAnswerIsStoredAfterALostConnectionWithoutResubmitting) {
   build();
-  service->set_dispatcher(dispatcher.get());
   // Once, during the next submit: Redis closes every client connection (the shard's included).
   auto drop_connection_during_submit = [this] {
     world.during_submit = [this] {
@@ -661,7 +661,6 @@ TEST_F(Dispatcher, AcceptStoresInSixWhenNoChannelIsFreeAndARepeatGivesTheSlotBac
   cfg.channels[0].query_interval_ms = 60000;
   cfg.channels.pop_back();
   build();
-  service->set_dispatcher(dispatcher.get());
   world.script["A"] = {act::accept_silent, act::accept_silent, act::succeed};
   auto first = push(true);  // holds one of A's two slots
   // A repeat of the same order_no takes the free slot for its accept, is a duplicate, and must

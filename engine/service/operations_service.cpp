@@ -1,0 +1,47 @@
+#include "engine/service/operations_service.hpp"
+
+#include "engine/order/order_number.hpp"
+#include "engine/support/errc.hpp"
+
+namespace topup::engine {
+
+operations_service::operations_service(order_store& store, callback_store& callbacks,
+                                       const channel_catalogue& catalogue,
+                                       callback_kicker& kicker, channel_switchboard& switchboard,
+                                       const engine::clock& clock)
+    : store_(store),
+      callbacks_(callbacks),
+      catalogue_(catalogue),
+      kicker_(kicker),
+      switchboard_(switchboard),
+      clock_(clock) {}
+
+boost::asio::awaitable<boost::system::result<credit_result>> operations_service::credit(
+    std::int64_t merchant_id, std::string ref, fen_t amount_fen) {
+  co_return co_await store_.credit(merchant_id, std::move(ref), amount_fen, clock_.wall_ms());
+}
+
+boost::asio::awaitable<boost::system::result<void>> operations_service::renotify(
+    std::string order_number) {
+  // The number names its merchant (and so the keys); one that does not parse names no order.
+  auto parts = parse_order_number(order_number);
+  if (!parts) co_return errc::order_not_found;
+  const std::int64_t merchant_id = parts->merchant_id;
+  auto armed = co_await callbacks_.renotify(merchant_id, order_number, clock_.wall_ms());
+  if (!armed) co_return armed.error();
+  // Stored as due now: the kick only spares the wait for the owner's next scan.
+  kicker_.kick(std::move(order_number), merchant_id);
+  co_return boost::system::result<void>{};
+}
+
+boost::asio::awaitable<boost::system::result<void>> operations_service::switch_channel(
+    std::string channel_id, bool enabled) {
+  if (!catalogue_.exists(channel_id)) co_return errc::no_channel;
+  // Stored first: a switch applied but not stored would be undone by the next restart.
+  auto saved = co_await store_.set_channel_disabled(channel_id, !enabled);
+  if (!saved) co_return saved.error();
+  switchboard_.set_enabled_everywhere(std::move(channel_id), enabled);
+  co_return boost::system::result<void>{};
+}
+
+}  // namespace topup::engine
