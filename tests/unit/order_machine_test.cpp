@@ -20,6 +20,7 @@
 #include "engine/support/errc.hpp"
 #include "tests/support/manual_clock.hpp"
 #include "tests/support/memory_log.hpp"
+#include "tests/support/recording_links.hpp"
 #include "tests/support/scripted_supplier.hpp"
 
 namespace {
@@ -130,10 +131,8 @@ class OrderMachine : public ::testing::Test {
         io, 1);
     dispatcher = std::make_unique<order_dispatcher>(io, cfg, log, *router, 0, clock);
     dispatcher->on_final([this](const order_record& o) { ++finals[o.order_number]; });
-    service = std::make_unique<order_service>(cfg, log, *catalogue, 0, clock);
-    service->on_accepted([this](const order_record& r) { dispatcher->adopt(r); });
-    service->set_dispatcher(dispatcher.get());
-    service->set_intake_open(true);
+    service = std::make_unique<order_service>(cfg, log, *catalogue, dispatcher.get(), kicker,
+                                              nullptr, 0, clock);
     log.set_balance(k_merchant, k_start);
   }
 
@@ -193,6 +192,7 @@ class OrderMachine : public ::testing::Test {
   topup::test::timers_on timers{clock};
   asio::io_context io;
   memory_log log{clock};
+  topup::test::recording_kicker kicker;
   config cfg;
   supplier_world world;
   std::unique_ptr<channel_catalogue> catalogue;
