@@ -82,6 +82,17 @@ void add_record_fields(field_pairs& out, const order_record& r) {
   for (const auto& pair : r.extra) out.push_back(pair);
 }
 
+// An accept into 7 started attempt 1 (the order's first tried channel) at its creation: the
+// accepted event shows it as a 6->7 step would.
+void add_first_attempt_fields(field_pairs& out, const order_record& r) {
+  if (r.attempt.tried.empty()) return;
+  out.emplace_back("channel", r.attempt.tried.front());
+  out.emplace_back("attempts", "1");
+  out.emplace_back("attempt_id", r.order_number + "-1");
+  out.emplace_back("tried", r.attempt.tried.front());
+  out.emplace_back("matched_at", std::to_string(r.created_at_ms));
+}
+
 // A log entry as the admin view shows an order's event: type from to reason at, then the rest
 // (the accepted event with the order's fields, from its record).
 order_event shown_event(order_event raw, const order_record& order) {
@@ -89,6 +100,7 @@ order_event shown_event(order_event raw, const order_record& order) {
   shown.id = raw.id;
   auto get = [&raw](std::string_view name) { return std::string(raw.field(name).value_or("")); };
   const std::string type = get("e");
+  const std::string raw_to = get("to");
   shown.fields.emplace_back("type", type == "step" ? "transition" : type);
   if (type == "accepted") {
     shown.fields.emplace_back("from", "0");
@@ -106,7 +118,10 @@ order_event shown_event(order_event raw, const order_record& order) {
       continue;
     shown.fields.emplace_back(std::move(name), std::move(value));
   }
-  if (type == "accepted") add_record_fields(shown.fields, order);
+  if (type == "accepted") {
+    add_record_fields(shown.fields, order);
+    if (raw_to == "7") add_first_attempt_fields(shown.fields, order);
+  }
   return shown;
 }
 
