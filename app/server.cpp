@@ -219,6 +219,14 @@ int run_server(engine::config cfg) {
       }
     });
   }
+  // Once no shard thread runs: the handlers still queued or pending on the shards' io_contexts
+  // are destroyed first — a coroutine frame among them may refer to a shard's objects (a
+  // request's in-flight count, a gate, a connection) and would otherwise be destroyed later,
+  // with the runtime, into freed memory — and only then the shards' objects.
+  const auto destroy_shards = [&] {
+    runtime.destroy_pending_handlers();
+    shards.clear();
+  };
   // Closes the shards that were built but never started (no Redis, no recovery).
   const auto abandon_shards = [&] {
     std::vector<std::promise<void>> closed(runtime.size());
@@ -230,7 +238,7 @@ int run_server(engine::config cfg) {
     for (auto& d : closed) d.get_future().wait();
     runtime.stop();
     runtime.join();
-    shards.clear();
+    destroy_shards();
   };
   std::string failure;
   for (auto& b : built) {
@@ -311,7 +319,7 @@ int run_server(engine::config cfg) {
   main_io.run();
 
   // Every I/O object is closed now; let each io_context run the aborted handlers to completion
-  // with the services still alive, then destroy the services once no thread runs.
+  // with the services still alive (answers being written go out), then destroy what is left.
   runtime.release();
   auto joined = std::async(std::launch::async, [&] { runtime.join(); });
   if (joined.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
@@ -319,7 +327,7 @@ int run_server(engine::config cfg) {
     runtime.stop();
   }
   joined.wait();
-  shards.clear();
+  destroy_shards();
   log->info("topupd stopped");
   return exit_code;
 }

@@ -11,9 +11,11 @@
 
 #include <chrono>
 #include <exception>
+#include <future>
 #include <memory>
 #include <optional>
 
+#include "engine/runtime/shard_runtime.hpp"
 #include "engine/runtime/shutdown_gate.hpp"
 
 namespace {
@@ -155,6 +157,29 @@ TEST(ShutdownGate, AllDrainedWaitsUntilEveryGateIsEmptyAtOnce) {
   settle(io);
   ASSERT_TRUE(drained->has_value());
   EXPECT_TRUE(**drained);
+}
+
+TEST(ShardRuntime, PendingHandlersAreDestroyedBeforeWhatTheyReferTo) {
+  shard_runtime runtime(1);
+  // Stands for a shard's objects: it outlives the runtime's threads but not the runtime.
+  auto gate = std::make_unique<shutdown_gate>(runtime.context(0));
+  auto wake = std::make_unique<asio::steady_timer>(runtime.context(0), std::chrono::hours(1));
+  std::promise<void> waiting;
+  runtime.start();
+  runtime.invoke_on(0, [&] {
+    asio::co_spawn(runtime.context(0), wait_for_wake(wake.get()),
+                   [in_gate = gate->enter()](std::exception_ptr) {});
+    waiting.set_value();
+  });
+  waiting.get_future().wait();
+  // Stopped with the coroutine still waiting, as after a drain that timed out.
+  runtime.stop();
+  runtime.join();
+  EXPECT_EQ(gate->inside(), 1u);
+  runtime.destroy_pending_handlers();
+  EXPECT_EQ(gate->inside(), 0u) << "the coroutine's frame outlives the objects it refers to";
+  wake.reset();
+  gate.reset();
 }
 
 }  // namespace
