@@ -14,7 +14,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <exception>
 #include <functional>
 #include <future>
@@ -39,30 +38,25 @@ namespace asio = boost::asio;
 
 namespace {
 
-/// Per-shard graceful stop: stop accepting, wait (bounded) for requests in flight to be
-/// answered and order flows to reach a persisted state, then drop the shard's objects.
-asio::awaitable<void> drain_shard(shard_services* services, std::atomic<unsigned>* drained) {
+/// How long a shard's stop waits for its requests, order steps and deliveries (DECISIONS.md).
+constexpr std::chrono::seconds k_drain_timeout{15};
+
+/// Per-shard graceful stop: stop accepting, wait on the shard's gates (bounded) for requests
+/// being handled, order steps to reach a persisted state and deliveries to be recorded, then
+/// close the shard's connections.
+asio::awaitable<void> drain_shard(shard_services* services, unsigned shard) {
   services->begin_shutdown();
-  asio::steady_timer poll(co_await asio::this_coro::executor);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (!services->idle() && std::chrono::steady_clock::now() < deadline) {
-    poll.expires_after(std::chrono::milliseconds(10));
-    co_await poll.async_wait(asio::use_awaitable);
-  }
+  if (!co_await services->drained(std::chrono::steady_clock::now() + k_drain_timeout))
+    logger("engine")->warn("shard={} still busy after {} s: stopping anyway (the next start "
+                           "resumes its orders from Redis)",
+                           shard, k_drain_timeout.count());
   services->finish_shutdown();
-  drained->fetch_add(1);
 }
 
-/// On the main thread once a stop began: waits for every shard to drain, then releases the
-/// lease (so that the next start takes it at once) and closes the lease's connection.
-asio::awaitable<void> release_after_drain(const std::atomic<unsigned>* drained,
-                                          unsigned shard_count, engine::lease_keeper* keeper,
-                                          engine::redis::connection* conn) {
-  asio::steady_timer poll(co_await asio::this_coro::executor);
-  while (drained->load() < shard_count) {
-    poll.expires_after(std::chrono::milliseconds(10));
-    co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
+/// On the main thread once every shard drained: releases the lease (so that the next start
+/// takes it at once) and closes the lease's connection.
+asio::awaitable<void> release_lease(engine::lease_keeper* keeper,
+                                    engine::redis::connection* conn) {
   const bool lapsed = keeper->lapsed();
   auto released = co_await keeper->release();
   if (!released && !lapsed)
@@ -287,7 +281,12 @@ int run_server(engine::config cfg) {
                               owned.lease.renewed_at, [&request_stop](std::string_view why) {
                                 request_stop(1, "lease lapsed: " + std::string(why));
                               });
-  std::atomic<unsigned> drained{0};
+  // Main thread only: shards whose drain ended; the last one lets the lease go.
+  unsigned drained = 0;
+  const auto shard_drained = [&] {
+    if (++drained < runtime.size()) return;
+    asio::co_spawn(main_io, release_lease(&keeper, &lease_redis), asio::detached);
+  };
   request_stop = [&](int code, std::string why) {
     if (code != 0 && exit_code == 0) {  // logged once, however many writes are refused
       // Every shard stops driving orders now (drain below); what it still writes is refused by
@@ -300,12 +299,14 @@ int run_server(engine::config cfg) {
     stop_begun = true;
     if (code == 0) log->info("{}: draining", why);
     signals.cancel();
+    // The lease keeps being renewed while the shards drain (their last writes need it); each
+    // shard reports to this thread when done, and the last report lets the lease go.
     for (unsigned i = 0; i < runtime.size(); ++i)
-      asio::co_spawn(runtime.context(i), drain_shard(shards[i].get(), &drained), asio::detached);
-    // Keeps renewing while the shards drain (their last writes need the lease), then lets it go
-    // so that the next start takes it at once.
-    asio::co_spawn(main_io, release_after_drain(&drained, runtime.size(), &keeper, &lease_redis),
-                   asio::detached);
+      asio::co_spawn(runtime.context(i), drain_shard(shards[i].get(), i),
+                     [&main_io, &shard_drained, i](std::exception_ptr e) {
+                       if (e) logger("engine")->error("shard={} drain ended by exception", i);
+                       asio::post(main_io, shard_drained);
+                     });
   };
   keeper.start();
 

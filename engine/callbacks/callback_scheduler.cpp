@@ -51,7 +51,8 @@ callback_scheduler::callback_scheduler(asio::io_context& io, const config& cfg, 
       shard_(shard),
       shard_count_(shard_count),
       clock_(clock),
-      scan_timer_(io) {}
+      scan_timer_(io),
+      deliveries_(io) {}
 
 void callback_scheduler::start() {
   asio::co_spawn(io_, scan_loop(), [shard = shard_](std::exception_ptr e) {
@@ -61,6 +62,7 @@ void callback_scheduler::start() {
 
 void callback_scheduler::begin_shutdown() {
   stopping_ = true;
+  deliveries_.close();
   scan_timer_.cancel();
 }
 
@@ -82,16 +84,19 @@ void callback_scheduler::kick(const order_record& final_order) {
 
 void callback_scheduler::spawn_delivery(std::string order_number, std::int64_t merchant_id,
                                         std::optional<order_record> known) {
-  if (!in_flight_.insert(order_number).second) return;  // one delivery per order at a time
+  // The scan may resume after begin_shutdown: nothing starts then (the next run sends it).
+  if (stopping_ || in_flight_.contains(order_number)) return;  // one per order at a time
+  in_flight_.insert(order_number);
   if (metrics_) metrics_->callbacks_in_flight.fetch_add(1, std::memory_order_relaxed);
   asio::co_spawn(io_, deliver(order_number, merchant_id, std::move(known)),
-                 [this, order_number, merchant_id, shard = shard_](std::exception_ptr e) {
+                 [this, order_number, merchant_id, shard = shard_,
+                  in_gate = deliveries_.enter()](std::exception_ptr e) {
                    in_flight_.erase(order_number);
                    if (metrics_) metrics_->callbacks_in_flight.fetch_sub(1, std::memory_order_relaxed);
                    if (e)
                      logger("engine")->error("shard={} order={} callback delivery threw", shard,
                                              order_number);
-                   if (kicked_again_.erase(order_number) != 0 && !stopping_)
+                   if (kicked_again_.erase(order_number) != 0)
                      spawn_delivery(order_number, merchant_id);
                  });
 }

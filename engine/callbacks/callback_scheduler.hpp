@@ -15,6 +15,7 @@
 #include "engine/support/clock.hpp"
 #include "engine/config/config.hpp"
 #include "engine/runtime/metrics.hpp"
+#include "engine/runtime/shutdown_gate.hpp"
 #include "engine/store/order_store.hpp"
 #include "engine/config/sign_method.hpp"
 
@@ -57,8 +58,11 @@ class callback_scheduler {
   void kick(std::string order_number, std::int64_t merchant_id);
   /// The same, with the order as it just became final (saves reading it back).
   void kick(const order_record& final_order);
+  /// Starts no delivery from now on; closes deliveries().
   void begin_shutdown();
   bool idle() const noexcept { return in_flight_.empty(); }
+  /// Each delivery holds a ticket of this gate until its attempt is recorded (or it gave up).
+  shutdown_gate& deliveries() noexcept { return deliveries_; }
 
  private:
   boost::asio::awaitable<void> scan_loop();
@@ -81,6 +85,7 @@ class callback_scheduler {
   /// Kicked while their delivery was out (a re-notify): delivered again once it ends. A subset
   /// of in_flight_, so bounded with it.
   std::unordered_set<std::string> kicked_again_;
+  shutdown_gate deliveries_;
   shard_metrics* metrics_ = nullptr;
 };
 

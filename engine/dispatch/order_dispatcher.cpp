@@ -211,8 +211,10 @@ void order_dispatcher::release(const first_match& m) {
 void order_dispatcher::start(order_record order, bool reload, channel_router::channel* reserved) {
   std::string number = order.order_number;
   orders_.emplace(number, std::make_shared<active_order>(io_));
+  // Shutdown hook: the ticket leaves the gate when the coroutine has ended (or its frame is gone).
   asio::co_spawn(io_, drive(std::move(order), reload, reserved),
-                 [shard = shard_, number = std::move(number)](std::exception_ptr e) {
+                 [shard = shard_, number = std::move(number),
+                  in_gate = coroutines_.enter()](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -245,6 +247,7 @@ void order_dispatcher::deliver(const std::string& order_number, supplier_callbac
 
 void order_dispatcher::begin_shutdown() {
   stopping_ = true;
+  coroutines_.close();  // shutdown hook: no coroutine starts from now on
   for (auto& [number, st] : orders_) st->wake.cancel();
   pump_timer_.cancel();
 }

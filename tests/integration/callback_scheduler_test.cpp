@@ -2,7 +2,13 @@
 // counts as a delivery attempt.
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
 
 #include <deque>
 #include <memory>
@@ -53,12 +59,14 @@ callback_delivery acknowledged() {
   return d;
 }
 
-/// Stores a delivered (2) order of merchant 1001 with a notify_url, so its callback is due now.
-void delivered_order(asio::io_context& io, order_store& store, order_record& r) {
+/// Stores a delivered (2) order of merchant 1001 with a notify_url, so its callback is due now;
+/// `sequence` tells the orders of one test apart.
+void delivered_order(asio::io_context& io, order_store& store, order_record& r,
+                     std::uint32_t sequence = 1) {
   ASSERT_TRUE(run(io, store.credit(1001, "seed", 100000, 1)));
   const std::int64_t now = wall_clock_ms();
-  r.order_number = make_order_number({static_cast<std::uint64_t>(now), 0, 0, 1, 1001});
-  r.order_no = "cb-1";
+  r.order_number = make_order_number({static_cast<std::uint64_t>(now), 0, 0, sequence, 1001});
+  r.order_no = "cb-" + std::to_string(sequence);
   r.merchant_id = 1001;
   r.mobile = "13800138000";
   r.money_yuan = 100;
@@ -86,6 +94,23 @@ asio::awaitable<callback_delivery> acknowledge_after_renotify(scripted_sender* s
     EXPECT_TRUE(armed) << armed.error().message();
     (*scheduler)->kick(number, 1001);
   }
+  co_return acknowledged();
+}
+
+/// Acknowledges every delivery after holding it for a while (a slow merchant), counting how
+/// many are out at once.
+struct slow_merchant {
+  int calls = 0;
+  int out = 0;
+  int most_out = 0;
+};
+
+asio::awaitable<callback_delivery> acknowledge_slowly(slow_merchant* m) {
+  ++m->calls;
+  m->most_out = std::max(m->most_out, ++m->out);
+  asio::steady_timer hold(co_await asio::this_coro::executor, 100ms);
+  co_await hold.async_wait(asio::as_tuple(asio::use_awaitable));
+  --m->out;
   co_return acknowledged();
 }
 
@@ -179,6 +204,37 @@ TEST_F(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
   EXPECT_EQ((**attempts)[0].attempt, 1);
   EXPECT_TRUE((**attempts)[0].delivered);
   scheduler.begin_shutdown();
+  conn.stop();
+  io.run_for(50ms);
+}
+
+TEST_F(CallbackScheduler, ShutdownWaitsForADeliveryOutToBeRecorded) {
+  order_record r;
+  ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, r));
+  slow_merchant merchant;
+  callback_scheduler scheduler(
+      io, cfg, store, callbacks,
+      [&merchant](std::string, std::vector<std::pair<std::string, std::string>>, std::string,
+                  sign_method) { return acknowledge_slowly(&merchant); },
+      0, 1);
+  scheduler.kick(r);
+  ASSERT_TRUE(run_until(io, [&] { return merchant.out == 1; }, 3s));
+
+  // The merchant is still holding the delivery when the shard stops: the gate opens only once
+  // its acknowledgement is recorded, and nothing new starts meanwhile.
+  scheduler.begin_shutdown();
+  scheduler.kick(r.order_number, 1001);
+  auto drained = topup::test::spawn(
+      io, scheduler.deliveries().drained(std::chrono::steady_clock::now() + 10s));
+  ASSERT_TRUE(run_until(io, [&] { return drained->done() || merchant.out == 0; }, 5s));
+  EXPECT_FALSE(drained->done()) << "opened before the acknowledged delivery was recorded";
+  ASSERT_TRUE(run_until(io, [&] { return drained->done(); }, 5s));
+  EXPECT_TRUE(*drained->value);
+  EXPECT_EQ(merchant.calls, 1);
+  auto attempts = run(io, callbacks.attempts(1001, r.order_number));
+  ASSERT_TRUE(attempts && *attempts);
+  ASSERT_EQ((*attempts)->size(), 1u);
+  EXPECT_TRUE((**attempts)[0].delivered);
   conn.stop();
   io.run_for(50ms);
 }
