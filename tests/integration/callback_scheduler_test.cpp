@@ -208,6 +208,45 @@ TEST_F(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
   io.run_for(50ms);
 }
 
+TEST_F(CallbackScheduler, BeyondMaxInflightCallbacksWaitDueAndGoOutLater) {
+  cfg.callbacks.max_inflight = 2;
+  constexpr int k_orders = 5;
+  std::vector<order_record> orders(k_orders);
+  for (int i = 0; i < k_orders; ++i)
+    ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, orders[i], static_cast<std::uint32_t>(i + 1)));
+
+  slow_merchant merchant;
+  callback_scheduler scheduler(
+      io, cfg, store, callbacks,
+      [&merchant](std::string, std::vector<std::pair<std::string, std::string>>, std::string,
+                  sign_method) { return acknowledge_slowly(&merchant); },
+      0, 1);
+  // All five just became final: two go out, the other three find no room and stay due.
+  for (const auto& order : orders) scheduler.kick(order);
+  ASSERT_TRUE(run_until(io, [&] { return merchant.calls == 2; }, 3s));
+  auto due = run(io, store.due_callbacks(1001, wall_clock_ms(), 10));
+  ASSERT_TRUE(due && *due);
+  EXPECT_EQ((*due)->size(), 5u);
+
+  // The scan sends the rest as room frees, never more than two at once.
+  scheduler.start();
+  ASSERT_TRUE(run_until(io, [&] { return merchant.calls == k_orders && scheduler.idle(); }, 10s))
+      << "deliveries: " << merchant.calls;
+  EXPECT_EQ(merchant.most_out, 2);
+  for (const auto& order : orders) {
+    auto attempts = run(io, callbacks.attempts(1001, order.order_number));
+    ASSERT_TRUE(attempts && *attempts);
+    ASSERT_EQ((*attempts)->size(), 1u) << order.order_number;
+    EXPECT_TRUE((**attempts)[0].delivered);
+  }
+  due = run(io, store.due_callbacks(1001, wall_clock_ms(), 10));
+  ASSERT_TRUE(due && *due);
+  EXPECT_TRUE((*due)->empty());
+  scheduler.begin_shutdown();
+  conn.stop();
+  io.run_for(50ms);
+}
+
 TEST_F(CallbackScheduler, ShutdownWaitsForADeliveryOutToBeRecorded) {
   order_record r;
   ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, r));
