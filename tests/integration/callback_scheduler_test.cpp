@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <cstdint>
 
 #include <deque>
 #include <memory>
@@ -114,6 +115,12 @@ asio::awaitable<callback_delivery> acknowledge_slowly(slow_merchant* m) {
   co_return acknowledged();
 }
 
+/// The sender of a merchant that acknowledges slowly.
+callback_sender slowly(slow_merchant& m) {
+  return [&m](std::string, std::vector<std::pair<std::string, std::string>>, std::string,
+              sign_method) { return acknowledge_slowly(&m); };
+}
+
 /// A real redis-server, the shard's stores on it, and merchant 1001 (first delivery due at once).
 class CallbackScheduler : public ::testing::Test {
  protected:
@@ -136,6 +143,20 @@ class CallbackScheduler : public ::testing::Test {
   order_store store{conn, "cbs", *fence};
   callback_store callbacks{store};
   config cfg;
+
+  /// How many of merchant 1001's callbacks are due now (SIZE_MAX when Redis did not say).
+  std::size_t due_now() {
+    auto due = run(io, store.due_callbacks(1001, wall_clock_ms(), 10));
+    EXPECT_TRUE(due && *due);
+    return due && *due ? (*due)->size() : SIZE_MAX;
+  }
+
+  /// Ends a test: the scheduler stops, Redis closes, both wind down.
+  void stop(callback_scheduler& scheduler) {
+    scheduler.begin_shutdown();
+    conn.stop();
+    io.run_for(50ms);
+  }
 };
 
 TEST_F(CallbackScheduler, ReNotifyLandingWhileADeliveryIsOutSendsAgainAfterIt) {
@@ -160,12 +181,8 @@ TEST_F(CallbackScheduler, ReNotifyLandingWhileADeliveryIsOutSendsAgainAfterIt) {
   ASSERT_EQ((*attempts)->size(), 2u);
   EXPECT_TRUE((**attempts)[0].delivered);
   EXPECT_TRUE((**attempts)[1].delivered);
-  auto due = run(io, store.due_callbacks(1001, wall_clock_ms(), 10));
-  ASSERT_TRUE(due && *due);
-  EXPECT_TRUE((*due)->empty());
-  scheduler.begin_shutdown();
-  conn.stop();
-  io.run_for(50ms);
+  EXPECT_EQ(due_now(), 0u);
+  stop(scheduler);
 }
 
 TEST_F(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
@@ -191,9 +208,7 @@ TEST_F(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
   auto attempts = run(io, callbacks.attempts(1001, r.order_number));
   ASSERT_TRUE(attempts && *attempts);
   EXPECT_TRUE((*attempts)->empty());
-  auto due = run(io, store.due_callbacks(1001, wall_clock_ms(), 10));
-  ASSERT_TRUE(due && *due);
-  EXPECT_EQ((*due)->size(), 1u);
+  EXPECT_EQ(due_now(), 1u);
 
   // The next one gets out and is acknowledged: recorded as attempt 1.
   scheduler.kick(r.order_number, 1001);
@@ -203,9 +218,7 @@ TEST_F(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
   ASSERT_EQ((*attempts)->size(), 1u);
   EXPECT_EQ((**attempts)[0].attempt, 1);
   EXPECT_TRUE((**attempts)[0].delivered);
-  scheduler.begin_shutdown();
-  conn.stop();
-  io.run_for(50ms);
+  stop(scheduler);
 }
 
 TEST_F(CallbackScheduler, BeyondMaxInflightCallbacksWaitDueAndGoOutLater) {
@@ -216,17 +229,11 @@ TEST_F(CallbackScheduler, BeyondMaxInflightCallbacksWaitDueAndGoOutLater) {
     ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, orders[i], static_cast<std::uint32_t>(i + 1)));
 
   slow_merchant merchant;
-  callback_scheduler scheduler(
-      io, cfg, store, callbacks,
-      [&merchant](std::string, std::vector<std::pair<std::string, std::string>>, std::string,
-                  sign_method) { return acknowledge_slowly(&merchant); },
-      0, 1);
+  callback_scheduler scheduler(io, cfg, store, callbacks, slowly(merchant), 0, 1);
   // All five just became final: two go out, the other three find no room and stay due.
   for (const auto& order : orders) scheduler.kick(order);
   ASSERT_TRUE(run_until(io, [&] { return merchant.calls == 2; }, 3s));
-  auto due = run(io, store.due_callbacks(1001, wall_clock_ms(), 10));
-  ASSERT_TRUE(due && *due);
-  EXPECT_EQ((*due)->size(), 5u);
+  EXPECT_EQ(due_now(), 5u);
 
   // The scan sends the rest as room frees, never more than two at once.
   scheduler.start();
@@ -239,23 +246,15 @@ TEST_F(CallbackScheduler, BeyondMaxInflightCallbacksWaitDueAndGoOutLater) {
     ASSERT_EQ((*attempts)->size(), 1u) << order.order_number;
     EXPECT_TRUE((**attempts)[0].delivered);
   }
-  due = run(io, store.due_callbacks(1001, wall_clock_ms(), 10));
-  ASSERT_TRUE(due && *due);
-  EXPECT_TRUE((*due)->empty());
-  scheduler.begin_shutdown();
-  conn.stop();
-  io.run_for(50ms);
+  EXPECT_EQ(due_now(), 0u);
+  stop(scheduler);
 }
 
 TEST_F(CallbackScheduler, ShutdownWaitsForADeliveryOutToBeRecorded) {
   order_record r;
   ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, r));
   slow_merchant merchant;
-  callback_scheduler scheduler(
-      io, cfg, store, callbacks,
-      [&merchant](std::string, std::vector<std::pair<std::string, std::string>>, std::string,
-                  sign_method) { return acknowledge_slowly(&merchant); },
-      0, 1);
+  callback_scheduler scheduler(io, cfg, store, callbacks, slowly(merchant), 0, 1);
   scheduler.kick(r);
   ASSERT_TRUE(run_until(io, [&] { return merchant.out == 1; }, 3s));
 
@@ -274,8 +273,7 @@ TEST_F(CallbackScheduler, ShutdownWaitsForADeliveryOutToBeRecorded) {
   ASSERT_TRUE(attempts && *attempts);
   ASSERT_EQ((*attempts)->size(), 1u);
   EXPECT_TRUE((**attempts)[0].delivered);
-  conn.stop();
-  io.run_for(50ms);
+  stop(scheduler);
 }
 
 }  // namespace
