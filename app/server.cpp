@@ -41,15 +41,20 @@ namespace {
 /// How long a shard's stop waits for its requests, order steps and deliveries (DECISIONS.md).
 constexpr std::chrono::seconds k_drain_timeout{15};
 
+void warn_still_busy(unsigned shard) {
+  logger("engine")->warn("shard={} still busy after {} s: stopping anyway (the next start resumes "
+                         "its orders from Redis)",
+                         shard, k_drain_timeout.count());
+}
+
 /// Per-shard graceful stop: stop accepting, wait on the shard's gates (bounded) for requests
 /// being handled, order steps to reach a persisted state and deliveries to be recorded, then
 /// close the shard's connections.
 asio::awaitable<void> drain_shard(shard_services* services, unsigned shard) {
   services->begin_shutdown();
-  if (!co_await services->drained(std::chrono::steady_clock::now() + k_drain_timeout))
-    logger("engine")->warn("shard={} still busy after {} s: stopping anyway (the next start "
-                           "resumes its orders from Redis)",
-                           shard, k_drain_timeout.count());
+  const auto deadline = std::chrono::steady_clock::now() + k_drain_timeout;
+  const bool drained = co_await services->drained(deadline);
+  if (!drained) warn_still_busy(shard);
   services->finish_shutdown();
 }
 
