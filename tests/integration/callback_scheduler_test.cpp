@@ -230,8 +230,8 @@ TEST_F(CallbackScheduler, BeyondMaxInflightCallbacksWaitDueAndGoOutLater) {
 
   slow_merchant merchant;
   callback_scheduler scheduler(io, cfg, store, callbacks, slowly(merchant), 0, 1);
-  // All five just became final: two go out, the other three find no room and stay due.
-  for (const auto& order : orders) scheduler.kick(order);
+  // All five are kicked at once: two go out, the other three find no room and stay due.
+  for (const auto& order : orders) scheduler.kick(order.order_number, 1001);
   ASSERT_TRUE(run_until(io, [&] { return merchant.calls == 2; }, 3s));
   EXPECT_EQ(due_now(), 5u);
 
@@ -255,7 +255,7 @@ TEST_F(CallbackScheduler, ShutdownWaitsForADeliveryOutToBeRecorded) {
   ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, r));
   slow_merchant merchant;
   callback_scheduler scheduler(io, cfg, store, callbacks, slowly(merchant), 0, 1);
-  scheduler.kick(r);
+  scheduler.kick(r.order_number, 1001);
   ASSERT_TRUE(run_until(io, [&] { return merchant.out == 1; }, 3s));
 
   // The merchant is still holding the delivery when the shard stops: the gate opens only once
