@@ -14,7 +14,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <exception>
 #include <functional>
 #include <future>
@@ -39,30 +38,30 @@ namespace asio = boost::asio;
 
 namespace {
 
-/// Per-shard graceful stop: stop accepting, wait (bounded) for requests in flight to be
-/// answered and order flows to reach a persisted state, then drop the shard's objects.
-asio::awaitable<void> drain_shard(shard_services* services, std::atomic<unsigned>* drained) {
-  services->begin_shutdown();
-  asio::steady_timer poll(co_await asio::this_coro::executor);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (!services->idle() && std::chrono::steady_clock::now() < deadline) {
-    poll.expires_after(std::chrono::milliseconds(10));
-    co_await poll.async_wait(asio::use_awaitable);
-  }
-  services->finish_shutdown();
-  drained->fetch_add(1);
+/// How long a shard's stop waits for its requests, order steps and deliveries (DECISIONS.md).
+constexpr std::chrono::seconds k_drain_timeout{15};
+
+void warn_still_busy(unsigned shard) {
+  logger("engine")->warn("shard={} still busy after {} s: stopping anyway (the next start resumes "
+                         "its orders from Redis)",
+                         shard, k_drain_timeout.count());
 }
 
-/// On the main thread once a stop began: waits for every shard to drain, then releases the
-/// lease (so that the next start takes it at once) and closes the lease's connection.
-asio::awaitable<void> release_after_drain(const std::atomic<unsigned>* drained,
-                                          unsigned shard_count, engine::lease_keeper* keeper,
-                                          engine::redis::connection* conn) {
-  asio::steady_timer poll(co_await asio::this_coro::executor);
-  while (drained->load() < shard_count) {
-    poll.expires_after(std::chrono::milliseconds(10));
-    co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
+/// Per-shard graceful stop: stop accepting, wait on the shard's gates (bounded) for requests
+/// being handled, order steps to reach a persisted state and deliveries to be recorded, then
+/// close the shard's connections.
+asio::awaitable<void> drain_shard(shard_services* services, unsigned shard) {
+  services->begin_shutdown();
+  const auto deadline = std::chrono::steady_clock::now() + k_drain_timeout;
+  const bool drained = co_await services->drained(deadline);
+  if (!drained) warn_still_busy(shard);
+  services->finish_shutdown();
+}
+
+/// On the main thread once every shard drained: releases the lease (so that the next start
+/// takes it at once) and closes the lease's connection.
+asio::awaitable<void> release_lease(engine::lease_keeper* keeper,
+                                    engine::redis::connection* conn) {
   const bool lapsed = keeper->lapsed();
   auto released = co_await keeper->release();
   if (!released && !lapsed)
@@ -219,6 +218,14 @@ int run_server(engine::config cfg) {
       }
     });
   }
+  // Once no shard thread runs: the handlers still queued or pending on the shards' io_contexts
+  // are destroyed first — a coroutine frame among them may refer to a shard's objects (a
+  // request's in-flight count, a gate, a connection) and would otherwise be destroyed later,
+  // with the runtime, into freed memory — and only then the shards' objects.
+  const auto destroy_shards = [&] {
+    runtime.destroy_pending_handlers();
+    shards.clear();
+  };
   // Closes the shards that were built but never started (no Redis, no recovery).
   const auto abandon_shards = [&] {
     std::vector<std::promise<void>> closed(runtime.size());
@@ -230,7 +237,7 @@ int run_server(engine::config cfg) {
     for (auto& d : closed) d.get_future().wait();
     runtime.stop();
     runtime.join();
-    shards.clear();
+    destroy_shards();
   };
   std::string failure;
   for (auto& b : built) {
@@ -279,7 +286,12 @@ int run_server(engine::config cfg) {
                               owned.lease.renewed_at, [&request_stop](std::string_view why) {
                                 request_stop(1, "lease lapsed: " + std::string(why));
                               });
-  std::atomic<unsigned> drained{0};
+  // Main thread only: shards whose drain ended; the last one lets the lease go.
+  unsigned drained = 0;
+  const auto shard_drained = [&] {
+    if (++drained < runtime.size()) return;
+    asio::co_spawn(main_io, release_lease(&keeper, &lease_redis), asio::detached);
+  };
   request_stop = [&](int code, std::string why) {
     if (code != 0 && exit_code == 0) {  // logged once, however many writes are refused
       // Every shard stops driving orders now (drain below); what it still writes is refused by
@@ -292,12 +304,14 @@ int run_server(engine::config cfg) {
     stop_begun = true;
     if (code == 0) log->info("{}: draining", why);
     signals.cancel();
+    // The lease keeps being renewed while the shards drain (their last writes need it); each
+    // shard reports to this thread when done, and the last report lets the lease go.
     for (unsigned i = 0; i < runtime.size(); ++i)
-      asio::co_spawn(runtime.context(i), drain_shard(shards[i].get(), &drained), asio::detached);
-    // Keeps renewing while the shards drain (their last writes need the lease), then lets it go
-    // so that the next start takes it at once.
-    asio::co_spawn(main_io, release_after_drain(&drained, runtime.size(), &keeper, &lease_redis),
-                   asio::detached);
+      asio::co_spawn(runtime.context(i), drain_shard(shards[i].get(), i),
+                     [&main_io, &shard_drained, i](std::exception_ptr e) {
+                       if (e) logger("engine")->error("shard={} drain ended by exception", i);
+                       asio::post(main_io, shard_drained);
+                     });
   };
   keeper.start();
 
@@ -311,7 +325,7 @@ int run_server(engine::config cfg) {
   main_io.run();
 
   // Every I/O object is closed now; let each io_context run the aborted handlers to completion
-  // with the services still alive, then destroy the services once no thread runs.
+  // with the services still alive (answers being written go out), then destroy what is left.
   runtime.release();
   auto joined = std::async(std::launch::async, [&] { runtime.join(); });
   if (joined.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
@@ -319,7 +333,7 @@ int run_server(engine::config cfg) {
     runtime.stop();
   }
   joined.wait();
-  shards.clear();
+  destroy_shards();
   log->info("topupd stopped");
   return exit_code;
 }

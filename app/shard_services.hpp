@@ -23,6 +23,7 @@
 #include "engine/runtime/shard_runtime.hpp"
 #include "engine/service/operations_service.hpp"
 #include "app/shard_links.hpp"
+#include "engine/runtime/shutdown_gate.hpp"
 #include "protocol/api_context.hpp"
 #include "protocol/api_router.hpp"
 #include "protocol/callback_sender.hpp"
@@ -64,9 +65,12 @@ class shard_services {
   /// Runs once every shard listens and the instance holds its lease: Redis, then recovery of
   /// this shard's orders.
   void after_all_started();
+  /// Stops accepting and closes this shard's gates: requests, order coroutines, deliveries.
   void begin_shutdown();
-  /// No request being handled and no order operation in flight.
-  bool idle() const;
+  /// After begin_shutdown: completes when no request is being handled, no order has a coroutine
+  /// (a submit's answer or a result is persisted) and no callback delivery is out, or at
+  /// `deadline`; true when drained. Orders left in 6/7/1 are fine: recovery resumes them.
+  boost::asio::awaitable<bool> drained(std::chrono::steady_clock::time_point deadline);
   void finish_shutdown();
 
   /// How often each shard checks whether an orphan sweep is due (an accept left uncertain
@@ -80,6 +84,8 @@ class shard_services {
  private:
   boost::asio::awaitable<void> load_disabled_channels();
   boost::asio::awaitable<void> recovery_loop();
+  /// The merchant listener's handler: the router's, inside requests_.
+  boost::asio::awaitable<protocol::http_response> handle_request(protocol::http_request request);
 
   boost::asio::io_context& io_;
   unsigned shard_;
@@ -100,6 +106,9 @@ class shard_services {
   protocol::merchant_directory merchants_;
   protocol::api_context ctx_;
   protocol::api_router router_;
+  /// Requests being handled (an accept persisting its order). Only the handler is inside: the
+  /// answer is written afterwards, while the shard's io_context runs down (app/server.cpp).
+  engine::shutdown_gate requests_;
   protocol::http_server http_;
   /// The server.metrics_listen listener, on shard 0 only (one scrape renders every shard's
   /// figures); absent when the setting is empty.

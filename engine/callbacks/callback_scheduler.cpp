@@ -46,6 +46,7 @@ callback_scheduler::callback_scheduler(asio::io_context& io, const config& cfg, 
       shard_count_(shard_count),
       clock_(clock),
       scan_timer_(io),
+      deliveries_(io),
       metrics_(metrics) {}
 
 void callback_scheduler::start() {
@@ -56,6 +57,7 @@ void callback_scheduler::start() {
 
 void callback_scheduler::begin_shutdown() {
   stopping_ = true;
+  deliveries_.close();
   scan_timer_.cancel();
 }
 
@@ -77,30 +79,51 @@ void callback_scheduler::kick(const order_record& final_order) {
 
 void callback_scheduler::spawn_delivery(std::string order_number, std::int64_t merchant_id,
                                         std::optional<order_record> known) {
-  if (!in_flight_.insert(order_number).second) return;  // one delivery per order at a time
+  // The scan may resume after begin_shutdown: nothing starts then (the next run sends it).
+  if (stopping_ || in_flight_.contains(order_number)) return;  // one per order at a time
+  if (!has_room()) {
+    rescan_owed_ = true;
+    return;
+  }
+  in_flight_.insert(order_number);
   if (metrics_) metrics_->callbacks_in_flight.fetch_add(1, std::memory_order_relaxed);
   asio::co_spawn(io_, deliver(order_number, merchant_id, std::move(known)),
-                 [this, order_number, merchant_id, shard = shard_](std::exception_ptr e) {
+                 [this, order_number, merchant_id, shard = shard_,
+                  in_gate = deliveries_.enter()](std::exception_ptr e) {
                    in_flight_.erase(order_number);
                    if (metrics_) metrics_->callbacks_in_flight.fetch_sub(1, std::memory_order_relaxed);
                    if (e)
                      logger("engine")->error("shard={} order={} callback delivery threw", shard,
                                              order_number);
-                   if (kicked_again_.erase(order_number) != 0 && !stopping_)
+                   if (kicked_again_.erase(order_number) != 0)
                      spawn_delivery(order_number, merchant_id);
+                   if (rescan_owed_ && !stopping_ &&
+                       in_flight_.size() <= config_.callbacks.max_inflight / 2) {
+                     rescan_owed_ = false;
+                     scan_timer_.cancel();  // wakes scan_loop (a no-op while it scans)
+                   }
                  });
 }
 
 asio::awaitable<void> callback_scheduler::scan_loop() {
+  // Every scan is bounded: at most k_scan_batch due entries read per configured merchant, and
+  // deliveries started only while fewer than callbacks.max_inflight are out; what it leaves
+  // stays due in Redis for the next scan. Merchants take turns being read first, so that one
+  // merchant's backlog cannot keep the others' callbacks waiting for room.
+  const auto& merchants = config_.merchants;
+  std::size_t first = 0;
   while (!stopping_) {
     const std::int64_t now_ms = clock_.wall_ms();
-    for (const auto& merchant : config_.merchants) {
+    for (std::size_t i = 0; i < merchants.size() && has_room(); ++i) {
+      const auto& merchant = merchants[(first + i) % merchants.size()];
       auto due = co_await store_.due_callbacks(merchant.id, now_ms, k_scan_batch);
       if (!due) break;  // storage unavailable: try again next round
       for (auto& number : *due)
         if (owns_order(number, config_.server.instance_id, shard_, shard_count_))
           spawn_delivery(std::move(number), merchant.id);
     }
+    if (!has_room()) rescan_owed_ = true;  // merchants may be left unread this round
+    if (!merchants.empty()) first = (first + 1) % merchants.size();
     scan_timer_.expires_after(k_scan_interval);
     co_await scan_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
   }

@@ -15,6 +15,7 @@
 #include "engine/support/clock.hpp"
 #include "engine/config/config.hpp"
 #include "engine/runtime/metrics.hpp"
+#include "engine/runtime/shutdown_gate.hpp"
 #include "engine/store/order_log.hpp"
 #include "engine/config/sign_method.hpp"
 
@@ -41,7 +42,9 @@ using callback_sender = std::function<boost::asio::awaitable<callback_delivery>(
 /// scans the due set of every merchant periodically and delivers what it owns; the dispatcher
 /// kicks it when an order becomes final so the first delivery does not wait for a scan. Each
 /// attempt is recorded with its outcome and the next due time in one script. At most one
-/// delivery per order is in flight. Lives on its shard's thread.
+/// delivery per order is in flight, and at most callbacks.max_inflight per shard: a callback
+/// that finds no room is not lost, it stays due in Redis and a later scan sends it. Lives on its
+/// shard's thread.
 class callback_scheduler {
  public:
   static constexpr std::chrono::milliseconds k_scan_interval{1000};
@@ -58,15 +61,21 @@ class callback_scheduler {
   void kick(std::string order_number, std::int64_t merchant_id);
   /// The same, with the order as it just became final (saves reading it back).
   void kick(const order_record& final_order);
+  /// Starts no delivery from now on; closes deliveries().
   void begin_shutdown();
   bool idle() const noexcept { return in_flight_.empty(); }
+  /// Each delivery holds a ticket of this gate until its attempt is recorded (or it gave up).
+  shutdown_gate& deliveries() noexcept { return deliveries_; }
 
  private:
   boost::asio::awaitable<void> scan_loop();
   boost::asio::awaitable<void> deliver(std::string order_number, std::int64_t merchant_id,
                                        std::optional<order_record> known);
+  /// Starts a delivery unless one for the order is out, the shard is stopping or there is no
+  /// room (the callback then stays due for the next scan).
   void spawn_delivery(std::string order_number, std::int64_t merchant_id,
                       std::optional<order_record> known = std::nullopt);
+  bool has_room() const noexcept { return in_flight_.size() < config_.callbacks.max_inflight; }
 
   boost::asio::io_context& io_;
   const config& config_;
@@ -82,7 +91,11 @@ class callback_scheduler {
   /// Kicked while their delivery was out (a re-notify): delivered again once it ends. A subset
   /// of in_flight_, so bounded with it.
   std::unordered_set<std::string> kicked_again_;
-  shard_metrics* metrics_;
+  /// A callback was turned away for want of room: the scan looks again once half of it is free,
+  /// rather than a whole scan interval later.
+  bool rescan_owed_ = false;
+  shutdown_gate deliveries_;
+  shard_metrics* metrics_ = nullptr;
 };
 
 }  // namespace topup::engine

@@ -416,6 +416,7 @@ void read_callbacks(const object_fields& top, callbacks_config& out) {
   read_integer(f, "timeout_ms", 1, 600'000, out.timeout_ms);
   read_flag(f, "allow_private_targets", out.allow_private_targets);
   read_integer(f, "max_concurrent_per_host", 1, 10'000, out.max_concurrent_per_host);
+  read_integer(f, "max_inflight", 1, 1'000'000, out.max_inflight);
 }
 
 /// Reads a non-empty array of distinct non-empty strings (store ids).

@@ -86,6 +86,8 @@ struct callbacks_config {
   std::uint32_t timeout_ms = 5000;  ///< 1..600000, per delivery.
   bool allow_private_targets = false;
   std::uint32_t max_concurrent_per_host = 8;  ///< 1..10000
+  /// 1..1000000: deliveries out at once per shard; beyond it callbacks stay due for a later scan.
+  std::uint32_t max_inflight = 1000;
 
   /// The wait before delivery `attempt` (1-based), applying the "last value repeats" rule.
   std::uint64_t delay_before_attempt_ms(std::uint32_t attempt) const noexcept {

@@ -178,7 +178,10 @@ void order_dispatcher::start(order_record order, bool reload, channel_router::ch
   d->just_matched = reserved && !reload && d->order.status == order_status::matched;
   orders_.emplace(number, d);
   asio::co_spawn(io_, drive(std::move(d)),
-                 [shard = shard_, number = std::move(number)](std::exception_ptr e) {
+                 // Shutdown hook: the ticket leaves the gate when the coroutine has ended (or its
+                 // frame is gone).
+                 [shard = shard_, number = std::move(number),
+                  in_gate = coroutines_.enter()](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -208,6 +211,7 @@ void order_dispatcher::deliver(const std::string& order_number, supplier_callbac
 
 void order_dispatcher::begin_shutdown() {
   stopping_ = true;
+  coroutines_.close();  // shutdown hook: no coroutine starts from now on
   for (auto& [number, d] : orders_) d->wake.cancel();
   pump_timer_.cancel();
 }

@@ -21,6 +21,7 @@
 #include "engine/support/clock.hpp"
 #include "engine/config/config.hpp"
 #include "engine/runtime/metrics.hpp"
+#include "engine/runtime/shutdown_gate.hpp"
 #include "engine/order/order_record.hpp"
 #include "engine/store/order_log.hpp"
 #include "engine/dispatch/wait_lines.hpp"
@@ -81,8 +82,12 @@ class order_dispatcher {
   void deliver(const std::string& order_number, supplier_callback callback);
 
   /// Stops taking new steps: coroutines end at their next wait, leaving orders in their
-  /// persisted status for recovery.
+  /// persisted status for recovery. Closes coroutines().
   void begin_shutdown();
+  /// Each order's coroutine holds a ticket of this gate until it ends. The shard's stop awaits it
+  /// (app/server.cpp), so that a step under way — a submit's answer, a result being stored — is
+  /// persisted before Redis closes and the next run need not ask the supplier about it.
+  shutdown_gate& coroutines() noexcept { return coroutines_; }
   /// Orders with a coroutine (parked orders hold none and need nothing at shutdown).
   std::size_t active() const noexcept { return orders_.size(); }
   std::size_t parked() const noexcept { return lines_.size(); }
@@ -152,6 +157,7 @@ class order_dispatcher {
   const engine::clock& clock_;
   bool stopping_ = false;
   std::size_t submitting_ = 0;
+  shutdown_gate coroutines_{io_};
   std::unordered_map<std::string, std::shared_ptr<driven_order>> orders_;
   wait_lines lines_;  // orders in 6 waiting for a channel, without a coroutine
   bool pump_posted_ = false;

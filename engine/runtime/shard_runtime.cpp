@@ -66,6 +66,13 @@ void shard_runtime::join() {
     if (s->thread.joinable()) s->thread.join();
 }
 
+void shard_runtime::destroy_pending_handlers() {
+  for (auto& s : shards_) {
+    TOPUP_ASSERT(!s->thread.joinable());  // no thread may run a handler meanwhile
+    s->io.destroy_handlers();
+  }
+}
+
 unsigned resolve_shard_count(unsigned configured) noexcept {
   if (configured > 0) return configured;
   unsigned n = std::thread::hardware_concurrency();

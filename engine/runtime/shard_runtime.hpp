@@ -31,7 +31,13 @@ class shard_runtime {
     return shards_[shard]->io;
   }
 
-  /// Runs fn on the shard's thread (always posted, never inline).
+  /// Runs fn on the shard's thread (always posted, never inline). Its queue is bounded by rate,
+  /// not by a count, on purpose: the main thread posts a fixed few per shard (build, start,
+  /// stop), and a shard posts one per request it handles about another shard's order or for every
+  /// shard (a supplier callback, a re-notify, a channel enabled or disabled) — O(1) work on the
+  /// receiving shard next to the HTTP parsing and signature check that produced it on the
+  /// sending one, so the receiver keeps up. Refusing a post instead would silently drop an
+  /// operator's command; a lost supplier callback would only be found later by query.
   template <class Fn>
   void invoke_on(unsigned shard, Fn&& fn) {
     boost::asio::post(context(shard), std::forward<Fn>(fn));
@@ -46,10 +52,22 @@ class shard_runtime {
   /// Stops every io_context now, abandoning pending work.
   void stop();
   void join();
+  /// After join(): destroys every handler the io_contexts still hold — coroutines abandoned by
+  /// stop() or waiting on an I/O object — while the objects they refer to are still alive. Call
+  /// it before destroying anything whose coroutines ran on the shards (app/server.cpp): a frame
+  /// destroyed later, with its io_context, would run destructors into freed objects. The
+  /// io_contexts run nothing afterwards; I/O objects may still be destroyed.
+  void destroy_pending_handlers();
 
  private:
+  /// An io_context whose handlers can be destroyed before the context itself (the protected
+  /// execution_context::shutdown, which ~execution_context runs again, harmlessly).
+  struct reactor : boost::asio::io_context {
+    using boost::asio::io_context::io_context;
+    void destroy_handlers() { shutdown(); }
+  };
   struct shard {
-    boost::asio::io_context io{1};
+    reactor io{1};
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard;
     std::thread thread;
   };

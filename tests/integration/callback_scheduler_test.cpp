@@ -2,7 +2,14 @@
 // counts as a delivery attempt.
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <cstdint>
 
 #include <deque>
 #include <memory>
@@ -53,12 +60,14 @@ callback_delivery acknowledged() {
   return d;
 }
 
-/// Stores a delivered (2) order of merchant 1001 with a notify_url, so its callback is due now.
-void delivered_order(asio::io_context& io, order_store& store, order_record& r) {
+/// Stores a delivered (2) order of merchant 1001 with a notify_url, so its callback is due now;
+/// `sequence` tells the orders of one test apart.
+void delivered_order(asio::io_context& io, order_store& store, order_record& r,
+                     std::uint32_t sequence = 1) {
   ASSERT_TRUE(run(io, store.credit(1001, "seed", 100000, 1)));
   const std::int64_t now = wall_clock_ms();
-  r.order_number = make_order_number({static_cast<std::uint64_t>(now), 0, 0, 1, 1001});
-  r.order_no = "cb-1";
+  r.order_number = make_order_number({static_cast<std::uint64_t>(now), 0, 0, sequence, 1001});
+  r.order_no = "cb-" + std::to_string(sequence);
   r.merchant_id = 1001;
   r.mobile = "13800138000";
   r.money_yuan = 100;
@@ -89,6 +98,29 @@ asio::awaitable<callback_delivery> acknowledge_after_renotify(scripted_sender* s
   co_return acknowledged();
 }
 
+/// Acknowledges every delivery after holding it for a while (a slow merchant), counting how
+/// many are out at once.
+struct slow_merchant {
+  int calls = 0;
+  int out = 0;
+  int most_out = 0;
+};
+
+asio::awaitable<callback_delivery> acknowledge_slowly(slow_merchant* m) {
+  ++m->calls;
+  m->most_out = std::max(m->most_out, ++m->out);
+  asio::steady_timer hold(co_await asio::this_coro::executor, 100ms);
+  co_await hold.async_wait(asio::as_tuple(asio::use_awaitable));
+  --m->out;
+  co_return acknowledged();
+}
+
+/// The sender of a merchant that acknowledges slowly.
+callback_sender slowly(slow_merchant& m) {
+  return [&m](std::string, std::vector<std::pair<std::string, std::string>>, std::string,
+              sign_method) { return acknowledge_slowly(&m); };
+}
+
 /// A real redis-server, the shard's stores on it, and merchant 1001 (first delivery due at once).
 class CallbackScheduler : public ::testing::Test {
  protected:
@@ -111,6 +143,20 @@ class CallbackScheduler : public ::testing::Test {
   order_store store{conn, "cbs", *fence};
   callback_store callbacks{store};
   config cfg;
+
+  /// How many of merchant 1001's callbacks are due now (SIZE_MAX when Redis did not say).
+  std::size_t due_now() {
+    auto due = run(io, store.due_callbacks(1001, wall_clock_ms(), 10));
+    EXPECT_TRUE(due && *due);
+    return due && *due ? (*due)->size() : SIZE_MAX;
+  }
+
+  /// Ends a test: the scheduler stops, Redis closes, both wind down.
+  void stop(callback_scheduler& scheduler) {
+    scheduler.begin_shutdown();
+    conn.stop();
+    io.run_for(50ms);
+  }
 };
 
 TEST_F(CallbackScheduler, ReNotifyLandingWhileADeliveryIsOutSendsAgainAfterIt) {
@@ -135,12 +181,8 @@ TEST_F(CallbackScheduler, ReNotifyLandingWhileADeliveryIsOutSendsAgainAfterIt) {
   ASSERT_EQ((*attempts)->size(), 2u);
   EXPECT_TRUE((**attempts)[0].delivered);
   EXPECT_TRUE((**attempts)[1].delivered);
-  auto due = run(io, store.due_callbacks(1001, wall_clock_ms(), 10));
-  ASSERT_TRUE(due && *due);
-  EXPECT_TRUE((*due)->empty());
-  scheduler.begin_shutdown();
-  conn.stop();
-  io.run_for(50ms);
+  EXPECT_EQ(due_now(), 0u);
+  stop(scheduler);
 }
 
 TEST_F(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
@@ -166,9 +208,7 @@ TEST_F(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
   auto attempts = run(io, callbacks.attempts(1001, r.order_number));
   ASSERT_TRUE(attempts && *attempts);
   EXPECT_TRUE((*attempts)->empty());
-  auto due = run(io, store.due_callbacks(1001, wall_clock_ms(), 10));
-  ASSERT_TRUE(due && *due);
-  EXPECT_EQ((*due)->size(), 1u);
+  EXPECT_EQ(due_now(), 1u);
 
   // The next one gets out and is acknowledged: recorded as attempt 1.
   scheduler.kick(r.order_number, 1001);
@@ -178,9 +218,62 @@ TEST_F(CallbackScheduler, ADeliveryThatNeverLeftIsNoAttempt) {
   ASSERT_EQ((*attempts)->size(), 1u);
   EXPECT_EQ((**attempts)[0].attempt, 1);
   EXPECT_TRUE((**attempts)[0].delivered);
+  stop(scheduler);
+}
+
+TEST_F(CallbackScheduler, BeyondMaxInflightCallbacksWaitDueAndGoOutLater) {
+  cfg.callbacks.max_inflight = 2;
+  constexpr int k_orders = 5;
+  std::vector<order_record> orders(k_orders);
+  for (int i = 0; i < k_orders; ++i)
+    ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, orders[i], static_cast<std::uint32_t>(i + 1)));
+
+  slow_merchant merchant;
+  callback_scheduler scheduler(io, cfg, store, callbacks, slowly(merchant), 0, 1);
+  // All five are kicked at once: two go out, the other three find no room and stay due.
+  for (const auto& order : orders) scheduler.kick(order.order_number, 1001);
+  ASSERT_TRUE(run_until(io, [&] { return merchant.calls == 2; }, 3s));
+  EXPECT_EQ(due_now(), 5u);
+
+  // The scan sends the rest as room frees, never more than two at once.
+  scheduler.start();
+  ASSERT_TRUE(run_until(io, [&] { return merchant.calls == k_orders && scheduler.idle(); }, 10s))
+      << "deliveries: " << merchant.calls;
+  EXPECT_EQ(merchant.most_out, 2);
+  for (const auto& order : orders) {
+    auto attempts = run(io, callbacks.attempts(1001, order.order_number));
+    ASSERT_TRUE(attempts && *attempts);
+    ASSERT_EQ((*attempts)->size(), 1u) << order.order_number;
+    EXPECT_TRUE((**attempts)[0].delivered);
+  }
+  EXPECT_EQ(due_now(), 0u);
+  stop(scheduler);
+}
+
+TEST_F(CallbackScheduler, ShutdownWaitsForADeliveryOutToBeRecorded) {
+  order_record r;
+  ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, r));
+  slow_merchant merchant;
+  callback_scheduler scheduler(io, cfg, store, callbacks, slowly(merchant), 0, 1);
+  scheduler.kick(r.order_number, 1001);
+  ASSERT_TRUE(run_until(io, [&] { return merchant.out == 1; }, 3s));
+
+  // The merchant is still holding the delivery when the shard stops: the gate opens only once
+  // its acknowledgement is recorded, and nothing new starts meanwhile.
   scheduler.begin_shutdown();
-  conn.stop();
-  io.run_for(50ms);
+  scheduler.kick(r.order_number, 1001);
+  auto drained = topup::test::spawn(
+      io, scheduler.deliveries().drained(std::chrono::steady_clock::now() + 10s));
+  ASSERT_TRUE(run_until(io, [&] { return drained->done() || merchant.out == 0; }, 5s));
+  EXPECT_FALSE(drained->done()) << "opened before the acknowledged delivery was recorded";
+  ASSERT_TRUE(run_until(io, [&] { return drained->done(); }, 5s));
+  EXPECT_TRUE(*drained->value);
+  EXPECT_EQ(merchant.calls, 1);
+  auto attempts = run(io, callbacks.attempts(1001, r.order_number));
+  ASSERT_TRUE(attempts && *attempts);
+  ASSERT_EQ((*attempts)->size(), 1u);
+  EXPECT_TRUE((**attempts)[0].delivered);
+  stop(scheduler);
 }
 
 }  // namespace

@@ -196,6 +196,7 @@ TEST(ConfigParse, BaseConfigIsValidAndDefaultsApply) {
   EXPECT_EQ(c.redis.connect_timeout_ms, 2000u);
   EXPECT_EQ(c.redis.command_timeout_ms, 5000u);
   EXPECT_EQ(c.callbacks.max_concurrent_per_host, 8u);
+  EXPECT_EQ(c.callbacks.max_inflight, 1000u);
   const auto& m = c.merchants[1];
   EXPECT_EQ(m.sign_types, (std::vector<sign_method>{sign_method::md5, sign_method::hmac_sha256}));
   EXPECT_EQ(m.price_rate_ppm, topup::engine::k_rate_one_ppm);
@@ -521,6 +522,9 @@ const broken_case k_broken_cases[] = {
      "callbacks.allow_private_targets: must be true, false, 0 or 1"},
     {"/callbacks/max_concurrent_per_host", "0",
      "callbacks.max_concurrent_per_host: must be an integer in 1..10000"},
+    {"/callbacks/max_inflight", "0", "callbacks.max_inflight: must be an integer in 1..1000000"},
+    {"/callbacks/max_inflight", "1000001",
+     "callbacks.max_inflight: must be an integer in 1..1000000"},
     // merchants
     {"/merchants", std::nullopt, "merchants: is required"},
     {"/merchants", "[]", "merchants: must be a non-empty array of objects"},
