@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/store/accept_batcher.hpp"
 #include "engine/store/fence.hpp"
 #include "engine/store/ledger_scripts.hpp"
 #include "engine/order/money.hpp"
@@ -74,7 +75,9 @@ class order_store {
   /// instance took its lease over): app/ then stops the whole instance. Set before the first write.
   void on_fenced(std::function<void()> hook) { on_fenced_ = std::move(hook); }
 
-  /// Stores a new order in status 6 and debits its cost_fen, or recognises a repeat.
+  /// Stores a new order in status 6 and debits its cost_fen, or recognises a repeat. The
+  /// merchant's accepts of one reactor turn go to Redis in one script call (accept_batcher),
+  /// decided in the order they were made; a failure of that call is each one's.
   /// Uses order_number, order_no, merchant_id, fingerprint (required, non-empty), cost_fen and the
   /// business fields of `record`; status and timestamps are the script's (created_at = now_ms).
   /// Non-empty `match` (the first attempt's fields, no core field names) stores it in 7 instead,
@@ -225,6 +228,7 @@ class order_store {
   std::string prefix_;
   const fence_token& fence_;
   std::function<void()> on_fenced_;
+  accept_batcher accepts_;
 };
 
 }  // namespace topup::engine
