@@ -61,9 +61,10 @@ constexpr const char* k_accept_lua = R"lua(
 -- Answers {'fenced'}, or n answers in the order of the orders: {'ok', bal} | {'dup', number, bal}
 -- | {'conflict', number} | {'insufficient', bal} | {'collision'} | {'corrupt'} (its order_no entry)
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
-local n = tonumber(ARGV[3] or '')
--- At most 1000: the HSET below unpacks 2 + 4n values, and Lua's stack holds 8000.
-if not n or n < 1 or n > 1000 or n % 1 ~= 0 or #ARGV ~= 3 + 7 * n then
+-- A canonical count (tonumber() would also read '1.0' or ' 1'), at most 1000: the HSET below
+-- unpacks 2 + 4n values, and Lua's stack holds 8000.
+local n = string.find(ARGV[3] or '', '^[1-9]%d?%d?%d?$') and tonumber(ARGV[3])
+if not n or n > 1000 or #ARGV ~= 3 + 7 * n then
   return redis.error_reply('ERR accept: bad arguments')
 end
 local lookups = {}  -- '#<order_no>', number, ... for one HMGET
