@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -44,7 +45,7 @@ struct variant_info {
 };
 
 constexpr variant_info k_variants[] = {
-    {variant::floor, "floor", "empty script, the accept call's KEYS and ARGV"},
+    {variant::floor, "floor", "empty script, a one-order accept call's KEYS and ARGV"},
     {variant::accept, "accept", "the real accept step (order_store::accept)"},
     {variant::plain, "plain", "accept's six writes as plain commands, no Lua"},
     {variant::log, "log", "one XADD of the order to a per-merchant stream"},
@@ -154,7 +155,8 @@ asio::awaitable<bool> write_one(run_state& s, std::size_t i) {
     }
     case variant::floor: {
       static const engine::redis::script empty{"return 0"};
-      auto call = engine::ledger_scripts::accept_call(keys, s.fence, accepted_record(c));
+      const order_record accepted = accepted_record(c);
+      auto call = engine::ledger_scripts::accept_call(keys, s.fence, std::span(&accepted, 1));
       auto answer = co_await empty.run(s.conn, std::move(call.keys), std::move(call.args));
       co_return is_reply(answer);
     }

@@ -45,45 +45,105 @@ end
 )lua";
 
 constexpr const char* k_accept_lua = R"lua(
--- accept: fence, idempotency, collision and balance checks, debit, the accepted event (the money
--- and the status; the record itself is the projection's), the record with its order_no entry,
--- the time index and the work set. The record is C++'s, checked
--- here: version 1, the status asked, the cost debited, not refunded, this order number.
+-- accept: a batch of new orders of one merchant (group commit: the accepts one shard issued for
+-- it in one turn of its reactor), decided one after the other in the order given, each exactly
+-- as if it had come alone after the ones before it: idempotency (the order_no seen before, also
+-- earlier in this batch), collision, balance check against the balance the earlier orders left.
+-- Then, for the accepted ones: the debit (one HINCRBY per total, for their sum), one `accepted`
+-- event each (the money and the status, `bal` after its own debit; the record itself is the
+-- projection's), the records with their order_no entries in one HSET, the time index and the
+-- work set in one ZADD each. Each record is C++'s, checked here: version 1, the status asked,
+-- the cost debited, not refunded, this order number. Every order is checked before anything is
+-- written: one malformed order refuses the whole call.
 -- KEYS: 1 fence  2 acct  3 log  4 o  5 t  6 work
--- ARGV: 1 instance  2 epoch  3 order_no  4 order_number  5 fingerprint  6 cost (fen)
---       7 created_at (ms)  8 status (6 or 7)  9 packed record
+-- ARGV: 1 instance  2 epoch  3 n (orders), then 7 per order: order_no  order_number  fingerprint
+--       cost (fen)  created_at (ms)  status (6 or 7)  packed record
+-- Answers {'fenced'}, or n answers in the order of the orders: {'ok', bal} | {'dup', number, bal}
+-- | {'conflict', number} | {'insufficient', bal} | {'collision'} | {'corrupt'} (its order_no entry)
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
-local order_no, number, cost, now, status, rec = ARGV[3], ARGV[4], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local head = '1\31' .. status .. '\31' .. cost .. '\31' .. '0\31' .. number .. '\31'
-if not (cost == '0' or string.find(cost, '^[1-9]%d*$')) or #cost > 15
-    or not string.find(now, '^%d+$') or not string.find(number, '^%w+$') or order_no == ''
-    or (status ~= '6' and status ~= '7') or string.sub(rec, 1, #head) ~= head then
+-- A canonical count (tonumber() would also read '1.0' or ' 1'), at most 1000: the HSET below
+-- unpacks 2 + 4n values, and Lua's stack holds 8000.
+local n = string.find(ARGV[3] or '', '^[1-9]%d?%d?%d?$') and tonumber(ARGV[3])
+if not n or n > 1000 or #ARGV ~= 3 + 7 * n then
   return redis.error_reply('ERR accept: bad arguments')
 end
-local seen = redis.call('HGET', KEYS[4], '#' .. order_no)
-if seen then
-  -- "<order_number>:<fingerprint>" (order numbers never contain ':')
-  local sep = string.find(seen, ':', 1, true)
-  if not sep then return redis.error_reply('ERR accept: corrupt order_no entry') end
-  local earlier = string.sub(seen, 1, sep - 1)
-  if string.sub(seen, sep + 1) ~= ARGV[5] then return {'conflict', earlier} end
-  return {'dup', earlier, redis.call('HGET', KEYS[2], 'balance') or '0'}
+local lookups = {}  -- '#<order_no>', number, ... for one HMGET
+for i = 0, n - 1 do
+  local a = 4 + 7 * i
+  local order_no, number, cost, now, status, rec =
+    ARGV[a], ARGV[a + 1], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
+  local head = '1\31' .. status .. '\31' .. cost .. '\31' .. '0\31' .. number .. '\31'
+  if not (cost == '0' or string.find(cost, '^[1-9]%d*$')) or #cost > 15
+      or not string.find(now, '^%d+$') or not string.find(number, '^%w+$') or order_no == ''
+      or (status ~= '6' and status ~= '7') or string.sub(rec, 1, #head) ~= head then
+    return redis.error_reply('ERR accept: bad arguments')
+  end
+  lookups[2 * i + 1] = '#' .. order_no
+  lookups[2 * i + 2] = number
 end
-if redis.call('HEXISTS', KEYS[4], number) == 1 then return {'collision'} end
+local stored = redis.call('HMGET', KEYS[4], unpack(lookups))
 local acct = redis.call('HMGET', KEYS[2], 'balance', 'debits')
 local balance, debits = total(acct[1]), total(acct[2])
-if not balance or not debits then return redis.error_reply('ERR accept: corrupt account') end
-if balance < tonumber(cost) then return {'insufficient', acct[1] or '0'} end
+-- The running balance is Lua arithmetic: exact below 2^53 fen (90 trillion yuan).
+if not balance or not debits or balance >= 9007199254740992 then
+  return redis.error_reply('ERR accept: corrupt account')
+end
 
-local nb = redis.call('HINCRBY', KEYS[2], 'balance', cost == '0' and '0' or '-' .. cost)
-redis.call('HINCRBY', KEYS[2], 'debits', cost)
-local nbs = string.format('%d', nb)
-redis.call('XADD', KEYS[3], '*', 'e', 'accepted', 'o', number, 'to', status, 'amount', cost,
-           'bal', nbs)
-redis.call('HSET', KEYS[4], number, rec, '#' .. order_no, number .. ':' .. ARGV[5])
-redis.call('ZADD', KEYS[5], now, number)
-redis.call('ZADD', KEYS[6], '-' .. now, number)
-return {'ok', nbs}
+local answers, taken, numbers, ok = {}, {}, {}, {}
+local sum = 0
+for i = 0, n - 1 do
+  local a = 4 + 7 * i
+  local order_no, number, fp, cost = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local seen = taken[order_no] or stored[2 * i + 1]
+  if seen then
+    -- "<order_number>:<fingerprint>" (order numbers never contain ':')
+    local sep = string.find(seen, ':', 1, true)
+    if not sep then
+      answers[i + 1] = {'corrupt'}
+    elseif string.sub(seen, sep + 1) ~= fp then
+      answers[i + 1] = {'conflict', string.sub(seen, 1, sep - 1)}
+    else
+      answers[i + 1] = {'dup', string.sub(seen, 1, sep - 1), string.format('%d', balance)}
+    end
+  elseif stored[2 * i + 2] or numbers[number] then
+    answers[i + 1] = {'collision'}
+  elseif balance < cost then
+    answers[i + 1] = {'insufficient', string.format('%d', balance)}
+  else
+    balance = balance - cost
+    sum = sum + cost
+    taken[order_no] = number .. ':' .. fp
+    numbers[number] = true
+    local bal = string.format('%d', balance)
+    ok[#ok + 1] = {a, bal}
+    answers[i + 1] = {'ok', bal}
+  end
+end
+if #ok == 0 then return answers end
+
+local sums = string.format('%d', sum)
+redis.call('HINCRBY', KEYS[2], 'balance', sum == 0 and '0' or '-' .. sums)
+redis.call('HINCRBY', KEYS[2], 'debits', sums)
+local records, by_time, work = {'HSET', KEYS[4]}, {'ZADD', KEYS[5]}, {'ZADD', KEYS[6]}
+for _, o in ipairs(ok) do
+  local a, bal = o[1], o[2]
+  local order_no, number, fp, cost, now, status, rec =
+    ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
+  redis.call('XADD', KEYS[3], '*', 'e', 'accepted', 'o', number, 'to', status, 'amount', cost,
+             'bal', bal)
+  records[#records + 1] = number
+  records[#records + 1] = rec
+  records[#records + 1] = '#' .. order_no
+  records[#records + 1] = number .. ':' .. fp
+  by_time[#by_time + 1] = now
+  by_time[#by_time + 1] = number
+  work[#work + 1] = '-' .. now
+  work[#work + 1] = number
+end
+redis.call(unpack(records))
+redis.call(unpack(by_time))
+redis.call(unpack(work))
+return answers
 )lua";
 
 constexpr const char* k_append_lua = R"lua(
@@ -242,18 +302,35 @@ const redis::script& credit() {
   return instance;
 }
 
-call accept_call(const merchant_keys& keys, const fence_token& fence, const order_record& order) {
+call accept_call(const merchant_keys& keys, const fence_token& fence) {
   call c;
   c.keys = {keys.fence(), keys.acct(), keys.log(), keys.orders(), keys.by_time(), keys.work()};
-  c.args = {fence.instance,
-            std::to_string(fence.epoch),
-            order.order_no,
-            order.order_number,
-            order.fingerprint,
-            std::to_string(order.cost_fen),
-            std::to_string(order.created_at_ms),
-            std::to_string(to_int(order.status)),
-            pack_order(order)};
+  c.args = {fence.instance, std::to_string(fence.epoch), "0"};
+  return c;
+}
+
+std::size_t add_accept_order(call& c, const order_record& order) {
+  TOPUP_ASSERT(c.args.size() >= k_accept_head_args &&
+               (c.args.size() - k_accept_head_args) % k_accept_args_per_order == 0);
+  const std::size_t size_before = c.args.size();
+  c.args.push_back(order.order_no);
+  c.args.push_back(order.order_number);
+  c.args.push_back(order.fingerprint);
+  c.args.push_back(std::to_string(order.cost_fen));
+  c.args.push_back(std::to_string(order.created_at_ms));
+  c.args.push_back(std::to_string(to_int(order.status)));
+  c.args.push_back(pack_order(order));
+  c.args[2] = std::to_string((c.args.size() - k_accept_head_args) / k_accept_args_per_order);
+  std::size_t bytes = 0;
+  for (std::size_t i = size_before; i < c.args.size(); ++i) bytes += c.args[i].size();
+  return bytes;
+}
+
+call accept_call(const merchant_keys& keys, const fence_token& fence,
+                 std::span<const order_record> orders) {
+  call c = accept_call(keys, fence);
+  c.args.reserve(k_accept_head_args + k_accept_args_per_order * orders.size());
+  for (const auto& order : orders) add_accept_order(c, order);
   return c;
 }
 

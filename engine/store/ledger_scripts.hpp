@@ -1,7 +1,9 @@
 #pragma once
 // The Lua scripts that are the only writers of orders, balances and the log (docs/STORAGE.md
 // "Scripts"), the key names they work on, and the KEYS/ARGV of each call.
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,8 +48,9 @@ std::string order_no_field(std::string_view order_no);
 /// The scripts, as one immutable redis::script each (SHA1 computed once), shared by every shard.
 /// Every one checks the fence first (`fenced`: nothing written) and everything else it relies on
 /// before its first write, because Redis does not roll a script back. Answers:
-///   accept  ok <balance> | dup <order_number> <balance> | conflict <order_number>
-///           | insufficient <balance> | collision | fenced
+///   accept  fenced, or per order: ok <balance> | dup <order_number> <balance>
+///           | conflict <order_number> | insufficient <balance> | collision
+///           | corrupt (its stored order_no entry is unreadable)
 ///   append  ok | stale <status> | notfound | fenced
 ///   refund  ok <balance> | stale <status> | notfound | fenced
 ///   credit  ok <balance> | repeat <balance> | conflict <amount> | insufficient <balance> | fenced
@@ -66,8 +69,20 @@ struct call {
   std::vector<std::string> args;
 };
 
-/// `order` is the record as accepted (version 1, status 6 or 7, created_at = now).
-call accept_call(const merchant_keys& keys, const fence_token& fence, const order_record& order);
+/// An accept call carries a batch of one merchant's new orders (engine/store/accept_batcher):
+/// ARGV is instance, epoch, the number of orders, then k_accept_args_per_order per order. The
+/// answer is `fenced` for the whole call, or one answer per order, in order.
+constexpr std::size_t k_accept_head_args = 3;
+constexpr std::size_t k_accept_args_per_order = 7;
+
+/// The KEYS and ARGV head of an accept call with no order yet.
+call accept_call(const merchant_keys& keys, const fence_token& fence);
+/// Adds `order`, the record as accepted (version 1, status 6 or 7, created_at = now), to the call
+/// `c` of its merchant; answers the bytes of ARGV it added.
+std::size_t add_accept_order(call& c, const order_record& order);
+/// A call carrying `orders`, in this order.
+call accept_call(const merchant_keys& keys, const fence_token& fence,
+                 std::span<const order_record> orders);
 
 /// One step of an order: `events` (at least one) appended, `after` stored (its version must be
 /// `expected_version` + the events), compare-and-set on `expected_version`.

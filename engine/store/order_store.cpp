@@ -145,7 +145,7 @@ constexpr std::int64_t k_scan_chunks_max = 100;  // 100,000 entries per request 
 }  // namespace
 
 order_store::order_store(redis::connection& conn, std::string prefix, const fence_token& fence)
-    : conn_(conn), prefix_(std::move(prefix)), fence_(fence) {}
+    : conn_(conn), prefix_(std::move(prefix)), fence_(fence), accepts_(conn, prefix_, fence) {}
 
 boost::system::error_code order_store::refused(std::string_view operation, const reply& r) {
   const auto error = refusal(operation, r);
@@ -172,12 +172,9 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept
   record.refunded = false;
   for (auto& [name, value] : match)
     TOPUP_ASSERT(apply_field(record, name, std::move(value)) && "a match field that parses");
-  const merchant_keys keys(prefix_, record.merchant_id);
   // Not yet allowed to write (the epoch is not taken): as if Redis were not reachable.
   if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
-  auto call = ledger_scripts::accept_call(keys, fence_, record);
-  auto answer =
-      co_await ledger_scripts::accept().run(conn_, std::move(call.keys), std::move(call.args));
+  auto answer = co_await accepts_.submit(record);
   if (!answer) co_return answer.error();
   const reply& r = *answer;
   const auto word = outcome(r);
@@ -194,6 +191,11 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept
   if (word == "conflict") co_return errc::order_no_conflict;
   if (word == "insufficient") co_return errc::insufficient_balance;
   if (word == "collision") co_return errc::order_number_taken;
+  if (word == "corrupt") {
+    logger("engine")->error("store op=accept order={} refused: the order_no entry of {} is corrupt",
+                            record.order_number, record.order_no);
+    co_return errc::storage_protocol;
+  }
   co_return refused("accept", r);
 }
 

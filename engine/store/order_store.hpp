@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/store/accept_batcher.hpp"
 #include "engine/store/fence.hpp"
 #include "engine/store/order_log.hpp"
 #include "engine/store/ledger_scripts.hpp"
@@ -55,7 +56,9 @@ class order_store final : public order_log {
   /// instance took its lease over): app/ then stops the whole instance. Set before the first write.
   void on_fenced(std::function<void()> hook) { on_fenced_ = std::move(hook); }
 
-  // order_log's primitives, on Redis: each one script call or one read.
+  // order_log's primitives, on Redis: each one script call or one read. A merchant's accepts of
+  // one reactor turn go to Redis in one script call (accept_batcher), decided in the order they
+  // were made; a failure of that call is each one's.
   boost::asio::awaitable<boost::system::result<accept_result>> accept(
       order_record record, std::int64_t now_ms, field_pairs match = {}) override;
   boost::asio::awaitable<boost::system::result<void>> commit(order_record& order,
@@ -132,6 +135,7 @@ class order_store final : public order_log {
   std::string prefix_;
   const fence_token& fence_;
   std::function<void()> on_fenced_;
+  accept_batcher accepts_;
 };
 
 }  // namespace topup::engine

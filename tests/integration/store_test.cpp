@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -30,6 +31,7 @@
 #include "engine/order/order_number.hpp"
 #include "engine/order/order_record.hpp"
 #include "engine/order/order_status.hpp"
+#include "engine/store/accept_batcher.hpp"
 #include "engine/store/order_store.hpp"
 #include "engine/redis/command.hpp"
 #include "engine/redis/connection.hpp"
@@ -49,6 +51,9 @@ constexpr std::int64_t k_t0_ms = 1'700'000'000'000;
 constexpr const char* k_prefix = "st";
 constexpr fen_t k_cost_fen = 9950;
 constexpr const char* k_notify = "https://merchant.example/cb";
+// Where a one-order accept call carries the packed record: after instance, epoch, n and six
+// fields of the order (ledger_scripts::add_accept_order).
+constexpr std::size_t k_record_arg = ledger_scripts::k_accept_head_args + 6;
 
 // Every status an order can be in, and the moves advance() itself makes (spec §4 without 0->6,
 // which is accept's, and 3->4, which is the refund's).
@@ -661,8 +666,8 @@ TEST_F(StoreAccept, ScriptRefusesARecordThatDoesNotMatchItsArgumentsAndWritesNot
   for (const auto& [what, lie] : lies) {
     auto bad = rec;
     lie(bad);
-    auto c = ledger_scripts::accept_call(keys, *fence_, rec);
-    c.args[8] = pack_order(bad);
+    auto c = ledger_scripts::accept_call(keys, *fence_, std::span(&rec, 1));
+    c.args[k_record_arg] = pack_order(bad);
     auto answer = call_script(ledger_scripts::accept(), std::move(c));
     EXPECT_TRUE(answer.is_error()) << what << ": " << word(answer);
     EXPECT_EQ(state_of(m), before) << what;
@@ -670,13 +675,21 @@ TEST_F(StoreAccept, ScriptRefusesARecordThatDoesNotMatchItsArgumentsAndWritesNot
   // Only 6 and 7 are accepted states, even when the record agrees.
   auto in1 = rec;
   in1.status = order_status::recharging;
-  auto c1 = ledger_scripts::accept_call(keys, *fence_, in1);
+  auto c1 = ledger_scripts::accept_call(keys, *fence_, std::span(&in1, 1));
   EXPECT_TRUE(call_script(ledger_scripts::accept(), std::move(c1)).is_error());
   EXPECT_EQ(state_of(m), before);
-  // The call itself was sound: told the truth, the script accepts it.
-  EXPECT_EQ(
-      word(call_script(ledger_scripts::accept(), ledger_scripts::accept_call(keys, *fence_, rec))),
-      "ok");
+  // A count that is not the orders' is refused too.
+  for (const std::string count : {"0", "2", "-1", "1.0", " 1", "01", ""}) {
+    auto c2 = ledger_scripts::accept_call(keys, *fence_, std::span(&rec, 1));
+    c2.args[2] = count;
+    EXPECT_TRUE(call_script(ledger_scripts::accept(), std::move(c2)).is_error()) << count;
+    EXPECT_EQ(state_of(m), before) << count;
+  }
+  // The call itself was sound: told the truth, the script accepts it (one answer, ok).
+  const auto told = call_script(ledger_scripts::accept(),
+                                ledger_scripts::accept_call(keys, *fence_, std::span(&rec, 1)));
+  ASSERT_EQ(told.elements.size(), 1u);
+  EXPECT_EQ(word(told.elements[0]), "ok");
 }
 
 TEST_F(StoreAccept, IncompleteRecordIsRefusedWithoutARoundTrip) {
@@ -730,6 +743,256 @@ TEST_F(StoreAccept, ConcurrentAcceptsNeverOverdraw) {
   EXPECT_EQ(ok, 5);
   EXPECT_EQ(refused, 11);
   EXPECT_EQ(balance(m), 100);
+}
+
+// ------------------------------------------------------------------- accept batches (group commit)
+
+/// The accepts of one merchant made in one turn of the reactor go to Redis as one call of the
+/// accept script (engine/store/accept_batcher), decided in the order they were made, each as if
+/// it had come alone after the ones before it.
+class StoreAcceptBatch : public store_fixture {
+ protected:
+  using accept_answer = boost::system::result<accept_result>;
+
+  // Makes every accept of `orders` (at k_t0_ms + 1) before any is sent: one turn of the reactor.
+  std::vector<accept_answer> accept_together(order_store& store,
+                                             const std::vector<order_record>& orders) {
+    std::vector<asio::awaitable<accept_answer>> ops;
+    for (const auto& o : orders) ops.push_back(store.accept(o, k_t0_ms + 1));
+    return run_all(std::move(ops));
+  }
+
+  // Same, and the number of script calls it took (the script loaded first: a NOSCRIPT answer
+  // would count as a call of its own).
+  std::pair<std::vector<accept_answer>, std::int64_t> accept_counting_calls(
+      const std::vector<order_record>& orders) {
+    raw({"SCRIPT", "LOAD", ledger_scripts::accept().source()});
+    const auto calls_before = evalsha_calls();
+    auto answers = accept_together(*store_, orders);
+    return {std::move(answers), evalsha_calls() - calls_before};
+  }
+
+  // Orders seq first .. first + count - 1 of merchant m, order_no "b-<seq>".
+  std::vector<order_record> orders_of(std::int64_t m, std::uint32_t first, std::uint32_t count) {
+    std::vector<order_record> out;
+    for (std::uint32_t seq = first; seq < first + count; ++seq)
+      out.push_back(make_order(m, "b-" + std::to_string(seq), seq));
+    return out;
+  }
+
+  // The `bal` of each accepted event in merchant m's log, oldest first, with its order.
+  std::vector<std::pair<std::string, fen_t>> accepted_bals(std::int64_t m) {
+    std::vector<std::pair<std::string, fen_t>> out;
+    for (const auto& e : log_entries(m))
+      if (e.field("e") == std::optional<std::string_view>("accepted"))
+        out.emplace_back(std::string(e.field("o").value_or("")),
+                         parse_int(e.field("bal").value_or("")).value_or(-1));
+    return out;
+  }
+};
+
+TEST_F(StoreAcceptBatch, DistinctOrdersOfOneTurnAreOneCallAndEachGetsItsOwnBalance) {
+  const std::int64_t m = 1021, other = 1022;
+  fund(m, 1'000'000);
+  fund(other, 1'000'000);
+  // Two merchants interleaved: one call each, each merchant's orders in the order made.
+  std::vector<order_record> orders;
+  for (std::uint32_t seq = 1; seq <= 10; ++seq) {
+    orders.push_back(make_order(m, "b-" + std::to_string(seq), seq));
+    if (seq <= 3) orders.push_back(make_order(other, "b-" + std::to_string(seq), seq));
+  }
+  auto [answers, calls] = accept_counting_calls(orders);
+  EXPECT_EQ(calls, 2) << "one script call per merchant for the turn";
+  ASSERT_EQ(answers.size(), orders.size());
+  std::map<std::int64_t, int> accepted;
+  for (std::size_t i = 0; i < orders.size(); ++i) {
+    ASSERT_TRUE(answers[i]) << i << ": " << answers[i].error().message();
+    EXPECT_FALSE(answers[i]->duplicate);
+    EXPECT_EQ(answers[i]->order_number, orders[i].order_number);
+    const int nth = ++accepted[orders[i].merchant_id];
+    EXPECT_EQ(answers[i]->balance_fen, 1'000'000 - nth * k_cost_fen) << i;
+  }
+  auto a = run(store_->account(m));
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->balance, 1'000'000 - 10 * k_cost_fen);
+  EXPECT_EQ(a->debits, 10 * k_cost_fen);
+  EXPECT_EQ(a->credits, 1'000'000);
+  EXPECT_EQ(balance(other), 1'000'000 - 3 * k_cost_fen);
+
+  // One accepted event per order, in the order made, each with the balance its own debit left.
+  const auto bals = accepted_bals(m);
+  ASSERT_EQ(bals.size(), 10u);
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(bals[i].first, number_of(m, i + 1));
+    EXPECT_EQ(bals[i].second, 1'000'000 - static_cast<fen_t>(i + 1) * k_cost_fen);
+  }
+  const merchant_keys keys(k_prefix, m);
+  for (std::uint32_t seq = 1; seq <= 10; ++seq) {
+    const auto o = get(m, number_of(m, seq));
+    EXPECT_EQ(o.status, order_status::waiting);
+    EXPECT_EQ(o.order_no, "b-" + std::to_string(seq));
+    EXPECT_EQ(zscore(keys.by_time(), o.order_number), k_t0_ms + 1);
+    EXPECT_EQ(zscore(keys.work(), o.order_number), -(k_t0_ms + 1));
+  }
+}
+
+TEST_F(StoreAcceptBatch, WhenTheBalanceRunsOutMidwayTheRestIsRefusedAndNothingIsDebitedForThem) {
+  const std::int64_t m = 1023;
+  fund(m, 3 * k_cost_fen + 100);
+  auto orders = orders_of(m, 1, 6);
+  orders[4].cost_fen = 100;  // after a refusal, a cheaper order still fits, as if alone
+  auto [answers, calls] = accept_counting_calls(orders);
+  EXPECT_EQ(calls, 1);
+  ASSERT_EQ(answers.size(), 6u);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(answers[i]) << i << ": " << answers[i].error().message();
+    EXPECT_EQ(answers[i]->balance_fen, (2 - i) * k_cost_fen + 100);
+  }
+  ASSERT_FALSE(answers[3]);
+  EXPECT_EQ(answers[3].error(), errc::insufficient_balance);
+  ASSERT_TRUE(answers[4]) << answers[4].error().message();
+  EXPECT_EQ(answers[4]->balance_fen, 0);
+  ASSERT_FALSE(answers[5]);
+  EXPECT_EQ(answers[5].error(), errc::insufficient_balance);
+
+  auto a = run(store_->account(m));
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->balance, 0);
+  EXPECT_EQ(a->debits, 3 * k_cost_fen + 100);
+  EXPECT_EQ(accepted_bals(m).size(), 4u);
+  for (int i : {3, 5}) {
+    EXPECT_EQ(run(store_->get(m, orders[i].order_number)).error(), errc::order_not_found);
+    EXPECT_EQ(run(store_->find_by_order_no(m, orders[i].order_no)).error(),
+              errc::order_not_found);
+  }
+}
+
+TEST_F(StoreAcceptBatch, TheSameOrderNoTwiceInOneBatchIsADupOrAConflictOfTheFirst) {
+  const std::int64_t m = 1024;
+  fund(m, 100'000);
+  const auto first = make_order(m, "twice", 1);
+  auto repeat = first;  // a merchant's blind retry: a fresh order number, the same parameters
+  repeat.order_number = number_of(m, 2);
+  auto other = make_order(m, "twice", 3);
+  other.fingerprint = "another-fingerprint";
+  auto clash = make_order(m, "clash", 1);  // another order_no with the first one's number
+  ASSERT_EQ(clash.order_number, first.order_number);
+  const auto after = make_order(m, "after", 4);
+  auto [answers, calls] = accept_counting_calls({first, repeat, other, clash, after});
+  EXPECT_EQ(calls, 1);
+  ASSERT_EQ(answers.size(), 5u);
+  ASSERT_TRUE(answers[0]) << answers[0].error().message();
+  EXPECT_FALSE(answers[0]->duplicate);
+  EXPECT_EQ(answers[0]->balance_fen, 100'000 - k_cost_fen);
+  ASSERT_TRUE(answers[1]) << answers[1].error().message();
+  EXPECT_TRUE(answers[1]->duplicate);
+  EXPECT_EQ(answers[1]->order_number, first.order_number);
+  EXPECT_EQ(answers[1]->balance_fen, 100'000 - k_cost_fen);
+  ASSERT_FALSE(answers[2]);
+  EXPECT_EQ(answers[2].error(), errc::order_no_conflict);
+  ASSERT_FALSE(answers[3]);
+  EXPECT_EQ(answers[3].error(), errc::order_number_taken);
+  ASSERT_TRUE(answers[4]) << answers[4].error().message();
+  EXPECT_EQ(answers[4]->balance_fen, 100'000 - 2 * k_cost_fen);
+
+  EXPECT_EQ(balance(m), 100'000 - 2 * k_cost_fen);
+  EXPECT_EQ(accepted_bals(m).size(), 2u);
+  EXPECT_EQ(run(store_->get(m, repeat.order_number)).error(), errc::order_not_found);
+  EXPECT_EQ(run(store_->find_by_order_no(m, "clash")).error(), errc::order_not_found);
+  auto entry = run(store_->order_no_entry_of(m, "twice"));
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->order_number, first.order_number);
+  EXPECT_EQ(entry->fingerprint, first.fingerprint);
+}
+
+// An order the script refuses to read refuses its whole batch before anything is written: the
+// script cannot roll back, so it checks every order first.
+TEST_F(StoreAcceptBatch, AMalformedOrderRefusesTheWholeBatchAndWritesNothing) {
+  const std::int64_t m = 1025;
+  fund(m, 100'000);
+  const auto before = state_of(m);
+  // Through the store: an order number the script does not take (only letters and digits).
+  auto orders = orders_of(m, 1, 4);
+  orders[2].order_number = "bad:number";
+  auto [answers, calls] = accept_counting_calls(orders);
+  EXPECT_EQ(calls, 1);
+  for (const auto& a : answers) {
+    ASSERT_FALSE(a);
+    EXPECT_EQ(a.error(), errc::storage_protocol);
+  }
+  EXPECT_EQ(state_of(m), before);
+
+  // Straight to the script: the last order's record lies about its cost.
+  const merchant_keys keys(k_prefix, m);
+  std::vector<order_record> accepted;
+  for (const auto& o : orders_of(m, 1, 3)) accepted.push_back(as_accepted(o, k_t0_ms));
+  auto c = ledger_scripts::accept_call(keys, *fence_, accepted);
+  auto liar = accepted.back();
+  liar.cost_fen = 1;
+  c.args.back() = pack_order(liar);
+  const auto answer = call_script(ledger_scripts::accept(), std::move(c));
+  EXPECT_TRUE(answer.is_error()) << word(answer);
+  EXPECT_EQ(state_of(m), before);
+  // The same batch told the truth is accepted whole.
+  const auto told =
+      call_script(ledger_scripts::accept(), ledger_scripts::accept_call(keys, *fence_, accepted));
+  ASSERT_EQ(told.elements.size(), 3u);
+  for (const auto& each : told.elements) EXPECT_EQ(word(each), "ok");
+}
+
+TEST_F(StoreAcceptBatch, AFencedBatchRefusesEveryOrderAndWritesNothing) {
+  const std::int64_t m = 1026;
+  fund(m, 100'000);
+  int fenced_hooks = 0;
+  store_->on_fenced([&] { ++fenced_hooks; });
+  server_->command({"HSET", merchant_keys(k_prefix, m).fence(), "0", "2"});  // we hold epoch 1
+  const auto before = state_of(m);
+  auto [answers, calls] = accept_counting_calls(orders_of(m, 1, 5));
+  EXPECT_EQ(calls, 1);
+  for (const auto& a : answers) {
+    ASSERT_FALSE(a);
+    EXPECT_EQ(a.error(), errc::fenced);
+  }
+  EXPECT_EQ(fenced_hooks, 5);
+  EXPECT_EQ(state_of(m), before);
+}
+
+// No timer and no batch to fill: a call leaves at the end of the turn its first accept was made
+// in, whatever came with it.
+TEST_F(StoreAcceptBatch, OneCallPerTurnAndALoneOrderLeavesAtOnce) {
+  const std::int64_t m = 1027;
+  fund(m, 1'000'000);
+  auto [wave, wave_calls] = accept_counting_calls(orders_of(m, 1, 8));
+  EXPECT_EQ(wave_calls, 1);
+  for (const auto& a : wave) EXPECT_TRUE(a) << a.error().message();
+
+  const auto started = std::chrono::steady_clock::now();
+  auto [lone, lone_calls] = accept_counting_calls(orders_of(m, 20, 1));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 50ms);
+  EXPECT_EQ(lone_calls, 1);
+  ASSERT_TRUE(lone[0]) << lone[0].error().message();
+  EXPECT_EQ(lone[0]->balance_fen, 1'000'000 - 9 * k_cost_fen);
+
+  // Two turns, two calls: the second order is made after the first one's answer came back.
+  const auto calls_before = evalsha_calls();
+  for (const auto& o : orders_of(m, 30, 2)) ASSERT_TRUE(run(store_->accept(o, k_t0_ms + 30)));
+  EXPECT_EQ(evalsha_calls() - calls_before, 2);
+  EXPECT_EQ(balance(m), 1'000'000 - 11 * k_cost_fen);
+}
+
+TEST_F(StoreAcceptBatch, ABatchIsBoundedAndTheRestGoesInTheNextCallInOrder) {
+  const std::int64_t m = 1028;
+  const std::uint32_t n = accept_batcher::k_max_orders + 6;
+  fund(m, 10'000'000);
+  auto [answers, calls] = accept_counting_calls(orders_of(m, 1, n));
+  EXPECT_EQ(calls, 2);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(answers[i]) << i << ": " << answers[i].error().message();
+    EXPECT_EQ(answers[i]->balance_fen, 10'000'000 - static_cast<fen_t>(i + 1) * k_cost_fen);
+  }
+  const auto bals = accepted_bals(m);
+  ASSERT_EQ(bals.size(), n);
+  for (std::uint32_t i = 0; i < n; ++i) EXPECT_EQ(bals[i].first, number_of(m, i + 1));
 }
 
 // ------------------------------------------------------------------------ append (advance)
@@ -1933,6 +2196,40 @@ TEST_F(StoreLostReplies, AnAcceptIsOutcomeUnknownAndTheMerchantsRetryIsADup) {
   EXPECT_EQ(again->balance_fen, 100'000 - k_cost_fen);
 }
 
+TEST_F(StoreLostReplies, ABatchWhoseReplyIsLostIsOutcomeUnknownForEveryOrderAndRetriesAreDups) {
+  const std::int64_t m = 1611;
+  fund(m, 100'000);
+  std::vector<order_record> orders;
+  for (std::uint32_t seq = 1; seq <= 4; ++seq)
+    orders.push_back(make_order(m, "lost-" + std::to_string(seq), seq));
+  std::vector<asio::awaitable<boost::system::result<accept_result>>> ops;
+  for (const auto& o : orders) ops.push_back(proxied_->accept(o, k_t0_ms));
+  proxy_->drop_replies(true);
+  const auto calls_before = evalsha_calls();
+  auto answers = run_all(std::move(ops));
+  EXPECT_EQ(evalsha_calls() - calls_before, 1) << "one call carried the four";
+  for (const auto& a : answers) {
+    ASSERT_FALSE(a);
+    EXPECT_EQ(a.error(), errc::outcome_unknown);
+  }
+  EXPECT_EQ(balance(m), 100'000 - 4 * k_cost_fen) << "Redis applied the batch";
+  // The merchants' retries, each with a fresh order number, find the orders the lost call made.
+  std::vector<asio::awaitable<boost::system::result<accept_result>>> retries;
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    auto retry = orders[i];
+    retry.order_number = number_of(m, 10 + i);
+    retries.push_back(store_->accept(retry, k_t0_ms + 10));
+  }
+  auto again = run_all(std::move(retries));
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(again[i]) << again[i].error().message();
+    EXPECT_TRUE(again[i]->duplicate);
+    EXPECT_EQ(again[i]->order_number, orders[i].order_number);
+    EXPECT_EQ(again[i]->balance_fen, 100'000 - 4 * k_cost_fen);
+  }
+  EXPECT_EQ(balance(m), 100'000 - 4 * k_cost_fen);
+}
+
 TEST_F(StoreLostReplies, AStepIsAppliedOnceAndTheRetryWithTheSameCopyIsStale) {
   const std::int64_t m = 1602;
   fund(m, 100'000);
@@ -2016,6 +2313,30 @@ TEST_F(StoreFaults, RedisDownIsUnavailableAndNothingMoves) {
   EXPECT_EQ(state_of(m), before);
   // And it works again, with the script cache the restart emptied.
   EXPECT_TRUE(run(store_->advance(in6, order_status::matched, "", {}, k_t0_ms + 4)));
+}
+
+TEST_F(StoreFaults, ABatchWhileRedisIsDownFailsAsAWholeAndNothingMoves) {
+  const std::int64_t m = 1612;
+  fund(m, 100'000);
+  const auto before = state_of(m);
+  server_->stop();
+  std::vector<asio::awaitable<boost::system::result<accept_result>>> ops;
+  for (std::uint32_t seq = 1; seq <= 3; ++seq)
+    ops.push_back(store_->accept(make_order(m, "d-" + std::to_string(seq), seq), k_t0_ms));
+  auto answers = run_all(std::move(ops));
+  ASSERT_FALSE(answers[0]);
+  // As for a lone accept: unknown if the call left before the drop was seen, else unavailable.
+  EXPECT_TRUE(answers[0].error() == errc::storage_unavailable ||
+              answers[0].error() == errc::outcome_unknown)
+      << answers[0].error().message();
+  for (const auto& a : answers) {
+    ASSERT_FALSE(a);
+    EXPECT_EQ(a.error(), answers[0].error()) << "one call: one outcome for all";
+  }
+  server_->start();
+  drive([&] { return conn_->connected(); });
+  ASSERT_TRUE(conn_->connected());
+  EXPECT_EQ(state_of(m), before);
 }
 
 TEST_F(StoreFaults, ScriptsAreReloadedAfterTheCacheIsFlushed) {
@@ -2118,6 +2439,31 @@ TEST_F(StoreFaults, AHandEditedOrderNoEntryIsStorageProtocolAndStopsTheAccept) {
   retry.order_number = number_of(m, 2);
   EXPECT_EQ(run(store_->accept(retry, k_t0_ms + 2)).error(), errc::storage_protocol);
   EXPECT_EQ(state_of(m), before);
+}
+
+// In a batch, a hand-edited order_no entry stops its own order only: the others of the call are
+// decided as if it had come alone.
+TEST_F(StoreFaults, AHandEditedOrderNoEntryStopsOnlyItsOwnOrderInABatch) {
+  const std::int64_t m = 1610;
+  fund(m, 100'000);
+  skip_audit(m);
+  const merchant_keys keys(k_prefix, m);
+  accept_new(m, 1);
+  raw({"HSET", keys.orders(), "#no-1", "no separator"});
+  auto retry = make_order(m, "no-1", 2);
+  std::vector<asio::awaitable<boost::system::result<accept_result>>> ops;
+  ops.push_back(store_->accept(make_order(m, "before", 3), k_t0_ms + 3));
+  ops.push_back(store_->accept(retry, k_t0_ms + 3));
+  ops.push_back(store_->accept(make_order(m, "after", 4), k_t0_ms + 3));
+  auto answers = run_all(std::move(ops));
+  ASSERT_TRUE(answers[0]) << answers[0].error().message();
+  EXPECT_EQ(answers[0]->balance_fen, 100'000 - 2 * k_cost_fen);
+  ASSERT_FALSE(answers[1]);
+  EXPECT_EQ(answers[1].error(), errc::storage_protocol);
+  ASSERT_TRUE(answers[2]) << answers[2].error().message();
+  EXPECT_EQ(answers[2]->balance_fen, 100'000 - 3 * k_cost_fen);
+  EXPECT_EQ(run(store_->get(m, retry.order_number)).error(), errc::order_not_found);
+  EXPECT_EQ(raw({"HGET", keys.orders(), "#no-1"}).str, "no separator");
 }
 
 }  // namespace

@@ -1,0 +1,96 @@
+#include "engine/store/accept_batcher.hpp"
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <utility>
+
+#include "engine/support/assert.hpp"
+
+namespace topup::engine {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using redis::reply;
+
+accept_batcher::accept_batcher(redis::connection& conn, std::string prefix,
+                               const fence_token& fence)
+    : conn_(conn), prefix_(std::move(prefix)), fence_(fence) {}
+
+// `order` is a reference, against the rule for coroutines: it is read only before the first
+// suspension (into the batch's call), and copying every record once more would be the only use.
+asio::awaitable<boost::system::result<reply>> accept_batcher::submit(const order_record& order) {
+  auto open = open_.find(order.merchant_id);
+  const bool leads = open == open_.end();
+  std::shared_ptr<batch> b;
+  if (leads) {
+    b = std::make_shared<batch>();
+    b->merchant_id = order.merchant_id;
+    b->call = ledger_scripts::accept_call(merchant_keys(prefix_, order.merchant_id), fence_);
+    open = open_.emplace(order.merchant_id, b).first;
+  } else {
+    b = open->second;
+  }
+  const std::size_t position = b->orders++;
+  b->arg_bytes += ledger_scripts::add_accept_order(b->call, order);
+  // Full: whoever comes next starts the merchant's next batch.
+  if (b->orders >= k_max_orders || b->arg_bytes >= k_max_arg_bytes) open_.erase(open);
+
+  if (!leads) {
+    auto wait = [b, position](member_handler handler) {
+      // In order of position: a member's handler arrives here as it suspends, before any
+      // other code runs. push_back, not assignment: Boost 1.81's any_completion_handler move
+      // assignment recurses without end.
+      TOPUP_ASSERT(b->members.size() + 1 == position);
+      b->members.push_back(std::move(handler));
+    };
+    auto token = asio::as_tuple(asio::use_awaitable);
+    auto [ec, answer] = co_await asio::async_initiate<decltype(token), void(error_code, reply)>(
+        std::move(wait), token);
+    if (ec) co_return ec;
+    co_return std::move(answer);
+  }
+
+  // The end of this turn: every accept already queued on the reactor runs first and may join.
+  auto executor = co_await asio::this_coro::executor;
+  co_await asio::post(executor, asio::use_awaitable);
+  open = open_.find(b->merchant_id);
+  if (open != open_.end() && open->second == b) open_.erase(open);
+  co_return co_await send(std::move(b));
+}
+
+asio::awaitable<boost::system::result<reply>> accept_batcher::send(std::shared_ptr<batch> b) {
+  auto answer = co_await ledger_scripts::accept().run(conn_, std::move(b->call.keys),
+                                                      std::move(b->call.args));
+  // One answer per order (each an array), or one for the whole call: `fenced`, an error reply,
+  // anything else the store then reports as unexpected.
+  const bool per_order =
+      answer && answer->type == reply::kind::array && answer->elements.size() == b->orders &&
+      std::ranges::all_of(answer->elements,
+                          [](const reply& r) { return r.type == reply::kind::array; });
+  auto part = [&](std::size_t i) -> boost::system::result<reply> {
+    if (!answer) return answer.error();
+    if (per_order) return std::move(answer->elements[i]);
+    return *answer;
+  };
+
+  const auto executor = co_await asio::this_coro::executor;
+  TOPUP_ASSERT(b->members.size() + 1 == b->orders);
+  for (std::size_t i = 1; i < b->orders; ++i) {
+    member_handler& handler = b->members[i - 1];
+    TOPUP_ASSERT(handler && "every member waits in submit before its batch leaves");
+    auto own = part(i);
+    error_code ec = own ? error_code{} : own.error();
+    reply r = own ? std::move(*own) : reply{};
+    // Posted, never invoked here: each member resumes on its own, after this leader.
+    asio::post(executor, asio::append(std::move(handler), ec, std::move(r)));
+  }
+  co_return part(0);
+}
+
+}  // namespace topup::engine

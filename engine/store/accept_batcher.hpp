@@ -1,0 +1,76 @@
+#pragma once
+// Group commit of the money decision: one merchant's accepts of one reactor turn in one call of
+// the accept script.
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/order/order_record.hpp"
+#include "engine/redis/connection.hpp"
+#include "engine/redis/reply.hpp"
+#include "engine/store/fence.hpp"
+#include "engine/store/ledger_scripts.hpp"
+
+namespace topup::engine {
+
+/// class accept_batcher — sends the accepts one shard issues for one merchant in one turn of its
+/// reactor as ONE call of the accept script (engine/store/ledger_scripts), which decides them in
+/// order of arrival, each as if it had come alone after the ones before it. The per-call cost of
+/// EVALSHA and Lua, the fence check, the account read and the writes to acct, o, t and work are
+/// paid once per batch instead of once per order.
+///
+/// The first accept of a batch leads it: it yields once to the end of the current turn
+/// (asio::post: every handler already queued runs first, and may join), then sends the batch and
+/// hands every other member its own answer. No timer and no waiting for a batch to fill: a lone
+/// order leaves in the turn after it arrived. A batch is bounded (k_max_orders, k_max_arg_bytes);
+/// an accept arriving at a full one starts the next, which goes out right behind it (the
+/// connection pipelines them, Redis runs them in that order). A whole-call failure (not
+/// connected, the reply lost, an error reply, `fenced`) is every member's.
+///
+/// Lives on, and is used only from, its shard's thread (owned by the shard's order_store); must
+/// outlive the accepts in flight.
+class accept_batcher {
+ public:
+  static constexpr std::size_t k_max_orders = 64;
+  static constexpr std::size_t k_max_arg_bytes = 256 * 1024;  // one order alone may exceed it
+
+  accept_batcher(redis::connection& conn, std::string prefix, const fence_token& fence);
+
+  /// Adds `order` (the record as accepted: version 1, status 6 or 7, created_at = now) to its
+  /// merchant's batch and awaits its answer: its own element of the script's answer (`ok`,
+  /// `dup`, ...), or the whole answer when the call was refused as a whole (`fenced`, an error
+  /// reply, an unexpected shape), or the connection's error for the whole call.
+  boost::asio::awaitable<boost::system::result<redis::reply>> submit(const order_record& order);
+
+ private:
+  using member_handler =
+      boost::asio::any_completion_handler<void(boost::system::error_code, redis::reply)>;
+
+  /// One merchant's orders of one turn: the script call as it grows, and the handlers of the
+  /// members after the leader (the i-th order's is members[i - 1]).
+  struct batch {
+    std::int64_t merchant_id = 0;
+    ledger_scripts::call call;
+    std::size_t orders = 0;
+    std::size_t arg_bytes = 0;
+    std::vector<member_handler> members;
+  };
+
+  /// Runs in the leader's coroutine: sends `b` and completes every other member.
+  boost::asio::awaitable<boost::system::result<redis::reply>> send(std::shared_ptr<batch> b);
+
+  redis::connection& conn_;
+  std::string prefix_;
+  const fence_token& fence_;
+  std::unordered_map<std::int64_t, std::shared_ptr<batch>> open_;  // by merchant, not yet sent
+};
+
+}  // namespace topup::engine
