@@ -97,7 +97,7 @@ order_record accepted_record(const order_case& c) {
   r.status = engine::order_status::matched;
   r.created_at_ms = r.updated_at_ms = c.now_ms;
   r.event_count = 1;
-  for (const auto& [name, value] : c.match) engine::set_extra(r, name, value);
+  for (const auto& [name, value] : c.match) engine::apply_field(r, name, value);
   return r;
 }
 

@@ -229,7 +229,7 @@ TEST_F(CallbackScheduler, BeyondMaxInflightCallbacksWaitDueAndGoOutLater) {
     ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, orders[i], static_cast<std::uint32_t>(i + 1)));
 
   slow_merchant merchant;
-  callback_scheduler scheduler(io, cfg, store, callbacks, slowly(merchant), 0, 1);
+  callback_scheduler scheduler(io, cfg, store, callbacks, slowly(merchant), nullptr, 0, 1);
   // All five are kicked at once: two go out, the other three find no room and stay due.
   for (const auto& order : orders) scheduler.kick(order.order_number, 1001);
   ASSERT_TRUE(run_until(io, [&] { return merchant.calls == 2; }, 3s));
@@ -254,7 +254,7 @@ TEST_F(CallbackScheduler, ShutdownWaitsForADeliveryOutToBeRecorded) {
   order_record r;
   ASSERT_NO_FATAL_FAILURE(delivered_order(io, store, r));
   slow_merchant merchant;
-  callback_scheduler scheduler(io, cfg, store, callbacks, slowly(merchant), 0, 1);
+  callback_scheduler scheduler(io, cfg, store, callbacks, slowly(merchant), nullptr, 0, 1);
   scheduler.kick(r.order_number, 1001);
   ASSERT_TRUE(run_until(io, [&] { return merchant.out == 1; }, 3s));
 

@@ -260,7 +260,7 @@ TEST_F(OperationsRenotify, AFinalOrderIsDueAtTheServiceClockAndItsOwnerKicked) {
   clock.advance(60s);
   auto armed = run(operations->renotify(number));
   ASSERT_TRUE(armed) << armed.error().message();
-  EXPECT_EQ(get(number).extra_field("cb_status").value_or(""), "pending");
+  EXPECT_EQ(get(number).named_field("cb_status").value_or(""), "pending");
   EXPECT_EQ(due_at(clock.wall_ms()), std::vector<std::string>{number});
   EXPECT_TRUE(due_at(clock.wall_ms() - 1).empty()) << "due from the service's clock, not before";
   EXPECT_EQ(kicker.kicks, (kicks{{number, k_merchant}}));
