@@ -137,7 +137,7 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
       // Operators see why in the engine's and the supplier's own words; merchants, reason above.
       data["detail"] = order->reason;
       boost::json::object extra;
-      for (const auto& [k, v] : order->extra) extra[k] = v;
+      for (const auto& [k, v] : order->named_fields()) extra[k] = v;
       data["extra"] = std::move(extra);
       boost::json::array history;
       for (const auto& ev : *events) {

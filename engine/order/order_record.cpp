@@ -240,6 +240,17 @@ bool is_string(const redis::reply& r) noexcept {
 
 }  // namespace
 
+field_pairs order_record::named_fields() const {
+  field_pairs out;
+  for (const auto& f : k_named_fields) {
+    std::string value;
+    f.write(*this, value);
+    if (!value.empty()) out.emplace_back(std::string(f.name), std::move(value));
+  }
+  out.insert(out.end(), extra.begin(), extra.end());
+  return out;
+}
+
 std::optional<std::string> order_record::named_field(std::string_view name) const {
   if (const auto* f = find_named(name)) {
     std::string value;

@@ -86,6 +86,8 @@ struct order_record {
   /// included, spelled as stored), if present: for the admin view and tests; code reads the
   /// typed members.
   std::optional<std::string> named_field(std::string_view name) const;
+  /// Every named tail field as stored, in stored order (the admin view's `extra`).
+  field_pairs named_fields() const;
 };
 
 /// Applies one named field as an event states it (docs/STORAGE.md): an attempt or callback field

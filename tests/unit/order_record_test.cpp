@@ -2,6 +2,7 @@
 // head, and a strict reader that never makes a half-filled order of a damaged value.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "engine/support/errc.hpp"
@@ -110,6 +111,14 @@ TEST(PackedRecord, TheCallbackRoundTripsAndAPendingOneSaysItsAttempts) {
   EXPECT_EQ(back->named_field("tried"), "up1,up2");
   EXPECT_EQ(back->named_field("a_later_field"), "kept");
   EXPECT_EQ(back->named_field("absent"), std::nullopt);
+  // The admin view's `extra`: every named field as stored, typed ones first, unknown ones kept.
+  const auto all = back->named_fields();
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.front(), (std::pair<std::string, std::string>("channel", "up2")));
+  EXPECT_EQ(all.back(), (std::pair<std::string, std::string>("a_later_field", "kept")));
+  EXPECT_NE(std::find(all.begin(), all.end(),
+                      std::pair<std::string, std::string>("cb_attempts", "3")),
+            all.end());
 }
 
 TEST(PackedRecord, ATypedFieldThatDoesNotParseIsStorageProtocol) {
