@@ -117,6 +117,24 @@ boost::system::result<order_record> plan_refund(const order_record& order, std::
 
 }  // namespace
 
+bool form_accepted_record(order_record& record, std::int64_t now_ms, field_pairs match) {
+  // An empty fingerprint would make every repeat of the order_no a duplicate.
+  bool complete = !record.fingerprint.empty() && !record.order_no.empty() &&
+                  !record.order_number.empty() && record.merchant_id > 0 && record.cost_fen >= 0;
+  record.status = match.empty() ? order_status::waiting : order_status::matched;
+  record.reason.clear();
+  record.created_at_ms = record.updated_at_ms = now_ms;
+  record.finished_at_ms = 0;
+  record.event_count = 1;
+  record.refunded = false;
+  for (auto& [name, value] : match)
+    complete = complete && !reserved_field_name(name) && apply_field(record, name, std::move(value));
+  if (!complete)
+    logger("engine")->error("store op=accept order={} refused: incomplete record or bad match field",
+                            record.order_number);
+  return complete;
+}
+
 bool refund_starts_from(order_status s) noexcept {
   return s == order_status::recharging || s == order_status::waiting ||
          s == order_status::matched || s == order_status::failed;

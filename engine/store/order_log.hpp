@@ -178,6 +178,12 @@ class order_log {
       std::string reason, std::int64_t now_ms);
 };
 
+/// The record a new order is stored as (every order_log's accept): in 6, or in 7 with `match`
+/// (attempt 1's fields) applied; version 1, created now, not final, not refunded. False, with a
+/// log line, when the record lacks what idempotency needs (fingerprint, order_no, number,
+/// merchant) or a match field is reserved or does not parse: a caller bug, nothing is stored.
+bool form_accepted_record(order_record& record, std::int64_t now_ms, field_pairs match);
+
 /// Where a refund may start: 1, 6, 7 (through 3), or 3.
 bool refund_starts_from(order_status s) noexcept;
 

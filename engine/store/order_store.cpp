@@ -155,23 +155,7 @@ boost::system::error_code order_store::refused(std::string_view operation, const
 
 boost::asio::awaitable<boost::system::result<accept_result>> order_store::accept(
     order_record record, std::int64_t now_ms, field_pairs match) {
-  if (record.fingerprint.empty() || record.order_no.empty() || record.order_number.empty() ||
-      record.merchant_id <= 0 || record.cost_fen < 0) {
-    // A caller bug: an empty fingerprint would make every repeat of the order_no a duplicate.
-    logger("engine")->error("store op=accept order={} refused: incomplete record",
-                            record.order_number);
-    co_return errc::internal;
-  }
-  for (const auto& [name, value] : match)
-    TOPUP_ASSERT(!reserved_field_name(name) && "a match field may not shadow a core field");
-  record.status = match.empty() ? order_status::waiting : order_status::matched;
-  record.reason.clear();
-  record.created_at_ms = record.updated_at_ms = now_ms;
-  record.finished_at_ms = 0;
-  record.event_count = 1;
-  record.refunded = false;
-  for (auto& [name, value] : match)
-    TOPUP_ASSERT(apply_field(record, name, std::move(value)) && "a match field that parses");
+  if (!form_accepted_record(record, now_ms, std::move(match))) co_return errc::internal;
   // Not yet allowed to write (the epoch is not taken): as if Redis were not reachable.
   if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
   auto answer = co_await accepts_.submit(record);

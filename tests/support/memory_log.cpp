@@ -97,9 +97,7 @@ void memory_log::apply_work(const key& k, engine::work_change work) {
 
 boost::asio::awaitable<boost::system::result<engine::accept_result>> memory_log::accept(
     order_record record, std::int64_t now_ms, engine::field_pairs match) {
-  if (record.fingerprint.empty() || record.order_no.empty() || record.order_number.empty() ||
-      record.merchant_id <= 0 || record.cost_fen < 0)
-    co_return errc::internal;
+  if (!engine::form_accepted_record(record, now_ms, std::move(match))) co_return errc::internal;
   const auto failure = fault();
   if (failure && *failure != errc::outcome_unknown) co_return *failure;
   const std::int64_t m = record.merchant_id;
@@ -113,14 +111,6 @@ boost::asio::awaitable<boost::system::result<engine::accept_result>> memory_log:
   if (orders_.contains(k)) co_return errc::order_number_taken;
   if (account.balance < record.cost_fen) co_return errc::insufficient_balance;
 
-  record.status = match.empty() ? order_status::waiting : order_status::matched;
-  record.reason.clear();
-  record.created_at_ms = record.updated_at_ms = now_ms;
-  record.finished_at_ms = 0;
-  record.event_count = 1;
-  record.refunded = false;
-  for (auto& [name, value] : match)
-    if (!engine::apply_field(record, name, std::move(value))) co_return errc::internal;
   account.balance -= record.cost_fen;
   account.debits += record.cost_fen;
   append(m, "accepted", record.order_number, 1, accepted_fields(record, account.balance));
