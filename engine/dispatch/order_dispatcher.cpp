@@ -395,10 +395,8 @@ asio::awaitable<order_dispatcher::step_result> order_dispatcher::step_matched(dr
   if (!d.just_matched && !d.known) d.known = unknown_result("restarted while submitting");
   d.just_matched = false;
   if (!d.known) {
-    ++submitting_;
     d.attempt_started = clock_.steady_now();
     d.known = co_await ch->adapter->submit(make_request(o));
-    --submitting_;
     if (auto* m = channel_figures(*ch)) {
       bump(m->submits);
       bump(m->outcomes[static_cast<std::size_t>(d.known->outcome)]);

@@ -94,8 +94,6 @@ class order_dispatcher {
   bool driving(const std::string& order_number) const {
     return orders_.contains(order_number) || lines_.contains(order_number);
   }
-  /// True when no coroutine is between a submit and persisting its result.
-  bool quiescent() const noexcept { return submitting_ == 0; }
 
  private:
   /// The most orders_ is sized for up front (8 MiB of buckets); beyond it, it grows.
@@ -156,7 +154,6 @@ class order_dispatcher {
   unsigned shard_;
   const engine::clock& clock_;
   bool stopping_ = false;
-  std::size_t submitting_ = 0;
   shutdown_gate coroutines_{io_};
   std::unordered_map<std::string, std::shared_ptr<driven_order>> orders_;
   wait_lines lines_;  // orders in 6 waiting for a channel, without a coroutine
