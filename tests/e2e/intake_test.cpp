@@ -821,8 +821,11 @@ TEST_F(Intake, AdminOrderShowsRecordAndEvents) {
   ASSERT_EQ(after.code, "0000") << after.raw;
   EXPECT_EQ(field(after.data, "status"), "4");
   std::vector<std::string> moves;
-  for (const auto& e : after.data.at("events").as_array())
+  // The first callback attempt (a "cb" event, no move) may already be logged after them.
+  for (const auto& e : after.data.at("events").as_array()) {
+    if (field(e, "type") == "cb") continue;
     moves.push_back(field(e, "from") + "->" + field(e, "to"));
+  }
   EXPECT_EQ(moves, (std::vector<std::string>{"0->6", "6->3", "3->4"})) << after.raw;
 
   auto bad_token = admin_get(admin, "wrong", "/admin/orders/" + number);
