@@ -25,21 +25,18 @@ accept_batcher::accept_batcher(redis::connection& conn, std::string prefix,
 // `order` is a reference, against the rule for coroutines: it is read only before the first
 // suspension (into the batch's call), and copying every record once more would be the only use.
 asio::awaitable<boost::system::result<reply>> accept_batcher::submit(const order_record& order) {
-  auto open = open_.find(order.merchant_id);
-  const bool leads = open == open_.end();
-  std::shared_ptr<batch> b;
+  lane& l = lanes_[order.merchant_id];
+  const bool leads = !l.open;
   if (leads) {
-    b = std::make_shared<batch>();
-    b->merchant_id = order.merchant_id;
-    b->call = ledger_scripts::accept_call(merchant_keys(prefix_, order.merchant_id), fence_);
-    open = open_.emplace(order.merchant_id, b).first;
-  } else {
-    b = open->second;
+    l.open = std::make_shared<batch>();
+    l.open->merchant_id = order.merchant_id;
+    l.open->call = ledger_scripts::accept_call(merchant_keys(prefix_, order.merchant_id), fence_);
   }
+  std::shared_ptr<batch> b = l.open;
   const std::size_t position = b->orders++;
   b->arg_bytes += ledger_scripts::add_accept_order(b->call, order);
   // Full: whoever comes next starts the merchant's next batch.
-  if (b->orders >= k_max_orders || b->arg_bytes >= k_max_arg_bytes) open_.erase(open);
+  if (b->orders >= k_max_orders || b->arg_bytes >= k_max_arg_bytes) l.open.reset();
 
   if (!leads) {
     auto wait = [b, position](member_handler handler) {
@@ -59,9 +56,34 @@ asio::awaitable<boost::system::result<reply>> accept_batcher::submit(const order
   // The end of this turn: every accept already queued on the reactor runs first and may join.
   auto executor = co_await asio::this_coro::executor;
   co_await asio::post(executor, asio::use_awaitable);
-  open = open_.find(b->merchant_id);
-  if (open != open_.end() && open->second == b) open_.erase(open);
-  co_return co_await send(std::move(b));
+  // Then the merchant's previous call, if one is out: the batch keeps growing meanwhile.
+  co_await await_turn(l);
+  if (l.open == b) l.open.reset();
+  auto answer = co_await send(std::move(b));
+  pass_turn(l, executor);
+  co_return answer;
+}
+
+asio::awaitable<void> accept_batcher::await_turn(lane& l) {
+  if (l.sending) {
+    auto queue = [&l](turn_handler handler) { l.queued.push_back(std::move(handler)); };
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(std::move(queue),
+                                                                         asio::use_awaitable);
+    TOPUP_ASSERT(l.sending && "a turn is handed over, never released in between");
+  }
+  l.sending = true;
+}
+
+void accept_batcher::pass_turn(lane& l, const boost::asio::any_io_executor& executor) {
+  TOPUP_ASSERT(l.sending);
+  if (l.queued.empty()) {
+    l.sending = false;
+    return;
+  }
+  turn_handler next = std::move(l.queued.front());  // move construction: see submit
+  l.queued.pop_front();
+  // Posted, never invoked here: the next leader resumes after this one has its answer.
+  asio::post(executor, std::move(next));
 }
 
 asio::awaitable<boost::system::result<reply>> accept_batcher::send(std::shared_ptr<batch> b) {

@@ -2,12 +2,14 @@
 // Group commit of the money decision: one merchant's accepts of one reactor turn in one call of
 // the accept script.
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -21,19 +23,23 @@
 
 namespace topup::engine {
 
-/// class accept_batcher — sends the accepts one shard issues for one merchant in one turn of its
-/// reactor as ONE call of the accept script (engine/store/ledger_scripts), which decides them in
-/// order of arrival, each as if it had come alone after the ones before it. The per-call cost of
-/// EVALSHA and Lua, the fence check, the account read and the writes to acct, o, t and work are
-/// paid once per batch instead of once per order.
+/// class accept_batcher — sends the accepts one shard issues for one merchant as few calls of
+/// the accept script (engine/store/ledger_scripts) as it can without holding a lone order back;
+/// the script decides a call's orders in order of arrival, each as if it had come alone after
+/// the ones before it. The per-call cost of EVALSHA and Lua, the fence check, the account read
+/// and the writes to acct, o, t and work are paid once per batch instead of once per order.
 ///
-/// The first accept of a batch leads it: it yields once to the end of the current turn
-/// (asio::post: every handler already queued runs first, and may join), then sends the batch and
-/// hands every other member its own answer. No timer and no waiting for a batch to fill: a lone
-/// order leaves in the turn after it arrived. A batch is bounded (k_max_orders, k_max_arg_bytes);
-/// an accept arriving at a full one starts the next, which goes out right behind it (the
-/// connection pipelines them, Redis runs them in that order). A whole-call failure (not
-/// connected, the reply lost, an error reply, `fenced`) is every member's.
+/// Group commit, per merchant ("lane"): the first accept of a batch leads it. It yields once to
+/// the end of the current turn (asio::post: every handler already queued runs first, and may
+/// join); if no call of its merchant is out, it sends the batch at once. If one is out, the batch
+/// stays open and keeps taking that merchant's accepts until the call before it is answered, and
+/// then leaves: under load a batch holds what arrived during one round trip, so the calls per
+/// order fall as the load rises, and an idle merchant's order still leaves in the turn after it
+/// arrived (no timer, no waiting for a batch to fill). A batch is bounded (k_max_orders,
+/// k_max_arg_bytes); an accept arriving at a full one starts the next, which queues behind it.
+/// At most one call per merchant is out at a time; the accepts waiting for it are bounded by the
+/// order service's max_inflight_orders. A whole-call failure (not connected, the reply lost, an
+/// error reply, `fenced`) is every member's, and the next batch leaves after it all the same.
 ///
 /// Lives on, and is used only from, its shard's thread (owned by the shard's order_store); must
 /// outlive the accepts in flight.
@@ -64,13 +70,29 @@ class accept_batcher {
     std::vector<member_handler> members;
   };
 
+  using turn_handler = boost::asio::any_completion_handler<void()>;
+
+  /// One merchant's accepts on this shard: the batch still taking orders, whether a call is out,
+  /// and the leaders of closed batches waiting for their turn, oldest first.
+  struct lane {
+    std::shared_ptr<batch> open;
+    bool sending = false;
+    std::deque<turn_handler> queued;
+  };
+
   /// Runs in the leader's coroutine: sends `b` and completes every other member.
   boost::asio::awaitable<boost::system::result<redis::reply>> send(std::shared_ptr<batch> b);
+  /// The leader's wait for its merchant's previous call to be answered (none: no wait).
+  boost::asio::awaitable<void> await_turn(lane& l);
+  /// The call of `l` was answered: the oldest waiting leader (if any) goes next.
+  void pass_turn(lane& l, const boost::asio::any_io_executor& executor);
 
   redis::connection& conn_;
   std::string prefix_;
   const fence_token& fence_;
-  std::unordered_map<std::int64_t, std::shared_ptr<batch>> open_;  // by merchant, not yet sent
+  // By merchant. Entries stay (one per merchant that ever sent): a few bytes each, bounded by
+  // the configured merchants, and node-stable so a leader may hold a reference across waits.
+  std::unordered_map<std::int64_t, lane> lanes_;
 };
 
 }  // namespace topup::engine
