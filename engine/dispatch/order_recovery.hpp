@@ -18,6 +18,11 @@ struct recovery_stats {
   std::size_t resumed = 0;   // handed to the dispatcher (waiting, matched, recharging)
 };
 
+/// How many active orders recovery reads at a time (docs/DECISIONS.md): one read of that many
+/// numbers from the merchant's `work` set, then one read of their records; at most one page of
+/// records is held at a time, whatever the backlog.
+inline constexpr std::int64_t k_recovery_page_orders = 500;
+
 /// Which shard owns an order now: the shard encoded in its number, modulo today's shard count
 /// (the count may differ from the run that accepted it). Orders of other instances (a different
 /// server.instance_id) are theirs to resume and are skipped.
@@ -25,10 +30,13 @@ bool owns_order(std::string_view order_number, std::uint32_t instance_id, unsign
                 unsigned shard_count);
 
 /// Runs on each shard after start: loads the active orders of every configured merchant that
-/// this shard owns, refunds those found in 3, and hands the rest to `resume`. Retries while
-/// Redis is unreachable, so an outage at start-up delays recovery instead of skipping it;
-/// gives up with errc::shutting_down once `stopping()` says so. Orders `already_driven` says
-/// this shard is working on are skipped without a read. Run again periodically, it adopts
+/// this shard owns, a page of k_recovery_page_orders at a time (their records in one read),
+/// refunds those found in 3, and hands the rest to `resume`. An order that stays active
+/// throughout is handed over once; one that finishes or is accepted meanwhile at most once.
+/// Retries a page while Redis is unreachable (from that page, not the first), so an outage at
+/// start-up delays recovery instead of skipping it; gives up with errc::shutting_down once
+/// `stopping()` says so (asked between pages). Orders `already_driven` says this shard is
+/// working on are skipped without a read. Run again periodically, it adopts
 /// orders whose acceptance this shard never heard of (a reply lost to a Redis drop, answered
 /// 5000, then seen again only as an idempotent duplicate).
 boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(

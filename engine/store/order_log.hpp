@@ -55,6 +55,25 @@ struct order_page {
   std::vector<order_record> orders;
 };
 
+/// Where a scan of a merchant's active orders stands (order_log::active_orders): just after the
+/// order `number`, whose `work` score was `score`. Orders are in score order, oldest first, and
+/// orders of one score (created in the same ms) by number, greatest first; so the scan goes on
+/// with the orders of `score` whose number is smaller, then the younger ones. `at_score` is how
+/// many orders of `score` the last read found up to and including `number` (the Redis read skips
+/// that many rather than count on an offset that finished orders would shift).
+struct active_cursor {
+  std::int64_t score = 0;
+  std::string number;  // empty: the scan has not started
+  std::int64_t at_score = 0;
+};
+
+/// One page of a merchant's active orders and where the next one starts.
+struct active_page {
+  std::vector<std::string> numbers;  // at most the limit asked, oldest first
+  active_cursor next;                // equal to the one asked when `numbers` is empty
+  bool end = false;                  // nothing after this page when it was read
+};
+
 /// class order_log — orders, balances and the merchants' logs, as the engine's services use
 /// them. One per shard, used only from its thread. Error values: storage_unavailable /
 /// overloaded (nothing known to be written), outcome_unknown (a write's answer was lost),
@@ -115,9 +134,20 @@ class order_log {
       std::int64_t merchant_id, std::int64_t start_ms, std::int64_t end_ms,
       std::optional<order_status> status, std::int64_t page, std::int64_t page_size) = 0;
 
-  /// Order numbers not yet in 2 or 4 (what recovery resumes), oldest first.
-  virtual boost::asio::awaitable<boost::system::result<std::vector<std::string>>> active_orders(
-      std::int64_t merchant_id) = 0;
+  /// Up to `limit` (at least 1) numbers of orders not yet in 2 or 4 (what recovery resumes),
+  /// oldest first, after `after` (a default cursor: from the oldest). Paging on with each
+  /// page's `next` until `end` reads every order that stays active throughout the scan exactly
+  /// once; an order that finishes or is accepted meanwhile is read at most once. A page may be
+  /// empty without being the end (orders of one ms filling it were read before): go on.
+  virtual boost::asio::awaitable<boost::system::result<active_page>> active_orders(
+      std::int64_t merchant_id, active_cursor after, std::int64_t limit) = 0;
+
+  /// The records of `numbers` (one merchant's) in one read, one answer each, in that order:
+  /// the record, order_not_found, or storage_protocol for a record that cannot be read (that
+  /// order's alone). The whole call fails only as a read does (storage_unavailable, ...).
+  using order_reads = std::vector<boost::system::result<order_record>>;
+  virtual boost::asio::awaitable<boost::system::result<order_reads>> get_many(
+      std::int64_t merchant_id, std::vector<std::string> numbers) = 0;
 
   /// Up to `limit` order numbers whose callback is due at or before now_ms, earliest first.
   virtual boost::asio::awaitable<boost::system::result<std::vector<std::string>>> due_callbacks(

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdint>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
 #include "engine/support/assert.hpp"
@@ -380,13 +381,95 @@ boost::asio::awaitable<boost::system::result<order_page>> order_store::list(
   co_return result;
 }
 
-boost::asio::awaitable<boost::system::result<std::vector<std::string>>> order_store::active_orders(
-    std::int64_t merchant_id) {
+namespace {
+/// The page in a WITHSCORES answer of `work` read from `after`'s score down: the entries of that
+/// score the scan read before (numbers not below the cursor's, which Redis lists first) are
+/// skipped; `asked` is how many entries were asked for (fewer in the answer: its end).
+boost::system::result<active_page> active_page_of(const reply& r, const active_cursor& after,
+                                                  std::int64_t limit, std::int64_t asked) {
+  if (r.type != reply::kind::array || r.elements.size() % 2 != 0)
+    return unexpected("active_orders", r);
+  active_page page;
+  page.next = after;
+  const std::size_t entries = r.elements.size() / 2;
+  std::size_t same_score = 0;  // entries so far with the score of the one at hand
+  std::int64_t previous = 0;
+  for (std::size_t i = 0; i < entries; ++i) {
+    const reply& member = r.elements[2 * i];
+    const reply& score_text = r.elements[2 * i + 1];
+    double score_value = 0;
+    if (!is_string(member) || !is_string(score_text) ||
+        std::from_chars(score_text.str.data(), score_text.str.data() + score_text.str.size(),
+                        score_value)
+                .ec != std::errc{})
+      return unexpected("active_orders", r);
+    // -created_at (ms): a whole number well inside a double's exact range.
+    const auto score = static_cast<std::int64_t>(score_value);
+    same_score = (i > 0 && score == previous) ? same_score + 1 : 1;
+    previous = score;
+    const bool read_before =
+        !after.number.empty() && score == after.score && member.str >= after.number;
+    if (read_before) {
+      if (page.numbers.empty()) page.next.at_score = static_cast<std::int64_t>(same_score);
+      continue;
+    }
+    if (static_cast<std::int64_t>(page.numbers.size()) == limit) return page;  // more follow
+    page.numbers.push_back(member.str);
+    page.next = active_cursor{score, member.str, static_cast<std::int64_t>(same_score)};
+  }
+  page.end = static_cast<std::int64_t>(entries) < asked;
+  return page;
+}
+}  // namespace
+
+boost::asio::awaitable<boost::system::result<active_page>> order_store::active_orders(
+    std::int64_t merchant_id, active_cursor after, std::int64_t limit) {
+  TOPUP_ASSERT(limit > 0 && after.at_score >= 0);
   const merchant_keys keys(prefix_, merchant_id);
-  // Not final: scored -created_at, so the highest score is the oldest.
-  auto answer = co_await conn_.command(args("ZREVRANGEBYSCORE", keys.work(), "0", "-inf"));
+  // Not final: scored -created_at, so the highest score is the oldest; a final order's entry
+  // (its callback's due time) is above 0. From the cursor's score inclusive: members of one
+  // score come by number, greatest first, and the ones read before are skipped by number, not
+  // by an offset that an order finishing meanwhile would shift.
+  const std::string from = after.number.empty() ? "0" : std::to_string(after.score);
+  const std::int64_t asked = limit + after.at_score;
+  auto answer = co_await conn_.command(args("ZREVRANGEBYSCORE", keys.work(), from, "-inf",
+                                            "WITHSCORES", "LIMIT", "0", std::to_string(asked)));
   if (!answer) co_return answer.error();
-  co_return string_members("active_orders", *answer);
+  co_return active_page_of(*answer, after, limit, asked);
+}
+
+namespace {
+/// One answer per element of an HMGET of `o`: a nil is order_not_found, an unreadable record
+/// storage_protocol (logged), each on its own.
+order_log::order_reads order_reads_of(const reply& r) {
+  order_log::order_reads out;
+  out.reserve(r.elements.size());
+  for (const auto& packed : r.elements) {
+    if (packed.is_nil()) {
+      out.push_back(boost::system::result<order_record>(errc::order_not_found));
+      continue;
+    }
+    out.push_back(record_or_protocol("get_many", packed));
+  }
+  return out;
+}
+}  // namespace
+
+boost::asio::awaitable<boost::system::result<order_log::order_reads>> order_store::get_many(
+    std::int64_t merchant_id, std::vector<std::string> numbers) {
+  if (numbers.empty()) co_return order_reads{};
+  const merchant_keys keys(prefix_, merchant_id);
+  const std::size_t count = numbers.size();
+  std::vector<std::string> command;
+  command.reserve(count + 2);
+  command.push_back("HMGET");
+  command.push_back(keys.orders());
+  for (auto& n : numbers) command.push_back(std::move(n));
+  auto answer = co_await conn_.command(std::move(command));
+  if (!answer) co_return answer.error();
+  if (answer->type != reply::kind::array || answer->elements.size() != count)
+    co_return unexpected("get_many", *answer);
+  co_return order_reads_of(*answer);
 }
 
 boost::asio::awaitable<boost::system::result<std::vector<std::string>>>

@@ -78,8 +78,14 @@ class order_store final : public order_log {
   boost::asio::awaitable<boost::system::result<order_page>> list(
       std::int64_t merchant_id, std::int64_t start_ms, std::int64_t end_ms,
       std::optional<order_status> status, std::int64_t page, std::int64_t page_size) override;
-  boost::asio::awaitable<boost::system::result<std::vector<std::string>>> active_orders(
-      std::int64_t merchant_id) override;
+  /// One ZREVRANGEBYSCORE of `work` from the cursor's score (inclusive) with its scores, of
+  /// `limit` plus the cursor's at_score entries, the ones read before skipped by number. So a
+  /// reply holds at most the page and the orders of one ms read before.
+  boost::asio::awaitable<boost::system::result<active_page>> active_orders(
+      std::int64_t merchant_id, active_cursor after, std::int64_t limit) override;
+  /// One HMGET of `o`.
+  boost::asio::awaitable<boost::system::result<order_reads>> get_many(
+      std::int64_t merchant_id, std::vector<std::string> numbers) override;
   boost::asio::awaitable<boost::system::result<std::vector<std::string>>> due_callbacks(
       std::int64_t merchant_id, std::int64_t now_ms, std::int64_t limit) override;
   /// Scans the log from the order's creation (less a minute), at most 100,000 entries.

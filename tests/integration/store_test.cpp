@@ -2103,10 +2103,11 @@ TEST_F(StoreReads, ActiveOrdersAreTheUnfinishedOldestFirst) {
   ASSERT_TRUE(run(store_->advance(o['D'], order_status::success, "", {}, k_t0_ms + 50)));
   ASSERT_TRUE(run(store_->fail_refund(o['E'], "no channel", k_t0_ms + 50)));  // callback due
   ASSERT_TRUE(run(store_->advance(o['C'], order_status::failed, "x", {}, k_t0_ms + 50)));
-  auto active = run(store_->active_orders(m));
+  auto active = run(store_->active_orders(m, {}, 10));
   ASSERT_TRUE(active) << active.error().message();
-  EXPECT_EQ(*active, (std::vector<std::string>{o['B'].order_number, o['C'].order_number,
-                                               o['A'].order_number}));
+  EXPECT_EQ(active->numbers, (std::vector<std::string>{o['B'].order_number, o['C'].order_number,
+                                                       o['A'].order_number}));
+  EXPECT_TRUE(active->end);
 }
 
 TEST_F(StoreReads, UnresolvedKeepsTheFirstSinceUntilCleared) {

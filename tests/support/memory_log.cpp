@@ -49,7 +49,59 @@ engine::order_event shown_event(const memory_log::entry& e, std::size_t seq) {
   return shown;
 }
 
+// Redis's order of the `work` set as recovery reads it (order_log::active_orders): the highest
+// score (-created_at: the oldest) first, one score's numbers greatest first.
+bool before_in_scan(std::int64_t score_a, const std::string& a, std::int64_t score_b,
+                    const std::string& b) {
+  return score_a != score_b ? score_a > score_b : a > b;
+}
+
 }  // namespace
+
+engine::active_page memory_log::active_page_of(const std::map<key, std::int64_t>& work,
+                                               std::int64_t merchant_id,
+                                               const engine::active_cursor& after,
+                                               std::int64_t limit) {
+  std::vector<std::pair<std::int64_t, std::string>> found;  // score, number
+  for (const auto& [k, score] : work)
+    if (k.first == merchant_id && score < 0) found.emplace_back(score, k.second);
+  std::ranges::sort(found, [](const auto& a, const auto& b) {
+    return before_in_scan(a.first, a.second, b.first, b.second);
+  });
+  auto from = found.begin();
+  if (!after.number.empty())
+    from = std::ranges::find_if(found, [&after](const auto& e) {
+      return before_in_scan(after.score, after.number, e.first, e.second);
+    });
+  engine::active_page page;
+  page.next = after;
+  auto it = from;
+  for (; it != found.end() && static_cast<std::int64_t>(page.numbers.size()) < limit; ++it)
+    page.numbers.push_back(it->second);
+  page.end = it == found.end();
+  if (!page.numbers.empty()) {
+    const auto& last = *std::prev(it);
+    page.next.score = last.first;
+    page.next.number = last.second;
+    page.next.at_score = std::ranges::count_if(
+        found.begin(), it, [&last](const auto& e) { return e.first == last.first; });
+  }
+  return page;
+}
+
+engine::order_log::order_reads memory_log::reads_of(const std::map<key, order_record>& orders,
+                                                    std::int64_t merchant_id,
+                                                    const std::vector<std::string>& numbers) {
+  order_reads out;
+  for (const auto& number : numbers) {
+    auto it = orders.find({merchant_id, number});
+    if (it == orders.end())
+      out.push_back(boost::system::result<order_record>(errc::order_not_found));
+    else
+      out.push_back(it->second);
+  }
+  return out;
+}
 
 void memory_log::set_balance(std::int64_t merchant_id, engine::fen_t balance) {
   auto& a = accounts_[merchant_id];
@@ -60,6 +112,22 @@ void memory_log::set_balance(std::int64_t merchant_id, engine::fen_t balance) {
 void memory_log::fail_writes(boost::system::error_code error, int n) {
   fail_with_ = error;
   fail_left_ = n;
+}
+
+void memory_log::fail_reads(boost::system::error_code error, int n, int after) {
+  fail_reads_with_ = error;
+  fail_reads_left_ = n;
+  reads_before_failing_ = after;
+}
+
+std::optional<boost::system::error_code> memory_log::read_fault() {
+  if (fail_reads_left_ <= 0) return std::nullopt;
+  if (reads_before_failing_ > 0) {
+    --reads_before_failing_;
+    return std::nullopt;
+  }
+  --fail_reads_left_;
+  return fail_reads_with_;
 }
 
 std::optional<boost::system::error_code> memory_log::fault() {
@@ -212,15 +280,19 @@ boost::asio::awaitable<boost::system::result<engine::order_page>> memory_log::li
   co_return out;
 }
 
-boost::asio::awaitable<boost::system::result<std::vector<std::string>>> memory_log::active_orders(
-    std::int64_t merchant_id) {
-  std::vector<std::pair<std::int64_t, std::string>> found;  // created_at, number
-  for (const auto& [k, score] : work_)
-    if (k.first == merchant_id && score < 0) found.emplace_back(-score, k.second);
-  std::ranges::sort(found);
-  std::vector<std::string> out;
-  for (auto& [at, number] : found) out.push_back(std::move(number));
-  co_return out;
+boost::asio::awaitable<boost::system::result<engine::active_page>> memory_log::active_orders(
+    std::int64_t merchant_id, engine::active_cursor after, std::int64_t limit) {
+  TOPUP_ASSERT(limit > 0);
+  if (active_read_hook_) active_read_hook_(merchant_id, after);
+  if (auto f = read_fault()) co_return *f;
+  co_return active_page_of(work_, merchant_id, after, limit);
+}
+
+boost::asio::awaitable<boost::system::result<engine::order_log::order_reads>> memory_log::get_many(
+    std::int64_t merchant_id, std::vector<std::string> numbers) {
+  most_records_read_ = std::max(most_records_read_, numbers.size());
+  if (auto f = read_fault()) co_return *f;
+  co_return reads_of(orders_, merchant_id, numbers);
 }
 
 boost::asio::awaitable<boost::system::result<std::vector<std::string>>> memory_log::due_callbacks(

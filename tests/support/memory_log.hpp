@@ -8,6 +8,7 @@
 #include <boost/system/result.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -39,6 +40,16 @@ class memory_log final : public engine::order_log {
   /// overloaded apply nothing; outcome_unknown applies the write and loses its answer.
   void fail_writes(boost::system::error_code error, int n = 1);
   std::size_t writes() const noexcept { return writes_; }
+  /// After `after` more reads of active orders or of records (active_orders, get_many), the
+  /// next `n` fail with `error`, reading nothing.
+  void fail_reads(boost::system::error_code error, int n = 1, int after = 0);
+  /// Runs at the start of every active_orders call, before it reads (and before a read fault):
+  /// a test changes the orders there between a scan's pages.
+  using active_read_hook =
+      std::function<void(std::int64_t merchant_id, const engine::active_cursor&)>;
+  void on_active_read(active_read_hook hook) { active_read_hook_ = std::move(hook); }
+  /// The most numbers one get_many call asked for.
+  std::size_t most_records_read() const noexcept { return most_records_read_; }
   const std::vector<entry>& log(std::int64_t merchant_id) { return logs_[merchant_id]; }
   std::optional<engine::order_record> peek(std::int64_t merchant_id, const std::string& number) const;
   bool unresolved(std::int64_t merchant_id, const std::string& number) const {
@@ -66,8 +77,10 @@ class memory_log final : public engine::order_log {
       std::int64_t merchant_id, std::int64_t start_ms, std::int64_t end_ms,
       std::optional<engine::order_status> status, std::int64_t page,
       std::int64_t page_size) override;
-  boost::asio::awaitable<boost::system::result<std::vector<std::string>>> active_orders(
-      std::int64_t merchant_id) override;
+  boost::asio::awaitable<boost::system::result<engine::active_page>> active_orders(
+      std::int64_t merchant_id, engine::active_cursor after, std::int64_t limit) override;
+  boost::asio::awaitable<boost::system::result<order_reads>> get_many(
+      std::int64_t merchant_id, std::vector<std::string> numbers) override;
   boost::asio::awaitable<boost::system::result<std::vector<std::string>>> due_callbacks(
       std::int64_t merchant_id, std::int64_t now_ms, std::int64_t limit) override;
   boost::asio::awaitable<boost::system::result<std::vector<engine::order_event>>> events(
@@ -81,9 +94,17 @@ class memory_log final : public engine::order_log {
   using key = std::pair<std::int64_t, std::string>;  // merchant, order number
   /// Whether this write fails, and how (the fault the test asked for).
   std::optional<boost::system::error_code> fault();
+  /// Whether this read fails, and how.
+  std::optional<boost::system::error_code> read_fault();
   void append(std::int64_t merchant_id, std::string type, const std::string& number,
               std::int64_t version, engine::field_pairs fields);
   void apply_work(const key& k, engine::work_change work);
+  // Built outside the coroutines (GCC 12's false array-bounds warnings inside them).
+  static engine::active_page active_page_of(const std::map<key, std::int64_t>& work,
+                                            std::int64_t merchant_id,
+                                            const engine::active_cursor& after, std::int64_t limit);
+  static order_reads reads_of(const std::map<key, engine::order_record>& orders,
+                              std::int64_t merchant_id, const std::vector<std::string>& numbers);
 
   const engine::clock& clock_;
   std::map<key, engine::order_record> orders_;
@@ -95,6 +116,11 @@ class memory_log final : public engine::order_log {
   boost::system::error_code fail_with_;
   int fail_left_ = 0;
   std::size_t writes_ = 0;
+  boost::system::error_code fail_reads_with_;
+  int fail_reads_left_ = 0;
+  int reads_before_failing_ = 0;
+  active_read_hook active_read_hook_;
+  std::size_t most_records_read_ = 0;
 };
 
 }  // namespace topup::test
