@@ -7,6 +7,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -772,6 +775,14 @@ class StoreAcceptBatch : public store_fixture {
     return {std::move(answers), evalsha_calls() - calls_before};
   }
 
+  // accept(order) made `delay` after the start, in a turn of its own.
+  asio::awaitable<accept_answer> accept_after(order_record order, std::chrono::milliseconds delay) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(delay);
+    co_await timer.async_wait(asio::use_awaitable);
+    co_return co_await store_->accept(order, k_t0_ms + 1);
+  }
+
   // Orders seq first .. first + count - 1 of merchant m, order_no "b-<seq>".
   std::vector<order_record> orders_of(std::int64_t m, std::uint32_t first, std::uint32_t count) {
     std::vector<order_record> out;
@@ -978,6 +989,38 @@ TEST_F(StoreAcceptBatch, OneCallPerTurnAndALoneOrderLeavesAtOnce) {
   for (const auto& o : orders_of(m, 30, 2)) ASSERT_TRUE(run(store_->accept(o, k_t0_ms + 30)));
   EXPECT_EQ(evalsha_calls() - calls_before, 2);
   EXPECT_EQ(balance(m), 1'000'000 - 11 * k_cost_fen);
+}
+
+// Group commit per merchant: while a merchant's call is out, its accepts made in later turns wait
+// in one open batch, which leaves when that call is answered. Redis is held (CLIENT PAUSE) so the
+// first call is surely out while the others are made, 20 ms apart: two calls for six accepts, one
+// per turn without the lane.
+TEST_F(StoreAcceptBatch, WhileAMerchantsCallIsOutItsLaterAcceptsLeaveTogetherInTheNextCall) {
+  const std::int64_t m = 1029;
+  fund(m, 1'000'000);
+  raw({"SCRIPT", "LOAD", ledger_scripts::accept().source()});
+  const auto calls_before = evalsha_calls();
+  server_->command({"CLIENT", "PAUSE", "300", "WRITE"});
+  const auto orders = orders_of(m, 1, 6);
+  std::vector<asio::awaitable<accept_answer>> ops;
+  for (std::size_t i = 0; i < orders.size(); ++i)
+    ops.push_back(accept_after(orders[i], std::chrono::milliseconds(20 * i)));
+  auto answers = run_all(std::move(ops));
+  EXPECT_EQ(evalsha_calls() - calls_before, 2);
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    ASSERT_TRUE(answers[i]) << i << ": " << answers[i].error().message();
+    EXPECT_EQ(answers[i]->balance_fen, 1'000'000 - static_cast<fen_t>(i + 1) * k_cost_fen);
+  }
+  const auto bals = accepted_bals(m);
+  ASSERT_EQ(bals.size(), orders.size());
+  for (std::size_t i = 0; i < orders.size(); ++i) EXPECT_EQ(bals[i].first, number_of(m, i + 1));
+
+  // Idle again: a lone order leaves at once, in a call of its own.
+  const auto started = std::chrono::steady_clock::now();
+  auto [lone, lone_calls] = accept_counting_calls(orders_of(m, 20, 1));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 50ms);
+  EXPECT_EQ(lone_calls, 1);
+  EXPECT_TRUE(lone[0]) << lone[0].error().message();
 }
 
 TEST_F(StoreAcceptBatch, ABatchIsBoundedAndTheRestGoesInTheNextCallInOrder) {
