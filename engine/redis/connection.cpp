@@ -23,6 +23,7 @@
 #include <tuple>
 #include <utility>
 
+#include "engine/redis/command.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/support/log.hpp"
 
@@ -272,16 +273,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       command.release()->complete(errc::overloaded, {});
       return;
     }
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lengths;
-    argv.reserve(args.size());
-    lengths.reserve(args.size());
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lengths.push_back(a.size());
-    }
-    if (redisAsyncCommandArgv(ac_, &impl::on_reply, command.get(), static_cast<int>(args.size()),
-                              argv.data(), lengths.data()) != REDIS_OK) {
+    const std::string formatted = format_command(args);
+    if (redisAsyncFormattedCommand(ac_, &impl::on_reply, command.get(), formatted.data(),
+                                   formatted.size()) != REDIS_OK) {
       // The context is disconnecting or being freed.
       command.release()->complete(errc::storage_unavailable, {});
       return;
