@@ -76,6 +76,10 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       scheduler_(io, *cfg_, store_, callback_store_, callback_sender_.as_engine_sender(),
                  &registry_->metrics.shard(shard), shard, registry_->runtime.size()),
       merchants_(cfg_->merchants),
+      supplier_results_(store_,
+                        [this](std::string number, engine::supplier_callback cb) {
+                          links_.deliver_supplier_callback(std::move(number), std::move(cb));
+                        }),
       ctx_{*cfg_,
            merchants_,
            orders_,
@@ -88,9 +92,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
            shard,
            registry_->runtime.size(),
            [this] { return redis_.connected() && orders_.intake_open(); },
-           [this](std::string number, engine::supplier_callback cb) {
-             links_.deliver_supplier_callback(std::move(number), std::move(cb));
-           }},
+           supplier_results_},
       router_(ctx_),
       requests_(io),
       http_(io, shard, http_options(*cfg_),

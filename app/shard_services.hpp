@@ -22,6 +22,7 @@
 #include "engine/redis/connection.hpp"
 #include "engine/runtime/shard_runtime.hpp"
 #include "engine/service/operations_service.hpp"
+#include "engine/service/supplier_results.hpp"
 #include "app/shard_links.hpp"
 #include "engine/runtime/shutdown_gate.hpp"
 #include "protocol/api_context.hpp"
@@ -104,6 +105,7 @@ class shard_services {
   protocol::callback_sender callback_sender_;
   engine::callback_scheduler scheduler_;
   protocol::merchant_directory merchants_;
+  engine::supplier_results supplier_results_;
   protocol::api_context ctx_;
   protocol::api_router router_;
   /// Requests being handled (an accept persisting its order). Only the handler is inside: the

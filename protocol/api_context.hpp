@@ -11,15 +11,16 @@
 #include "engine/runtime/metrics.hpp"
 #include "engine/service/operations_service.hpp"
 #include "engine/service/order_service.hpp"
+#include "engine/service/supplier_results.hpp"
 #include "engine/store/order_store.hpp"
 #include "protocol/merchant_directory.hpp"
 
 namespace topup::protocol {
 
 /// The shard-local objects the endpoints call into, all given when the composition root builds
-/// it (app/shard_services). Every business step is a call to `orders` or `operations`; the other
-/// references are for reads (records, attempts, amounts, figures) and for checking supplier
-/// callbacks.
+/// it (app/shard_services). Every business step is a call to `orders`, `operations` or
+/// `supplier_results`; the other references are for reads (records, attempts, amounts, figures)
+/// and for the channels' adapters, which parse and verify supplier callbacks.
 struct api_context {
   const engine::config& cfg;
   const merchant_directory& merchants;
@@ -38,8 +39,8 @@ struct api_context {
   /// Whether this shard's Redis connection is up and intake open (/readyz). A function because
   /// the answer combines objects protocol/ has no business knowing (the connection).
   std::function<bool()> storage_ready;
-  /// Hands a checked supplier callback to the shard that owns the order (its dispatcher there).
-  std::function<void(std::string order_number, engine::supplier_callback)> deliver_callback;
+  /// Supplier callbacks, once the channel's adapter has parsed and verified them.
+  engine::supplier_results& supplier_results;
 };
 
 }  // namespace topup::protocol

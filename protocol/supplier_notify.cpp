@@ -1,8 +1,8 @@
 #include "protocol/supplier_notify.hpp"
 
 #include "engine/routing/channel_router.hpp"
+#include "engine/service/supplier_results.hpp"
 #include "engine/support/log.hpp"
-#include "engine/order/order_number.hpp"
 #include "protocol/answers.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/form.hpp"
@@ -38,27 +38,9 @@ boost::asio::awaitable<http_response> handle_supplier_notify(api_context& ctx, h
               callback.error().message());
     co_return plain("fail", version, keep_alive);
   }
-  // The attempt id is "<order_number>-<attempt>": the order number names merchant and shard.
-  const std::string& attempt_id = callback->attempt_id;
-  const auto dash = attempt_id.rfind('-');
-  const std::string order_number = attempt_id.substr(0, dash);
-  auto parts = engine::parse_order_number(order_number);
-  if (dash == std::string::npos || !parts) co_return plain("fail", version, keep_alive);
-  auto order = co_await ctx.store.get(parts->merchant_id, order_number);
-  if (!order) {
-    // Unknown order: fail. Storage down: fail too, so the supplier calls again later.
-    co_return plain("fail", version, keep_alive);
-  }
-  // A result counts only from the channel that holds the attempt (spec §6): a callback on
-  // /notify/B about an attempt placed at A is refused, whatever B's signature says.
-  const std::string holder = engine::attempt_channel(*order, attempt_id);
-  if (holder != channel_id) {
-    log->warn("supplier callback refused channel={} attempt={} reason=\"attempt held by {}\"",
-              channel_id, attempt_id, holder.empty() ? std::string("no channel") : holder);
-    co_return plain("fail", version, keep_alive);
-  }
-  callback->channel_id = std::string(channel_id);
-  ctx.deliver_callback(order_number, std::move(*callback));
+  auto receipt =
+      co_await ctx.supplier_results.receive(std::string(channel_id), std::move(*callback));
+  if (receipt != engine::supplier_receipt::taken) co_return plain("fail", version, keep_alive);
   co_return plain("success", version, keep_alive);
 }
 

@@ -244,6 +244,7 @@ boost::asio::awaitable<result_void> memory_log::refund(const order_record& order
 
 boost::asio::awaitable<boost::system::result<order_record>> memory_log::get(
     std::int64_t merchant_id, std::string order_number) {
+  if (auto error = read_fault()) co_return *error;
   auto r = peek(merchant_id, order_number);
   if (!r) co_return errc::order_not_found;
   co_return std::move(*r);

@@ -40,8 +40,8 @@ class memory_log final : public engine::order_log {
   /// overloaded apply nothing; outcome_unknown applies the write and loses its answer.
   void fail_writes(boost::system::error_code error, int n = 1);
   std::size_t writes() const noexcept { return writes_; }
-  /// After `after` more reads of active orders or of records (active_orders, get_many), the
-  /// next `n` fail with `error`, reading nothing.
+  /// After `after` more reads of active orders or of records (active_orders, get_many, get),
+  /// the next `n` fail with `error`, reading nothing.
   void fail_reads(boost::system::error_code error, int n = 1, int after = 0);
   /// Runs at the start of every active_orders call, before it reads (and before a read fault):
   /// a test changes the orders there between a scan's pages.
