@@ -13,11 +13,28 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "engine/redis/connection.hpp"
 #include "tests/support/redis_server.hpp"
 
 namespace topup::test {
+
+/// Runs a coroutine that never waits on anything (an in-memory log's) to its end at once, on a
+/// private io_context: also from inside a hook while another coroutine is running.
+template <class T>
+T at_once(boost::asio::awaitable<T> op) {
+  boost::asio::io_context io;
+  std::optional<T> out;
+  std::exception_ptr failure;
+  boost::asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T v) {
+    failure = e;
+    if (!e) out.emplace(std::move(v));
+  });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*out);
+}
 
 /// Runs `io` until done() holds or `deadline` passes; returns done().
 template <class Done>

@@ -34,28 +34,13 @@ namespace topup::engine {
 namespace {
 
 namespace asio = boost::asio;
+using test::at_once;
 using namespace std::chrono_literals;
 using test::memory_log;
 
 constexpr std::int64_t k_merchant = 3001;
 constexpr std::int64_t k_other_merchant = 3002;
 constexpr std::int64_t k_t0_ms = 1'700'000'000'000;
-
-/// Runs a coroutine of the in-memory log to its end at once (it never waits on anything), also
-/// from inside a hook while another coroutine is running.
-template <class T>
-T at_once(asio::awaitable<T> op) {
-  asio::io_context io;
-  std::optional<T> out;
-  std::exception_ptr failure;
-  asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T v) {
-    failure = e;
-    if (!e) out.emplace(std::move(v));
-  });
-  io.run();
-  if (failure) std::rethrow_exception(failure);
-  return std::move(*out);
-}
 
 merchant_config merchant(std::int64_t id) {
   merchant_config m;

@@ -18,6 +18,7 @@
 #include "engine/order/order_record.hpp"
 #include "engine/service/supplier_results.hpp"
 #include "engine/support/errc.hpp"
+#include "tests/support/io_run.hpp"
 #include "tests/support/manual_clock.hpp"
 #include "tests/support/memory_log.hpp"
 
@@ -25,23 +26,10 @@ namespace topup::engine {
 namespace {
 
 namespace asio = boost::asio;
+using test::at_once;
 
 constexpr std::int64_t k_merchant = 3101;
 constexpr std::int64_t k_t0_ms = 1'700'000'000'000;
-
-template <class T>
-T at_once(asio::awaitable<T> op) {
-  asio::io_context io;
-  std::optional<T> out;
-  std::exception_ptr failure;
-  asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T v) {
-    failure = e;
-    if (!e) out.emplace(std::move(v));
-  });
-  io.run();
-  if (failure) std::rethrow_exception(failure);
-  return std::move(*out);
-}
 
 class SupplierResults : public ::testing::Test {
  protected:
