@@ -30,6 +30,7 @@
 #include "engine/support/errc.hpp"
 #include "tests/support/fence.hpp"
 #include "tests/support/io_run.hpp"
+#include "tests/support/sample_merchant.hpp"
 #include "tests/support/redis_server.hpp"
 
 namespace topup::engine {
@@ -45,16 +46,6 @@ constexpr std::int64_t k_t0_ms = 1'700'000'000'000;
 constexpr fen_t k_cost_fen = 9950;
 constexpr const char* k_notify = "https://merchant.example/cb";
 
-merchant_config merchant(std::int64_t id) {
-  merchant_config m;
-  m.id = id;
-  m.app_key = "k" + std::to_string(id);
-  m.app_secret = "s";
-  m.store_ids = {"s1"};
-  m.price_rate_ppm = 1'000'000;
-  return m;
-}
-
 /// A redis-server per suite; per test one connection, one store (instance 0, epoch 1) and two
 /// funded merchants.
 class recovery_fixture : public ::testing::Test {
@@ -68,7 +59,7 @@ class recovery_fixture : public ::testing::Test {
     ASSERT_TRUE(conn_->connected());
     store_ = std::make_unique<order_store>(*conn_, k_prefix, *fence_);
     cfg_.server.instance_id = 0;
-    cfg_.merchants = {merchant(k_merchant), merchant(k_other_merchant)};
+    cfg_.merchants = {test::sample_merchant(k_merchant), test::sample_merchant(k_other_merchant)};
     test::grant_fence(*server_, k_prefix, {k_merchant, k_other_merchant});
     for (auto m : {k_merchant, k_other_merchant}) {
       auto r = run(store_->credit(m, "fund", 1'000'000'000, k_t0_ms));

@@ -27,6 +27,7 @@
 #include "engine/order/order_status.hpp"
 #include "engine/support/errc.hpp"
 #include "tests/support/io_run.hpp"
+#include "tests/support/sample_merchant.hpp"
 #include "tests/support/manual_clock.hpp"
 #include "tests/support/memory_log.hpp"
 
@@ -42,21 +43,11 @@ constexpr std::int64_t k_merchant = 3001;
 constexpr std::int64_t k_other_merchant = 3002;
 constexpr std::int64_t k_t0_ms = 1'700'000'000'000;
 
-merchant_config merchant(std::int64_t id) {
-  merchant_config m;
-  m.id = id;
-  m.app_key = "k" + std::to_string(id);
-  m.app_secret = "s";
-  m.store_ids = {"s1"};
-  m.price_rate_ppm = 1'000'000;
-  return m;
-}
-
 class recovery_fixture : public ::testing::Test {
  protected:
   recovery_fixture() {
     cfg.server.instance_id = 0;
-    cfg.merchants = {merchant(k_merchant), merchant(k_other_merchant)};
+    cfg.merchants = {test::sample_merchant(k_merchant), test::sample_merchant(k_other_merchant)};
     log.set_balance(k_merchant, 1'000'000'000);
     log.set_balance(k_other_merchant, 1'000'000'000);
   }
