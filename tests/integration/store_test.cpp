@@ -148,6 +148,15 @@ class store_fixture : public ::testing::Test {
     return results;
   }
 
+  // store.accept(order) made `delay` after the start, in a turn of its own.
+  static asio::awaitable<boost::system::result<accept_result>> accept_after(
+      order_store& store, order_record order, std::chrono::milliseconds delay) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(delay);
+    co_await timer.async_wait(asio::use_awaitable);
+    co_return co_await store.accept(order, k_t0_ms + 1);
+  }
+
   // --- Redis as it is ------------------------------------------------------------------------
 
   redis::reply raw(std::vector<std::string> args) {
@@ -775,14 +784,6 @@ class StoreAcceptBatch : public store_fixture {
     return {std::move(answers), evalsha_calls() - calls_before};
   }
 
-  // accept(order) made `delay` after the start, in a turn of its own.
-  asio::awaitable<accept_answer> accept_after(order_record order, std::chrono::milliseconds delay) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    timer.expires_after(delay);
-    co_await timer.async_wait(asio::use_awaitable);
-    co_return co_await store_->accept(order, k_t0_ms + 1);
-  }
-
   // Orders seq first .. first + count - 1 of merchant m, order_no "b-<seq>".
   std::vector<order_record> orders_of(std::int64_t m, std::uint32_t first, std::uint32_t count) {
     std::vector<order_record> out;
@@ -1004,7 +1005,7 @@ TEST_F(StoreAcceptBatch, WhileAMerchantsCallIsOutItsLaterAcceptsLeaveTogetherInT
   const auto orders = orders_of(m, 1, 6);
   std::vector<asio::awaitable<accept_answer>> ops;
   for (std::size_t i = 0; i < orders.size(); ++i)
-    ops.push_back(accept_after(orders[i], std::chrono::milliseconds(20 * i)));
+    ops.push_back(accept_after(*store_, orders[i], std::chrono::milliseconds(20 * i)));
   auto answers = run_all(std::move(ops));
   EXPECT_EQ(evalsha_calls() - calls_before, 2);
   for (std::size_t i = 0; i < answers.size(); ++i) {
@@ -2272,6 +2273,43 @@ TEST_F(StoreLostReplies, ABatchWhoseReplyIsLostIsOutcomeUnknownForEveryOrderAndR
     EXPECT_EQ(again[i]->balance_fen, 100'000 - 4 * k_cost_fen);
   }
   EXPECT_EQ(balance(m), 100'000 - 4 * k_cost_fen);
+}
+
+// The lane (one accept call per merchant out at a time) must not stall behind a call whose reply
+// never comes: when that call fails, the batch that waited for it leaves, and the merchant's
+// accepts go on once Redis answers again.
+TEST_F(StoreLostReplies, ABatchWaitingBehindALostCallLeavesWhenItFails) {
+  const std::int64_t m = 1612;
+  fund(m, 100'000);
+  proxy_->drop_replies(true);
+  std::vector<asio::awaitable<boost::system::result<accept_result>>> ops;
+  ops.push_back(accept_after(*proxied_, make_order(m, "lane-1", 1), 0ms));
+  ops.push_back(accept_after(*proxied_, make_order(m, "lane-2", 2), 50ms));  // while 1 is out
+  const auto started = std::chrono::steady_clock::now();
+  auto answers = run_all(std::move(ops));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  ASSERT_FALSE(answers[0]);
+  EXPECT_EQ(answers[0].error(), errc::outcome_unknown);
+  // The second left after the first failed: lost as well, or refused while reconnecting.
+  ASSERT_FALSE(answers[1]);
+  EXPECT_TRUE(answers[1].error() == errc::outcome_unknown ||
+              answers[1].error() == errc::storage_unavailable)
+      << answers[1].error().message();
+
+  proxy_->drop_replies(false);
+  drive([&] { return proxied_conn_->connected(); });
+  auto later = run(proxied_->accept(make_order(m, "lane-3", 3), k_t0_ms + 2));
+  ASSERT_TRUE(later) << later.error().message();
+  EXPECT_FALSE(later->duplicate);
+  // Every order the lost calls applied is found by its retry; none is debited twice.
+  auto retry_1 = make_order(m, "lane-1", 11);
+  auto again_1 = run(store_->accept(retry_1, k_t0_ms + 3));
+  ASSERT_TRUE(again_1) << again_1.error().message();
+  EXPECT_TRUE(again_1->duplicate);
+  auto retry_2 = make_order(m, "lane-2", 12);
+  auto again_2 = run(store_->accept(retry_2, k_t0_ms + 3));
+  ASSERT_TRUE(again_2) << again_2.error().message();
+  EXPECT_EQ(balance(m), 100'000 - 3 * k_cost_fen);
 }
 
 TEST_F(StoreLostReplies, AStepIsAppliedOnceAndTheRetryWithTheSameCopyIsStale) {
