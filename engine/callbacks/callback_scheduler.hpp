@@ -2,7 +2,6 @@
 // Merchant result callbacks (spec §5): durable schedule in Redis, delivery with back-off.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -13,6 +12,7 @@
 
 #include "engine/callbacks/callback_store.hpp"
 #include "engine/support/clock.hpp"
+#include "engine/support/timer.hpp"
 #include "engine/config/config.hpp"
 #include "engine/runtime/metrics.hpp"
 #include "engine/runtime/shutdown_gate.hpp"
@@ -86,7 +86,7 @@ class callback_scheduler {
   unsigned shard_count_;
   const engine::clock& clock_;
   bool stopping_ = false;
-  boost::asio::steady_timer scan_timer_;
+  engine::timer scan_timer_;  // on the clock seam: scans pass in simulated time
   std::unordered_set<std::string> in_flight_;
   /// Kicked while their delivery was out (a re-notify): delivered again once it ends. A subset
   /// of in_flight_, so bounded with it.

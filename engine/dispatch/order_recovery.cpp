@@ -1,6 +1,5 @@
 #include "engine/dispatch/order_recovery.hpp"
 
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -11,6 +10,7 @@
 #include "engine/support/clock.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/support/log.hpp"
+#include "engine/support/timer.hpp"
 #include "engine/order/order_number.hpp"
 
 namespace topup::engine {
@@ -50,7 +50,7 @@ boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
     std::function<bool(const std::string&)> already_driven) {
   auto log = logger("engine");
   recovery_stats stats;
-  boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+  timer pause(co_await boost::asio::this_coro::executor);  // the clock seam (simulated time)
   for (const auto& merchant : cfg.merchants) {
     active_cursor cursor;  // advances only once a page is done: a retry reads the same page
     for (;;) {

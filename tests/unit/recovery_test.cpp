@@ -325,6 +325,28 @@ TEST_F(Recovery, AFailedPageReadIsRetriedFromThatPageNotTheFirst) {
   EXPECT_EQ(stats->resumed, waiting.size());
 }
 
+// The pause before a failed read is retried runs on the clock seam (engine::timer): in simulated
+// time it ends when the clock has moved 500 ms, and not before, whatever the wall clock does
+// (tests/sim/FOUND.md, finding 1: on a steady_timer it never ended under the simulator).
+TEST_F(Recovery, TheRetryPauseIsOnTheClockSeam) {
+  const auto waiting = accept_many(3, k_t0_ms, 1);
+  test::timers_on simulated(clock_);
+  log.fail_reads(errc::storage_unavailable, 1);
+  std::optional<boost::system::result<recovery_stats>> out;
+  asio::co_spawn(io_,
+                 recover_orders(
+                     cfg, log, 0, 1, [this](const order_record& o) { ++resumed_[o.order_number]; },
+                     [] { return false; }),
+                 [&](std::exception_ptr e, boost::system::result<recovery_stats> r) {
+                   if (!e) out = r;
+                 });
+  EXPECT_FALSE(test::advance_until(io_, clock_, [&] { return out.has_value(); }, 400ms, 10ms));
+  EXPECT_TRUE(resumed_.empty()) << "still pausing after 400 ms of simulated time";
+  ASSERT_TRUE(test::advance_until(io_, clock_, [&] { return out.has_value(); }, 200ms, 10ms));
+  ASSERT_TRUE(*out) << out->error().message();
+  for (const auto& n : waiting) EXPECT_EQ(resumed_[n], 1) << n;
+}
+
 TEST_F(Recovery, AnUnexpectedReadErrorEndsRecoveryWithIt) {
   accept_many(3, k_t0_ms, 1);
   log.fail_reads(errc::storage_protocol, 1);
