@@ -57,6 +57,11 @@ class memory_log final : public engine::order_log {
   }
   /// Every order of the merchant, for invariant checks.
   std::vector<engine::order_record> orders(std::int64_t merchant_id) const;
+  /// The merchant's account as stored now, read without a coroutine (the simulator's checks).
+  engine::account_totals totals(std::int64_t merchant_id) const {
+    auto it = accounts_.find(merchant_id);
+    return it == accounts_.end() ? engine::account_totals{} : it->second;
+  }
 
   // ---- engine::order_log ----
   boost::asio::awaitable<boost::system::result<engine::accept_result>> accept(
