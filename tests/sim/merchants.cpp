@@ -66,7 +66,6 @@ void merchant_desk::new_order() {
 
 void merchant_desk::push(std::size_t index) {
   auto& it = intents_[index];
-  if (it.in_flight) return;
   ++pushes_;
   node* process = live_();
   if (!process) {
@@ -74,7 +73,7 @@ void merchant_desk::push(std::size_t index) {
     env_.after(env_.rng.between(500, 5000), [this, index] { push(index); });
     return;
   }
-  it.in_flight = true;
+  ++it.in_flight;
   it.incarnation = process->incarnation();
   const int incarnation = it.incarnation;
   process->push(it.request, [this, index, incarnation](auto result) {
@@ -85,8 +84,8 @@ void merchant_desk::push(std::size_t index) {
 void merchant_desk::answered(std::size_t index, int incarnation,
                              boost::system::result<engine::accept_result> r) {
   auto& it = intents_[index];
-  if (!it.in_flight || it.incarnation != incarnation) return;
-  it.in_flight = false;
+  if (it.in_flight == 0 || it.incarnation != incarnation) return;
+  --it.in_flight;
   const std::string code = wire_code(r);
   const std::string number = r ? r->order_number : std::string();
   env_.out.line("m{} push {} {}{} ({}): {} {}", it.request.merchant->id, it.request.order_no,
@@ -97,8 +96,10 @@ void merchant_desk::answered(std::size_t index, int incarnation,
     it.order_number = number;
     it.settled = true;
   } else if (code == "5000" || code == "5002" || code == "1008") {
-    // Not a definite answer: the same request again (5002 must be retried to learn the outcome).
-    env_.after(env_.rng.between(200, 10'000), [this, index] { push(index); });
+    // Not a definite answer: the same request again (5002 must be retried to learn the outcome),
+    // unless another push of it is still out.
+    if (it.in_flight == 0 && !it.settled)
+      env_.after(env_.rng.between(200, 10'000), [this, index] { push(index); });
   } else {
     it.settled = true;
   }
@@ -106,8 +107,9 @@ void merchant_desk::answered(std::size_t index, int incarnation,
 
 void merchant_desk::blind_retry() {
   if (intents_.empty()) return;
-  const auto index = env_.rng.below(intents_.size());
-  if (!intents_[index].settled) return;
+  // Mostly a recent order, often one whose first push is still out (a client-side timeout).
+  const auto recent = std::min<std::uint64_t>(intents_.size(), 8);
+  const auto index = intents_.size() - 1 - env_.rng.below(recent);
   env_.out.line("m{} pushes {} again, blindly", intents_[index].request.merchant->id,
                 intents_[index].request.order_no);
   push(index);
@@ -116,7 +118,9 @@ void merchant_desk::blind_retry() {
 void merchant_desk::cancel_one() {
   node* process = live_();
   if (intents_.empty() || !process) return;
-  const auto& it = intents_[env_.rng.below(intents_.size())];
+  // Mostly a recent order: those are the ones still waiting in 6, if any.
+  const auto recent = std::min<std::uint64_t>(intents_.size(), 12);
+  const auto& it = intents_[intents_.size() - 1 - env_.rng.below(recent)];
   if (it.order_number.empty()) return;
   const std::int64_t m = it.request.merchant->id;
   const std::string number = it.order_number;
@@ -128,8 +132,8 @@ void merchant_desk::cancel_one() {
 void merchant_desk::process_died(int incarnation) {
   for (std::size_t i = 0; i < intents_.size(); ++i) {
     auto& it = intents_[i];
-    if (!it.in_flight || it.incarnation != incarnation) continue;
-    it.in_flight = false;  // no answer will come: the merchant's request times out
+    if (it.in_flight == 0 || it.incarnation != incarnation) continue;
+    it.in_flight = 0;  // no answer will come: the merchant's requests time out
     env_.after(env_.rng.between(1000, 10'000), [this, i] { push(i); });
   }
 }
@@ -171,7 +175,8 @@ asio::awaitable<engine::callback_delivery> merchant_desk::endpoint(
 }
 
 bool merchant_desk::all_answered() const {
-  return std::ranges::all_of(intents_, [](const intent& it) { return it.settled && !it.in_flight; });
+  return std::ranges::all_of(intents_,
+                             [](const intent& it) { return it.settled && it.in_flight == 0; });
 }
 
 std::int64_t merchant_desk::acknowledged() const {

@@ -48,8 +48,8 @@ class merchant_desk {
   struct intent {
     engine::push_request request;
     std::string order_number;  // once answered 0000
-    bool in_flight = false;
-    int incarnation = 0;  // of the process the push in flight went to
+    int in_flight = 0;    // pushes sent and not answered (a blind retry may overlap the first)
+    int incarnation = 0;  // of the process the latest push went to
     bool settled = false;  // a definite answer: 0000 or a refusal
   };
   void push(std::size_t index);

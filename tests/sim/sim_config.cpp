@@ -34,6 +34,9 @@ engine::channel_config channel(std::string id, std::vector<carrier> carriers,
 engine::config make_config(prng& rng) {
   engine::config cfg;
   cfg.server.instance_id = 0;
+  // Small bounds, so that overload (1008, refused before any debit) and wait lines happen.
+  cfg.server.max_inflight_orders = static_cast<std::uint32_t>(rng.between(4, 64));
+  cfg.server.max_waiting_orders = static_cast<std::uint32_t>(rng.between(5, 100));
   cfg.callbacks.max_attempts = 5;
   cfg.callbacks.backoff_ms = {0, 2000, 10'000, 30'000, 60'000};
   cfg.callbacks.timeout_ms = 3000;
@@ -62,13 +65,14 @@ engine::fen_t initial_credit_fen(std::int64_t merchant_id, prng& rng) {
   return yuan * 100;
 }
 
-storage_faults hostile_storage() {
+storage_faults hostile_storage(prng& rng) {
+  // Each seed its own weather: from a calm Redis to one failing one call in twenty.
   storage_faults f;
-  f.delay_per_mille = 100;
-  f.delay_ms_max = 3000;
-  f.refuse_per_mille = 15;
-  f.lose_per_mille = 15;
-  f.read_fail_per_mille = 15;
+  f.delay_per_mille = static_cast<std::uint64_t>(rng.between(20, 200));
+  f.delay_ms_max = rng.between(100, 5000);
+  f.refuse_per_mille = static_cast<std::uint64_t>(rng.between(0, 50));
+  f.lose_per_mille = static_cast<std::uint64_t>(rng.between(0, 50));
+  f.read_fail_per_mille = static_cast<std::uint64_t>(rng.between(0, 50));
   return f;
 }
 

@@ -15,7 +15,7 @@ namespace topup::sim {
 engine::config make_config(prng& rng);
 /// What a merchant is credited at the start: enough for most of its orders, not all.
 engine::fen_t initial_credit_fen(std::int64_t merchant_id, prng& rng);
-/// The simulated Redis of the hostile phase.
-storage_faults hostile_storage();
+/// The simulated Redis of the hostile phase, drawn per seed.
+storage_faults hostile_storage(prng& rng);
 
 }  // namespace topup::sim

@@ -102,7 +102,7 @@ world::world(const run_options& o)
   arrivals_.assign(static_cast<std::size_t>(std::max<std::int64_t>(opts_.steps, 1)), 0);
   const auto arrival_steps = std::max<std::int64_t>(1, opts_.steps * 7 / 10);
   for (std::int64_t i = 0; i < opts_.orders; ++i) ++arrivals_[rng_.below(static_cast<std::uint64_t>(arrival_steps))];
-  for (auto n = rng_.between(1, 5); n > 0; --n)
+  for (auto n = rng_.between(1, 10); n > 0; --n)
     crash_at_.insert(rng_.between(opts_.steps / 20, std::max<std::int64_t>(opts_.steps - 1, 0)));
 }
 
@@ -152,10 +152,10 @@ void world::renotify_one() {
 void world::hostile_step(std::int64_t step) {
   for (int i = arrivals_[static_cast<std::size_t>(step)]; i > 0; --i) merchants_.new_order();
   if (crash_at_.contains(step) && node_) crash();
-  if (rng_.chance(5)) merchants_.blind_retry();
-  if (rng_.chance(5)) merchants_.cancel_one();
+  if (rng_.chance(8)) merchants_.blind_retry();
+  if (rng_.chance(8)) merchants_.cancel_one();
   if (rng_.chance(3)) suppliers_.send_stray_callback();
-  if (rng_.chance(1)) switch_channel();
+  if (rng_.chance(3)) switch_channel();
   if (rng_.chance(2)) renotify_one();
   if (rng_.chance(1)) {
     const auto& m = cfg_.merchants[rng_.below(cfg_.merchants.size())];
@@ -209,7 +209,7 @@ bool world::drain(std::int64_t first_step, std::int64_t& steps_run) {
 }
 
 run_result world::run() {
-  log_.set_faults(hostile_storage());
+  log_.set_faults(hostile_storage(rng_));
   start_process();
   run_result result;
   std::int64_t step = 0;
