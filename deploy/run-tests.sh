@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine: dependencies, build, then every CTest label
-# (unit, integration, e2e, fault, sim: its 2-minute random run included), then each libFuzzer target for 20 s (deploy/run-fuzz.sh, its
-# own clang tree), then the unit and integration suites under ASan + UBSan (deploy/run-asan.sh).
+# (unit, integration, e2e, fault, sim: its 2-minute random run included), then each libFuzzer
+# target for 20 s (deploy/run-fuzz.sh, its own clang tree), then the unit and integration suites
+# under ASan + UBSan (deploy/run-asan.sh).
 # Integration and e2e tests start their own redis-server on free loopback ports;
 # nothing needs to be running beforehand.
 set -euo pipefail

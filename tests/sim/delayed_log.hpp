@@ -48,6 +48,7 @@ class delayed_log final : public engine::order_log {
   /// A liar for sim.catches_liars: order steps (commit) answer success without being stored.
   void drop_commits(bool on) noexcept { drop_commits_ = on; }
 
+  // engine::order_log (the same overrides as memory_log's: both implement the interface)
   boost::asio::awaitable<boost::system::result<engine::accept_result>> accept(
       engine::order_record record, std::int64_t now_ms, engine::field_pairs match = {}) override;
   boost::asio::awaitable<boost::system::result<void>> commit(

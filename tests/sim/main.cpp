@@ -1,6 +1,6 @@
 // topup-sim: the real engine core under a seeded hostile world (tests/sim/README.md).
 //   topup-sim --seed N [--steps K] [--orders M] [--prefix P] [--verbose]   one run, its trace
-//   topup-sim --seeds A-B [--orders M]                        fixed seeds, a line each
+//   topup-sim --seeds A-B [--orders M] [--keep-going]         fixed seeds, a line each
 //   topup-sim --minutes M                                     random seeds for M minutes
 //   topup-sim --list-invariants
 // Options --liar double_delivery|drop_commits break the world on purpose (sim.catches_liars).
@@ -30,7 +30,7 @@ std::optional<std::int64_t> integer(std::string_view s) {
 
 int usage(std::string_view why) {
   fmt::print(stderr, "topup-sim: {}\nusage: topup-sim --seed N [--steps K] [--orders M] "
-                     "[--verbose] | --seeds A-B | --minutes M | --list-invariants "
+                     "[--verbose] | --seeds A-B [--keep-going] | --minutes M | --list-invariants "
                      "[--liar double_delivery|drop_commits] [--engine-log LEVEL]\n", why);
   return 2;
 }
@@ -42,12 +42,15 @@ int main(int argc, char** argv) {
   std::optional<std::pair<std::int64_t, std::int64_t>> seeds;
   std::optional<double> minutes;
   std::string engine_log = "off";
+  bool keep_going = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     const std::string_view value = i + 1 < argc ? std::string_view(argv[i + 1]) : std::string_view();
     auto number = [&]() -> std::optional<std::int64_t> { ++i; return integer(value); };
     if (arg == "--verbose") {
       options.level = trace::level::verbose;
+    } else if (arg == "--keep-going") {
+      keep_going = true;
     } else if (arg == "--list-invariants") {
       for (const auto& inv : invariant_catalogue()) fmt::print("{:<28} {}\n", inv.name, inv.says);
       return 0;
@@ -88,7 +91,7 @@ int main(int argc, char** argv) {
   // The engine's own logs would interleave with the trace (and carry wall-clock stamps).
   topup::set_log_level(engine_log);
   if (seeds) return run_seeds(static_cast<std::uint64_t>(seeds->first),
-                              static_cast<std::uint64_t>(seeds->second), options);
+                              static_cast<std::uint64_t>(seeds->second), options, keep_going);
   if (minutes) return run_for_minutes(*minutes, options);
   return run_one(options);
 }

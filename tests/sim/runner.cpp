@@ -51,15 +51,19 @@ void report_failure(const run_options& o, const run_result& r) {
   std::fflush(stdout);
 }
 
-/// Runs one seed without a trace; prints its summary line; on failure reports it. True if ok.
-bool run_quiet(const run_options& base, std::uint64_t seed) {
+/// Runs one seed without a trace; prints its summary line; on failure reports it (shrunk unless
+/// `shrink` is false). True if ok.
+bool run_quiet(const run_options& base, std::uint64_t seed, bool shrink = true) {
   run_options o = base;
   o.seed = seed;
   o.level = trace::level::off;
   const auto r = run_world(o);
   fmt::print("{}\n", summary(o, r));
+  if (r.failure && !shrink)
+    fmt::print("FAILED seed={} invariant={} step={}: {}\nrepro: {}\n", o.seed, r.failure->name,
+               r.failure->step, r.failure->detail, repro(o, o.prefix));
   std::fflush(stdout);
-  if (r.failure) report_failure(o, r);
+  if (r.failure && shrink) report_failure(o, r);
   return !r.failure;
 }
 
@@ -88,10 +92,16 @@ int run_one(const run_options& options) {
   return 1;
 }
 
-int run_seeds(std::uint64_t first, std::uint64_t last, const run_options& base) {
-  for (std::uint64_t seed = first; seed <= last; ++seed)
-    if (!run_quiet(base, seed)) return 1;
-  return 0;
+int run_seeds(std::uint64_t first, std::uint64_t last, const run_options& base,
+              bool keep_going) {
+  std::uint64_t failed = 0;
+  for (std::uint64_t seed = first; seed <= last; ++seed) {
+    if (run_quiet(base, seed, !keep_going)) continue;
+    if (!keep_going) return 1;
+    ++failed;
+  }
+  if (keep_going) fmt::print("{} of {} seeds failed\n", failed, last - first + 1);
+  return failed == 0 ? 0 : 1;
 }
 
 int run_for_minutes(double minutes, const run_options& base) {

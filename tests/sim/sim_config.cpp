@@ -37,9 +37,11 @@ engine::config make_config(prng& rng) {
   // Small bounds, so that overload (1008, refused before any debit) and wait lines happen.
   cfg.server.max_inflight_orders = static_cast<std::uint32_t>(rng.between(4, 64));
   cfg.server.max_waiting_orders = static_cast<std::uint32_t>(rng.between(5, 100));
-  cfg.callbacks.max_attempts = 5;
+  cfg.callbacks.max_attempts = static_cast<std::uint32_t>(rng.between(1, 6));
   cfg.callbacks.backoff_ms = {0, 2000, 10'000, 30'000, 60'000};
   cfg.callbacks.timeout_ms = 3000;
+  // Few deliveries out at once: callbacks turned away for want of room must be sent later.
+  cfg.callbacks.max_inflight = static_cast<std::uint32_t>(rng.between(1, 20));
   const std::int64_t ids[] = {1001, 1002, 1003};
   const std::int64_t rates_ppm[] = {995'000, 1'000'000, 980'000};
   for (std::size_t i = 0; i < 3; ++i) {
