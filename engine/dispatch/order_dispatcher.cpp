@@ -38,6 +38,9 @@ struct order_dispatcher::driven_order {
   std::optional<std::int64_t> park_until;     // set when the order is to wait parked
   bool unresolved = false;                    // listed for an operator (unknown_max_s passed)
   bool final_already = false;                 // final when adopted: no final hook
+  // A step of ours may have been applied with its answer lost: if the order is then found final,
+  // the final status may be ours, so the hook still fires.
+  bool maybe_applied = false;
   // What a supplier callback must name to count: the open attempt and its channel.
   std::string heard_attempt;
   std::string heard_channel;
@@ -311,6 +314,7 @@ asio::awaitable<void> order_dispatcher::drive(std::shared_ptr<driven_order> owne
     if (!step) continue;  // nothing stored this round
     if (!*step) {
       d.storage_backoff = std::chrono::milliseconds(100);
+      d.maybe_applied = false;
       if (d.unresolved && d.order.status != order_status::recharging) co_await clear_unresolved(d);
       continue;
     }
@@ -501,8 +505,13 @@ asio::awaitable<bool> order_dispatcher::recover_from(driven_order& d,
     const order_status was = d.order.status;
     const auto got = co_await take(d.order, store_.get(d.order.merchant_id, number));
     if (!got && d.order.status != was) d.known.reset();
+    // Made final by another step (a cancel, or a driver of the same order that ran from a newer
+    // record: an orphan sweep can adopt a record read just before its driver finished). That step
+    // fired its own final hook; ours would kick the callback and count the order twice.
+    if (!got && is_terminal(d.order.status) && !d.maybe_applied) d.final_already = true;
     co_return true;
   }
+  if (step == errc::outcome_unknown || step == errc::storage_protocol) d.maybe_applied = true;
   if (step == errc::order_not_found) {
     logger("engine")->error("shard={} order={} vanished from storage", shard_, number);
     co_return false;

@@ -253,11 +253,12 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 
   bool connected() const noexcept { return ready_; }
 
+  /// `resp`: one command in RESP (format_command).
   template <class Handler>
-  void submit(Handler handler, const std::vector<std::string>& args) {
+  void submit(Handler handler, const std::string& resp) {
     std::unique_ptr<pending_command> command(
         new pending_command_for<Handler>(std::move(handler), io_.get_executor()));
-    if (args.empty() || args.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    if (resp.empty()) {
       command.release()->complete(errc::internal, {});
       return;
     }
@@ -273,9 +274,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       command.release()->complete(errc::overloaded, {});
       return;
     }
-    const std::string formatted = format_command(args);
-    if (redisAsyncFormattedCommand(ac_, &impl::on_reply, command.get(), formatted.data(),
-                                   formatted.size()) != REDIS_OK) {
+    if (redisAsyncFormattedCommand(ac_, &impl::on_reply, command.get(), resp.data(),
+                                   resp.size()) != REDIS_OK) {
       // The context is disconnecting or being freed.
       command.release()->complete(errc::storage_unavailable, {});
       return;
@@ -547,17 +547,25 @@ bool connection::connected() const noexcept { return impl_->connected(); }
 
 boost::asio::awaitable<boost::system::result<reply>> connection::command(
     std::vector<std::string> args) {
+  if (args.empty()) co_return make_error_code(errc::internal);
+  std::string resp = format_command(args);
+  auto answer = co_await formatted_command(std::move(resp));
+  co_return answer;
+}
+
+boost::asio::awaitable<boost::system::result<reply>> connection::formatted_command(
+    std::string resp) {
   auto token = asio::as_tuple(asio::use_awaitable);
   const auto started = std::chrono::steady_clock::now();
   // The connection may be gone when this frame resumes (its pending commands fail then), so
   // nothing of `this` is touched after the co_await: the observer travels in the frame.
   auto observer = latency_observer_;
-  // The initiation runs while this frame is suspended in the co_await, so `args` outlives it.
+  // The initiation runs while this frame is suspended in the co_await, so `resp` outlives it.
   auto [ec, r] = co_await asio::async_initiate<decltype(token), void(error_code, reply)>(
-      [](auto handler, std::shared_ptr<impl> state, const std::vector<std::string>* command) {
+      [](auto handler, std::shared_ptr<impl> state, const std::string* command) {
         state->submit(std::move(handler), *command);
       },
-      token, impl_, &args);
+      token, impl_, &resp);
   if (observer)
     observer(std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started));

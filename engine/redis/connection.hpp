@@ -62,6 +62,9 @@ class connection {
   /// reply of kind::error, not an error_code; the error_code is for "no reply": not connected,
   /// dropped while pending (outcome_unknown), or over max_pending (overloaded).
   boost::asio::awaitable<boost::system::result<reply>> command(std::vector<std::string> args);
+  /// The same for a command already in RESP (format_command): a caller that may send it twice
+  /// keeps one string, not a copy of every word.
+  boost::asio::awaitable<boost::system::result<reply>> formatted_command(std::string resp);
 
 
  private:

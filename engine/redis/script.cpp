@@ -1,32 +1,14 @@
 #include "engine/redis/script.hpp"
 
-#include <openssl/evp.h>
-
-#include <stdexcept>
 #include <string_view>
 #include <utility>
 
+#include "engine/redis/command.hpp"
+#include "engine/support/digest.hpp"
 #include "engine/support/errc.hpp"
 
 namespace topup::engine::redis {
 namespace {
-
-// The name Redis gives a script: the lower-case hex SHA1 of its source.
-std::string sha1_hex(const std::string& text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha1(), nullptr) != 1) {
-    throw std::runtime_error("EVP_Digest(sha1) failed");  // no SHA1 in this OpenSSL: a setup bug
-  }
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * length);
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(k_hex[digest[i] >> 4]);
-    out.push_back(k_hex[digest[i] & 0x0f]);
-  }
-  return out;
-}
 
 bool is_noscript(const reply& r) {
   return r.is_error() && std::string_view(r.str).starts_with("NOSCRIPT");
@@ -34,6 +16,7 @@ bool is_noscript(const reply& r) {
 
 }  // namespace
 
+// Redis names a script by the lower-case hex SHA-1 of its source.
 script::script(std::string source) : source_(std::move(source)), sha1_(sha1_hex(source_)) {}
 
 boost::asio::awaitable<boost::system::result<reply>> script::run(
@@ -46,7 +29,11 @@ boost::asio::awaitable<boost::system::result<reply>> script::run(
   for (auto& k : keys) command.push_back(std::move(k));
   for (auto& a : args) command.push_back(std::move(a));
 
-  auto first = co_await conn.command(command);
+  // Formatted once: a NOSCRIPT answer sends the same bytes again after the load.
+  const std::string resp = format_command(command);
+  command.clear();
+  std::string send = resp;
+  auto first = co_await conn.formatted_command(std::move(send));
   if (!first || !is_noscript(*first)) co_return first;
 
   // The server lost its script cache (restart, failover, SCRIPT FLUSH): load and retry once.
@@ -56,7 +43,9 @@ boost::asio::awaitable<boost::system::result<reply>> script::run(
   if (!loaded) co_return loaded.error();
   if (loaded->is_error()) co_return loaded;
   if (loaded->str != sha1_) co_return make_error_code(errc::storage_protocol);
-  co_return co_await conn.command(std::move(command));
+  std::string again = resp;
+  auto second = co_await conn.formatted_command(std::move(again));
+  co_return second;
 }
 
 }  // namespace topup::engine::redis

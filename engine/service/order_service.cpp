@@ -1,12 +1,11 @@
 #include "engine/service/order_service.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <array>
 
 #include "engine/support/assert.hpp"
 #include "engine/support/clock.hpp"
+#include "engine/support/digest.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/order/failure_reason.hpp"
 #include "engine/order/money.hpp"
@@ -27,19 +26,6 @@ class inflight_guard {
  private:
   std::size_t& counter_;
 };
-
-std::string hex_sha1(std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int len = 0;
-  TOPUP_ASSERT(EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_sha1(), nullptr) == 1);
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out(len * 2, '0');
-  for (unsigned i = 0; i < len; ++i) {
-    out[2 * i] = k_hex[digest[i] >> 4];
-    out[2 * i + 1] = k_hex[digest[i] & 0xf];
-  }
-  return out;
-}
 
 /// A read whose answer was lost changed nothing: plain "storage unavailable" (5000), not the
 /// "maybe applied" of a write (5002).
@@ -82,7 +68,7 @@ std::string order_service::fingerprint(const push_request& r) {
   add(r.notify_url);
   add(!r.change ? "" : *r.change ? "1" : "0");
   add(r.source);
-  return hex_sha1(joined);
+  return sha1_hex(joined);
 }
 
 std::string order_service::next_order_number(std::int64_t merchant_id, std::int64_t now_ms) {
@@ -225,6 +211,9 @@ boost::asio::awaitable<boost::system::result<order_record>> order_service::cance
   // wait for the owner's next scan.
   if (refunded && !refunded->notify_url.empty())
     kicker_.kick(refunded->order_number, refunded->merchant_id);
+  // Counted here: the cancel made it final (a driver that meets it afterwards counts nothing).
+  if (refunded && metrics_)
+    bump(metrics_->orders_finished[static_cast<std::size_t>(to_int(order_status::refunded))]);
   co_return refunded;
 }
 

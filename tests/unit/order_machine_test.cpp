@@ -317,6 +317,43 @@ TEST_F(OrderMachine, AStepAppliedWithItsAnswerLostIsFollowedNotRepeated) {
   EXPECT_EQ(finals[number], 1);
 }
 
+TEST_F(OrderMachine, AFinalStepAppliedWithItsAnswerLostStillFiresTheHookOnce) {
+  build();
+  world.script["A"] = {act::accept_succeed};
+  const auto number = push(true);
+  pass(100ms);
+  ASSERT_EQ(status(number), order_status::recharging);
+  log.fail_writes(errc::outcome_unknown, 1);  // 1->2 is stored, its answer lost
+  ASSERT_TRUE(settle(number, 1min));
+  EXPECT_EQ(status(number), order_status::success);
+  EXPECT_EQ(finals[number], 1);  // the final status is ours: the callback is kicked, once
+}
+
+// An orphan sweep (after an accept Redis answered oddly) can read an order's record just before
+// its driver finishes and adopt it after: the second driver, on a stale record, must move nothing
+// and fire no second final hook (found by topup-sim, seed 31: the callback kicked and the order
+// counted twice).
+TEST_F(OrderMachine, AStaleRecordAdoptedAfterItsDriverFinishedMovesNothingAndFiresNoHook) {
+  build();
+  world.script["A"] = {act::accept_succeed};
+  const auto number = push(true);
+  pass(100ms);
+  const order_record stale = now(number);
+  ASSERT_EQ(stale.status, order_status::recharging);
+  ASSERT_TRUE(settle(number, 1min));
+  ASSERT_EQ(finals[number], 1);
+  const auto writes = log.writes();
+
+  dispatcher->adopt(stale);
+  ASSERT_TRUE(dispatcher->driving(number));
+  ASSERT_TRUE(settle(number, 1min));
+  EXPECT_EQ(status(number), order_status::success);
+  EXPECT_EQ(finals[number], 1);
+  EXPECT_EQ(log.writes(), writes + 1);  // its one compare-and-set, refused as stale
+  EXPECT_EQ(world.deliveries, 1);
+  EXPECT_EQ(balance(), k_start - k_cost);
+}
+
 TEST_F(OrderMachine, NoFinalAnswerPastUnknownMaxIsListedForAnOperatorUntilItSettles) {
   cfg.channels[0].unknown_max_s = 600;
   cfg.channels[0].query_interval_ms = 60000;
