@@ -156,15 +156,15 @@ asio::awaitable<engine::callback_delivery> merchant_desk::endpoint(
   for (const auto& m : env_.cfg.merchants)
     if (url.find(fmt::format("//m{}.", m.id)) != std::string::npos) merchant_id = m.id;
   const bool ack = acknowledges(merchant_id);
-  const auto timeout = static_cast<std::int64_t>(env_.cfg.callbacks.timeout_ms);
-  const auto delay = env_.rng.chance(50) ? timeout : env_.rng.between(1, 300);
+  const auto timeout_ms = static_cast<std::int64_t>(env_.cfg.callbacks.timeout_ms);
+  const auto delay_ms = env_.rng.chance(50) ? timeout_ms : env_.rng.between(1, 300);
   env_.out.line("m{} endpoint gets {} status {}: {}", merchant_id, number, status,
-                delay >= timeout ? "hangs" : ack ? "success" : "fail");
-  env_.checks.merchant_called(number, merchant_id, status, ack && delay < timeout);
+                delay_ms >= timeout_ms ? "hangs" : ack ? "success" : "fail");
+  env_.checks.merchant_called(number, merchant_id, status, ack && delay_ms < timeout_ms);
   engine::callback_delivery d;
-  engine::timer wait(co_await asio::this_coro::executor, std::chrono::milliseconds(delay));
+  engine::timer wait(co_await asio::this_coro::executor, std::chrono::milliseconds(delay_ms));
   co_await wait.async_wait(asio::use_awaitable);
-  if (delay >= timeout) {
+  if (delay_ms >= timeout_ms) {
     d.error = "timeout";  // the merchant may have taken it; topupd cannot know
     co_return d;
   }

@@ -55,9 +55,9 @@ supplier_plan supplier_desk::draw_plan() {
 }
 
 std::int64_t supplier_desk::draw_answer_delay(const engine::channel_config& channel) {
-  const auto timeout = static_cast<std::int64_t>(channel.timeout_ms);
-  if (!env_.honest && env_.rng.chance(80)) return timeout + env_.rng.between(1, 5000);
-  return env_.rng.chance(100) ? env_.rng.between(300, timeout - 1) : env_.rng.between(5, 300);
+  const auto timeout_ms = static_cast<std::int64_t>(channel.timeout_ms);
+  if (!env_.honest && env_.rng.chance(80)) return timeout_ms + env_.rng.between(1, 5000);
+  return env_.rng.chance(100) ? env_.rng.between(300, timeout_ms - 1) : env_.rng.between(5, 300);
 }
 
 std::string supplier_desk::open_attempt_of(const std::string& order_number,
@@ -94,7 +94,7 @@ supplier_desk::answer supplier_desk::submit(const engine::channel_config& channe
                 plan_name(book.plan));
 
   answer a{{attempt_outcome::accepted, ""}, draw_answer_delay(channel)};
-  const auto timeout = static_cast<std::int64_t>(channel.timeout_ms);
+  const auto timeout_ms = static_cast<std::int64_t>(channel.timeout_ms);
   switch (book.plan) {
     case supplier_plan::refuse:
       a.result = {attempt_outcome::refused, "refused"};
@@ -114,22 +114,22 @@ supplier_desk::answer supplier_desk::submit(const engine::channel_config& channe
     case supplier_plan::timeout_placed:
       place(id);
       settle_at(id, env_.rng.between(1000, 2 * k_minute_ms));
-      a.delay_ms = timeout + env_.rng.between(1, 3000);
+      a.delay_ms = timeout_ms + env_.rng.between(1, 3000);
       return a;
     case supplier_plan::late_placed: {
       // Within the contract: placed before the push is unknown_grace_ms old, less one timeout
       // (the longest a "not found" can take to reach the engine).
-      const auto latest = static_cast<std::int64_t>(channel.unknown_grace_ms) - timeout - 1;
+      const auto latest_ms = static_cast<std::int64_t>(channel.unknown_grace_ms) - timeout_ms - 1;
       book.will_place = true;
-      env_.after(env_.rng.between(1, std::max<std::int64_t>(1, latest)), [this, id] {
+      env_.after(env_.rng.between(1, std::max<std::int64_t>(1, latest_ms)), [this, id] {
         place(id);
         settle_at(id, env_.rng.between(500, 30'000));
       });
-      a.delay_ms = timeout + env_.rng.between(1, 3000);
+      a.delay_ms = timeout_ms + env_.rng.between(1, 3000);
       return a;
     }
     case supplier_plan::lost:
-      a.delay_ms = timeout + env_.rng.between(1, 3000);
+      a.delay_ms = timeout_ms + env_.rng.between(1, 3000);
       return a;
     case supplier_plan::garbage:
       place(id);
@@ -199,9 +199,9 @@ void supplier_desk::tell_engine(const std::string& attempt_id, const attempt_boo
   const auto r = env_.rng.below(100);
   const int copies = r < 20 ? 0 : r < 70 ? 1 : r < 90 ? 2 : 3;
   for (int i = 0; i < copies; ++i) {
-    const auto delay = env_.rng.chance(100) ? env_.rng.between(k_minute_ms, 10 * k_minute_ms)
-                                            : env_.rng.between(0, 30'000);
-    send(b.channel, attempt_id, outcome, delay, 3);
+    const auto delay_ms = env_.rng.chance(100) ? env_.rng.between(k_minute_ms, 10 * k_minute_ms)
+                                               : env_.rng.between(0, 30'000);
+    send(b.channel, attempt_id, outcome, delay_ms, 3);
   }
 }
 
@@ -240,10 +240,10 @@ void supplier_desk::send_stray_callback() {
 }
 
 asio::awaitable<attempt_result> sim_adapter::in_time(supplier_desk::answer a) {
-  const auto timeout = static_cast<std::int64_t>(config_.timeout_ms);
-  const bool late = a.delay_ms >= timeout;
+  const auto timeout_ms = static_cast<std::int64_t>(config_.timeout_ms);
+  const bool late = a.delay_ms >= timeout_ms;
   engine::timer wait(co_await asio::this_coro::executor,
-                     std::chrono::milliseconds(late ? timeout : a.delay_ms));
+                     std::chrono::milliseconds(late ? timeout_ms : a.delay_ms));
   co_await wait.async_wait(asio::use_awaitable);
   if (late) co_return attempt_result{attempt_outcome::unknown, "timeout"};
   co_return a.result;

@@ -199,8 +199,8 @@ bool world::drain(std::int64_t first_step, std::int64_t& steps_run) {
     out_.line("operator enables channel {}", id);
   }
   disabled_.clear();
-  const std::int64_t until = clock_.wall_ms() + k_drain_limit_ms;
-  for (std::int64_t step = first_step; clock_.wall_ms() < until; ++step) {
+  const std::int64_t until_ms = clock_.wall_ms() + k_drain_limit_ms;
+  for (std::int64_t step = first_step; clock_.wall_ms() < until_ms; ++step) {
     ++steps_run;
     if (!tick(step, k_drain_step_ms)) return true;
     if ((step - first_step) % 20 == 0 && settled()) return true;
