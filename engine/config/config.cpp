@@ -512,6 +512,7 @@ void read_merchant(const object_fields& f, const std::vector<merchant_config>& e
   read_integer(f, "slow_deadline_s", 1, 30 * 86400, out.slow_deadline_s);
   read_integer(f, "fast_deadline_s", 1, 30 * 86400, out.fast_deadline_s);
   read_flag(f, "enabled", out.enabled);
+  read_flag(f, "sandbox", out.sandbox);
 }
 
 bool is_channel_id(std::string_view id) {

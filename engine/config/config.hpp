@@ -114,7 +114,13 @@ struct merchant_config {
   /// 1..2592000: how long a fast order may wait in 6 for a channel with capacity or health.
   std::uint32_t fast_deadline_s = 60;
   bool enabled = true;
+  /// A test merchant (spec §3.8): its orders go only to simulated channels, whatever `source`.
+  bool sandbox = false;
 };
+
+/// The channel kind that simulates a supplier in-process (channels/sim): the only kind a sandbox
+/// merchant's orders may reach.
+inline constexpr std::string_view k_simulated_kind = "sim";
 
 /// One entry of `channels`: the fields every kind has. Kind-specific fields stay in `raw_json`
 /// and are checked by the kind validator (channels/channel_kinds.hpp).
@@ -134,6 +140,9 @@ struct channel_config {
   bool enabled = true;
   /// The channel's whole JSON object, re-serialized (minified), for kind-specific fields.
   std::string raw_json;
+
+  /// An in-process simulated supplier (kind `sim`): no top-up reaches a carrier through it.
+  bool simulated() const noexcept { return kind == k_simulated_kind; }
 };
 
 /// The whole validated configuration; immutable once the server runs.

@@ -103,7 +103,7 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
   if (request.money_yuan <= 0 || !catalogue_.amount_served(request.money_yuan))
     co_return co_await refuse_unless_repeat(request, errc::unsupported_amount);
   if (!catalogue_.order_served(*carrier_of, request.money_yuan, request.recharge_type,
-                               request.source))
+                               request.source, request.merchant->sandbox))
     co_return co_await refuse_unless_repeat(request, errc::no_channel);
 
   const bool change = request.change.value_or(request.merchant->default_change);
@@ -122,6 +122,7 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
   record.notify_url = request.notify_url;
   record.change = change;
   record.source = request.source;
+  record.sandbox = request.merchant->sandbox;
   record.fingerprint = fingerprint(request);
   record.cost_fen = cost_fen;
   record.status = order_status::waiting;

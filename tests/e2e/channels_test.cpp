@@ -579,6 +579,48 @@ TEST_F(Channels, AdminDisableRoutesToNextChannelAndEnableRestores) {
   EXPECT_EQ(unknown.code, "2005") << unknown.raw;
 }
 
+// A sandbox merchant (spec §3.8) next to a real supplier that is cheaper: its orders go to the
+// sim channel only, on every shard; naming the supplier as `source` is 2005 and costs nothing;
+// the supplier receives nothing at all.
+TEST_F(Channels, SandboxMerchantNeverReachesARealSupplier) {
+  json::object sim = topupd_config(0, 0, k_shards).json.at("channels").as_array().at(0).as_object();
+  const std::vector<json::object> channels = {up1_->wikeyun_channel("up1", 0.97), sim};
+  auto sandboxed = [&](int port) {
+    auto cfg = config_for(port, "sandbox", channels);
+    cfg.json["merchants"].as_array()[0].as_object()["sandbox"] = true;
+    return cfg;
+  };
+  topupd_process topupd;
+  const int port = start_on_free_port(topupd, sandboxed);
+  http_client admin(port);
+  const auto token = sandboxed(port).admin_token();
+  api_answer credited;
+  const auto deadline = clock_type::now() + 5s;
+  do {
+    credited = admin_credit(admin, token, k_merchant, "10000", "grant-sandbox");
+  } while ((credited.code == "5000" || credited.code == "5002") && clock_type::now() < deadline);
+  ASSERT_EQ(credited.code, "0000") << credited.raw;
+  const auto placed = up1_->placed();
+
+  merchant_client m(port, "k1", "s3cret");
+  auto pinned = m.push("sandbox-pinned", k_mobile, 100, {{"source", "up1"}});
+  EXPECT_EQ(pinned.code, "2005") << pinned.raw;
+  EXPECT_EQ(m.balance_fen(), k_credit_fen);
+
+  const auto orders = push_on_every_shard(port, "sandbox", 2, "2", "sim1", {{"change", "1"}});
+  long long want = k_credit_fen;
+  for (const auto& o : orders) {
+    auto a = wait_final(m, o.number);
+    EXPECT_EQ(text(a.data, "status"), "2") << o.order_no << ": " << a.raw;
+    want -= cost_fen(o.money);
+  }
+  std::this_thread::sleep_for(300ms);  // a placement at up1 would have been delivered by now
+  for (const auto& o : orders) EXPECT_EQ(up1_->deliveries(o.number), 0u) << o.order_no;
+  EXPECT_EQ(up1_->placed(), placed);
+  EXPECT_EQ(m.balance_fen(), want);  // debited like any merchant
+  if (HasFailure()) ADD_FAILURE() << "topupd log tail:\n" << topupd.log_tail();
+}
+
 TEST_F(Channels, DisabledChannelStaysDisabledAcrossARestart) {
   topupd_process topupd;
   auto cfg = start_topupd(topupd, two_channels(), "persist");

@@ -280,6 +280,13 @@ TEST(ConfigParse, BooleansAcceptZeroAndOne) {
   EXPECT_FALSE(accepted(mutated("/channels/1/enabled", "false")).channels[1].enabled);
 }
 
+TEST(ConfigParse, SandboxIsAMerchantFlagOffByDefault) {
+  EXPECT_FALSE(accepted(k_base_config).merchants[0].sandbox);
+  EXPECT_TRUE(accepted(mutated("/merchants/0/sandbox", "true")).merchants[0].sandbox);
+  const config c = accepted(k_base_config);
+  for (const auto& ch : c.channels) EXPECT_EQ(ch.simulated(), ch.kind == "sim") << ch.id;
+}
+
 TEST(ConfigParse, ChannelsMayBeEmpty) {
   EXPECT_TRUE(accepted(mutated("/channels", "[]")).channels.empty());
   EXPECT_TRUE(accepted(mutated("/channels", std::nullopt)).channels.empty());
@@ -579,6 +586,7 @@ const broken_case k_broken_cases[] = {
      "merchants[0].default_change: must be true, false, 0 or 1"},
     {"/merchants/0/default_change", R"("1")",
      "merchants[0].default_change: must be true, false, 0 or 1"},
+    {"/merchants/0/sandbox", R"("yes")", "merchants[0].sandbox: must be true, false, 0 or 1"},
     {"/merchants/0/allowed_ips", R"("10.0.0.1")",
      "merchants[0].allowed_ips: must be an array of IP addresses or CIDR networks"},
     {"/merchants/0/allowed_ips", "[5]", "merchants[0].allowed_ips[0]: must be a string"},

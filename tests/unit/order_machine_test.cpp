@@ -354,6 +354,53 @@ TEST_F(OrderMachine, AStaleRecordAdoptedAfterItsDriverFinishedMovesNothingAndFir
   EXPECT_EQ(balance(), k_start - k_cost);
 }
 
+// Sandbox merchants (spec §3.8): channel B is the simulated one, A (cheaper) a real supplier.
+TEST_F(OrderMachine, ASandboxOrderGoesOnlyToSimulatedChannelsAndNeverFailsOverToARealOne) {
+  cfg.merchants[0].sandbox = true;
+  cfg.channels[1].kind = "sim";
+  build();
+  world.script["B"] = {act::fail};
+  const auto number = push(true);
+  ASSERT_TRUE(settle(number, 1min));
+  EXPECT_EQ(status(number), order_status::refunded);  // B failed; A would have been next
+  EXPECT_TRUE(now(number).sandbox);
+  EXPECT_EQ(world.submits["A"], 0);
+  EXPECT_EQ(world.submits["B"], 1);
+  EXPECT_EQ(balance(), k_start);
+
+  world.script["B"] = {act::succeed};
+  const auto delivered = push(true);
+  ASSERT_TRUE(settle(delivered, 1min));
+  EXPECT_EQ(status(delivered), order_status::success);
+  EXPECT_EQ(balance(), k_start - k_cost);  // debited like any merchant
+  EXPECT_EQ(world.submits["A"], 0);
+}
+
+TEST_F(OrderMachine, ASandboxOrderNamingARealChannelIsNoChannelAndCostsNothing) {
+  cfg.merchants[0].sandbox = true;
+  cfg.channels[1].kind = "sim";
+  build();
+  push_request r;
+  r.merchant = &cfg.merchants[0];
+  r.store_id = "s1";
+  r.mobile = "13800138000";
+  r.order_no = "real-source";
+  r.money_yuan = 100;
+  r.source = "A";
+  auto refused = run(service->push(r));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::no_channel);  // 2005
+  EXPECT_EQ(log.writes(), 0u);
+  EXPECT_EQ(balance(), k_start);
+  EXPECT_EQ(world.submits["A"], 0);
+  // The same order from a merchant that is not a sandbox goes to A.
+  cfg.merchants[0].sandbox = false;
+  auto taken = run(service->push(r));
+  ASSERT_TRUE(taken);
+  ASSERT_TRUE(settle(taken->order_number, 1min));
+  EXPECT_EQ(world.submits["A"], 1);
+}
+
 TEST_F(OrderMachine, NoFinalAnswerPastUnknownMaxIsListedForAnOperatorUntilItSettles) {
   cfg.channels[0].unknown_max_s = 600;
   cfg.channels[0].query_interval_ms = 60000;
