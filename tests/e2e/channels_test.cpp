@@ -621,6 +621,36 @@ TEST_F(Channels, SandboxMerchantNeverReachesARealSupplier) {
   if (HasFailure()) ADD_FAILURE() << "topupd log tail:\n" << topupd.log_tail();
 }
 
+// Spec §8: logs show mobile numbers masked. topupd runs at debug, its most talkative, through
+// orders that log the number (each submit at debug) and supplier answers that are logged whole
+// (a malformed answer, a 500); its whole log then holds the masked number and never the full one.
+TEST_F(Channels, LogsShowMobileNumbersOnlyMasked) {
+  auto talkative = [&](int port) {
+    auto cfg = config_for(port, "masked", two_channels());
+    cfg.json["server"].as_object()["log_level"] = "debug";
+    return cfg;
+  };
+  topupd_process topupd;
+  const int port = start_on_free_port(topupd, talkative);
+  http_client admin(port);
+  api_answer credited;
+  const auto deadline = clock_type::now() + 5s;
+  do {
+    credited = admin_credit(admin, talkative(port).admin_token(), k_merchant, "10000", "grant-m");
+  } while ((credited.code == "5000" || credited.code == "5002") && clock_type::now() < deadline);
+  ASSERT_EQ(credited.code, "0000") << credited.raw;
+  merchant_client m(port, "k1", "s3cret");
+  for (const char* mode : {"succeed", "malformed", "http500"}) {
+    up1_->set_mode(mode);
+    const auto number = push(port, std::string("masked-") + mode, 100);
+    ASSERT_FALSE(number.empty());
+    wait_final(m, number);
+  }
+  const std::string log = topupd.log_tail(1 << 24);
+  EXPECT_EQ(log.find(k_mobile), std::string::npos) << log;
+  EXPECT_NE(log.find("138****8000"), std::string::npos) << log;
+}
+
 TEST_F(Channels, DisabledChannelStaysDisabledAcrossARestart) {
   topupd_process topupd;
   auto cfg = start_topupd(topupd, two_channels(), "persist");
