@@ -6,6 +6,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -76,7 +77,7 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
   auto seg = segments(path);
 
   // Route first (404/405 are not secrets), then authenticate.
-  enum class route { credit, order_get, order_notify, channel_switch } which;
+  enum class route { credit, order_get, order_notify, channel_switch, blacklist } which;
   http::verb wanted;
   if (seg.size() == 3 && seg[0] == "merchants" && seg[2] == "credit") {
     which = route::credit, wanted = http::verb::post;
@@ -86,6 +87,8 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
     which = route::order_notify, wanted = http::verb::post;
   } else if (seg.size() == 3 && seg[0] == "channels" && (seg[2] == "disable" || seg[2] == "enable")) {
     which = route::channel_switch, wanted = http::verb::post;
+  } else if (seg.size() == 2 && seg[0] == "risk" && seg[1] == "blacklist") {
+    which = route::blacklist, wanted = method == http::verb::get ? http::verb::get : http::verb::post;
   } else {
     co_return fail(protocol::errc::not_found);
   }
@@ -175,6 +178,35 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
       data["order_number"] = order_number;
       data["cb_status"] = "pending";
       co_return success_answer("已重新通知", std::move(data), version, keep_alive);
+    }
+    case route::blacklist: {
+      if (method == http::verb::get) {
+        auto read = co_await ctx_.store.blacklist();
+        if (!read) co_return fail(read.error());
+        std::sort(read->mobiles.begin(), read->mobiles.end());
+        boost::json::array mobiles;
+        for (auto& m : read->mobiles) mobiles.emplace_back(std::move(m));
+        boost::json::object data;
+        data["mobiles"] = std::move(mobiles);
+        data["version"] = read->version;
+        co_return success_answer("获取成功", std::move(data), version, keep_alive);
+      }
+      auto params = decode_form(query, request.message.body());
+      if (!params) co_return fail(protocol::errc::bad_param, bad_param_msg(params.error().key));
+      const std::string* mobile = params->find("mobile");
+      const std::string* action = params->find("action");
+      if (!mobile) co_return fail(protocol::errc::bad_param, bad_param_msg("mobile"));
+      if (!action || (*action != "add" && *action != "remove"))
+        co_return fail(protocol::errc::bad_param, bad_param_msg("action"));
+      const bool add = *action == "add";
+      auto changed = co_await ctx_.operations.change_blacklist(*mobile, add);
+      if (!changed) co_return fail(changed.error());
+      boost::json::object data;
+      data["mobile"] = *mobile;
+      data["action"] = *action;
+      data["version"] = *changed;
+      co_return success_answer(add ? "已加入黑名单" : "已移出黑名单", std::move(data), version,
+                               keep_alive);
     }
     case route::channel_switch: {
       const std::string id(seg[1]);

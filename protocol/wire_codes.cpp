@@ -50,6 +50,8 @@ wire_answer engine_answer(engine::errc e) noexcept {
     // A fenced instance writes nothing and stops: the same promise as 5000.
     case errc::fenced: return {"5000", 503, "服务暂不可用，请重试"};
     case errc::range_too_wide: return {"1001", 200, "时间范围内订单过多，请缩小时间范围"};
+    // Which kind of rule, never its threshold (spec §3.8).
+    case errc::risk_blacklisted: return {"2008", 200, "风控拒绝：号码在黑名单中"};
     case errc::overloaded: return {"1008", 429, "请求过于频繁"};
     // The accept may have been applied: the merchant learns its outcome by retrying the same
     // request (idempotent), never by placing a new one.

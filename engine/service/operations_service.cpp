@@ -1,5 +1,6 @@
 #include "engine/service/operations_service.hpp"
 
+#include "engine/order/carrier.hpp"
 #include "engine/order/order_number.hpp"
 #include "engine/support/errc.hpp"
 
@@ -42,6 +43,12 @@ boost::asio::awaitable<boost::system::result<void>> operations_service::switch_c
   if (!saved) co_return saved.error();
   switchboard_.set_enabled_everywhere(std::move(channel_id), enabled);
   co_return boost::system::result<void>{};
+}
+
+boost::asio::awaitable<boost::system::result<std::int64_t>> operations_service::change_blacklist(
+    std::string mobile, bool add) {
+  if (!detect_carrier(mobile)) co_return errc::invalid_mobile;
+  co_return co_await store_.change_blacklist(std::move(mobile), add);
 }
 
 }  // namespace topup::engine

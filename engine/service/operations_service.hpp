@@ -44,6 +44,13 @@ class operations_service {
   boost::asio::awaitable<boost::system::result<void>> switch_channel(std::string channel_id,
                                                                      bool enabled);
 
+  /// Adds a mobile number to the blacklist or removes it (spec §7): stored, with the version
+  /// every shard of every instance polls (within a second). Errors: invalid_mobile (not a
+  /// number of any carrier's segments), storage errors (the operator sends it again: both
+  /// steps are idempotent). Answers the list's new version.
+  boost::asio::awaitable<boost::system::result<std::int64_t>> change_blacklist(std::string mobile,
+                                                                               bool add);
+
  private:
   order_store& store_;
   callback_store& callbacks_;

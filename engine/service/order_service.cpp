@@ -39,7 +39,8 @@ boost::system::result<T> read_result(boost::system::result<T> r) {
 
 order_service::order_service(const config& cfg, order_log& store, channel_catalogue& catalogue,
                              order_dispatcher* dispatcher, callback_kicker& kicker,
-                             shard_metrics* metrics, unsigned shard, const engine::clock& clock)
+                             shard_metrics* metrics, unsigned shard, const engine::clock& clock,
+                             const blacklist* refused_numbers)
     : config_(cfg),
       store_(store),
       catalogue_(catalogue),
@@ -47,7 +48,8 @@ order_service::order_service(const config& cfg, order_log& store, channel_catalo
       clock_(clock),
       dispatcher_(dispatcher),
       kicker_(kicker),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      blacklist_(refused_numbers) {}
 
 std::string order_service::fingerprint(const push_request& r) {
   // Unit separators keep field boundaries unambiguous (no field may contain 0x1f: the form
@@ -105,6 +107,14 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
   if (!catalogue_.order_served(*carrier_of, request.money_yuan, request.recharge_type,
                                request.source, request.merchant->sandbox))
     co_return co_await refuse_unless_repeat(request, errc::no_channel);
+  // Risk control, last of the checks and before any debit (spec §3.8); a repeat of an order
+  // accepted before the number was listed still gets that order.
+  if (blacklist_ && blacklist_->contains(request.mobile)) {
+    auto answer = co_await refuse_unless_repeat(request, errc::risk_blacklisted);
+    if (!answer && answer.error() == errc::risk_blacklisted && metrics_)
+      bump(metrics_->risk_refusals[k_risk_blacklist]);
+    co_return answer;
+  }
 
   const bool change = request.change.value_or(request.merchant->default_change);
   const fen_t face_fen = request.money_yuan * 100;

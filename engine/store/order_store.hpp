@@ -103,6 +103,21 @@ class order_store final : public order_log {
                                                                       fen_t amount_fen,
                                                                       std::int64_t now_ms);
 
+  /// The mobile numbers operators blacklisted (spec §3.8, §7): the set `<prefix>:risk:blacklist`
+  /// and its version `<prefix>:risk:blacklist:v`, counted up by every change, which instances
+  /// poll to know when to read the set again.
+  struct blacklist_read {
+    std::int64_t version = 0;
+    std::vector<std::string> mobiles;
+  };
+  boost::asio::awaitable<boost::system::result<std::int64_t>> blacklist_version();
+  /// The version first, then the set: a change in between is seen by the next version poll.
+  boost::asio::awaitable<boost::system::result<blacklist_read>> blacklist();
+  /// Adds or removes a number, then counts the version up (both idempotent to repeat: an
+  /// operator who sees an error sends the same change again). Answers the new version.
+  boost::asio::awaitable<boost::system::result<std::int64_t>> change_blacklist(std::string mobile,
+                                                                               bool add);
+
   /// Channels an operator disabled (admin API), kept in `<prefix>:channels:disabled` so that a
   /// restart does not route to them again.
   boost::asio::awaitable<boost::system::result<std::vector<std::string>>> disabled_channels();

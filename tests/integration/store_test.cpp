@@ -1897,6 +1897,26 @@ TEST_F(StoreFencing, BeforeTheEpochIsTakenWritesAreUnavailableWithoutARoundTrip)
 
 // ------------------------------------------------------------------------------------- reads
 
+TEST_F(StoreReads, TheBlacklistCountsItsVersionUpWithEveryChangeAndReadsWhole) {
+  EXPECT_EQ(*run(store_->blacklist_version()), 0);  // never changed
+  EXPECT_TRUE(run(store_->blacklist())->mobiles.empty());
+  EXPECT_EQ(*run(store_->change_blacklist("13800138000", true)), 1);
+  EXPECT_EQ(*run(store_->change_blacklist("18600001111", true)), 2);
+  EXPECT_EQ(*run(store_->change_blacklist("13800138000", true)), 3);  // a repeat: still counted
+  auto read = run(store_->blacklist());
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->version, 3);
+  std::sort(read->mobiles.begin(), read->mobiles.end());
+  EXPECT_EQ(read->mobiles, (std::vector<std::string>{"13800138000", "18600001111"}));
+  EXPECT_EQ(*run(store_->change_blacklist("13800138000", false)), 4);
+  EXPECT_EQ(run(store_->blacklist())->mobiles, (std::vector<std::string>{"18600001111"}));
+  // A version that is not a number is the store's error, never a silently empty list.
+  raw({"SET", std::string(k_prefix) + ":risk:blacklist:v", "x"});
+  auto damaged = run(store_->blacklist_version());
+  ASSERT_FALSE(damaged);
+  EXPECT_EQ(damaged.error(), errc::storage_protocol);
+}
+
 TEST_F(StoreReads, GetFindByOrderNoAndTheOrderNoEntry) {
   const std::int64_t m = 1501;
   fund(m, 100'000);

@@ -132,7 +132,7 @@ class OrderMachine : public ::testing::Test {
     dispatcher = std::make_unique<order_dispatcher>(io, cfg, log, *router, 0, clock);
     dispatcher->on_final([this](const order_record& o) { ++finals[o.order_number]; });
     service = std::make_unique<order_service>(cfg, log, *catalogue, dispatcher.get(), kicker,
-                                              nullptr, 0, clock);
+                                              nullptr, 0, clock, &refused_numbers);
     log.set_balance(k_merchant, k_start);
   }
 
@@ -200,6 +200,7 @@ class OrderMachine : public ::testing::Test {
   std::unique_ptr<order_dispatcher> dispatcher;
   std::unique_ptr<order_service> service;
   std::map<std::string, int> finals;
+  blacklist refused_numbers;
   int seq = 0;
 };
 
@@ -352,6 +353,59 @@ TEST_F(OrderMachine, AStaleRecordAdoptedAfterItsDriverFinishedMovesNothingAndFir
   EXPECT_EQ(log.writes(), writes + 1);  // its one compare-and-set, refused as stale
   EXPECT_EQ(world.deliveries, 1);
   EXPECT_EQ(balance(), k_start - k_cost);
+}
+
+// Risk control (spec §3.8): a blacklisted number is 2008 before any debit; an order accepted
+// before the number was listed is still its own repeat.
+TEST_F(OrderMachine, ABlacklistedNumberIsRefusedBeforeAnyDebitButARepeatGetsItsOrder) {
+  build();
+  world.script["A"] = {act::succeed};
+  const auto before = push(true, "listed-later");
+  ASSERT_TRUE(settle(before, 1min));
+  const auto writes = log.writes();
+  refused_numbers.replace(1, {"13800138000"});
+
+  push_request r;
+  r.merchant = &cfg.merchants[0];
+  r.store_id = "s1";
+  r.mobile = "13800138000";
+  r.order_no = "new-after-listing";
+  r.money_yuan = 100;
+  r.change = true;
+  auto refused = run(service->push(r));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::risk_blacklisted);
+  EXPECT_EQ(log.writes(), writes);
+  EXPECT_EQ(balance(), k_start - k_cost);  // only the order from before
+
+  r.order_no = "listed-later";  // the earlier order's own repeat
+  auto repeat = run(service->push(r));
+  ASSERT_TRUE(repeat);
+  EXPECT_TRUE(repeat->duplicate);
+  EXPECT_EQ(repeat->order_number, before);
+
+  r.order_no = "other-number";
+  r.mobile = "13800138001";  // the list is per number
+  EXPECT_TRUE(run(service->push(r)));
+  refused_numbers.replace(2, {});
+  r.order_no = "new-after-listing";
+  r.mobile = "13800138000";
+  EXPECT_TRUE(run(service->push(r)));  // off the list: accepted
+}
+
+TEST(Blacklist, IsStaleUntilReadAndWhenTheStoredVersionMoves) {
+  blacklist b;
+  EXPECT_TRUE(b.stale(0));  // never read, even at version 0
+  EXPECT_FALSE(b.contains("13800138000"));
+  b.replace(0, {});
+  EXPECT_FALSE(b.stale(0));
+  EXPECT_TRUE(b.stale(1));
+  b.replace(1, {"13800138000", "18600001111"});
+  EXPECT_TRUE(b.contains("13800138000"));
+  EXPECT_FALSE(b.contains("1380013800"));
+  b.replace(2, {"18600001111"});
+  EXPECT_FALSE(b.contains("13800138000"));
+  EXPECT_EQ(b.size(), 1u);
 }
 
 // Sandbox merchants (spec §3.8): channel B is the simulated one, A (cheaper) a real supplier.

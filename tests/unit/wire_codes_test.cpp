@@ -63,6 +63,7 @@ TEST(WireCodes, EveryEngineErrcMapsToItsSpecRow) {
       {errc::insufficient_balance, "2004", 200},
       {errc::no_channel, "2005", 200},
       {errc::cannot_cancel, "2007", 200},
+      {errc::risk_blacklisted, "2008", 200},
       {errc::order_not_found, "3001", 200},
       {errc::unknown_merchant, "1005", 200},
       {errc::illegal_transition, "5001", 200},
