@@ -107,6 +107,7 @@ class shard_services {
   engine::channel_router router_channels_;
   engine::order_dispatcher dispatcher_;
   engine::blacklist blacklist_;  // read by orders_: declared before it
+  engine::redis_risk_counters risk_counters_;  // used by orders_ when a limit is configured
   engine::order_service orders_;
   engine::callback_store callback_store_;
   engine::operations_service operations_;

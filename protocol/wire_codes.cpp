@@ -52,6 +52,9 @@ wire_answer engine_answer(engine::errc e) noexcept {
     case errc::range_too_wide: return {"1001", 200, "时间范围内订单过多，请缩小时间范围"};
     // Which kind of rule, never its threshold (spec §3.8).
     case errc::risk_blacklisted: return {"2008", 200, "风控拒绝：号码在黑名单中"};
+    case errc::risk_mobile_orders: return {"2008", 200, "风控拒绝：号码下单次数超限"};
+    case errc::risk_mobile_amount: return {"2008", 200, "风控拒绝：号码充值金额超限"};
+    case errc::risk_daily_amount: return {"2008", 200, "风控拒绝：商户当日充值金额超限"};
     case errc::overloaded: return {"1008", 429, "请求过于频繁"};
     // The accept may have been applied: the merchant learns its outcome by retrying the same
     // request (idempotent), never by placing a new one.

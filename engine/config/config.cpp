@@ -394,6 +394,15 @@ void read_security(const object_fields& top, security_config& out) {
   read_integer(*fields, "timestamp_skew_s", 1, 86400, out.timestamp_skew_s);
 }
 
+void read_risk(const object_fields& top, risk_config& out) {
+  auto fields = read_object(top, "risk", presence::optional);
+  if (!fields) return;
+  read_integer(*fields, "per_mobile_orders", 0, 1'000'000, out.per_mobile_orders);
+  read_integer(*fields, "per_mobile_amount", 0, 1'000'000'000, out.per_mobile_amount);
+  read_integer(*fields, "daily_amount", 0, 1'000'000'000'000, out.daily_amount);
+  read_integer(*fields, "window_s", 1, 86400, out.window_s);
+}
+
 void read_callbacks(const object_fields& top, callbacks_config& out) {
   auto fields = read_object(top, "callbacks", presence::optional);
   if (!fields) return;
@@ -513,6 +522,11 @@ void read_merchant(const object_fields& f, const std::vector<merchant_config>& e
   read_integer(f, "fast_deadline_s", 1, 30 * 86400, out.fast_deadline_s);
   read_flag(f, "enabled", out.enabled);
   read_flag(f, "sandbox", out.sandbox);
+  std::int64_t daily = 0;
+  if (find_field(f, "daily_amount", presence::optional)) {
+    read_integer(f, "daily_amount", 0, 1'000'000'000'000, daily);
+    out.daily_amount = daily;
+  }
 }
 
 bool is_channel_id(std::string_view id) {
@@ -712,6 +726,7 @@ std::variant<config, config_error> parse_config(std::string_view json_text,
   read_redis(top, result.redis);
   read_admin(top, result.admin);
   read_security(top, result.security);
+  read_risk(top, result.risk);
   read_callbacks(top, result.callbacks);
   read_merchants(top, result.merchants);
   read_channels(top, validate_kind, result.channels);

@@ -71,6 +71,16 @@ struct admin_config {
 };
 
 /// The `security` section.
+/// `risk` (spec §3.8, §8): limits of 0 mean none.
+struct risk_config {
+  std::int64_t per_mobile_orders = 0;  ///< 0..1000000 orders per number per window.
+  std::int64_t per_mobile_amount = 0;  ///< 0..1000000000 yuan (face value) per number per window.
+  std::int64_t daily_amount = 0;       ///< 0..1000000000000 yuan per merchant per business day.
+  std::int64_t window_s = 86400;       ///< 1..86400: the per-number rolling window (tests shorten it).
+  /// The business day's UTC offset (+08:00, the statements' default; spec §3.7).
+  std::int64_t day_offset_s = 8 * 3600;
+};
+
 struct security_config {
   std::int64_t timestamp_skew_s = 300;  ///< 1..86400; wider than that gets 1004 (spec §2).
 };
@@ -116,6 +126,8 @@ struct merchant_config {
   bool enabled = true;
   /// A test merchant (spec §3.8): its orders go only to simulated channels, whatever `source`.
   bool sandbox = false;
+  /// This merchant's own `daily_amount` (yuan per business day, 0: none), instead of risk's.
+  std::optional<std::int64_t> daily_amount;
 };
 
 /// The channel kind that simulates a supplier in-process (channels/sim): the only kind a sandbox
@@ -151,6 +163,7 @@ struct config {
   redis_config redis;
   admin_config admin;
   security_config security;
+  risk_config risk;
   callbacks_config callbacks;
   std::vector<merchant_config> merchants;  ///< At least one.
   std::vector<channel_config> channels;    ///< May be empty: orders then wait in 6.

@@ -44,8 +44,9 @@ struct channel_metrics {
 };
 
 /// The risk rules a refusal (2008) is counted under, by index (`risk_refusals`).
-inline constexpr std::array<std::string_view, 1> k_risk_rules = {"blacklist"};
-inline constexpr std::size_t k_risk_blacklist = 0;
+inline constexpr std::array<std::string_view, 4> k_risk_rules = {
+    "blacklist", "per_mobile_orders", "per_mobile_amount", "daily_amount"};
+inline constexpr std::size_t k_risk_blacklist = 0;  // the counted rules: their risk_verdict
 
 /// Everything one shard counts; written only by that shard's thread.
 struct shard_metrics {

@@ -31,6 +31,9 @@ enum class errc {
   layout_mismatch,         // Redis holds another storage layout version (start-up refuses)
   range_too_wide,          // wire 1001: a list range holding more orders than one request scans
   risk_blacklisted,        // wire 2008: the mobile number is on the operators' blacklist
+  risk_mobile_orders,      // wire 2008: the number's orders in the rolling window are used up
+  risk_mobile_amount,      // wire 2008: the number's face value in the rolling window is used up
+  risk_daily_amount,       // wire 2008: the merchant's face value for the business day is used up
 };
 
 const boost::system::error_category& error_category() noexcept;

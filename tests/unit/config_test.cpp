@@ -287,6 +287,22 @@ TEST(ConfigParse, SandboxIsAMerchantFlagOffByDefault) {
   for (const auto& ch : c.channels) EXPECT_EQ(ch.simulated(), ch.kind == "sim") << ch.id;
 }
 
+TEST(ConfigParse, RiskLimitsAreOffUnlessSetAndAMerchantMaySetItsOwnDailyAmount) {
+  const config plain = accepted(k_base_config);
+  EXPECT_EQ(plain.risk.per_mobile_orders, 0);
+  EXPECT_EQ(plain.risk.per_mobile_amount, 0);
+  EXPECT_EQ(plain.risk.daily_amount, 0);
+  EXPECT_EQ(plain.risk.window_s, 86400);
+  EXPECT_FALSE(plain.merchants[0].daily_amount.has_value());
+  const config c = accepted(mutated(
+      "/risk", R"({"per_mobile_orders": 20, "per_mobile_amount": 2000, "daily_amount": 0})"));
+  EXPECT_EQ(c.risk.per_mobile_orders, 20);
+  EXPECT_EQ(c.risk.per_mobile_amount, 2000);
+  EXPECT_EQ(accepted(mutated("/merchants/0/daily_amount", "0")).merchants[0].daily_amount, 0);
+  EXPECT_EQ(accepted(mutated("/merchants/0/daily_amount", "50000")).merchants[0].daily_amount,
+            50000);
+}
+
 TEST(ConfigParse, ChannelsMayBeEmpty) {
   EXPECT_TRUE(accepted(mutated("/channels", "[]")).channels.empty());
   EXPECT_TRUE(accepted(mutated("/channels", std::nullopt)).channels.empty());
@@ -587,6 +603,14 @@ const broken_case k_broken_cases[] = {
     {"/merchants/0/default_change", R"("1")",
      "merchants[0].default_change: must be true, false, 0 or 1"},
     {"/merchants/0/sandbox", R"("yes")", "merchants[0].sandbox: must be true, false, 0 or 1"},
+    {"/merchants/0/daily_amount", "-1",
+     "merchants[0].daily_amount: must be an integer in 0..1000000000000"},
+    {"/risk", "[]", "risk: must be an object"},
+    {"/risk", R"({"per_mobile_orders": 1.5})",
+     "risk.per_mobile_orders: must be an integer in 0..1000000"},
+    {"/risk", R"({"per_mobile_amount": "2000"})",
+     "risk.per_mobile_amount: must be an integer in 0..1000000000"},
+    {"/risk", R"({"window_s": 0})", "risk.window_s: must be an integer in 1..86400"},
     {"/merchants/0/allowed_ips", R"("10.0.0.1")",
      "merchants[0].allowed_ips: must be an array of IP addresses or CIDR networks"},
     {"/merchants/0/allowed_ips", "[5]", "merchants[0].allowed_ips[0]: must be a string"},
