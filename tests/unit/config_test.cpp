@@ -114,8 +114,12 @@ TEST(ConfigFiles, ExampleFileIsValid) {
   EXPECT_EQ(c.admin.token, "change-me");
   EXPECT_EQ(c.callbacks.backoff_ms,
             (std::vector<std::uint64_t>{0, 15000, 60000, 300000, 1800000, 7200000}));
-  ASSERT_EQ(c.merchants.size(), 2u);
+  ASSERT_EQ(c.merchants.size(), 3u);
   EXPECT_EQ(c.merchants[0].id, 1001);
+  EXPECT_EQ(c.merchants[1].daily_amount, 500000);
+  EXPECT_TRUE(c.merchants[2].sandbox);
+  EXPECT_EQ(c.risk.per_mobile_orders, 20);
+  EXPECT_EQ(c.risk.per_mobile_amount, 2000);
   EXPECT_EQ(c.merchants[0].price_rate_ppm, 995000);
   EXPECT_TRUE(c.merchants[0].default_change);
   EXPECT_EQ(c.merchants[1].sign_types, std::vector<sign_method>{sign_method::hmac_sha256});
