@@ -2,7 +2,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "engine/support/errc.hpp"
@@ -168,7 +167,7 @@ asio::awaitable<void> shard_services::blacklist_loop() {
 
 asio::awaitable<void> shard_services::load_disabled_channels() {
   auto log = logger("engine");
-  asio::steady_timer pause(io_);
+  engine::timer pause(io_);
   while (!stopping_) {
     auto disabled = co_await store_.disabled_channels();
     if (disabled) {
@@ -188,7 +187,7 @@ asio::awaitable<void> shard_services::recovery_loop() {
   // Routing (new orders and recovered ones) must know which channels an operator disabled.
   co_await load_disabled_channels();
   // Nor may an order reach the accept before the blacklist was read once (risk control).
-  for (asio::steady_timer pause(io_); !stopping_;) {
+  for (engine::timer pause(io_); !stopping_;) {
     const bool read = co_await refresh_blacklist();
     if (read) break;
     pause.expires_after(std::chrono::milliseconds(200));

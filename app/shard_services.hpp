@@ -1,7 +1,7 @@
 #pragma once
 // Everything one shard owns, built and used on that shard's thread only.
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "engine/support/timer.hpp"
 
 #include <functional>
 #include <memory>
@@ -124,8 +124,9 @@ class shard_services {
   /// The server.metrics_listen listener, on shard 0 only (one scrape renders every shard's
   /// figures); absent when the setting is empty.
   std::optional<protocol::http_server> metrics_http_;
-  boost::asio::steady_timer recovery_timer_;
-  boost::asio::steady_timer blacklist_timer_;
+  // On the clock seam, like the engine's own waits (engine/support/timer).
+  engine::timer recovery_timer_;
+  engine::timer blacklist_timer_;
 };
 
 }  // namespace topup::app
