@@ -22,6 +22,7 @@ wire_answer protocol_answer(errc e) noexcept {
     case errc::rate_limited: return {"1008", 429, "请求过于频繁"};
     case errc::invalid_notify_url: return {"2006", 200, "notify_url无效"};
     case errc::bad_admin_token: return {"4001", 401, "管理令牌无效"};
+    case errc::forbidden: return {"4003", 403, "无此操作权限"};
     case errc::not_found: return {"4004", 404, "not found"};
     case errc::method_not_allowed: return {"4005", 405, "method not allowed"};
     case errc::body_too_large: return {"4013", 413, "请求体过大"};

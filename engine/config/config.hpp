@@ -66,11 +66,23 @@ struct redis_config {
 };
 
 /// The `admin` section: the bearer token of the operations API (spec §7).
-struct admin_config {
-  std::string token;  ///< Non-empty, printable, no spaces.
+/// One entry of `admin.operators` (spec §7): every operator reads; `operator` also re-notifies,
+/// enables and disables channels, changes the blacklist and settles; `finance` also credits.
+struct admin_operator {
+  std::string name;    ///< 1-64 of [A-Za-z0-9_.-], unique: what the actions are recorded with.
+  std::string token;   ///< Visible ASCII, unique across operators.
+  bool operate = false;
+  bool credit = false;
 };
 
-/// The `security` section.
+struct admin_config {
+  /// The single `admin.token` (optional when `operators` are given): the operator `admin`, with
+  /// every role. Empty when not set.
+  std::string token;
+  /// Every operator, `admin` included when `token` is set (appended last). Never empty.
+  std::vector<admin_operator> operators;
+};
+
 /// `risk` (spec §3.8, §8): limits of 0 mean none.
 struct risk_config {
   std::int64_t per_mobile_orders = 0;  ///< 0..1000000 orders per number per window.
@@ -81,6 +93,7 @@ struct risk_config {
   std::int64_t day_offset_s = 8 * 3600;
 };
 
+/// The `security` section.
 struct security_config {
   std::int64_t timestamp_skew_s = 300;  ///< 1..86400; wider than that gets 1004 (spec §2).
 };

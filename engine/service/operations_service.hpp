@@ -29,14 +29,17 @@ class operations_service {
 
   /// Credits (negative: corrects) a merchant's balance once per `ref`. Errors as
   /// order_store::credit (order_no_conflict: the ref was used with another amount).
+  /// `by`: the operator, recorded in the credit's log entry.
   boost::asio::awaitable<boost::system::result<credit_result>> credit(std::int64_t merchant_id,
                                                                       std::string ref,
-                                                                      fen_t amount_fen);
+                                                                      fen_t amount_fen,
+                                                                      std::string by);
 
   /// "Notify the merchant again": the callback is pending and due now (stored), then the owning
   /// shard is kicked. Errors: order_not_found (also for a malformed number), cannot_cancel when
   /// the order is not final or has no notify_url; nothing is kicked on any error.
-  boost::asio::awaitable<boost::system::result<void>> renotify(std::string order_number);
+  boost::asio::awaitable<boost::system::result<void>> renotify(std::string order_number,
+                                                               std::string by);
 
   /// Enables or disables a configured channel: stored first, so a restart keeps the operator's
   /// choice, then applied on every shard. Errors: no_channel (not configured); a storage error

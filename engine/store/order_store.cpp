@@ -222,11 +222,12 @@ boost::asio::awaitable<boost::system::result<void>> order_store::refund(const or
 }
 
 boost::asio::awaitable<boost::system::result<credit_result>> order_store::credit(
-    std::int64_t merchant_id, std::string ref, fen_t amount_fen, std::int64_t /*now_ms*/) {
+    std::int64_t merchant_id, std::string ref, fen_t amount_fen, std::int64_t /*now_ms*/,
+    std::string by) {
   const merchant_keys keys(prefix_, merchant_id);
   // Not yet allowed to write (the epoch is not taken): as if Redis were not reachable.
   if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
-  auto call = ledger_scripts::credit_call(keys, fence_, std::move(ref), amount_fen);
+  auto call = ledger_scripts::credit_call(keys, fence_, std::move(ref), amount_fen, std::move(by));
   auto answer =
       co_await ledger_scripts::credit().run(conn_, std::move(call.keys), std::move(call.args));
   if (!answer) co_return answer.error();

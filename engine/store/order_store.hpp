@@ -98,10 +98,12 @@ class order_store final : public order_log {
 
   /// Applies a credit (negative: a correction) once per `ref`; a repeat of the same amount
   /// answers the balance (repeat). Errors: insufficient_balance, order_no_conflict (other amount).
+  /// `by`: the operator, recorded in the log entry (`by`), when not empty.
   boost::asio::awaitable<boost::system::result<credit_result>> credit(std::int64_t merchant_id,
                                                                       std::string ref,
                                                                       fen_t amount_fen,
-                                                                      std::int64_t now_ms);
+                                                                      std::int64_t now_ms,
+                                                                      std::string by = {});
 
   /// The mobile numbers operators blacklisted (spec §3.8, §7): the set `<prefix>:risk:blacklist`
   /// and its version `<prefix>:risk:blacklist:v`, counted up by every change, which instances

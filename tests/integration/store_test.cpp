@@ -1738,6 +1738,17 @@ TEST_F(StoreCredit, ARefIsAppliedOnceAndARepeatAnswersTheBalance) {
   EXPECT_EQ(state_of(m), before);
 }
 
+TEST_F(StoreCredit, TheOperatorWhoCreditedIsInTheLogEntry) {
+  const std::int64_t m = 1304;
+  use(m);
+  ASSERT_TRUE(run(store_->credit(m, "wire-by", 100, k_t0_ms, "fin1")));
+  ASSERT_TRUE(run(store_->credit(m, "wire-anon", 100, k_t0_ms)));
+  const auto log = log_entries(m);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].field("by"), "fin1");
+  EXPECT_EQ(log[1].field("by"), std::nullopt);  // no operator, no field
+}
+
 TEST_F(StoreCredit, ConcurrentDeliveriesOfOneRefApplyOnce) {
   const std::int64_t m = 1302;
   use(m);

@@ -307,6 +307,26 @@ TEST(ConfigParse, RiskLimitsAreOffUnlessSetAndAMerchantMaySetItsOwnDailyAmount) 
             50000);
 }
 
+TEST(ConfigParse, OperatorsHaveRolesAndTheSingleTokenIsAdminWithEveryRole) {
+  const config legacy = accepted(k_base_config);
+  ASSERT_EQ(legacy.admin.operators.size(), 1u);
+  EXPECT_EQ(legacy.admin.operators[0].name, "admin");
+  EXPECT_EQ(legacy.admin.operators[0].token, "change-me");
+  EXPECT_TRUE(legacy.admin.operators[0].operate);
+  EXPECT_TRUE(legacy.admin.operators[0].credit);
+  const config c = accepted(mutated("/admin", R"({"operators": [
+      {"name": "watcher", "token": "tv", "role": "viewer"},
+      {"name": "ops1", "token": "to", "role": "operator"},
+      {"name": "fin1", "token": "tf", "role": "finance"}]})"));
+  ASSERT_EQ(c.admin.operators.size(), 3u);  // no admin.token: no admin
+  EXPECT_TRUE(c.admin.token.empty());
+  EXPECT_FALSE(c.admin.operators[0].operate || c.admin.operators[0].credit);
+  EXPECT_TRUE(c.admin.operators[1].operate);
+  EXPECT_FALSE(c.admin.operators[1].credit);
+  EXPECT_FALSE(c.admin.operators[2].operate);
+  EXPECT_TRUE(c.admin.operators[2].credit);
+}
+
 TEST(ConfigParse, ChannelsMayBeEmpty) {
   EXPECT_TRUE(accepted(mutated("/channels", "[]")).channels.empty());
   EXPECT_TRUE(accepted(mutated("/channels", std::nullopt)).channels.empty());
@@ -526,6 +546,25 @@ const broken_case k_broken_cases[] = {
     // admin
     {"/admin", std::nullopt, "admin: is required"},
     {"/admin/token", std::nullopt, "admin.token: is required"},
+    {"/admin", R"({"operators": []})", "admin.token: is required"},
+    {"/admin", R"({"operators": [{"name": "a b", "token": "t1", "role": "viewer"}]})",
+     "admin.operators[0].name: must be 1-64 characters of [A-Za-z0-9_.-]"},
+    {"/admin", R"({"operators": [{"name": "ops", "token": "t1", "role": "root"}]})",
+     "admin.operators[0].role: must be viewer, operator or finance"},
+    {"/admin", R"({"operators": [{"name": "ops", "token": "t1"}]})",
+     "admin.operators[0].role: is required"},
+    {"/admin",
+     R"({"operators": [{"name": "a", "token": "t1", "role": "viewer"},
+                      {"name": "a", "token": "t2", "role": "viewer"}]})",
+     R"(admin.operators[1].name: duplicate name "a")"},
+    {"/admin",
+     R"({"operators": [{"name": "a", "token": "t1", "role": "viewer"},
+                      {"name": "b", "token": "t1", "role": "finance"}]})",
+     "admin.operators[1].token: the same token as a"},
+    {"/admin", R"({"token": "t1", "operators": [{"name": "a", "token": "t1", "role": "viewer"}]})",
+     "admin.token: the same token as a"},
+    {"/admin", R"({"token": "t9", "operators": [{"name": "admin", "token": "t1", "role": "viewer"}]})",
+     "admin.token: an operator is named admin already (admin.token is admin)"},
     {"/admin/token", R"("")", "admin.token: must be a non-empty string"},
     {"/admin/token", R"("change me")",
      "admin.token: must be visible ASCII characters, without spaces"},

@@ -45,6 +45,7 @@ TEST(WireCodes, EveryProtocolErrcMapsToItsSpecRow) {
       {errc::rate_limited, "1008", 429},
       {errc::invalid_notify_url, "2006", 200},
       {errc::bad_admin_token, "4001", 401},
+      {errc::forbidden, "4003", 403},
       {errc::not_found, "4004", 404},
       {errc::method_not_allowed, "4005", 405},
       {errc::body_too_large, "4013", 413},
