@@ -38,11 +38,7 @@ class AdminRoles : public ::testing::Test {
     });
     // A final order with a notify_url, for the order endpoints.
     http_client admin(port_);
-    api_answer credited;
-    for (int i = 0; i < 100; ++i, std::this_thread::sleep_for(20ms)) {
-      credited = admin_credit(admin, admin_token_, 1001, "1000", "roles-grant");
-      if (credited.code != "5000") break;
-    }
+    const auto credited = admin_credit_when_ready(admin, admin_token_, 1001, "1000", "roles-grant");
     ASSERT_EQ(credited.code, "0000") << credited.raw;
     merchant_client m(port_, "k1", "s3cret");
     auto pushed = m.push("roles-order", "13800138000", 50,

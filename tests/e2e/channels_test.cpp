@@ -163,13 +163,8 @@ class Channels : public ::testing::Test {
     http_client admin(port);
     // /healthz answers before every shard's Redis connection is up; 5000 means "retry" and a
     // repeated ref is applied once.
-    api_answer credited;
-    const auto deadline = clock_type::now() + 5s;
-    do {
-      credited = admin_credit(admin, cfg.admin_token(), k_merchant, "10000", "grant-" + prefix);
-      if (credited.code != "5000" && credited.code != "5002") break;
-      std::this_thread::sleep_for(20ms);
-    } while (clock_type::now() < deadline);
+    const auto credited = admin_credit_when_ready(admin, cfg.admin_token(), k_merchant, "10000",
+                                                  "grant-" + prefix);
     EXPECT_EQ(credited.code, "0000") << credited.raw;
     return cfg;
   }
@@ -594,11 +589,7 @@ TEST_F(Channels, SandboxMerchantNeverReachesARealSupplier) {
   const int port = start_on_free_port(topupd, sandboxed);
   http_client admin(port);
   const auto token = sandboxed(port).admin_token();
-  api_answer credited;
-  const auto deadline = clock_type::now() + 5s;
-  do {
-    credited = admin_credit(admin, token, k_merchant, "10000", "grant-sandbox");
-  } while ((credited.code == "5000" || credited.code == "5002") && clock_type::now() < deadline);
+  const auto credited = admin_credit_when_ready(admin, token, k_merchant, "10000", "grant-sandbox");
   ASSERT_EQ(credited.code, "0000") << credited.raw;
   const auto placed = up1_->placed();
 
@@ -633,11 +624,8 @@ TEST_F(Channels, LogsShowMobileNumbersOnlyMasked) {
   topupd_process topupd;
   const int port = start_on_free_port(topupd, talkative);
   http_client admin(port);
-  api_answer credited;
-  const auto deadline = clock_type::now() + 5s;
-  do {
-    credited = admin_credit(admin, talkative(port).admin_token(), k_merchant, "10000", "grant-m");
-  } while ((credited.code == "5000" || credited.code == "5002") && clock_type::now() < deadline);
+  const auto credited =
+      admin_credit_when_ready(admin, talkative(port).admin_token(), k_merchant, "10000", "grant-m");
   ASSERT_EQ(credited.code, "0000") << credited.raw;
   merchant_client m(port, "k1", "s3cret");
   for (const char* mode : {"succeed", "malformed", "http500"}) {
@@ -728,13 +716,8 @@ class ChannelsChain : public Channels {
     });
     {
       http_client admin(b_port);
-      api_answer credited;
-      const auto deadline = clock_type::now() + 5s;
-      do {  // 5000 until B's Redis connections are up (see start_topupd)
-        credited = admin_credit(admin, "test-admin-token", k_b_merchant, "10000", "grant-b");
-        if (credited.code != "5000" && credited.code != "5002") break;
-        std::this_thread::sleep_for(20ms);
-      } while (clock_type::now() < deadline);
+      const auto credited =
+          admin_credit_when_ready(admin, "test-admin-token", k_b_merchant, "10000", "grant-b");
       ASSERT_EQ(credited.code, "0000") << credited.raw;
     }
     json::object chain = up1_->wikeyun_channel("chain", 0.97);

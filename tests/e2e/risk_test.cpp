@@ -39,8 +39,9 @@ class Risk : public ::testing::Test {
     });
     http_client admin(port_);
     for (long long id : {1001, 1002, 1003})
-      EXPECT_EQ(admin_credit(admin, token_, id, "100000", "risk-" + std::to_string(id)).code,
-                "0000");
+      EXPECT_EQ(
+          admin_credit_when_ready(admin, token_, id, "100000", "risk-" + std::to_string(id)).code,
+          "0000");
   }
   static void TearDownTestSuite() {
     topupd_.reset();

@@ -153,15 +153,21 @@ class OrderMachine : public ::testing::Test {
     return std::move(*out);
   }
 
-  std::string push(bool change, std::string order_no = {}) {
+  /// A 100-yuan order of the merchant for `mobile` (order_no "o<n>" when none is given).
+  push_request request(bool change, std::string order_no = {},
+                       std::string mobile = "13800138000") {
     push_request r;
     r.merchant = &cfg.merchants[0];
     r.store_id = "s1";
-    r.mobile = "13800138000";
+    r.mobile = std::move(mobile);
     r.order_no = order_no.empty() ? "o" + std::to_string(++seq) : std::move(order_no);
     r.money_yuan = 100;
     r.change = change;
-    auto res = run(service->push(std::move(r)));
+    return r;
+  }
+
+  std::string push(bool change, std::string order_no = {}) {
+    auto res = run(service->push(request(change, std::move(order_no))));
     EXPECT_TRUE(res) << res.error().message();
     return res ? res->order_number : "";
   }
@@ -365,13 +371,7 @@ TEST_F(OrderMachine, ABlacklistedNumberIsRefusedBeforeAnyDebitButARepeatGetsItsO
   const auto writes = log.writes();
   refused_numbers.replace(1, {"13800138000"});
 
-  push_request r;
-  r.merchant = &cfg.merchants[0];
-  r.store_id = "s1";
-  r.mobile = "13800138000";
-  r.order_no = "new-after-listing";
-  r.money_yuan = 100;
-  r.change = true;
+  push_request r = request(true, "new-after-listing");
   auto refused = run(service->push(r));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), errc::risk_blacklisted);
@@ -434,12 +434,7 @@ TEST_F(OrderMachine, ASandboxOrderNamingARealChannelIsNoChannelAndCostsNothing) 
   cfg.merchants[0].sandbox = true;
   cfg.channels[1].kind = "sim";
   build();
-  push_request r;
-  r.merchant = &cfg.merchants[0];
-  r.store_id = "s1";
-  r.mobile = "13800138000";
-  r.order_no = "real-source";
-  r.money_yuan = 100;
+  push_request r = request(false, "real-source");
   r.source = "A";
   auto refused = run(service->push(r));
   ASSERT_FALSE(refused);
@@ -493,13 +488,7 @@ TEST_F(OrderMachine, ARepeatedPushIsTheSameOrderAndAnotherOrderNoWithItsParamete
   build();
   world.script["A"] = {act::accept_silent};
   const auto number = push(true, "same");
-  push_request r;
-  r.merchant = &cfg.merchants[0];
-  r.store_id = "s1";
-  r.mobile = "13800138000";
-  r.order_no = "same";
-  r.money_yuan = 100;
-  r.change = true;
+  push_request r = request(true, "same");
   auto again = run(service->push(r));
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->duplicate);
@@ -515,12 +504,8 @@ TEST_F(OrderMachine, ARepeatedPushIsTheSameOrderAndAnotherOrderNoWithItsParamete
 TEST_F(OrderMachine, APushBeyondTheBalanceDebitsNothing) {
   build();
   log.set_balance(k_merchant, k_cost - 1);
-  push_request r;
-  r.merchant = &cfg.merchants[0];
-  r.store_id = "s1";
-  r.mobile = "13800138000";
-  r.order_no = "poor";
-  r.money_yuan = 100;
+  push_request r = request(false, "poor");
+  r.change.reset();  // as the merchant sent it: change left out
   auto res = run(service->push(r));
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error(), errc::insufficient_balance);
