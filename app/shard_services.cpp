@@ -2,7 +2,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "engine/support/errc.hpp"
@@ -68,8 +67,10 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
                        channels::make_channel_factory(cfg_->server.public_url, shard), io,
                        registry_->runtime.size()),
       dispatcher_(io, *cfg_, store_, router_channels_, shard),
+      risk_counters_(redis_, cfg_->redis.prefix, *cfg_),
       orders_(*cfg_, store_, catalogue_, &dispatcher_, links_, &registry_->metrics.shard(shard),
-              shard),
+              shard, engine::system_clock(), &blacklist_,
+              engine::redis_risk_counters::any_limit(*cfg_) ? &risk_counters_ : nullptr),
       callback_store_(store_),
       operations_(store_, callback_store_, catalogue_, links_, links_, engine::system_clock()),
       callback_sender_(io, cfg_->callbacks),
@@ -97,13 +98,14 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       requests_(io),
       http_(io, shard, http_options(*cfg_),
             [this](protocol::http_request r) { return handle_request(std::move(r)); }),
-      recovery_timer_(io) {
+      recovery_timer_(io),
+      blacklist_timer_(io) {
   if (shard_ == 0 && !cfg_->server.metrics_listen.empty()) {
     metrics_http_.emplace(io, shard, metrics_options(*cfg_), [this](protocol::http_request r) {
       return router_.handle_metrics_listener(std::move(r));
     });
   }
-  orders_.set_intake_open(false);  // until the disabled channels are read (recovery_loop)
+  orders_.set_intake_open(false);  // until disabled channels and blacklist are read (recovery_loop)
   // The hooks still set after construction, each for a reason:
   // - the store's fenced hook stops the whole instance (another run holds the lease); the
   //   store is built by tests in many places that have no instance to stop;
@@ -139,11 +141,33 @@ void shard_services::after_all_started() {
   asio::co_spawn(io_, recovery_loop(), [shard = shard_](std::exception_ptr e) {
     if (e) logger("engine")->error("shard={} recovery loop ended by exception", shard);
   });
+  asio::co_spawn(io_, blacklist_loop(), [shard = shard_](std::exception_ptr e) {
+    if (e) logger("engine")->error("shard={} blacklist loop ended by exception", shard);
+  });
+}
+
+asio::awaitable<bool> shard_services::refresh_blacklist() {
+  auto version = co_await store_.blacklist_version();
+  if (!version) co_return false;
+  if (!blacklist_.stale(*version)) co_return true;
+  auto read = co_await store_.blacklist();
+  if (!read) co_return false;
+  blacklist_.replace(read->version, read->mobiles);
+  co_return true;
+}
+
+asio::awaitable<void> shard_services::blacklist_loop() {
+  while (!stopping_) {
+    // A failed read keeps the last copy (Redis down refuses new orders anyway: 5000).
+    co_await refresh_blacklist();
+    blacklist_timer_.expires_after(k_blacklist_poll);
+    co_await blacklist_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
 }
 
 asio::awaitable<void> shard_services::load_disabled_channels() {
   auto log = logger("engine");
-  asio::steady_timer pause(io_);
+  engine::timer pause(io_);
   while (!stopping_) {
     auto disabled = co_await store_.disabled_channels();
     if (disabled) {
@@ -162,6 +186,13 @@ asio::awaitable<void> shard_services::recovery_loop() {
   auto log = logger("engine");
   // Routing (new orders and recovered ones) must know which channels an operator disabled.
   co_await load_disabled_channels();
+  // Nor may an order reach the accept before the blacklist was read once (risk control).
+  for (engine::timer pause(io_); !stopping_;) {
+    const bool read = co_await refresh_blacklist();
+    if (read) break;
+    pause.expires_after(std::chrono::milliseconds(200));
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
   orders_.set_intake_open(true);
   for (bool first = true; !stopping_;) {
     // At start-up: crash recovery. Later: only after an accept whose outcome Redis did not
@@ -197,6 +228,7 @@ void shard_services::begin_shutdown() {
   stopping_ = true;
   requests_.close();
   recovery_timer_.cancel();
+  blacklist_timer_.cancel();
   http_.shutdown();
   if (metrics_http_) metrics_http_->shutdown();
   dispatcher_.begin_shutdown();

@@ -1,7 +1,7 @@
 #pragma once
 // Everything one shard owns, built and used on that shard's thread only.
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include "engine/support/timer.hpp"
 
 #include <functional>
 #include <memory>
@@ -77,6 +77,8 @@ class shard_services {
   /// How often each shard checks whether an orphan sweep is due (an accept left uncertain
   /// since the last one; see recovery_loop and recover_orders).
   static constexpr std::chrono::seconds k_orphan_sweep_interval{10};
+  /// How often each shard asks whether the blacklist changed (one GET).
+  static constexpr std::chrono::milliseconds k_blacklist_poll{500};
 
   engine::channel_catalogue& catalogue() { return catalogue_; }
   engine::order_dispatcher& dispatcher() { return dispatcher_; }
@@ -84,6 +86,11 @@ class shard_services {
 
  private:
   boost::asio::awaitable<void> load_disabled_channels();
+  /// Reads the blacklist when its version moved (or was never read); false when Redis failed.
+  boost::asio::awaitable<bool> refresh_blacklist();
+  /// Every k_blacklist_poll, for as long as the shard runs: other instances' and other shards'
+  /// changes reach this shard's copy within a second (spec §7).
+  boost::asio::awaitable<void> blacklist_loop();
   boost::asio::awaitable<void> recovery_loop();
   /// The merchant listener's handler: the router's, inside requests_.
   boost::asio::awaitable<protocol::http_response> handle_request(protocol::http_request request);
@@ -99,6 +106,8 @@ class shard_services {
   engine::channel_catalogue catalogue_;
   engine::channel_router router_channels_;
   engine::order_dispatcher dispatcher_;
+  engine::blacklist blacklist_;  // read by orders_: declared before it
+  engine::redis_risk_counters risk_counters_;  // used by orders_ when a limit is configured
   engine::order_service orders_;
   engine::callback_store callback_store_;
   engine::operations_service operations_;
@@ -115,7 +124,9 @@ class shard_services {
   /// The server.metrics_listen listener, on shard 0 only (one scrape renders every shard's
   /// figures); absent when the setting is empty.
   std::optional<protocol::http_server> metrics_http_;
-  boost::asio::steady_timer recovery_timer_;
+  // On the clock seam, like the engine's own waits (engine/support/timer).
+  engine::timer recovery_timer_;
+  engine::timer blacklist_timer_;
 };
 
 }  // namespace topup::app

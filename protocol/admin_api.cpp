@@ -6,10 +6,12 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
 #include "engine/support/errc.hpp"
+#include "engine/support/log.hpp"
 #include "engine/order/money.hpp"
 #include "engine/order/order_number.hpp"
 #include "protocol/answers.hpp"
@@ -52,16 +54,23 @@ bool valid_ref(std::string_view ref) {
 
 }  // namespace
 
-admin_api::admin_api(api_context& ctx) : ctx_(ctx) {}
+admin_api::admin_api(api_context& ctx) : ctx_(ctx) {
+  for (const auto& op : ctx_.cfg.admin.operators) token_digests_.push_back(sha256(op.token));
+}
 
-bool admin_api::authorized(const http_request& request) const {
+const engine::admin_operator* admin_api::authenticate(const http_request& request) const {
   auto header = request.message[http::field::authorization];
   constexpr std::string_view k_bearer = "Bearer ";
-  if (!header.starts_with(k_bearer)) return false;
+  if (!header.starts_with(k_bearer)) return nullptr;
   // Comparing digests keeps the comparison constant-time whatever the presented length.
   const digest presented = sha256(header.substr(k_bearer.size()));
-  const digest expected = sha256(ctx_.cfg.admin.token);
-  return CRYPTO_memcmp(presented.data(), expected.data(), presented.size()) == 0;
+  const engine::admin_operator* found = nullptr;
+  for (std::size_t i = 0; i < token_digests_.size(); ++i) {
+    const bool same =
+        CRYPTO_memcmp(presented.data(), token_digests_[i].data(), presented.size()) == 0;
+    if (same) found = &ctx_.cfg.admin.operators[i];
+  }
+  return found;
 }
 
 boost::asio::awaitable<http_response> admin_api::handle(http_request request,
@@ -75,8 +84,8 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
   };
   auto seg = segments(path);
 
-  // Route first (404/405 are not secrets), then authenticate.
-  enum class route { credit, order_get, order_notify, channel_switch } which;
+  // Route first (404/405 are not secrets), then authenticate, then the role.
+  enum class route { credit, order_get, order_notify, channel_switch, blacklist } which;
   http::verb wanted;
   if (seg.size() == 3 && seg[0] == "merchants" && seg[2] == "credit") {
     which = route::credit, wanted = http::verb::post;
@@ -86,11 +95,21 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
     which = route::order_notify, wanted = http::verb::post;
   } else if (seg.size() == 3 && seg[0] == "channels" && (seg[2] == "disable" || seg[2] == "enable")) {
     which = route::channel_switch, wanted = http::verb::post;
+  } else if (seg.size() == 2 && seg[0] == "risk" && seg[1] == "blacklist") {
+    which = route::blacklist, wanted = method == http::verb::get ? http::verb::get : http::verb::post;
   } else {
     co_return fail(protocol::errc::not_found);
   }
   if (method != wanted) co_return fail(protocol::errc::method_not_allowed);
-  if (!authorized(request)) co_return fail(protocol::errc::bad_admin_token);
+  const engine::admin_operator* op = authenticate(request);
+  if (!op) co_return fail(protocol::errc::bad_admin_token);
+  // Every operator reads; credit is finance's, every other change operator's (spec §7).
+  const bool changes = method != http::verb::get;
+  if (changes && !(which == route::credit ? op->credit : op->operate))
+    co_return fail(protocol::errc::forbidden);
+  // Every change is recorded with who made it: this line, and the event where it has one.
+  if (changes)
+    logger("protocol")->info("admin operator={} {} {}", op->name, http::to_string(method), path);
 
   switch (which) {
     case route::credit: {
@@ -107,7 +126,7 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
       if (amount_text) amount = engine::parse_yuan(*amount_text);
       if (!amount || *amount == 0) co_return fail(protocol::errc::bad_param, bad_param_msg("amount"));
       if (!ref || !valid_ref(*ref)) co_return fail(protocol::errc::bad_param, bad_param_msg("ref"));
-      auto credited = co_await ctx_.operations.credit(merchant_id, *ref, *amount);
+      auto credited = co_await ctx_.operations.credit(merchant_id, *ref, *amount, op->name);
       if (!credited && credited.error() == engine::errc::order_no_conflict)
         co_return fail(credited.error(), "ref已使用，金额不同");  // spec §7: 2003, nothing moved
       if (!credited) co_return fail(credited.error());
@@ -165,7 +184,7 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
     }
     case route::order_notify: {
       const std::string order_number(seg[1]);
-      auto armed = co_await ctx_.operations.renotify(order_number);
+      auto armed = co_await ctx_.operations.renotify(order_number, op->name);
       if (!armed) {
         if (armed.error() == engine::errc::cannot_cancel)
           co_return fail(protocol::errc::bad_param, "订单未完成或没有回调地址");
@@ -175,6 +194,35 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
       data["order_number"] = order_number;
       data["cb_status"] = "pending";
       co_return success_answer("已重新通知", std::move(data), version, keep_alive);
+    }
+    case route::blacklist: {
+      if (method == http::verb::get) {
+        auto read = co_await ctx_.store.blacklist();
+        if (!read) co_return fail(read.error());
+        std::sort(read->mobiles.begin(), read->mobiles.end());
+        boost::json::array mobiles;
+        for (auto& m : read->mobiles) mobiles.emplace_back(std::move(m));
+        boost::json::object data;
+        data["mobiles"] = std::move(mobiles);
+        data["version"] = read->version;
+        co_return success_answer("获取成功", std::move(data), version, keep_alive);
+      }
+      auto params = decode_form(query, request.message.body());
+      if (!params) co_return fail(protocol::errc::bad_param, bad_param_msg(params.error().key));
+      const std::string* mobile = params->find("mobile");
+      const std::string* action = params->find("action");
+      if (!mobile) co_return fail(protocol::errc::bad_param, bad_param_msg("mobile"));
+      if (!action || (*action != "add" && *action != "remove"))
+        co_return fail(protocol::errc::bad_param, bad_param_msg("action"));
+      const bool add = *action == "add";
+      auto changed = co_await ctx_.operations.change_blacklist(*mobile, add);
+      if (!changed) co_return fail(changed.error());
+      boost::json::object data;
+      data["mobile"] = *mobile;
+      data["action"] = *action;
+      data["version"] = *changed;
+      co_return success_answer(add ? "已加入黑名单" : "已移出黑名单", std::move(data), version,
+                               keep_alive);
     }
     case route::channel_switch: {
       const std::string id(seg[1]);

@@ -21,6 +21,7 @@ class category final : public boost::system::error_category {
       case errc::rate_limited: return "rate limit exceeded";
       case errc::invalid_notify_url: return "invalid notify_url";
       case errc::bad_admin_token: return "admin token missing or wrong";
+      case errc::forbidden: return "the operator's role does not allow this action";
       case errc::not_found: return "not found";
       case errc::method_not_allowed: return "method not allowed";
       case errc::body_too_large: return "body too large";

@@ -17,6 +17,7 @@ enum class errc {
   rate_limited,            // wire 1008 / HTTP 429
   invalid_notify_url,      // wire 2006
   bad_admin_token,         // wire 4001 / HTTP 401
+  forbidden,               // wire 4003 / HTTP 403: the operator's role does not allow the action
   not_found,               // HTTP 404
   method_not_allowed,      // HTTP 405
   body_too_large,          // HTTP 413

@@ -156,7 +156,7 @@ http_response mobile_info(api_context& ctx, const call& c) {
   data["carrier"] = engine::carrier_name_zh(*carrier);
   data["carrier_code"] = engine::carrier_code(*carrier);
   boost::json::array amounts;
-  for (auto a : ctx.catalogue.amounts_for(*carrier)) amounts.push_back(a);
+  for (auto a : ctx.catalogue.amounts_for(*carrier, c.merchant.sandbox)) amounts.push_back(a);
   data["amounts"] = std::move(amounts);
   return c.ok("获取成功", std::move(data));
 }

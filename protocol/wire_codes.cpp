@@ -22,6 +22,7 @@ wire_answer protocol_answer(errc e) noexcept {
     case errc::rate_limited: return {"1008", 429, "请求过于频繁"};
     case errc::invalid_notify_url: return {"2006", 200, "notify_url无效"};
     case errc::bad_admin_token: return {"4001", 401, "管理令牌无效"};
+    case errc::forbidden: return {"4003", 403, "无此操作权限"};
     case errc::not_found: return {"4004", 404, "not found"};
     case errc::method_not_allowed: return {"4005", 405, "method not allowed"};
     case errc::body_too_large: return {"4013", 413, "请求体过大"};
@@ -50,6 +51,11 @@ wire_answer engine_answer(engine::errc e) noexcept {
     // A fenced instance writes nothing and stops: the same promise as 5000.
     case errc::fenced: return {"5000", 503, "服务暂不可用，请重试"};
     case errc::range_too_wide: return {"1001", 200, "时间范围内订单过多，请缩小时间范围"};
+    // Which kind of rule, never its threshold (spec §3.8).
+    case errc::risk_blacklisted: return {"2008", 200, "风控拒绝：号码在黑名单中"};
+    case errc::risk_mobile_orders: return {"2008", 200, "风控拒绝：号码下单次数超限"};
+    case errc::risk_mobile_amount: return {"2008", 200, "风控拒绝：号码充值金额超限"};
+    case errc::risk_daily_amount: return {"2008", 200, "风控拒绝：商户当日充值金额超限"};
     case errc::overloaded: return {"1008", 429, "请求过于频繁"};
     // The accept may have been applied: the merchant learns its outcome by retrying the same
     // request (idempotent), never by placing a new one.

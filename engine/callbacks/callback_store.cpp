@@ -72,7 +72,7 @@ boost::asio::awaitable<boost::system::result<void>> callback_store::record_attem
 }
 
 boost::asio::awaitable<boost::system::result<void>> callback_store::renotify(
-    std::int64_t merchant_id, std::string order_number, std::int64_t now_ms) {
+    std::int64_t merchant_id, std::string order_number, std::int64_t now_ms, std::string by) {
   for (int attempt = 0; attempt < k_tries; ++attempt) {
     auto order = co_await store_.get(merchant_id, order_number);
     if (!order) co_return order.error();
@@ -83,6 +83,7 @@ boost::asio::awaitable<boost::system::result<void>> callback_store::renotify(
     ++after.callback.renotify_seq;
     ++after.event_count;
     std::vector<log_event> events(1, log_event{"renotify", {}});
+    if (!by.empty()) events.front().fields.emplace_back("by", by);
     auto saved = co_await store_.commit(*order, std::move(after), std::move(events),
                                         work_change::set(std::max<std::int64_t>(now_ms, 1)));
     if (saved || saved.error() != errc::stale_status) co_return saved;

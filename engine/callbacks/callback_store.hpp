@@ -43,9 +43,11 @@ class callback_store {
 
   /// Operator's "notify again now": cb_status pending, attempts counted afresh, due now.
   /// Errors: order_not_found; cannot_cancel when the order is not final or has no notify_url.
+  /// `by`: the operator, recorded in the `renotify` event when not empty.
   boost::asio::awaitable<boost::system::result<void>> renotify(std::int64_t merchant_id,
                                                                std::string order_number,
-                                                               std::int64_t now_ms);
+                                                               std::int64_t now_ms,
+                                                               std::string by = {});
 
   /// Every recorded attempt, oldest first.
   boost::asio::awaitable<boost::system::result<std::vector<callback_attempt>>> attempts(

@@ -376,15 +376,72 @@ void read_redis(const object_fields& top, redis_config& out) {
   read_integer(f, "command_timeout_ms", 1, 600'000, out.command_timeout_ms);
 }
 
+/// A token travels in "Authorization: Bearer <token>": nothing a header cannot carry verbatim.
+std::optional<std::string> read_token(const object_fields& f, presence p) {
+  auto token = read_string(f, "token", p, string_rule::non_empty);
+  if (!token) return std::nullopt;
+  if (!visible_ascii(*token)) {
+    f.fail("token", "must be visible ASCII characters, without spaces");
+    return std::nullopt;
+  }
+  return std::string(*token);
+}
+
+bool is_operator_name(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == '-';
+  });
+}
+
+void read_operator(const object_fields& f, const std::vector<admin_operator>& earlier,
+                   admin_operator& out) {
+  if (auto name = read_string(f, "name", presence::required, string_rule::any)) {
+    if (!is_operator_name(*name)) return f.fail("name", "must be 1-64 characters of [A-Za-z0-9_.-]");
+    for (const auto& other : earlier)
+      if (other.name == *name) return f.fail("name", "duplicate name " + quote_for_message(*name));
+    out.name = std::string(*name);
+  }
+  if (auto token = read_token(f, presence::required)) {
+    for (const auto& other : earlier)
+      if (other.token == *token) return f.fail("token", "the same token as " + other.name);
+    out.token = std::move(*token);
+  }
+  if (auto role = read_string(f, "role", presence::required, string_rule::any)) {
+    if (*role == "operator") out.operate = true;
+    else if (*role == "finance") out.credit = true;
+    else if (*role != "viewer") return f.fail("role", "must be viewer, operator or finance");
+  }
+}
+
 void read_admin(const object_fields& top, admin_config& out) {
   auto fields = read_object(top, "admin", presence::required);
   if (!fields) return;
-  if (auto token = read_string(*fields, "token", presence::required, string_rule::non_empty)) {
-    // It travels in "Authorization: Bearer <token>": nothing a header cannot carry verbatim.
-    if (!visible_ascii(*token)) {
-      return fields->fail("token", "must be visible ASCII characters, without spaces");
+  const object_fields& f = *fields;
+  auto items = read_array(f, "operators", presence::optional, true, "objects");
+  if (f.failed()) return;
+  if (items) {
+    std::size_t index = 0;
+    for (dom::element item : *items) {
+      const std::string path = item_path("admin.operators", index++);
+      dom::object object;
+      if (item.get_object().get(object) != simdjson::SUCCESS)
+        return f.sink().fail(path, "must be an object");
+      object_fields op_fields(object, path, f.sink());
+      admin_operator op;
+      read_operator(op_fields, out.operators, op);
+      if (f.failed()) return;
+      out.operators.push_back(std::move(op));
     }
-    out.token = std::string(*token);
+  }
+  if (auto token = read_token(f, out.operators.empty() ? presence::required : presence::optional)) {
+    for (const auto& other : out.operators) {
+      if (other.token == *token) return f.fail("token", "the same token as " + other.name);
+      if (other.name == "admin")
+        return f.fail("token", "an operator is named admin already (admin.token is admin)");
+    }
+    out.token = *token;
+    out.operators.push_back(admin_operator{"admin", std::move(*token), true, true});
   }
 }
 
@@ -392,6 +449,15 @@ void read_security(const object_fields& top, security_config& out) {
   auto fields = read_object(top, "security", presence::optional);
   if (!fields) return;
   read_integer(*fields, "timestamp_skew_s", 1, 86400, out.timestamp_skew_s);
+}
+
+void read_risk(const object_fields& top, risk_config& out) {
+  auto fields = read_object(top, "risk", presence::optional);
+  if (!fields) return;
+  read_integer(*fields, "per_mobile_orders", 0, 1'000'000, out.per_mobile_orders);
+  read_integer(*fields, "per_mobile_amount", 0, 1'000'000'000, out.per_mobile_amount);
+  read_integer(*fields, "daily_amount", 0, 1'000'000'000'000, out.daily_amount);
+  read_integer(*fields, "window_s", 1, 86400, out.window_s);
 }
 
 void read_callbacks(const object_fields& top, callbacks_config& out) {
@@ -512,6 +578,12 @@ void read_merchant(const object_fields& f, const std::vector<merchant_config>& e
   read_integer(f, "slow_deadline_s", 1, 30 * 86400, out.slow_deadline_s);
   read_integer(f, "fast_deadline_s", 1, 30 * 86400, out.fast_deadline_s);
   read_flag(f, "enabled", out.enabled);
+  read_flag(f, "sandbox", out.sandbox);
+  std::int64_t daily = 0;
+  if (find_field(f, "daily_amount", presence::optional)) {
+    read_integer(f, "daily_amount", 0, 1'000'000'000'000, daily);
+    out.daily_amount = daily;
+  }
 }
 
 bool is_channel_id(std::string_view id) {
@@ -711,6 +783,7 @@ std::variant<config, config_error> parse_config(std::string_view json_text,
   read_redis(top, result.redis);
   read_admin(top, result.admin);
   read_security(top, result.security);
+  read_risk(top, result.risk);
   read_callbacks(top, result.callbacks);
   read_merchants(top, result.merchants);
   read_channels(top, validate_kind, result.channels);

@@ -66,8 +66,31 @@ struct redis_config {
 };
 
 /// The `admin` section: the bearer token of the operations API (spec §7).
+/// One entry of `admin.operators` (spec §7): every operator reads; `operator` also re-notifies,
+/// enables and disables channels, changes the blacklist and settles; `finance` also credits.
+struct admin_operator {
+  std::string name;    ///< 1-64 of [A-Za-z0-9_.-], unique: what the actions are recorded with.
+  std::string token;   ///< Visible ASCII, unique across operators.
+  bool operate = false;
+  bool credit = false;
+};
+
 struct admin_config {
-  std::string token;  ///< Non-empty, printable, no spaces.
+  /// The single `admin.token` (optional when `operators` are given): the operator `admin`, with
+  /// every role. Empty when not set.
+  std::string token;
+  /// Every operator, `admin` included when `token` is set (appended last). Never empty.
+  std::vector<admin_operator> operators;
+};
+
+/// `risk` (spec §3.8, §8): limits of 0 mean none.
+struct risk_config {
+  std::int64_t per_mobile_orders = 0;  ///< 0..1000000 orders per number per window.
+  std::int64_t per_mobile_amount = 0;  ///< 0..1000000000 yuan (face value) per number per window.
+  std::int64_t daily_amount = 0;       ///< 0..1000000000000 yuan per merchant per business day.
+  std::int64_t window_s = 86400;       ///< 1..86400: the per-number rolling window (tests shorten it).
+  /// The business day's UTC offset (+08:00, the statements' default; spec §3.7).
+  std::int64_t day_offset_s = 8 * 3600;
 };
 
 /// The `security` section.
@@ -114,7 +137,15 @@ struct merchant_config {
   /// 1..2592000: how long a fast order may wait in 6 for a channel with capacity or health.
   std::uint32_t fast_deadline_s = 60;
   bool enabled = true;
+  /// A test merchant (spec §3.8): its orders go only to simulated channels, whatever `source`.
+  bool sandbox = false;
+  /// This merchant's own `daily_amount` (yuan per business day, 0: none), instead of risk's.
+  std::optional<std::int64_t> daily_amount;
 };
+
+/// The channel kind that simulates a supplier in-process (channels/sim): the only kind a sandbox
+/// merchant's orders may reach.
+inline constexpr std::string_view k_simulated_kind = "sim";
 
 /// One entry of `channels`: the fields every kind has. Kind-specific fields stay in `raw_json`
 /// and are checked by the kind validator (channels/channel_kinds.hpp).
@@ -134,6 +165,9 @@ struct channel_config {
   bool enabled = true;
   /// The channel's whole JSON object, re-serialized (minified), for kind-specific fields.
   std::string raw_json;
+
+  /// An in-process simulated supplier (kind `sim`): no top-up reaches a carrier through it.
+  bool simulated() const noexcept { return kind == k_simulated_kind; }
 };
 
 /// The whole validated configuration; immutable once the server runs.
@@ -142,6 +176,7 @@ struct config {
   redis_config redis;
   admin_config admin;
   security_config security;
+  risk_config risk;
   callbacks_config callbacks;
   std::vector<merchant_config> merchants;  ///< At least one.
   std::vector<channel_config> channels;    ///< May be empty: orders then wait in 6.

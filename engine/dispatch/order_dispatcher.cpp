@@ -119,6 +119,7 @@ order_dispatcher::order_dispatcher(asio::io_context& io, const config& cfg, orde
       router_(router),
       shard_(shard),
       clock_(clock),
+      log_(logger("engine")),
       pump_timer_(io) {
   // Orders with a coroutine are bounded by the channels' slots. Sized for that from the start:
   // growing rehashes every entry in one go, a reactor stall of ~25 ms at 200k orders (seen as
@@ -400,6 +401,10 @@ asio::awaitable<order_dispatcher::step_result> order_dispatcher::step_matched(dr
   d.just_matched = false;
   if (!d.known) {
     d.attempt_started = clock_.steady_now();
+    // The log masks the number (engine/support/log): an operator matches it with the supplier's.
+    if (log_->should_log(spdlog::level::debug))
+      log_->debug("shard={} order={} attempt={} channel={} mobile={} amount={} submitting", shard_,
+                  o.order_number, o.attempt.id, ch->config->id, o.mobile, o.money_yuan);
     d.known = co_await ch->adapter->submit(make_request(o));
     if (auto* m = channel_figures(*ch)) {
       bump(m->submits);
@@ -537,9 +542,9 @@ asio::awaitable<void> order_dispatcher::tell_operator(driven_order& d, channel_r
       co_await store_.flag_unresolved(o.merchant_id, o.order_number, o.attempt.since_ms());
   if (listed) {
     d.unresolved = true;
-    logger("engine")->error("shard={} order={} channel={} no final answer for {} s: listed for an "
-                            "operator, still asking",
-                            shard_, o.order_number, ch.config->id, age_ms / 1000);
+    logger("engine")->error("shard={} order={} channel={} mobile={} no final answer for {} s: "
+                            "listed for an operator, still asking",
+                            shard_, o.order_number, ch.config->id, o.mobile, age_ms / 1000);
   }
 }
 

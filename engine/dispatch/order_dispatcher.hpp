@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 #include "engine/support/timer.hpp"
 #include <boost/system/error_code.hpp>
+#include <spdlog/logger.h>
 
 #include <cstdint>
 #include <deque>
@@ -153,6 +154,7 @@ class order_dispatcher {
   channel_router& router_;
   unsigned shard_;
   const engine::clock& clock_;
+  std::shared_ptr<spdlog::logger> log_;
   bool stopping_ = false;
   shutdown_gate coroutines_{io_};
   std::unordered_map<std::string, std::shared_ptr<driven_order>> orders_;

@@ -47,7 +47,7 @@ std::vector<std::string> numbers_to_load(const std::vector<std::string>& page, c
 boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
     const config& cfg, order_log& store, unsigned shard, unsigned shard_count,
     std::function<void(const order_record&)> resume, std::function<bool()> stopping,
-    std::function<bool(const std::string&)> already_driven) {
+    std::function<bool(const std::string&)> already_driven, const engine::clock& clock) {
   auto log = logger("engine");
   recovery_stats stats;
   timer pause(co_await boost::asio::this_coro::executor);  // the clock seam (simulated time)
@@ -78,7 +78,7 @@ boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
             if (is_terminal(order->status)) continue;  // finished since the page was read
             ++stats.loaded;
             if (order->status == order_status::failed) {
-              auto refunded = co_await store.fail_refund(*order, order->reason, wall_clock_ms());
+              auto refunded = co_await store.fail_refund(*order, order->reason, clock.wall_ms());
               if (refunded) ++stats.refunded;
               else
                 log->error("shard={} order={} recovery: refund failed: {}", shard, numbers[i],

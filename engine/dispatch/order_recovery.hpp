@@ -9,6 +9,7 @@
 #include "engine/config/config.hpp"
 #include "engine/order/order_record.hpp"
 #include "engine/store/order_log.hpp"
+#include "engine/support/clock.hpp"
 
 namespace topup::engine {
 
@@ -38,10 +39,12 @@ bool owns_order(std::string_view order_number, std::uint32_t instance_id, unsign
 /// `stopping()` says so (asked between pages). Orders `already_driven` says this shard is
 /// working on are skipped without a read. Run again periodically, it adopts
 /// orders whose acceptance this shard never heard of (a reply lost to a Redis drop, answered
-/// 5000, then seen again only as an idempotent duplicate).
+/// 5000, then seen again only as an idempotent duplicate). `clock` stamps the refunds it makes
+/// (the services' clock: simulated time in tests and the simulator).
 boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
     const config& cfg, order_log& store, unsigned shard, unsigned shard_count,
     std::function<void(const order_record&)> resume, std::function<bool()> stopping,
-    std::function<bool(const std::string&)> already_driven = {});
+    std::function<bool(const std::string&)> already_driven = {},
+    const engine::clock& clock = system_clock());
 
 }  // namespace topup::engine

@@ -188,7 +188,7 @@ std::optional<callback_status> callback_status_from(std::string_view text) noexc
   return std::nullopt;
 }
 
-constexpr std::array<named_field, 13> k_named_fields = {{
+constexpr std::array<named_field, 14> k_named_fields = {{
     {"channel", [](order_record& r, std::string&& v) { r.attempt.channel = std::move(v); return true; },
      [](const order_record& r, std::string& out) { out = r.attempt.channel; }},
     {"attempts", [](order_record& r, std::string&& v) { return read_count(r.attempt.number, v); },
@@ -226,6 +226,14 @@ constexpr std::array<named_field, 13> k_named_fields = {{
      [](const order_record& r, std::string& out) { write_count(r.callback.round_base, out); }},
     {"cb_renotify_seq", [](order_record& r, std::string&& v) { return read_count(r.callback.renotify_seq, v); },
      [](const order_record& r, std::string& out) { write_count(r.callback.renotify_seq, out); }},
+    // Stored only when set ("1"): records of other merchants carry nothing for it.
+    {"sandbox",
+     [](order_record& r, std::string&& v) {
+       if (v != "0" && v != "1") return false;
+       r.sandbox = v == "1";
+       return true;
+     },
+     [](const order_record& r, std::string& out) { if (r.sandbox) out = "1"; }},
 }};
 
 const named_field* find_named(std::string_view name) noexcept {

@@ -78,6 +78,7 @@ struct order_record {
   std::int64_t finished_at_ms = 0;  // 0 until the order reaches 2 or 4
   std::int64_t event_count = 0;     // the order's events in the log: its version
   bool refunded = false;            // the refund was credited (`refunded` = 1, status 4)
+  bool sandbox = false;             // a sandbox merchant's order: simulated channels only, ever
   channel_attempt attempt;          // the latest channel attempt
   merchant_callback callback;       // the merchant callback, once final
   field_pairs extra;                // named fields this version does not know

@@ -24,17 +24,19 @@ bool channel_catalogue::amount_served(std::int64_t money_yuan) const {
 }
 
 bool channel_catalogue::order_served(carrier c, std::int64_t money_yuan, int recharge_type,
-                                     std::string_view source) const {
+                                     std::string_view source, bool simulated_only) const {
   return std::ranges::any_of(entries_, [&](const entry& e) {
     return (source.empty() || e.config->id == source) && e.enabled &&
+           (!simulated_only || e.config->simulated()) &&
            configured_for(e, c, money_yuan, recharge_type);
   });
 }
 
-std::vector<std::int64_t> channel_catalogue::amounts_for(carrier c) const {
+std::vector<std::int64_t> channel_catalogue::amounts_for(carrier c, bool simulated_only) const {
   std::vector<std::int64_t> out;
   for (const auto& e : entries_) {
     if (!e.enabled || std::ranges::find(e.config->carriers, c) == e.config->carriers.end()) continue;
+    if (simulated_only && !e.config->simulated()) continue;
     out.insert(out.end(), e.config->amounts.begin(), e.config->amounts.end());
   }
   std::ranges::sort(out);

@@ -19,11 +19,13 @@ class channel_catalogue {
 
   /// Some enabled channel serves this face value for any carrier (else 2002).
   bool amount_served(std::int64_t money_yuan) const;
-  /// Some enabled channel (or exactly `source`, when non-empty) serves this order (else 2005).
-  bool order_served(carrier c, std::int64_t money_yuan, int recharge_type,
-                    std::string_view source) const;
-  /// Face values served for a carrier by enabled channels, ascending, without duplicates.
-  std::vector<std::int64_t> amounts_for(carrier c) const;
+  /// Some enabled channel (or exactly `source`, when non-empty) serves this order (else 2005);
+  /// with `simulated_only` (a sandbox merchant's order) only a simulated channel counts.
+  bool order_served(carrier c, std::int64_t money_yuan, int recharge_type, std::string_view source,
+                    bool simulated_only = false) const;
+  /// Face values served for a carrier by enabled channels (simulated ones only, with
+  /// `simulated_only`), ascending, without duplicates.
+  std::vector<std::int64_t> amounts_for(carrier c, bool simulated_only = false) const;
   /// Returns false if no channel has this id.
   bool set_enabled(std::string_view channel_id, bool enabled);
   bool exists(std::string_view channel_id) const;

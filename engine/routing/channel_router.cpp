@@ -40,6 +40,7 @@ channel_router::pick_result channel_router::pick(const order_record& order,
       const auto& cfg = *ch.config;
       if (!ch.adapter) continue;
       if (!order.source.empty() && cfg.id != order.source) continue;
+      if (order.sandbox && !cfg.simulated()) continue;  // a sandbox order never reaches a supplier
       if (std::ranges::find(tried, cfg.id) != tried.end()) continue;
       const auto service = catalogue_.channel_service(cfg.id, order.carrier, order.money_yuan,
                                                       order.recharge_type);

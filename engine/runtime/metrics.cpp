@@ -90,6 +90,13 @@ std::string metrics_registry::render() const {
           sum(&shard_metrics::orders_duplicate));
   counter("topup_orders_refused_total", "pushOrder calls refused with a business code.",
           sum(&shard_metrics::orders_refused));
+  out += "# HELP topup_risk_refusals_total Orders refused by risk control (2008), by rule.\n"
+         "# TYPE topup_risk_refusals_total counter\n";
+  for (std::size_t rule = 0; rule < k_risk_rules.size(); ++rule) {
+    std::uint64_t total = 0;
+    for (const auto& s : shards_) total += load(s->risk_refusals[rule]);
+    out += fmt::format("topup_risk_refusals_total{{rule=\"{}\"}} {}\n", k_risk_rules[rule], total);
+  }
   out += "# HELP topup_orders_finished_total Orders that reached a final status.\n"
          "# TYPE topup_orders_finished_total counter\n";
   for (int status : {2, 4}) {

@@ -1,6 +1,7 @@
 #pragma once
 // Counters and histograms for GET /metrics (Prometheus text format).
 #include <array>
+#include <string_view>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -42,12 +43,18 @@ struct channel_metrics {
   latency_histogram submit_latency;
 };
 
+/// The risk rules a refusal (2008) is counted under, by index (`risk_refusals`).
+inline constexpr std::array<std::string_view, 4> k_risk_rules = {
+    "blacklist", "per_mobile_orders", "per_mobile_amount", "daily_amount"};
+inline constexpr std::size_t k_risk_blacklist = 0;  // the counted rules: their risk_verdict
+
 /// Everything one shard counts; written only by that shard's thread.
 struct shard_metrics {
   explicit shard_metrics(std::size_t channel_count);
   std::atomic<std::uint64_t> orders_accepted{0};
   std::atomic<std::uint64_t> orders_duplicate{0};
   std::atomic<std::uint64_t> orders_refused{0};  // push answered with a business error
+  std::array<std::atomic<std::uint64_t>, k_risk_rules.size()> risk_refusals{};  // 2008, by rule
   std::array<std::atomic<std::uint64_t>, 8> orders_finished{};  // by final status (2, 4)
   std::atomic<std::uint64_t> callbacks_delivered{0};
   std::atomic<std::uint64_t> callbacks_failed_attempts{0};

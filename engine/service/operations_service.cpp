@@ -1,5 +1,6 @@
 #include "engine/service/operations_service.hpp"
 
+#include "engine/order/carrier.hpp"
 #include "engine/order/order_number.hpp"
 #include "engine/support/errc.hpp"
 
@@ -17,17 +18,19 @@ operations_service::operations_service(order_store& store, callback_store& callb
       clock_(clock) {}
 
 boost::asio::awaitable<boost::system::result<credit_result>> operations_service::credit(
-    std::int64_t merchant_id, std::string ref, fen_t amount_fen) {
-  co_return co_await store_.credit(merchant_id, std::move(ref), amount_fen, clock_.wall_ms());
+    std::int64_t merchant_id, std::string ref, fen_t amount_fen, std::string by) {
+  co_return co_await store_.credit(merchant_id, std::move(ref), amount_fen, clock_.wall_ms(),
+                                   std::move(by));
 }
 
 boost::asio::awaitable<boost::system::result<void>> operations_service::renotify(
-    std::string order_number) {
+    std::string order_number, std::string by) {
   // The number names its merchant (and so the keys); one that does not parse names no order.
   auto parts = parse_order_number(order_number);
   if (!parts) co_return errc::order_not_found;
   const std::int64_t merchant_id = parts->merchant_id;
-  auto armed = co_await callbacks_.renotify(merchant_id, order_number, clock_.wall_ms());
+  auto armed =
+      co_await callbacks_.renotify(merchant_id, order_number, clock_.wall_ms(), std::move(by));
   if (!armed) co_return armed.error();
   // Stored as due now: the kick only spares the wait for the owner's next scan.
   kicker_.kick(std::move(order_number), merchant_id);
@@ -42,6 +45,12 @@ boost::asio::awaitable<boost::system::result<void>> operations_service::switch_c
   if (!saved) co_return saved.error();
   switchboard_.set_enabled_everywhere(std::move(channel_id), enabled);
   co_return boost::system::result<void>{};
+}
+
+boost::asio::awaitable<boost::system::result<std::int64_t>> operations_service::change_blacklist(
+    std::string mobile, bool add) {
+  if (!detect_carrier(mobile)) co_return errc::invalid_mobile;
+  co_return co_await store_.change_blacklist(std::move(mobile), add);
 }
 
 }  // namespace topup::engine

@@ -29,20 +29,30 @@ class operations_service {
 
   /// Credits (negative: corrects) a merchant's balance once per `ref`. Errors as
   /// order_store::credit (order_no_conflict: the ref was used with another amount).
+  /// `by`: the operator, recorded in the credit's log entry.
   boost::asio::awaitable<boost::system::result<credit_result>> credit(std::int64_t merchant_id,
                                                                       std::string ref,
-                                                                      fen_t amount_fen);
+                                                                      fen_t amount_fen,
+                                                                      std::string by);
 
   /// "Notify the merchant again": the callback is pending and due now (stored), then the owning
   /// shard is kicked. Errors: order_not_found (also for a malformed number), cannot_cancel when
   /// the order is not final or has no notify_url; nothing is kicked on any error.
-  boost::asio::awaitable<boost::system::result<void>> renotify(std::string order_number);
+  boost::asio::awaitable<boost::system::result<void>> renotify(std::string order_number,
+                                                               std::string by);
 
   /// Enables or disables a configured channel: stored first, so a restart keeps the operator's
   /// choice, then applied on every shard. Errors: no_channel (not configured); a storage error
   /// leaves every shard as it was.
   boost::asio::awaitable<boost::system::result<void>> switch_channel(std::string channel_id,
                                                                      bool enabled);
+
+  /// Adds a mobile number to the blacklist or removes it (spec §7): stored, with the version
+  /// every shard of every instance polls (within a second). Errors: invalid_mobile (not a
+  /// number of any carrier's segments), storage errors (the operator sends it again: both
+  /// steps are idempotent). Answers the list's new version.
+  boost::asio::awaitable<boost::system::result<std::int64_t>> change_blacklist(std::string mobile,
+                                                                               bool add);
 
  private:
   order_store& store_;

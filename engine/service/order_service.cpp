@@ -27,6 +27,17 @@ class inflight_guard {
   std::size_t& counter_;
 };
 
+/// The answer for a counted rule's refusal (all wire 2008, spec §3.8).
+errc risk_refusal(risk_verdict v) noexcept {
+  switch (v) {
+    case risk_verdict::per_mobile_orders: return errc::risk_mobile_orders;
+    case risk_verdict::per_mobile_amount: return errc::risk_mobile_amount;
+    case risk_verdict::daily_amount: return errc::risk_daily_amount;
+    case risk_verdict::allowed: break;
+  }
+  return errc::internal;
+}
+
 /// A read whose answer was lost changed nothing: plain "storage unavailable" (5000), not the
 /// "maybe applied" of a write (5002).
 template <class T>
@@ -39,7 +50,8 @@ boost::system::result<T> read_result(boost::system::result<T> r) {
 
 order_service::order_service(const config& cfg, order_log& store, channel_catalogue& catalogue,
                              order_dispatcher* dispatcher, callback_kicker& kicker,
-                             shard_metrics* metrics, unsigned shard, const engine::clock& clock)
+                             shard_metrics* metrics, unsigned shard, const engine::clock& clock,
+                             const blacklist* refused_numbers, risk_counters* limits)
     : config_(cfg),
       store_(store),
       catalogue_(catalogue),
@@ -47,7 +59,9 @@ order_service::order_service(const config& cfg, order_log& store, channel_catalo
       clock_(clock),
       dispatcher_(dispatcher),
       kicker_(kicker),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      blacklist_(refused_numbers),
+      limits_(limits) {}
 
 std::string order_service::fingerprint(const push_request& r) {
   // Unit separators keep field boundaries unambiguous (no field may contain 0x1f: the form
@@ -103,8 +117,16 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
   if (request.money_yuan <= 0 || !catalogue_.amount_served(request.money_yuan))
     co_return co_await refuse_unless_repeat(request, errc::unsupported_amount);
   if (!catalogue_.order_served(*carrier_of, request.money_yuan, request.recharge_type,
-                               request.source))
+                               request.source, request.merchant->sandbox))
     co_return co_await refuse_unless_repeat(request, errc::no_channel);
+  // Risk control, last of the checks and before any debit (spec §3.8); a repeat of an order
+  // accepted before the number was listed still gets that order.
+  if (blacklist_ && blacklist_->contains(request.mobile)) {
+    auto answer = co_await refuse_unless_repeat(request, errc::risk_blacklisted);
+    if (!answer && answer.error() == errc::risk_blacklisted && metrics_)
+      bump(metrics_->risk_refusals[k_risk_blacklist]);
+    co_return answer;
+  }
 
   const bool change = request.change.value_or(request.merchant->default_change);
   const fen_t face_fen = request.money_yuan * 100;
@@ -122,6 +144,7 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
   record.notify_url = request.notify_url;
   record.change = change;
   record.source = request.source;
+  record.sandbox = request.merchant->sandbox;
   record.fingerprint = fingerprint(request);
   record.cost_fen = cost_fen;
   record.status = order_status::waiting;
@@ -139,11 +162,33 @@ boost::asio::awaitable<boost::system::result<accept_result>> order_service::push
     // It would wait in 6, and the wait lines are full: refused before any debit (bounded).
     if (dispatcher_ && !match && dispatcher_->parked() >= config_.server.max_waiting_orders)
       co_return co_await refuse_unless_repeat(request, errc::overloaded);
+    // The counted risk rules: claimed before the accept, taken back if it did not take the order.
+    std::optional<risk_claim> claimed;
+    if (limits_) {
+      claimed = risk_claim{request.mobile, record.merchant_id, record.order_number,
+                           request.money_yuan, now_ms};
+      auto verdict = co_await limits_->claim(*claimed);
+      if (!verdict || *verdict != risk_verdict::allowed) {
+        if (match) dispatcher_->release(*match);
+        const auto refusal = verdict ? risk_refusal(*verdict) : errc::storage_unavailable;
+        auto answer = co_await refuse_unless_repeat(request, refusal);
+        if (!answer && answer.error() == refusal && verdict && metrics_)
+          bump(metrics_->risk_refusals[static_cast<std::size_t>(*verdict)]);
+        co_return answer;
+      }
+    }
     field_pairs match_fields;
     if (match) match_fields = match->fields;
     auto result = co_await store_.accept(record, now_ms, std::move(match_fields));
     const bool stored = result && !result->duplicate;
     if (match && !stored) dispatcher_->release(*match);
+    // A claim stays with an order that may exist (the accept's answer was lost: the safe side).
+    if (claimed && !stored &&
+        (result || (result.error() != errc::outcome_unknown &&
+                    result.error() != errc::storage_protocol))) {
+      risk_claim back = std::move(*claimed);
+      co_await limits_->release(std::move(back));
+    }
     if (!result && result.error() == errc::order_number_taken) continue;
     if (!result && (result.error() == errc::storage_unavailable ||
                     result.error() == errc::outcome_unknown ||

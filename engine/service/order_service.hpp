@@ -17,6 +17,8 @@
 #include "engine/runtime/metrics.hpp"
 #include "engine/dispatch/order_dispatcher.hpp"
 #include "engine/order/order_record.hpp"
+#include "engine/risk/blacklist.hpp"
+#include "engine/risk/risk_counters.hpp"
 #include "engine/store/order_log.hpp"
 
 namespace topup::engine {
@@ -48,7 +50,8 @@ class order_service {
   /// (not counted).
   order_service(const config& cfg, order_log& store, channel_catalogue& catalogue,
                 order_dispatcher* dispatcher, callback_kicker& kicker, shard_metrics* metrics,
-                unsigned shard, const engine::clock& clock = system_clock());
+                unsigned shard, const engine::clock& clock = system_clock(),
+                const blacklist* refused_numbers = nullptr, risk_counters* limits = nullptr);
 
   boost::asio::awaitable<boost::system::result<accept_result>> push(push_request request);
   /// By order_number when non-empty, else by order_no; only the merchant's own orders.
@@ -106,6 +109,8 @@ class order_service {
   order_dispatcher* dispatcher_;
   callback_kicker& kicker_;
   shard_metrics* metrics_;
+  const blacklist* blacklist_;  // null: no risk rules (tests of other things)
+  risk_counters* limits_;       // null: no counted limits configured
 };
 
 }  // namespace topup::engine

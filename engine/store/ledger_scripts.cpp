@@ -245,7 +245,7 @@ constexpr const char* k_credit_lua = R"lua(
 -- credit: a balance top-up or correction, applied once per ref (the same ref with another
 -- amount is a conflict); never takes the balance below 0.
 -- KEYS: 1 fence  2 acct  3 log  4 crefs
--- ARGV: 1 instance  2 epoch  3 ref  4 amount (fen, may be negative)
+-- ARGV: 1 instance  2 epoch  3 ref  4 amount (fen, may be negative)  5 by (the operator, or '')
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
 local ref, amount = ARGV[3], ARGV[4]
 if not (amount == '0' or string.find(amount, '^%-?[1-9]%d*$')) or #amount > 17 or ref == '' then
@@ -267,7 +267,12 @@ if balance + tonumber(amount) < 0 then return {'insufficient', acct[1] or '0'} e
 local nb = string.format('%d', redis.call('HINCRBY', KEYS[2], 'balance', amount))
 redis.call('HINCRBY', KEYS[2], 'credits', amount)
 redis.call('HSET', KEYS[4], ref, amount)
-redis.call('XADD', KEYS[3], '*', 'e', 'credit', 'ref', ref, 'amount', amount, 'bal', nb)
+if ARGV[5] and ARGV[5] ~= '' then
+  redis.call('XADD', KEYS[3], '*', 'e', 'credit', 'ref', ref, 'amount', amount, 'bal', nb,
+             'by', ARGV[5])
+else
+  redis.call('XADD', KEYS[3], '*', 'e', 'credit', 'ref', ref, 'amount', amount, 'bal', nb)
+end
 return {'ok', nb}
 )lua";
 
@@ -375,11 +380,11 @@ call refund_call(const merchant_keys& keys, const fence_token& fence, std::int64
 }
 
 call credit_call(const merchant_keys& keys, const fence_token& fence, std::string ref,
-                 fen_t amount_fen) {
+                 fen_t amount_fen, std::string by) {
   call c;
   c.keys = {keys.fence(), keys.acct(), keys.log(), keys.crefs()};
   c.args = {fence.instance, std::to_string(fence.epoch), std::move(ref),
-            std::to_string(amount_fen)};
+            std::to_string(amount_fen), std::move(by)};
   return c;
 }
 

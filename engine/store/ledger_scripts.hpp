@@ -94,8 +94,9 @@ call append_call(const merchant_keys& keys, const fence_token& fence, std::int64
 call refund_call(const merchant_keys& keys, const fence_token& fence, std::int64_t expected_version,
                  int from, const std::string& reason, const order_record& after, work_change work);
 
+/// `by`: the operator who credited (the entry's `by`), or empty.
 call credit_call(const merchant_keys& keys, const fence_token& fence, std::string ref,
-                 fen_t amount_fen);
+                 fen_t amount_fen, std::string by = {});
 
 }  // namespace ledger_scripts
 }  // namespace topup::engine

@@ -222,11 +222,12 @@ boost::asio::awaitable<boost::system::result<void>> order_store::refund(const or
 }
 
 boost::asio::awaitable<boost::system::result<credit_result>> order_store::credit(
-    std::int64_t merchant_id, std::string ref, fen_t amount_fen, std::int64_t /*now_ms*/) {
+    std::int64_t merchant_id, std::string ref, fen_t amount_fen, std::int64_t /*now_ms*/,
+    std::string by) {
   const merchant_keys keys(prefix_, merchant_id);
   // Not yet allowed to write (the epoch is not taken): as if Redis were not reachable.
   if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
-  auto call = ledger_scripts::credit_call(keys, fence_, std::move(ref), amount_fen);
+  auto call = ledger_scripts::credit_call(keys, fence_, std::move(ref), amount_fen, std::move(by));
   auto answer =
       co_await ledger_scripts::credit().run(conn_, std::move(call.keys), std::move(call.args));
   if (!answer) co_return answer.error();
@@ -477,6 +478,41 @@ order_store::disabled_channels() {
   auto answer = co_await conn_.command(args("SMEMBERS", prefix_ + ":channels:disabled"));
   if (!answer) co_return answer.error();
   co_return string_members("disabled_channels", *answer);
+}
+
+boost::asio::awaitable<boost::system::result<std::int64_t>> order_store::blacklist_version() {
+  auto answer = co_await conn_.command(args("GET", prefix_ + ":risk:blacklist:v"));
+  if (!answer) co_return answer.error();
+  if (answer->type == reply::kind::nil) co_return std::int64_t{0};
+  std::int64_t version = 0;
+  const auto& s = answer->str;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), version);
+  if (!is_string(*answer) || ec != std::errc{} || end != s.data() + s.size())
+    co_return unexpected("blacklist_version", *answer);
+  co_return version;
+}
+
+boost::asio::awaitable<boost::system::result<order_store::blacklist_read>>
+order_store::blacklist() {
+  auto version = co_await blacklist_version();
+  if (!version) co_return version.error();
+  auto answer = co_await conn_.command(args("SMEMBERS", prefix_ + ":risk:blacklist"));
+  if (!answer) co_return answer.error();
+  auto mobiles = string_members("blacklist", *answer);
+  if (!mobiles) co_return mobiles.error();
+  co_return blacklist_read{*version, std::move(*mobiles)};
+}
+
+boost::asio::awaitable<boost::system::result<std::int64_t>> order_store::change_blacklist(
+    std::string mobile, bool add) {
+  auto changed = co_await conn_.command(
+      args(add ? "SADD" : "SREM", prefix_ + ":risk:blacklist", std::move(mobile)));
+  if (!changed) co_return changed.error();
+  if (changed->type != reply::kind::integer) co_return unexpected("change_blacklist", *changed);
+  auto version = co_await conn_.command(args("INCR", prefix_ + ":risk:blacklist:v"));
+  if (!version) co_return version.error();
+  if (version->type != reply::kind::integer) co_return unexpected("change_blacklist", *version);
+  co_return version->integer;
 }
 
 boost::asio::awaitable<boost::system::result<void>> order_store::set_channel_disabled(

@@ -98,10 +98,27 @@ class order_store final : public order_log {
 
   /// Applies a credit (negative: a correction) once per `ref`; a repeat of the same amount
   /// answers the balance (repeat). Errors: insufficient_balance, order_no_conflict (other amount).
+  /// `by`: the operator, recorded in the log entry (`by`), when not empty.
   boost::asio::awaitable<boost::system::result<credit_result>> credit(std::int64_t merchant_id,
                                                                       std::string ref,
                                                                       fen_t amount_fen,
-                                                                      std::int64_t now_ms);
+                                                                      std::int64_t now_ms,
+                                                                      std::string by = {});
+
+  /// The mobile numbers operators blacklisted (spec §3.8, §7): the set `<prefix>:risk:blacklist`
+  /// and its version `<prefix>:risk:blacklist:v`, counted up by every change, which instances
+  /// poll to know when to read the set again.
+  struct blacklist_read {
+    std::int64_t version = 0;
+    std::vector<std::string> mobiles;
+  };
+  boost::asio::awaitable<boost::system::result<std::int64_t>> blacklist_version();
+  /// The version first, then the set: a change in between is seen by the next version poll.
+  boost::asio::awaitable<boost::system::result<blacklist_read>> blacklist();
+  /// Adds or removes a number, then counts the version up (both idempotent to repeat: an
+  /// operator who sees an error sends the same change again). Answers the new version.
+  boost::asio::awaitable<boost::system::result<std::int64_t>> change_blacklist(std::string mobile,
+                                                                               bool add);
 
   /// Channels an operator disabled (admin API), kept in `<prefix>:channels:disabled` so that a
   /// restart does not route to them again.

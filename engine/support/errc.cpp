@@ -29,6 +29,10 @@ class category final : public boost::system::error_category {
       case errc::internal: return "internal error";
       case errc::fenced: return "fenced: this instance's lease epoch is no longer current";
       case errc::range_too_wide: return "the range holds more orders than one request scans";
+      case errc::risk_blacklisted: return "refused by risk control: the number is blacklisted";
+      case errc::risk_mobile_orders: return "refused by risk control: the number's order limit";
+      case errc::risk_mobile_amount: return "refused by risk control: the number's amount limit";
+      case errc::risk_daily_amount: return "refused by risk control: the merchant's daily limit";
       case errc::layout_mismatch: return "storage layout version mismatch";
       case errc::outcome_unknown: return "storage answered nothing: the write may have been applied";
       case errc::store_not_allowed: return "store_id not allowed for this merchant";

@@ -28,8 +28,12 @@ enum class errc {
   store_not_allowed,       // wire 1006: store_id not one of the merchant's
   fenced,                  // this instance's lease epoch is no longer the merchant's fence: it
                            // must stop writing (wire 5000; nothing written)
-  layout_mismatch,
-  range_too_wide,          // wire 1001: a list range holding more orders than one request scans         // Redis holds another storage layout version (start-up refuses)
+  layout_mismatch,         // Redis holds another storage layout version (start-up refuses)
+  range_too_wide,          // wire 1001: a list range holding more orders than one request scans
+  risk_blacklisted,        // wire 2008: the mobile number is on the operators' blacklist
+  risk_mobile_orders,      // wire 2008: the number's orders in the rolling window are used up
+  risk_mobile_amount,      // wire 2008: the number's face value in the rolling window is used up
+  risk_daily_amount,       // wire 2008: the merchant's face value for the business day is used up
 };
 
 const boost::system::error_category& error_category() noexcept;

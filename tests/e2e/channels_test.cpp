@@ -163,13 +163,8 @@ class Channels : public ::testing::Test {
     http_client admin(port);
     // /healthz answers before every shard's Redis connection is up; 5000 means "retry" and a
     // repeated ref is applied once.
-    api_answer credited;
-    const auto deadline = clock_type::now() + 5s;
-    do {
-      credited = admin_credit(admin, cfg.admin_token(), k_merchant, "10000", "grant-" + prefix);
-      if (credited.code != "5000" && credited.code != "5002") break;
-      std::this_thread::sleep_for(20ms);
-    } while (clock_type::now() < deadline);
+    const auto credited = admin_credit_when_ready(admin, cfg.admin_token(), k_merchant, "10000",
+                                                  "grant-" + prefix);
     EXPECT_EQ(credited.code, "0000") << credited.raw;
     return cfg;
   }
@@ -579,6 +574,71 @@ TEST_F(Channels, AdminDisableRoutesToNextChannelAndEnableRestores) {
   EXPECT_EQ(unknown.code, "2005") << unknown.raw;
 }
 
+// A sandbox merchant (spec §3.8) next to a real supplier that is cheaper: its orders go to the
+// sim channel only, on every shard; naming the supplier as `source` is 2005 and costs nothing;
+// the supplier receives nothing at all.
+TEST_F(Channels, SandboxMerchantNeverReachesARealSupplier) {
+  json::object sim = topupd_config(0, 0, k_shards).json.at("channels").as_array().at(0).as_object();
+  const std::vector<json::object> channels = {up1_->wikeyun_channel("up1", 0.97), sim};
+  auto sandboxed = [&](int port) {
+    auto cfg = config_for(port, "sandbox", channels);
+    cfg.json["merchants"].as_array()[0].as_object()["sandbox"] = true;
+    return cfg;
+  };
+  topupd_process topupd;
+  const int port = start_on_free_port(topupd, sandboxed);
+  http_client admin(port);
+  const auto token = sandboxed(port).admin_token();
+  const auto credited = admin_credit_when_ready(admin, token, k_merchant, "10000", "grant-sandbox");
+  ASSERT_EQ(credited.code, "0000") << credited.raw;
+  const auto placed = up1_->placed();
+
+  merchant_client m(port, "k1", "s3cret");
+  auto pinned = m.push("sandbox-pinned", k_mobile, 100, {{"source", "up1"}});
+  EXPECT_EQ(pinned.code, "2005") << pinned.raw;
+  EXPECT_EQ(m.balance_fen(), k_credit_fen);
+
+  const auto orders = push_on_every_shard(port, "sandbox", 2, "2", "sim1", {{"change", "1"}});
+  long long want = k_credit_fen;
+  for (const auto& o : orders) {
+    auto a = wait_final(m, o.number);
+    EXPECT_EQ(text(a.data, "status"), "2") << o.order_no << ": " << a.raw;
+    want -= cost_fen(o.money);
+  }
+  std::this_thread::sleep_for(300ms);  // a placement at up1 would have been delivered by now
+  for (const auto& o : orders) EXPECT_EQ(up1_->deliveries(o.number), 0u) << o.order_no;
+  EXPECT_EQ(up1_->placed(), placed);
+  EXPECT_EQ(m.balance_fen(), want);  // debited like any merchant
+  if (HasFailure()) ADD_FAILURE() << "topupd log tail:\n" << topupd.log_tail();
+}
+
+// Spec §8: logs show mobile numbers masked. topupd runs at debug, its most talkative, through
+// orders that log the number (each submit at debug) and supplier answers that are logged whole
+// (a malformed answer, a 500); its whole log then holds the masked number and never the full one.
+TEST_F(Channels, LogsShowMobileNumbersOnlyMasked) {
+  auto talkative = [&](int port) {
+    auto cfg = config_for(port, "masked", two_channels());
+    cfg.json["server"].as_object()["log_level"] = "debug";
+    return cfg;
+  };
+  topupd_process topupd;
+  const int port = start_on_free_port(topupd, talkative);
+  http_client admin(port);
+  const auto credited =
+      admin_credit_when_ready(admin, talkative(port).admin_token(), k_merchant, "10000", "grant-m");
+  ASSERT_EQ(credited.code, "0000") << credited.raw;
+  merchant_client m(port, "k1", "s3cret");
+  for (const char* mode : {"succeed", "malformed", "http500"}) {
+    up1_->set_mode(mode);
+    const auto number = push(port, std::string("masked-") + mode, 100);
+    ASSERT_FALSE(number.empty());
+    wait_final(m, number);
+  }
+  const std::string log = topupd.log_tail(1 << 24);
+  EXPECT_EQ(log.find(k_mobile), std::string::npos) << log;
+  EXPECT_NE(log.find("138****8000"), std::string::npos) << log;
+}
+
 TEST_F(Channels, DisabledChannelStaysDisabledAcrossARestart) {
   topupd_process topupd;
   auto cfg = start_topupd(topupd, two_channels(), "persist");
@@ -656,13 +716,8 @@ class ChannelsChain : public Channels {
     });
     {
       http_client admin(b_port);
-      api_answer credited;
-      const auto deadline = clock_type::now() + 5s;
-      do {  // 5000 until B's Redis connections are up (see start_topupd)
-        credited = admin_credit(admin, "test-admin-token", k_b_merchant, "10000", "grant-b");
-        if (credited.code != "5000" && credited.code != "5002") break;
-        std::this_thread::sleep_for(20ms);
-      } while (clock_type::now() < deadline);
+      const auto credited =
+          admin_credit_when_ready(admin, "test-admin-token", k_b_merchant, "10000", "grant-b");
       ASSERT_EQ(credited.code, "0000") << credited.raw;
     }
     json::object chain = up1_->wikeyun_channel("chain", 0.97);

@@ -68,6 +68,7 @@ class Intake : public ::testing::Test {
     cfg.add_merchant(3002, app_key_of(3002), secret_of(3002), "s1", 0.9955);
     cfg.add_merchant(3003, app_key_of(3003), secret_of(3003), "s1", 0.995)["allowed_ips"] =
         json::array{"10.0.0.0/8"};
+    cfg.add_merchant(3004, app_key_of(3004), secret_of(3004), "s1", 0.995);
     // A second channel that serves only 1000 yuan, only slow, only 广电: makes 1000 a supported
     // amount, so 1000 fast (or on another carrier) is "no channel" (2005), not 2002.
     cfg.json["channels"].as_array().push_back(json::object{
@@ -116,6 +117,60 @@ class Intake : public ::testing::Test {
   static inline int port_ = 0;
   static inline std::string token_;
 };
+
+// ---- risk control: the blacklist (spec §3.8, §7) ----------------------------------------
+
+TEST_F(Intake, BlacklistRefusesNewOrdersOfTheNumberOnEveryShardWithinASecond) {
+  const std::string listed = "13912340001";
+  credit(3004, "1000", "c3004-a");
+  auto m = client(3004);
+  http_client admin(port_);
+  auto blacklist = [&](const std::string& mobile, const std::string& action,
+                       const std::string& bearer) {
+    return merchant_client::parse(admin.request(
+        http::verb::post, "/admin/risk/blacklist", "mobile=" + mobile + "&action=" + action,
+        "application/x-www-form-urlencoded", "Bearer " + bearer));
+  };
+  const auto before = m.push("bl-before", listed, 100);
+  ASSERT_EQ(before.code, "0000") << before.raw;
+
+  EXPECT_EQ(blacklist(listed, "add", "not-the-token").http_status, 401u);
+  EXPECT_EQ(blacklist("12345", "add", token_).code, "2001");
+  EXPECT_EQ(blacklist(listed, "ban", token_).code, "1001");
+  auto added = blacklist(listed, "add", token_);
+  ASSERT_EQ(added.code, "0000") << added.raw;
+  const auto balance = m.balance_fen();
+
+  // Within a second every shard refuses it (fresh connections land on either shard).
+  std::this_thread::sleep_for(1100ms);
+  for (int i = 0; i < 6; ++i) {
+    auto refused = client(3004).push("bl-new-" + std::to_string(i), listed, 100);
+    EXPECT_EQ(refused.code, "2008") << refused.raw;
+    // The kind of rule, never a threshold.
+    EXPECT_NE(refused.msg.find("黑名单"), std::string::npos) << refused.raw;
+  }
+  EXPECT_EQ(m.balance_fen(), balance);  // nothing debited
+  auto repeat = m.push("bl-before", listed, 100);  // accepted before the listing
+  EXPECT_EQ(repeat.code, "0000") << repeat.raw;
+  EXPECT_EQ(field(repeat.data, "order_number"), field(before.data, "order_number"));
+  EXPECT_EQ(m.push("bl-other", "13912340002", 100).code, "0000");  // another number
+
+  auto listing = merchant_client::parse(admin.request(
+      http::verb::get, "/admin/risk/blacklist", {}, "application/x-www-form-urlencoded",
+      "Bearer " + token_));
+  EXPECT_EQ(listing.code, "0000") << listing.raw;
+  EXPECT_NE(listing.raw.find(listed), std::string::npos) << listing.raw;
+  const auto metrics = http_client(port_).get("/metrics").body;
+  EXPECT_NE(metrics.find("topup_risk_refusals_total{rule=\"blacklist\"} 6"), std::string::npos)
+      << metrics;
+
+  ASSERT_EQ(blacklist(listed, "remove", token_).code, "0000");
+  std::this_thread::sleep_for(1100ms);
+  for (int i = 0; i < 4; ++i) {
+    auto accepted = client(3004).push("bl-after-" + std::to_string(i), listed, 100);
+    EXPECT_EQ(accepted.code, "0000") << accepted.raw;
+  }
+}
 
 // ---- operations API: credit -------------------------------------------------------------
 

@@ -90,13 +90,8 @@ namespace {
 int start_credited(topupd_process& server, const std::function<topupd_config(int)>& make_config) {
   const int port = start_on_free_port(server, make_config);
   http_client admin(port);
-  api_answer credited;
-  const auto deadline = clock_type::now() + 10s;
-  do {
-    credited = admin_credit(admin, k_admin_token, 1001, k_credit_yuan, "fault-credit");
-    if (credited.code != "5000" && credited.code != "5002") break;
-    std::this_thread::sleep_for(20ms);
-  } while (clock_type::now() < deadline);
+  const auto credited =
+      admin_credit_when_ready(admin, k_admin_token, 1001, k_credit_yuan, "fault-credit");
   if (credited.code != "0000") throw std::runtime_error("credit failed: " + credited.raw);
   return port;
 }

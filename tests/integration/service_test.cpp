@@ -258,7 +258,7 @@ TEST_F(OperationsRenotify, AFinalOrderIsDueAtTheServiceClockAndItsOwnerKicked) {
   ASSERT_TRUE(due_at(k_t0_ms + 3'600'000).empty());
 
   clock.advance(60s);
-  auto armed = run(operations->renotify(number));
+  auto armed = run(operations->renotify(number, "ops1"));
   ASSERT_TRUE(armed) << armed.error().message();
   EXPECT_EQ(get(number).named_field("cb_status").value_or(""), "pending");
   EXPECT_EQ(due_at(clock.wall_ms()), std::vector<std::string>{number});
@@ -272,7 +272,7 @@ TEST_F(OperationsRenotify, AnOrderNotFinalIsCannotCancelWritesNothingAndKicksNot
   ASSERT_NO_FATAL_FAILURE(advance(recharging, {order_status::matched, order_status::recharging}));
   for (const auto& number : {waiting, recharging}) {
     const std::size_t events_before = events_of(number);
-    auto refused = run(operations->renotify(number));
+    auto refused = run(operations->renotify(number, "ops1"));
     ASSERT_FALSE(refused) << number;
     EXPECT_EQ(refused.error(), errc::cannot_cancel);
     EXPECT_EQ(events_of(number), events_before) << "nothing written";
@@ -284,7 +284,7 @@ TEST_F(OperationsRenotify, AnOrderNotFinalIsCannotCancelWritesNothingAndKicksNot
 TEST_F(OperationsRenotify, AFinalOrderWithoutANotifyUrlIsCannotCancelAndKicksNothing) {
   const std::string number = push("r-quiet", "");
   ASSERT_TRUE(run(orders->cancel(k_merchant, number, "")));  // final: refunded (4)
-  auto refused = run(operations->renotify(number));
+  auto refused = run(operations->renotify(number, "ops1"));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), errc::cannot_cancel);
   EXPECT_TRUE(due_at(k_t0_ms + 3'600'000).empty());
@@ -295,7 +295,7 @@ TEST_F(OperationsRenotify, AMalformedOrUnknownNumberIsNotFoundAndKicksNothing) {
   const std::string never_stored = make_order_number(
       {static_cast<std::uint64_t>(k_t0_ms), 0, 0, 99, k_merchant});
   for (const std::string& number : {std::string("nonsense"), std::string(), never_stored}) {
-    auto refused = run(operations->renotify(number));
+    auto refused = run(operations->renotify(number, "ops1"));
     ASSERT_FALSE(refused) << number;
     EXPECT_EQ(refused.error(), errc::order_not_found) << number;
   }
@@ -307,7 +307,7 @@ TEST_F(OperationsRenotify, WithRedisDownNothingIsKicked) {
   ASSERT_NO_FATAL_FAILURE(
       advance(number, {order_status::matched, order_status::recharging, order_status::success}));
   take_redis_down();
-  auto refused = run(operations->renotify(number));
+  auto refused = run(operations->renotify(number, "ops1"));
   ASSERT_FALSE(refused);
   EXPECT_TRUE(storage_down(refused.error())) << refused.error().message();
   EXPECT_TRUE(kicker.kicks.empty());
@@ -348,14 +348,14 @@ TEST_F(OperationsChannelSwitch, WhenTheSwitchCannotBeStoredNoShardAppliesIt) {
 // ------------------------------------------------------------------------------- credit
 
 TEST_F(OperationsCredit, IsAppliedOnceAndTheSameRefWithAnotherAmountIsAConflict) {
-  auto credited = run(operations->credit(k_merchant, "wire-1", 2'500));
+  auto credited = run(operations->credit(k_merchant, "wire-1", 2'500, "fin1"));
   ASSERT_TRUE(credited) << credited.error().message();
   EXPECT_FALSE(credited->repeat);
   EXPECT_EQ(credited->balance_fen, k_start_fen + 2'500);
-  auto repeat = run(operations->credit(k_merchant, "wire-1", 2'500));
+  auto repeat = run(operations->credit(k_merchant, "wire-1", 2'500, "fin1"));
   ASSERT_TRUE(repeat);
   EXPECT_TRUE(repeat->repeat);
-  auto conflict = run(operations->credit(k_merchant, "wire-1", 3'000));
+  auto conflict = run(operations->credit(k_merchant, "wire-1", 3'000, "fin1"));
   ASSERT_FALSE(conflict);
   EXPECT_EQ(conflict.error(), errc::order_no_conflict);
   EXPECT_EQ(balance(), k_start_fen + 2'500);

@@ -1738,6 +1738,17 @@ TEST_F(StoreCredit, ARefIsAppliedOnceAndARepeatAnswersTheBalance) {
   EXPECT_EQ(state_of(m), before);
 }
 
+TEST_F(StoreCredit, TheOperatorWhoCreditedIsInTheLogEntry) {
+  const std::int64_t m = 1304;
+  use(m);
+  ASSERT_TRUE(run(store_->credit(m, "wire-by", 100, k_t0_ms, "fin1")));
+  ASSERT_TRUE(run(store_->credit(m, "wire-anon", 100, k_t0_ms)));
+  const auto log = log_entries(m);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].field("by"), "fin1");
+  EXPECT_EQ(log[1].field("by"), std::nullopt);  // no operator, no field
+}
+
 TEST_F(StoreCredit, ConcurrentDeliveriesOfOneRefApplyOnce) {
   const std::int64_t m = 1302;
   use(m);
@@ -1896,6 +1907,26 @@ TEST_F(StoreFencing, BeforeTheEpochIsTakenWritesAreUnavailableWithoutARoundTrip)
 }
 
 // ------------------------------------------------------------------------------------- reads
+
+TEST_F(StoreReads, TheBlacklistCountsItsVersionUpWithEveryChangeAndReadsWhole) {
+  EXPECT_EQ(*run(store_->blacklist_version()), 0);  // never changed
+  EXPECT_TRUE(run(store_->blacklist())->mobiles.empty());
+  EXPECT_EQ(*run(store_->change_blacklist("13800138000", true)), 1);
+  EXPECT_EQ(*run(store_->change_blacklist("18600001111", true)), 2);
+  EXPECT_EQ(*run(store_->change_blacklist("13800138000", true)), 3);  // a repeat: still counted
+  auto read = run(store_->blacklist());
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->version, 3);
+  std::sort(read->mobiles.begin(), read->mobiles.end());
+  EXPECT_EQ(read->mobiles, (std::vector<std::string>{"13800138000", "18600001111"}));
+  EXPECT_EQ(*run(store_->change_blacklist("13800138000", false)), 4);
+  EXPECT_EQ(run(store_->blacklist())->mobiles, (std::vector<std::string>{"18600001111"}));
+  // A version that is not a number is the store's error, never a silently empty list.
+  raw({"SET", std::string(k_prefix) + ":risk:blacklist:v", "x"});
+  auto damaged = run(store_->blacklist_version());
+  ASSERT_FALSE(damaged);
+  EXPECT_EQ(damaged.error(), errc::storage_protocol);
+}
 
 TEST_F(StoreReads, GetFindByOrderNoAndTheOrderNoEntry) {
   const std::int64_t m = 1501;

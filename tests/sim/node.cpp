@@ -79,7 +79,7 @@ asio::awaitable<void> node::recovery_loop() {
           parts_.cfg, parts_.log, 0, 1,
           [this](const engine::order_record& order) { dispatcher_.adopt(order); },
           [this] { return stopping_; },
-          [this](const std::string& number) { return dispatcher_.driving(number); });
+          [this](const std::string& number) { return dispatcher_.driving(number); }, parts_.clock);
       if (stats)
         parts_.out.line("process {} {}: loaded={} refunded={} resumed={}", incarnation_,
                         first ? "recovered" : "swept for orphans", stats->loaded, stats->refunded,

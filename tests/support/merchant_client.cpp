@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <thread>
 
 #include "engine/order/money.hpp"
 #include "protocol/form.hpp"
@@ -127,6 +128,19 @@ api_answer admin_credit(http_client& http, const std::string& token, long long m
                                              protocol::form_encode(form),
                                              "application/x-www-form-urlencoded",
                                              "Bearer " + token));
+}
+
+api_answer admin_credit_when_ready(http_client& http, const std::string& token,
+                                   long long merchant_id, const std::string& amount_yuan,
+                                   const std::string& ref, std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    auto answer = admin_credit(http, token, merchant_id, amount_yuan, ref);
+    if ((answer.code != "5000" && answer.code != "5002") ||
+        std::chrono::steady_clock::now() >= deadline)
+      return answer;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace topup::test

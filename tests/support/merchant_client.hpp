@@ -2,6 +2,7 @@
 // A signing merchant client for end-to-end tests.
 #include <boost/json.hpp>
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <utility>
@@ -66,5 +67,12 @@ std::string encode_pairs(const std::vector<std::pair<std::string, std::string>>&
 /// POST /admin/merchants/<id>/credit.
 api_answer admin_credit(http_client& http, const std::string& token, long long merchant_id,
                         const std::string& amount_yuan, const std::string& ref);
+/// admin_credit, sent again while topupd answers 5000/5002 (just started: a shard opens intake
+/// once Redis is up and it has read what it must know; a repeated ref is applied once), for up
+/// to `wait`. The last answer.
+api_answer admin_credit_when_ready(http_client& http, const std::string& token,
+                                   long long merchant_id, const std::string& amount_yuan,
+                                   const std::string& ref,
+                                   std::chrono::milliseconds wait = std::chrono::seconds(10));
 
 }  // namespace topup::test

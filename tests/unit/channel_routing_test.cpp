@@ -109,6 +109,29 @@ TEST_F(routing, OnlyChannelsServingAmountTypeAndSource) {
   EXPECT_EQ(r.what, channel_router::verdict::exhausted);  // source cannot serve it
 }
 
+TEST_F(routing, ASandboxOrderReachesOnlySimulatedChannels) {
+  configs = {make_channel("real", 900000, 0), make_channel("sim_a", 990000, 0),
+             make_channel("sim_b", 990000, 0)};
+  configs[1].kind = configs[2].kind = "sim";
+  build();
+  order_record o = make_order();
+  o.sandbox = true;
+  EXPECT_EQ(pick_id(o, {"sim_a"}), "sim_b");  // the cheaper real channel is never picked
+  auto r = router->pick(o, {"sim_a", "sim_b"}, channel_health::clock::now());
+  EXPECT_EQ(r.what, channel_router::verdict::exhausted);  // failover never leaves the sims
+  o.source = "real";
+  EXPECT_EQ(router->pick(o, {}, channel_health::clock::now()).what,
+            channel_router::verdict::exhausted);
+  EXPECT_EQ(pick_id(make_order()), "real");  // other merchants' orders as before
+
+  EXPECT_FALSE(catalogue->order_served(carrier::cmcc, 100, 1, "real", true));
+  EXPECT_TRUE(catalogue->order_served(carrier::cmcc, 100, 1, "real", false));
+  EXPECT_TRUE(catalogue->order_served(carrier::cmcc, 100, 1, "sim_b", true));
+  configs[1].amounts = configs[2].amounts = {50};
+  EXPECT_EQ(catalogue->amounts_for(carrier::cmcc, true), (std::vector<std::int64_t>{50}));
+  EXPECT_EQ(catalogue->amounts_for(carrier::cmcc, false), (std::vector<std::int64_t>{50, 100}));
+}
+
 TEST_F(routing, DisabledChannelLeavesRouting) {
   configs = {make_channel("a", 900000, 0), make_channel("b", 990000, 0)};
   build();

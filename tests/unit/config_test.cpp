@@ -114,8 +114,12 @@ TEST(ConfigFiles, ExampleFileIsValid) {
   EXPECT_EQ(c.admin.token, "change-me");
   EXPECT_EQ(c.callbacks.backoff_ms,
             (std::vector<std::uint64_t>{0, 15000, 60000, 300000, 1800000, 7200000}));
-  ASSERT_EQ(c.merchants.size(), 2u);
+  ASSERT_EQ(c.merchants.size(), 3u);
   EXPECT_EQ(c.merchants[0].id, 1001);
+  EXPECT_EQ(c.merchants[1].daily_amount, 500000);
+  EXPECT_TRUE(c.merchants[2].sandbox);
+  EXPECT_EQ(c.risk.per_mobile_orders, 20);
+  EXPECT_EQ(c.risk.per_mobile_amount, 2000);
   EXPECT_EQ(c.merchants[0].price_rate_ppm, 995000);
   EXPECT_TRUE(c.merchants[0].default_change);
   EXPECT_EQ(c.merchants[1].sign_types, std::vector<sign_method>{sign_method::hmac_sha256});
@@ -278,6 +282,49 @@ TEST(ConfigParse, BooleansAcceptZeroAndOne) {
   EXPECT_TRUE(
       accepted(mutated("/callbacks/allow_private_targets", "1")).callbacks.allow_private_targets);
   EXPECT_FALSE(accepted(mutated("/channels/1/enabled", "false")).channels[1].enabled);
+}
+
+TEST(ConfigParse, SandboxIsAMerchantFlagOffByDefault) {
+  EXPECT_FALSE(accepted(k_base_config).merchants[0].sandbox);
+  EXPECT_TRUE(accepted(mutated("/merchants/0/sandbox", "true")).merchants[0].sandbox);
+  const config c = accepted(k_base_config);
+  for (const auto& ch : c.channels) EXPECT_EQ(ch.simulated(), ch.kind == "sim") << ch.id;
+}
+
+TEST(ConfigParse, RiskLimitsAreOffUnlessSetAndAMerchantMaySetItsOwnDailyAmount) {
+  const config plain = accepted(k_base_config);
+  EXPECT_EQ(plain.risk.per_mobile_orders, 0);
+  EXPECT_EQ(plain.risk.per_mobile_amount, 0);
+  EXPECT_EQ(plain.risk.daily_amount, 0);
+  EXPECT_EQ(plain.risk.window_s, 86400);
+  EXPECT_FALSE(plain.merchants[0].daily_amount.has_value());
+  const config c = accepted(mutated(
+      "/risk", R"({"per_mobile_orders": 20, "per_mobile_amount": 2000, "daily_amount": 0})"));
+  EXPECT_EQ(c.risk.per_mobile_orders, 20);
+  EXPECT_EQ(c.risk.per_mobile_amount, 2000);
+  EXPECT_EQ(accepted(mutated("/merchants/0/daily_amount", "0")).merchants[0].daily_amount, 0);
+  EXPECT_EQ(accepted(mutated("/merchants/0/daily_amount", "50000")).merchants[0].daily_amount,
+            50000);
+}
+
+TEST(ConfigParse, OperatorsHaveRolesAndTheSingleTokenIsAdminWithEveryRole) {
+  const config legacy = accepted(k_base_config);
+  ASSERT_EQ(legacy.admin.operators.size(), 1u);
+  EXPECT_EQ(legacy.admin.operators[0].name, "admin");
+  EXPECT_EQ(legacy.admin.operators[0].token, "change-me");
+  EXPECT_TRUE(legacy.admin.operators[0].operate);
+  EXPECT_TRUE(legacy.admin.operators[0].credit);
+  const config c = accepted(mutated("/admin", R"({"operators": [
+      {"name": "watcher", "token": "tv", "role": "viewer"},
+      {"name": "ops1", "token": "to", "role": "operator"},
+      {"name": "fin1", "token": "tf", "role": "finance"}]})"));
+  ASSERT_EQ(c.admin.operators.size(), 3u);  // no admin.token: no admin
+  EXPECT_TRUE(c.admin.token.empty());
+  EXPECT_FALSE(c.admin.operators[0].operate || c.admin.operators[0].credit);
+  EXPECT_TRUE(c.admin.operators[1].operate);
+  EXPECT_FALSE(c.admin.operators[1].credit);
+  EXPECT_FALSE(c.admin.operators[2].operate);
+  EXPECT_TRUE(c.admin.operators[2].credit);
 }
 
 TEST(ConfigParse, ChannelsMayBeEmpty) {
@@ -499,6 +546,25 @@ const broken_case k_broken_cases[] = {
     // admin
     {"/admin", std::nullopt, "admin: is required"},
     {"/admin/token", std::nullopt, "admin.token: is required"},
+    {"/admin", R"({"operators": []})", "admin.token: is required"},
+    {"/admin", R"({"operators": [{"name": "a b", "token": "t1", "role": "viewer"}]})",
+     "admin.operators[0].name: must be 1-64 characters of [A-Za-z0-9_.-]"},
+    {"/admin", R"({"operators": [{"name": "ops", "token": "t1", "role": "root"}]})",
+     "admin.operators[0].role: must be viewer, operator or finance"},
+    {"/admin", R"({"operators": [{"name": "ops", "token": "t1"}]})",
+     "admin.operators[0].role: is required"},
+    {"/admin",
+     R"({"operators": [{"name": "a", "token": "t1", "role": "viewer"},
+                      {"name": "a", "token": "t2", "role": "viewer"}]})",
+     R"(admin.operators[1].name: duplicate name "a")"},
+    {"/admin",
+     R"({"operators": [{"name": "a", "token": "t1", "role": "viewer"},
+                      {"name": "b", "token": "t1", "role": "finance"}]})",
+     "admin.operators[1].token: the same token as a"},
+    {"/admin", R"({"token": "t1", "operators": [{"name": "a", "token": "t1", "role": "viewer"}]})",
+     "admin.token: the same token as a"},
+    {"/admin", R"({"token": "t9", "operators": [{"name": "admin", "token": "t1", "role": "viewer"}]})",
+     "admin.token: an operator is named admin already (admin.token is admin)"},
     {"/admin/token", R"("")", "admin.token: must be a non-empty string"},
     {"/admin/token", R"("change me")",
      "admin.token: must be visible ASCII characters, without spaces"},
@@ -579,6 +645,15 @@ const broken_case k_broken_cases[] = {
      "merchants[0].default_change: must be true, false, 0 or 1"},
     {"/merchants/0/default_change", R"("1")",
      "merchants[0].default_change: must be true, false, 0 or 1"},
+    {"/merchants/0/sandbox", R"("yes")", "merchants[0].sandbox: must be true, false, 0 or 1"},
+    {"/merchants/0/daily_amount", "-1",
+     "merchants[0].daily_amount: must be an integer in 0..1000000000000"},
+    {"/risk", "[]", "risk: must be an object"},
+    {"/risk", R"({"per_mobile_orders": 1.5})",
+     "risk.per_mobile_orders: must be an integer in 0..1000000"},
+    {"/risk", R"({"per_mobile_amount": "2000"})",
+     "risk.per_mobile_amount: must be an integer in 0..1000000000"},
+    {"/risk", R"({"window_s": 0})", "risk.window_s: must be an integer in 1..86400"},
     {"/merchants/0/allowed_ips", R"("10.0.0.1")",
      "merchants[0].allowed_ips: must be an array of IP addresses or CIDR networks"},
     {"/merchants/0/allowed_ips", "[5]", "merchants[0].allowed_ips[0]: must be a string"},

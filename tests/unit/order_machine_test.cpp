@@ -132,7 +132,7 @@ class OrderMachine : public ::testing::Test {
     dispatcher = std::make_unique<order_dispatcher>(io, cfg, log, *router, 0, clock);
     dispatcher->on_final([this](const order_record& o) { ++finals[o.order_number]; });
     service = std::make_unique<order_service>(cfg, log, *catalogue, dispatcher.get(), kicker,
-                                              nullptr, 0, clock);
+                                              nullptr, 0, clock, &refused_numbers);
     log.set_balance(k_merchant, k_start);
   }
 
@@ -153,15 +153,21 @@ class OrderMachine : public ::testing::Test {
     return std::move(*out);
   }
 
-  std::string push(bool change, std::string order_no = {}) {
+  /// A 100-yuan order of the merchant for `mobile` (order_no "o<n>" when none is given).
+  push_request request(bool change, std::string order_no = {},
+                       std::string mobile = "13800138000") {
     push_request r;
     r.merchant = &cfg.merchants[0];
     r.store_id = "s1";
-    r.mobile = "13800138000";
+    r.mobile = std::move(mobile);
     r.order_no = order_no.empty() ? "o" + std::to_string(++seq) : std::move(order_no);
     r.money_yuan = 100;
     r.change = change;
-    auto res = run(service->push(std::move(r)));
+    return r;
+  }
+
+  std::string push(bool change, std::string order_no = {}) {
+    auto res = run(service->push(request(change, std::move(order_no))));
     EXPECT_TRUE(res) << res.error().message();
     return res ? res->order_number : "";
   }
@@ -200,6 +206,7 @@ class OrderMachine : public ::testing::Test {
   std::unique_ptr<order_dispatcher> dispatcher;
   std::unique_ptr<order_service> service;
   std::map<std::string, int> finals;
+  blacklist refused_numbers;
   int seq = 0;
 };
 
@@ -354,6 +361,95 @@ TEST_F(OrderMachine, AStaleRecordAdoptedAfterItsDriverFinishedMovesNothingAndFir
   EXPECT_EQ(balance(), k_start - k_cost);
 }
 
+// Risk control (spec §3.8): a blacklisted number is 2008 before any debit; an order accepted
+// before the number was listed is still its own repeat.
+TEST_F(OrderMachine, ABlacklistedNumberIsRefusedBeforeAnyDebitButARepeatGetsItsOrder) {
+  build();
+  world.script["A"] = {act::succeed};
+  const auto before = push(true, "listed-later");
+  ASSERT_TRUE(settle(before, 1min));
+  const auto writes = log.writes();
+  refused_numbers.replace(1, {"13800138000"});
+
+  push_request r = request(true, "new-after-listing");
+  auto refused = run(service->push(r));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::risk_blacklisted);
+  EXPECT_EQ(log.writes(), writes);
+  EXPECT_EQ(balance(), k_start - k_cost);  // only the order from before
+
+  r.order_no = "listed-later";  // the earlier order's own repeat
+  auto repeat = run(service->push(r));
+  ASSERT_TRUE(repeat);
+  EXPECT_TRUE(repeat->duplicate);
+  EXPECT_EQ(repeat->order_number, before);
+
+  r.order_no = "other-number";
+  r.mobile = "13800138001";  // the list is per number
+  EXPECT_TRUE(run(service->push(r)));
+  refused_numbers.replace(2, {});
+  r.order_no = "new-after-listing";
+  r.mobile = "13800138000";
+  EXPECT_TRUE(run(service->push(r)));  // off the list: accepted
+}
+
+TEST(Blacklist, IsStaleUntilReadAndWhenTheStoredVersionMoves) {
+  blacklist b;
+  EXPECT_TRUE(b.stale(0));  // never read, even at version 0
+  EXPECT_FALSE(b.contains("13800138000"));
+  b.replace(0, {});
+  EXPECT_FALSE(b.stale(0));
+  EXPECT_TRUE(b.stale(1));
+  b.replace(1, {"13800138000", "18600001111"});
+  EXPECT_TRUE(b.contains("13800138000"));
+  EXPECT_FALSE(b.contains("1380013800"));
+  b.replace(2, {"18600001111"});
+  EXPECT_FALSE(b.contains("13800138000"));
+  EXPECT_EQ(b.size(), 1u);
+}
+
+// Sandbox merchants (spec §3.8): channel B is the simulated one, A (cheaper) a real supplier.
+TEST_F(OrderMachine, ASandboxOrderGoesOnlyToSimulatedChannelsAndNeverFailsOverToARealOne) {
+  cfg.merchants[0].sandbox = true;
+  cfg.channels[1].kind = "sim";
+  build();
+  world.script["B"] = {act::fail};
+  const auto number = push(true);
+  ASSERT_TRUE(settle(number, 1min));
+  EXPECT_EQ(status(number), order_status::refunded);  // B failed; A would have been next
+  EXPECT_TRUE(now(number).sandbox);
+  EXPECT_EQ(world.submits["A"], 0);
+  EXPECT_EQ(world.submits["B"], 1);
+  EXPECT_EQ(balance(), k_start);
+
+  world.script["B"] = {act::succeed};
+  const auto delivered = push(true);
+  ASSERT_TRUE(settle(delivered, 1min));
+  EXPECT_EQ(status(delivered), order_status::success);
+  EXPECT_EQ(balance(), k_start - k_cost);  // debited like any merchant
+  EXPECT_EQ(world.submits["A"], 0);
+}
+
+TEST_F(OrderMachine, ASandboxOrderNamingARealChannelIsNoChannelAndCostsNothing) {
+  cfg.merchants[0].sandbox = true;
+  cfg.channels[1].kind = "sim";
+  build();
+  push_request r = request(false, "real-source");
+  r.source = "A";
+  auto refused = run(service->push(r));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::no_channel);  // 2005
+  EXPECT_EQ(log.writes(), 0u);
+  EXPECT_EQ(balance(), k_start);
+  EXPECT_EQ(world.submits["A"], 0);
+  // The same order from a merchant that is not a sandbox goes to A.
+  cfg.merchants[0].sandbox = false;
+  auto taken = run(service->push(r));
+  ASSERT_TRUE(taken);
+  ASSERT_TRUE(settle(taken->order_number, 1min));
+  EXPECT_EQ(world.submits["A"], 1);
+}
+
 TEST_F(OrderMachine, NoFinalAnswerPastUnknownMaxIsListedForAnOperatorUntilItSettles) {
   cfg.channels[0].unknown_max_s = 600;
   cfg.channels[0].query_interval_ms = 60000;
@@ -392,13 +488,7 @@ TEST_F(OrderMachine, ARepeatedPushIsTheSameOrderAndAnotherOrderNoWithItsParamete
   build();
   world.script["A"] = {act::accept_silent};
   const auto number = push(true, "same");
-  push_request r;
-  r.merchant = &cfg.merchants[0];
-  r.store_id = "s1";
-  r.mobile = "13800138000";
-  r.order_no = "same";
-  r.money_yuan = 100;
-  r.change = true;
+  push_request r = request(true, "same");
   auto again = run(service->push(r));
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->duplicate);
@@ -414,12 +504,8 @@ TEST_F(OrderMachine, ARepeatedPushIsTheSameOrderAndAnotherOrderNoWithItsParamete
 TEST_F(OrderMachine, APushBeyondTheBalanceDebitsNothing) {
   build();
   log.set_balance(k_merchant, k_cost - 1);
-  push_request r;
-  r.merchant = &cfg.merchants[0];
-  r.store_id = "s1";
-  r.mobile = "13800138000";
-  r.order_no = "poor";
-  r.money_yuan = 100;
+  push_request r = request(false, "poor");
+  r.change.reset();  // as the merchant sent it: change left out
   auto res = run(service->push(r));
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error(), errc::insufficient_balance);

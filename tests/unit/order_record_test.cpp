@@ -67,6 +67,7 @@ void expect_same(const order_record& a, const order_record& b) {
   EXPECT_EQ(a.finished_at_ms, b.finished_at_ms);
   EXPECT_EQ(a.event_count, b.event_count);
   EXPECT_EQ(a.refunded, b.refunded);
+  EXPECT_EQ(a.sandbox, b.sandbox);
   EXPECT_EQ(a.attempt, b.attempt);
   EXPECT_EQ(a.callback, b.callback);
   EXPECT_EQ(a.extra, b.extra);
@@ -77,6 +78,20 @@ TEST(PackedRecord, RoundTripsEveryField) {
   auto back = unpack_order(pack_order(r));
   ASSERT_TRUE(back) << back.error().message();
   expect_same(r, *back);
+}
+
+TEST(PackedRecord, ASandboxOrderSaysSoAndOthersCarryNothingForIt) {
+  order_record r = sample();
+  EXPECT_EQ(pack_order(r).find("sandbox"), std::string::npos);
+  EXPECT_FALSE(unpack_order(pack_order(r))->sandbox);
+  r.sandbox = true;
+  auto back = unpack_order(pack_order(r));
+  ASSERT_TRUE(back);
+  expect_same(r, *back);
+  EXPECT_EQ(back->named_field("sandbox"), "1");
+  auto damaged = unpack_order(pack_order(sample()) + "\x1f" "sandbox\x1f" "yes");
+  ASSERT_FALSE(damaged);
+  EXPECT_EQ(damaged.error(), errc::storage_protocol);
 }
 
 TEST(PackedRecord, HeadIsWhatTheMoneyScriptsMatch) {
