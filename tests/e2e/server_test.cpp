@@ -1,13 +1,7 @@
 // End-to-end: the HTTP server of the real topupd binary (issue 2): every shard serves, readiness
 // follows Redis, status codes for refused requests, pipelining, keep-alive, timeouts, SIGTERM.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +14,7 @@
 #include "tests/support/http_client.hpp"
 #include "tests/support/merchant_client.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/raw_socket.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/topupd_process.hpp"
 
@@ -52,62 +47,6 @@ std::set<int> shards_answering(int port, const std::string& target, unsigned wan
   }
   return seen;
 }
-
-/// A plain blocking loopback socket, for clients that misbehave at the byte level.
-class raw_socket {
- public:
-  explicit raw_socket(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~raw_socket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  raw_socket(const raw_socket&) = delete;
-  raw_socket& operator=(const raw_socket&) = delete;
-
-  bool connected() const { return connected_; }
-  /// False once the peer is gone (EPIPE / ECONNRESET).
-  bool send_all(const std::string& bytes) {
-    std::size_t off = 0;
-    while (off < bytes.size()) {
-      auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      off += static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-  /// True if the server ended the connection (EOF, reset, or an answer followed by EOF) within
-  /// `wait`. Whatever it sent first is appended to `received`.
-  bool closed_within(std::chrono::milliseconds wait, std::string* received = nullptr) {
-    const auto deadline = clock_type::now() + wait;
-    while (clock_type::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-      if (::poll(&p, 1, static_cast<int>(std::max<long long>(left.count(), 1))) <= 0) continue;
-      char buf[4096];
-      auto n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return true;
-      if (received) received->append(buf, static_cast<std::size_t>(n));
-    }
-    return false;
-  }
-  /// Non-blocking check: has the server closed (or reset) the connection already?
-  bool peer_closed() {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 0) <= 0) return false;
-    char buf[4096];
-    auto n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-    return n <= 0;
-  }
-
- private:
-  int fd_;
-  bool connected_ = false;
-};
 
 /// One topupd (2 shards, 300 ms idle and read timeouts) on one redis-server, shared by the tests
 /// that leave both running as they found them.
