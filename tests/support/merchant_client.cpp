@@ -12,8 +12,11 @@
 namespace topup::test {
 
 merchant_client::merchant_client(int port, std::string app_key, std::string secret,
-                                 engine::sign_method method)
-    : app_key_(std::move(app_key)), secret_(std::move(secret)), method_(method), http_(port) {}
+                                 engine::sign_method method, transport how)
+    : app_key_(std::move(app_key)),
+      secret_(std::move(secret)),
+      method_(method),
+      http_(port, std::chrono::seconds(10), how) {}
 
 api_answer merchant_client::parse(const http_result& r) {
   api_answer a;

@@ -21,11 +21,12 @@ struct api_answer {
   std::string raw;
 };
 
-/// Signs and posts merchant API calls (spec §2, §3) over one keep-alive connection.
+/// Signs and posts merchant API calls (spec §2, §3) over one keep-alive connection, plain or TLS.
 class merchant_client {
  public:
   merchant_client(int port, std::string app_key, std::string secret,
-                  engine::sign_method method = engine::sign_method::md5);
+                  engine::sign_method method = engine::sign_method::md5,
+                  transport how = transport::plain);
 
   /// Adds app_key, timestamp (now unless given) and sign, then POSTs the form.
   api_answer call(const std::string& path, std::map<std::string, std::string> params);

@@ -181,6 +181,7 @@ void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds w
                            bool storage_up) {
   auto listen = std::string(cfg.json.at("server").at("listen").as_string());
   port_ = std::stoi(listen.substr(listen.rfind(':') + 1));
+  transport_ = cfg.json.at("server").as_object().contains("tls") ? transport::tls : transport::plain;
   if (dir_.empty()) dir_ = make_temp_dir("topupd");
   const std::string config_path = dir_ + "/topupd.json";
   {
@@ -196,7 +197,7 @@ void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds w
       throw std::runtime_error("topupd exited during start-up:\n" + log_tail());
     if (wait_for_port(port_, std::chrono::milliseconds(50))) {
       try {
-        http_client probe(port_, std::chrono::seconds(2));
+        http_client probe(port_, std::chrono::seconds(2), transport_);
         serving = probe.get("/healthz").status == 200;
       } catch (const std::exception&) {
       }
@@ -214,7 +215,7 @@ void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds w
     if (!process_.running())
       throw std::runtime_error("topupd exited during start-up:\n" + log_tail());
     try {
-      http_client probe(port_, std::chrono::seconds(2));
+      http_client probe(port_, std::chrono::seconds(2), transport_);
       auto r = probe.get("/readyz");
       const std::string shard(r.headers["X-Topup-Shard"]);
       if (r.status == 200 && !shard.empty()) ready.insert(shard);

@@ -57,6 +57,8 @@ class topupd_process {
   int pid() const { return process_.pid(); }
   bool running() { return process_.running(); }
   int port() const { return port_; }
+  /// How the merchant port speaks: TLS when the started config has server.tls.
+  test::transport transport() const { return transport_; }
   const std::string& log_path() const { return log_path_; }
   /// The config file written by the last start().
   std::string config_path() const { return dir_ + "/topupd.json"; }
@@ -65,6 +67,7 @@ class topupd_process {
  private:
   child_process process_;
   int port_ = 0;
+  test::transport transport_ = test::transport::plain;
   std::string dir_;
   std::string log_path_;
 };
