@@ -317,8 +317,8 @@ int run_server(engine::config cfg, std::optional<protocol::server_tls_credential
 
   log->info("topupd listening on {}:{} ({}) shards={} instance={} epoch={} lease={}",
             config.server.listen_host, config.server.listen_port, tls ? "TLS" : "plain HTTP",
-            runtime.size(),
-            config.server.instance_id, fence.epoch, source_name(owned.lease.source));
+            runtime.size(), config.server.instance_id, fence.epoch,
+            source_name(owned.lease.source));
   for (unsigned i = 0; i < runtime.size(); ++i)
     runtime.invoke_on(i, [&, i] { shards[i]->after_all_started(); });
 

@@ -1,15 +1,15 @@
 #include "protocol/http_server.hpp"
 
+#include <openssl/ssl.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <openssl/ssl.h>
 
 #include <list>
 #include <type_traits>
@@ -117,8 +117,9 @@ asio::awaitable<void> run_session(std::shared_ptr<http_server::state> st, tcp::s
     tcp_layer.expires_after(opt.read_timeout);
     auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, as_tuple_awaitable);
     if (ec) {
-      logger("protocol")->debug("shard={} remote={} TLS handshake failed: {}", st->shard,
-                                remote.to_string(), ec.message());
+      logger("protocol")
+          ->debug("shard={} remote={} TLS handshake failed: {}", st->shard, remote.to_string(),
+                  ec.message());
       usable = false;
     }
   }

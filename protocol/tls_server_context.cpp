@@ -97,8 +97,8 @@ std::variant<server_tls_credentials, engine::config_error> load_server_tls(
   }
 
   server_tls_credentials credentials{std::move(*cert_pem), std::move(*key_pem), {}};
-  if (RAND_bytes(credentials.ticket_keys.data(), static_cast<int>(credentials.ticket_keys.size())) !=
-      1) {
+  if (RAND_bytes(credentials.ticket_keys.data(),
+                 static_cast<int>(credentials.ticket_keys.size())) != 1) {
     return engine::config_error{"server.tls: no random bytes for session tickets (" +
                                 openssl_reason() + ")"};
   }
@@ -120,9 +120,8 @@ std::shared_ptr<ssl::context> make_server_tls_context(const server_tls_credentia
   SSL_CTX* native = ctx->native_handle();
   const auto check = [](bool ok) {
     if (!ok)
-      throw boost::system::system_error(
-          boost::system::error_code(static_cast<int>(ERR_get_error()),
-                                    boost::asio::error::get_ssl_category()));
+      throw boost::system::system_error(boost::system::error_code(
+          static_cast<int>(ERR_get_error()), boost::asio::error::get_ssl_category()));
   };
   check(SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) == 1);
   check(SSL_CTX_set_cipher_list(native, k_tls12_ciphers) == 1);
@@ -131,9 +130,11 @@ std::shared_ptr<ssl::context> make_server_tls_context(const server_tls_credentia
   // An idle keep-alive connection then holds no 2 x 17 KB record buffers (10,000 connections
   // per shard are allowed): they are taken again when a record comes.
   SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
-  check(SSL_CTX_set_tlsext_ticket_keys(native, const_cast<unsigned char*>(credentials.ticket_keys.data()),
+  check(SSL_CTX_set_tlsext_ticket_keys(native,
+                                       const_cast<unsigned char*>(credentials.ticket_keys.data()),
                                        credentials.ticket_keys.size()) == 1);
-  ctx->set_password_callback([](std::size_t, ssl::context::password_purpose) { return std::string(); });
+  ctx->set_password_callback(
+      [](std::size_t, ssl::context::password_purpose) { return std::string(); });
   ctx->use_certificate_chain(boost::asio::buffer(credentials.cert_chain_pem));
   ctx->use_private_key(boost::asio::buffer(credentials.key_pem), ssl::context::pem);
   check(SSL_CTX_check_private_key(native) == 1);

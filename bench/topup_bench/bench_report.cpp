@@ -317,8 +317,13 @@ int write_report(const report_paths& paths) {
   // A scenario's row from its result alone (rate = answers per second in the window).
   const auto plain_row = [&](std::string name, std::string what, const json::object& o,
                              std::string notes) {
-    return row{std::move(name), std::move(what), load_text(o), number_at(o, {"rate"}),
-               latency_of(o, "latency_ms"), notes_of(o) + notes, cpu_text(o)};
+    return row{std::move(name),
+               std::move(what),
+               load_text(o),
+               number_at(o, {"rate"}),
+               latency_of(o, "latency_ms"),
+               notes_of(o) + notes,
+               cpu_text(o)};
   };
   std::vector<row> rows;
   rows.push_back(plain_row("ceiling", "GET /healthz", *ceiling, ""));
@@ -333,8 +338,8 @@ int write_report(const report_paths& paths) {
     const auto topupd_us = [](const json::object& o) {
       return fixed(number_at(o, {"cpu", "topupd_us_per_op"}), 1);
     };
-    std::string notes = "topupd " + topupd_us(*intake_tls) + " us/order (plain " +
-                        topupd_us(*intake) + ")";
+    std::string notes =
+        "topupd " + topupd_us(*intake_tls) + " us/order (plain " + topupd_us(*intake) + ")";
     if (intake_rps > 0) notes = fixed(intake_tls_rps / intake_rps, 3) + "x plain intake; " + notes;
     rows.push_back(plain_row("intake_tls", "pushOrder acked, TLS (everysec)", *intake_tls, notes));
   }

@@ -89,8 +89,7 @@ bool wait_for_healthz(const http_endpoint& to, std::chrono::milliseconds wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait;
   while (std::chrono::steady_clock::now() < deadline) {
     try {
-      if (blocking_request(to, "GET", "/healthz", {}, {}, std::chrono::seconds(1)).status ==
-          200) {
+      if (blocking_request(to, "GET", "/healthz", {}, {}, std::chrono::seconds(1)).status == 200) {
         return true;
       }
     } catch (const std::exception&) {

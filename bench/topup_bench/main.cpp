@@ -2,7 +2,7 @@
 //   topup-bench config  --profile hold|instant|saturated_slow --port P --redis-port R [...]
 //   topup-bench free-port
 //   topup-bench wait    --port P [--timeout-s 15] [--tls]
-//   topup-bench load    --scenario NAME --port P --target healthz|push [--tls] [...] --out FILE.json
+//   topup-bench load    --scenario NAME --port P --target healthz|push [--tls ...] --out F.json
 //   topup-bench tls-cert --dir DIR   (DIR/bench.cert.pem + DIR/bench.key.pem, self-signed)
 //   topup-bench redis-cost --redis-port R [--orders N] [--out FILE.json]
 //   topup-bench report  --dir DIR --json latest.json --svg latest.svg
@@ -100,8 +100,9 @@ void credit_merchants(const load_options& o) {
   const std::string tag = run_tag();
   for (const auto& m : merchant_roster(o.merchants)) {
     const std::string body = "amount=100000000&ref=bench-" + tag + "-" + std::to_string(m.id);
-    const auto answer = blocking_request(
-        http_endpoint{o.port, o.tls}, "POST", "/admin/merchants/" + std::to_string(m.id) + "/credit", body, auth);
+    const auto answer =
+        blocking_request(http_endpoint{o.port, o.tls}, "POST",
+                         "/admin/merchants/" + std::to_string(m.id) + "/credit", body, auth);
     if (answer.status != 200 || answer.body.find("\"code\":\"0000\"") == std::string::npos) {
       throw std::runtime_error("credit of merchant " + std::to_string(m.id) + " failed: HTTP " +
                                std::to_string(answer.status) + " " + answer.body);
@@ -349,7 +350,8 @@ int main(int argc, char** argv) {
                          "callbacks.max_concurrent_per_host");
   auto* cert_opt =
       config_cmd->add_option("--tls-cert", config_settings.tls_cert_path, "server.tls.cert");
-  auto* key_opt = config_cmd->add_option("--tls-key", config_settings.tls_key_path, "server.tls.key");
+  auto* key_opt =
+      config_cmd->add_option("--tls-key", config_settings.tls_key_path, "server.tls.key");
   cert_opt->needs(key_opt);
   key_opt->needs(cert_opt);
 
@@ -434,10 +436,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (wait_cmd->parsed()) {
-      return wait_for_healthz(http_endpoint{wait_port, wait_tls},
-                              std::chrono::milliseconds(static_cast<long long>(wait_timeout_s * 1000)))
-                 ? 0
-                 : 1;
+      const auto wait = std::chrono::milliseconds(static_cast<long long>(wait_timeout_s * 1000));
+      return wait_for_healthz(http_endpoint{wait_port, wait_tls}, wait) ? 0 : 1;
     }
     if (cert_cmd->parsed()) {
       const auto files = topup::test::write_self_signed_cert(cert_dir, "bench");

@@ -17,6 +17,7 @@
 #include "tests/support/raw_socket.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/topupd_process.hpp"
+#include "tests/support/topupd_suite.hpp"
 
 namespace topup::test {
 namespace {
@@ -28,57 +29,19 @@ long long elapsed_ms(clock_type::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since).count();
 }
 
-/// GETs `target` on fresh connections until every shard in [0, shards) has answered with
-/// `want_status`, or the deadline passes. Returns the shards that did.
-std::set<int> shards_answering(int port, const std::string& target, unsigned want_status,
-                               int shards, std::chrono::milliseconds within) {
-  std::set<int> seen;
-  const auto deadline = clock_type::now() + within;
-  while (static_cast<int>(seen.size()) < shards && clock_type::now() < deadline) {
-    try {
-      http_client fresh(port, 2s);
-      auto r = fresh.get(target);
-      auto shard = r.headers["X-Topup-Shard"];
-      if (r.status == want_status && !shard.empty()) seen.insert(std::stoi(std::string(shard)));
-    } catch (const std::exception&) {
-      // Not answering right now: try again until the deadline.
-    }
-    if (static_cast<int>(seen.size()) < shards) std::this_thread::sleep_for(5ms);
-  }
-  return seen;
-}
-
 /// One topupd (2 shards, 300 ms idle and read timeouts) on one redis-server, shared by the tests
 /// that leave both running as they found them.
-class Server : public ::testing::Test {
+class Server : public shared_topupd_suite<Server> {
  protected:
   static void SetUpTestSuite() {
-    redis_ = std::make_unique<redis_server>();
-    topupd_ = std::make_unique<topupd_process>();
-    port_ = start_on_free_port(*topupd_, [](int port) {
-      topupd_config cfg(port, redis_->port(), 2);
+    start_suite([](int port, int redis_port) {
+      topupd_config cfg(port, redis_port, 2);
       auto& server = cfg.json["server"].as_object();
       server["idle_timeout_ms"] = 300;
       server["read_timeout_ms"] = 300;
       return cfg;
     });
   }
-  static void TearDownTestSuite() {
-    topupd_.reset();
-    redis_.reset();
-  }
-  void SetUp() override {
-    ASSERT_TRUE(topupd_ && topupd_->running()) << "the suite's topupd did not start";
-  }
-  void TearDown() override {
-    if (topupd_) {
-      EXPECT_TRUE(topupd_->running()) << "topupd died during the test:\n" << topupd_->log_tail();
-    }
-  }
-
-  static inline std::unique_ptr<redis_server> redis_;
-  static inline std::unique_ptr<topupd_process> topupd_;
-  static inline int port_ = 0;
 };
 
 TEST_F(Server, HealthzAnswersOkFromEveryShard) {
@@ -244,24 +207,27 @@ TEST_F(Server, TricklingClientIsCutOffAfterReadTimeout) {
   EXPECT_LT(waited, 1500);
 }
 
-/// SIGTERM: the process drains and exits 0, and stops listening.
-TEST(ServerShutdown, SigtermExitsZeroPromptlyAndClosesThePort) {
+/// SIGTERM: the process drains and exits 0, and stops listening; the same over TLS.
+void expect_sigterm_drains_promptly(transport how) {
   redis_server redis;
   topupd_process topupd;
-  const int port = start_on_free_port(
-      topupd, [&](int p) { return topupd_config(p, redis.port(), 2); });
+  const int port = start_on_free_port(topupd, [&](int p) {
+    topupd_config cfg(p, redis.port(), 2);
+    if (how == transport::tls) cfg.use_tls();
+    return cfg;
+  });
 
   // An idle keep-alive connection and one that just got an answer: neither may hold up the exit.
-  http_client idle(port, 5s);
+  http_client idle(port, 5s, how);
   ASSERT_EQ(idle.get("/healthz").status, 200u);
-  merchant_client m(port, "k1", "s3cret");
+  merchant_client m(port, "k1", "s3cret", engine::sign_method::md5, how);
   ASSERT_EQ(m.call("/rest/User/query", {}).code, "0000");
 
   // A request in flight while the signal arrives: a client keeps asking from another thread.
   std::atomic<bool> stop{false};
   std::atomic<int> answered{0};
   std::thread busy([&] {
-    merchant_client c(port, "k1", "s3cret");
+    merchant_client c(port, "k1", "s3cret", engine::sign_method::md5, how);
     while (!stop) {
       try {
         auto a = c.call("/rest/User/query", {});
@@ -284,6 +250,14 @@ TEST(ServerShutdown, SigtermExitsZeroPromptlyAndClosesThePort) {
   EXPECT_GT(answered.load(), 0);
   EXPECT_FALSE(wait_for_port(port, 300ms)) << "port still accepting after exit";
   EXPECT_FALSE(idle.read_response().has_value());
+}
+
+TEST(ServerShutdown, SigtermExitsZeroPromptlyAndClosesThePort) {
+  expect_sigterm_drains_promptly(transport::plain);
+}
+
+TEST(ServerShutdown, SigtermExitsZeroPromptlyOverTls) {
+  expect_sigterm_drains_promptly(transport::tls);
 }
 
 /// /readyz follows Redis: 503 on every shard while it is down, 200 again after it restarts.

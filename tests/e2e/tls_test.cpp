@@ -1,30 +1,27 @@
 // End-to-end: the merchant port over TLS (`server.tls`, spec §8; issue 19). The certificate is
 // made by the test at run time (tests/support/self_signed_cert). Orders and queries over one
 // keep-alive TLS connection, the HTTP limits and envelopes unchanged, TLS 1.1 refused, clients
-// that do not speak TLS closed without harm to the shard, and the graceful stop.
+// that do not speak TLS closed without harm to the shard. The graceful stop over TLS is in
+// server_test.cpp (ServerShutdown).
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/json.hpp>
 
-#include <atomic>
 #include <chrono>
-#include <memory>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/support/admin_order_view.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/merchant_client.hpp"
-#include "tests/support/process.hpp"
 #include "tests/support/raw_socket.hpp"
-#include "tests/support/redis_server.hpp"
 #include "tests/support/self_signed_cert.hpp"
-#include "tests/support/topupd_process.hpp"
+#include "tests/support/topupd_suite.hpp"
 
 namespace topup::test {
 namespace {
@@ -37,15 +34,6 @@ using clock_type = std::chrono::steady_clock;
 
 long long elapsed_ms(clock_type::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since).count();
-}
-
-/// The test config with server.tls naming a certificate made now, in a directory of its own.
-topupd_config tls_config(int port, int redis_port) {
-  topupd_config cfg(port, redis_port, 2);
-  const auto files = write_self_signed_cert(make_temp_dir("tls"));
-  auto& server = cfg.json["server"].as_object();
-  server["tls"] = boost::json::object{{"cert", files.cert_path}, {"key", files.key_path}};
-  return cfg;
 }
 
 /// A TLS client context offering TLS 1.1 only, at OpenSSL security level 0: OpenSSL 3 refuses
@@ -72,50 +60,20 @@ boost::system::error_code handshake_with(int port, ssl::context& ctx) {
   return ec;
 }
 
-/// Over fresh TLS connections until every shard has answered /healthz 200, or `within` ends.
-std::set<std::string> shards_answering_over_tls(int port, unsigned shards,
-                                                std::chrono::milliseconds within) {
-  std::set<std::string> seen;
-  const auto deadline = clock_type::now() + within;
-  while (seen.size() < shards && clock_type::now() < deadline) {
-    http_client fresh(port, 2s, transport::tls);
-    auto r = fresh.get("/healthz");
-    if (r.status == 200) seen.insert(std::string(r.headers["X-Topup-Shard"]));
-  }
-  return seen;
-}
-
 /// One topupd (2 shards, merchant port over TLS, 300 ms idle and read timeouts) on one
 /// redis-server, shared by the tests that leave both as they found them.
-class TlsServer : public ::testing::Test {
+class TlsServer : public shared_topupd_suite<TlsServer> {
  protected:
   static void SetUpTestSuite() {
-    redis_ = std::make_unique<redis_server>();
-    topupd_ = std::make_unique<topupd_process>();
-    port_ = start_on_free_port(*topupd_, [](int port) {
-      auto cfg = tls_config(port, redis_->port());
+    start_suite([](int port, int redis_port) {
+      topupd_config cfg(port, redis_port, 2);
+      cfg.use_tls();
       auto& server = cfg.json["server"].as_object();
       server["idle_timeout_ms"] = 300;
       server["read_timeout_ms"] = 300;
       return cfg;
     });
   }
-  static void TearDownTestSuite() {
-    topupd_.reset();
-    redis_.reset();
-  }
-  void SetUp() override {
-    ASSERT_TRUE(topupd_ && topupd_->running()) << "the suite's topupd did not start";
-  }
-  void TearDown() override {
-    if (topupd_) {
-      EXPECT_TRUE(topupd_->running()) << "topupd died during the test:\n" << topupd_->log_tail();
-    }
-  }
-
-  static inline std::unique_ptr<redis_server> redis_;
-  static inline std::unique_ptr<topupd_process> topupd_;
-  static inline int port_ = 0;
 };
 
 TEST_F(TlsServer, OrdersAndQueriesShareOneKeepAliveConnection) {
@@ -155,16 +113,18 @@ TEST_F(TlsServer, LimitsAndRefusalsAreTheSameJsonEnvelopes) {
 
   const std::string body = "x=" + std::string(16 * 1024 + 100, 'a');
   http_client big(port_, 5s, transport::tls);
-  big.write_raw("POST /rest/Recharge/pushOrder HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-                std::to_string(body.size()) + "\r\n\r\n" + body);
+  big.write_raw(
+      "POST /rest/Recharge/pushOrder HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body);
   auto too_large = big.read_response();
   ASSERT_TRUE(too_large.has_value()) << "no answer to an oversized body over TLS";
   expect_json_envelope(*too_large, 413, "4013");
 
   http_client garbage(port_, 5s, transport::tls);
-  garbage.write_raw("POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                    "Content-Length: nope\r\n\r\n");
+  garbage.write_raw(
+      "POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Length: nope\r\n\r\n");
   auto bad_request = garbage.read_response();
   ASSERT_TRUE(bad_request.has_value()) << "no answer to a malformed request over TLS";
   expect_json_envelope(*bad_request, 400, "4000");
@@ -233,43 +193,8 @@ TEST_F(TlsServer, PlainHttpClientIsClosedAndEveryShardServesOn) {
   EXPECT_TRUE(silent.closed_within(2500ms)) << "a silent client kept its TLS port connection";
   EXPECT_GE(elapsed_ms(start), 150);
 
-  EXPECT_EQ(shards_answering_over_tls(port_, 2, 10s), (std::set<std::string>{"0", "1"}))
+  EXPECT_EQ(shards_answering(port_, "/healthz", 200, 2, 10s, transport::tls), (std::set<int>{0, 1}))
       << "a shard stopped serving TLS after the plain-HTTP clients";
-}
-
-/// SIGTERM with TLS clients: an idle keep-alive one and a busy one do not hold up the exit.
-TEST(TlsServerShutdown, SigtermExitsZeroPromptlyWithTlsClients) {
-  redis_server redis;
-  topupd_process topupd;
-  const int port =
-      start_on_free_port(topupd, [&](int p) { return tls_config(p, redis.port()); });
-
-  http_client idle(port, 5s, transport::tls);
-  ASSERT_EQ(idle.get("/healthz").status, 200u);
-  std::atomic<bool> stop{false};
-  std::atomic<int> answered{0};
-  std::thread busy([&] {
-    merchant_client c(port, "k1", "s3cret", engine::sign_method::md5, transport::tls);
-    while (!stop) {
-      try {
-        if (c.call("/rest/User/query", {}).http_status != 0) ++answered;
-      } catch (const std::exception&) {
-        return;  // the server went away: expected
-      }
-    }
-  });
-  std::this_thread::sleep_for(100ms);
-
-  const auto start = clock_type::now();
-  const int status = topupd.stop_gracefully();
-  const auto took = elapsed_ms(start);
-  stop = true;
-  busy.join();
-
-  EXPECT_EQ(status, 0) << topupd.log_tail();
-  EXPECT_LT(took, 5000) << "SIGTERM took " << took << " ms";
-  EXPECT_GT(answered.load(), 0);
-  EXPECT_FALSE(idle.read_response().has_value());
 }
 
 }  // namespace

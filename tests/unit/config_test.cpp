@@ -559,7 +559,8 @@ const broken_case k_broken_cases[] = {
     {"/redis/password", "123", "redis.password: must be a string"},
     {"/redis/connect_timeout_ms", "0", "redis.connect_timeout_ms: must be an integer in 1..600000"},
     {"/redis/command_timeout_ms", "0", "redis.command_timeout_ms: must be an integer in 1..600000"},
-    {"/redis/command_timeout_ms", "600001", "redis.command_timeout_ms: must be an integer in 1..600000"},
+    {"/redis/command_timeout_ms", "600001",
+     "redis.command_timeout_ms: must be an integer in 1..600000"},
     // admin
     {"/admin", std::nullopt, "admin: is required"},
     {"/admin/token", std::nullopt, "admin.token: is required"},
