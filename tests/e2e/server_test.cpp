@@ -90,23 +90,15 @@ TEST_F(Server, BodyOverSixteenKibIs413) {
   EXPECT_EQ(small.status, 200u) << small.body;
   EXPECT_EQ(merchant_client::parse(small).code, "1003") << small.body;
 
-  const std::string body = "x=" + std::string(16 * 1024 + 100, 'a');
-  http_client raw(port_);
-  raw.write_raw("POST /rest/Recharge/pushOrder HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-                std::to_string(body.size()) + "\r\n\r\n" + body);
-  auto r = raw.read_response();
-  ASSERT_TRUE(r.has_value()) << "no answer to an oversized body";
-  expect_json_envelope(*r, 413, "4013");  // spec §1: JSON, never a plain-text page
+  // spec §1: JSON, never a plain-text page.
+  expect_raw_request_refused(port_, transport::plain, k_oversized_body_request, 413, "4013");
 }
 
 TEST_F(Server, OversizedHeadersAre431) {
-  http_client raw(port_);
-  raw.write_raw("POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
-                std::string(10000, 'h') + "\r\n\r\n");
-  auto r = raw.read_response();
-  ASSERT_TRUE(r.has_value()) << "no answer to oversized headers";
-  expect_json_envelope(*r, 431, "4031");  // spec §1: JSON, never a plain-text page
+  expect_raw_request_refused(port_, transport::plain,
+                             "POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
+                                 std::string(10000, 'h') + "\r\n\r\n",
+                             431, "4031");
 }
 
 TEST_F(Server, EveryRefusalIsAJsonEnvelope) {
@@ -119,13 +111,7 @@ TEST_F(Server, EveryRefusalIsAJsonEnvelope) {
   expect_json_envelope(c.post("/healthz", ""), 405, "4005");
 
   // 413 and 431: BodyOverSixteenKibIs413, OversizedHeadersAre431.
-  http_client garbage(port_);
-  garbage.write_raw(
-      "POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-      "Content-Length: nope\r\n\r\n");
-  auto bad_request = garbage.read_response();
-  ASSERT_TRUE(bad_request.has_value()) << "no answer to a malformed request";
-  expect_json_envelope(*bad_request, 400, "4000");
+  expect_raw_request_refused(port_, transport::plain, k_malformed_request, 400, "4000");
 }
 
 TEST_F(Server, PipelinedRequestsAreAnsweredInOrder) {

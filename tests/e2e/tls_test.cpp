@@ -111,23 +111,8 @@ TEST_F(TlsServer, LimitsAndRefusalsAreTheSameJsonEnvelopes) {
   expect_json_envelope(c.get("/nope"), 404, "4004");
   expect_json_envelope(c.post("/healthz", ""), 405, "4005");
 
-  const std::string body = "x=" + std::string(16 * 1024 + 100, 'a');
-  http_client big(port_, 5s, transport::tls);
-  big.write_raw(
-      "POST /rest/Recharge/pushOrder HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-      "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-      std::to_string(body.size()) + "\r\n\r\n" + body);
-  auto too_large = big.read_response();
-  ASSERT_TRUE(too_large.has_value()) << "no answer to an oversized body over TLS";
-  expect_json_envelope(*too_large, 413, "4013");
-
-  http_client garbage(port_, 5s, transport::tls);
-  garbage.write_raw(
-      "POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-      "Content-Length: nope\r\n\r\n");
-  auto bad_request = garbage.read_response();
-  ASSERT_TRUE(bad_request.has_value()) << "no answer to a malformed request over TLS";
-  expect_json_envelope(*bad_request, 400, "4000");
+  expect_raw_request_refused(port_, transport::tls, k_oversized_body_request, 413, "4013");
+  expect_raw_request_refused(port_, transport::tls, k_malformed_request, 400, "4000");
 }
 
 TEST_F(TlsServer, IdleTlsConnectionIsClosedAfterIdleTimeout) {

@@ -102,6 +102,15 @@ void expect_json_envelope(const http_result& r, unsigned status, const std::stri
   EXPECT_TRUE(time && time->is_string()) << "no string `time`";
 }
 
+void expect_raw_request_refused(int port, transport how, const std::string& raw_request,
+                                unsigned status, const std::string& code) {
+  http_client raw(port, std::chrono::seconds(10), how);
+  raw.write_raw(raw_request);
+  auto r = raw.read_response();
+  ASSERT_TRUE(r.has_value()) << "no answer, wanted HTTP " << status << " " << code;
+  expect_json_envelope(*r, status, code);
+}
+
 api_answer admin_get(http_client& http, const std::string& token, const std::string& target) {
   return merchant_client::parse(
       http.request(http::verb::get, target, {}, "application/x-www-form-urlencoded",
