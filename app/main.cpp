@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "channels/channel_kinds.hpp"
 #include "engine/config/config.hpp"
 #include "engine/support/log.hpp"
+#include "protocol/tls_server_context.hpp"
 
 #ifndef TOPUP_VERSION
 #define TOPUP_VERSION "0.1.0"
@@ -72,6 +74,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& cfg = std::get<topup::engine::config>(loaded);
+  // The files server.tls names are read and checked here, so that --check-config catches them.
+  std::optional<topup::protocol::server_tls_credentials> tls;
+  if (cfg.server.tls) {
+    auto credentials = topup::protocol::load_server_tls(*cfg.server.tls);
+    if (auto* err = std::get_if<topup::engine::config_error>(&credentials)) {
+      std::cerr << err->message << "\n";
+      return 1;
+    }
+    tls = std::move(std::get<topup::protocol::server_tls_credentials>(credentials));
+  }
   if (!check_path.empty()) {
     std::cout << "config ok: " << cfg.merchants.size() << " merchants, " << cfg.channels.size()
               << " channels\n";
@@ -82,5 +94,5 @@ int main(int argc, char** argv) {
     std::cerr << "server.log_level: unknown level \"" << cfg.server.log_level << "\"\n";
     return 1;
   }
-  return topup::app::run_server(std::move(cfg));
+  return topup::app::run_server(std::move(cfg), std::move(tls));
 }

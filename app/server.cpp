@@ -181,7 +181,7 @@ const char* source_name(engine::lease_source s) {
 
 }  // namespace
 
-int run_server(engine::config cfg) {
+int run_server(engine::config cfg, std::optional<protocol::server_tls_credentials> tls) {
   auto log = logger("engine");
   const auto shared_cfg = std::make_shared<const engine::config>(std::move(cfg));
   const engine::config& config = *shared_cfg;
@@ -210,8 +210,8 @@ int run_server(engine::config cfg) {
   for (unsigned i = 0; i < runtime.size(); ++i) {
     runtime.invoke_on(i, [&, i] {
       try {
-        shards[i] =
-            std::make_unique<shard_services>(runtime.context(i), i, shared_cfg, registry, fence);
+        shards[i] = std::make_unique<shard_services>(runtime.context(i), i, shared_cfg, registry,
+                                                     fence, tls ? &*tls : nullptr);
         built[i].set_value(shards[i]->start());
       } catch (const std::exception& e) {
         built[i].set_value(std::string("shard ") + std::to_string(i) + ": " + e.what());
@@ -315,9 +315,10 @@ int run_server(engine::config cfg) {
   };
   keeper.start();
 
-  log->info("topupd listening on {}:{} shards={} instance={} epoch={} lease={}",
-            config.server.listen_host, config.server.listen_port, runtime.size(),
-            config.server.instance_id, fence.epoch, source_name(owned.lease.source));
+  log->info("topupd listening on {}:{} ({}) shards={} instance={} epoch={} lease={}",
+            config.server.listen_host, config.server.listen_port, tls ? "TLS" : "plain HTTP",
+            runtime.size(), config.server.instance_id, fence.epoch,
+            source_name(owned.lease.source));
   for (unsigned i = 0; i < runtime.size(); ++i)
     runtime.invoke_on(i, [&, i] { shards[i]->after_all_started(); });
 

@@ -31,7 +31,16 @@ protocol::http_server_options http_options(const engine::config& cfg) {
   return o;
 }
 
-/// The server.metrics_listen listener: the main listener's limits, on its own address.
+/// The merchant listener: server.listen, over TLS when server.tls is set.
+protocol::http_server_options merchant_options(const engine::config& cfg,
+                                               const protocol::server_tls_credentials* tls) {
+  protocol::http_server_options o = http_options(cfg);
+  if (tls) o.tls = protocol::make_server_tls_context(*tls);
+  return o;
+}
+
+/// The server.metrics_listen listener: the main listener's limits, on its own address, always
+/// plain HTTP (docs/DECISIONS.md: scrapers stay on a private interface).
 protocol::http_server_options metrics_options(const engine::config& cfg) {
   protocol::http_server_options o = http_options(cfg);
   const auto address = engine::parse_listen_address(cfg.server.metrics_listen);
@@ -54,7 +63,8 @@ engine::redis::connection_options shard_redis_options(const engine::config& cfg,
 shard_services::shard_services(asio::io_context& io, unsigned shard,
                                std::shared_ptr<const engine::config> cfg,
                                std::shared_ptr<shard_registry> registry,
-                               const engine::fence_token& fence)
+                               const engine::fence_token& fence,
+                               const protocol::server_tls_credentials* tls)
     : io_(io),
       shard_(shard),
       cfg_(std::move(cfg)),
@@ -96,7 +106,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
            supplier_results_},
       router_(ctx_),
       requests_(io),
-      http_(io, shard, http_options(*cfg_),
+      http_(io, shard, merchant_options(*cfg_, tls),
             [this](protocol::http_request r) { return handle_request(std::move(r)); }),
       recovery_timer_(io),
       blacklist_timer_(io) {

@@ -30,6 +30,7 @@
 #include "protocol/callback_sender.hpp"
 #include "protocol/http_server.hpp"
 #include "protocol/merchant_directory.hpp"
+#include "protocol/tls_server_context.hpp"
 
 namespace topup::app {
 
@@ -55,10 +56,12 @@ struct shard_registry {
 class shard_services {
  public:
   /// `fence` is the instance's, shared by every shard: its epoch is set (engine/store/lease) before
-  /// after_all_started, and it outlives the shard.
+  /// after_all_started, and it outlives the shard. `tls` (null: plain HTTP) is read during
+  /// construction only: the merchant listener gets a TLS context of this shard's own.
   shard_services(boost::asio::io_context& io, unsigned shard,
                  std::shared_ptr<const engine::config> cfg,
-                 std::shared_ptr<shard_registry> registry, const engine::fence_token& fence);
+                 std::shared_ptr<shard_registry> registry, const engine::fence_token& fence,
+                 const protocol::server_tls_credentials* tls);
   ~shard_services();
 
   /// Connects Redis and starts listening; returns a one-line error, empty on success.

@@ -10,10 +10,11 @@
 #
 # Builds the default preset (build/: Release, -O3, the tree the tests use), then for each
 # scenario starts a fresh redis-server (AOF on, appendfsync everysec, or always for the extra
-# intake run) and build/bin/topupd on free loopback ports, runs build/bin/topup-bench against
-# them, and stops both. Prints a table; writes latest.json and latest.svg to $TOPUP_BENCH_OUT
-# (default bench/out/, untracked), so a run leaves the checkout clean. The last line printed is
-# the RESULT line.
+# intake run) and build/bin/topupd on free loopback ports (the full run's intake_tls scenario:
+# with server.tls and a self-signed certificate made for the run), runs build/bin/topup-bench
+# against them, and stops both. Prints a table; writes latest.json and latest.svg to
+# $TOPUP_BENCH_OUT (default bench/out/, untracked), so a run leaves the checkout clean. The last
+# line printed is the RESULT line.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,7 +54,7 @@ if ((quick)); then
   latency_warmup=1;    latency_secs=6
   memory_orders=20000;  memory_limit=25
   cost_orders=20000
-  run_always=0
+  extras=0  # the full run's extra intake scenarios: intake_always, intake_tls
 else
   mode=full
   ceiling_warmup=1;    ceiling_secs=10
@@ -62,7 +63,7 @@ else
   latency_warmup=2;    latency_secs=30
   memory_orders=200000; memory_limit=150
   cost_orders=100000
-  run_always=1
+  extras=1
 fi
 
 say() { echo "run.sh: $*" >&2; }
@@ -146,16 +147,35 @@ start_redis() {  # start_redis <name> <appendfsync>: sets redis_port, redis_pid
   die "redis-server for $name did not come up"
 }
 
-start_topupd() {  # start_topupd <name> <channel profile>: sets topupd_port, topupd_pid
-  local name=$1 profile=$2
+make_tls_cert() {  # sets tls_cert, tls_key: a self-signed P-256 certificate for 127.0.0.1
+  local dir="$work/tls"
+  mkdir -p "$dir"
+  tls_cert="$dir/bench.cert.pem"
+  tls_key="$dir/bench.key.pem"
+  if command -v openssl >/dev/null; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+      -keyout "$tls_key" -out "$tls_cert" >/dev/null 2>&1 ||
+      die "openssl could not make the bench certificate"
+  else
+    "$bench" tls-cert --dir "$dir" >/dev/null || die "topup-bench tls-cert failed"
+  fi
+}
+
+start_topupd() {  # start_topupd <name> <channel profile> [tls]: sets topupd_port, topupd_pid
+  local name=$1 profile=$2 tls_config=() tls_wait=()
+  if [[ "${3:-}" == tls ]]; then
+    tls_config=(--tls-cert "$tls_cert" --tls-key "$tls_key")
+    tls_wait=(--tls)
+  fi
   topupd_port=$("$bench" free-port)
   "$bench" config --profile "$profile" --port "$topupd_port" --redis-port "$redis_port" \
-    --threads "$topupd_threads" --log-level warn >"$work/topupd-$name.json"
+    --threads "$topupd_threads" --log-level warn "${tls_config[@]}" >"$work/topupd-$name.json"
   "$bin/topupd" --config "$work/topupd-$name.json" >"$work/topupd-$name.log" 2>&1 &
   topupd_pid=$!
   disown "$topupd_pid"
   started_pids+=("$topupd_pid")
-  if ! "$bench" wait --port "$topupd_port" --timeout-s 20; then
+  if ! "$bench" wait --port "$topupd_port" --timeout-s 20 "${tls_wait[@]}"; then
     tail -n 20 "$work/topupd-$name.log" >&2 || true
     die "topupd for $name did not answer /healthz"
   fi
@@ -244,12 +264,22 @@ run_load intake --target push --mode closed --warmup-s "$intake_warmup" \
 stop_scenario
 intake_rps=$(json_number "$work/results/intake.json" rate)
 
-if ((run_always)); then
+if ((extras)); then
   say "2b intake with appendfsync always, ${intake_secs}s"
   start_redis intake_always always
   start_topupd intake_always hold
   run_load intake_always --target push --mode closed --warmup-s "$intake_warmup" \
     --duration-s "$intake_secs" --appendfsync always \
+    --orders "$(orders_for "$ceiling_rps" "$intake_warmup" "$intake_secs")"
+  stop_scenario
+
+  # The same intake with the merchant port over TLS (server.tls): what TLS costs per order.
+  say "2c intake over TLS, ${intake_secs}s (appendfsync everysec)"
+  make_tls_cert
+  start_redis intake_tls everysec
+  start_topupd intake_tls hold tls
+  run_load intake_tls --tls --target push --mode closed --warmup-s "$intake_warmup" \
+    --duration-s "$intake_secs" --appendfsync everysec \
     --orders "$(orders_for "$ceiling_rps" "$intake_warmup" "$intake_secs")"
   stop_scenario
 fi

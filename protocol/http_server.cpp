@@ -1,14 +1,18 @@
 #include "protocol/http_server.hpp"
 
+#include <openssl/ssl.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <list>
+#include <type_traits>
 
 #include "engine/support/errc.hpp"
 #include "engine/support/log.hpp"
@@ -19,6 +23,7 @@ namespace topup::protocol {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
@@ -62,45 +67,92 @@ http_response parse_failure_response(const beast::error_code& ec) {
   return error_answer(errc::bad_request, 11, false);
 }
 
-asio::awaitable<void> write_response(beast::tcp_stream& stream, http_response& res,
+template <class Stream>
+constexpr bool k_tls = !std::is_same_v<Stream, beast::tcp_stream>;
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+template <class Stream>
+asio::awaitable<void> write_response(Stream& stream, http_response& res,
                                      std::chrono::milliseconds timeout, beast::error_code& ec) {
-  stream.expires_after(timeout);
+  beast::get_lowest_layer(stream).expires_after(timeout);
   auto [write_ec, n] = co_await http::async_write(stream, res, as_tuple_awaitable);
   ec = write_ec;
 }
 
+/// Read errors after which nothing can be answered: the peer left, a timeout, shutdown; over
+/// TLS also a truncated or broken TLS stream. Any other error is the parser's, answered.
+template <class Stream>
+bool connection_lost(const beast::error_code& ec) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+      ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+      ec == asio::error::eof)
+    return true;
+  if constexpr (k_tls<Stream>)
+    return ec == ssl::error::stream_truncated || ec.category() == asio::error::get_ssl_category();
+  return false;
+}
+
+/// One connection: reads, answers, then reads the next request. Instantiated for the plain
+/// stream and for TLS (no per-read branch on the plain path); the TLS one first shakes hands.
+template <class Stream>
 asio::awaitable<void> run_session(std::shared_ptr<http_server::state> st, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
+  auto stream = [&] {
+    if constexpr (k_tls<Stream>)
+      return Stream(std::move(socket), *st->options.tls);
+    else
+      return Stream(std::move(socket));
+  }();
+  beast::tcp_stream& tcp_layer = beast::get_lowest_layer(stream);
   boost::system::error_code addr_ec;
-  auto remote = stream.socket().remote_endpoint(addr_ec).address();
-  auto entry = st->sessions.insert(st->sessions.end(), {&stream, false});
+  auto remote = tcp_layer.socket().remote_endpoint(addr_ec).address();
+  auto entry = st->sessions.insert(st->sessions.end(), {&tcp_layer, false});
   beast::flat_buffer buffer(8192);
   const auto& opt = st->options;
+  // False once the connection cannot carry anything more (the peer left, an error, a timeout).
+  bool usable = true;
 
-  for (;;) {
+  if constexpr (k_tls<Stream>) {
+    // The handshake is bounded like reading a request: a client that stalls in it, speaks
+    // plain HTTP or offers only TLS 1.1 is closed within read_timeout, nothing answered.
+    tcp_layer.expires_after(opt.read_timeout);
+    auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, as_tuple_awaitable);
+    if (ec) {
+      logger("protocol")
+          ->debug("shard={} remote={} TLS handshake failed: {}", st->shard, remote.to_string(),
+                  ec.message());
+      usable = false;
+    }
+  }
+
+  while (usable) {
     if (st->draining) break;
     beast::error_code ec;
     if (buffer.size() == 0) {
       // Wait for the next request's first bytes under the idle timeout only; once bytes arrive
       // the whole request must come within read_timeout (slow clients cannot pin us).
-      stream.expires_after(opt.idle_timeout);
+      tcp_layer.expires_after(opt.idle_timeout);
       auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(4096), as_tuple_awaitable);
-      if (read_ec) break;  // closed, idle timeout, or cancelled by shutdown: all normal endings
+      if (read_ec) {
+        // Closed, idle timeout, or cancelled by shutdown: all normal endings.
+        usable = read_ec == asio::error::operation_aborted;
+        break;
+      }
       buffer.commit(n);
     }
     entry->busy = true;
     http::request_parser<http::string_body> parser;
     parser.body_limit(opt.max_body_bytes);
     parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
-    stream.expires_after(opt.read_timeout);
+    tcp_layer.expires_after(opt.read_timeout);
     auto [read_ec, n] = co_await http::async_read(stream, buffer, parser, as_tuple_awaitable);
     if (read_ec) {
-      if (read_ec == http::error::end_of_stream || read_ec == beast::error::timeout ||
-          read_ec == asio::error::operation_aborted || read_ec == asio::error::connection_reset ||
-          read_ec == asio::error::eof)
+      if (connection_lost<Stream>(read_ec)) {
+        usable = false;
         break;
+      }
       auto res = parse_failure_response(read_ec);
       co_await write_response(stream, res, opt.read_timeout, ec);
+      usable = !ec;
       break;
     }
     http_request req{parser.release(), remote, st->shard};
@@ -119,11 +171,22 @@ asio::awaitable<void> run_session(std::shared_ptr<http_server::state> st, tcp::s
     if (!keep_alive || st->draining) res.keep_alive(false);
     co_await write_response(stream, res, opt.read_timeout, ec);
     entry->busy = false;
+    if (ec) usable = false;
     if (ec || !res.keep_alive()) break;
   }
+  if constexpr (k_tls<Stream>) {
+    if (usable && tcp_layer.socket().is_open()) {
+      // close_notify, without waiting for the client's own (RFC 8446 §6.1 allows it): marking
+      // the client's as received makes the shutdown one write, like the plain path's FIN.
+      SSL_set_shutdown(stream.native_handle(), SSL_RECEIVED_SHUTDOWN);
+      tcp_layer.expires_after(opt.read_timeout);
+      auto [ec] = co_await stream.async_shutdown(as_tuple_awaitable);
+      (void)ec;  // the connection closes either way
+    }
+  }
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.close();
+  tcp_layer.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  tcp_layer.close();
   st->sessions.erase(entry);
 }
 
@@ -144,7 +207,9 @@ asio::awaitable<void> accept_loop(std::shared_ptr<http_server::state> st) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(st->io, run_session(st, std::move(socket)), [shard = st->shard](std::exception_ptr e) {
+    auto session = st->options.tls ? run_session<tls_stream>(st, std::move(socket))
+                                   : run_session<beast::tcp_stream>(st, std::move(socket));
+    asio::co_spawn(st->io, std::move(session), [shard = st->shard](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);

@@ -11,6 +11,10 @@
 #include <memory>
 #include <string>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace topup::protocol {
 
 namespace http = boost::beast::http;
@@ -35,13 +39,18 @@ struct http_server_options {
   std::chrono::milliseconds read_timeout{10'000};  // one request, first byte to last
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive wait for the next request
   std::size_t max_connections = 10'000;            // per shard; beyond it new ones are closed
+  /// Set: every connection is TLS (protocol/tls_server_context), its handshake bounded by
+  /// read_timeout like a request; then keep-alive, limits and timeouts as on plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 /// The listener and sessions of one shard. Keep-alive, pipelined requests answered in order
 /// (a session reads, answers, then reads the next), 413 over max_body_bytes, 431 over
 /// max_header_bytes, read and idle timeouts so slow or idle clients cannot pin connections.
 /// Lives on its shard's thread; shutdown() stops accepting, closes idle connections, and lets
-/// requests being handled finish and be answered before their connections close.
+/// requests being handled finish and be answered before their connections close. With
+/// options.tls the same sessions run over TLS: a failed handshake (a plain-HTTP client, TLS 1.1,
+/// a stalled client) closes that connection and nothing else.
 class http_server {
  public:
   http_server(boost::asio::io_context& io, unsigned shard, http_server_options options,

@@ -4,9 +4,12 @@
 #include <sys/time.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -15,12 +18,14 @@
 namespace topup::bench {
 
 namespace asio = boost::asio;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
-blocking_response blocking_request(std::uint16_t port, std::string_view method,
+blocking_response blocking_request(const http_endpoint& to, std::string_view method,
                                    std::string_view target, std::string_view body,
                                    std::string_view extra_headers,
                                    std::chrono::milliseconds timeout) {
+  const std::uint16_t port = to.port;
   asio::io_context io;
   tcp::socket socket(io);
   std::string request = std::string(method) + " " + std::string(target) +
@@ -46,15 +51,30 @@ blocking_response blocking_request(std::uint16_t port, std::string_view method,
   tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
   ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  asio::write(socket, asio::buffer(request), ec);
+  std::optional<ssl::context> tls_context;
+  std::optional<ssl::stream<tcp::socket&>> tls;
+  if (to.tls) {
+    tls_context.emplace(ssl::context::tls_client);
+    tls_context->set_verify_mode(ssl::verify_none);
+    tls.emplace(socket, *tls_context);
+    tls->handshake(ssl::stream_base::client, ec);
+    if (ec) throw fail("TLS handshake: " + ec.message());
+  }
+  std::array<char, 8192> chunk{};
+  const auto write_all = [&](auto& stream) { asio::write(stream, asio::buffer(request), ec); };
+  const auto read_some = [&](auto& stream) { return stream.read_some(asio::buffer(chunk), ec); };
+  if (tls) {
+    write_all(*tls);
+  } else {
+    write_all(socket);
+  }
   if (ec) throw fail(ec.message());
 
   std::string buffer;
-  std::array<char, 8192> chunk{};
   http_message message;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const std::size_t n = socket.read_some(asio::buffer(chunk), ec);
+    const std::size_t n = tls ? read_some(*tls) : read_some(socket);
     buffer.append(chunk.data(), n);
     const auto framed = frame_message(buffer, message);
     if (framed == frame_result::complete) break;
@@ -65,12 +85,11 @@ blocking_response blocking_request(std::uint16_t port, std::string_view method,
   return blocking_response{message.status, std::string(message.body)};
 }
 
-bool wait_for_healthz(std::uint16_t port, std::chrono::milliseconds wait) {
+bool wait_for_healthz(const http_endpoint& to, std::chrono::milliseconds wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait;
   while (std::chrono::steady_clock::now() < deadline) {
     try {
-      if (blocking_request(port, "GET", "/healthz", {}, {}, std::chrono::seconds(1)).status ==
-          200) {
+      if (blocking_request(to, "GET", "/healthz", {}, {}, std::chrono::seconds(1)).status == 200) {
         return true;
       }
     } catch (const std::exception&) {

@@ -4,6 +4,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
@@ -14,6 +16,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -22,6 +25,7 @@
 namespace topup::bench {
 
 namespace asio = boost::asio;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
@@ -62,12 +66,13 @@ struct answer_summary {
 
 class load_worker;
 
-/// One keep-alive connection with at most one request outstanding (no pipelining). Owned by its
-/// worker and used only on the worker's thread.
+/// One keep-alive connection with at most one request outstanding (no pipelining), plain or
+/// TLS. Owned by its worker and used only on the worker's thread.
 class client_connection {
  public:
-  client_connection(load_worker& worker, asio::io_context& io)
-      : worker_(worker), socket_(io), in_(16384) {}
+  /// `tls`: null for plain HTTP; otherwise the client context every connection shakes hands with.
+  client_connection(load_worker& worker, asio::io_context& io, ssl::context* tls)
+      : worker_(worker), socket_(io), tls_context_(tls), in_(16384) {}
 
   void open(const tcp::endpoint& endpoint);
   void reopen(const tcp::endpoint& endpoint);
@@ -88,6 +93,9 @@ class client_connection {
 
   load_worker& worker_;
   tcp::socket socket_;
+  ssl::context* tls_context_;
+  /// Over TLS, the stream on socket_; a fresh one per connection (a new TLS session each time).
+  std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
   std::vector<char> in_;
   std::size_t in_used_ = 0;
   std::int64_t start_ns_ = 0;
@@ -100,8 +108,9 @@ class client_connection {
 class load_worker {
  public:
   load_worker(const request_pool& pool, const load_plan& plan, run_schedule& schedule,
-              unsigned ordinal, std::vector<std::int64_t>* send_ns)
-      : pool_(pool),
+              unsigned ordinal, std::vector<std::int64_t>* send_ns, ssl::context* tls)
+      : tls_(tls),
+        pool_(pool),
         plan_(plan),
         schedule_(schedule),
         send_ns_(send_ns),
@@ -114,7 +123,7 @@ class load_worker {
   void open_connections(unsigned count, const tcp::endpoint& endpoint) {
     endpoint_ = endpoint;
     for (unsigned i = 0; i < count; ++i) {
-      connections_.push_back(std::make_unique<client_connection>(*this, io_));
+      connections_.push_back(std::make_unique<client_connection>(*this, io_, tls_));
       connections_.back()->open(endpoint);
     }
   }
@@ -325,6 +334,7 @@ class load_worker {
     for (auto& c : connections_) c->shut();
   }
 
+  ssl::context* tls_;
   const request_pool& pool_;
   const load_plan& plan_;
   run_schedule& schedule_;
@@ -357,6 +367,10 @@ void client_connection::configure() {
 void client_connection::open(const tcp::endpoint& endpoint) {
   error_code ec;
   socket_.connect(endpoint, ec);
+  if (!ec && tls_context_) {
+    tls_ = std::make_unique<ssl::stream<tcp::socket&>>(socket_, *tls_context_);
+    tls_->handshake(ssl::stream_base::client, ec);
+  }
   if (ec) {
     throw std::runtime_error("cannot connect to " + endpoint.address().to_string() + ":" +
                              std::to_string(endpoint.port()) + ": " + ec.message());
@@ -366,6 +380,7 @@ void client_connection::open(const tcp::endpoint& endpoint) {
 
 void client_connection::reopen(const tcp::endpoint& endpoint) {
   error_code ignored;
+  tls_.reset();
   socket_.close(ignored);
   in_used_ = 0;
   socket_.async_connect(endpoint, [this](const error_code& ec) {
@@ -375,7 +390,11 @@ void client_connection::reopen(const tcp::endpoint& endpoint) {
       socket_.set_option(tcp::no_delay(true), option_ec);
       socket_.non_blocking(true, option_ec);
     }
-    worker_.on_reopened(*this, !ec);
+    if (ec || !tls_context_) return worker_.on_reopened(*this, !ec);
+    tls_ = std::make_unique<ssl::stream<tcp::socket&>>(socket_, *tls_context_);
+    tls_->async_handshake(ssl::stream_base::client, [this](const error_code& handshake_ec) {
+      if (!shut_) worker_.on_reopened(*this, !handshake_ec);
+    });
   });
 }
 
@@ -383,6 +402,16 @@ void client_connection::send(std::string_view request, std::size_t /*index*/,
                              std::int64_t start_ns) {
   start_ns_ = start_ns;
   failed_ = false;
+  if (tls_) {
+    // TLS records are written by the stream: no direct write, the answer is read after it.
+    asio::async_write(*tls_, asio::buffer(request.data(), request.size()),
+                      [this](const error_code& write_ec, std::size_t) {
+                        if (shut_) return;
+                        if (write_ec) return fail();
+                        read();
+                      });
+    return;
+  }
   // Write directly: a request of a few hundred bytes always fits the send buffer of a
   // connection with nothing outstanding, which saves a trip through the reactor per request.
   error_code ec;
@@ -407,8 +436,10 @@ void client_connection::send(std::string_view request, std::size_t /*index*/,
 
 void client_connection::read() {
   if (in_used_ == in_.size()) in_.resize(in_.size() * 2);
-  socket_.async_read_some(asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
-                          [this](const error_code& ec, std::size_t n) { on_read(ec, n); });
+  const auto space = asio::buffer(in_.data() + in_used_, in_.size() - in_used_);
+  const auto done = [this](const error_code& ec, std::size_t n) { on_read(ec, n); };
+  if (tls_) return tls_->async_read_some(space, done);
+  socket_.async_read_some(space, done);
 }
 
 void client_connection::on_read(const error_code& ec, std::size_t n) {
@@ -458,11 +489,18 @@ load_outcome run_load(const request_pool& pool, const load_plan& plan,
 
   run_schedule schedule;
   if (plan.open_loop) schedule.interval_ns = 1e9 / plan.rate_per_s;
+  // One client context for every thread's connections (OpenSSL contexts are thread-safe).
+  std::optional<ssl::context> tls;
+  if (plan.tls) {
+    tls.emplace(ssl::context::tls_client);
+    tls->set_verify_mode(ssl::verify_none);
+  }
   const tcp::endpoint endpoint(asio::ip::address_v4::loopback(), plan.port);
 
   std::vector<std::unique_ptr<load_worker>> workers;
   for (unsigned t = 0; t < plan.threads; ++t) {
-    workers.push_back(std::make_unique<load_worker>(pool, plan, schedule, t, send_ns));
+    workers.push_back(
+        std::make_unique<load_worker>(pool, plan, schedule, t, send_ns, tls ? &*tls : nullptr));
     const unsigned share =
         plan.connections / plan.threads + (t < plan.connections % plan.threads ? 1 : 0);
     workers.back()->open_connections(share, endpoint);

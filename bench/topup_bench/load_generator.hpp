@@ -21,6 +21,9 @@ std::int64_t now_ns() noexcept;
 
 struct load_plan {
   std::uint16_t port = 0;  ///< topupd on 127.0.0.1
+  /// Speak TLS to topupd's merchant port (`server.tls`); the certificate is not verified (the
+  /// bench's own, self-signed). Each connection shakes hands once, before the clock starts.
+  bool tls = false;
   unsigned connections = 64;
   unsigned threads = 1;  ///< generator threads, each with its own io_context and connections
   bool open_loop = false;

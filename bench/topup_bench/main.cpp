@@ -1,8 +1,9 @@
 // topup-bench: the load generator and report writer behind bench/run.sh.
 //   topup-bench config  --profile hold|instant|saturated_slow --port P --redis-port R [...]
 //   topup-bench free-port
-//   topup-bench wait    --port P [--timeout-s 15]
-//   topup-bench load    --scenario NAME --port P --target healthz|push [...] --out FILE.json
+//   topup-bench wait    --port P [--timeout-s 15] [--tls]
+//   topup-bench load    --scenario NAME --port P --target healthz|push [--tls ...] --out F.json
+//   topup-bench tls-cert --dir DIR   (DIR/bench.cert.pem + DIR/bench.key.pem, self-signed)
 //   topup-bench redis-cost --redis-port R [--orders N] [--out FILE.json]
 //   topup-bench report  --dir DIR --json latest.json --svg latest.svg
 #include <CLI/CLI.hpp>
@@ -27,6 +28,7 @@
 #include "bench/topup_bench/redis_cost.hpp"
 #include "bench/topup_bench/request_pool.hpp"
 #include "bench/topup_bench/topupd_config_writer.hpp"
+#include "tests/support/self_signed_cert.hpp"
 
 namespace {
 
@@ -36,6 +38,7 @@ using namespace topup::bench;
 struct load_options {
   std::string scenario = "run";
   std::uint16_t port = 0;
+  bool tls = false;
   std::string target = "push";  // healthz | push
   std::string mode = "closed";  // closed | open | count
   unsigned connections = 64;
@@ -97,8 +100,9 @@ void credit_merchants(const load_options& o) {
   const std::string tag = run_tag();
   for (const auto& m : merchant_roster(o.merchants)) {
     const std::string body = "amount=100000000&ref=bench-" + tag + "-" + std::to_string(m.id);
-    const auto answer = blocking_request(
-        o.port, "POST", "/admin/merchants/" + std::to_string(m.id) + "/credit", body, auth);
+    const auto answer =
+        blocking_request(http_endpoint{o.port, o.tls}, "POST",
+                         "/admin/merchants/" + std::to_string(m.id) + "/credit", body, auth);
     if (answer.status != 200 || answer.body.find("\"code\":\"0000\"") == std::string::npos) {
       throw std::runtime_error("credit of merchant " + std::to_string(m.id) + " failed: HTTP " +
                                std::to_string(answer.status) + " " + answer.body);
@@ -117,6 +121,7 @@ int run_load_command(const load_options& o) {
 
   load_plan plan;
   plan.port = o.port;
+  plan.tls = o.tls;
   plan.connections = o.connections;
   plan.threads = o.threads;
   plan.open_loop = o.mode == "open";
@@ -183,6 +188,7 @@ int run_load_command(const load_options& o) {
   json::object result;
   result["scenario"] = o.scenario;
   result["target"] = o.target;
+  result["tls"] = o.tls;
   result["mode"] = o.mode;
   result["connections"] = o.connections;
   result["generator_threads"] = o.threads;
@@ -342,6 +348,12 @@ int main(int argc, char** argv) {
   config_cmd->add_option("--log-level", config_settings.log_level, "server.log_level");
   config_cmd->add_option("--callback-concurrency", config_settings.callback_concurrency_per_host,
                          "callbacks.max_concurrent_per_host");
+  auto* cert_opt =
+      config_cmd->add_option("--tls-cert", config_settings.tls_cert_path, "server.tls.cert");
+  auto* key_opt =
+      config_cmd->add_option("--tls-key", config_settings.tls_key_path, "server.tls.key");
+  cert_opt->needs(key_opt);
+  key_opt->needs(cert_opt);
 
   auto* port_cmd = app.add_subcommand("free-port", "print a free loopback TCP port");
 
@@ -350,11 +362,21 @@ int main(int argc, char** argv) {
   auto* wait_cmd = app.add_subcommand("wait", "wait until GET /healthz answers 200");
   wait_cmd->add_option("--port", wait_port, "topupd port")->required();
   wait_cmd->add_option("--timeout-s", wait_timeout_s, "give up after this many seconds");
+  bool wait_tls = false;
+  wait_cmd->add_flag("--tls", wait_tls, "the port speaks TLS (server.tls)");
+
+  std::string cert_dir;
+  auto* cert_cmd = app.add_subcommand(
+      "tls-cert", "write a self-signed certificate for 127.0.0.1 and its key (no openssl needed)");
+  cert_cmd->add_option("--dir", cert_dir, "writes bench.cert.pem and bench.key.pem here")
+      ->required();
 
   load_options lo;
   auto* load_cmd = app.add_subcommand("load", "run one load scenario, write its JSON result");
   load_cmd->add_option("--scenario", lo.scenario, "name recorded in the result");
   load_cmd->add_option("--port", lo.port, "topupd port on 127.0.0.1")->required();
+  load_cmd->add_flag("--tls", lo.tls,
+                     "TLS to the port (server.tls), certificate not verified; set-up included");
   load_cmd->add_option("--target", lo.target, "healthz | push");
   load_cmd->add_option(
       "--mode", lo.mode,
@@ -414,10 +436,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (wait_cmd->parsed()) {
-      return wait_for_healthz(wait_port, std::chrono::milliseconds(
-                                             static_cast<long long>(wait_timeout_s * 1000)))
-                 ? 0
-                 : 1;
+      const auto wait = std::chrono::milliseconds(static_cast<long long>(wait_timeout_s * 1000));
+      return wait_for_healthz(http_endpoint{wait_port, wait_tls}, wait) ? 0 : 1;
+    }
+    if (cert_cmd->parsed()) {
+      const auto files = topup::test::write_self_signed_cert(cert_dir, "bench");
+      std::cout << files.cert_path << "\n" << files.key_path << "\n";
+      return 0;
     }
     if (load_cmd->parsed()) return run_load_command(lo);
     if (cost_cmd->parsed()) return run_redis_cost(co);

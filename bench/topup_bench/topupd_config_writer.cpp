@@ -52,6 +52,8 @@ std::string topupd_config_json(const topupd_settings& s) {
   // The default bound (10,000 pushes in flight per shard) is far above what the bench's
   // connections can have outstanding; raised anyway so 429s can only mean a real limit.
   server["max_inflight_orders"] = 100000;
+  if (!s.tls_cert_path.empty() || !s.tls_key_path.empty())
+    server["tls"] = json::object{{"cert", s.tls_cert_path}, {"key", s.tls_key_path}};
 
   json::object redis;
   redis["host"] = "127.0.0.1";

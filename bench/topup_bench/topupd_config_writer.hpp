@@ -27,6 +27,9 @@ struct topupd_settings {
   std::string admin_token = "bench-admin-token";
   /// Concurrent callback deliveries per merchant host and shard (the bench's sink is one host).
   unsigned callback_concurrency_per_host = 64;
+  /// Both set: `server.tls` with these PEM files (the intake_tls scenario); both empty: plain.
+  std::string tls_cert_path;
+  std::string tls_key_path;
 };
 
 /// The configuration file text for `settings`.

@@ -345,6 +345,11 @@ void read_server(const object_fields& top, server_config& out) {
     }
     out.log_level = std::string(*level);
   }
+  if (auto tls = read_object(f, "tls", presence::optional)) {
+    auto cert = read_string(*tls, "cert", presence::required, string_rule::non_empty);
+    auto key = read_string(*tls, "key", presence::required, string_rule::non_empty);
+    if (cert && key) out.tls = tls_files{std::string(*cert), std::string(*key)};
+  }
 }
 
 void read_redis(const object_fields& top, redis_config& out) {
@@ -791,31 +796,42 @@ std::variant<config, config_error> parse_config(std::string_view json_text,
   return result;
 }
 
-std::variant<config, config_error> load_config_file(const std::string& path,
-                                                    const channel_kind_validator& validate_kind) {
-  const auto cannot_read = [&path](std::string_view reason) {
-    return config_error{"config: cannot read " + path + ": " + std::string(reason)};
-  };
+std::optional<std::string> read_config_input(const std::string& path, std::size_t max_bytes,
+                                             std::string& why) {
   const auto errno_text = [](int error) { return std::generic_category().message(error); };
-
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
                                                        &std::fclose);
-  if (!file) return cannot_read(errno_text(errno));
+  if (!file) {
+    why = errno_text(errno);
+    return std::nullopt;
+  }
   std::string text;
   std::array<char, 65536> chunk{};
   for (;;) {
     const std::size_t n = std::fread(chunk.data(), 1, chunk.size(), file.get());
     text.append(chunk.data(), n);
-    if (text.size() > k_max_config_bytes) {
-      return cannot_read("larger than " + std::to_string(k_max_config_bytes) + " bytes");
+    if (text.size() > max_bytes) {
+      why = "larger than " + std::to_string(max_bytes) + " bytes";
+      return std::nullopt;
     }
     if (n < chunk.size()) {
       // A directory opens fine on Linux and fails here with EISDIR.
-      if (std::ferror(file.get())) return cannot_read(errno_text(errno));
+      if (std::ferror(file.get())) {
+        why = errno_text(errno);
+        return std::nullopt;
+      }
       break;
     }
   }
-  return parse_config(text, validate_kind);
+  return text;
+}
+
+std::variant<config, config_error> load_config_file(const std::string& path,
+                                                    const channel_kind_validator& validate_kind) {
+  std::string why;
+  auto text = read_config_input(path, k_max_config_bytes, why);
+  if (!text) return config_error{"config: cannot read " + path + ": " + why};
+  return parse_config(*text, validate_kind);
 }
 
 std::optional<listen_address> parse_listen_address(std::string_view text) {

@@ -27,6 +27,13 @@
 
 namespace topup::engine {
 
+/// `server.tls`: the PEM files of the merchant port's certificate and private key. Only the
+/// paths are checked here; protocol/tls_server_context reads and checks the files themselves.
+struct tls_files {
+  std::string cert_path;  ///< The certificate, then any intermediates (a chain file).
+  std::string key_path;   ///< The private key of the first certificate, unencrypted.
+};
+
 /// The `server` section: where and how the HTTP server runs.
 struct server_config {
   /// An IP literal, without brackets for IPv6; `"localhost"` in the file becomes "127.0.0.1", so
@@ -52,6 +59,8 @@ struct server_config {
   /// Optional "host:port" (rules of `listen`, not its address): /metrics only there; empty = main.
   std::string metrics_listen;
   std::string log_level = "info";  ///< trace, debug, info, warn, error, critical or off.
+  /// Set: the merchant port (`listen`) speaks TLS only. `metrics_listen` stays plain HTTP.
+  std::optional<tls_files> tls;
 };
 
 /// The `redis` section.
@@ -201,6 +210,12 @@ std::variant<config, config_error> parse_config(std::string_view json_text,
 /// Reads `path` and parses it; an unreadable file gives "config: cannot read <path>: <reason>".
 std::variant<config, config_error> load_config_file(const std::string& path,
                                                     const channel_kind_validator& validate_kind);
+
+/// The whole of a file the configuration names (the configuration itself, `server.tls`'s PEM
+/// files), at most `max_bytes`; nullopt with `why` set ("No such file or directory", "Is a
+/// directory", "larger than N bytes", ...) when it cannot be read.
+std::optional<std::string> read_config_input(const std::string& path, std::size_t max_bytes,
+                                             std::string& why);
 
 /// A parsed "host:port" as `server.listen` accepts it.
 struct listen_address {

@@ -15,6 +15,7 @@
 
 #include "tests/support/process.hpp"
 #include "tests/support/redis_server.hpp"
+#include "tests/support/self_signed_cert.hpp"
 #include "tests/support/topupd_process.hpp"
 
 namespace topup::test {
@@ -132,6 +133,59 @@ TEST(Cli, MissingFileIsOneLine) {
   auto [run_status, run_output] = run_topupd({"--config", dir + "/does-not-exist.json"});
   EXPECT_NE(run_status, 0) << run_output;
   EXPECT_TRUE(is_one_line(run_output));
+}
+
+/// server.tls: every problem with its files stops the start as one line naming the field, with
+/// --check-config as with --config (no Redis is needed to see it).
+TEST(Cli, TlsFileProblemsAreOneLineNamingTheField) {
+  const auto dir = make_temp_dir("cli-tls");
+  const auto good = write_self_signed_cert(dir, "good");
+  const auto other = write_self_signed_cert(dir, "other");
+  const auto encrypted =
+      write_file(dir, "encrypted.key.pem", encrypted_key_pem(read_file(good.key_path), "pw"));
+  const auto not_pem = write_file(dir, "not.pem", "this is not PEM\n");
+  struct tls_case {
+    std::string what;
+    json::value tls;
+    std::string expected;  // the start of the one line
+  };
+  const auto files = [](const std::string& cert, const std::string& key) {
+    return json::value(json::object{{"cert", cert}, {"key", key}});
+  };
+  const tls_case cases[] = {
+      {"no such cert file", files(dir + "/missing.pem", good.key_path),
+       "server.tls.cert: cannot read " + dir + "/missing.pem: No such file or directory"},
+      {"key unreadable (a directory)", files(good.cert_path, dir),
+       "server.tls.key: cannot read " + dir + ": Is a directory"},
+      {"cert not PEM", files(not_pem, good.key_path), "server.tls.cert: no PEM certificate in"},
+      {"a certificate as the key", files(good.cert_path, good.cert_path),
+       "server.tls.key: no unencrypted PEM private key in"},
+      {"encrypted key", files(good.cert_path, encrypted),
+       "server.tls.key: no unencrypted PEM private key in"},
+      {"key of another certificate", files(good.cert_path, other.key_path),
+       "server.tls.key: does not match the certificate of server.tls.cert"},
+      {"tls not an object", json::value("cert.pem"), "server.tls: must be an object"},
+      {"no key", json::value(json::object{{"cert", good.cert_path}}),
+       "server.tls.key: is required"},
+  };
+  for (const auto& c : cases) {
+    topupd_config cfg(free_loopback_port(), free_loopback_port(), 1);
+    cfg.json["server"].as_object()["tls"] = c.tls;
+    const auto path = write_file(dir, "topupd.json", json::serialize(cfg.json));
+    for (const char* flag : {"--check-config", "--config"}) {
+      auto [status, output] = run_topupd({flag, path});
+      EXPECT_EQ(status, 1) << c.what << " " << flag << ": " << output;
+      EXPECT_TRUE(is_one_line(output)) << c.what << " " << flag;
+      EXPECT_EQ(output.rfind(c.expected, 0), 0u) << c.what << " " << flag << ": " << output;
+    }
+  }
+
+  // The good pair passes.
+  topupd_config cfg(free_loopback_port(), free_loopback_port(), 1);
+  cfg.json["server"].as_object()["tls"] = files(good.cert_path, good.key_path);
+  const auto path = write_file(dir, "topupd.json", json::serialize(cfg.json));
+  auto [status, output] = run_topupd({"--check-config", path});
+  EXPECT_EQ(status, 0) << output;
 }
 
 /// A listening socket on a free loopback port, held for the test (no SO_REUSEPORT, so nobody

@@ -1,13 +1,7 @@
 // End-to-end: the HTTP server of the real topupd binary (issue 2): every shard serves, readiness
 // follows Redis, status codes for refused requests, pipelining, keep-alive, timeouts, SIGTERM.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,8 +14,10 @@
 #include "tests/support/http_client.hpp"
 #include "tests/support/merchant_client.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/raw_socket.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/topupd_process.hpp"
+#include "tests/support/topupd_suite.hpp"
 
 namespace topup::test {
 namespace {
@@ -33,113 +29,19 @@ long long elapsed_ms(clock_type::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since).count();
 }
 
-/// GETs `target` on fresh connections until every shard in [0, shards) has answered with
-/// `want_status`, or the deadline passes. Returns the shards that did.
-std::set<int> shards_answering(int port, const std::string& target, unsigned want_status,
-                               int shards, std::chrono::milliseconds within) {
-  std::set<int> seen;
-  const auto deadline = clock_type::now() + within;
-  while (static_cast<int>(seen.size()) < shards && clock_type::now() < deadline) {
-    try {
-      http_client fresh(port, 2s);
-      auto r = fresh.get(target);
-      auto shard = r.headers["X-Topup-Shard"];
-      if (r.status == want_status && !shard.empty()) seen.insert(std::stoi(std::string(shard)));
-    } catch (const std::exception&) {
-      // Not answering right now: try again until the deadline.
-    }
-    if (static_cast<int>(seen.size()) < shards) std::this_thread::sleep_for(5ms);
-  }
-  return seen;
-}
-
-/// A plain blocking loopback socket, for clients that misbehave at the byte level.
-class raw_socket {
- public:
-  explicit raw_socket(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~raw_socket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  raw_socket(const raw_socket&) = delete;
-  raw_socket& operator=(const raw_socket&) = delete;
-
-  bool connected() const { return connected_; }
-  /// False once the peer is gone (EPIPE / ECONNRESET).
-  bool send_all(const std::string& bytes) {
-    std::size_t off = 0;
-    while (off < bytes.size()) {
-      auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      off += static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-  /// True if the server ended the connection (EOF, reset, or an answer followed by EOF) within
-  /// `wait`. Whatever it sent first is appended to `received`.
-  bool closed_within(std::chrono::milliseconds wait, std::string* received = nullptr) {
-    const auto deadline = clock_type::now() + wait;
-    while (clock_type::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
-      if (::poll(&p, 1, static_cast<int>(std::max<long long>(left.count(), 1))) <= 0) continue;
-      char buf[4096];
-      auto n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return true;
-      if (received) received->append(buf, static_cast<std::size_t>(n));
-    }
-    return false;
-  }
-  /// Non-blocking check: has the server closed (or reset) the connection already?
-  bool peer_closed() {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 0) <= 0) return false;
-    char buf[4096];
-    auto n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-    return n <= 0;
-  }
-
- private:
-  int fd_;
-  bool connected_ = false;
-};
-
 /// One topupd (2 shards, 300 ms idle and read timeouts) on one redis-server, shared by the tests
 /// that leave both running as they found them.
-class Server : public ::testing::Test {
+class Server : public shared_topupd_suite<Server> {
  protected:
   static void SetUpTestSuite() {
-    redis_ = std::make_unique<redis_server>();
-    topupd_ = std::make_unique<topupd_process>();
-    port_ = start_on_free_port(*topupd_, [](int port) {
-      topupd_config cfg(port, redis_->port(), 2);
+    start_suite([](int port, int redis_port) {
+      topupd_config cfg(port, redis_port, 2);
       auto& server = cfg.json["server"].as_object();
       server["idle_timeout_ms"] = 300;
       server["read_timeout_ms"] = 300;
       return cfg;
     });
   }
-  static void TearDownTestSuite() {
-    topupd_.reset();
-    redis_.reset();
-  }
-  void SetUp() override {
-    ASSERT_TRUE(topupd_ && topupd_->running()) << "the suite's topupd did not start";
-  }
-  void TearDown() override {
-    if (topupd_) {
-      EXPECT_TRUE(topupd_->running()) << "topupd died during the test:\n" << topupd_->log_tail();
-    }
-  }
-
-  static inline std::unique_ptr<redis_server> redis_;
-  static inline std::unique_ptr<topupd_process> topupd_;
-  static inline int port_ = 0;
 };
 
 TEST_F(Server, HealthzAnswersOkFromEveryShard) {
@@ -188,23 +90,15 @@ TEST_F(Server, BodyOverSixteenKibIs413) {
   EXPECT_EQ(small.status, 200u) << small.body;
   EXPECT_EQ(merchant_client::parse(small).code, "1003") << small.body;
 
-  const std::string body = "x=" + std::string(16 * 1024 + 100, 'a');
-  http_client raw(port_);
-  raw.write_raw("POST /rest/Recharge/pushOrder HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-                std::to_string(body.size()) + "\r\n\r\n" + body);
-  auto r = raw.read_response();
-  ASSERT_TRUE(r.has_value()) << "no answer to an oversized body";
-  expect_json_envelope(*r, 413, "4013");  // spec §1: JSON, never a plain-text page
+  // spec §1: JSON, never a plain-text page.
+  expect_raw_request_refused(port_, transport::plain, k_oversized_body_request, 413, "4013");
 }
 
 TEST_F(Server, OversizedHeadersAre431) {
-  http_client raw(port_);
-  raw.write_raw("POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
-                std::string(10000, 'h') + "\r\n\r\n");
-  auto r = raw.read_response();
-  ASSERT_TRUE(r.has_value()) << "no answer to oversized headers";
-  expect_json_envelope(*r, 431, "4031");  // spec §1: JSON, never a plain-text page
+  expect_raw_request_refused(port_, transport::plain,
+                             "POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
+                                 std::string(10000, 'h') + "\r\n\r\n",
+                             431, "4031");
 }
 
 TEST_F(Server, EveryRefusalIsAJsonEnvelope) {
@@ -217,13 +111,7 @@ TEST_F(Server, EveryRefusalIsAJsonEnvelope) {
   expect_json_envelope(c.post("/healthz", ""), 405, "4005");
 
   // 413 and 431: BodyOverSixteenKibIs413, OversizedHeadersAre431.
-  http_client garbage(port_);
-  garbage.write_raw(
-      "POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-      "Content-Length: nope\r\n\r\n");
-  auto bad_request = garbage.read_response();
-  ASSERT_TRUE(bad_request.has_value()) << "no answer to a malformed request";
-  expect_json_envelope(*bad_request, 400, "4000");
+  expect_raw_request_refused(port_, transport::plain, k_malformed_request, 400, "4000");
 }
 
 TEST_F(Server, PipelinedRequestsAreAnsweredInOrder) {
@@ -305,24 +193,27 @@ TEST_F(Server, TricklingClientIsCutOffAfterReadTimeout) {
   EXPECT_LT(waited, 1500);
 }
 
-/// SIGTERM: the process drains and exits 0, and stops listening.
-TEST(ServerShutdown, SigtermExitsZeroPromptlyAndClosesThePort) {
+/// SIGTERM: the process drains and exits 0, and stops listening; the same over TLS.
+void expect_sigterm_drains_promptly(transport how) {
   redis_server redis;
   topupd_process topupd;
-  const int port = start_on_free_port(
-      topupd, [&](int p) { return topupd_config(p, redis.port(), 2); });
+  const int port = start_on_free_port(topupd, [&](int p) {
+    topupd_config cfg(p, redis.port(), 2);
+    if (how == transport::tls) cfg.use_tls();
+    return cfg;
+  });
 
   // An idle keep-alive connection and one that just got an answer: neither may hold up the exit.
-  http_client idle(port, 5s);
+  http_client idle(port, 5s, how);
   ASSERT_EQ(idle.get("/healthz").status, 200u);
-  merchant_client m(port, "k1", "s3cret");
+  merchant_client m(port, "k1", "s3cret", engine::sign_method::md5, how);
   ASSERT_EQ(m.call("/rest/User/query", {}).code, "0000");
 
   // A request in flight while the signal arrives: a client keeps asking from another thread.
   std::atomic<bool> stop{false};
   std::atomic<int> answered{0};
   std::thread busy([&] {
-    merchant_client c(port, "k1", "s3cret");
+    merchant_client c(port, "k1", "s3cret", engine::sign_method::md5, how);
     while (!stop) {
       try {
         auto a = c.call("/rest/User/query", {});
@@ -345,6 +236,14 @@ TEST(ServerShutdown, SigtermExitsZeroPromptlyAndClosesThePort) {
   EXPECT_GT(answered.load(), 0);
   EXPECT_FALSE(wait_for_port(port, 300ms)) << "port still accepting after exit";
   EXPECT_FALSE(idle.read_response().has_value());
+}
+
+TEST(ServerShutdown, SigtermExitsZeroPromptlyAndClosesThePort) {
+  expect_sigterm_drains_promptly(transport::plain);
+}
+
+TEST(ServerShutdown, SigtermExitsZeroPromptlyOverTls) {
+  expect_sigterm_drains_promptly(transport::tls);
 }
 
 /// /readyz follows Redis: 503 on every shard while it is down, 200 again after it restarts.

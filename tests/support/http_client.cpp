@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <stdexcept>
@@ -10,14 +12,33 @@
 namespace topup::test {
 
 namespace asio = boost::asio;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
-http_client::http_client(int port, std::chrono::milliseconds timeout)
-    : port_(port), timeout_(timeout) {}
+http_client::http_client(int port, std::chrono::milliseconds timeout, transport how)
+    : port_(port), timeout_(timeout), transport_(how) {
+  if (transport_ == transport::tls) {
+    tls_context_.emplace(ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(tls_context_->native_handle(), TLS1_2_VERSION);
+    tls_context_->set_verify_mode(ssl::verify_none);
+  }
+}
 
 http_client::~http_client() { close(); }
 
+template <class F>
+auto http_client::with_stream(F&& use) {
+  if (tls_) return use(*tls_);
+  return use(*socket_);
+}
+
+std::string http_client::tls_version() {
+  if (!tls_) return {};
+  return SSL_get_version(tls_->native_handle());
+}
+
 void http_client::close() {
+  tls_.reset();
   if (socket_) {
     boost::system::error_code ec;
     socket_->close(ec);
@@ -47,11 +68,20 @@ void http_client::ensure_connected() {
   ::setsockopt(socket_->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(socket_->native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   buffer_.clear();
+  if (transport_ == transport::tls) {
+    tls_.emplace(*socket_, *tls_context_);
+    boost::system::error_code handshake_ec;
+    tls_->handshake(ssl::stream_base::client, handshake_ec);
+    if (handshake_ec) {
+      close();
+      throw boost::system::system_error(handshake_ec, "http_client: TLS handshake");
+    }
+  }
 }
 
 void http_client::write_raw(const std::string& bytes) {
   ensure_connected();
-  asio::write(*socket_, asio::buffer(bytes));
+  with_stream([&](auto& stream) { asio::write(stream, asio::buffer(bytes)); });
 }
 
 std::optional<http_result> http_client::read_response() {
@@ -59,7 +89,7 @@ std::optional<http_result> http_client::read_response() {
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
   boost::system::error_code ec;
-  http::read(*socket_, buffer_, parser, ec);
+  with_stream([&](auto& stream) { http::read(stream, buffer_, parser, ec); });
   if (ec) {
     close();
     return std::nullopt;
@@ -89,7 +119,7 @@ http_result http_client::request(http::verb method, const std::string& target,
     req.keep_alive(true);
     req.prepare_payload();
     boost::system::error_code ec;
-    http::write(*socket_, req, ec);
+    with_stream([&](auto& stream) { http::write(stream, req, ec); });
     if (!ec) {
       if (auto res = read_response()) return *res;
     }

@@ -12,8 +12,11 @@
 namespace topup::test {
 
 merchant_client::merchant_client(int port, std::string app_key, std::string secret,
-                                 engine::sign_method method)
-    : app_key_(std::move(app_key)), secret_(std::move(secret)), method_(method), http_(port) {}
+                                 engine::sign_method method, transport how)
+    : app_key_(std::move(app_key)),
+      secret_(std::move(secret)),
+      method_(method),
+      http_(port, std::chrono::seconds(10), how) {}
 
 api_answer merchant_client::parse(const http_result& r) {
   api_answer a;
@@ -97,6 +100,15 @@ void expect_json_envelope(const http_result& r, unsigned status, const std::stri
   ASSERT_TRUE(!ec && v.is_object()) << "not a JSON object";
   const auto* time = v.as_object().if_contains("time");
   EXPECT_TRUE(time && time->is_string()) << "no string `time`";
+}
+
+void expect_raw_request_refused(int port, transport how, const std::string& raw_request,
+                                unsigned status, const std::string& code) {
+  http_client raw(port, std::chrono::seconds(10), how);
+  raw.write_raw(raw_request);
+  auto r = raw.read_response();
+  ASSERT_TRUE(r.has_value()) << "no answer, wanted HTTP " << status << " " << code;
+  expect_json_envelope(*r, status, code);
 }
 
 api_answer admin_get(http_client& http, const std::string& token, const std::string& target) {

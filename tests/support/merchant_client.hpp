@@ -21,11 +21,12 @@ struct api_answer {
   std::string raw;
 };
 
-/// Signs and posts merchant API calls (spec §2, §3) over one keep-alive connection.
+/// Signs and posts merchant API calls (spec §2, §3) over one keep-alive connection, plain or TLS.
 class merchant_client {
  public:
   merchant_client(int port, std::string app_key, std::string secret,
-                  engine::sign_method method = engine::sign_method::md5);
+                  engine::sign_method method = engine::sign_method::md5,
+                  transport how = transport::plain);
 
   /// Adds app_key, timestamp (now unless given) and sign, then POSTs the form.
   api_answer call(const std::string& path, std::map<std::string, std::string> params);
@@ -57,6 +58,23 @@ class merchant_client {
 /// charset=utf-8`, string `code`, `msg` and `time`, `data` null) with HTTP `status` and `code`:
 /// refusals must never be plain-text pages.
 void expect_json_envelope(const http_result& r, unsigned status, const std::string& code);
+
+/// Writes `raw_request` on a fresh connection to 127.0.0.1:port and adds a test failure unless
+/// the answer is the envelope expect_json_envelope checks (the HTTP layer's refusals: 400, 413,
+/// 431 as JSON, never a plain-text page or a silent close).
+void expect_raw_request_refused(int port, transport how, const std::string& raw_request,
+                                unsigned status, const std::string& code);
+
+/// A pushOrder whose body is 100 bytes over the default 16 KiB limit: 413 / 4013.
+inline const std::string k_oversized_body_request = [] {
+  const std::string body = "x=" + std::string(16 * 1024 + 100, 'a');
+  return "POST /rest/Recharge/pushOrder HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+         "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}();
+/// A request whose Content-Length is not a number: 400 / 4000.
+inline const std::string k_malformed_request =
+    "POST /rest/User/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: nope\r\n\r\n";
 
 /// GET `target` (e.g. "/admin/orders/T...") with the admin bearer token.
 api_answer admin_get(http_client& http, const std::string& token, const std::string& target);

@@ -1,6 +1,7 @@
 #include "tests/support/topupd_process.hpp"
 
 #include "tests/support/merchant_client.hpp"
+#include "tests/support/self_signed_cert.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -101,6 +102,12 @@ void topupd_config::hold_orders_waiting() {
   plug["fast_deadline_s"] = 3600;
 }
 
+void topupd_config::use_tls() {
+  const auto files = write_self_signed_cert(make_temp_dir("tls"));
+  json.at("server").as_object()["tls"] =
+      json::object{{"cert", files.cert_path}, {"key", files.key_path}};
+}
+
 int order_number_shard(const std::string& order_number) {
   if (order_number.size() < 20) return -1;
   try {
@@ -125,6 +132,25 @@ api_answer once_storage_is_up(const std::function<api_answer()>& call) {
 }
 
 }  // namespace
+
+std::set<int> shards_answering(int port, const std::string& target, unsigned want_status,
+                               int shards, std::chrono::milliseconds within, transport how) {
+  std::set<int> seen;
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (static_cast<int>(seen.size()) < shards && std::chrono::steady_clock::now() < deadline) {
+    try {
+      http_client fresh(port, std::chrono::seconds(2), how);
+      auto r = fresh.get(target);
+      auto shard = r.headers["X-Topup-Shard"];
+      if (r.status == want_status && !shard.empty()) seen.insert(std::stoi(std::string(shard)));
+    } catch (const std::exception&) {
+      // Not answering right now: try again until the deadline.
+    }
+    if (static_cast<int>(seen.size()) < shards)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return seen;
+}
 
 void plug_shards(int port, const std::string& admin_token, unsigned shards) {
   {
@@ -181,6 +207,8 @@ void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds w
                            bool storage_up) {
   auto listen = std::string(cfg.json.at("server").at("listen").as_string());
   port_ = std::stoi(listen.substr(listen.rfind(':') + 1));
+  transport_ =
+      cfg.json.at("server").as_object().contains("tls") ? transport::tls : transport::plain;
   if (dir_.empty()) dir_ = make_temp_dir("topupd");
   const std::string config_path = dir_ + "/topupd.json";
   {
@@ -196,7 +224,7 @@ void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds w
       throw std::runtime_error("topupd exited during start-up:\n" + log_tail());
     if (wait_for_port(port_, std::chrono::milliseconds(50))) {
       try {
-        http_client probe(port_, std::chrono::seconds(2));
+        http_client probe(port_, std::chrono::seconds(2), transport_);
         serving = probe.get("/healthz").status == 200;
       } catch (const std::exception&) {
       }
@@ -214,7 +242,7 @@ void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds w
     if (!process_.running())
       throw std::runtime_error("topupd exited during start-up:\n" + log_tail());
     try {
-      http_client probe(port_, std::chrono::seconds(2));
+      http_client probe(port_, std::chrono::seconds(2), transport_);
       auto r = probe.get("/readyz");
       const std::string shard(r.headers["X-Topup-Shard"]);
       if (r.status == 200 && !shard.empty()) ready.insert(shard);

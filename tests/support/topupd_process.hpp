@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "tests/support/http_client.hpp"
@@ -28,6 +29,9 @@ struct topupd_config {
                                     double price_rate);
   /// The merchant object with this id (throws std::out_of_range if there is none).
   boost::json::object& merchant(std::int64_t id);
+  /// Serves the merchant port over TLS (`server.tls`) with a self-signed certificate for
+  /// 127.0.0.1 made now in a temporary directory; topupd_process then probes it over TLS.
+  void use_tls();
 
   /// For tests that need accepted orders to stay in 6 (waiting) while the order dispatcher runs:
   /// every channel gets latency_ms [600000, 600000] and max_inflight 1, and merchant
@@ -57,6 +61,8 @@ class topupd_process {
   int pid() const { return process_.pid(); }
   bool running() { return process_.running(); }
   int port() const { return port_; }
+  /// How the merchant port speaks: TLS when the started config has server.tls.
+  test::transport transport() const { return transport_; }
   const std::string& log_path() const { return log_path_; }
   /// The config file written by the last start().
   std::string config_path() const { return dir_ + "/topupd.json"; }
@@ -65,6 +71,7 @@ class topupd_process {
  private:
   child_process process_;
   int port_ = 0;
+  test::transport transport_ = test::transport::plain;
   std::string dir_;
   std::string log_path_;
 };
@@ -74,6 +81,13 @@ class topupd_process {
 /// names its shard), then waits briefly for them to leave 6. Throws std::runtime_error if some
 /// shard cannot be reached within the bound. Harmless without a dispatcher (they stay in 6).
 void plug_shards(int port, const std::string& admin_token, unsigned shards);
+
+/// GETs `target` on fresh connections until every shard in [0, shards) has answered with
+/// `want_status` (the shard named by X-Topup-Shard), or `within` passes. Returns the shards that
+/// did.
+std::set<int> shards_answering(int port, const std::string& target, unsigned want_status,
+                               int shards, std::chrono::milliseconds within,
+                               transport how = transport::plain);
 
 /// The accepting shard encoded in an order number ("T" + 13-digit ms + 3-digit instance +
 /// 3-digit shard + ...), or -1 if it is too short.

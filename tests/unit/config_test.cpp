@@ -184,8 +184,17 @@ TEST(ConfigFiles, UnreadableFileIsOneLine) {
             "config: cannot read " TOPUP_SOURCE_DIR "/deploy: Is a directory");
 }
 
+TEST(ConfigParse, TlsNamesTheCertificateAndKeyFiles) {
+  const config c =
+      accepted(mutated("/server/tls", R"({"cert": "/etc/topupd/cert.pem", "key": "key.pem"})"));
+  ASSERT_TRUE(c.server.tls.has_value());
+  EXPECT_EQ(c.server.tls->cert_path, "/etc/topupd/cert.pem");
+  EXPECT_EQ(c.server.tls->key_path, "key.pem");
+}
+
 TEST(ConfigParse, BaseConfigIsValidAndDefaultsApply) {
   const config c = accepted(k_base_config);
+  EXPECT_FALSE(c.server.tls.has_value()) << "plain HTTP unless server.tls is given";
   EXPECT_EQ(c.server.max_body_bytes, 16384u);
   EXPECT_EQ(c.server.max_header_bytes, 8192u);
   EXPECT_EQ(c.server.instance_id, 0u);
@@ -254,7 +263,7 @@ TEST(ConfigParse, LocalhostListenBecomesLoopbackLiteral) {
 TEST(ConfigParse, UnknownKeysAreIgnoredEverywhere) {
   std::string text = mutated("/future_section", R"({"x": [1, 2]})");
   boost::json::value root = boost::json::parse(text);
-  root.at("server").as_object()["tls"] = true;
+  root.at("server").as_object()["future_flag"] = true;
   root.at("merchants").as_array().at(0).as_object()["note"] = "vip";
   root.at("channels").as_array().at(1).as_object()["region"] = "east";
   const config c = accepted(boost::json::serialize(root));
@@ -527,6 +536,14 @@ const broken_case k_broken_cases[] = {
      "server.metrics_listen: must not be the address and port of server.listen"},
     {"/server/log_level", R"("verbose")",
      "server.log_level: must be one of trace, debug, info, warn, error, critical, off"},
+    {"/server/tls", R"("server.pem")", "server.tls: must be an object"},
+    {"/server/tls", "null", "server.tls: must be an object"},
+    {"/server/tls", R"({"key": "key.pem"})", "server.tls.cert: is required"},
+    {"/server/tls", R"({"cert": "cert.pem"})", "server.tls.key: is required"},
+    {"/server/tls", R"({"cert": "", "key": "key.pem"})",
+     "server.tls.cert: must be a non-empty string"},
+    {"/server/tls", R"({"cert": "cert.pem", "key": 1})",
+     "server.tls.key: must be a non-empty string"},
     // redis
     {"/redis", std::nullopt, "redis: is required"},
     {"/redis/host", std::nullopt, "redis.host: is required"},
@@ -542,7 +559,8 @@ const broken_case k_broken_cases[] = {
     {"/redis/password", "123", "redis.password: must be a string"},
     {"/redis/connect_timeout_ms", "0", "redis.connect_timeout_ms: must be an integer in 1..600000"},
     {"/redis/command_timeout_ms", "0", "redis.command_timeout_ms: must be an integer in 1..600000"},
-    {"/redis/command_timeout_ms", "600001", "redis.command_timeout_ms: must be an integer in 1..600000"},
+    {"/redis/command_timeout_ms", "600001",
+     "redis.command_timeout_ms: must be an integer in 1..600000"},
     // admin
     {"/admin", std::nullopt, "admin: is required"},
     {"/admin/token", std::nullopt, "admin.token: is required"},
