@@ -14,6 +14,7 @@
 #include "tests/support/merchant_client.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/topupd_process.hpp"
+#include "tests/support/topupd_suite.hpp"
 
 namespace {
 
@@ -22,13 +23,11 @@ using namespace std::chrono_literals;
 namespace json = boost::json;
 namespace http = boost::beast::http;
 
-class AdminRoles : public ::testing::Test {
+class AdminRoles : public shared_topupd_suite<AdminRoles> {
  protected:
   static void SetUpTestSuite() {
-    redis_ = std::make_unique<redis_server>();
-    topupd_ = std::make_unique<topupd_process>();
-    port_ = start_on_free_port(*topupd_, [](int port) {
-      topupd_config cfg(port, redis_->port(), 2);
+    start_suite([](int port, int redis_port) {
+      topupd_config cfg(port, redis_port, 2);
       cfg.json["admin"].as_object()["operators"] =
           json::array{json::object{{"name", "watcher"}, {"token", "tok-viewer"}, {"role", "viewer"}},
                       json::object{{"name", "ops1"}, {"token", "tok-operator"}, {"role", "operator"}},
@@ -48,11 +47,6 @@ class AdminRoles : public ::testing::Test {
     for (int i = 0; i < 200; ++i, std::this_thread::sleep_for(10ms))
       if (json_text(m.query(order_).data, "status") == "2") break;
   }
-  static void TearDownTestSuite() {
-    topupd_.reset();
-    redis_.reset();
-  }
-
   static api_answer call(http::verb method, const std::string& target, const std::string& body,
                          const std::string& token) {
     http_client admin(port_);
@@ -61,9 +55,6 @@ class AdminRoles : public ::testing::Test {
                                                 token.empty() ? "" : "Bearer " + token));
   }
 
-  static inline std::unique_ptr<redis_server> redis_;
-  static inline std::unique_ptr<topupd_process> topupd_;
-  static inline int port_ = 0;
   static inline std::string admin_token_;
   static inline std::string order_;
 };

@@ -12,6 +12,7 @@
 #include "tests/support/merchant_client.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/topupd_process.hpp"
+#include "tests/support/topupd_suite.hpp"
 
 namespace {
 
@@ -21,13 +22,11 @@ namespace json = boost::json;
 
 constexpr int k_window_s = 3;
 
-class Risk : public ::testing::Test {
+class Risk : public shared_topupd_suite<Risk> {
  protected:
   static void SetUpTestSuite() {
-    redis_ = std::make_unique<redis_server>();
-    topupd_ = std::make_unique<topupd_process>();
-    port_ = start_on_free_port(*topupd_, [](int port) {
-      topupd_config cfg(port, redis_->port(), 2);
+    start_suite([](int port, int redis_port) {
+      topupd_config cfg(port, redis_port, 2);
       token_ = cfg.admin_token();
       cfg.json["risk"] = json::object{{"per_mobile_orders", 3},
                                       {"per_mobile_amount", 250},
@@ -43,11 +42,6 @@ class Risk : public ::testing::Test {
           admin_credit_when_ready(admin, token_, id, "100000", "risk-" + std::to_string(id)).code,
           "0000");
   }
-  static void TearDownTestSuite() {
-    topupd_.reset();
-    redis_.reset();
-  }
-
   static merchant_client k1() { return merchant_client(port_, "k1", "s3cret"); }
   static merchant_client k2() { return merchant_client(port_, "k2", "other-secret"); }
   static merchant_client k3() { return merchant_client(port_, "k3", "s3-secret"); }
@@ -63,9 +57,6 @@ class Risk : public ::testing::Test {
     return at == std::string::npos ? -1 : std::stod(text.substr(at + line.size()));
   }
 
-  static inline std::unique_ptr<redis_server> redis_;
-  static inline std::unique_ptr<topupd_process> topupd_;
-  static inline int port_ = 0;
   static inline std::string token_;
 };
 
