@@ -20,6 +20,7 @@
 #include "tests/support/process.hpp"
 #include "tests/support/redis_server.hpp"
 #include "tests/support/topupd_process.hpp"
+#include "tests/support/topupd_suite.hpp"
 
 namespace topup::test {
 namespace {
@@ -48,16 +49,14 @@ std::string field(const json::value& data, std::string_view key) { return json_t
 std::string app_key_of(long long id) { return "m" + std::to_string(id); }
 std::string secret_of(long long id) { return "secret-" + std::to_string(id); }
 
-class Intake : public ::testing::Test {
+class Intake : public shared_topupd_suite<Intake> {
  protected:
   static void SetUpTestSuite() {
-    redis_ = std::make_unique<redis_server>();
-    topupd_ = std::make_unique<topupd_process>();
-    port_ = start_on_free_port(*topupd_, make_config);
+    start_suite(make_config);
     plug_shards(port_, token_, 2);
   }
-  static topupd_config make_config(int port) {
-    topupd_config cfg(port, redis_->port(), 2);
+  static topupd_config make_config(int port, int redis_port) {
+    topupd_config cfg(port, redis_port, 2);
     token_ = cfg.admin_token();
     // Merchant 1002 may sign only with MD5: an HMAC-SHA256 signature from it gets 1002.
     cfg.merchant(1002)["sign_types"] = json::array{"MD5"};
@@ -85,18 +84,6 @@ class Intake : public ::testing::Test {
     cfg.hold_orders_waiting();
     return cfg;
   }
-  static void TearDownTestSuite() {
-    topupd_.reset();
-    redis_.reset();
-  }
-  void SetUp() override {
-    ASSERT_TRUE(topupd_ && topupd_->running()) << "the suite's topupd did not start";
-  }
-  void TearDown() override {
-    if (topupd_) {
-      EXPECT_TRUE(topupd_->running()) << "topupd died during the test:\n" << topupd_->log_tail();
-    }
-  }
 
   static merchant_client client(long long id,
                                 engine::sign_method method = engine::sign_method::md5) {
@@ -112,9 +99,6 @@ class Intake : public ::testing::Test {
     return field(a.data, "money");
   }
 
-  static inline std::unique_ptr<redis_server> redis_;
-  static inline std::unique_ptr<topupd_process> topupd_;
-  static inline int port_ = 0;
   static inline std::string token_;
 };
 
