@@ -132,7 +132,8 @@ class OrderMachine : public ::testing::Test {
     dispatcher = std::make_unique<order_dispatcher>(io, cfg, log, *router, 0, clock);
     dispatcher->on_final([this](const order_record& o) { ++finals[o.order_number]; });
     service = std::make_unique<order_service>(cfg, log, *catalogue, dispatcher.get(), kicker,
-                                              nullptr, 0, clock, &refused_numbers);
+                                              nullptr, 0, clock, &refused_numbers,
+                                              counted_limits ? &limits : nullptr);
     log.set_balance(k_merchant, k_start);
   }
 
@@ -207,6 +208,20 @@ class OrderMachine : public ::testing::Test {
   std::unique_ptr<order_service> service;
   std::map<std::string, int> finals;
   blacklist refused_numbers;
+  /// The counted risk rules as order_service sees them: every claim allowed, claims and
+  /// releases recorded (by order number).
+  struct recording_limits final : risk_counters {
+    std::vector<std::string> claimed, released;
+    asio::awaitable<boost::system::result<risk_verdict>> claim(risk_claim c) override {
+      claimed.push_back(c.order_number);
+      co_return risk_verdict::allowed;
+    }
+    asio::awaitable<void> release(risk_claim c) override {
+      released.push_back(c.order_number);
+      co_return;
+    }
+  } limits;
+  bool counted_limits = false;
   int seq = 0;
 };
 
@@ -391,6 +406,38 @@ TEST_F(OrderMachine, ABlacklistedNumberIsRefusedBeforeAnyDebitButARepeatGetsItsO
   r.order_no = "new-after-listing";
   r.mobile = "13800138000";
   EXPECT_TRUE(run(service->push(r)));  // off the list: accepted
+}
+
+// Redis applying an accept and losing its answer (5002), then the merchant's blind retry: the
+// claim of the order that may exist stays counted; the retry's own claim (a duplicate) is taken
+// back; a refused accept takes its claim back. The limits never count an order twice and never
+// drop one that exists.
+TEST_F(OrderMachine, ALostAcceptAnswerKeepsItsRiskClaimAndTheRetrysClaimIsTakenBack) {
+  counted_limits = true;
+  build();
+  world.script["A"] = {act::accept_silent};
+  log.fail_writes(errc::outcome_unknown, 1);  // the accept is applied, its answer lost
+  auto lost = run(service->push(request(true, "lost")));
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error(), errc::outcome_unknown);
+  ASSERT_EQ(limits.claimed.size(), 1u);
+  EXPECT_TRUE(limits.released.empty());
+  const std::string first_claim = limits.claimed[0];
+
+  auto retry = run(service->push(request(true, "lost")));  // the merchant's blind retry
+  ASSERT_TRUE(retry);
+  EXPECT_TRUE(retry->duplicate);
+  EXPECT_EQ(retry->order_number, first_claim);  // the order that existed all along
+  ASSERT_EQ(limits.claimed.size(), 2u);
+  EXPECT_EQ(limits.released, (std::vector<std::string>{limits.claimed[1]}));
+  EXPECT_EQ(balance(), k_start - k_cost);  // debited once
+
+  log.set_balance(k_merchant, k_cost - 1);
+  auto poor = run(service->push(request(true, "poor")));
+  ASSERT_FALSE(poor);
+  EXPECT_EQ(poor.error(), errc::insufficient_balance);
+  ASSERT_EQ(limits.claimed.size(), 3u);
+  EXPECT_EQ(limits.released.back(), limits.claimed[2]);
 }
 
 TEST(Blacklist, IsStaleUntilReadAndWhenTheStoredVersionMoves) {
