@@ -72,6 +72,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       links_(registry_),
       redis_(io, shard_redis_options(*cfg_, registry_->metrics.shard(shard))),
       store_(redis_, cfg_->redis.prefix, fence),
+      archiver_(redis_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock()),
       catalogue_(cfg_->channels),
       router_channels_(cfg_->channels, catalogue_,
                        channels::make_channel_factory(cfg_->server.public_url, shard), io,
@@ -109,7 +110,8 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       http_(io, shard, merchant_options(*cfg_, tls),
             [this](protocol::http_request r) { return handle_request(std::move(r)); }),
       recovery_timer_(io),
-      blacklist_timer_(io) {
+      blacklist_timer_(io),
+      retention_timer_(io) {
   if (shard_ == 0 && !cfg_->server.metrics_listen.empty()) {
     metrics_http_.emplace(io, shard, metrics_options(*cfg_), [this](protocol::http_request r) {
       return router_.handle_metrics_listener(std::move(r));
@@ -154,6 +156,32 @@ void shard_services::after_all_started() {
   asio::co_spawn(io_, blacklist_loop(), [shard = shard_](std::exception_ptr e) {
     if (e) logger("engine")->error("shard={} blacklist loop ended by exception", shard);
   });
+  if (shard_ == 0) {
+    asio::co_spawn(io_, retention_loop(), [](std::exception_ptr e) {
+      if (e) logger("engine")->error("shard=0 retention loop ended by exception");
+    });
+  }
+}
+
+std::chrono::milliseconds shard_services::retention_interval() const {
+  const auto tenth = std::chrono::milliseconds(cfg_->storage.retention_ms / 10);
+  return std::clamp(tenth, std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000));
+}
+
+asio::awaitable<void> shard_services::retention_loop() {
+  auto log = logger("engine");
+  while (!stopping_) {
+    retention_timer_.expires_after(retention_interval());
+    co_await retention_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    for (const auto& m : cfg_->merchants) {
+      if (stopping_) break;
+      auto pass = co_await archiver_.run_once(m.id);
+      // Redis down or an archive file not written: the orders stay, the next pass tries again.
+      if (!pass && pass.error() != engine::errc::storage_unavailable)
+        log->warn("retention merchant={} pass failed: {}", m.id, pass.error().message());
+      if (pass && pass->archived > 0) registry_->metrics.shard(0).orders_archived += pass->archived;
+    }
+  }
 }
 
 asio::awaitable<bool> shard_services::refresh_blacklist() {
@@ -239,6 +267,7 @@ void shard_services::begin_shutdown() {
   requests_.close();
   recovery_timer_.cancel();
   blacklist_timer_.cancel();
+  retention_timer_.cancel();
   http_.shutdown();
   if (metrics_http_) metrics_http_->shutdown();
   dispatcher_.begin_shutdown();

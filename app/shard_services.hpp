@@ -19,6 +19,7 @@
 #include "engine/store/fence.hpp"
 #include "engine/service/order_service.hpp"
 #include "engine/store/order_store.hpp"
+#include "engine/retention/order_archiver.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/runtime/shard_runtime.hpp"
 #include "engine/service/operations_service.hpp"
@@ -95,6 +96,11 @@ class shard_services {
   /// changes reach this shard's copy within a second (spec §7).
   boost::asio::awaitable<void> blacklist_loop();
   boost::asio::awaitable<void> recovery_loop();
+  /// Shard 0: a retention pass over every configured merchant every retention_interval().
+  boost::asio::awaitable<void> retention_loop();
+  /// A tenth of the retention window, within 1 s .. 60 s: an order leaves Redis at most that
+  /// much after its window ended.
+  std::chrono::milliseconds retention_interval() const;
   /// The merchant listener's handler: the router's, inside requests_.
   boost::asio::awaitable<protocol::http_response> handle_request(protocol::http_request request);
 
@@ -106,6 +112,8 @@ class shard_services {
   shard_links links_;
   engine::redis::connection redis_;
   engine::order_store store_;
+  /// Retention passes (issue 16), run by shard 0 only: the archive is written from one thread.
+  engine::order_archiver archiver_;
   engine::channel_catalogue catalogue_;
   engine::channel_router router_channels_;
   engine::order_dispatcher dispatcher_;
@@ -130,6 +138,7 @@ class shard_services {
   // On the clock seam, like the engine's own waits (engine/support/timer).
   engine::timer recovery_timer_;
   engine::timer blacklist_timer_;
+  engine::timer retention_timer_;
 };
 
 }  // namespace topup::app

@@ -9,6 +9,8 @@
 #include <optional>
 
 #include "engine/order/carrier.hpp"
+#include "engine/retention/archive.hpp"
+#include "engine/support/clock.hpp"
 #include "engine/support/errc.hpp"
 #include "protocol/answers.hpp"
 #include "protocol/errc.hpp"
@@ -125,6 +127,13 @@ boost::asio::awaitable<http_response> query_order(api_context& ctx, const call& 
   std::string order_number, order_no;
   if (!order_ref(c, order_number, order_no)) co_return c.bad_param("order_number");
   auto found = co_await ctx.orders.query(c.merchant.id, order_number, order_no);
+  if (!found && found.error() == engine::errc::order_not_found && !order_number.empty()) {
+    if (auto day = engine::archived_statement_day(order_number, c.merchant.id, ctx.cfg,
+                                                  engine::system_clock().wall_ms())) {
+      co_return error_answer(found.error(), c.version, c.keep_alive,
+                             "订单已归档，见" + *day + "起的对账单");
+    }
+  }
   if (!found) co_return c.fail(found.error());
   co_return c.ok("获取成功", order_json(*found));
 }

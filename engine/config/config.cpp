@@ -465,6 +465,49 @@ void read_risk(const object_fields& top, risk_config& out) {
   read_integer(*fields, "window_s", 1, 86400, out.window_s);
 }
 
+/// "+08:00", "-05:30": -12:00..+14:00 in seconds; nullopt for anything else.
+std::optional<std::int64_t> utc_offset_seconds(std::string_view text) {
+  if (text.size() != 6 || (text[0] != '+' && text[0] != '-') || text[3] != ':') return std::nullopt;
+  for (std::size_t i : {1u, 2u, 4u, 5u})
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+  const int hours = (text[1] - '0') * 10 + (text[2] - '0');
+  const int minutes = (text[4] - '0') * 10 + (text[5] - '0');
+  if (minutes > 59) return std::nullopt;
+  const std::int64_t seconds = (hours * 60 + minutes) * 60LL * (text[0] == '-' ? -1 : 1);
+  if (seconds < -12 * 3600 || seconds > 14 * 3600) return std::nullopt;
+  return seconds;
+}
+
+void read_storage(const object_fields& top, const security_config& security,
+                  storage_config& out) {
+  auto fields = read_object(top, "storage", presence::optional);
+  if (!fields) return;
+  std::int64_t days = 7;
+  std::int64_t seconds = 0;
+  read_integer(*fields, "retention_days", 1, 3650, days);
+  read_integer(*fields, "retention_s", 1, 3650LL * 86400, seconds);
+  out.retention_ms = (seconds > 0 ? seconds : days * 86400) * 1000;
+  if (!fields->failed() && out.retention_ms <= 2 * security.timestamp_skew_s * 1000) {
+    fields->fail(seconds > 0 ? "retention_s" : "retention_days",
+                 "must exceed twice security.timestamp_skew_s (a replayed request must never "
+                 "outlive its order's idempotency)");
+  }
+}
+
+void read_statements(const object_fields& top, statements_config& out) {
+  auto fields = read_object(top, "statements", presence::optional);
+  if (!fields) return;
+  if (auto dir = read_string(*fields, "dir", presence::optional, string_rule::non_empty)) {
+    out.dir = std::string(*dir);
+  }
+  if (auto zone = read_string(*fields, "timezone", presence::optional, string_rule::any)) {
+    auto offset = utc_offset_seconds(*zone);
+    if (!offset) return fields->fail("timezone", "must be a UTC offset like +08:00, -12:00..+14:00");
+    out.offset_s = *offset;
+  }
+  read_integer(*fields, "delay_s", 0, 86400, out.delay_s);
+}
+
 void read_callbacks(const object_fields& top, callbacks_config& out) {
   auto fields = read_object(top, "callbacks", presence::optional);
   if (!fields) return;
@@ -789,6 +832,9 @@ std::variant<config, config_error> parse_config(std::string_view json_text,
   read_admin(top, result.admin);
   read_security(top, result.security);
   read_risk(top, result.risk);
+  read_storage(top, result.security, result.storage);
+  read_statements(top, result.statements);
+  result.risk.day_offset_s = result.statements.offset_s;
   read_callbacks(top, result.callbacks);
   read_merchants(top, result.merchants);
   read_channels(top, validate_kind, result.channels);

@@ -98,8 +98,24 @@ struct risk_config {
   std::int64_t per_mobile_amount = 0;  ///< 0..1000000000 yuan (face value) per number per window.
   std::int64_t daily_amount = 0;       ///< 0..1000000000000 yuan per merchant per business day.
   std::int64_t window_s = 86400;       ///< 1..86400: the per-number rolling window (tests shorten it).
-  /// The business day's UTC offset (+08:00, the statements' default; spec §3.7).
+  /// The business day's UTC offset: `statements.timezone`'s (spec §3.7).
   std::int64_t day_offset_s = 8 * 3600;
+};
+
+/// The `storage` section (spec §8, issue 16): how long a final order stays in Redis.
+struct storage_config {
+  /// `retention_days` (1..3650, default 7) in ms, or `retention_s` (1..315360000) when set, which
+  /// tests use. Must exceed twice `security.timestamp_skew_s`: a signed request replayed
+  /// byte for byte is refused (1004) before its order can have left Redis, so a replay never
+  /// makes a second order (docs/DECISIONS.md "Retention").
+  std::int64_t retention_ms = 7LL * 86400 * 1000;
+};
+
+/// The `statements` section (spec §3.7, §8): daily statements and the archive of what left Redis.
+struct statements_config {
+  std::string dir = "/var/lib/topupd/statements";  ///< Non-empty; shared storage across instances.
+  std::int64_t offset_s = 8 * 3600;  ///< `timezone` "+08:00": the business day's UTC offset.
+  std::int64_t delay_s = 600;        ///< 0..86400: how long after midnight a day's statement waits.
 };
 
 /// The `security` section.
@@ -186,6 +202,8 @@ struct config {
   admin_config admin;
   security_config security;
   risk_config risk;
+  storage_config storage;
+  statements_config statements;
   callbacks_config callbacks;
   std::vector<merchant_config> merchants;  ///< At least one.
   std::vector<channel_config> channels;    ///< May be empty: orders then wait in 6.

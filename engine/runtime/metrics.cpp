@@ -88,6 +88,9 @@ std::string metrics_registry::render() const {
           sum(&shard_metrics::orders_accepted));
   counter("topup_orders_duplicate_total", "Idempotent repeats answered with the earlier order.",
           sum(&shard_metrics::orders_duplicate));
+  counter("topup_orders_archived_total",
+          "Final orders written to the archive and removed from Redis (storage.retention_*).",
+          sum(&shard_metrics::orders_archived));
   counter("topup_orders_refused_total", "pushOrder calls refused with a business code.",
           sum(&shard_metrics::orders_refused));
   out += "# HELP topup_risk_refusals_total Orders refused by risk control (2008), by rule.\n"

@@ -302,6 +302,43 @@ const redis::script& refund() {
   return instance;
 }
 
+constexpr const char* k_retire_lua = R"lua(
+-- retire: final orders past retention leave the projections (their archive file was written
+-- first, engine/retention/order_archiver). Each order only while its record is the one archived
+-- (its version), final (2 or 4) and has no work left (no pending callback in `work`); otherwise
+-- it is kept, untouched, for a later pass. Its `#<order_no>` entry goes only if it names it.
+-- KEYS: 1 fence  2 o  3 t  4 work
+-- ARGV: 1 instance  2 epoch, then 3 per order: order_number  version  order_no
+-- Answers {'fenced'} or {'ok', removed, kept}
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
+if #ARGV < 5 or (#ARGV - 2) % 3 ~= 0 then return redis.error_reply('ERR retire: bad arguments') end
+local removed, kept = 0, 0
+for a = 3, #ARGV, 3 do
+  local number, version, order_no = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local rec = redis.call('HGET', KEYS[2], number)
+  local head = version .. '\31'
+  local status = rec and string.sub(rec, #head + 1, #head + 2)
+  if rec and string.sub(rec, 1, #head) == head and (status == '2\31' or status == '4\31')
+      and not redis.call('ZSCORE', KEYS[4], number) then
+    redis.call('HDEL', KEYS[2], number)
+    local entry = redis.call('HGET', KEYS[2], '#' .. order_no)
+    if entry and string.sub(entry, 1, #number + 1) == number .. ':' then
+      redis.call('HDEL', KEYS[2], '#' .. order_no)
+    end
+    redis.call('ZREM', KEYS[3], number)
+    removed = removed + 1
+  else
+    kept = kept + 1
+  end
+end
+return {'ok', removed, kept}
+)lua";
+
+const redis::script& retire() {
+  static const redis::script instance{k_retire_lua};
+  return instance;
+}
+
 const redis::script& credit() {
   static const redis::script instance{std::string(k_account_total_lua) + k_credit_lua};
   return instance;
@@ -385,6 +422,20 @@ call credit_call(const merchant_keys& keys, const fence_token& fence, std::strin
   c.keys = {keys.fence(), keys.acct(), keys.log(), keys.crefs()};
   c.args = {fence.instance, std::to_string(fence.epoch), std::move(ref),
             std::to_string(amount_fen), std::move(by)};
+  return c;
+}
+
+call retire_call(const merchant_keys& keys, const fence_token& fence,
+                 const std::vector<retiring_order>& orders) {
+  call c;
+  c.keys = {keys.fence(), keys.orders(), keys.by_time(), keys.work()};
+  c.args.reserve(2 + 3 * orders.size());
+  c.args = {fence.instance, std::to_string(fence.epoch)};
+  for (const auto& o : orders) {
+    c.args.push_back(o.order_number);
+    c.args.push_back(std::to_string(o.version));
+    c.args.push_back(o.order_no);
+  }
   return c;
 }
 

@@ -54,6 +54,7 @@ std::string order_no_field(std::string_view order_no);
 ///   append  ok | stale <status> | notfound | fenced
 ///   refund  ok <balance> | stale <status> | notfound | fenced
 ///   credit  ok <balance> | repeat <balance> | conflict <amount> | insufficient <balance> | fenced
+///   retire  ok <removed> <kept> | fenced
 /// A malformed argument, a record that breaks the rules or a corrupt stored value is a Redis
 /// error reply (nothing written).
 namespace ledger_scripts {
@@ -62,6 +63,9 @@ const redis::script& accept();
 const redis::script& append();
 const redis::script& refund();
 const redis::script& credit();
+/// Removes final orders past retention from the projections (engine/retention/order_archiver),
+/// once the archive file holding them is written: moves no money, appends nothing.
+const redis::script& retire();
 
 /// KEYS and ARGV of one script call.
 struct call {
@@ -97,6 +101,15 @@ call refund_call(const merchant_keys& keys, const fence_token& fence, std::int64
 /// `by`: the operator who credited (the entry's `by`), or empty.
 call credit_call(const merchant_keys& keys, const fence_token& fence, std::string ref,
                  fen_t amount_fen, std::string by = {});
+
+/// One order retire() is asked to remove: only while its record is still at `version`.
+struct retiring_order {
+  std::string order_number;
+  std::int64_t version = 0;
+  std::string order_no;
+};
+call retire_call(const merchant_keys& keys, const fence_token& fence,
+                 const std::vector<retiring_order>& orders);
 
 }  // namespace ledger_scripts
 }  // namespace topup::engine

@@ -15,6 +15,8 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +40,9 @@
 #include "engine/store/order_store.hpp"
 #include "engine/redis/command.hpp"
 #include "engine/redis/connection.hpp"
+#include "engine/retention/archive.hpp"
+#include "engine/retention/order_archiver.hpp"
+#include "tests/support/manual_clock.hpp"
 #include "tests/support/fence.hpp"
 #include "tests/support/io_run.hpp"
 #include "tests/support/redis_server.hpp"
@@ -2577,6 +2582,198 @@ TEST_F(StoreFaults, AHandEditedOrderNoEntryStopsOnlyItsOwnOrderInABatch) {
   EXPECT_EQ(answers[2]->balance_fen, 100'000 - 3 * k_cost_fen);
   EXPECT_EQ(run(store_->get(m, retry.order_number)).error(), errc::order_not_found);
   EXPECT_EQ(raw({"HGET", keys.orders(), "#no-1"}).str, "no separator");
+}
+
+// ---- retention (issue 16): final orders leave Redis for the archive once left alone ----------
+
+class StoreRetention : public store_fixture {
+ protected:
+  static constexpr std::int64_t k_retention_ms = 60'000;
+
+  void SetUp() override {
+    store_fixture::SetUp();
+    dir_ = std::filesystem::temp_directory_path() /
+           ("topup-retention-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    cfg_.storage.retention_ms = k_retention_ms;
+    cfg_.statements.dir = dir_.string();
+    cfg_.statements.offset_s = 8 * 3600;
+  }
+  void TearDown() override {
+    std::filesystem::remove_all(dir_);
+    store_fixture::TearDown();
+  }
+
+  archive_pass pass(std::int64_t m, std::int64_t now_ms) {
+    clock_.advance(std::chrono::milliseconds((now_ms) - clock_.wall_ms()));
+    order_archiver archiver(*conn_, k_prefix, *fence_, cfg_, clock_);
+    auto r = run(archiver.run_once(m));
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : archive_pass{};
+  }
+
+  // Every order line of merchant m's archive, as (file, record).
+  std::vector<std::pair<std::string, order_record>> archived(std::int64_t m) {
+    std::vector<std::pair<std::string, order_record>> out;
+    const auto root = dir_ / ("m" + std::to_string(m)) / "archive";
+    if (!std::filesystem::exists(root)) return out;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(root)) {
+      if (!f.is_regular_file()) continue;
+      std::ifstream in(f.path());
+      for (std::string line; std::getline(in, line);) {
+        auto r = order_from_archive_line(line);
+        EXPECT_TRUE(r) << f.path() << ": " << line;
+        if (r) out.emplace_back(f.path().string(), *r);
+      }
+    }
+    return out;
+  }
+
+  bool in_redis(std::int64_t m, const order_record& o) {
+    const merchant_keys keys(k_prefix, m);
+    const bool record = !raw({"HGET", keys.orders(), o.order_number}).is_nil();
+    const bool by_no = !raw({"HGET", keys.orders(), "#" + o.order_no}).is_nil();
+    const bool by_time = zscore(keys.by_time(), o.order_number).has_value();
+    EXPECT_EQ(record, by_no) << o.order_number;
+    EXPECT_EQ(record, by_time) << o.order_number;
+    return record;
+  }
+
+  std::filesystem::path dir_;
+  config cfg_;
+  test::manual_clock clock_;
+};
+
+TEST_F(StoreRetention, FinalOrdersPastTheWindowAreArchivedOnceAndLeaveRedisWholeTheRestStays) {
+  constexpr std::int64_t m = 7001;
+  fund(m, 100 * k_cost_fen);
+  skip_audit(m);  // the log still names the archived orders: the audit across trims is not here yet
+  const order_record success = order_in(m, 1, 2);
+  const order_record refunded = order_in(m, 2, 4);
+  const order_record recharging = order_in(m, 3, 1);
+  const order_record waiting = order_in(m, 4, 6);
+  const order_record called_back = order_in(m, 5, 2, k_notify);  // its callback is pending
+  ASSERT_EQ(called_back.callback.status, callback_status::pending);
+
+  // Within the window nothing leaves.
+  // (order n was created at k_t0_ms + n and finished at k_t0_ms + n + 1)
+  auto early = pass(m, k_t0_ms + 1 + k_retention_ms);
+  EXPECT_EQ(early.archived, 0);
+  EXPECT_TRUE(archived(m).empty());
+
+  auto due = pass(m, k_t0_ms + 10 + k_retention_ms);
+  EXPECT_EQ(due.archived, 2);
+  EXPECT_EQ(due.kept, 3);
+  EXPECT_FALSE(in_redis(m, success));
+  EXPECT_FALSE(in_redis(m, refunded));
+  EXPECT_TRUE(in_redis(m, recharging));
+  EXPECT_TRUE(in_redis(m, waiting));
+  EXPECT_TRUE(in_redis(m, called_back));
+
+  auto lines = archived(m);
+  ASSERT_EQ(lines.size(), 2u);
+  std::map<std::string, order_record> by_number;
+  for (auto& [file, r] : lines) {
+    EXPECT_NE(file.find("/archive/" + business_day_name(r.created_at_ms, 8 * 3600) + "/"),
+              std::string::npos)
+        << file;
+    by_number[r.order_number] = r;
+  }
+  EXPECT_EQ(pack_order(by_number.at(success.order_number)), pack_order(success));
+  EXPECT_EQ(pack_order(by_number.at(refunded.order_number)), pack_order(refunded));
+  // The money stays where it is: archiving moves none.
+  EXPECT_EQ(balance(m), 100 * k_cost_fen - 4 * k_cost_fen);
+
+  // A later pass archives nothing twice.
+  auto again = pass(m, k_t0_ms + 10 + 2 * k_retention_ms);
+  EXPECT_EQ(again.archived, 0);
+  EXPECT_EQ(archived(m).size(), 2u);
+}
+
+TEST_F(StoreRetention, AnOrderThatChangedSinceItWasReadIsKeptAndAFencedCallRemovesNothing) {
+  constexpr std::int64_t m = 7002;
+  fund(m, 10 * k_cost_fen);
+  skip_audit(m);
+  const order_record o = order_in(m, 1, 2);
+  const merchant_keys keys(k_prefix, m);
+
+  auto stale = ledger_scripts::retire_call(keys, *fence_, {{o.order_number, o.event_count - 1,
+                                                             o.order_no}});
+  auto r = call_script(ledger_scripts::retire(), stale);
+  ASSERT_EQ(word(r), "ok");
+  EXPECT_EQ(r.elements[1].integer, 0);
+  EXPECT_TRUE(in_redis(m, o));
+
+  auto other = test::fence_token_for("0", 99);
+  auto fenced = ledger_scripts::retire_call(keys, *other, {{o.order_number, o.event_count,
+                                                             o.order_no}});
+  EXPECT_EQ(word(call_script(ledger_scripts::retire(), fenced)), "fenced");
+  EXPECT_TRUE(in_redis(m, o));
+
+  auto right = ledger_scripts::retire_call(keys, *fence_, {{o.order_number, o.event_count,
+                                                             o.order_no}});
+  r = call_script(ledger_scripts::retire(), right);
+  ASSERT_EQ(word(r), "ok");
+  EXPECT_EQ(r.elements[1].integer, 1);
+  EXPECT_FALSE(in_redis(m, o));
+}
+
+TEST_F(StoreRetention, WhenTheArchiveCannotBeWrittenNothingLeavesRedis) {
+  constexpr std::int64_t m = 7003;
+  fund(m, 10 * k_cost_fen);
+  skip_audit(m);
+  const order_record o = order_in(m, 1, 2);
+  std::filesystem::create_directories(dir_);
+  std::ofstream(dir_ / "m7003") << "a file where the merchant's directory should be";
+  clock_.advance(std::chrono::milliseconds((k_t0_ms + 10 + k_retention_ms) - clock_.wall_ms()));
+  order_archiver archiver(*conn_, k_prefix, *fence_, cfg_, clock_);
+  auto r = run(archiver.run_once(m));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::internal);
+  EXPECT_TRUE(in_redis(m, o));
+}
+
+TEST(ArchiveLine, AnyRecordRoundTripsOnOneLine) {
+  order_record r;
+  r.order_number = "T170000000012300100000042M1001";
+  r.order_no = "a\\b\nc";
+  r.merchant_id = 1001;
+  r.reason = "line one\nline two\r\\ \x1f end";
+  r.fingerprint = "fp";
+  r.store_id = "s1";
+  r.mobile = "13800138000";
+  r.money_yuan = 100;
+  r.cost_fen = 9950;
+  r.status = order_status::refunded;
+  r.refunded = true;
+  r.event_count = 3;
+  r.created_at_ms = r.updated_at_ms = r.finished_at_ms = k_t0_ms;
+  ASSERT_TRUE(unpack_order(pack_order(r))) << "the record itself must unpack";
+  const std::string line = archive_line(r);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_EQ(line.find('\r'), std::string::npos);
+  auto back = order_from_archive_line(line);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(pack_order(*back), pack_order(r));
+  EXPECT_FALSE(order_from_archive_line(line + "\\"));
+  EXPECT_FALSE(order_from_archive_line("\\q"));
+}
+
+TEST(ArchiveLine, MayLeaveRedisOnlyWhenFinalWithoutACallbackDueAndUntouchedInTheWindow) {
+  order_record r;
+  r.status = order_status::success;
+  r.finished_at_ms = r.updated_at_ms = 1000;
+  EXPECT_TRUE(may_leave_redis(r, 1000));
+  EXPECT_FALSE(may_leave_redis(r, 999));
+  r.callback.last_at_ms = 2000;
+  EXPECT_FALSE(may_leave_redis(r, 1999));
+  r.callback.status = callback_status::pending;
+  EXPECT_FALSE(may_leave_redis(r, 5000));
+  r.callback.status = callback_status::failed;
+  EXPECT_TRUE(may_leave_redis(r, 5000));
+  r.status = order_status::recharging;
+  EXPECT_FALSE(may_leave_redis(r, 5000));
 }
 
 }  // namespace

@@ -1,0 +1,38 @@
+#pragma once
+// The archive of orders that left Redis after `storage.retention_*` (issue 16, docs/STORAGE.md
+// "Retention"): files under `statements.dir`, written before the orders leave Redis, read by the
+// daily statements. What an archived order looks like to whoever asks for it again.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/config/config.hpp"
+#include "engine/order/order_record.hpp"
+
+namespace topup::engine {
+
+/// "YYYYMMDD": the business day of unix time `ms` at UTC offset `offset_s`.
+std::string business_day_name(std::int64_t ms, std::int64_t offset_s);
+
+/// The directory of one merchant's archived orders created on `day` (YYYYMMDD):
+/// `<dir>/m<merchant>/archive/<day>`. A file there holds one order per line.
+std::string archive_day_dir(const std::string& dir, std::int64_t merchant_id,
+                            std::string_view day);
+
+/// One line of an archive file (no newline): the packed record (docs/STORAGE.md) with `\\`, LF
+/// and CR written `\\\\`, `\\n`, `\\r`, so any value fits on one line.
+std::string archive_line(const order_record& record);
+/// Its inverse; errors as unpack_order's (storage_protocol for a line that does not unpack).
+boost::system::result<order_record> order_from_archive_line(std::string_view line);
+
+/// For a query that found no order `order_number` of `merchant_id`: when the number is that
+/// merchant's and was created before the retention window, the business day (YYYYMMDD) of its
+/// creation, from which on the statements hold it (spec §3.2: 3001 naming the statement date);
+/// nullopt otherwise (a plain 3001). The number encodes its creation; the day it finished, and so
+/// its statement, may be later (docs/DECISIONS.md "Retention").
+std::optional<std::string> archived_statement_day(std::string_view order_number,
+                                                  std::int64_t merchant_id, const config& cfg,
+                                                  std::int64_t now_ms);
+
+}  // namespace topup::engine
