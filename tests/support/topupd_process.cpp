@@ -212,8 +212,15 @@ void topupd_process::start(const topupd_config& cfg, std::chrono::milliseconds w
   if (dir_.empty()) dir_ = make_temp_dir("topupd");
   const std::string config_path = dir_ + "/topupd.json";
   {
+    // Statements and the archive go to the test's own directory unless the test says where.
+    json::object written = cfg.json;
+    auto& statements = written["statements"];
+    if (!statements.is_object()) statements = json::object{};
+    if (!statements.as_object().contains("dir"))
+      statements.as_object()["dir"] = dir_ + "/statements";
+    statements_dir_ = std::string(statements.as_object().at("dir").as_string());
     std::ofstream out(config_path, std::ios::trunc);
-    out << json::serialize(cfg.json);
+    out << json::serialize(written);
   }
   log_path_ = dir_ + "/topupd.log";
   process_ = child_process({topupd_binary(), "--config", config_path}, log_path_);

@@ -59,6 +59,8 @@ class topupd_process {
   /// Waits up to `wait` for topupd to exit on its own; its exit status, nullopt if still running.
   std::optional<int> wait_exit(std::chrono::milliseconds wait) { return process_.wait_exit(wait); }
   int pid() const { return process_.pid(); }
+  /// `statements.dir` of the running config (the test's temp directory unless it set one).
+  const std::string& statements_dir() const { return statements_dir_; }
   bool running() { return process_.running(); }
   int port() const { return port_; }
   /// How the merchant port speaks: TLS when the started config has server.tls.
@@ -74,6 +76,7 @@ class topupd_process {
   test::transport transport_ = test::transport::plain;
   std::string dir_;
   std::string log_path_;
+  std::string statements_dir_;
 };
 
 /// With topupd_config::hold_orders_waiting(): pushes one order of the plug merchant on each of

@@ -300,6 +300,24 @@ TEST(ConfigParse, SandboxIsAMerchantFlagOffByDefault) {
   for (const auto& ch : c.channels) EXPECT_EQ(ch.simulated(), ch.kind == "sim") << ch.id;
 }
 
+TEST(ConfigParse, RetentionIsSevenDaysUnlessSetAndStatementsFollowTheirTimezone) {
+  const config plain = accepted(k_base_config);
+  EXPECT_EQ(plain.storage.retention_ms, 7LL * 86400 * 1000);
+  EXPECT_EQ(plain.statements.offset_s, 8 * 3600);
+  EXPECT_EQ(plain.risk.day_offset_s, 8 * 3600);
+  EXPECT_EQ(plain.statements.delay_s, 600);
+  EXPECT_EQ(accepted(mutated("/storage", R"({"retention_days": 30})")).storage.retention_ms,
+            30LL * 86400 * 1000);
+  // retention_s overrides the days (tests); the skew must be short enough for it.
+  const config shortened = accepted(mutated(
+      "/storage", R"({"retention_days": 30, "retention_s": 601})"));
+  EXPECT_EQ(shortened.storage.retention_ms, 601000);  // > 2 x the skew of 300 s
+  const config zone = accepted(mutated("/statements", R"({"timezone": "-05:30", "dir": "/srv/st"})"));
+  EXPECT_EQ(zone.statements.offset_s, -(5 * 3600 + 30 * 60));
+  EXPECT_EQ(zone.risk.day_offset_s, zone.statements.offset_s);
+  EXPECT_EQ(zone.statements.dir, "/srv/st");
+}
+
 TEST(ConfigParse, RiskLimitsAreOffUnlessSetAndAMerchantMaySetItsOwnDailyAmount) {
   const config plain = accepted(k_base_config);
   EXPECT_EQ(plain.risk.per_mobile_orders, 0);
@@ -672,6 +690,16 @@ const broken_case k_broken_cases[] = {
     {"/risk", R"({"per_mobile_amount": "2000"})",
      "risk.per_mobile_amount: must be an integer in 0..1000000000"},
     {"/risk", R"({"window_s": 0})", "risk.window_s: must be an integer in 1..86400"},
+    {"/storage", R"({"retention_days": 0})", "storage.retention_days: must be an integer in 1..3650"},
+    {"/storage", R"({"retention_s": 600})",
+     "storage.retention_s: must exceed twice security.timestamp_skew_s (a replayed request must "
+     "never outlive its order's idempotency)"},
+    {"/statements", R"({"timezone": "+8"})",
+     "statements.timezone: must be a UTC offset like +08:00, -12:00..+14:00"},
+    {"/statements", R"({"timezone": "+14:30"})",
+     "statements.timezone: must be a UTC offset like +08:00, -12:00..+14:00"},
+    {"/statements", R"({"dir": ""})", "statements.dir: must be a non-empty string"},
+    {"/statements", R"({"delay_s": -1})", "statements.delay_s: must be an integer in 0..86400"},
     {"/merchants/0/allowed_ips", R"("10.0.0.1")",
      "merchants[0].allowed_ips: must be an array of IP addresses or CIDR networks"},
     {"/merchants/0/allowed_ips", "[5]", "merchants[0].allowed_ips[0]: must be a string"},

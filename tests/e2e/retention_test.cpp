@@ -1,0 +1,154 @@
+// Retention end to end (issue 16, spec §3.2 and §8 `storage`): with a window of a few seconds,
+// final orders leave Redis on time (record, order_no entry, time index gone), land in the
+// archive under statements.dir exactly once, a query then answers 3001 naming the statement
+// date, the balance does not move, orders not final stay; and a request replayed byte for byte
+// after its order left can never make a second order (the timestamp window is shorter).
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/retention/archive.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/merchant_client.hpp"
+#include "tests/support/topupd_suite.hpp"
+
+namespace {
+
+using namespace topup::test;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+constexpr int k_retention_s = 3;
+constexpr const char* k_push = "/rest/Recharge/pushOrder";
+
+class Retention : public shared_topupd_suite<Retention> {
+ protected:
+  static void SetUpTestSuite() {
+    start_suite([](int port, int redis_port) {
+      topupd_config cfg(port, redis_port, 2);
+      token_ = cfg.admin_token();
+      cfg.json["security"] = json::object{{"timestamp_skew_s", 1}};
+      cfg.json["storage"] = json::object{{"retention_s", k_retention_s}};
+      return cfg;
+    });
+    http_client admin(port_);
+    EXPECT_EQ(admin_credit_when_ready(admin, token_, 1001, "100000", "retention-fund").code,
+              "0000");
+  }
+  static merchant_client k1() { return merchant_client(port_, "k1", "s3cret"); }
+
+  static std::string redis(const std::vector<std::string>& args) { return redis_->command(args); }
+
+  // Every order number in merchant 1001's archive files, with how often it appears.
+  static std::map<std::string, int> archived_numbers() {
+    std::map<std::string, int> seen;
+    const auto root = std::filesystem::path(topupd_->statements_dir()) / "m1001" / "archive";
+    if (!std::filesystem::exists(root)) return seen;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(root)) {
+      if (!f.is_regular_file()) continue;
+      EXPECT_EQ(f.path().string().find(".tmp-"), std::string::npos) << f.path();
+      std::ifstream in(f.path());
+      for (std::string line; std::getline(in, line);) {
+        auto r = topup::engine::order_from_archive_line(line);
+        EXPECT_TRUE(r) << f.path() << ": " << line;
+        if (r) ++seen[r->order_number];
+      }
+    }
+    return seen;
+  }
+
+  static inline std::string token_;
+};
+
+TEST_F(Retention, FinalOrdersLeaveRedisOnTimeIntoTheArchiveOnceAndAnswer3001NamingTheDay) {
+  auto m = k1();
+  const long long balance_before = m.balance_fen();
+  std::vector<std::string> numbers;
+  for (int i = 0; i < 20; ++i) {
+    auto a = m.push("ret-" + std::to_string(i), "13800138000", 10);
+    ASSERT_EQ(a.code, "0000") << a.raw;
+    numbers.push_back(std::string(a.data.at("order_number").as_string()));
+  }
+  // Final at once (the sim channel answers success in 0 ms): still there within the window.
+  for (const auto& n : numbers) {
+    auto q = m.query(n);
+    ASSERT_EQ(q.code, "0000") << q.raw;
+  }
+  const long long balance_after_orders = m.balance_fen();
+  EXPECT_LT(balance_after_orders, balance_before);
+
+  // Gone within the window plus a pass interval (1 s) and some slack.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(k_retention_s + 8);
+  std::size_t left = numbers.size();
+  while (left > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(250ms);
+    left = 0;
+    for (const auto& n : numbers)
+      if (!redis({"HGET", "t:{m1001}:o", n}).empty()) ++left;
+  }
+  ASSERT_EQ(left, 0u) << "orders still in Redis after the window";
+
+  const std::string day = topup::engine::business_day_name(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count(),
+      8 * 3600);
+  for (std::size_t i = 0; i < numbers.size(); ++i) {
+    auto q = m.query(numbers[i]);
+    EXPECT_EQ(q.code, "3001") << q.raw;
+    EXPECT_NE(q.msg.find("归档"), std::string::npos) << q.raw;
+    EXPECT_NE(q.msg.find(day), std::string::npos) << q.raw;  // (the test does not run at midnight)
+    EXPECT_EQ(redis({"HGET", "t:{m1001}:o", "#ret-" + std::to_string(i)}), "") << i;
+    EXPECT_EQ(redis({"ZSCORE", "t:{m1001}:t", numbers[i]}), "") << i;
+  }
+  // Another merchant asking for the same number: a plain 3001, nothing about the archive.
+  merchant_client k2(port_, "k2", "other-secret");
+  auto foreign = k2.query(numbers[0]);
+  EXPECT_EQ(foreign.code, "3001");
+  EXPECT_EQ(foreign.msg.find("归档"), std::string::npos) << foreign.raw;
+
+  const auto archived = archived_numbers();
+  for (const auto& n : numbers) {
+    auto it = archived.find(n);
+    ASSERT_NE(it, archived.end()) << n << " not in the archive";
+    EXPECT_EQ(it->second, 1) << n << " archived more than once";
+  }
+  // Archiving moves no money.
+  EXPECT_EQ(m.balance_fen(), balance_after_orders);
+  // Counted.
+  const auto metrics = http_client(port_).get("/metrics").body;
+  EXPECT_NE(metrics.find("topup_orders_archived_total"), std::string::npos);
+}
+
+TEST_F(Retention, ARequestReplayedAfterItsOrderLeftRedisIsRefusedByItsTimestamp) {
+  auto m = k1();
+  auto p = m.signed_params({{"store_id", "s1"}, {"mobile", "13800138001"}, {"order_no", "replay-1"},
+                            {"money", "10"}, {"recharge_type", "1"}});
+  std::vector<std::pair<std::string, std::string>> pairs(p.begin(), p.end());
+  const std::string body = encode_pairs(pairs);
+  auto first = m.post_form(k_push, body);
+  ASSERT_EQ(first.code, "0000") << first.raw;
+  const std::string number(first.data.at("order_number").as_string());
+  const long long balance = m.balance_fen();
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(k_retention_s + 8);
+  while (!redis({"HGET", "t:{m1001}:o", number}).empty() &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(250ms);
+  ASSERT_EQ(redis({"HGET", "t:{m1001}:o", number}), "") << "not archived in time";
+
+  // The same bytes again: its idempotency entry is gone, but its timestamp is long stale.
+  auto replay = m.post_form(k_push, body);
+  EXPECT_EQ(replay.code, "1004") << replay.raw;
+  EXPECT_EQ(m.balance_fen(), balance);
+}
+
+}  // namespace
