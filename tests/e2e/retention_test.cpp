@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "engine/retention/archive.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/merchant_client.hpp"
+#include "tests/support/redis_server.hpp"
 #include "tests/support/topupd_suite.hpp"
 
 namespace {
@@ -148,6 +151,81 @@ TEST_F(Retention, ARequestReplayedAfterItsOrderLeftRedisIsRefusedByItsTimestamp)
   // The same bytes again: its idempotency entry is gone, but its timestamp is long stale.
   auto replay = m.post_form(k_push, body);
   EXPECT_EQ(replay.code, "1004") << replay.raw;
+  EXPECT_EQ(m.balance_fen(), balance);
+}
+
+// kill -9 at random moments while a backlog is being archived, five times: every order ends up
+// archived and out of Redis, none lost, each archived copy of an order identical, no money moved.
+TEST(RetentionCrash, KilledWhileArchivingLosesNothingAndEveryCopyOfAnOrderIsTheSame) {
+  redis_server redis;
+  topupd_process topupd;
+  topupd_config cfg(0, 0);
+  const int port = start_on_free_port(topupd, [&](int p) {
+    cfg = topupd_config(p, redis.port(), 2);
+    cfg.json["security"] = json::object{{"timestamp_skew_s", 1}};
+    cfg.json["storage"] = json::object{{"retention_s", k_retention_s}};
+    return cfg;
+  });
+  http_client admin(port);
+  ASSERT_EQ(admin_credit_when_ready(admin, cfg.admin_token(), 1001, "1000000", "crash-fund").code,
+            "0000");
+
+  constexpr int k_threads = 4;
+  constexpr int k_per_thread = 1500;
+  std::vector<std::vector<std::string>> numbers(k_threads);
+  {
+    std::vector<std::thread> pushers;
+    for (int t = 0; t < k_threads; ++t) {
+      pushers.emplace_back([&, t] {
+        merchant_client m(port, "k1", "s3cret");
+        for (int i = 0; i < k_per_thread; ++i) {
+          auto a = m.push("crash-" + std::to_string(t) + "-" + std::to_string(i), "13800138000", 10);
+          if (a.code == "0000") numbers[t].push_back(std::string(a.data.at("order_number").as_string()));
+        }
+      });
+    }
+    for (auto& p : pushers) p.join();
+  }
+  std::set<std::string> pushed;
+  for (auto& v : numbers) pushed.insert(v.begin(), v.end());
+  ASSERT_EQ(pushed.size(), static_cast<std::size_t>(k_threads * k_per_thread));
+  merchant_client m(port, "k1", "s3cret");
+  const long long balance = m.balance_fen();
+
+  // Passes start a second after start-up and each one drains up to 10,000 orders: kill inside.
+  std::mt19937 random(std::random_device{}());
+  std::this_thread::sleep_for(std::chrono::seconds(k_retention_s));
+  for (int crash = 0; crash < 5; ++crash) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(900 + random() % 400));
+    topupd.kill();
+    topupd.start(cfg);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (redis.command({"ZCARD", "t:{m1001}:t"}) != "0" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(250ms);
+  ASSERT_EQ(redis.command({"ZCARD", "t:{m1001}:t"}), "0") << "orders left in Redis";
+  EXPECT_EQ(redis.command({"HLEN", "t:{m1001}:o"}), "0");
+
+  std::map<std::string, std::string> archived;  // number -> its packed record
+  int copies = 0;
+  const auto root = std::filesystem::path(topupd.statements_dir()) / "m1001" / "archive";
+  for (const auto& f : std::filesystem::recursive_directory_iterator(root)) {
+    if (!f.is_regular_file() || f.path().string().find(".tmp-") != std::string::npos) continue;
+    std::ifstream in(f.path());
+    for (std::string line; std::getline(in, line);) {
+      auto r = topup::engine::order_from_archive_line(line);
+      ASSERT_TRUE(r) << f.path() << ": " << line;
+      ++copies;
+      auto [it, fresh] = archived.emplace(r->order_number, topup::engine::pack_order(*r));
+      if (!fresh) {
+        EXPECT_EQ(it->second, topup::engine::pack_order(*r)) << r->order_number;
+      }
+    }
+  }
+  std::set<std::string> found;
+  for (const auto& [n, record] : archived) found.insert(n);
+  EXPECT_EQ(found, pushed);
+  ::testing::Test::RecordProperty("archived_copies", copies);
   EXPECT_EQ(m.balance_fen(), balance);
 }
 
