@@ -125,7 +125,7 @@ text_result<statement_credit> parse_credit(const csv_row& row, std::int64_t offs
 }
 
 /// The table's lines, into `out`; `out.offset_s` is already the file's (from the summary).
-text_result<bool> parse_table(const std::vector<csv_row>& rows, statement_lines& out) {
+text_result<void> parse_table(const std::vector<csv_row>& rows, statement_lines& out) {
   for (const csv_row& row : rows) {
     if (row.fields.size() != layout::column_count) {
       return fail(at_line(row.line, std::to_string(row.fields.size()) + " fields, not " +
@@ -145,7 +145,7 @@ text_result<bool> parse_table(const std::vector<csv_row>& rows, statement_lines&
       return fail(at_line(row.line, "unknown kind \"" + kind + "\""));
     }
   }
-  return true;
+  return {};
 }
 
 /// The footer's rows by name, each present once; `first_line` is where the table ended, for
