@@ -62,7 +62,7 @@ class row_reader {
     return read(c, status).value_or(order_status::success);
   }
   void expect_empty(column c) {
-    if (!raw(c).empty()) bad(c, "must be empty on a " + row_.fields[layout::kind] + " line");
+    if (!raw(c).empty()) bad(c, "must be empty on kind " + row_.fields[layout::kind]);
   }
   void expect_empty(std::initializer_list<column> columns) {
     for (const column c : columns) expect_empty(c);
