@@ -91,9 +91,7 @@ std::int64_t business_day::start_ms(std::int64_t offset_s) const {
   return (static_cast<std::int64_t>(days_since_epoch) * k_s_per_day - offset_s) * k_ms_per_s;
 }
 
-std::int64_t business_day::end_ms(std::int64_t offset_s) const {
-  return next().start_ms(offset_s);
-}
+std::int64_t business_day::end_ms(std::int64_t offset_s) const { return next().start_ms(offset_s); }
 
 std::string business_day::to_string() const {
   const year_month_day date{sys_days{days{days_since_epoch}}};
@@ -117,8 +115,8 @@ std::string format_local_time(std::int64_t unix_ms, std::int64_t offset_s) {
 }
 
 std::optional<std::int64_t> parse_local_time(std::string_view text, std::int64_t offset_s) {
-  if (text.size() != 19 || text[4] != '-' || text[7] != '-' || text[10] != ' ' ||
-      text[13] != ':' || text[16] != ':') {
+  if (text.size() != 19 || text[4] != '-' || text[7] != '-' || text[10] != ' ' || text[13] != ':' ||
+      text[16] != ':') {
     return std::nullopt;
   }
   const auto y = digits_value(text.substr(0, 4));
@@ -130,8 +128,8 @@ std::optional<std::int64_t> parse_local_time(std::string_view text, std::int64_t
   if (!y || !mo || !d || !h || !mi || !s || *h > 23 || *mi > 59 || *s > 59) return std::nullopt;
   const auto date = calendar_date(*y, *mo, *d);
   if (!date) return std::nullopt;
-  const std::int64_t local_s = sys_seconds{sys_days{*date}}.time_since_epoch().count() +
-                               *h * 3600 + *mi * 60 + *s;
+  const std::int64_t local_s =
+      sys_seconds{sys_days{*date}}.time_since_epoch().count() + *h * 3600 + *mi * 60 + *s;
   return (local_s - offset_s) * k_ms_per_s;
 }
 

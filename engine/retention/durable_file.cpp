@@ -41,8 +41,8 @@ class file_descriptor {
 /// A name no other writer (thread or process) picks at the same time: pid and a counter.
 std::filesystem::path temp_path_for(const std::filesystem::path& path) {
   static std::atomic<unsigned long> counter{0};
-  const std::string name = "." + path.filename().string() + "." + std::to_string(::getpid()) +
-                           "." + std::to_string(counter.fetch_add(1)) + std::string(k_temp_suffix);
+  const std::string name = "." + path.filename().string() + "." + std::to_string(::getpid()) + "." +
+                           std::to_string(counter.fetch_add(1)) + std::string(k_temp_suffix);
   return path.parent_path() / name;
 }
 

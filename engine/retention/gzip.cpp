@@ -52,21 +52,31 @@ std::size_t feed(z_stream& z, std::string_view rest) {
   return n;
 }
 
+/// One zlib step: refills zlib's input from `rest` once it has used up the last piece, gives
+/// it a fresh output chunk, runs `step` (deflate or inflate), appends what it wrote to `out`.
+template <class Step>
+int run_step(z_stream& z, std::string_view& rest, std::string& out, Step step) {
+  if (z.avail_in == 0 && !rest.empty()) rest.remove_prefix(feed(z, rest));
+  std::array<char, k_chunk_bytes> chunk;
+  z.next_out = reinterpret_cast<Bytef*>(chunk.data());
+  z.avail_out = static_cast<uInt>(chunk.size());
+  const int rc = step(z);
+  out.append(chunk.data(), chunk.size() - z.avail_out);
+  return rc;
+}
+
 }  // namespace
 
 std::string gzip(std::string_view data) {
   deflate_stream d;
   std::string out;
   out.reserve(data.size() / 4 + 64);
-  std::array<char, k_chunk_bytes> chunk;
   int rc = Z_OK;
   while (rc != Z_STREAM_END) {
-    if (d.z.avail_in == 0 && !data.empty()) data.remove_prefix(feed(d.z, data));
-    d.z.next_out = reinterpret_cast<Bytef*>(chunk.data());
-    d.z.avail_out = static_cast<uInt>(chunk.size());
-    rc = deflate(&d.z, data.empty() && d.z.avail_in == 0 ? Z_FINISH : Z_NO_FLUSH);
+    rc = run_step(d.z, data, out, [&](z_stream& z) {
+      return deflate(&z, data.empty() && z.avail_in == 0 ? Z_FINISH : Z_NO_FLUSH);
+    });
     TOPUP_ASSERT(rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR);  // deflate cannot fail
-    out.append(chunk.data(), chunk.size() - d.z.avail_out);
   }
   return out;
 }
@@ -75,13 +85,10 @@ text_result<std::string> gunzip(std::string_view bytes, std::size_t max_bytes) {
   inflate_stream i;
   if (!i.ok) return fail("gunzip: zlib cannot start (out of memory)");
   std::string out;
-  std::array<char, k_chunk_bytes> chunk;
   int rc = Z_OK;
   while (rc != Z_STREAM_END) {
-    if (i.z.avail_in == 0 && !bytes.empty()) bytes.remove_prefix(feed(i.z, bytes));
-    i.z.next_out = reinterpret_cast<Bytef*>(chunk.data());
-    i.z.avail_out = static_cast<uInt>(chunk.size());
-    rc = inflate(&i.z, Z_NO_FLUSH);
+    rc = run_step(i.z, bytes, out, [](z_stream& z) { return inflate(&z, Z_NO_FLUSH); });
+    // With a fresh output chunk every step, "no progress" can only mean "no input left".
     if (rc == Z_BUF_ERROR && bytes.empty() && i.z.avail_in == 0) {
       return fail("gunzip: truncated (the gzip stream does not end)");
     }
@@ -89,7 +96,6 @@ text_result<std::string> gunzip(std::string_view bytes, std::size_t max_bytes) {
       return fail(std::string("gunzip: not valid gzip (") + (i.z.msg ? i.z.msg : "zlib error") +
                   ")");
     }
-    out.append(chunk.data(), chunk.size() - i.z.avail_out);
     if (out.size() > max_bytes) {
       return fail("gunzip: more than " + std::to_string(max_bytes) + " bytes of text");
     }

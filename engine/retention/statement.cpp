@@ -46,7 +46,8 @@ sorted_record order_record(const statement_order& o, std::int64_t offset_s) {
   f[layout::finished_at] = time_field(o.finished_at_ms, offset_s);
   f[layout::debit] = format_fen(o.debit_fen);
   f[layout::refund] = format_fen(o.refund_fen);
-  const std::int64_t at_ms = kind == statement_line_kind::order ? o.finished_at_ms : o.created_at_ms;
+  const std::int64_t at_ms =
+      kind == statement_line_kind::order ? o.finished_at_ms : o.created_at_ms;
   return {at_ms, o.order_number, kind, csv_record(f)};
 }
 

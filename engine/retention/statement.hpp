@@ -23,10 +23,10 @@ struct statement_order {
   std::string order_no;      // the merchant's id (free text: formula-guarded in the CSV)
   std::string mobile;
   engine::carrier carrier = engine::carrier::cmcc;
-  std::int64_t amount_yuan = 0;  // face value
-  fen_t cost_fen = 0;            // what the merchant pays for it
+  std::int64_t amount_yuan = 0;                 // face value
+  fen_t cost_fen = 0;                           // what the merchant pays for it
   order_status status = order_status::success;  // at the day's end
-  std::string reason;            // the merchant's words (merchant_reason), empty unless failed
+  std::string reason;  // the merchant's words (merchant_reason), empty unless failed
   std::int64_t created_at_ms = 0;
   std::int64_t finished_at_ms = 0;  // 0: not final at the day's end (a `pending` line)
   fen_t debit_fen = 0;              // the cost if its debit happened this day, else 0

@@ -65,8 +65,7 @@ void check_order_money(problem_list& out, const statement_order& o) {
     out.add(o.order_number + ": debit " + format_fen(o.debit_fen) + " is neither 0 nor the cost");
   }
   if (o.refund_fen != 0 && o.refund_fen != o.cost_fen) {
-    out.add(o.order_number + ": refund " + format_fen(o.refund_fen) +
-            " is neither 0 nor the cost");
+    out.add(o.order_number + ": refund " + format_fen(o.refund_fen) + " is neither 0 nor the cost");
   }
   if (o.refund_fen != 0 && o.status != order_status::refunded) {
     out.add(o.order_number + ": a refund on an order in status " +
@@ -112,9 +111,9 @@ std::vector<std::string> check_chain(const parsed_statement& prev, const parsed_
                   prev.lines.day.to_string());
   }
   if (prev.summary.closing_fen != next.summary.opening_fen) {
-    out.push_back(next.lines.day.to_string() + " opens at " +
-                  format_fen(next.summary.opening_fen) + ", " + prev.lines.day.to_string() +
-                  " closed at " + format_fen(prev.summary.closing_fen));
+    out.push_back(next.lines.day.to_string() + " opens at " + format_fen(next.summary.opening_fen) +
+                  ", " + prev.lines.day.to_string() + " closed at " +
+                  format_fen(prev.summary.closing_fen));
   }
   return out;
 }

@@ -134,8 +134,7 @@ text_result<written_statement> write_statement(const fs::path& dir, std::int64_t
 }
 
 text_result<std::optional<std::string>> read_statement(const fs::path& dir,
-                                                       std::int64_t merchant_id,
-                                                       business_day day) {
+                                                       std::int64_t merchant_id, business_day day) {
   return read_whole_file(statement_path(dir, merchant_id, day));
 }
 

@@ -50,8 +50,7 @@ text_result<written_statement> write_statement(const std::filesystem::path& dir,
 /// `Content-Encoding: gzip`, or through gunzip (gzip.hpp) to clients that do not accept it.
 /// nullopt when that statement is not made (spec §3.7: answer 3001).
 text_result<std::optional<std::string>> read_statement(const std::filesystem::path& dir,
-                                                       std::int64_t merchant_id,
-                                                       business_day day);
+                                                       std::int64_t merchant_id, business_day day);
 
 /// What is wrong with a merchant's statement files, a line each (empty: nothing): a file whose
 /// SHA-256 is not its manifest line's, a file with no line, a line with no file, a manifest or

@@ -151,7 +151,7 @@ text_result<void> parse_table(const std::vector<csv_row>& rows, statement_lines&
 /// The footer's rows by name, each present once; `first_line` is where the table ended, for
 /// the message when there is no footer at all.
 text_result<std::map<std::string, csv_row>> summary_rows(const std::vector<csv_row>& rows,
-                                                          std::size_t first_line) {
+                                                         std::size_t first_line) {
   std::map<std::string, csv_row> by_name;
   for (const csv_row& row : rows) {
     if (row.fields.size() != layout::k_summary_fields) {
@@ -163,8 +163,7 @@ text_result<std::map<std::string, csv_row>> summary_rows(const std::vector<csv_r
   }
   if (by_name.size() != layout::k_summary_rows) {
     return fail(at_line(first_line, "the summary has " + std::to_string(by_name.size()) +
-                                        " rows, not " +
-                                        std::to_string(layout::k_summary_rows)));
+                                        " rows, not " + std::to_string(layout::k_summary_rows)));
   }
   return by_name;
 }
@@ -179,10 +178,10 @@ class summary_reader {
     const auto it = rows_.find(std::string(name));
     const auto value = it == rows_.end() ? std::nullopt : parse(it->second.fields[2]);
     if (!value && !error_) {
-      error_ = it == rows_.end() ? "no summary row " + std::string(name)
-                                 : at_line(it->second.line, "summary " + std::string(name) +
-                                                                " is not valid: \"" +
-                                                                it->second.fields[2] + "\"");
+      error_ = it == rows_.end()
+                   ? "no summary row " + std::string(name)
+                   : at_line(it->second.line, "summary " + std::string(name) + " is not valid: \"" +
+                                                  it->second.fields[2] + "\"");
     }
     return value.value_or(T{});
   }
