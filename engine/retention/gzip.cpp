@@ -18,20 +18,23 @@ inline constexpr std::size_t k_chunk_bytes = 64 * 1024;
 /// zlib's avail_in/avail_out are 32-bit: feed and drain in pieces no larger.
 uInt piece(std::size_t n) { return static_cast<uInt>(std::min<std::size_t>(n, 1U << 30)); }
 
-/// Owns a z_stream and ends it with the right function.
+/// Owns a z_stream set up for gzip, ended on destruction.
 struct deflate_stream {
   z_stream z{};
   deflate_stream() {
     // Level 9: a statement is compressed once and kept for years. Only out of memory fails
     // here, and nothing else the process does would get far without memory either.
-    TOPUP_ASSERT(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, k_gzip_window_bits,
-                              k_memory_level, Z_DEFAULT_STRATEGY) == Z_OK);
+    const int rc = deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, k_gzip_window_bits,
+                                k_memory_level, Z_DEFAULT_STRATEGY);
+    TOPUP_ASSERT(rc == Z_OK);
   }
   ~deflate_stream() { deflateEnd(&z); }
   deflate_stream(const deflate_stream&) = delete;
   deflate_stream& operator=(const deflate_stream&) = delete;
 };
 
+/// Owns a z_stream set up for gunzip; `ok` false when zlib could not start (out of memory), which
+/// gunzip reports rather than asserts: it reads files, and a failure there is an answer.
 struct inflate_stream {
   z_stream z{};
   bool ok = inflateInit2(&z, k_gzip_window_bits) == Z_OK;
