@@ -10,6 +10,7 @@ packages=(
   libhiredis-dev redis-server                 # Redis client and the server tests run
   libjemalloc-dev                             # topupd's allocator (README "Dependencies")
   libspdlog-dev libssl-dev libcli11-dev       # logging, MD5/HMAC/TLS, command line
+  zlib1g-dev                                  # gzip for the daily statement files
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and micro-benchmarks
   curl openssl                                # the demo client (deploy/demo-client.sh)
   clang libclang-rt-14-dev                    # fuzzing: clang 14 and libFuzzer's runtime (deploy/run-fuzz.sh)

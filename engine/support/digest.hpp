@@ -1,5 +1,5 @@
 #pragma once
-// Digests the engine computes on its hot path, without OpenSSL's per-call setup.
+// Digests the engine computes, without OpenSSL's per-call setup (the hot path hashes per order).
 #include <string>
 #include <string_view>
 
@@ -10,5 +10,9 @@ namespace topup::engine {
 /// allocates a context on every call: ~4x the hashing itself for an order's few hundred bytes).
 /// Throws std::runtime_error if OpenSSL cannot hash (no SHA-1 provider: a setup error).
 std::string sha1_hex(std::string_view data);
+
+/// The lower-case hex SHA-256 of `data` (64 characters), the same way: the daily statement
+/// files' manifest (`sha256sum -c` checks it). Throws std::runtime_error like sha1_hex.
+std::string sha256_hex(std::string_view data);
 
 }  // namespace topup::engine
