@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "engine/order/money.hpp"
+#include "engine/retention/business_day.hpp"
 
 namespace topup::engine {
 namespace {
@@ -465,19 +466,6 @@ void read_risk(const object_fields& top, risk_config& out) {
   read_integer(*fields, "window_s", 1, 86400, out.window_s);
 }
 
-/// "+08:00", "-05:30": -12:00..+14:00 in seconds; nullopt for anything else.
-std::optional<std::int64_t> utc_offset_seconds(std::string_view text) {
-  if (text.size() != 6 || (text[0] != '+' && text[0] != '-') || text[3] != ':') return std::nullopt;
-  for (std::size_t i : {1u, 2u, 4u, 5u})
-    if (text[i] < '0' || text[i] > '9') return std::nullopt;
-  const int hours = (text[1] - '0') * 10 + (text[2] - '0');
-  const int minutes = (text[4] - '0') * 10 + (text[5] - '0');
-  if (minutes > 59) return std::nullopt;
-  const std::int64_t seconds = (hours * 60 + minutes) * 60LL * (text[0] == '-' ? -1 : 1);
-  if (seconds < -12 * 3600 || seconds > 14 * 3600) return std::nullopt;
-  return seconds;
-}
-
 void read_storage(const object_fields& top, const security_config& security,
                   storage_config& out) {
   auto fields = read_object(top, "storage", presence::optional);
@@ -501,7 +489,7 @@ void read_statements(const object_fields& top, statements_config& out) {
     out.dir = std::string(*dir);
   }
   if (auto zone = read_string(*fields, "timezone", presence::optional, string_rule::any)) {
-    auto offset = utc_offset_seconds(*zone);
+    auto offset = parse_utc_offset(*zone);
     if (!offset) return fields->fail("timezone", "must be a UTC offset like +08:00, -12:00..+14:00");
     out.offset_s = *offset;
   }

@@ -1,22 +1,14 @@
 #include "engine/retention/archive.hpp"
 
-#include <chrono>
-#include <cstdio>
 
 #include "engine/order/order_number.hpp"
+#include "engine/retention/business_day.hpp"
 #include "engine/support/errc.hpp"
 
 namespace topup::engine {
 
 std::string business_day_name(std::int64_t ms, std::int64_t offset_s) {
-  using namespace std::chrono;
-  // floor, not truncation: a time before 1970 still falls on its own day.
-  const sys_days day = floor<days>(sys_time<milliseconds>{milliseconds{ms} + seconds{offset_s}});
-  const year_month_day ymd{day};
-  char text[16];
-  std::snprintf(text, sizeof text, "%04d%02u%02u", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-  return text;
+  return business_day::day_of(ms, offset_s).to_string();
 }
 
 std::string archive_day_dir(const std::string& dir, std::int64_t merchant_id,

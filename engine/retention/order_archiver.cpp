@@ -9,7 +9,7 @@
 #include "engine/redis/command.hpp"
 #include "engine/retention/archive.hpp"
 #include "engine/store/ledger_scripts.hpp"
-#include "engine/support/durable_file.hpp"
+#include "engine/retention/durable_file.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/support/log.hpp"
 
@@ -137,9 +137,9 @@ bool order_archiver::write_archive(std::int64_t merchant_id,
                              "/orders-" + std::to_string(clock_.wall_ms()) + "-" +
                              fence_.instance + "-" + std::to_string(::getpid()) + "-" +
                              std::to_string(files_written_++) + ".txt";
-    if (auto failed = write_file_atomically(path, text)) {
+    if (auto written = write_file_durably(path, text); !written) {
       logger("engine")->error("retention merchant={} archive not written, orders stay in Redis: {}",
-                              merchant_id, *failed);
+                              merchant_id, written.error().message());
       return false;
     }
     ++files;

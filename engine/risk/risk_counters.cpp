@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "engine/redis/script.hpp"
+#include "engine/retention/business_day.hpp"
 #include "engine/support/errc.hpp"
 
 namespace topup::engine {
@@ -106,13 +107,7 @@ std::string redis_risk_counters::day_key(const risk_claim& c) const {
 }
 
 std::string redis_risk_counters::business_day(std::int64_t ms) const {
-  using namespace std::chrono;
-  const sys_seconds at{seconds{ms / 1000 + cfg_.risk.day_offset_s}};
-  const year_month_day day{floor<days>(at)};
-  char text[16];
-  std::snprintf(text, sizeof text, "%04d%02u%02u", static_cast<int>(day.year()),
-                static_cast<unsigned>(day.month()), static_cast<unsigned>(day.day()));
-  return text;
+  return engine::business_day::day_of(ms, cfg_.risk.day_offset_s).to_string();
 }
 
 boost::asio::awaitable<boost::system::result<risk_verdict>> redis_risk_counters::claim_number(
