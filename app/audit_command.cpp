@@ -64,7 +64,8 @@ void print_report(const engine::audit_report& report, std::ostream& out) {
   if (report.findings_not_listed > 0)
     out << "... and " << report.findings_not_listed << " more findings not listed\n";
   const std::string scope = std::to_string(report.merchants) + " merchants, " +
-                            std::to_string(report.orders) + " orders, " +
+                            std::to_string(report.orders) + " orders (" +
+                            std::to_string(report.archived) + " archived), " +
                             std::to_string(report.ledger_entries) + " ledger entries, " +
                             std::to_string(report.events) + " events";
   if (report.clean()) {

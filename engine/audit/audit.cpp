@@ -193,6 +193,10 @@ void merchant_audit::check_one_order(const std::string& number, const order_proj
     moved_.insert(number);
     return;
   }
+  if (verdict.archived) {
+    ++report_.archived;
+    return;
+  }
   out_.add_all(number, std::move(verdict.problems), suffix);
   if (!verdict.order_no.empty()) scan_.note_order_no(number, std::move(verdict.order_no));
 }
@@ -253,6 +257,7 @@ std::string to_string(const audit_finding& finding) {
 void audit_report::merge(audit_report other) {
   merchants += other.merchants;
   orders += other.orders;
+  archived += other.archived;
   ledger_entries += other.ledger_entries;
   events += other.events;
   findings_not_listed += other.findings_not_listed;

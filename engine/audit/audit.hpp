@@ -35,6 +35,7 @@ inline constexpr std::size_t k_audit_findings_max = 10000;
 struct audit_report {
   std::int64_t merchants = 0;  // merchants audited
   std::int64_t orders = 0;     // orders the log accepted (up to the snapshot), each checked
+  std::int64_t archived = 0;   // of those, final ones retention took out of Redis (not compared)
   // Entries of the merchants' logs replayed: money ones (credit, accepted, refund), and those of
   // orders (accepted, step, refund, cb, renotify); accepted and refund count in both.
   std::int64_t ledger_entries = 0;

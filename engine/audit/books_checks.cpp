@@ -231,6 +231,17 @@ projection_verdict check_order_projections(const std::string& number, std::int64
                                            bool may_have_moved) {
   projection_verdict verdict;
   auto& problems = verdict.problems;
+  // The retire script removes record, t entry and order_no entry in one step, and only of a
+  // final order with no work: that shape, and only that one, is an archived order. (A later
+  // order may have taken the order_no since.)
+  const bool order_no_gone =
+      read.order_no_entry.absent() ||
+      (read.order_no_entry.present() && !read.order_no_entry.text.starts_with(number + ":"));
+  if (o.status && is_terminal(*o.status) && read.record.absent() && read.by_time.absent() &&
+      read.work.absent() && order_no_gone) {
+    verdict.archived = true;
+    return verdict;
+  }
   const auto record = unpack_stored_record(read.record, problems);
   if (record && may_have_moved && record->event_count > o.version) {
     verdict.moved = true;

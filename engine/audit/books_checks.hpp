@@ -33,6 +33,9 @@ void check_credit_ref(const std::string& ref, fen_t credited, const read_value& 
 /// replay (the order moved after the entries replayed so far).
 struct projection_verdict {
   bool moved = false;
+  /// Final in the log and every projection of it gone (its `#<order_no>` absent or naming a
+  /// later order): retention archived it (engine/retention/order_archiver), nothing compared.
+  bool archived = false;
   std::vector<std::string> problems;
   std::string order_no;  // the order's, from the log or else its record; "" when neither says
 };

@@ -228,6 +228,12 @@ TEST(RetentionCrash, KilledWhileArchivingLosesNothingAndEveryCopyOfAnOrderIsTheS
   EXPECT_EQ(found, pushed);
   ::testing::Test::RecordProperty("archived_copies", copies);
   EXPECT_EQ(m.balance_fen(), balance);
+
+  // topupd audit: every balance still agrees with the log, and the orders are archived, not lost.
+  auto [status, output] = run_topupd({"audit", "--config", topupd.config_path(), "--merchant", "1001"});
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("audit clean: 1 merchants, 6000 orders (6000 archived)"), std::string::npos)
+      << output;
 }
 
 }  // namespace

@@ -796,7 +796,7 @@ TEST_F(AuditCommand, ExitsZeroOnCleanBooksAndOneOnCorruptOnes) {
   auto [clean_status, clean_output] = test::run_topupd({"audit", "--config", config});
   EXPECT_EQ(clean_status, 0) << clean_output;
   EXPECT_EQ(
-      clean_output.rfind("audit clean: 2 merchants, 9 orders, 15 ledger entries, 29 events", 0), 0u)
+      clean_output.rfind("audit clean: 2 merchants, 9 orders (0 archived), 15 ledger entries, 29 events", 0), 0u)
       << clean_output;
 
   edit_record(k_m1, b.recharging, [](order_record& o) { o.status = order_status::success; });

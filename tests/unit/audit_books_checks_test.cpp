@@ -155,6 +155,31 @@ TEST(AuditBooksChecks, RecordAheadOfTheReplayIsAMoveOrAProblem) {
   EXPECT_EQ(settled.problems.size(), 1u) << listing(settled.problems);
 }
 
+TEST(AuditBooksChecks, AFinalOrderWithEveryProjectionGoneWasArchivedAndAnythingLessIsAFinding) {
+  for (auto status : {order_status::success, order_status::refunded}) {
+    const auto o = replayed(status, 3);
+    order_projections gone;  // what the retire script leaves
+    const auto archived = check(o, gone);
+    EXPECT_TRUE(archived.archived);
+    EXPECT_TRUE(archived.problems.empty()) << listing(archived.problems);
+    // A later order took its order_no since: still archived.
+    order_projections reused;
+    reused.order_no_entry = present("T1700000000999000000000001M1001:fp-later");
+    EXPECT_TRUE(check(o, reused).archived);
+    // Half gone is no archive: the time index still lists it.
+    order_projections half;
+    half.by_time = present("1700000000001");
+    const auto partial = check(o, half);
+    EXPECT_FALSE(partial.archived);
+    EXPECT_EQ(count(partial.problems, "the log accepted the order but o has no record of it"), 1)
+        << listing(partial.problems);
+  }
+  // An order not final is never archived: its projections gone is a finding.
+  const auto waiting = check(replayed(order_status::waiting, 1), order_projections{});
+  EXPECT_FALSE(waiting.archived);
+  EXPECT_FALSE(waiting.problems.empty());
+}
+
 TEST(AuditBooksChecks, MissingProjectionsAreFound) {
   const auto o = replayed(order_status::waiting, 1);
   order_projections read;  // nothing stored at all
