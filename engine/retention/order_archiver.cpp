@@ -35,9 +35,14 @@ bool may_leave_redis(const order_record& order, std::int64_t cutoff_ms) noexcept
   return touched <= cutoff_ms;
 }
 
-order_archiver::order_archiver(redis::connection& conn, std::string prefix,
+order_archiver::order_archiver(redis::connection& conn, order_log& store, std::string prefix,
                                const fence_token& fence, const config& cfg, const clock& clock)
-    : conn_(conn), prefix_(std::move(prefix)), fence_(fence), cfg_(cfg), clock_(clock) {}
+    : conn_(conn),
+      store_(store),
+      prefix_(std::move(prefix)),
+      fence_(fence),
+      cfg_(cfg),
+      clock_(clock) {}
 
 boost::asio::awaitable<boost::system::result<archive_pass>> order_archiver::run_once(
     std::int64_t merchant_id) {
@@ -49,12 +54,21 @@ boost::asio::awaitable<boost::system::result<archive_pass>> order_archiver::run_
     if (!numbers) co_return numbers.error();
     if (numbers->empty()) break;
     const auto read = static_cast<std::int64_t>(numbers->size());
-    std::int64_t unreadable = 0;
-    auto records = co_await read_records(merchant_id, std::move(*numbers), unreadable);
+    auto records = co_await store_.get_many(merchant_id, std::move(*numbers));
     if (!records) co_return records.error();
     std::vector<order_record> leaving;
-    for (auto& r : *records)
-      if (may_leave_redis(r, cutoff)) leaving.push_back(std::move(r));
+    std::int64_t unreadable = 0;
+    for (auto& r : *records) {
+      // A number without its record, or a record that does not unpack, stays where it is: an
+      // operator's matter (topupd audit names it), never archived half-read.
+      if (!r)
+        ++unreadable;
+      else if (may_leave_redis(*r, cutoff))
+        leaving.push_back(std::move(*r));
+    }
+    if (unreadable > 0)
+      logger("engine")->warn("retention merchant={} orders_unreadable={} (kept in Redis)",
+                             merchant_id, unreadable);
     std::int64_t removed = 0;
     if (!leaving.empty()) {
       if (!write_archive(merchant_id, leaving, pass.files)) co_return errc::internal;
@@ -87,40 +101,6 @@ order_archiver::older_than(std::int64_t merchant_id, std::int64_t cutoff_ms, std
     numbers.push_back(std::move(e.str));
   }
   co_return numbers;
-}
-
-boost::asio::awaitable<boost::system::result<std::vector<order_record>>>
-order_archiver::read_records(std::int64_t merchant_id, std::vector<std::string> numbers,
-                             std::int64_t& unreadable) {
-  const merchant_keys keys(prefix_, merchant_id);
-  const std::size_t count = numbers.size();
-  std::vector<std::string> command;
-  command.reserve(count + 2);
-  command.emplace_back("HMGET");
-  command.push_back(keys.orders());
-  for (auto& n : numbers) command.push_back(std::move(n));
-  auto answer = co_await conn_.command(std::move(command));
-  if (!answer) co_return answer.error();
-  if (answer->type != reply::kind::array || answer->elements.size() != count)
-    co_return unexpected("read_records", *answer);
-  std::vector<order_record> records;
-  records.reserve(count);
-  for (const auto& packed : answer->elements) {
-    // A number without its record, or a record that does not unpack, stays where it is: an
-    // operator's matter (topupd audit names it), never archived half-read.
-    auto record = redis::is_string(packed) ? unpack_order(packed.str)
-                                           : boost::system::result<order_record>(
-                                                 errc::order_not_found);
-    if (!record) {
-      ++unreadable;
-      continue;
-    }
-    records.push_back(std::move(*record));
-  }
-  if (unreadable > 0)
-    logger("engine")->warn("retention merchant={} orders_unreadable={} (kept in Redis)",
-                           merchant_id, unreadable);
-  co_return records;
 }
 
 bool order_archiver::write_archive(std::int64_t merchant_id,

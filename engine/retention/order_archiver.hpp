@@ -13,6 +13,7 @@
 #include "engine/order/order_record.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/store/fence.hpp"
+#include "engine/store/order_log.hpp"
 #include "engine/support/clock.hpp"
 
 namespace topup::engine {
@@ -45,8 +46,9 @@ class order_archiver {
   static constexpr std::int64_t k_page = 500;
   static constexpr int k_pages_per_pass = 20;
 
-  order_archiver(redis::connection& conn, std::string prefix, const fence_token& fence,
-                 const config& cfg, const clock& clock);
+  /// `store` reads the records (get_many); `conn` runs the index read and the retire script.
+  order_archiver(redis::connection& conn, order_log& store, std::string prefix,
+                 const fence_token& fence, const config& cfg, const clock& clock);
 
   /// One pass over `merchant_id`. Errors: a Redis error (storage_unavailable, ...), fenced,
   /// internal (an archive file could not be written: nothing was removed; logged).
@@ -56,8 +58,6 @@ class order_archiver {
   /// Up to k_page order numbers of `t` created at or before `cutoff_ms`, after the first `skip`.
   boost::asio::awaitable<boost::system::result<std::vector<std::string>>> older_than(
       std::int64_t merchant_id, std::int64_t cutoff_ms, std::int64_t skip);
-  boost::asio::awaitable<boost::system::result<std::vector<order_record>>> read_records(
-      std::int64_t merchant_id, std::vector<std::string> numbers, std::int64_t& unreadable);
   /// Writes `orders` (one merchant's) to one new file per creation day; false when one failed.
   bool write_archive(std::int64_t merchant_id, const std::vector<order_record>& orders,
                      std::int64_t& files);
@@ -65,6 +65,7 @@ class order_archiver {
       std::int64_t merchant_id, const std::vector<order_record>& orders);
 
   redis::connection& conn_;
+  order_log& store_;
   std::string prefix_;
   const fence_token& fence_;
   const config& cfg_;
