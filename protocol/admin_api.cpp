@@ -17,6 +17,7 @@
 #include "protocol/answers.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/form.hpp"
+#include "protocol/statement_download.hpp"
 #include "protocol/wire_codes.hpp"
 
 namespace topup::protocol {
@@ -85,10 +86,12 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
   auto seg = segments(path);
 
   // Route first (404/405 are not secrets), then authenticate, then the role.
-  enum class route { credit, order_get, order_notify, channel_switch, blacklist } which;
+  enum class route { credit, order_get, order_notify, channel_switch, blacklist, statement } which;
   http::verb wanted;
   if (seg.size() == 3 && seg[0] == "merchants" && seg[2] == "credit") {
     which = route::credit, wanted = http::verb::post;
+  } else if (seg.size() == 4 && seg[0] == "merchants" && seg[2] == "statements") {
+    which = route::statement, wanted = http::verb::get;
   } else if (seg.size() == 2 && seg[0] == "orders") {
     which = route::order_get, wanted = http::verb::get;
   } else if (seg.size() == 3 && seg[0] == "orders" && seg[2] == "notify") {
@@ -134,6 +137,18 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
       data["money"] = engine::format_fen(credited->balance_fen);
       data["repeat"] = credited->repeat;
       co_return success_answer("充值成功", std::move(data), version, keep_alive);
+    }
+    case route::statement: {
+      // Any operator reads (viewer). An unknown merchant id: 3001, there is nothing to find
+      // (spec §3.7's "not found"), with its own msg so an operator sees the typo.
+      std::int64_t merchant_id = 0;
+      auto [end, ec] = std::from_chars(seg[1].data(), seg[1].data() + seg[1].size(), merchant_id);
+      if (ec != std::errc{} || end != seg[1].data() + seg[1].size() ||
+          !ctx_.merchants.by_id(merchant_id))
+        co_return fail(engine::errc::order_not_found, "商户不存在");
+      co_return statement_answer(ctx_.cfg.statements, merchant_id, seg[3],
+                                 request.message[http::field::accept_encoding], version,
+                                 keep_alive);
     }
     case route::order_get: {
       const std::string order_number(seg[1]);

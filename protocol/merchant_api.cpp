@@ -16,6 +16,7 @@
 #include "protocol/errc.hpp"
 #include "protocol/form.hpp"
 #include "protocol/signing.hpp"
+#include "protocol/statement_download.hpp"
 #include "protocol/wire_codes.hpp"
 
 namespace topup::protocol {
@@ -24,9 +25,10 @@ namespace {
 
 using engine::errc;
 
-constexpr std::array<std::string_view, 6> k_paths = {
+constexpr std::array<std::string_view, 7> k_paths = {
     "/rest/Recharge/pushOrder", "/rest/Recharge/query",  "/rest/User/query",
-    "/rest/Recharge/mobileInfo", "/rest/Recharge/cancel", "/rest/Recharge/list"};
+    "/rest/Recharge/mobileInfo", "/rest/Recharge/cancel", "/rest/Recharge/list",
+    "/rest/Recharge/bill"};
 
 /// An authenticated request on its way through one endpoint.
 struct call {
@@ -34,6 +36,8 @@ struct call {
   const engine::merchant_config& merchant;
   unsigned version;
   bool keep_alive;
+  /// The request's Accept-Encoding (a view into the request, which outlives the call).
+  std::string_view accept_encoding;
 
   const std::string* get(std::string_view key) const {
     const std::string* v = params.find(key);
@@ -210,6 +214,15 @@ boost::asio::awaitable<http_response> list_orders(api_context& ctx, const call& 
   co_return c.ok("获取成功", std::move(data));
 }
 
+/// Spec §3.7. Only the authenticated merchant's own file: the id comes from the app_key, never
+/// from a parameter.
+http_response bill(api_context& ctx, const call& c) {
+  const auto* date = c.get("date");
+  if (!date) return c.bad_param("date");
+  return statement_answer(ctx.cfg.statements, c.merchant.id, *date, c.accept_encoding, c.version,
+                          c.keep_alive);
+}
+
 }  // namespace
 
 merchant_api::merchant_api(api_context& ctx) : ctx_(ctx), limiter_(ctx.shard_count) {}
@@ -259,12 +272,14 @@ boost::asio::awaitable<http_response> merchant_api::handle(http_request request,
                             std::chrono::steady_clock::now()))
     co_return error_answer(protocol::errc::rate_limited, version, keep_alive);
 
-  call c{params, *merchant, version, keep_alive};
+  call c{params, *merchant, version, keep_alive,
+         request.message[http::field::accept_encoding]};
   if (path == "/rest/Recharge/pushOrder") co_return co_await push_order(ctx_, c);
   if (path == "/rest/Recharge/query") co_return co_await query_order(ctx_, c);
   if (path == "/rest/User/query") co_return co_await user_query(ctx_, c);
   if (path == "/rest/Recharge/mobileInfo") co_return mobile_info(ctx_, c);
   if (path == "/rest/Recharge/cancel") co_return co_await cancel_order(ctx_, c);
+  if (path == "/rest/Recharge/bill") co_return bill(ctx_, c);
   co_return co_await list_orders(ctx_, c);
 }
 

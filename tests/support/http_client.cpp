@@ -106,7 +106,8 @@ std::optional<http_result> http_client::read_response() {
 
 http_result http_client::request(http::verb method, const std::string& target,
                                  const std::string& body, const std::string& content_type,
-                                 const std::string& authorization) {
+                                 const std::string& authorization,
+                                 const std::string& accept_encoding) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     ensure_connected();
     http::request<http::string_body> req{method, target, 11};
@@ -116,6 +117,7 @@ http_result http_client::request(http::verb method, const std::string& target,
       req.body() = body;
     }
     if (!authorization.empty()) req.set(http::field::authorization, authorization);
+    if (!accept_encoding.empty()) req.set(http::field::accept_encoding, accept_encoding);
     req.keep_alive(true);
     req.prepare_payload();
     boost::system::error_code ec;

@@ -38,7 +38,8 @@ class http_client {
   /// connection. Throws on transport errors (a test failure).
   http_result request(http::verb method, const std::string& target, const std::string& body = {},
                       const std::string& content_type = "application/x-www-form-urlencoded",
-                      const std::string& authorization = {});
+                      const std::string& authorization = {},
+                      const std::string& accept_encoding = {});
   http_result get(const std::string& target) { return request(http::verb::get, target); }
   http_result post(const std::string& target, const std::string& body) {
     return request(http::verb::post, target, body);

@@ -56,6 +56,15 @@ api_answer merchant_client::call(const std::string& path,
   return parse(http_.post(path, protocol::form_encode(form)));
 }
 
+http_result merchant_client::call_raw(const std::string& path,
+                                      std::map<std::string, std::string> params,
+                                      const std::string& accept_encoding) {
+  protocol::form_params form;
+  for (auto& [k, v] : signed_params(std::move(params))) form.insert(k, v);
+  return http_.request(http::verb::post, path, protocol::form_encode(form),
+                       "application/x-www-form-urlencoded", {}, accept_encoding);
+}
+
 api_answer merchant_client::post_form(const std::string& path, const std::string& body) {
   return parse(http_.post(path, body));
 }

@@ -30,6 +30,10 @@ class merchant_client {
 
   /// Adds app_key, timestamp (now unless given) and sign, then POSTs the form.
   api_answer call(const std::string& path, std::map<std::string, std::string> params);
+  /// `call`, answered as it came (status, headers, body as sent: not unzipped), for answers
+  /// that are not envelopes (a statement download); `accept_encoding` is sent when not empty.
+  http_result call_raw(const std::string& path, std::map<std::string, std::string> params,
+                       const std::string& accept_encoding = {});
   /// pushOrder with the usual parameters; `extra` may override or add any.
   api_answer push(const std::string& order_no, const std::string& mobile, int money,
                   std::map<std::string, std::string> extra = {});
