@@ -429,8 +429,8 @@ call retire_call(const merchant_keys& keys, const fence_token& fence,
                  const std::vector<retiring_order>& orders) {
   call c;
   c.keys = {keys.fence(), keys.orders(), keys.by_time(), keys.work()};
-  c.args.reserve(2 + 3 * orders.size());
   c.args = {fence.instance, std::to_string(fence.epoch)};
+  c.args.reserve(2 + 3 * orders.size());
   for (const auto& o : orders) {
     c.args.push_back(o.order_number);
     c.args.push_back(std::to_string(o.version));
