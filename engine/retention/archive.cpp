@@ -1,8 +1,8 @@
 #include "engine/retention/archive.hpp"
 
-
 #include "engine/order/order_number.hpp"
 #include "engine/retention/business_day.hpp"
+#include "engine/retention/statement_files.hpp"
 #include "engine/support/errc.hpp"
 
 namespace topup::engine {
@@ -13,12 +13,7 @@ std::string business_day_name(std::int64_t ms, std::int64_t offset_s) {
 
 std::string archive_day_dir(const std::string& dir, std::int64_t merchant_id,
                             std::string_view day) {
-  std::string path = dir;
-  path += "/m";
-  path += std::to_string(merchant_id);
-  path += "/archive/";
-  path += day;
-  return path;
+  return (merchant_statement_dir(dir, merchant_id) / "archive" / day).string();
 }
 
 std::string archive_line(const order_record& record) {

@@ -16,7 +16,7 @@ namespace topup::engine {
 std::string business_day_name(std::int64_t ms, std::int64_t offset_s);
 
 /// The directory of one merchant's archived orders created on `day` (YYYYMMDD):
-/// `<dir>/m<merchant>/archive/<day>`. A file there holds one order per line.
+/// `<dir>/m<merchant>/archive/<day>`, inside the merchant's statement directory. A file there holds one order per line.
 std::string archive_day_dir(const std::string& dir, std::int64_t merchant_id,
                             std::string_view day);
 

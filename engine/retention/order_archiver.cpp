@@ -9,23 +9,13 @@
 #include "engine/redis/command.hpp"
 #include "engine/retention/archive.hpp"
 #include "engine/store/ledger_scripts.hpp"
+#include "engine/store/order_store.hpp"
 #include "engine/retention/durable_file.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/support/log.hpp"
 
 namespace topup::engine {
-namespace {
-
 using redis::reply;
-
-boost::system::error_code unexpected(std::string_view what, const reply& r) {
-  if (r.is_error() && redis::is_transient_refusal(r.str)) return errc::storage_unavailable;
-  logger("engine")->error("retention op={} redis_answer=\"{}\"", what,
-                          r.is_error() ? std::string_view(r.str) : "unexpected reply shape");
-  return errc::storage_protocol;
-}
-
-}  // namespace
 
 bool may_leave_redis(const order_record& order, std::int64_t cutoff_ms) noexcept {
   if (!is_terminal(order.status) || order.finished_at_ms <= 0) return false;
@@ -93,11 +83,11 @@ order_archiver::older_than(std::int64_t merchant_id, std::int64_t cutoff_ms, std
                              "LIMIT", std::to_string(skip), std::to_string(k_page));
   auto answer = co_await conn_.command(std::move(command));
   if (!answer) co_return answer.error();
-  if (answer->type != reply::kind::array) co_return unexpected("older_than", *answer);
+  if (answer->type != reply::kind::array) co_return unexpected_store_reply("older_than", *answer);
   std::vector<std::string> numbers;
   numbers.reserve(answer->elements.size());
   for (auto& e : answer->elements) {
-    if (!redis::is_string(e)) co_return unexpected("older_than", *answer);
+    if (!redis::is_string(e)) co_return unexpected_store_reply("older_than", *answer);
     numbers.push_back(std::move(e.str));
   }
   co_return numbers;
@@ -144,7 +134,7 @@ boost::asio::awaitable<boost::system::result<std::int64_t>> order_archiver::reti
         r.elements[1].type == reply::kind::integer)
       co_return r.elements[1].integer;
   }
-  co_return unexpected("retire", r);
+  co_return unexpected_store_reply("retire", r);
 }
 
 }  // namespace topup::engine

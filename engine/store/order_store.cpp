@@ -34,13 +34,6 @@ std::optional<std::int64_t> reply_int(const reply& r) noexcept {
   return std::nullopt;
 }
 
-// The one place an unexpected answer is logged: callers only see storage_protocol.
-error_code unexpected(std::string_view operation, const reply& r) {
-  if (r.is_error() && is_transient_refusal(r.str)) return errc::storage_unavailable;
-  std::string_view what = r.is_error() ? std::string_view(r.str) : "unexpected reply shape";
-  logger("engine")->error("store op={} redis_answer=\"{}\"", operation, what);
-  return errc::storage_protocol;
-}
 
 // The first element of a script's answer: "ok", "dup", "stale", ...
 std::string_view outcome(const reply& r) noexcept {
@@ -50,7 +43,7 @@ std::string_view outcome(const reply& r) noexcept {
 
 boost::system::result<order_record> record_or_protocol(std::string_view operation,
                                                        const reply& packed) {
-  if (!is_string(packed)) return unexpected(operation, packed);
+  if (!is_string(packed)) return unexpected_store_reply(operation, packed);
   auto record = unpack_order(packed.str);
   if (!record)
     logger("engine")->error("store op={} malformed packed record ({} bytes)", operation,
@@ -137,13 +130,20 @@ error_code refusal(std::string_view operation, const reply& r) {
                             operation);
     return errc::fenced;
   }
-  return unexpected(operation, r);
+  return unexpected_store_reply(operation, r);
 }
 
 constexpr std::int64_t k_scan_chunk = 1000;
 constexpr std::int64_t k_scan_chunks_max = 100;  // 100,000 entries per request at most
 
 }  // namespace
+
+error_code unexpected_store_reply(std::string_view operation, const reply& r) {
+  if (r.is_error() && is_transient_refusal(r.str)) return errc::storage_unavailable;
+  std::string_view what = r.is_error() ? std::string_view(r.str) : "unexpected reply shape";
+  logger("engine")->error("store op={} redis_answer=\"{}\"", operation, what);
+  return errc::storage_protocol;
+}
 
 order_store::order_store(redis::connection& conn, std::string prefix, const fence_token& fence)
     : conn_(conn), prefix_(std::move(prefix)), fence_(fence), accepts_(conn, prefix_, fence) {}
@@ -251,12 +251,12 @@ boost::asio::awaitable<boost::system::result<account_totals>> order_store::accou
       co_await conn_.command(args("HMGET", keys.acct(), "balance", "credits", "debits", "refunds"));
   if (!answer) co_return answer.error();
   const reply& r = *answer;
-  if (r.type != reply::kind::array || r.elements.size() != 4) co_return unexpected("account", r);
+  if (r.type != reply::kind::array || r.elements.size() != 4) co_return unexpected_store_reply("account", r);
   std::array<fen_t, 4> values{};
   for (std::size_t i = 0; i < 4; ++i) {
     if (r.elements[i].is_nil()) continue;
     auto v = reply_int(r.elements[i]);
-    if (!v) co_return unexpected("account", r);
+    if (!v) co_return unexpected_store_reply("account", r);
     values[i] = *v;
   }
   co_return account_totals{values[0], values[1], values[2], values[3]};
@@ -280,7 +280,7 @@ order_store::order_no_entry_of(std::int64_t merchant_id, std::string order_no) {
   if (r.is_nil()) co_return errc::order_not_found;
   // "<order_number>:<fingerprint>"
   const auto sep = is_string(r) ? r.str.find(':') : std::string::npos;
-  if (sep == std::string::npos || sep == 0) co_return unexpected("order_no index", r);
+  if (sep == std::string::npos || sep == 0) co_return unexpected_store_reply("order_no index", r);
   co_return order_no_entry{r.str.substr(0, sep), r.str.substr(sep + 1)};
 }
 
@@ -288,11 +288,11 @@ namespace {
 /// The strings of an array answer; anything else shaped is storage_protocol.
 boost::system::result<std::vector<std::string>> string_members(std::string_view operation,
                                                                const reply& r) {
-  if (r.type != reply::kind::array) return unexpected(operation, r);
+  if (r.type != reply::kind::array) return unexpected_store_reply(operation, r);
   std::vector<std::string> members;
   members.reserve(r.elements.size());
   for (const auto& e : r.elements) {
-    if (!is_string(e)) return unexpected(operation, r);
+    if (!is_string(e)) return unexpected_store_reply(operation, r);
     members.push_back(e.str);
   }
   return members;
@@ -313,7 +313,7 @@ boost::asio::awaitable<boost::system::result<std::vector<order_record>>> order_s
   if (!answer) co_return answer.error();
   const reply& r = *answer;
   if (r.type != reply::kind::array || r.elements.size() != numbers.size())
-    co_return unexpected("records", r);
+    co_return unexpected_store_reply("records", r);
   out.reserve(numbers.size());
   for (const auto& packed : r.elements) {
     if (packed.is_nil()) {
@@ -346,7 +346,7 @@ boost::asio::awaitable<boost::system::result<order_page>> order_store::list(
   if (!status) {
     auto total = co_await conn_.command(args("ZCOUNT", keys.by_time(), min, max));
     if (!total) co_return total.error();
-    if (total->type != reply::kind::integer) co_return unexpected("list", *total);
+    if (total->type != reply::kind::integer) co_return unexpected_store_reply("list", *total);
     result.total = total->integer;
     if (count == 0 || offset >= result.total) co_return result;
     auto numbers = co_await conn_.command(args("ZREVRANGEBYSCORE", keys.by_time(), max, min,
@@ -389,7 +389,7 @@ namespace {
 boost::system::result<active_page> active_page_of(const reply& r, const active_cursor& after,
                                                   std::int64_t limit, std::int64_t asked) {
   if (r.type != reply::kind::array || r.elements.size() % 2 != 0)
-    return unexpected("active_orders", r);
+    return unexpected_store_reply("active_orders", r);
   active_page page;
   page.next = after;
   const std::size_t entries = r.elements.size() / 2;
@@ -403,7 +403,7 @@ boost::system::result<active_page> active_page_of(const reply& r, const active_c
         std::from_chars(score_text.str.data(), score_text.str.data() + score_text.str.size(),
                         score_value)
                 .ec != std::errc{})
-      return unexpected("active_orders", r);
+      return unexpected_store_reply("active_orders", r);
     // -created_at (ms): a whole number well inside a double's exact range.
     const auto score = static_cast<std::int64_t>(score_value);
     same_score = (i > 0 && score == previous) ? same_score + 1 : 1;
@@ -469,7 +469,7 @@ boost::asio::awaitable<boost::system::result<order_log::order_reads>> order_stor
   auto answer = co_await conn_.command(std::move(command));
   if (!answer) co_return answer.error();
   if (answer->type != reply::kind::array || answer->elements.size() != count)
-    co_return unexpected("get_many", *answer);
+    co_return unexpected_store_reply("get_many", *answer);
   co_return order_reads_of(*answer);
 }
 
@@ -488,7 +488,7 @@ boost::asio::awaitable<boost::system::result<std::int64_t>> order_store::blackli
   const auto& s = answer->str;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), version);
   if (!is_string(*answer) || ec != std::errc{} || end != s.data() + s.size())
-    co_return unexpected("blacklist_version", *answer);
+    co_return unexpected_store_reply("blacklist_version", *answer);
   co_return version;
 }
 
@@ -508,10 +508,10 @@ boost::asio::awaitable<boost::system::result<std::int64_t>> order_store::change_
   auto changed = co_await conn_.command(
       args(add ? "SADD" : "SREM", prefix_ + ":risk:blacklist", std::move(mobile)));
   if (!changed) co_return changed.error();
-  if (changed->type != reply::kind::integer) co_return unexpected("change_blacklist", *changed);
+  if (changed->type != reply::kind::integer) co_return unexpected_store_reply("change_blacklist", *changed);
   auto version = co_await conn_.command(args("INCR", prefix_ + ":risk:blacklist:v"));
   if (!version) co_return version.error();
-  if (version->type != reply::kind::integer) co_return unexpected("change_blacklist", *version);
+  if (version->type != reply::kind::integer) co_return unexpected_store_reply("change_blacklist", *version);
   co_return version->integer;
 }
 
@@ -520,7 +520,7 @@ boost::asio::awaitable<boost::system::result<void>> order_store::set_channel_dis
   auto answer = co_await conn_.command(args(disabled ? "SADD" : "SREM",
                                             prefix_ + ":channels:disabled", channel_id));
   if (!answer) co_return answer.error();
-  if (answer->type != reply::kind::integer) co_return unexpected("set_channel_disabled", *answer);
+  if (answer->type != reply::kind::integer) co_return unexpected_store_reply("set_channel_disabled", *answer);
   co_return boost::system::result<void>();
 }
 
@@ -530,7 +530,7 @@ boost::asio::awaitable<boost::system::result<void>> order_store::flag_unresolved
   auto answer = co_await conn_.command(
       args("ZADD", keys.unresolved(), "NX", std::to_string(since_ms), std::move(order_number)));
   if (!answer) co_return answer.error();
-  if (answer->type != reply::kind::integer) co_return unexpected("flag_unresolved", *answer);
+  if (answer->type != reply::kind::integer) co_return unexpected_store_reply("flag_unresolved", *answer);
   co_return boost::system::result<void>();
 }
 
@@ -539,7 +539,7 @@ boost::asio::awaitable<boost::system::result<void>> order_store::clear_unresolve
   const merchant_keys keys(prefix_, merchant_id);
   auto answer = co_await conn_.command(args("ZREM", keys.unresolved(), std::move(order_number)));
   if (!answer) co_return answer.error();
-  if (answer->type != reply::kind::integer) co_return unexpected("clear_unresolved", *answer);
+  if (answer->type != reply::kind::integer) co_return unexpected_store_reply("clear_unresolved", *answer);
   co_return boost::system::result<void>();
 }
 
@@ -551,7 +551,7 @@ order_store::unresolved(std::int64_t merchant_id, std::int64_t limit) {
                                             "WITHSCORES"));
   if (!answer) co_return answer.error();
   if (answer->type != reply::kind::array || answer->elements.size() % 2 != 0)
-    co_return unexpected("unresolved", *answer);
+    co_return unexpected_store_reply("unresolved", *answer);
   std::vector<std::pair<std::string, std::int64_t>> out;
   for (std::size_t i = 0; i + 1 < answer->elements.size(); i += 2) {
     std::int64_t since = 0;
@@ -568,9 +568,9 @@ boost::asio::awaitable<boost::system::result<std::vector<order_event>>> order_st
   auto answer = co_await conn_.command(
       args("XRANGE", keys.log(), std::move(start), "+", "COUNT", std::to_string(count)));
   if (!answer) co_return answer.error();
-  if (answer->is_error()) co_return unexpected("log", *answer);
+  if (answer->is_error()) co_return unexpected_store_reply("log", *answer);
   auto entries = order_events_from_reply(*answer);
-  if (!entries) co_return unexpected("log", *answer);
+  if (!entries) co_return unexpected_store_reply("log", *answer);
   co_return std::move(*entries);
 }
 

@@ -36,6 +36,12 @@ struct ledger_entry {
   std::int64_t at_ms = 0;
 };
 
+/// The one place a Redis answer of unexpected shape (or an error reply) to a store read or script
+/// is logged, as `store op=<operation>`: a refusal before running (LOADING, BUSY, ...) is
+/// storage_unavailable, anything else storage_protocol. For every reader and writer of these keys.
+boost::system::error_code unexpected_store_reply(std::string_view operation,
+                                                 const redis::reply& r);
+
 /// class order_store — the persistence of orders, balances and the merchants' logs for one shard
 /// (docs/STORAGE.md, layout v2). Every write is one atomic script (engine/store/ledger_scripts.hpp):
 /// the money decisions (accept, refund, credit) and the fenced compare-and-set append of an
