@@ -16,6 +16,27 @@ namespace fs = std::filesystem;
 
 std::string day_prefix(business_day day) { return "statement " + day.to_string() + ": "; }
 
+/// `problem` with its control characters escaped: the checks quote values from the file (an
+/// order number, a credit's ref) as they are, and a tampered file must not forge a second line.
+std::string as_one_line(std::string problem) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(problem.size());
+  for (const char c : problem) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte != 0x7f) {
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += {'\\', 'x', k_hex[byte >> 4], k_hex[byte & 0xf]};
+    }
+  }
+  return out;
+}
+
 /// The merchant's statement of `day` as its file says; nullopt when there is no file.
 text_result<std::optional<parsed_statement>> load_statement(const fs::path& dir,
                                                             std::int64_t merchant_id,
@@ -97,7 +118,7 @@ class merchant_statements_audit {
       return;
     }
     ++kept_;
-    report_.findings.push_back(audit_finding{merchant_id_, {}, std::move(problem)});
+    report_.findings.push_back(audit_finding{merchant_id_, {}, as_one_line(std::move(problem))});
   }
   void add_all(std::vector<std::string> problems, std::string_view prefix = {}) {
     for (auto& p : problems) add(std::string(prefix) + p);
