@@ -60,42 +60,55 @@ asio::awaitable<audit_outcome> connect_and_audit(engine::redis::connection& conn
 }
 
 void print_report(const engine::audit_report& report, std::ostream& out) {
-  for (const auto& finding : report.findings) out << engine::to_string(finding) << '\n';
-  if (report.findings_not_listed > 0)
-    out << "... and " << report.findings_not_listed << " more findings not listed\n";
   const std::string scope = std::to_string(report.merchants) + " merchants, " +
                             std::to_string(report.orders) + " orders (" +
                             std::to_string(report.archived) + " archived), " +
                             std::to_string(report.ledger_entries) + " ledger entries, " +
                             std::to_string(report.events) + " events";
-  if (report.clean()) {
-    out << "audit clean: " << scope << ": every balance and every order agrees with the log\n";
-  } else {
-    const auto total =
-        static_cast<std::int64_t>(report.findings.size()) + report.findings_not_listed;
-    out << "audit FAILED: " << total << " findings in " << scope << "\n";
-  }
+  print_outcome({"audit", scope, ": every balance and every order agrees with the log"},
+                report.findings, report.findings_not_listed, out);
 }
 
 }  // namespace
 
-int run_audit(const engine::config& cfg, const std::vector<std::int64_t>& merchant_ids,
-              std::ostream& out, std::ostream& err) {
+std::optional<std::vector<std::int64_t>> audited_merchants(
+    const engine::config& cfg, const std::vector<std::int64_t>& merchant_ids, std::ostream& err) {
   std::vector<std::int64_t> ids;
   if (merchant_ids.empty()) {
     // Disabled merchants too: their books are still money.
     for (const auto& m : cfg.merchants) ids.push_back(m.id);
-  } else {
-    for (std::int64_t id : merchant_ids) {
-      const bool configured = std::ranges::any_of(
-          cfg.merchants, [id](const engine::merchant_config& m) { return m.id == id; });
-      if (!configured) {
-        err << "audit: merchant " << id << " is not in the configuration\n";
-        return k_audit_incomplete;
-      }
-      if (std::ranges::find(ids, id) == ids.end()) ids.push_back(id);
-    }
+    return ids;
   }
+  for (std::int64_t id : merchant_ids) {
+    const bool configured = std::ranges::any_of(
+        cfg.merchants, [id](const engine::merchant_config& m) { return m.id == id; });
+    if (!configured) {
+      err << "audit: merchant " << id << " is not in the configuration\n";
+      return std::nullopt;
+    }
+    if (std::ranges::find(ids, id) == ids.end()) ids.push_back(id);
+  }
+  return ids;
+}
+
+void print_outcome(const audit_scope& scope, const std::vector<engine::audit_finding>& findings,
+                   std::int64_t findings_not_listed, std::ostream& out) {
+  for (const auto& finding : findings) out << engine::to_string(finding) << '\n';
+  if (findings_not_listed > 0)
+    out << "... and " << findings_not_listed << " more findings not listed\n";
+  if (findings.empty() && findings_not_listed == 0) {
+    out << scope.name << " clean: " << scope.what << scope.clean_note << "\n";
+  } else {
+    const auto total = static_cast<std::int64_t>(findings.size()) + findings_not_listed;
+    out << scope.name << " FAILED: " << total << " findings in " << scope.what << "\n";
+  }
+}
+
+int run_audit(const engine::config& cfg, const std::vector<std::int64_t>& merchant_ids,
+              std::ostream& out, std::ostream& err) {
+  const auto selected = audited_merchants(cfg, merchant_ids, err);
+  if (!selected) return k_audit_incomplete;
+  const std::vector<std::int64_t>& ids = *selected;
 
   asio::io_context io{1};
   engine::redis::connection conn(io, redis_options(cfg));

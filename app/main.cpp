@@ -1,5 +1,5 @@
 // topupd: the thin main. Parses the command line, loads the configuration, runs the server (or,
-// with the `audit` subcommand, audits the books in Redis).
+// with the `audit` subcommand, audits the books in Redis or the statement files).
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 
 #include "app/audit_command.hpp"
 #include "app/server.hpp"
+#include "app/statement_audit_command.hpp"
 #include "channels/channel_kinds.hpp"
 #include "engine/config/config.hpp"
 #include "engine/support/log.hpp"
@@ -36,13 +37,27 @@ int main(int argc, char** argv) {
 
   auto* audit = cli.add_subcommand(
       "audit",
-      "Replay every merchant's log in Redis and check its balance and every order against it; "
-      "print each mismatch. Exit 0 clean, 1 mismatches, 2 could not audit");
+      "Replay every merchant's log in Redis and check its balance and every order against it, "
+      "or with --statements check the daily statement files instead; print each mismatch. "
+      "Exit 0 clean, 1 mismatches, 2 could not audit");
+  audit->footer(
+      "Usage:\n"
+      "  topupd audit --config FILE [--merchant ID]...\n"
+      "      the books in Redis\n"
+      "  topupd audit --config FILE --statements FROM..TO [--merchant ID]...\n"
+      "      the statement files under statements.dir, no Redis: each day's file against\n"
+      "      MANIFEST.sha256, its lines against its summary, its opening against the day\n"
+      "      before's closing; a day without a file is a finding");
   std::string audit_config_path;
   std::vector<std::int64_t> audit_merchant_ids;
+  std::string audit_statement_days;
   audit->add_option("--config", audit_config_path, "JSON config naming Redis and the merchants")
       ->required();
   audit->add_option("--merchant", audit_merchant_ids, "Audit only this merchant id (repeatable)");
+  auto* statements_opt = audit->add_option(
+      "--statements", audit_statement_days,
+      "Check the statement files of these business days (YYYYMMDD..YYYYMMDD inclusive, at most "
+      "366 days, or one YYYYMMDD) instead of Redis");
   audit->excludes(run_opt);
   audit->excludes(check_opt);
   CLI11_PARSE(cli, argc, argv);
@@ -59,8 +74,12 @@ int main(int argc, char** argv) {
       std::cerr << "--log-level: unknown level \"" << log_level << "\"\n";
       return topup::app::k_audit_incomplete;
     }
-    return topup::app::run_audit(std::get<topup::engine::config>(loaded), audit_merchant_ids,
-                                 std::cout, std::cerr);
+    const auto& cfg = std::get<topup::engine::config>(loaded);
+    if (*statements_opt) {
+      return topup::app::run_statement_audit(cfg, audit_merchant_ids, audit_statement_days,
+                                             std::cout, std::cerr);
+    }
+    return topup::app::run_audit(cfg, audit_merchant_ids, std::cout, std::cerr);
   }
 
   if (config_path.empty() && check_path.empty()) {
