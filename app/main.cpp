@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
       "or with --statements check the daily statement files instead; print each mismatch. "
       "Exit 0 clean, 1 mismatches, 2 could not audit");
   audit->footer(
-      "Usage:\n"
+      "Two audits:\n"
       "  topupd audit --config FILE [--merchant ID]...\n"
       "      the books in Redis\n"
       "  topupd audit --config FILE --statements FROM..TO [--merchant ID]...\n"
@@ -51,13 +51,16 @@ int main(int argc, char** argv) {
   std::string audit_config_path;
   std::vector<std::int64_t> audit_merchant_ids;
   std::string audit_statement_days;
-  audit->add_option("--config", audit_config_path, "JSON config naming Redis and the merchants")
+  audit
+      ->add_option("--config", audit_config_path,
+                   "JSON config naming Redis (or statements.dir) and the merchants")
       ->required();
   audit->add_option("--merchant", audit_merchant_ids, "Audit only this merchant id (repeatable)");
   auto* statements_opt = audit->add_option(
       "--statements", audit_statement_days,
       "Check the statement files of these business days (YYYYMMDD..YYYYMMDD inclusive, at most "
       "366 days, or one YYYYMMDD) instead of Redis");
+  statements_opt->type_name("FROM..TO");
   audit->excludes(run_opt);
   audit->excludes(check_opt);
   CLI11_PARSE(cli, argc, argv);
