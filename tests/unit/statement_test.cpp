@@ -249,6 +249,7 @@ const std::string k_example_csv =
     "summary,merchant,1001\r\n"
     "summary,date,20261203\r\n"
     "summary,timezone,+08:00\r\n"
+    "summary,mode,live\r\n"
     "summary,opening,1000.00\r\n"
     "summary,credits,487.70\r\n"
     "summary,debits,169.15\r\n"
@@ -367,6 +368,20 @@ TEST(StatementCheck, CatchesALineOfAnotherDayOrAFinalPending) {
   EXPECT_TRUE(mentions(final_pending, "T4: status 2 on a pending line"));
 }
 
+TEST(StatementCheck, ReadsTheSandboxMode) {
+  statement_lines lines = example_day();
+  lines.sandbox = true;
+  const std::string csv = build_statement(lines).csv;
+  EXPECT_NE(csv.find("summary,mode,sandbox\r\n"), std::string::npos);
+  const auto parsed = parse_statement(csv);
+  ASSERT_TRUE(parsed) << parsed.error().message();
+  EXPECT_TRUE(parsed->lines.sandbox);
+  const auto odd = parse_statement(replaced(csv, "mode,sandbox", "mode,test"));
+  ASSERT_FALSE(odd);
+  EXPECT_NE(odd.error().message().find("summary mode is not valid"), std::string::npos)
+      << odd.error().message();
+}
+
 TEST(StatementCheck, ChainsDayToDay) {
   const auto prev = parse_statement(k_example_csv);
   ASSERT_TRUE(prev);
@@ -404,11 +419,11 @@ TEST(StatementCheck, ParseErrorsNameTheLine) {
       {"0.00,0.00,,,\r\ncredit", "0.00,0.00,,,x\r\ncredit",
        "line 2: by must be empty on kind order"},
       {"bank 8812,alice\r\n", "bank 8812\r\n", "line 3: 15 fields, not 16"},
-      {"summary,pendings,1\r\n", "", "line 8: the summary has 10 rows, not 11"},
+      {"summary,pendings,1\r\n", "", "line 8: the summary has 11 rows, not 12"},
       {"summary,pendings,", "summary,pending,", "no summary row pendings"},
       {"date,20261203", "date,20261232", "line 9: summary date is not valid: \"20261232\""},
       {"credits_count,2\r\n", "credits_count,2\r\norder,T9\r\n",
-       "line 19: a line after the summary"},
+       "line 20: a line after the summary"},
   };
   for (const edit& e : edits) {
     const auto parsed = parse_statement(replaced(k_example_csv, e.from, e.to));
