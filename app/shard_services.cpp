@@ -73,6 +73,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       redis_(io, shard_redis_options(*cfg_, registry_->metrics.shard(shard))),
       store_(redis_, cfg_->redis.prefix, fence),
       archiver_(redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock()),
+      statement_maker_(redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock()),
       catalogue_(cfg_->channels),
       router_channels_(cfg_->channels, catalogue_,
                        channels::make_channel_factory(cfg_->server.public_url, shard), io,
@@ -111,7 +112,8 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
             [this](protocol::http_request r) { return handle_request(std::move(r)); }),
       recovery_timer_(io),
       blacklist_timer_(io),
-      retention_timer_(io) {
+      retention_timer_(io),
+      statements_timer_(io) {
   if (shard_ == 0 && !cfg_->server.metrics_listen.empty()) {
     metrics_http_.emplace(io, shard, metrics_options(*cfg_), [this](protocol::http_request r) {
       return router_.handle_metrics_listener(std::move(r));
@@ -160,6 +162,9 @@ void shard_services::after_all_started() {
     asio::co_spawn(io_, retention_loop(), [](std::exception_ptr e) {
       if (e) logger("engine")->error("shard=0 retention loop ended by exception");
     });
+    asio::co_spawn(io_, statements_loop(), [](std::exception_ptr e) {
+      if (e) logger("engine")->error("shard=0 statements loop ended by exception");
+    });
   }
 }
 
@@ -180,6 +185,30 @@ asio::awaitable<void> shard_services::retention_loop() {
       if (!pass && pass.error() != engine::errc::storage_unavailable)
         log->warn("retention merchant={} pass failed: {}", m.id, pass.error().message());
       if (pass && pass->archived > 0) registry_->metrics.shard(0).orders_archived += pass->archived;
+    }
+  }
+}
+
+std::chrono::milliseconds shard_services::statements_interval() const {
+  const auto half = std::chrono::milliseconds(cfg_->statements.delay_s * 500);
+  return std::clamp(half, std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000));
+}
+
+asio::awaitable<void> shard_services::statements_loop() {
+  auto log = logger("engine");
+  while (!stopping_) {
+    statements_timer_.expires_after(statements_interval());
+    co_await statements_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    for (const auto& m : cfg_->merchants) {
+      if (stopping_) break;
+      auto pass = co_await statement_maker_.run_once(m);
+      auto& metrics = registry_->metrics.shard(0);
+      if (pass) metrics.statements_made += pass->made;
+      // Redis down: the next pass goes on. Data that does not add up was logged by the maker.
+      if (!pass && pass.error() == engine::errc::internal) ++metrics.statements_failed;
+      if (!pass && pass.error() != engine::errc::storage_unavailable &&
+          pass.error() != engine::errc::internal)
+        log->warn("statements merchant={} pass failed: {}", m.id, pass.error().message());
     }
   }
 }
@@ -268,6 +297,7 @@ void shard_services::begin_shutdown() {
   recovery_timer_.cancel();
   blacklist_timer_.cancel();
   retention_timer_.cancel();
+  statements_timer_.cancel();
   http_.shutdown();
   if (metrics_http_) metrics_http_->shutdown();
   dispatcher_.begin_shutdown();

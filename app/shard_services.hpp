@@ -20,6 +20,7 @@
 #include "engine/service/order_service.hpp"
 #include "engine/store/order_store.hpp"
 #include "engine/retention/order_archiver.hpp"
+#include "engine/retention/statement_maker.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/runtime/shard_runtime.hpp"
 #include "engine/service/operations_service.hpp"
@@ -101,6 +102,11 @@ class shard_services {
   /// A tenth of the retention window, within 1 s .. 60 s: an order leaves Redis at most that
   /// much after its window ended.
   std::chrono::milliseconds retention_interval() const;
+  /// Shard 0: a statement pass over every configured merchant every statements_interval().
+  boost::asio::awaitable<void> statements_loop();
+  /// Half of statements.delay_s, within 1 s .. 60 s: a day's statement is made at most that
+  /// long after its delay.
+  std::chrono::milliseconds statements_interval() const;
   /// The merchant listener's handler: the router's, inside requests_.
   boost::asio::awaitable<protocol::http_response> handle_request(protocol::http_request request);
 
@@ -114,6 +120,7 @@ class shard_services {
   engine::order_store store_;
   /// Retention passes (issue 16), run by shard 0 only: the archive is written from one thread.
   engine::order_archiver archiver_;
+  engine::statement_maker statement_maker_;
   engine::channel_catalogue catalogue_;
   engine::channel_router router_channels_;
   engine::order_dispatcher dispatcher_;
@@ -139,6 +146,7 @@ class shard_services {
   engine::timer recovery_timer_;
   engine::timer blacklist_timer_;
   engine::timer retention_timer_;
+  engine::timer statements_timer_;
 };
 
 }  // namespace topup::app
