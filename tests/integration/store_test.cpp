@@ -43,6 +43,7 @@
 #include "engine/audit/audit.hpp"
 #include "engine/retention/archive.hpp"
 #include "engine/retention/order_archiver.hpp"
+#include "engine/retention/statement_chain.hpp"
 #include "tests/support/manual_clock.hpp"
 #include "tests/support/fence.hpp"
 #include "tests/support/io_run.hpp"
@@ -2781,6 +2782,88 @@ TEST(ArchiveLine, MayLeaveRedisOnlyWhenFinalWithoutACallbackDueAndUntouchedInThe
   EXPECT_TRUE(may_leave_redis(r, 5000));
   r.status = order_status::recharging;
   EXPECT_FALSE(may_leave_redis(r, 5000));
+}
+
+
+// The statement chain (engine/retention/statement_chain): one maker per merchant and day, fenced,
+// never before Redis's clock passed the day's end, and only in order, day after day.
+class StoreStatementChain : public store_fixture {
+ protected:
+  chain_claim claim(statement_chain_store& store, std::int64_t m, const statement_chain& chain,
+                    business_day day, std::int64_t day_end_ms = 1) {
+    auto r = run(store.claim(m, chain, day, day_end_ms));
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : chain_claim::fenced;
+  }
+  chain_claim made(statement_chain_store& store, std::int64_t m, const statement_chain& chain,
+                   business_day day, fen_t closing) {
+    auto r = run(store.made(m, chain, day, closing, "ab12"));
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : chain_claim::fenced;
+  }
+  statement_chain read(statement_chain_store& store, std::int64_t m) {
+    auto r = run(store.read(m));
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : statement_chain{};
+  }
+};
+
+TEST_F(StoreStatementChain, OneMakerADayFencedNeverEarlyAndOnlyInOrder) {
+  constexpr std::int64_t m = 7101;
+  use(m);
+  const merchant_keys keys(k_prefix, m);
+  raw({"HSET", keys.fence(), "1", "1"});  // a second instance, allowed too
+  statement_chain_store mine(*conn_, k_prefix, *fence_);
+  auto other_fence = test::fence_token_for("1", 1);
+  statement_chain_store other(*conn_, k_prefix, *other_fence);
+  const business_day d1 = *business_day::parse("20261201");
+  const business_day d2 = d1.next();
+
+  statement_chain chain = read(mine, m);
+  EXPECT_FALSE(chain.first);
+  EXPECT_FALSE(chain.next());
+  ASSERT_TRUE(run(mine.begin(m, d1)));
+  ASSERT_TRUE(run(other.begin(m, d2)));  // the first maker to begin the chain decides
+  chain = read(mine, m);
+  EXPECT_EQ(chain.first, d1);
+  EXPECT_EQ(chain.next(), d1);
+
+  const std::int64_t future = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count() +
+                              60'000;
+  EXPECT_EQ(claim(mine, m, chain, d1, future), chain_claim::early);  // Redis's clock decides
+  EXPECT_EQ(claim(mine, m, chain, d2), chain_claim::moved);          // not the chain's next
+  EXPECT_EQ(claim(mine, m, chain, d1), chain_claim::ok);
+  EXPECT_EQ(claim(other, m, chain, d1), chain_claim::busy);
+  EXPECT_EQ(claim(mine, m, chain, d1), chain_claim::ok);  // its own lock, again
+  EXPECT_EQ(made(other, m, chain, d1, 500), chain_claim::moved);  // not its lock: nothing moves
+  EXPECT_FALSE(read(mine, m).last);
+
+  auto stale_fence = test::fence_token_for("0", 2);  // an epoch the fence does not hold
+  statement_chain_store stale(*conn_, k_prefix, *stale_fence);
+  EXPECT_EQ(claim(stale, m, chain, d1), chain_claim::fenced);
+  EXPECT_EQ(made(stale, m, chain, d1, 500), chain_claim::fenced);
+  EXPECT_FALSE(read(mine, m).last);
+
+  EXPECT_EQ(made(mine, m, chain, d1, 500), chain_claim::ok);
+  const statement_chain after = read(mine, m);
+  EXPECT_EQ(after.last, d1);
+  EXPECT_EQ(after.closing_fen, 500);
+  EXPECT_EQ(after.next(), d2);
+  EXPECT_EQ(claim(other, m, chain, d1), chain_claim::made);  // read before: made meanwhile
+  EXPECT_EQ(made(mine, m, chain, d1, 500), chain_claim::moved);  // twice: nothing moves
+  EXPECT_TRUE(raw({"HGET", keys.statements(), "lock"}).is_nil());
+
+  // A maker that died holding the lock holds it only until it lapses.
+  EXPECT_EQ(claim(mine, m, after, d2), chain_claim::ok);
+  EXPECT_EQ(claim(other, m, after, d2), chain_claim::busy);
+  raw({"HSET", keys.statements(), "lock_until", "1"});
+  EXPECT_EQ(claim(other, m, after, d2), chain_claim::ok);
+  EXPECT_EQ(made(mine, m, after, d2, 700), chain_claim::moved);
+  EXPECT_EQ(made(other, m, after, d2, 700), chain_claim::ok);
+  EXPECT_EQ(read(mine, m).last, d2);
+  EXPECT_EQ(read(mine, m).closing_fen, 700);
 }
 
 }  // namespace
