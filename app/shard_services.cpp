@@ -72,8 +72,11 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       links_(registry_),
       redis_(io, shard_redis_options(*cfg_, registry_->metrics.shard(shard))),
       store_(redis_, cfg_->redis.prefix, fence),
-      archiver_(redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock()),
-      statement_maker_(redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock()),
+      files_(shard == 0 ? std::make_unique<asio::thread_pool>(1) : nullptr),
+      archiver_(redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock(),
+                files_executor()),
+      statement_maker_(redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock(),
+                       files_executor()),
       catalogue_(cfg_->channels),
       router_channels_(cfg_->channels, catalogue_,
                        channels::make_channel_factory(cfg_->server.public_url, shard), io,
@@ -187,6 +190,11 @@ asio::awaitable<void> shard_services::retention_loop() {
       if (pass && pass->archived > 0) registry_->metrics.shard(0).orders_archived += pass->archived;
     }
   }
+}
+
+asio::any_io_executor shard_services::files_executor() {
+  if (files_) return files_->get_executor();
+  return io_.get_executor();
 }
 
 std::chrono::milliseconds shard_services::statements_interval() const {
@@ -324,6 +332,9 @@ void shard_services::finish_shutdown() {
   scheduler_.begin_shutdown();
   router_channels_.close_all();
   callback_sender_.close();
+  // A file being written finishes (the pass's coroutine then sees stopping_); nothing queued
+  // after it starts: the archive and the statements pick up where they stopped next start.
+  if (files_) files_->join();
   redis_.stop();
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Everything one shard owns, built and used on that shard's thread only.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include "engine/support/timer.hpp"
 
 #include <functional>
@@ -107,6 +108,8 @@ class shard_services {
   /// Half of statements.delay_s, within 1 s .. 60 s: a day's statement is made at most that
   /// long after its delay.
   std::chrono::milliseconds statements_interval() const;
+  /// Where the shard's blocking file work runs: files_, or (other shards: none) the shard.
+  boost::asio::any_io_executor files_executor();
   /// The merchant listener's handler: the router's, inside requests_.
   boost::asio::awaitable<protocol::http_response> handle_request(protocol::http_request request);
 
@@ -118,6 +121,9 @@ class shard_services {
   shard_links links_;
   engine::redis::connection redis_;
   engine::order_store store_;
+  /// Shard 0's thread for blocking file work (archive and statement files, fsync), so the
+  /// shard's reactor never waits for a disk; joined by finish_shutdown. Null on other shards.
+  std::unique_ptr<boost::asio::thread_pool> files_;
   /// Retention passes (issue 16), run by shard 0 only: the archive is written from one thread.
   engine::order_archiver archiver_;
   engine::statement_maker statement_maker_;

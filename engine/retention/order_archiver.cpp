@@ -13,6 +13,7 @@
 #include "engine/retention/durable_file.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/support/log.hpp"
+#include "engine/support/offload.hpp"
 
 namespace topup::engine {
 using redis::reply;
@@ -26,13 +27,15 @@ bool may_leave_redis(const order_record& order, std::int64_t cutoff_ms) noexcept
 }
 
 order_archiver::order_archiver(redis::connection& conn, order_log& store, std::string prefix,
-                               const fence_token& fence, const config& cfg, const clock& clock)
+                               const fence_token& fence, const config& cfg, const clock& clock,
+                               boost::asio::any_io_executor files)
     : conn_(conn),
       store_(store),
       prefix_(std::move(prefix)),
       fence_(fence),
       cfg_(cfg),
-      clock_(clock) {}
+      clock_(clock),
+      files_(std::move(files)) {}
 
 boost::asio::awaitable<boost::system::result<archive_pass>> order_archiver::run_once(
     std::int64_t merchant_id) {
@@ -61,7 +64,9 @@ boost::asio::awaitable<boost::system::result<archive_pass>> order_archiver::run_
                              merchant_id, unreadable);
     std::int64_t removed = 0;
     if (!leaving.empty()) {
-      if (!write_archive(merchant_id, leaving, pass.files)) co_return errc::internal;
+      const bool written = co_await offload(
+          files_, [&] { return write_archive(merchant_id, leaving, pass.files); });
+      if (!written) co_return errc::internal;
       auto retired = co_await retire(merchant_id, leaving);
       if (!retired) co_return retired.error();
       removed = *retired;

@@ -13,18 +13,21 @@
 #include "engine/store/order_store.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/support/log.hpp"
+#include "engine/support/offload.hpp"
 
 namespace topup::engine {
 using redis::reply;
 
 statement_maker::statement_maker(redis::connection& conn, order_log& store, std::string prefix,
-                                 const fence_token& fence, const config& cfg, const clock& clock)
+                                 const fence_token& fence, const config& cfg, const clock& clock,
+                                 boost::asio::any_io_executor files)
     : conn_(conn),
       store_(store),
       prefix_(std::move(prefix)),
       fence_(fence),
       cfg_(cfg),
       clock_(clock),
+      files_(std::move(files)),
       chain_(conn, prefix_, fence) {}
 
 boost::asio::awaitable<boost::system::result<statement_pass>> statement_maker::run_once(
@@ -80,26 +83,21 @@ boost::asio::awaitable<boost::system::result<std::int64_t>> statement_maker::mak
   if (!folded) co_return folded.error();
   auto records = co_await records_of(merchant.id, folded->order_numbers());
   if (!records) co_return records.error();
-  auto lines = folded->lines(*records);
-  if (!lines) {
-    log->error("statement merchant={} day={} not made: {}", merchant.id, name,
-               lines.error().message());
-    co_return errc::internal;
-  }
-  const statement made = build_statement(*lines);
-  auto written = write_statement(cfg_.statements.dir, merchant.id, day, made.csv);
+  auto written = co_await offload(
+      files_, [&] { return write_day(merchant.id, day, *folded, *records); });
   if (!written) {
-    log->error("statement merchant={} day={} not written: {}", merchant.id, name,
+    log->error("statement merchant={} day={} not made: {}", merchant.id, name,
                written.error().message());
     co_return errc::internal;
   }
-  auto moved = co_await chain_.made(merchant.id, chain, day, made.summary.closing_fen,
+  const statement_summary& made = written->summary;
+  auto moved = co_await chain_.made(merchant.id, chain, day, made.closing_fen,
                                     written->sha256_hex);
   if (!moved) co_return moved.error();
   if (*moved == chain_claim::fenced) co_return errc::fenced;
   log->info("statement merchant={} day={} orders={} pendings={} credits={} closing={} sha256={}{}",
-            merchant.id, name, made.summary.orders, made.summary.pendings,
-            made.summary.credit_lines, format_fen(made.summary.closing_fen), written->sha256_hex,
+            merchant.id, name, made.orders, made.pendings, made.credit_lines,
+            format_fen(made.closing_fen), written->sha256_hex,
             *moved == chain_claim::moved ? " (another maker recorded it first)" : "");
   co_return folded->entries();
 }
@@ -147,8 +145,22 @@ statement_maker::records_of(std::int64_t merchant_id, const std::vector<std::str
         archived.push_back(page[i]);
     }
   }
-  if (!archived.empty() && !add_archived(merchant_id, archived, out)) co_return errc::internal;
+  if (!archived.empty()) {
+    const bool read = co_await offload(files_, [&] { return add_archived(merchant_id, archived, out); });
+    if (!read) co_return errc::internal;
+  }
   co_return out;
+}
+
+text_result<statement_maker::written_day> statement_maker::write_day(
+    std::int64_t merchant_id, business_day day, const statement_day& folded,
+    const std::map<std::string, order_record>& records) const {
+  auto lines = folded.lines(records);
+  if (!lines) return lines.error();
+  const statement made = build_statement(*lines);
+  auto written = write_statement(cfg_.statements.dir, merchant_id, day, made.csv);
+  if (!written) return written.error();
+  return written_day{made.summary, std::move(written->sha256_hex)};
 }
 
 bool statement_maker::add_archived(std::int64_t merchant_id,

@@ -3,6 +3,7 @@
 // business day, once the day has ended and `statements.delay_s` passed, the statement file made
 // from the day's log entries and the orders' records (in Redis, or in the archive once
 // retention took them), written under `statements.dir`, once, even with several instances.
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>
 
@@ -50,8 +51,10 @@ class statement_maker {
   static constexpr std::int64_t k_record_page = 500;  // records per HMGET
   static constexpr int k_days_per_pass = 31;          // a merchant's backlog drains over passes
 
+  /// `files` reads the archive and builds and writes the files (blocking), off the reactor.
   statement_maker(redis::connection& conn, order_log& store, std::string prefix,
-                  const fence_token& fence, const config& cfg, const clock& clock);
+                  const fence_token& fence, const config& cfg, const clock& clock,
+                  boost::asio::any_io_executor files);
 
   /// One pass over `merchant`. Errors: a Redis error (storage_unavailable, ...), fenced,
   /// internal (the day's data does not add up, or a file could not be written or read: logged).
@@ -70,6 +73,14 @@ class statement_maker {
   /// The records of `numbers` (Redis first, then the archive); a number in neither is left out.
   boost::asio::awaitable<boost::system::result<std::map<std::string, order_record>>> records_of(
       std::int64_t merchant_id, const std::vector<std::string>& numbers);
+  /// The statement of `folded` built and written (on files_); its summary and SHA-256.
+  struct written_day {
+    statement_summary summary;
+    std::string sha256_hex;
+  };
+  text_result<written_day> write_day(std::int64_t merchant_id, business_day day,
+                                     const statement_day& folded,
+                                     const std::map<std::string, order_record>& records) const;
   /// Adds to `out` the archived records of `numbers` (each merchant's order numbers).
   bool add_archived(std::int64_t merchant_id, const std::vector<std::string>& numbers,
                     std::map<std::string, order_record>& out);
@@ -80,6 +91,7 @@ class statement_maker {
   const fence_token& fence_;
   const config& cfg_;
   const clock& clock_;
+  boost::asio::any_io_executor files_;
   statement_chain_store chain_;
 };
 

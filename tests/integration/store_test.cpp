@@ -2609,7 +2609,7 @@ class StoreRetention : public store_fixture {
 
   archive_pass pass(std::int64_t m, std::int64_t now_ms) {
     clock_.advance(std::chrono::milliseconds((now_ms) - clock_.wall_ms()));
-    order_archiver archiver(*conn_, *store_, k_prefix, *fence_, cfg_, clock_);
+    order_archiver archiver(*conn_, *store_, k_prefix, *fence_, cfg_, clock_, io_.get_executor());
     auto r = run(archiver.run_once(m));
     EXPECT_TRUE(r) << r.error().message();
     return r ? *r : archive_pass{};
@@ -2735,7 +2735,7 @@ TEST_F(StoreRetention, WhenTheArchiveCannotBeWrittenNothingLeavesRedis) {
   std::filesystem::create_directories(dir_);
   std::ofstream(dir_ / "m7003") << "a file where the merchant's directory should be";
   clock_.advance(std::chrono::milliseconds((k_t0_ms + 10 + k_retention_ms) - clock_.wall_ms()));
-  order_archiver archiver(*conn_, *store_, k_prefix, *fence_, cfg_, clock_);
+  order_archiver archiver(*conn_, *store_, k_prefix, *fence_, cfg_, clock_, io_.get_executor());
   auto r = run(archiver.run_once(m));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::internal);
