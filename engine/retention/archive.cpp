@@ -15,6 +15,13 @@ std::string business_day_name(std::int64_t ms, std::int64_t offset_s) {
   return business_day::day_of(ms, offset_s).to_string();
 }
 
+std::string archive_day_of(std::string_view order_number, std::int64_t created_at_ms,
+                           std::int64_t offset_s) {
+  const auto parts = parse_order_number(order_number);
+  return business_day_name(parts ? static_cast<std::int64_t>(parts->unix_ms) : created_at_ms,
+                           offset_s);
+}
+
 std::string archive_day_dir(const std::string& dir, std::int64_t merchant_id,
                             std::string_view day) {
   return (merchant_statement_dir(dir, merchant_id) / "archive" / day).string();
@@ -102,7 +109,7 @@ std::optional<std::string> archived_statement_day(std::string_view order_number,
   if (!parts || parts->merchant_id != merchant_id) return std::nullopt;
   const auto created_ms = static_cast<std::int64_t>(parts->unix_ms);
   if (created_ms > now_ms - cfg.storage.retention_ms) return std::nullopt;
-  return business_day_name(created_ms, cfg.statements.offset_s);
+  return archive_day_of(order_number, created_ms, cfg.statements.offset_s);
 }
 
 }  // namespace topup::engine

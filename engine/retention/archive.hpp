@@ -17,6 +17,12 @@ namespace topup::engine {
 /// "YYYYMMDD": the business day of unix time `ms` at UTC offset `offset_s`.
 std::string business_day_name(std::int64_t ms, std::int64_t offset_s);
 
+/// The day (YYYYMMDD) whose archive directory holds order `order_number`: the creation time its
+/// number encodes, the one the 3001 answer names and readers look under (the record's
+/// created_at may be a few ms later); `created_at_ms` for a number that does not parse.
+std::string archive_day_of(std::string_view order_number, std::int64_t created_at_ms,
+                           std::int64_t offset_s);
+
 /// The directory of one merchant's archived orders created on `day` (YYYYMMDD):
 /// `<dir>/m<merchant>/archive/<day>`, inside the merchant's statement directory. A file there holds one order per line.
 std::string archive_day_dir(const std::string& dir, std::int64_t merchant_id,

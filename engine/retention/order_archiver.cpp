@@ -102,7 +102,8 @@ bool order_archiver::write_archive(std::int64_t merchant_id,
                                    const std::vector<order_record>& orders, std::int64_t& files) {
   std::map<std::string, std::string> by_day;  // creation day -> lines
   for (const auto& o : orders) {
-    std::string& text = by_day[business_day_name(o.created_at_ms, cfg_.statements.offset_s)];
+    std::string& text =
+        by_day[archive_day_of(o.order_number, o.created_at_ms, cfg_.statements.offset_s)];
     text += archive_line(o);
     text += '\n';
   }

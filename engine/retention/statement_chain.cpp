@@ -93,10 +93,10 @@ boost::asio::awaitable<boost::system::result<statement_chain>> statement_chain_s
     std::int64_t merchant_id) {
   const merchant_keys keys(prefix_, merchant_id);
   auto answer =
-      co_await conn_.command(redis::args("HMGET", keys.statements(), "first", "day", "closing"));
+      co_await conn_.command(redis::args("HMGET", keys.statements(), "first", "day", "closing", "tz"));
   if (!answer) co_return answer.error();
   const reply& r = *answer;
-  if (r.type != reply::kind::array || r.elements.size() != 3)
+  if (r.type != reply::kind::array || r.elements.size() != 4)
     co_return unexpected_store_reply("statement chain", r);
   statement_chain chain;
   const auto day_at = [&](std::size_t i) -> std::optional<std::optional<business_day>> {
@@ -111,8 +111,14 @@ boost::asio::awaitable<boost::system::result<statement_chain>> statement_chain_s
   const auto closing = r.elements[2].type == reply::kind::nil
                            ? std::optional<std::int64_t>(0)
                            : redis::parse_int(r.elements[2].str);
-  if (!first || !last || !closing || (*last && r.elements[2].type == reply::kind::nil))
+  const auto tz = r.elements[3].type == reply::kind::nil
+                      ? std::optional<std::optional<std::int64_t>>(std::optional<std::int64_t>{})
+                      : std::optional<std::optional<std::int64_t>>(
+                            redis::parse_int(r.elements[3].str));
+  if (!first || !last || !closing || (*last && r.elements[2].type == reply::kind::nil) ||
+      (r.elements[3].type != reply::kind::nil && !**tz))
     co_return unexpected_store_reply("statement chain", r);
+  chain.offset_s = *tz;
   chain.first = *first;
   chain.last = *last;
   chain.closing_fen = *closing;
@@ -120,12 +126,16 @@ boost::asio::awaitable<boost::system::result<statement_chain>> statement_chain_s
 }
 
 boost::asio::awaitable<boost::system::result<void>> statement_chain_store::begin(
-    std::int64_t merchant_id, business_day day) {
+    std::int64_t merchant_id, business_day day, std::int64_t offset_s) {
   const merchant_keys keys(prefix_, merchant_id);
-  auto answer = co_await conn_.command(
+  auto first = co_await conn_.command(
       redis::args("HSETNX", keys.statements(), "first", day.to_string()));
-  if (!answer) co_return answer.error();
-  if (answer->type != reply::kind::integer) co_return unexpected_store_reply("statement begin", *answer);
+  if (!first) co_return first.error();
+  if (first->type != reply::kind::integer) co_return unexpected_store_reply("statement begin", *first);
+  auto tz = co_await conn_.command(
+      redis::args("HSETNX", keys.statements(), "tz", std::to_string(offset_s)));
+  if (!tz) co_return tz.error();
+  if (tz->type != reply::kind::integer) co_return unexpected_store_reply("statement begin", *tz);
   co_return boost::system::result<void>{};
 }
 

@@ -23,6 +23,7 @@ struct statement_chain {
   std::optional<business_day> first;  // the chain's first day
   std::optional<business_day> last;   // the last day made
   fen_t closing_fen = 0;              // the last day's closing: the next day's opening
+  std::optional<std::int64_t> offset_s;  // the UTC offset its days are cut at (`tz`)
 
   /// The day to make next: the one after `last`, else `first`; nullopt when neither is known.
   std::optional<business_day> next() const;
@@ -50,10 +51,11 @@ class statement_chain_store {
 
   boost::asio::awaitable<boost::system::result<statement_chain>> read(std::int64_t merchant_id);
 
-  /// Makes `day` the chain's first day unless it has one (HSETNX: the first maker to see the
-  /// merchant decides; statements begin there).
+  /// Makes `day` the chain's first day and `offset_s` its days' UTC offset, each unless it has
+  /// one (HSETNX: the first maker to see the merchant decides; statements begin there).
   boost::asio::awaitable<boost::system::result<void>> begin(std::int64_t merchant_id,
-                                                           business_day day);
+                                                           business_day day,
+                                                           std::int64_t offset_s);
 
   /// Claims the lock to make `day`, after `chain`'s last day (or as the chain's first day);
   /// sets the chain's first day when it has none. `day_end_ms`: the day's end (Redis must have

@@ -4,7 +4,6 @@
 #include <set>
 #include <utility>
 
-#include "engine/order/order_number.hpp"
 #include "engine/redis/command.hpp"
 #include "engine/retention/archive.hpp"
 #include "engine/retention/statement.hpp"
@@ -36,6 +35,15 @@ boost::asio::awaitable<boost::system::result<statement_pass>> statement_maker::r
   if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
   auto chain = co_await chain_of(merchant.id);
   if (!chain) co_return chain.error();
+  if (chain->offset_s != cfg_.statements.offset_s) {
+    // Days cut at another offset would leave hours out of both statements, or count them twice.
+    logger("engine")->error(
+        "statements merchant={} not made: its statements are cut at {}, statements.timezone "
+        "says {}; set it back (the timezone of existing statements cannot change)",
+        merchant.id, format_utc_offset(chain->offset_s.value_or(0)),
+        format_utc_offset(cfg_.statements.offset_s));
+    co_return errc::internal;
+  }
   for (int i = 0; i < k_days_per_pass; ++i) {
     const auto day = chain->next();
     if (!day) break;
@@ -61,7 +69,7 @@ boost::asio::awaitable<boost::system::result<statement_pass>> statement_maker::r
 boost::asio::awaitable<boost::system::result<statement_chain>> statement_maker::chain_of(
     std::int64_t merchant_id) {
   auto chain = co_await chain_.read(merchant_id);
-  if (!chain || chain->first) co_return chain;
+  if (!chain || (chain->first && chain->offset_s)) co_return chain;
   // Statements begin on the day of the log's first entry; a merchant without one begins today.
   const merchant_keys keys(prefix_, merchant_id);
   auto head = co_await conn_.command(redis::args("XRANGE", keys.log(), "-", "+", "COUNT", "1"));
@@ -69,8 +77,8 @@ boost::asio::awaitable<boost::system::result<statement_chain>> statement_maker::
   auto entries = order_events_from_reply(*head);
   if (!entries) co_return unexpected_store_reply("statement log head", *head);
   const std::int64_t since = entries->empty() ? clock_.wall_ms() : entries->front().at_ms();
-  auto begun = co_await chain_.begin(merchant_id,
-                                     business_day::day_of(since, cfg_.statements.offset_s));
+  auto begun = co_await chain_.begin(
+      merchant_id, business_day::day_of(since, cfg_.statements.offset_s), cfg_.statements.offset_s);
   if (!begun) co_return begun.error();
   co_return co_await chain_.read(merchant_id);
 }
@@ -167,13 +175,8 @@ bool statement_maker::add_archived(std::int64_t merchant_id,
                                    const std::vector<std::string>& numbers,
                                    std::map<std::string, order_record>& out) {
   std::map<std::string, std::set<std::string>> by_day;  // creation day -> numbers
-  for (const auto& number : numbers) {
-    const auto parts = parse_order_number(number);
-    if (!parts) continue;  // statement_day names it: no record
-    by_day[business_day_name(static_cast<std::int64_t>(parts->unix_ms),
-                             cfg_.statements.offset_s)]
-        .insert(number);
-  }
+  for (const auto& number : numbers)
+    by_day[archive_day_of(number, 0, cfg_.statements.offset_s)].insert(number);
   for (const auto& [day, wanted] : by_day) {
     auto archive = read_archive_day(cfg_.statements.dir, merchant_id, day);
     if (!archive) {

@@ -44,6 +44,7 @@
 #include "engine/retention/archive.hpp"
 #include "engine/retention/order_archiver.hpp"
 #include "engine/retention/statement_chain.hpp"
+#include "engine/retention/statement_maker.hpp"
 #include "tests/support/manual_clock.hpp"
 #include "tests/support/fence.hpp"
 #include "tests/support/io_run.hpp"
@@ -2822,10 +2823,11 @@ TEST_F(StoreStatementChain, OneMakerADayFencedNeverEarlyAndOnlyInOrder) {
   statement_chain chain = read(mine, m);
   EXPECT_FALSE(chain.first);
   EXPECT_FALSE(chain.next());
-  ASSERT_TRUE(run(mine.begin(m, d1)));
-  ASSERT_TRUE(run(other.begin(m, d2)));  // the first maker to begin the chain decides
+  ASSERT_TRUE(run(mine.begin(m, d1, 8 * 3600)));
+  ASSERT_TRUE(run(other.begin(m, d2, 0)));  // the first maker to begin the chain decides
   chain = read(mine, m);
   EXPECT_EQ(chain.first, d1);
+  EXPECT_EQ(chain.offset_s, 8 * 3600);
   EXPECT_EQ(chain.next(), d1);
 
   const std::int64_t future = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -2864,6 +2866,20 @@ TEST_F(StoreStatementChain, OneMakerADayFencedNeverEarlyAndOnlyInOrder) {
   EXPECT_EQ(made(other, m, after, d2, 700), chain_claim::ok);
   EXPECT_EQ(read(mine, m).last, d2);
   EXPECT_EQ(read(mine, m).closing_fen, 700);
+
+  // A maker configured with another timezone makes nothing: its days would be cut elsewhere.
+  config cfg;
+  cfg.statements.offset_s = 0;
+  cfg.statements.delay_s = 0;
+  cfg.statements.dir = "/nonexistent-statements";
+  test::manual_clock clock;
+  statement_maker maker(*conn_, *store_, k_prefix, *fence_, cfg, clock, io_.get_executor());
+  merchant_config merchant;
+  merchant.id = m;
+  auto pass = run(maker.run_once(merchant));
+  ASSERT_FALSE(pass);
+  EXPECT_EQ(pass.error(), errc::internal);
+  EXPECT_EQ(read(mine, m).last, d2);
 }
 
 }  // namespace
