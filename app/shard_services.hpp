@@ -153,6 +153,8 @@ class shard_services {
   engine::timer blacklist_timer_;
   engine::timer retention_timer_;
   engine::timer statements_timer_;
+  /// The retention and statement passes (shard 0): shutdown waits for the one running.
+  engine::shutdown_gate file_work_;
 };
 
 }  // namespace topup::app

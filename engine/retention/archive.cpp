@@ -65,6 +65,7 @@ namespace {
 
 /// Adds the orders of one archive file to `out`, keeping each number's highest version.
 text_result<bool> read_archive_file(const std::filesystem::path& path,
+                                    const std::set<std::string>* only,
                                     std::map<std::string, order_record>& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return fail("archive " + path.string() + ": cannot be read");
@@ -72,6 +73,7 @@ text_result<bool> read_archive_file(const std::filesystem::path& path,
   for (std::size_t n = 1; std::getline(in, line); ++n) {
     auto order = order_from_archive_line(line);
     if (!order) return fail("archive " + path.string() + " line " + std::to_string(n) + ": unreadable");
+    if (only && !only->contains(order->order_number)) continue;
     auto [it, added] = out.try_emplace(order->order_number, *order);
     if (!added && order->event_count > it->second.event_count) it->second = std::move(*order);
   }
@@ -81,9 +83,9 @@ text_result<bool> read_archive_file(const std::filesystem::path& path,
 
 }  // namespace
 
-text_result<std::map<std::string, order_record>> read_archive_day(const std::string& dir,
-                                                                  std::int64_t merchant_id,
-                                                                  std::string_view day) {
+text_result<std::map<std::string, order_record>> read_archive_day(
+    const std::string& dir, std::int64_t merchant_id, std::string_view day,
+    const std::set<std::string>* only) {
   std::map<std::string, order_record> out;
   const std::filesystem::path day_dir = archive_day_dir(dir, merchant_id, day);
   std::error_code ec;
@@ -96,7 +98,7 @@ text_result<std::map<std::string, order_record>> read_archive_day(const std::str
   for (const auto& file : files) {
     const std::string name = file.path().filename().string();
     if (name.empty() || name.front() == '.') continue;  // a write_file_durably temp file
-    auto read = read_archive_file(file.path(), out);
+    auto read = read_archive_file(file.path(), only, out);
     if (!read) return read.error();
   }
   return out;

@@ -4,6 +4,7 @@
 // daily statements. What an archived order looks like to whoever asks for it again.
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,9 +39,10 @@ boost::system::result<order_record> order_from_archive_line(std::string_view lin
 /// the day's directory (temp files, named `.…`, skipped), each order number once, at its highest
 /// version (a pass interrupted by a crash archives an order again). Empty when the directory is
 /// absent. A file that cannot be read or a line that does not unpack is an error naming them.
-text_result<std::map<std::string, order_record>> read_archive_day(const std::string& dir,
-                                                                  std::int64_t merchant_id,
-                                                                  std::string_view day);
+/// With `only`, just those order numbers are kept (a day's archive may be large).
+text_result<std::map<std::string, order_record>> read_archive_day(
+    const std::string& dir, std::int64_t merchant_id, std::string_view day,
+    const std::set<std::string>* only = nullptr);
 
 /// For a query that found no order `order_number` of `merchant_id`: when the number is that
 /// merchant's and was created before the retention window, the business day (YYYYMMDD) of its

@@ -42,7 +42,7 @@ boost::asio::awaitable<boost::system::result<archive_pass>> order_archiver::run_
   archive_pass pass;
   if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
   const std::int64_t cutoff = clock_.wall_ms() - cfg_.storage.retention_ms;
-  for (int page = 0; page < k_pages_per_pass; ++page) {
+  for (int page = 0; page < k_pages_per_pass && !stopping_; ++page) {
     auto numbers = co_await older_than(merchant_id, cutoff, pass.kept);
     if (!numbers) co_return numbers.error();
     if (numbers->empty()) break;
@@ -65,7 +65,12 @@ boost::asio::awaitable<boost::system::result<archive_pass>> order_archiver::run_
     std::int64_t removed = 0;
     if (!leaving.empty()) {
       const bool written = co_await offload(
-          files_, [&] { return write_archive(merchant_id, leaving, pass.files); });
+          files_, [&] { return write_archive(merchant_id, leaving, pass.files); },
+          [merchant_id](const std::string& what) {
+            logger("engine")->error("retention merchant={} archive not written: {}", merchant_id,
+                                    what);
+            return false;
+          });
       if (!written) co_return errc::internal;
       auto retired = co_await retire(merchant_id, leaving);
       if (!retired) co_return retired.error();
@@ -108,11 +113,13 @@ bool order_archiver::write_archive(std::int64_t merchant_id,
     text += '\n';
   }
   for (const auto& [day, text] : by_day) {
-    // Unique across instances and runs sharing the directory: instance, pid, time, counter.
-    const std::string path = archive_day_dir(cfg_.statements.dir, merchant_id, day) +
-                             "/orders-" + std::to_string(clock_.wall_ms()) + "-" +
-                             fence_.instance + "-" + std::to_string(::getpid()) + "-" +
-                             std::to_string(files_written_++) + ".txt";
+    // Unique across instances and runs sharing the directory, whatever the clock does:
+    // instance, its epoch (one per start), pid, time, counter.
+    const std::string path =
+        archive_day_dir(cfg_.statements.dir, merchant_id, day) + "/orders-" +
+        std::to_string(clock_.wall_ms()) + "-" + fence_.instance + "-e" +
+        std::to_string(fence_.epoch.load(std::memory_order_relaxed)) + "-" +
+        std::to_string(::getpid()) + "-" + std::to_string(files_written_++) + ".txt";
     if (auto written = write_file_durably(path, text); !written) {
       logger("engine")->error("retention merchant={} archive not written, orders stay in Redis: {}",
                               merchant_id, written.error().message());

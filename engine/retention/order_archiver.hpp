@@ -53,6 +53,9 @@ class order_archiver {
                  const fence_token& fence, const config& cfg, const clock& clock,
                  boost::asio::any_io_executor files);
 
+  /// From now on passes stop before their next page (shutdown).
+  void stop() noexcept { stopping_ = true; }
+
   /// One pass over `merchant_id`. Errors: a Redis error (storage_unavailable, ...), fenced,
   /// internal (an archive file could not be written: nothing was removed; logged).
   boost::asio::awaitable<boost::system::result<archive_pass>> run_once(std::int64_t merchant_id);
@@ -74,7 +77,8 @@ class order_archiver {
   const config& cfg_;
   const clock& clock_;
   boost::asio::any_io_executor files_;
-  std::uint64_t files_written_ = 0;  // part of each new file's name
+  std::uint64_t files_written_ = 0;
+  bool stopping_ = false;  // part of each new file's name
 };
 
 }  // namespace topup::engine

@@ -16,8 +16,10 @@ constexpr const char* k_claim_lua = R"lua(
 -- statement claim: the lock to make one day's statement of one merchant.
 -- KEYS: 1 fence  2 stmt
 -- ARGV: 1 instance  2 epoch  3 day  4 prev (the last day made, '' for none: then the day
---       becomes the chain's first, unless it has another)  5 day_end_ms  6 lock_ms
+--       must be the chain's first)  5 day_end_ms  6 lock_ms
 -- Answers {'fenced'} | {'early'} | {'made'} | {'moved'} | {'busy'} | {'ok'}
+-- A lock is another maker's while it is unexpired and its holder's epoch is still the fence's
+-- (a holder that restarted, or was fenced out, holds nothing).
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -26,29 +28,62 @@ local s = redis.call('HMGET', KEYS[2], 'day', 'first', 'lock', 'lock_until')
 local last, first = s[1] or '', s[2]
 if last ~= '' and last >= ARGV[3] then return {'made'} end
 if last ~= ARGV[4] then return {'moved'} end
-if last == '' and first and first ~= ARGV[3] then return {'moved'} end
+if last == '' and first ~= ARGV[3] then return {'moved'} end
 local me = ARGV[1] .. ':' .. ARGV[2]
-if s[3] and s[3] ~= me and tonumber(s[4] or '0') > now then return {'busy'} end
-if not first then redis.call('HSET', KEYS[2], 'first', ARGV[3]) end
+local holder = s[3]
+if holder and holder ~= me and tonumber(s[4] or '0') > now then
+  local instance, epoch = string.match(holder, '^(.*):(%d+)$')
+  if instance and redis.call('HGET', KEYS[1], instance) == epoch then return {'busy'} end
+end
 redis.call('HSET', KEYS[2], 'lock', me, 'lock_until', tostring(now + tonumber(ARGV[6])))
 return {'ok'}
 )lua";
 
 constexpr const char* k_made_lua = R"lua(
--- statement made: the day's file is written; the chain moves to it and the lock is given back.
+-- statement made: the day's file is written; the chain moves to it (only from the day before:
+-- compare-and-set), and the lock is given back if it is the caller's. Whoever holds the lock, a
+-- maker that made the day moves the chain: a day made twice is the same bytes, and a maker
+-- slower than the lock's life must not be kept from ever finishing.
 -- KEYS: 1 fence  2 stmt
 -- ARGV: 1 instance  2 epoch  3 day  4 prev ('' for the chain's first day)  5 closing (fen)
 --       6 sha256 of the file
 -- Answers {'fenced'} | {'moved'} | {'ok'}
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
 local s = redis.call('HMGET', KEYS[2], 'day', 'lock')
-if (s[1] or '') ~= ARGV[4] or s[2] ~= ARGV[1] .. ':' .. ARGV[2] then return {'moved'} end
+if (s[1] or '') ~= ARGV[4] then return {'moved'} end
 local t = redis.call('TIME')
 redis.call('HSET', KEYS[2], 'day', ARGV[3], 'closing', ARGV[5], 'sha256', ARGV[6], 'made_at',
   tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
-redis.call('HDEL', KEYS[2], 'lock', 'lock_until')
+if s[2] == ARGV[1] .. ':' .. ARGV[2] then redis.call('HDEL', KEYS[2], 'lock', 'lock_until') end
 return {'ok'}
 )lua";
+
+constexpr const char* k_begin_lua = R"lua(
+-- statement begin: the chain's first day and the UTC offset its days are cut at, set together,
+-- once. The first day may not start after the log's first entry (its money would be in no
+-- statement), nor, for a merchant without entries, after Redis's clock (its first entry, to
+-- come, would be before it).
+-- KEYS: 1 fence  2 stmt  3 log
+-- ARGV: 1 instance  2 epoch  3 day  4 day_start_ms  5 tz (seconds)
+-- Answers {'fenced'} | {'moved'} (the day is too late: choose again) | {'ok'}
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
+if redis.call('HEXISTS', KEYS[2], 'first') == 1 then return {'ok'} end
+local start = tonumber(ARGV[4])
+local head = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)
+if head[1] then
+  if tonumber(string.match(head[1][1], '^(%d+)')) < start then return {'moved'} end
+else
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) < start then return {'moved'} end
+end
+redis.call('HSET', KEYS[2], 'first', ARGV[3], 'tz', ARGV[5])
+return {'ok'}
+)lua";
+
+const redis::script& begin_script() {
+  static const redis::script instance{k_begin_lua};
+  return instance;
+}
 
 const redis::script& claim_script() {
   static const redis::script instance{k_claim_lua};
@@ -116,7 +151,7 @@ boost::asio::awaitable<boost::system::result<statement_chain>> statement_chain_s
                       : std::optional<std::optional<std::int64_t>>(
                             redis::parse_int(r.elements[3].str));
   if (!first || !last || !closing || (*last && r.elements[2].type == reply::kind::nil) ||
-      (r.elements[3].type != reply::kind::nil && !**tz))
+      (r.elements[3].type != reply::kind::nil && !tz->has_value()))
     co_return unexpected_store_reply("statement chain", r);
   chain.offset_s = *tz;
   chain.first = *first;
@@ -125,18 +160,21 @@ boost::asio::awaitable<boost::system::result<statement_chain>> statement_chain_s
   co_return chain;
 }
 
-boost::asio::awaitable<boost::system::result<void>> statement_chain_store::begin(
+boost::asio::awaitable<boost::system::result<chain_claim>> statement_chain_store::begin(
     std::int64_t merchant_id, business_day day, std::int64_t offset_s) {
   const merchant_keys keys(prefix_, merchant_id);
-  auto first = co_await conn_.command(
-      redis::args("HSETNX", keys.statements(), "first", day.to_string()));
-  if (!first) co_return first.error();
-  if (first->type != reply::kind::integer) co_return unexpected_store_reply("statement begin", *first);
-  auto tz = co_await conn_.command(
-      redis::args("HSETNX", keys.statements(), "tz", std::to_string(offset_s)));
-  if (!tz) co_return tz.error();
-  if (tz->type != reply::kind::integer) co_return unexpected_store_reply("statement begin", *tz);
-  co_return boost::system::result<void>{};
+  std::vector<std::string> script_keys{keys.fence(), keys.statements(), keys.log()};
+  std::vector<std::string> args{fence_.instance,
+                                std::to_string(fence_.epoch.load(std::memory_order_relaxed)),
+                                day.to_string(), std::to_string(day.start_ms(offset_s)),
+                                std::to_string(offset_s)};
+  auto answer = co_await begin_script().run(conn_, std::move(script_keys), std::move(args));
+  if (!answer) co_return answer.error();
+  const auto begun = claim_answer(*answer);
+  if (!begun || (*begun != chain_claim::ok && *begun != chain_claim::moved &&
+                 *begun != chain_claim::fenced))
+    co_return unexpected_store_reply("statement begin", *answer);
+  co_return *begun;
 }
 
 boost::asio::awaitable<boost::system::result<chain_claim>> statement_chain_store::claim(

@@ -51,11 +51,13 @@ class statement_chain_store {
 
   boost::asio::awaitable<boost::system::result<statement_chain>> read(std::int64_t merchant_id);
 
-  /// Makes `day` the chain's first day and `offset_s` its days' UTC offset, each unless it has
-  /// one (HSETNX: the first maker to see the merchant decides; statements begin there).
-  boost::asio::awaitable<boost::system::result<void>> begin(std::int64_t merchant_id,
-                                                           business_day day,
-                                                           std::int64_t offset_s);
+  /// Makes `day` the chain's first day and `offset_s` its days' UTC offset, together, unless the
+  /// chain has begun (fenced script: the first maker to see the merchant decides; statements
+  /// begin there). `moved` when `day` starts after the log's first entry, or after Redis's
+  /// clock for an empty log: read the log and choose again.
+  boost::asio::awaitable<boost::system::result<chain_claim>> begin(std::int64_t merchant_id,
+                                                                  business_day day,
+                                                                  std::int64_t offset_s);
 
   /// Claims the lock to make `day`, after `chain`'s last day (or as the chain's first day);
   /// sets the chain's first day when it has none. `day_end_ms`: the day's end (Redis must have
@@ -66,8 +68,8 @@ class statement_chain_store {
                                                                    std::int64_t day_end_ms);
 
   /// Records `day` as made, closing at `closing_fen`, its file's SHA-256 `sha256_hex`, and gives
-  /// the lock back; `moved` when the lock or the chain is no longer this claim's (another
-  /// maker made it meanwhile: the files are the same bytes).
+  /// the lock back if it is still this maker's; `moved` when the chain is no longer at the day
+  /// before (another maker recorded the day meanwhile: the files are the same bytes).
   boost::asio::awaitable<boost::system::result<chain_claim>> made(
       std::int64_t merchant_id, const statement_chain& chain, business_day day, fen_t closing_fen,
       std::string sha256_hex);

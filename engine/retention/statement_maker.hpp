@@ -56,6 +56,9 @@ class statement_maker {
                   const fence_token& fence, const config& cfg, const clock& clock,
                   boost::asio::any_io_executor files);
 
+  /// From now on passes stop before their next day or file step (shutdown).
+  void stop() noexcept { stopping_ = true; }
+
   /// One pass over `merchant`. Errors: a Redis error (storage_unavailable, ...), fenced,
   /// internal (the day's data does not add up, or a file could not be written or read: logged).
   boost::asio::awaitable<boost::system::result<statement_pass>> run_once(
@@ -65,8 +68,8 @@ class statement_maker {
   /// The chain, begun (its first day set) when it was not.
   boost::asio::awaitable<boost::system::result<statement_chain>> chain_of(
       std::int64_t merchant_id);
-  /// Makes `day`'s statement (the lock is held); answers the entries it was made of.
-  boost::asio::awaitable<boost::system::result<std::int64_t>> make(
+  /// Makes `day`'s statement (the lock is held): made 1 when this maker moved the chain.
+  boost::asio::awaitable<boost::system::result<statement_pass>> make(
       const merchant_config& merchant, const statement_chain& chain, business_day day);
   boost::asio::awaitable<boost::system::result<statement_day>> read_day(
       const merchant_config& merchant, business_day day, fen_t opening_fen);
@@ -80,7 +83,7 @@ class statement_maker {
   };
   text_result<written_day> write_day(std::int64_t merchant_id, business_day day,
                                      const statement_day& folded,
-                                     const std::map<std::string, order_record>& records) const;
+                                     std::map<std::string, order_record> records) const;
   /// Adds to `out` the archived records of `numbers` (each merchant's order numbers).
   bool add_archived(std::int64_t merchant_id, const std::vector<std::string>& numbers,
                     std::map<std::string, order_record>& out);
@@ -93,6 +96,7 @@ class statement_maker {
   const clock& clock_;
   boost::asio::any_io_executor files_;
   statement_chain_store chain_;
+  bool stopping_ = false;
 };
 
 }  // namespace topup::engine

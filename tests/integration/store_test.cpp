@@ -2819,33 +2819,35 @@ TEST_F(StoreStatementChain, OneMakerADayFencedNeverEarlyAndOnlyInOrder) {
   statement_chain_store other(*conn_, k_prefix, *other_fence);
   const business_day d1 = *business_day::parse("20261201");
   const business_day d2 = d1.next();
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const business_day tomorrow = business_day::day_of(now, 8 * 3600).next();
 
   statement_chain chain = read(mine, m);
   EXPECT_FALSE(chain.first);
   EXPECT_FALSE(chain.next());
-  ASSERT_TRUE(run(mine.begin(m, d1, 8 * 3600)));
-  ASSERT_TRUE(run(other.begin(m, d2, 0)));  // the first maker to begin the chain decides
+  // Without log entries a chain cannot begin on a day Redis's clock has not reached.
+  EXPECT_EQ(*run(mine.begin(m, tomorrow, 8 * 3600)), chain_claim::moved);
+  EXPECT_FALSE(read(mine, m).first);
+  EXPECT_EQ(*run(mine.begin(m, d1, 8 * 3600)), chain_claim::ok);
+  EXPECT_EQ(*run(other.begin(m, d2, 0)), chain_claim::ok);  // the first maker to begin decides
   chain = read(mine, m);
   EXPECT_EQ(chain.first, d1);
   EXPECT_EQ(chain.offset_s, 8 * 3600);
   EXPECT_EQ(chain.next(), d1);
 
-  const std::int64_t future = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count() +
-                              60'000;
-  EXPECT_EQ(claim(mine, m, chain, d1, future), chain_claim::early);  // Redis's clock decides
-  EXPECT_EQ(claim(mine, m, chain, d2), chain_claim::moved);          // not the chain's next
+  EXPECT_EQ(claim(mine, m, chain, d1, now + 60'000), chain_claim::early);  // Redis's clock decides
+  EXPECT_EQ(claim(mine, m, chain, d2), chain_claim::moved);  // not the chain's next
   EXPECT_EQ(claim(mine, m, chain, d1), chain_claim::ok);
   EXPECT_EQ(claim(other, m, chain, d1), chain_claim::busy);
   EXPECT_EQ(claim(mine, m, chain, d1), chain_claim::ok);  // its own lock, again
-  EXPECT_EQ(made(other, m, chain, d1, 500), chain_claim::moved);  // not its lock: nothing moves
-  EXPECT_FALSE(read(mine, m).last);
 
   auto stale_fence = test::fence_token_for("0", 2);  // an epoch the fence does not hold
   statement_chain_store stale(*conn_, k_prefix, *stale_fence);
   EXPECT_EQ(claim(stale, m, chain, d1), chain_claim::fenced);
   EXPECT_EQ(made(stale, m, chain, d1, 500), chain_claim::fenced);
+  EXPECT_EQ(*run(stale.begin(m, d1, 8 * 3600)), chain_claim::fenced);
   EXPECT_FALSE(read(mine, m).last);
 
   EXPECT_EQ(made(mine, m, chain, d1, 500), chain_claim::ok);
@@ -2853,19 +2855,27 @@ TEST_F(StoreStatementChain, OneMakerADayFencedNeverEarlyAndOnlyInOrder) {
   EXPECT_EQ(after.last, d1);
   EXPECT_EQ(after.closing_fen, 500);
   EXPECT_EQ(after.next(), d2);
-  EXPECT_EQ(claim(other, m, chain, d1), chain_claim::made);  // read before: made meanwhile
-  EXPECT_EQ(made(mine, m, chain, d1, 500), chain_claim::moved);  // twice: nothing moves
   EXPECT_TRUE(raw({"HGET", keys.statements(), "lock"}).is_nil());
+  EXPECT_EQ(claim(other, m, chain, d1), chain_claim::made);      // read before: made meanwhile
+  EXPECT_EQ(made(mine, m, chain, d1, 500), chain_claim::moved);  // twice: nothing moves
 
-  // A maker that died holding the lock holds it only until it lapses.
+  // A maker slower than its lock still records the day it made (the same bytes as anyone's);
+  // the lock stays with whoever holds it, and the later maker's record is refused.
   EXPECT_EQ(claim(mine, m, after, d2), chain_claim::ok);
-  EXPECT_EQ(claim(other, m, after, d2), chain_claim::busy);
-  raw({"HSET", keys.statements(), "lock_until", "1"});
+  raw({"HSET", keys.statements(), "lock_until", "1"});  // lapsed
   EXPECT_EQ(claim(other, m, after, d2), chain_claim::ok);
-  EXPECT_EQ(made(mine, m, after, d2, 700), chain_claim::moved);
-  EXPECT_EQ(made(other, m, after, d2, 700), chain_claim::ok);
+  EXPECT_EQ(made(mine, m, after, d2, 700), chain_claim::ok);
+  EXPECT_EQ(raw({"HGET", keys.statements(), "lock"}).str, "1:1");
+  EXPECT_EQ(made(other, m, after, d2, 700), chain_claim::moved);
   EXPECT_EQ(read(mine, m).last, d2);
   EXPECT_EQ(read(mine, m).closing_fen, 700);
+
+  // A lock whose holder restarted (its epoch left the fence) holds nothing.
+  const statement_chain third = read(mine, m);
+  EXPECT_EQ(claim(other, m, third, d2.next()), chain_claim::ok);
+  EXPECT_EQ(claim(mine, m, third, d2.next()), chain_claim::busy);
+  raw({"HSET", keys.fence(), "1", "2"});
+  EXPECT_EQ(claim(mine, m, third, d2.next()), chain_claim::ok);
 
   // A maker configured with another timezone makes nothing: its days would be cut elsewhere.
   config cfg;
@@ -2880,6 +2890,20 @@ TEST_F(StoreStatementChain, OneMakerADayFencedNeverEarlyAndOnlyInOrder) {
   ASSERT_FALSE(pass);
   EXPECT_EQ(pass.error(), errc::internal);
   EXPECT_EQ(read(mine, m).last, d2);
+}
+
+TEST_F(StoreStatementChain, AChainNeverBeginsAfterTheLogsFirstEntry) {
+  constexpr std::int64_t m = 7102;
+  fund(m, 1000);  // the log's first entry: now
+  statement_chain_store store(*conn_, k_prefix, *fence_);
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const business_day today = business_day::day_of(now, 0);
+  EXPECT_EQ(*run(store.begin(m, today.next(), 0)), chain_claim::moved);
+  EXPECT_FALSE(read(store, m).first);
+  EXPECT_EQ(*run(store.begin(m, today, 0)), chain_claim::ok);
+  EXPECT_EQ(read(store, m).first, today);
 }
 
 }  // namespace

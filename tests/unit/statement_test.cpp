@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/retention/business_day.hpp"
@@ -529,7 +530,26 @@ TEST_F(StatementFiles, LeavesNoTempFilesBehind) {
   write("20261203", "again");
   write("20261204", "another day");
   EXPECT_EQ(names_in_merchant_dir(),
-            (std::vector<std::string>{"20261203.csv.gz", "20261204.csv.gz", "MANIFEST.sha256"}));
+            (std::vector<std::string>{".manifest.lock", "20261203.csv.gz", "20261204.csv.gz",
+                                      "MANIFEST.sha256"}));
+}
+
+TEST_F(StatementFiles, TwoWritersAtOnceLoseNoManifestLine) {
+  // Two makers (a lapsed lock, two instances) writing days of one merchant at the same time.
+  auto writer = [&](int first_day) {
+    for (int d = first_day; d < first_day + 10; ++d)
+      write("202612" + std::string(d < 10 ? "0" : "") + std::to_string(d), "day " + std::to_string(d));
+  };
+  std::thread a(writer, 1);
+  std::thread b(writer, 11);
+  a.join();
+  b.join();
+  EXPECT_TRUE(verify_manifest(dir_, k_merchant).empty())
+      << testing::PrintToString(verify_manifest(dir_, k_merchant));
+  std::ifstream manifest(merchant_dir() / "MANIFEST.sha256");
+  int lines = 0;
+  for (std::string line; std::getline(manifest, line);) ++lines;
+  EXPECT_EQ(lines, 20);
 }
 
 TEST_F(StatementFiles, AFailedWriteLeavesNoTempAndTheManifestAsItWas) {
@@ -543,7 +563,8 @@ TEST_F(StatementFiles, AFailedWriteLeavesNoTempAndTheManifestAsItWas) {
   EXPECT_NE(failed.error().message().find("cannot rename onto"), std::string::npos)
       << failed.error().message();
   EXPECT_EQ(names_in_merchant_dir(),
-            (std::vector<std::string>{"20261203.csv.gz", "20261204.csv.gz", "MANIFEST.sha256"}));
+            (std::vector<std::string>{".manifest.lock", "20261203.csv.gz", "20261204.csv.gz",
+                                      "MANIFEST.sha256"}));
   EXPECT_EQ(manifest_text(), old.sha256_hex + "  20261203.csv.gz\n");
 }
 
