@@ -135,7 +135,8 @@ std::vector<std::string> soak_lines(const soak_figures& f) {
                   signed_text(f.orders_growth, 0) + ", log " +
                   signed_text(f.log_entries_growth, 0) + " entries (~" +
                   signed_text(log_growth_mib, 1) + " MiB at " + fixed(f.log_bytes_per_entry, 0) +
-                  " B/entry)");
+                  " B/entry): all but the log " +
+                  signed_text(f.used_growth_mib - log_growth_mib, 1) + " MiB");
   lines.push_back("              at the end: log streams " + fixed(f.log_mib, 1) + " MiB (" +
                   count_text(f.log_entries_end) + " entries), o " + fixed(f.orders_mib, 1) +
                   " MiB, t " + fixed(f.time_index_mib, 1) + " MiB, other keys " +
@@ -157,6 +158,8 @@ json::object soak_json(const soak_figures& f) {
                       {"orders_growth_in_window", f.orders_growth},
                       {"log_entries_growth_in_window", f.log_entries_growth},
                       {"log_bytes_per_entry", f.log_bytes_per_entry},
+                      {"log_growth_in_window_mib",
+                       f.log_entries_growth * f.log_bytes_per_entry / k_mib},
                       {"end_split_mib", json::object{{"log", f.log_mib},
                                                      {"o", f.orders_mib},
                                                      {"t", f.time_index_mib},
@@ -207,10 +210,14 @@ std::string soak_panel_svg(const json::object& soak, const soak_figures& f, doub
     const char* dash;
     const char* name;
   };
+  // What a trimmed log would leave: used_memory less the log's estimate.
+  std::vector<double> rest(used.size());
+  for (std::size_t i = 0; i < used.size(); ++i) rest[i] = used[i] - entries[i] * f.log_bytes_per_entry;
   const line lines[] = {
       {&used, 1 / k_mib, mib_top, "#4e79a7", "", "Redis used_memory (MiB, left)"},
+      {&rest, 1 / k_mib, mib_top, "#59a14f", "", "used_memory less the logs"},
       {&entries, f.log_bytes_per_entry / k_mib, mib_top, "#4e79a7", "5 4",
-       "log streams (MiB, left; entries x end bytes/entry)"},
+       "log streams (entries x end B/entry)"},
       {&orders, 1, orders_top, "#f28e2b", "", "orders held (ZCARD t, right)"},
   };
   double legend_x = x0;
