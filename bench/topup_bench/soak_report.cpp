@@ -3,7 +3,9 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 #include "bench/topup_bench/report_format.hpp"
@@ -53,6 +55,25 @@ double mean_from(const std::vector<double>& y, std::size_t first) {
   return sum / static_cast<double>(y.size() - first);
 }
 
+/// y = a + b x1 + c x2 by least squares: {a, b, c}; nullopt when x1 and x2 move together (too
+/// close to tell apart).
+std::optional<std::array<double, 3>> fit2(const std::vector<double>& x1, const std::vector<double>& x2,
+                                          const std::vector<double>& y) {
+  const double n = static_cast<double>(y.size());
+  const double m1 = mean_from(x1, 0), m2 = mean_from(x2, 0), my = mean_from(y, 0);
+  double s11 = 0, s22 = 0, s12 = 0, s1y = 0, s2y = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const double a = x1[i] - m1, b = x2[i] - m2, c = y[i] - my;
+    s11 += a * a, s22 += b * b, s12 += a * b, s1y += a * c, s2y += b * c;
+  }
+  const double det = s11 * s22 - s12 * s12;
+  // Correlation above ~0.995: the window never filled, orders and log grew together.
+  if (n < 3 || !(det > 0.01 * s11 * s22)) return std::nullopt;
+  const double b = (s22 * s1y - s12 * s2y) / det;
+  const double c = (s11 * s2y - s12 * s1y) / det;
+  return std::array<double, 3>{my - b * m1 - c * m2, b, c};
+}
+
 /// "233k", "1.9M", "512".
 std::string count_text(double n) {
   const double a = std::abs(n);
@@ -82,6 +103,8 @@ soak_figures analyse_soak(const json::object& soak) {
   f.seconds = t.back();
   f.rate = number_at(soak, {"rate_target"});
   f.retention_s = number_at(soak, {"retention_s"});
+  f.refused = number_at(soak, {"failed"}) + number_at(soak, {"transport_errors"});
+  f.max_send_lag_s = number_at(soak, {"max_send_lag_ms"}) / 1000;
   f.used_start_mib = used.front() / k_mib;
   f.used_end_mib = used.back() / k_mib;
   f.used_peak_mib = *std::max_element(used.begin(), used.end()) / k_mib;
@@ -115,20 +138,36 @@ soak_figures analyse_soak(const json::object& soak) {
         f.other_mib += kv.value().to_number<double>() / k_mib;
     }
   }
-  f.log_bytes_per_entry = f.log_entries_end > 0 ? f.log_mib * k_mib / f.log_entries_end : 0;
+  f.memory_usage_log_bytes_per_entry =
+      f.log_entries_end > 0 ? f.log_mib * k_mib / f.log_entries_end : 0;
+  f.log_bytes_per_entry = f.memory_usage_log_bytes_per_entry;
+  if (const auto fit = fit2(orders, entries, used)) {
+    f.fitted = true;
+    f.base_mib = (*fit)[0] / k_mib;
+    f.bytes_per_order_held = (*fit)[1];
+    f.log_bytes_per_entry = (*fit)[2];
+  }
   return f;
 }
 
 std::vector<std::string> soak_lines(const soak_figures& f) {
   if (!f.valid) return {"soak          no Redis series in the result"};
   std::vector<std::string> lines;
+  std::string pushes;
+  if (f.refused > 0 || f.max_send_lag_s > 1) {
+    // An open loop the box cannot keep up with sends late; past security.timestamp_skew_s
+    // (under half the retention) topupd refuses the request as 1004.
+    pushes = "; generator behind: sent up to " + fixed(f.max_send_lag_s, 1) + " s late, " +
+             count_text(f.refused) + " pushes refused";
+  }
   lines.push_back("soak          " + fixed(f.seconds, 0) + " s at " + fixed(f.rate, 0) +
                   "/s, retention " + fixed(f.retention_s, 0) + " s: Redis used_memory " +
                   fixed(f.used_start_mib, 1) + " -> " + fixed(f.used_end_mib, 1) + " MiB (peak " +
                   fixed(f.used_peak_mib, 1) + "); orders held " +
                   (f.full_at_s >= 0 ? "level at ~" + count_text(f.orders_level) + " from " +
                                           fixed(f.full_at_s, 0) + " s"
-                                    : "never levelled"));
+                                    : "never levelled") +
+                  pushes);
   const double log_growth_mib = f.log_entries_growth * f.log_bytes_per_entry / k_mib;
   lines.push_back("              last " + fixed(f.window_s, 0) + " s: used_memory " +
                   signed_text(f.used_growth_mib, 1) + " MiB, orders held " +
@@ -137,10 +176,17 @@ std::vector<std::string> soak_lines(const soak_figures& f) {
                   signed_text(log_growth_mib, 1) + " MiB at " + fixed(f.log_bytes_per_entry, 0) +
                   " B/entry): all but the log " +
                   signed_text(f.used_growth_mib - log_growth_mib, 1) + " MiB");
-  lines.push_back("              at the end: log streams " + fixed(f.log_mib, 1) + " MiB (" +
-                  count_text(f.log_entries_end) + " entries), o " + fixed(f.orders_mib, 1) +
-                  " MiB, t " + fixed(f.time_index_mib, 1) + " MiB, other keys " +
-                  fixed(f.other_mib, 1) + " MiB");
+  if (f.fitted) {
+    lines.push_back("              fit over the run: used_memory = " + fixed(f.base_mib, 1) +
+                    " MiB + " + fixed(f.bytes_per_order_held, 0) + " B x orders held + " +
+                    fixed(f.log_bytes_per_entry, 0) + " B x log entries; at the end the logs ~" +
+                    fixed(f.log_entries_end * f.log_bytes_per_entry / k_mib, 1) + " MiB (" +
+                    count_text(f.log_entries_end) + " entries) of " + fixed(f.used_end_mib, 1));
+  }
+  lines.push_back("              MEMORY USAGE at the end: logs " + fixed(f.log_mib, 1) + " MiB (" +
+                  fixed(f.memory_usage_log_bytes_per_entry, 0) + " B/entry, an overestimate), o " +
+                  fixed(f.orders_mib, 1) + " MiB, t " + fixed(f.time_index_mib, 1) +
+                  " MiB, other keys " + fixed(f.other_mib, 1) + " MiB");
   return lines;
 }
 
@@ -157,10 +203,14 @@ json::object soak_json(const soak_figures& f) {
                       {"used_memory_growth_in_window_mib", f.used_growth_mib},
                       {"orders_growth_in_window", f.orders_growth},
                       {"log_entries_growth_in_window", f.log_entries_growth},
+                      {"fitted", f.fitted},
+                      {"fit_base_mib", f.base_mib},
+                      {"fit_bytes_per_order_held", f.bytes_per_order_held},
                       {"log_bytes_per_entry", f.log_bytes_per_entry},
+                      {"memory_usage_log_bytes_per_entry", f.memory_usage_log_bytes_per_entry},
                       {"log_growth_in_window_mib",
                        f.log_entries_growth * f.log_bytes_per_entry / k_mib},
-                      {"end_split_mib", json::object{{"log", f.log_mib},
+                      {"memory_usage_end_mib", json::object{{"log", f.log_mib},
                                                      {"o", f.orders_mib},
                                                      {"t", f.time_index_mib},
                                                      {"other", f.other_mib}}}};
@@ -169,7 +219,7 @@ json::object soak_json(const soak_figures& f) {
 std::string soak_panel_svg(const json::object& soak, const soak_figures& f, double top,
                            double width) {
   std::ostringstream s;
-  const double x0 = 70, w = width - 150, y0 = top + 30, h = k_soak_panel_height - 120;
+  const double x0 = 70, w = width - 150, y0 = top + 30, h = k_soak_panel_height - 160;
   s << "<text x=\"" << x0 << "\" y=\"" << top + 12
     << "\" font-weight=\"bold\">soak: Redis memory and orders held over time (retention "
     << fixed(f.retention_s, 0) << " s, " << fixed(f.rate, 0) << " pushes/s)</text>\n";
@@ -217,7 +267,7 @@ std::string soak_panel_svg(const json::object& soak, const soak_figures& f, doub
       {&used, 1 / k_mib, mib_top, "#4e79a7", "", "Redis used_memory (MiB, left)"},
       {&rest, 1 / k_mib, mib_top, "#59a14f", "", "used_memory less the logs"},
       {&entries, f.log_bytes_per_entry / k_mib, mib_top, "#4e79a7", "5 4",
-       "log streams (entries x end B/entry)"},
+       "log streams (entries x fitted B/entry)"},
       {&orders, 1, orders_top, "#f28e2b", "", "orders held (ZCARD t, right)"},
   };
   double legend_x = x0;
@@ -232,7 +282,7 @@ std::string soak_panel_svg(const json::object& soak, const soak_figures& f, doub
       << "\" stroke-width=\"2\"" << (*l.dash ? std::string(" stroke-dasharray=\"") + l.dash + "\"" : "")
       << "/>\n<text x=\"" << legend_x + 30 << "\" y=\"" << y0 + h + 38 << "\">"
       << xml_escape(l.name) << "</text>\n";
-    legend_x += 40 + 6.2 * static_cast<double>(std::string_view(l.name).size());
+    legend_x += 44 + 6.8 * static_cast<double>(std::string_view(l.name).size());
   }
   const auto summary = soak_lines(f);
   for (std::size_t i = 1; i < summary.size(); ++i) {
