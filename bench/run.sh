@@ -273,6 +273,17 @@ orders_for() {  # orders_for <rate bound> <warmup> <secs>
              if (n < 20000) n = 20000; if (n > 3000000) n = 3000000; print n }'
 }
 
+run_intake() {  # run_intake <name> <appendfsync> [tls]: pushOrder, closed loop, orders held in 7
+  local name=$1 fsync=$2 tls=${3:-} tls_load=()
+  [[ "$tls" == tls ]] && tls_load=(--tls)
+  start_redis "$name" "$fsync"
+  start_topupd "$name" hold $tls
+  run_load "$name" "${tls_load[@]}" --target push --mode closed --warmup-s "$intake_warmup" \
+    --duration-s "$intake_secs" --appendfsync "$fsync" \
+    --orders "$(orders_for "$ceiling_rps" "$intake_warmup" "$intake_secs")"
+  stop_scenario
+}
+
 # 1. ceiling: the HTTP floor cost, GET /healthz through the same server and client.
 if want ceiling; then
   say "1/7 ceiling: GET /healthz, closed loop, $connections connections, ${ceiling_secs}s"
@@ -287,33 +298,18 @@ fi
 # 2. intake: pushOrder only; the channel never answers, so orders sit in 7.
 if want intake; then
   say "2/7 intake: pushOrder, closed loop, ${intake_secs}s (appendfsync everysec)"
-  start_redis intake everysec
-  start_topupd intake hold
-  run_load intake --target push --mode closed --warmup-s "$intake_warmup" \
-    --duration-s "$intake_secs" --appendfsync everysec \
-    --orders "$(orders_for "$ceiling_rps" "$intake_warmup" "$intake_secs")"
-  stop_scenario
+  run_intake intake everysec
   intake_rps=$(json_number "$work/results/intake.json" rate)
 fi
 
 if ((extras)) && want extras; then
   say "2b intake with appendfsync always, ${intake_secs}s"
-  start_redis intake_always always
-  start_topupd intake_always hold
-  run_load intake_always --target push --mode closed --warmup-s "$intake_warmup" \
-    --duration-s "$intake_secs" --appendfsync always \
-    --orders "$(orders_for "$ceiling_rps" "$intake_warmup" "$intake_secs")"
-  stop_scenario
+  run_intake intake_always always
 
   # The same intake with the merchant port over TLS (server.tls): what TLS costs per order.
   say "2c intake over TLS, ${intake_secs}s (appendfsync everysec)"
   make_tls_cert
-  start_redis intake_tls everysec
-  start_topupd intake_tls hold tls
-  run_load intake_tls --tls --target push --mode closed --warmup-s "$intake_warmup" \
-    --duration-s "$intake_secs" --appendfsync everysec \
-    --orders "$(orders_for "$ceiling_rps" "$intake_warmup" "$intake_secs")"
-  stop_scenario
+  run_intake intake_tls everysec tls
 fi
 
 # 3. lifecycle: a zero-latency sim channel and the bench's callback sink.
