@@ -376,7 +376,7 @@ if want soak; then
 fi
 
 cat >"$work/results/run.json" <<EOF
-{"mode":"$mode${only:+ $only-only}","started_at":"$started_at","wall_s":$((SECONDS - clock_start)),
+{"mode":"$mode${only:+ $only}","started_at":"$started_at","wall_s":$((SECONDS - clock_start)),
  "topupd_threads":$topupd_threads,"connections":$connections,"generator_threads":$gen_threads,
  "loadavg_before":$loadavg_before,"redis":"$(redis-server --version | head -n 1)",
  "appendfsync":"everysec"}

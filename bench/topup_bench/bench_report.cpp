@@ -235,7 +235,7 @@ std::string chart_title(const std::optional<json::object>& run) {
   }
   return "topupd benchmark, " + mode + ", " + now_utc() + ", " +
          std::to_string(std::thread::hardware_concurrency()) +
-         " cores shared by client, redis-server and topupd";
+         " cores: client, redis-server, topupd";
 }
 
 /// Writes `text` to `path`; false (said on stderr) if it cannot.

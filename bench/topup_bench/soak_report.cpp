@@ -234,13 +234,14 @@ std::string soak_panel_svg(const json::object& soak, const soak_figures& f, doub
   const double orders_top = axis_top(*std::max_element(orders.begin(), orders.end()));
   const auto x_of = [&](double v) { return x0 + w * v / t_top; };
   const auto y_of = [&](double v, double axis) { return y0 + h - h * v / axis; };
-  for (int i = 0; i <= 4; ++i) {
-    const double y = y0 + h - h * i / 4;
+  // axis_top is 1, 1.5, 2, 3 ... times a power of ten: fifths of it are round.
+  for (int i = 0; i <= 5; ++i) {
+    const double y = y0 + h - h * i / 5;
     s << "<line x1=\"" << x0 << "\" x2=\"" << x0 + w << "\" y1=\"" << y << "\" y2=\"" << y
       << "\" stroke=\"#ddd\"/>\n<text x=\"" << x0 - 6 << "\" y=\"" << y + 4
-      << "\" text-anchor=\"end\" fill=\"#4e79a7\">" << fixed(mib_top * i / 4, 0)
+      << "\" text-anchor=\"end\" fill=\"#4e79a7\">" << fixed(mib_top * i / 5, 0)
       << "</text>\n<text x=\"" << x0 + w + 6 << "\" y=\"" << y + 4 << "\" fill=\"#f28e2b\">"
-      << count_text(orders_top * i / 4) << "</text>\n";
+      << count_text(orders_top * i / 5) << "</text>\n";
   }
   for (int i = 0; i <= 6; ++i) {
     const double v = t_top * i / 6;
@@ -264,11 +265,11 @@ std::string soak_panel_svg(const json::object& soak, const soak_figures& f, doub
   std::vector<double> rest(used.size());
   for (std::size_t i = 0; i < used.size(); ++i) rest[i] = used[i] - entries[i] * f.log_bytes_per_entry;
   const line lines[] = {
-      {&used, 1 / k_mib, mib_top, "#4e79a7", "", "Redis used_memory (MiB, left)"},
+      {&used, 1 / k_mib, mib_top, "#4e79a7", "", "used_memory (MiB, left)"},
       {&rest, 1 / k_mib, mib_top, "#59a14f", "", "used_memory less the logs"},
       {&entries, f.log_bytes_per_entry / k_mib, mib_top, "#4e79a7", "5 4",
-       "log streams (entries x fitted B/entry)"},
-      {&orders, 1, orders_top, "#f28e2b", "", "orders held (ZCARD t, right)"},
+       "logs (entries x fitted B/entry)"},
+      {&orders, 1, orders_top, "#f28e2b", "", "orders held (right)"},
   };
   double legend_x = x0;
   for (const auto& l : lines) {
@@ -282,7 +283,7 @@ std::string soak_panel_svg(const json::object& soak, const soak_figures& f, doub
       << "\" stroke-width=\"2\"" << (*l.dash ? std::string(" stroke-dasharray=\"") + l.dash + "\"" : "")
       << "/>\n<text x=\"" << legend_x + 30 << "\" y=\"" << y0 + h + 38 << "\">"
       << xml_escape(l.name) << "</text>\n";
-    legend_x += 44 + 6.8 * static_cast<double>(std::string_view(l.name).size());
+    legend_x += 50 + 6.8 * static_cast<double>(std::string_view(l.name).size());
   }
   const auto summary = soak_lines(f);
   for (std::size_t i = 1; i < summary.size(); ++i) {
