@@ -17,7 +17,6 @@
 # against them, and stops both. Prints a table; writes latest.json and latest.svg to
 # $TOPUP_BENCH_OUT (default bench/out/, untracked), so a run leaves the checkout clean. The last
 # line printed is the RESULT line.
-# Lines 2-20 are --help.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,7 +42,7 @@ while (($#)); do
     --gen-threads) gen_threads=$2; shift ;;
     --only) only=$2; shift ;;
     --soak-rate) soak_rate=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
