@@ -72,7 +72,11 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       links_(registry_),
       redis_(io, shard_redis_options(*cfg_, registry_->metrics.shard(shard))),
       store_(redis_, cfg_->redis.prefix, fence),
-      archiver_(redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock()),
+      files_(shard == 0 ? std::make_unique<asio::thread_pool>(1) : nullptr),
+      archiver_(redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock(),
+                files_executor()),
+      statement_maker_(redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock(),
+                       files_executor()),
       catalogue_(cfg_->channels),
       router_channels_(cfg_->channels, catalogue_,
                        channels::make_channel_factory(cfg_->server.public_url, shard), io,
@@ -111,7 +115,9 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
             [this](protocol::http_request r) { return handle_request(std::move(r)); }),
       recovery_timer_(io),
       blacklist_timer_(io),
-      retention_timer_(io) {
+      retention_timer_(io),
+      statements_timer_(io),
+      file_work_(io) {
   if (shard_ == 0 && !cfg_->server.metrics_listen.empty()) {
     metrics_http_.emplace(io, shard, metrics_options(*cfg_), [this](protocol::http_request r) {
       return router_.handle_metrics_listener(std::move(r));
@@ -160,6 +166,9 @@ void shard_services::after_all_started() {
     asio::co_spawn(io_, retention_loop(), [](std::exception_ptr e) {
       if (e) logger("engine")->error("shard=0 retention loop ended by exception");
     });
+    asio::co_spawn(io_, statements_loop(), [](std::exception_ptr e) {
+      if (e) logger("engine")->error("shard=0 statements loop ended by exception");
+    });
   }
 }
 
@@ -168,6 +177,24 @@ std::chrono::milliseconds shard_services::retention_interval() const {
   return std::clamp(tenth, std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000));
 }
 
+namespace {
+
+/// One merchant's pass, with an exception it throws (bad_alloc on a huge day, ...) logged and
+/// answered as errc::internal: one merchant's bad day never ends the loop serving every merchant.
+template <class T>
+asio::awaitable<boost::system::result<T>> caught(std::string_view loop, std::int64_t merchant_id,
+                                                 asio::awaitable<boost::system::result<T>> pass) {
+  try {
+    co_return co_await std::move(pass);
+  } catch (const std::exception& e) {
+    logger("engine")->error("{} merchant={} pass ended by an exception: {}", loop, merchant_id,
+                            e.what());
+  }
+  co_return engine::errc::internal;
+}
+
+}  // namespace
+
 asio::awaitable<void> shard_services::retention_loop() {
   auto log = logger("engine");
   while (!stopping_) {
@@ -175,11 +202,42 @@ asio::awaitable<void> shard_services::retention_loop() {
     co_await retention_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     for (const auto& m : cfg_->merchants) {
       if (stopping_) break;
-      auto pass = co_await archiver_.run_once(m.id);
+      const auto inside = file_work_.enter();
+      auto pass = co_await caught("retention", m.id, archiver_.run_once(m.id));
       // Redis down or an archive file not written: the orders stay, the next pass tries again.
       if (!pass && pass.error() != engine::errc::storage_unavailable)
         log->warn("retention merchant={} pass failed: {}", m.id, pass.error().message());
       if (pass && pass->archived > 0) registry_->metrics.shard(0).orders_archived += pass->archived;
+    }
+  }
+}
+
+asio::any_io_executor shard_services::files_executor() {
+  if (files_) return files_->get_executor();
+  return io_.get_executor();
+}
+
+std::chrono::milliseconds shard_services::statements_interval() const {
+  const auto half = std::chrono::milliseconds(cfg_->statements.delay_s * 500);
+  return std::clamp(half, std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000));
+}
+
+asio::awaitable<void> shard_services::statements_loop() {
+  auto log = logger("engine");
+  while (!stopping_) {
+    statements_timer_.expires_after(statements_interval());
+    co_await statements_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    for (const auto& m : cfg_->merchants) {
+      if (stopping_) break;
+      const auto inside = file_work_.enter();
+      auto pass = co_await caught("statements", m.id, statement_maker_.run_once(m));
+      auto& metrics = registry_->metrics.shard(0);
+      if (pass) metrics.statements_made += pass->made;
+      // Redis down: the next pass goes on. Data that does not add up was logged by the maker.
+      if (!pass && pass.error() == engine::errc::internal) ++metrics.statements_failed;
+      if (!pass && pass.error() != engine::errc::storage_unavailable &&
+          pass.error() != engine::errc::internal)
+        log->warn("statements merchant={} pass failed: {}", m.id, pass.error().message());
     }
   }
 }
@@ -268,6 +326,10 @@ void shard_services::begin_shutdown() {
   recovery_timer_.cancel();
   blacklist_timer_.cancel();
   retention_timer_.cancel();
+  statements_timer_.cancel();
+  archiver_.stop();
+  statement_maker_.stop();
+  file_work_.close();
   http_.shutdown();
   if (metrics_http_) metrics_http_->shutdown();
   dispatcher_.begin_shutdown();
@@ -283,7 +345,7 @@ asio::awaitable<bool> shard_services::drained(std::chrono::steady_clock::time_po
   // request; a submit waiting for its supplier ends as unknown (close_all above) and its
   // coroutine persists 7->1 before leaving. Metrics scrapes change nothing: not waited for.
   std::vector<engine::shutdown_gate*> gates{&requests_, &dispatcher_.coroutines(),
-                                            &scheduler_.deliveries()};
+                                            &scheduler_.deliveries(), &file_work_};
   return engine::all_drained(std::move(gates), deadline);
 }
 
@@ -294,6 +356,9 @@ void shard_services::finish_shutdown() {
   scheduler_.begin_shutdown();
   router_channels_.close_all();
   callback_sender_.close();
+  // Passes stop between steps (drained() waited for them); a file step still running past the
+  // deadline finishes here. What a pass did not do, the next start does.
+  if (files_) files_->join();
   redis_.stop();
 }
 

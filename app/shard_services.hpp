@@ -1,6 +1,7 @@
 #pragma once
 // Everything one shard owns, built and used on that shard's thread only.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include "engine/support/timer.hpp"
 
 #include <functional>
@@ -20,6 +21,7 @@
 #include "engine/service/order_service.hpp"
 #include "engine/store/order_store.hpp"
 #include "engine/retention/order_archiver.hpp"
+#include "engine/retention/statement_maker.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/runtime/shard_runtime.hpp"
 #include "engine/service/operations_service.hpp"
@@ -101,6 +103,13 @@ class shard_services {
   /// A tenth of the retention window, within 1 s .. 60 s: an order leaves Redis at most that
   /// much after its window ended.
   std::chrono::milliseconds retention_interval() const;
+  /// Shard 0: a statement pass over every configured merchant every statements_interval().
+  boost::asio::awaitable<void> statements_loop();
+  /// Half of statements.delay_s, within 1 s .. 60 s: a day's statement is made at most that
+  /// long after its delay.
+  std::chrono::milliseconds statements_interval() const;
+  /// Where the shard's blocking file work runs: files_, or (other shards: none) the shard.
+  boost::asio::any_io_executor files_executor();
   /// The merchant listener's handler: the router's, inside requests_.
   boost::asio::awaitable<protocol::http_response> handle_request(protocol::http_request request);
 
@@ -112,8 +121,12 @@ class shard_services {
   shard_links links_;
   engine::redis::connection redis_;
   engine::order_store store_;
+  /// Shard 0's thread for blocking file work (archive and statement files, fsync), so the
+  /// shard's reactor never waits for a disk; joined by finish_shutdown. Null on other shards.
+  std::unique_ptr<boost::asio::thread_pool> files_;
   /// Retention passes (issue 16), run by shard 0 only: the archive is written from one thread.
   engine::order_archiver archiver_;
+  engine::statement_maker statement_maker_;
   engine::channel_catalogue catalogue_;
   engine::channel_router router_channels_;
   engine::order_dispatcher dispatcher_;
@@ -139,6 +152,9 @@ class shard_services {
   engine::timer recovery_timer_;
   engine::timer blacklist_timer_;
   engine::timer retention_timer_;
+  engine::timer statements_timer_;
+  /// The retention and statement passes (shard 0): shutdown waits for the one running.
+  engine::shutdown_gate file_work_;
 };
 
 }  // namespace topup::app

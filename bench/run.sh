@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # How many orders a second topupd takes, at what latency (bench/README.md).
 #
-#   bench/run.sh            full run (about 5 minutes)
-#   bench/run.sh --quick    shortened scenarios (under 60 s once built)
+#   bench/run.sh            full run (about 8 minutes)
+#   bench/run.sh --quick    shortened scenarios (under 2 minutes once built)
 #
 # Options: --threads N (topupd server.threads, default 1), --connections N (default 64),
 #          --gen-threads N (load generator threads, default 1), --skip-build,
-#          --record (full runs only: also copy the figures to the tracked bench/results/).
+#          --record (full runs only: also copy the figures to the tracked bench/results/),
+#          --only soak (the soak scenario alone, after ceiling + intake for its rate unless
+#          --soak-rate N gives one; its figures only, no RESULT line).
 #
 # Builds the default preset (build/: Release, -O3, the tree the tests use), then for each
 # scenario starts a fresh redis-server (AOF on, appendfsync everysec, or always for the extra
@@ -28,6 +30,8 @@ record=0
 topupd_threads=1
 connections=64
 gen_threads=1
+only=""
+soak_rate=""
 while (($#)); do
   case "$1" in
     --quick) quick=1 ;;
@@ -36,7 +40,9 @@ while (($#)); do
     --threads) topupd_threads=$2; shift ;;
     --connections) connections=$2; shift ;;
     --gen-threads) gen_threads=$2; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --only) only=$2; shift ;;
+    --soak-rate) soak_rate=$2; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -44,6 +50,8 @@ done
 
 # The tracked figures are those of a full run (bench/README.md "Latest figures").
 ((record && quick)) && { echo "run.sh: --record keeps full runs only; drop --quick" >&2; exit 2; }
+[[ -z "$only" || "$only" == soak ]] || { echo "run.sh: --only knows soak only" >&2; exit 2; }
+((record)) && [[ -n "$only" ]] && { echo "run.sh: --record keeps full runs only; drop --only" >&2; exit 2; }
 
 # Scenario lengths in seconds: warm-up (not measured) + measured window.
 if ((quick)); then
@@ -54,6 +62,7 @@ if ((quick)); then
   latency_warmup=1;    latency_secs=6
   memory_orders=20000;  memory_limit=25
   cost_orders=20000
+  soak_secs=40
   extras=0  # the full run's extra intake scenarios: intake_always, intake_tls
 else
   mode=full
@@ -63,8 +72,13 @@ else
   latency_warmup=2;    latency_secs=30
   memory_orders=200000; memory_limit=150
   cost_orders=100000
+  soak_secs=180
   extras=1
 fi
+# The soak keeps final orders in Redis this long (storage.retention_s): the window fills within
+# the quick run too. topupd needs security.timestamp_skew_s under half of it, so the soak's
+# requests are signed with the second they are due (load --paced-timestamps).
+soak_retention=20
 
 say() { echo "run.sh: $*" >&2; }
 die() { echo "run.sh: FAILED: $*" >&2; exit 1; }
@@ -162,15 +176,18 @@ make_tls_cert() {  # sets tls_cert, tls_key: a self-signed P-256 certificate for
   fi
 }
 
-start_topupd() {  # start_topupd <name> <channel profile> [tls]: sets topupd_port, topupd_pid
-  local name=$1 profile=$2 tls_config=() tls_wait=()
-  if [[ "${3:-}" == tls ]]; then
-    tls_config=(--tls-cert "$tls_cert" --tls-key "$tls_key")
+start_topupd() {  # start_topupd <name> <channel profile> [tls | topup-bench config args...]
+  local name=$1 profile=$2 config_args=() tls_wait=()
+  shift 2
+  if [[ "${1:-}" == tls ]]; then
+    config_args=(--tls-cert "$tls_cert" --tls-key "$tls_key")
     tls_wait=(--tls)
+  else
+    config_args=("$@")
   fi
   topupd_port=$("$bench" free-port)
   "$bench" config --profile "$profile" --port "$topupd_port" --redis-port "$redis_port" \
-    --threads "$topupd_threads" --log-level warn "${tls_config[@]}" >"$work/topupd-$name.json"
+    --threads "$topupd_threads" --log-level warn "${config_args[@]}" >"$work/topupd-$name.json"
   "$bin/topupd" --config "$work/topupd-$name.json" >"$work/topupd-$name.log" 2>&1 &
   topupd_pid=$!
   disown "$topupd_pid"
@@ -237,14 +254,15 @@ started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 loadavg_before=$(cut -d' ' -f1 /proc/loadavg)
 clock_start=$SECONDS
 
-# 1. ceiling: the HTTP floor cost, GET /healthz through the same server and client.
-say "1/6 ceiling: GET /healthz, closed loop, $connections connections, ${ceiling_secs}s"
-start_redis ceiling everysec
-start_topupd ceiling hold
-run_load ceiling --target healthz --mode closed --warmup-s "$ceiling_warmup" \
-  --duration-s "$ceiling_secs"
-stop_scenario
-ceiling_rps=$(json_number "$work/results/ceiling.json" rate)
+# --only soak runs the soak and what its rate needs (ceiling and intake, unless --soak-rate).
+want() {  # want <scenario>
+  [[ -z "$only" ]] && return 0
+  case "$1" in
+    soak) return 0 ;;
+    ceiling | intake) [[ -z "$soak_rate" ]] ;;
+    *) return 1 ;;
+  esac
+}
 
 # Orders to prepare for a closed-loop push run (a run that uses them all up says so): the
 # healthz rate bounds the push rate; the lifecycle run is bounded by 3x the intake rate.
@@ -254,74 +272,110 @@ orders_for() {  # orders_for <rate bound> <warmup> <secs>
              if (n < 20000) n = 20000; if (n > 3000000) n = 3000000; print n }'
 }
 
-# 2. intake: pushOrder only; the channel never answers, so orders sit in 7.
-say "2/6 intake: pushOrder, closed loop, ${intake_secs}s (appendfsync everysec)"
-start_redis intake everysec
-start_topupd intake hold
-run_load intake --target push --mode closed --warmup-s "$intake_warmup" \
-  --duration-s "$intake_secs" --appendfsync everysec \
-  --orders "$(orders_for "$ceiling_rps" "$intake_warmup" "$intake_secs")"
-stop_scenario
-intake_rps=$(json_number "$work/results/intake.json" rate)
-
-if ((extras)); then
-  say "2b intake with appendfsync always, ${intake_secs}s"
-  start_redis intake_always always
-  start_topupd intake_always hold
-  run_load intake_always --target push --mode closed --warmup-s "$intake_warmup" \
-    --duration-s "$intake_secs" --appendfsync always \
+run_intake() {  # run_intake <name> <appendfsync> [tls]: pushOrder, closed loop, orders held in 7
+  local name=$1 fsync=$2 tls=${3:-} tls_load=()
+  [[ "$tls" == tls ]] && tls_load=(--tls)
+  start_redis "$name" "$fsync"
+  start_topupd "$name" hold $tls
+  run_load "$name" "${tls_load[@]}" --target push --mode closed --warmup-s "$intake_warmup" \
+    --duration-s "$intake_secs" --appendfsync "$fsync" \
     --orders "$(orders_for "$ceiling_rps" "$intake_warmup" "$intake_secs")"
   stop_scenario
+}
+
+# 1. ceiling: the HTTP floor cost, GET /healthz through the same server and client.
+if want ceiling; then
+  say "1/7 ceiling: GET /healthz, closed loop, $connections connections, ${ceiling_secs}s"
+  start_redis ceiling everysec
+  start_topupd ceiling hold
+  run_load ceiling --target healthz --mode closed --warmup-s "$ceiling_warmup" \
+    --duration-s "$ceiling_secs"
+  stop_scenario
+  ceiling_rps=$(json_number "$work/results/ceiling.json" rate)
+fi
+
+# 2. intake: pushOrder only; the channel never answers, so orders sit in 7.
+if want intake; then
+  say "2/7 intake: pushOrder, closed loop, ${intake_secs}s (appendfsync everysec)"
+  run_intake intake everysec
+  intake_rps=$(json_number "$work/results/intake.json" rate)
+fi
+
+if ((extras)) && want extras; then
+  say "2b intake with appendfsync always, ${intake_secs}s"
+  run_intake intake_always always
 
   # The same intake with the merchant port over TLS (server.tls): what TLS costs per order.
   say "2c intake over TLS, ${intake_secs}s (appendfsync everysec)"
   make_tls_cert
-  start_redis intake_tls everysec
-  start_topupd intake_tls hold tls
-  run_load intake_tls --tls --target push --mode closed --warmup-s "$intake_warmup" \
-    --duration-s "$intake_secs" --appendfsync everysec \
-    --orders "$(orders_for "$ceiling_rps" "$intake_warmup" "$intake_secs")"
-  stop_scenario
+  run_intake intake_tls everysec tls
 fi
 
 # 3. lifecycle: a zero-latency sim channel and the bench's callback sink.
-say "3/6 lifecycle: push -> 2 -> callback, closed loop, ${life_secs}s (+ drain)"
-start_redis lifecycle everysec
-start_topupd lifecycle instant
-life_bound=$(awk -v r="$intake_rps" 'BEGIN { print 3 * r }')
-run_load lifecycle --target push --mode closed --callbacks --warmup-s "$life_warmup" \
-  --duration-s "$life_secs" --drain-s "$life_drain" --appendfsync everysec \
-  --orders "$(orders_for "$life_bound" "$life_warmup" "$life_secs")"
-stop_scenario
+if want lifecycle; then
+  say "3/7 lifecycle: push -> 2 -> callback, closed loop, ${life_secs}s (+ drain)"
+  start_redis lifecycle everysec
+  start_topupd lifecycle instant
+  life_bound=$(awk -v r="$intake_rps" 'BEGIN { print 3 * r }')
+  run_load lifecycle --target push --mode closed --callbacks --warmup-s "$life_warmup" \
+    --duration-s "$life_secs" --drain-s "$life_drain" --appendfsync everysec \
+    --orders "$(orders_for "$life_bound" "$life_warmup" "$life_secs")"
+  stop_scenario
+fi
 
 # 4. latency at load: open loop at half the intake maximum.
-latency_rate=$(awk -v r="$intake_rps" 'BEGIN { printf "%.0f", r / 2 }')
-say "4/6 latency: pushOrder, open loop at ${latency_rate}/s (50% of intake), ${latency_secs}s"
-start_redis latency everysec
-start_topupd latency hold
-run_load latency --target push --mode open --rate "$latency_rate" \
-  --warmup-s "$latency_warmup" --duration-s "$latency_secs" --appendfsync everysec
-stop_scenario
+if want latency; then
+  latency_rate=$(awk -v r="$intake_rps" 'BEGIN { printf "%.0f", r / 2 }')
+  say "4/7 latency: pushOrder, open loop at ${latency_rate}/s (50% of intake), ${latency_secs}s"
+  start_redis latency everysec
+  start_topupd latency hold
+  run_load latency --target push --mode open --rate "$latency_rate" \
+    --warmup-s "$latency_warmup" --duration-s "$latency_secs" --appendfsync everysec
+  stop_scenario
+fi
 
 # 5. memory: slow orders waiting in 6 behind a channel at capacity.
-say "5/6 memory: $memory_orders slow orders waiting in 6 (sending stops after ${memory_limit}s)"
-start_redis memory everysec
-start_topupd memory saturated_slow
-run_load memory --target push --mode count --orders "$memory_orders" --recharge-type 0 \
-  --limit-s "$memory_limit" --rss --appendfsync everysec
-stop_scenario
+if want memory; then
+  say "5/7 memory: $memory_orders slow orders waiting in 6 (sending stops after ${memory_limit}s)"
+  start_redis memory everysec
+  start_topupd memory saturated_slow
+  run_load memory --target push --mode count --orders "$memory_orders" --recharge-type 0 \
+    --limit-s "$memory_limit" --rss --appendfsync everysec
+  stop_scenario
+fi
 
 # 6. Redis alone: what one accepted order costs redis-server, four ways (bench/README.md).
-say "6/6 redis cost: $cost_orders orders a variant straight to redis-server, no topupd"
-start_redis redis_cost everysec
-cost_status=0
-run_bench redis-cost --redis-port "$redis_port" --orders "$cost_orders" \
-  --out "$work/results/redis_cost.json" >&2 || cost_status=$?
-((cost_status == 0)) || die "redis cost (topup-bench exit status $cost_status)"
-stop_scenario
+if want redis_cost; then
+  say "6/7 redis cost: $cost_orders orders a variant straight to redis-server, no topupd"
+  start_redis redis_cost everysec
+  cost_status=0
+  run_bench redis-cost --redis-port "$redis_port" --orders "$cost_orders" \
+    --out "$work/results/redis_cost.json" >&2 || cost_status=$?
+  ((cost_status == 0)) || die "redis cost (topup-bench exit status $cost_status)"
+  stop_scenario
+fi
+
+# 7. soak: the lifecycle at half the intake rate for minutes, with a short retention: Redis's
+# memory over time (flat once the retention window is full, but for the log streams, which are
+# not trimmed yet: bench/README.md "soak").
+if want soak; then
+  [[ -n "$soak_rate" ]] || soak_rate=$(awk -v r="$intake_rps" 'BEGIN { printf "%.0f", r / 2 }')
+  say "7/7 soak: push -> 2 -> callback, open loop at ${soak_rate}/s, retention ${soak_retention}s, ${soak_secs}s"
+  start_redis soak everysec
+  statements_dir="$work/statements-soak"
+  mkdir -p "$statements_dir"
+  start_topupd soak instant --retention-s "$soak_retention" --statements-dir "$statements_dir"
+  run_load soak --target push --mode open --rate "$soak_rate" --callbacks --warmup-s 1 \
+    --duration-s "$soak_secs" --drain-s "$life_drain" --appendfsync everysec --paced-timestamps \
+    --redis-memory --redis-port "$redis_port" --retention-s "$soak_retention"
+  say "soak: $(find "$statements_dir" -name 'orders-*.txt' | wc -l) archive files," \
+    "$(find "$statements_dir" -name 'orders-*.txt' -exec cat {} + | wc -l) order lines"
+  stop_scenario
+  rm -rf "$statements_dir"  # hundreds of MB in a full run: not left for the next run's disk
+fi
 
 cat >"$work/results/run.json" <<EOF
-{"mode":"$mode","started_at":"$started_at","wall_s":$((SECONDS - clock_start)),
+{"mode":"$mode${only:+ $only}","started_at":"$started_at","wall_s":$((SECONDS - clock_start)),
  "topupd_threads":$topupd_threads,"connections":$connections,"generator_threads":$gen_threads,
  "loadavg_before":$loadavg_before,"redis":"$(redis-server --version | head -n 1)",
  "appendfsync":"everysec"}

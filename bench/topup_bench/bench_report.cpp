@@ -8,12 +8,16 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
+
+#include "bench/topup_bench/report_format.hpp"
+#include "bench/topup_bench/soak_report.hpp"
 
 namespace topup::bench {
 
@@ -30,29 +34,6 @@ std::optional<json::object> read_json(const std::string& path) {
   json::value v = json::parse(ss.str(), ec);
   if (ec || !v.is_object()) return std::nullopt;
   return v.as_object();
-}
-
-double number_at(const json::object& o, std::initializer_list<std::string_view> path) {
-  const json::value* v = nullptr;
-  const json::object* cur = &o;
-  for (auto key : path) {
-    if (!cur) return 0;
-    auto it = cur->find(key);
-    if (it == cur->end()) return 0;
-    v = &it->value();
-    cur = v->is_object() ? &v->as_object() : nullptr;
-  }
-  if (!v) return 0;
-  if (v->is_double()) return v->as_double();
-  if (v->is_int64()) return static_cast<double>(v->as_int64());
-  if (v->is_uint64()) return static_cast<double>(v->as_uint64());
-  return 0;
-}
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
 }
 
 /// Latency in ms with a precision that suits its size: 0.123, 12.3, 1234.
@@ -101,29 +82,6 @@ std::string now_utc() {
   return buf;
 }
 
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 /// One row of the throughput chart and of the latency chart.
 struct chart_row {
   std::string label;
@@ -140,25 +98,38 @@ std::vector<double> latency_of(const json::object& o, std::string_view key) {
           number_at(l, {"p999"}), number_at(l, {"max"})};
 }
 
-std::string svg_chart(const std::vector<chart_row>& rows, const std::string& title,
-                      const std::vector<std::string>& footer) {
-  const int width = 1000;
-  const int height = 660;
+constexpr int k_chart_width = 1000;
+
+/// The opening of the chart's SVG document: its size, a white page and the title.
+std::string svg_open(double height, const std::string& title) {
   std::ostringstream s;
-  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
-    << "\" viewBox=\"0 0 " << width << ' ' << height
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << k_chart_width << "\" height=\""
+    << height << "\" viewBox=\"0 0 " << k_chart_width << ' ' << height
     << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     << "<text x=\"20\" y=\"28\" font-size=\"16\" font-weight=\"bold\">" << xml_escape(title)
     << "</text>\n";
+  return s.str();
+}
+
+/// A panel drawn under the footer (the soak's), given the y it starts at.
+struct chart_panel {
+  std::function<std::string(double top)> draw;
+  double height = 0;
+};
+
+std::string svg_chart(const std::vector<chart_row>& rows, const std::string& title,
+                      const std::vector<std::string>& footer, const chart_panel& panel) {
+  const double left_x = 70, left_w = 360, top = 70, plot_h = 330;
+  const double footer_top = top + plot_h + 85;
+  const double panel_top = footer_top + 18 * static_cast<double>(footer.size());
+  std::ostringstream s;
+  s << svg_open(panel_top + panel.height + 10, title);
 
   // Left: throughput, linear scale.
-  const double left_x = 70, left_w = 360, top = 70, plot_h = 330;
   double max_rate = 1;
   for (const auto& r : rows) max_rate = std::max(max_rate, r.rate);
-  const double magnitude = std::pow(10.0, std::floor(std::log10(max_rate)));
-  double axis_max = std::ceil(max_rate / magnitude) * magnitude;
-  if (axis_max < max_rate * 1.08) axis_max += magnitude / 2;
+  const double axis_max = axis_top(max_rate);
   s << "<text x=\"" << left_x << "\" y=\"" << top - 14
     << "\" font-weight=\"bold\">Throughput per second (ratio to ceiling below)</text>\n";
   for (int i = 0; i <= 5; ++i) {
@@ -235,13 +206,74 @@ std::string svg_chart(const std::vector<chart_row>& rows, const std::string& tit
       << "\" width=\"12\" height=\"12\" fill=\"" << colors[k] << "\"/><text x=\"" << x + 16
       << "\" y=\"" << top + plot_h + 50 << "\">" << names[k] << "</text>\n";
   }
-  double y = top + plot_h + 85;
+  double y = footer_top;
   for (const auto& line : footer) {
     s << "<text x=\"20\" y=\"" << y << "\" font-size=\"12\">" << xml_escape(line) << "</text>\n";
     y += 18;
   }
+  if (panel.draw) s << panel.draw(panel_top);
   s << "</svg>\n";
   return s.str();
+}
+
+json::object machine_json() {
+  utsname uts{};
+  ::uname(&uts);
+  json::object machine;
+  machine["cpus"] = std::thread::hardware_concurrency();
+  machine["cpu_model"] = cpu_model();
+  machine["kernel"] = std::string(uts.sysname) + " " + uts.release;
+  machine["note"] = "client (topup-bench), redis-server and topupd share these cores";
+  return machine;
+}
+
+std::string chart_title(const std::optional<json::object>& run) {
+  std::string mode = "run";
+  if (run) {
+    if (auto it = run->find("mode"); it != run->end() && it->value().is_string())
+      mode = std::string(it->value().as_string()) + " run";
+  }
+  return "topupd benchmark, " + mode + ", " + now_utc() + ", " +
+         std::to_string(std::thread::hardware_concurrency()) +
+         " cores: client, redis-server, topupd";
+}
+
+/// Writes `text` to `path`; false (said on stderr) if it cannot.
+bool write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  if (!out) std::cerr << "report: cannot write " << path << "\n";
+  return static_cast<bool>(out);
+}
+
+/// The soak's panel of the chart.
+chart_panel soak_panel(const json::object& soak, const soak_figures& figures) {
+  return {[&soak, figures](double top) {
+            return soak_panel_svg(soak, figures, top, k_chart_width);
+          },
+          k_soak_panel_height};
+}
+
+/// A run of the soak alone (`run.sh --only soak`): its lines, latest.json and its panel as the
+/// chart; no RESULT line, since the figures it is made of were not measured.
+int write_soak_report(const report_paths& paths, const std::optional<json::object>& run,
+                      const json::object& soak) {
+  const soak_figures figures = analyse_soak(soak);
+  std::cout << "\n";
+  for (const auto& line : soak_lines(figures)) std::cout << line << "\n";
+  json::object root;
+  root["generated_at"] = now_utc();
+  if (run) root["run"] = *run;
+  root["machine"] = machine_json();
+  root["result"] = json::object{{"soak", soak_json(figures)}};
+  root["scenarios"] = json::object{{"soak", soak}};
+  const chart_panel panel = soak_panel(soak, figures);
+  const std::string svg = svg_open(50 + panel.height, chart_title(run)) + panel.draw(50) + "</svg>\n";
+  if (!write_file(paths.json_out, json::serialize(root) + "\n") || !write_file(paths.svg_out, svg))
+    return 1;
+  std::cout << "\nwrote " << paths.json_out << " and " << paths.svg_out
+            << " (the soak alone: no RESULT line)\n";
+  return 0;
 }
 
 }  // namespace
@@ -257,6 +289,10 @@ int write_report(const report_paths& paths) {
   const auto memory = read_json(file("memory"));
   const auto run = read_json(paths.results_dir + "/run.json");
   const auto redis_cost = read_json(file("redis_cost"));  // optional: bench/run.sh step 6
+  const auto soak = read_json(file("soak"));              // optional: bench/run.sh step 7
+  // run.sh --only soak may leave the ceiling and intake it measured the soak's rate with.
+  if (soak && !(ceiling && intake && lifecycle && latency && memory))
+    return write_soak_report(paths, run, *soak);
   for (auto [name, value] : {std::pair{"ceiling", &ceiling},
                              {"intake", &intake},
                              {"lifecycle", &lifecycle},
@@ -359,6 +395,18 @@ int write_report(const report_paths& paths) {
                     number_at(*latency, {"rate"}), latency_of(*latency, "latency_ms"), notes,
                     cpu_text(*latency)});
   }
+  std::optional<soak_figures> soak_result;
+  if (soak) {
+    soak_result = analyse_soak(*soak);
+    // Its rate and latencies are the pushes' (open loop), with lifecycle and retention running.
+    const std::string notes = "push latency; called back " +
+                              fixed(number_at(*soak, {"callbacks", "succeeded"}), 0) + "/" +
+                              fixed(number_at(*soak, {"ok"}), 0) + "; max send lag " +
+                              ms(number_at(*soak, {"max_send_lag_ms"})) + " ms";
+    rows.push_back(plain_row("soak", "lifecycle with retention " +
+                                         fixed(soak_result->retention_s, 0) + " s",
+                             *soak, notes));
+  }
 
   std::cout << "\n"
             << pad("scenario", 14) << pad("what", 36) << pad("load", 24) << pad("rate/s", 9, true)
@@ -409,6 +457,8 @@ int write_report(const report_paths& paths) {
                 << fixed(number_at(*memory, {"prepared"}), 0) << " orders pushed\n";
     }
   }
+  if (soak_result)
+    for (const auto& line : soak_lines(*soak_result)) std::cout << line << "\n";
   // Why the ratios are what they are: with the cores saturated in both runs, a scenario's ratio
   // is about the CPU an answer to /healthz costs over the CPU an order costs (all processes).
   const auto cost_of = [](const json::object& o) {
@@ -455,7 +505,7 @@ int write_report(const report_paths& paths) {
   std::string where;
   {
     for (const auto* scenario :
-         {&ceiling, &intake, &intake_always, &intake_tls, &lifecycle, &latency, &memory}) {
+         {&ceiling, &intake, &intake_always, &intake_tls, &lifecycle, &latency, &memory, &soak}) {
       if (!*scenario) continue;
       const double share = number_at(**scenario, {"cpu", "others_core_share"});
       if (share > worst)
@@ -494,13 +544,6 @@ int write_report(const report_paths& paths) {
                 bytes_per_order);
 
   // latest.json
-  utsname uts{};
-  ::uname(&uts);
-  json::object machine;
-  machine["cpus"] = std::thread::hardware_concurrency();
-  machine["cpu_model"] = cpu_model();
-  machine["kernel"] = std::string(uts.sysname) + " " + uts.release;
-  machine["note"] = "client (topup-bench), redis-server and topupd share these cores";
   json::object figures;
   figures["ceiling_rps"] = std::round(ceiling_rps);
   figures["intake_rps"] = std::round(intake_rps);
@@ -515,6 +558,7 @@ int write_report(const report_paths& paths) {
     figures["intake_tls_rps"] = std::round(intake_tls_rps);
     figures["intake_tls_vs_plain"] = intake_rps > 0 ? intake_tls_rps / intake_rps : 0.0;
   }
+  if (soak_result) figures["soak"] = soak_json(*soak_result);  // not in the RESULT line either
   json::object targets_json;
   for (const auto& t : targets)
     targets_json[t.name] = json::object{{"met", t.met}, {"rule", t.text}};
@@ -527,22 +571,16 @@ int write_report(const report_paths& paths) {
   scenarios["latency"] = *latency;
   scenarios["memory"] = *memory;
   if (redis_cost) scenarios["redis_cost"] = *redis_cost;
+  if (soak) scenarios["soak"] = *soak;
   json::object root;
   root["generated_at"] = now_utc();
   if (run) root["run"] = *run;
-  root["machine"] = std::move(machine);
+  root["machine"] = machine_json();
   root["result"] = std::move(figures);
   root["result_line"] = result;
   root["targets"] = std::move(targets_json);
   root["scenarios"] = std::move(scenarios);
-  {
-    std::ofstream out(paths.json_out, std::ios::trunc);
-    out << json::serialize(root) << "\n";
-    if (!out) {
-      std::cerr << "report: cannot write " << paths.json_out << "\n";
-      return 1;
-    }
-  }
+  if (!write_file(paths.json_out, json::serialize(root) + "\n")) return 1;
 
   // The chart.
   std::vector<chart_row> chart;
@@ -553,14 +591,7 @@ int write_report(const report_paths& paths) {
     if (label == "latency") label = "push@50%";
     chart.push_back({label, r.rate, r.lat});
   }
-  std::string mode = "run";
-  if (run) {
-    if (auto it = run->find("mode"); it != run->end() && it->value().is_string())
-      mode = std::string(it->value().as_string()) + " run";
-  }
-  const std::string title = "topupd benchmark, " + mode + ", " + now_utc() + ", " +
-                            std::to_string(std::thread::hardware_concurrency()) +
-                            " cores shared by client, redis-server and topupd";
+  const std::string title = chart_title(run);
   std::vector<std::string> footer;
   footer.push_back("memory: " + fixed(orders, 0) + " slow orders waiting in 6 -> " +
                    fixed(bytes_per_order, 0) + " bytes/order of topupd RSS");
@@ -584,14 +615,8 @@ int write_report(const report_paths& paths) {
                      "% of a core during " + where + "; figures are pessimistic");
   }
   footer.push_back(result);
-  {
-    std::ofstream out(paths.svg_out, std::ios::trunc);
-    out << svg_chart(chart, title, footer);
-    if (!out) {
-      std::cerr << "report: cannot write " << paths.svg_out << "\n";
-      return 1;
-    }
-  }
+  const chart_panel panel = soak ? soak_panel(*soak, *soak_result) : chart_panel{};
+  if (!write_file(paths.svg_out, svg_chart(chart, title, footer, panel))) return 1;
   std::cout << "\nwrote " << paths.json_out << " and " << paths.svg_out << "\n";
   std::cout << result << std::endl;
   return 0;

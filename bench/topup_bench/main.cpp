@@ -3,6 +3,7 @@
 //   topup-bench free-port
 //   topup-bench wait    --port P [--timeout-s 15] [--tls]
 //   topup-bench load    --scenario NAME --port P --target healthz|push [--tls ...] --out F.json
+//                       [--redis-memory --redis-port R] [--paced-timestamps]   (soak)
 //   topup-bench tls-cert --dir DIR   (DIR/bench.cert.pem + DIR/bench.key.pem, self-signed)
 //   topup-bench redis-cost --redis-port R [--orders N] [--out FILE.json]
 //   topup-bench report  --dir DIR --json latest.json --svg latest.svg
@@ -10,6 +11,7 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -26,6 +28,7 @@
 #include "bench/topup_bench/merchant_roster.hpp"
 #include "bench/topup_bench/proc_stats.hpp"
 #include "bench/topup_bench/redis_cost.hpp"
+#include "bench/topup_bench/redis_memory_sampler.hpp"
 #include "bench/topup_bench/request_pool.hpp"
 #include "bench/topup_bench/topupd_config_writer.hpp"
 #include "tests/support/self_signed_cert.hpp"
@@ -55,6 +58,10 @@ struct load_options {
   double count_limit_s = 0;
   int topupd_pid = 0;
   int redis_pid = 0;
+  std::uint16_t redis_port = 0;  // --redis-memory: the server to sample
+  bool redis_memory = false;
+  bool paced_timestamps = false;
+  unsigned retention_s = 0;  // recorded in the result
   std::string admin_token = "bench-admin-token";
   std::string appendfsync;
   unsigned topupd_threads = 0;
@@ -84,6 +91,23 @@ json::object latency_json(const latency_histogram& h) {
   o["max"] = static_cast<double>(h.max_ns()) / 1e6;
   o["mean"] = h.mean_ns() / 1e6;
   return o;
+}
+
+double unix_now_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+/// When an open-loop run with paced timestamps is to start (Unix seconds): after the pool of
+/// `orders` requests is built, with room to spare (the build takes ~1.6 us a request here), so the
+/// first requests are not already late when sent. The run waits for this moment.
+double paced_start_s(std::size_t orders) {
+  return std::ceil(unix_now_s() + 2.0 + static_cast<double>(orders) * 4e-6);
+}
+
+std::vector<std::int64_t> merchant_ids(unsigned count) {
+  std::vector<std::int64_t> ids;
+  for (const auto& m : merchant_roster(count)) ids.push_back(m.id);
+  return ids;
 }
 
 std::string run_tag() {
@@ -118,6 +142,10 @@ int run_load_command(const load_options& o) {
   }
   if (o.callbacks && o.target != "push")
     throw std::runtime_error("--callbacks needs --target push");
+  if (o.paced_timestamps && (o.mode != "open" || o.target != "push"))
+    throw std::runtime_error("--paced-timestamps needs --mode open --target push");
+  if (o.redis_memory && o.redis_port == 0)
+    throw std::runtime_error("--redis-memory needs --redis-port");
 
   load_plan plan;
   plan.port = o.port;
@@ -141,6 +169,9 @@ int run_load_command(const load_options& o) {
   }
 
   if (o.target == "push") credit_merchants(o);
+  const double start_s = o.paced_timestamps ? paced_start_s(orders) : 0;
+  std::optional<redis_memory_sampler> sampler;
+  if (o.redis_memory) sampler.emplace(o.redis_port, k_bench_redis_prefix, merchant_ids(o.merchants));
 
   std::optional<callback_sink> sink;
   if (o.callbacks) sink.emplace(orders);
@@ -156,6 +187,8 @@ int run_load_command(const load_options& o) {
     recipe.merchants = merchant_roster(o.merchants);
     recipe.recharge_type = o.recharge_type;
     recipe.run_tag = run_tag();
+    recipe.paced_start_s = start_s;
+    recipe.paced_rate_per_s = o.rate;
     if (sink) recipe.notify_url = "http://127.0.0.1:" + std::to_string(sink->port()) + "/cb";
     pool = request_pool::push_orders(recipe, host, orders);
   }
@@ -170,7 +203,14 @@ int run_load_command(const load_options& o) {
   long redis_before = 0;
   double cpu_before[4] = {0, 0, 0, 0};  // topupd, redis-server, this process, whole machine
   std::int64_t clock_before_ns = 0;
+  double start_late_s = 0;
   plan.on_connected = [&] {
+    if (start_s > 0) {
+      // The clock starts 20 ms after this returns: the first request is then due at start_s.
+      std::this_thread::sleep_for(std::chrono::duration<double>(start_s - 0.02 - unix_now_s()));
+      start_late_s = std::max(0.0, unix_now_s() + 0.02 - start_s);
+    }
+    if (sampler) sampler->start();
     rss_before = rss_kb(o.topupd_pid);
     redis_before = rss_kb(o.redis_pid);
     cpu_before[0] = cpu_s(o.topupd_pid);
@@ -184,6 +224,9 @@ int run_load_command(const load_options& o) {
   const load_outcome out = run_load(pool, plan, sink ? &send_ns : nullptr);
   const double run_s = static_cast<double>(now_ns() - clock_before_ns) / 1e9;
   const double cpu_after[4] = {cpu_s(o.topupd_pid), cpu_s(o.redis_pid), cpu_s(0), machine_busy_s()};
+  // The series covers the sending only: after it retention empties Redis again.
+  std::optional<json::object> redis_memory;
+  if (sampler) redis_memory = sampler->stop();
 
   json::object result;
   result["scenario"] = o.scenario;
@@ -215,6 +258,9 @@ int run_load_command(const load_options& o) {
   result["pool_exhausted"] = out.pool_exhausted;
   result["max_send_lag_ms"] = static_cast<double>(out.max_send_lag_ns) / 1e6;
   if (plan.count_mode) result["count_limited"] = out.count_limited;
+  if (o.retention_s) result["retention_s"] = o.retention_s;
+  if (start_s > 0) result["paced_start_late_s"] = start_late_s;
+  if (redis_memory) result["redis_memory"] = std::move(*redis_memory);
   json::array per_second;
   for (const auto n : out.ok_per_second) per_second.push_back(n);
   result["ok_per_second"] = std::move(per_second);
@@ -352,6 +398,9 @@ int main(int argc, char** argv) {
       config_cmd->add_option("--tls-cert", config_settings.tls_cert_path, "server.tls.cert");
   auto* key_opt =
       config_cmd->add_option("--tls-key", config_settings.tls_key_path, "server.tls.key");
+  config_cmd->add_option("--retention-s", config_settings.retention_s,
+                         "storage.retention_s (lowers security.timestamp_skew_s below half of it)");
+  config_cmd->add_option("--statements-dir", config_settings.statements_dir, "statements.dir");
   cert_opt->needs(key_opt);
   key_opt->needs(cert_opt);
 
@@ -398,6 +447,14 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--redis-pid", lo.redis_pid, "redis-server's pid: CPU used (and RSS)");
   load_cmd->add_flag("--rss", lo.measure_rss,
                      "memory scenario: topupd RSS before/after, per order");
+  load_cmd->add_option("--redis-port", lo.redis_port, "redis-server's port (--redis-memory)");
+  load_cmd->add_flag("--redis-memory", lo.redis_memory,
+                     "soak: Redis used_memory, orders and log entries every second, and the "
+                     "memory of each key type at the end");
+  load_cmd->add_flag("--paced-timestamps", lo.paced_timestamps,
+                     "open loop: sign each request with the second it is due (for a topupd with a "
+                     "short security.timestamp_skew_s); the run starts at a planned second");
+  load_cmd->add_option("--retention-s", lo.retention_s, "recorded in the result");
   load_cmd->add_option("--admin-token", lo.admin_token, "for the credit API");
   load_cmd->add_option("--appendfsync", lo.appendfsync, "recorded in the result");
   load_cmd->add_option("--topupd-threads", lo.topupd_threads, "recorded in the result");

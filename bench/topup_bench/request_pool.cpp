@@ -43,7 +43,8 @@ request_pool request_pool::push_orders(const push_order_recipe& recipe,
   pool.count_ = count;
   pool.offsets_.reserve(count + 1);
   pool.arena_.reserve(count * (recipe.notify_url.empty() ? 330 : 390));
-  const std::string timestamp =
+  const bool paced = recipe.paced_start_s > 0 && recipe.paced_rate_per_s > 0;
+  const std::string built_at =
       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count());
@@ -64,7 +65,10 @@ request_pool request_pool::push_orders(const push_order_recipe& recipe,
     params.insert("order_no", recipe.run_tag + "-" + std::to_string(i));
     params.insert("recharge_type", std::to_string(recipe.recharge_type));
     if (!recipe.notify_url.empty()) params.insert("notify_url", recipe.notify_url);
-    params.insert("timestamp", timestamp);
+    params.insert("timestamp",
+                  paced ? std::to_string(static_cast<long long>(
+                              recipe.paced_start_s + static_cast<double>(i) / recipe.paced_rate_per_s))
+                        : built_at);
     params.insert("sign", protocol::sign_params(params, engine::sign_method::md5, m.app_secret));
     const std::string body = protocol::form_encode(params);
     pool.offsets_.push_back(pool.arena_.size());

@@ -19,6 +19,12 @@ struct push_order_recipe {
   /// Prefix of every order_no: "<run_tag>-<index>". Unique per run so that order numbers never
   /// collide, even against a Redis that was (wrongly) reused.
   std::string run_tag;
+  /// 0: every request is signed with the time the pool is built. Otherwise request i carries the
+  /// second it is due in an open-loop run starting at `paced_start_s` (Unix seconds) at
+  /// `paced_rate_per_s`, so a run longer than topupd's `security.timestamp_skew_s` stays inside
+  /// it (the soak's short retention needs a short skew: config check, docs/DECISIONS.md).
+  double paced_start_s = 0;
+  double paced_rate_per_s = 0;
 };
 
 /// A read-only arena of complete HTTP/1.1 requests (request line, headers, body), indexed from 0.

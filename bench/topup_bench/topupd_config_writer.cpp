@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 #include "bench/topup_bench/merchant_roster.hpp"
 
 namespace topup::bench {
@@ -58,7 +60,7 @@ std::string topupd_config_json(const topupd_settings& s) {
   json::object redis;
   redis["host"] = "127.0.0.1";
   redis["port"] = s.redis_port;
-  redis["prefix"] = "bench";
+  redis["prefix"] = k_bench_redis_prefix;
 
   json::object callbacks;
   callbacks["max_attempts"] = 6;
@@ -85,7 +87,13 @@ std::string topupd_config_json(const topupd_settings& s) {
   root["server"] = std::move(server);
   root["redis"] = std::move(redis);
   root["admin"] = json::object{{"token", s.admin_token}};
-  root["security"] = json::object{{"timestamp_skew_s", 300}};
+  unsigned skew_s = 300;
+  if (s.retention_s > 0) {
+    skew_s = std::clamp((s.retention_s - 1) / 2, 1u, skew_s);
+    root["storage"] = json::object{{"retention_s", s.retention_s}};
+  }
+  root["security"] = json::object{{"timestamp_skew_s", skew_s}};
+  if (!s.statements_dir.empty()) root["statements"] = json::object{{"dir", s.statements_dir}};
   root["callbacks"] = std::move(callbacks);
   root["merchants"] = std::move(merchants);
   root["channels"] = json::array{sim_channel(s.profile)};

@@ -5,6 +5,9 @@
 
 namespace topup::bench {
 
+/// topupd's `redis.prefix` in every scenario (the soak's sampler reads the keys under it).
+inline constexpr const char* k_bench_redis_prefix = "bench";
+
 /// How the one `sim` channel of a scenario behaves.
 enum class channel_profile {
   /// Accepts every order and never answers within a run (latency 10 min, the sim's maximum;
@@ -30,6 +33,13 @@ struct topupd_settings {
   /// Both set: `server.tls` with these PEM files (the intake_tls scenario); both empty: plain.
   std::string tls_cert_path;
   std::string tls_key_path;
+  /// Non-zero: `storage.retention_s` (the soak scenario: final orders leave Redis after this many
+  /// seconds untouched). topupd requires it to exceed twice `security.timestamp_skew_s`, so the
+  /// skew becomes (retention_s - 1) / 2 (at most 300, the bench's default), and the requests of a
+  /// run longer than that must carry paced timestamps (push_order_recipe).
+  unsigned retention_s = 0;
+  /// Non-empty: `statements.dir`, where retention archives the orders it takes out of Redis.
+  std::string statements_dir;
 };
 
 /// The configuration file text for `settings`.

@@ -299,6 +299,12 @@ std::optional<std::string_view> order_event::field(std::string_view name) const 
   return std::nullopt;
 }
 
+std::int64_t order_event::at_ms() const noexcept {
+  std::int64_t ms = 0;
+  std::from_chars(id.data(), id.data() + id.size(), ms);
+  return ms;
+}
+
 boost::system::result<std::vector<order_event>> order_events_from_reply(const redis::reply& range) {
   if (range.type != redis::reply::kind::array) return make_error_code(errc::storage_protocol);
   std::vector<order_event> events;

@@ -124,6 +124,8 @@ struct order_event {
 
   /// The value of a field, if present.
   std::optional<std::string_view> field(std::string_view name) const noexcept;
+  /// When Redis appended it: the id's milliseconds (0 for an id that does not start with them).
+  std::int64_t at_ms() const noexcept;
 };
 
 /// Builds the entries from an XRANGE answer; anything else shaped is errc::storage_protocol.

@@ -13,6 +13,7 @@
 #include "engine/retention/durable_file.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/support/log.hpp"
+#include "engine/support/offload.hpp"
 
 namespace topup::engine {
 using redis::reply;
@@ -26,20 +27,22 @@ bool may_leave_redis(const order_record& order, std::int64_t cutoff_ms) noexcept
 }
 
 order_archiver::order_archiver(redis::connection& conn, order_log& store, std::string prefix,
-                               const fence_token& fence, const config& cfg, const clock& clock)
+                               const fence_token& fence, const config& cfg, const clock& clock,
+                               boost::asio::any_io_executor files)
     : conn_(conn),
       store_(store),
       prefix_(std::move(prefix)),
       fence_(fence),
       cfg_(cfg),
-      clock_(clock) {}
+      clock_(clock),
+      files_(std::move(files)) {}
 
 boost::asio::awaitable<boost::system::result<archive_pass>> order_archiver::run_once(
     std::int64_t merchant_id) {
   archive_pass pass;
   if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
   const std::int64_t cutoff = clock_.wall_ms() - cfg_.storage.retention_ms;
-  for (int page = 0; page < k_pages_per_pass; ++page) {
+  for (int page = 0; page < k_pages_per_pass && !stopping_; ++page) {
     auto numbers = co_await older_than(merchant_id, cutoff, pass.kept);
     if (!numbers) co_return numbers.error();
     if (numbers->empty()) break;
@@ -61,7 +64,14 @@ boost::asio::awaitable<boost::system::result<archive_pass>> order_archiver::run_
                              merchant_id, unreadable);
     std::int64_t removed = 0;
     if (!leaving.empty()) {
-      if (!write_archive(merchant_id, leaving, pass.files)) co_return errc::internal;
+      const bool written = co_await offload(
+          files_, [&] { return write_archive(merchant_id, leaving, pass.files); },
+          [merchant_id](const std::string& what) {
+            logger("engine")->error("retention merchant={} archive not written: {}", merchant_id,
+                                    what);
+            return false;
+          });
+      if (!written) co_return errc::internal;
       auto retired = co_await retire(merchant_id, leaving);
       if (!retired) co_return retired.error();
       removed = *retired;
@@ -97,16 +107,19 @@ bool order_archiver::write_archive(std::int64_t merchant_id,
                                    const std::vector<order_record>& orders, std::int64_t& files) {
   std::map<std::string, std::string> by_day;  // creation day -> lines
   for (const auto& o : orders) {
-    std::string& text = by_day[business_day_name(o.created_at_ms, cfg_.statements.offset_s)];
+    std::string& text =
+        by_day[archive_day_of(o.order_number, o.created_at_ms, cfg_.statements.offset_s)];
     text += archive_line(o);
     text += '\n';
   }
   for (const auto& [day, text] : by_day) {
-    // Unique across instances and runs sharing the directory: instance, pid, time, counter.
-    const std::string path = archive_day_dir(cfg_.statements.dir, merchant_id, day) +
-                             "/orders-" + std::to_string(clock_.wall_ms()) + "-" +
-                             fence_.instance + "-" + std::to_string(::getpid()) + "-" +
-                             std::to_string(files_written_++) + ".txt";
+    // Unique across instances and runs sharing the directory, whatever the clock does:
+    // instance, its epoch (one per start), pid, time, counter.
+    const std::string path =
+        archive_day_dir(cfg_.statements.dir, merchant_id, day) + "/orders-" +
+        std::to_string(clock_.wall_ms()) + "-" + fence_.instance + "-e" +
+        std::to_string(fence_.epoch.load(std::memory_order_relaxed)) + "-" +
+        std::to_string(::getpid()) + "-" + std::to_string(files_written_++) + ".txt";
     if (auto written = write_file_durably(path, text); !written) {
       logger("engine")->error("retention merchant={} archive not written, orders stay in Redis: {}",
                               merchant_id, written.error().message());

@@ -2,6 +2,7 @@
 // Retention (issue 16, docs/STORAGE.md "Retention"): final orders leave Redis once they have been
 // left alone for `storage.retention_*`, after being written to the archive under
 // `statements.dir`, so Redis holds the window, not the history.
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>
 
@@ -46,9 +47,14 @@ class order_archiver {
   static constexpr std::int64_t k_page = 500;
   static constexpr int k_pages_per_pass = 20;
 
-  /// `store` reads the records (get_many); `conn` runs the index read and the retire script.
+  /// `store` reads the records (get_many); `conn` runs the index read and the retire script;
+  /// `files` writes the archive files (blocking: fsync), off the shard's reactor.
   order_archiver(redis::connection& conn, order_log& store, std::string prefix,
-                 const fence_token& fence, const config& cfg, const clock& clock);
+                 const fence_token& fence, const config& cfg, const clock& clock,
+                 boost::asio::any_io_executor files);
+
+  /// From now on passes stop before their next page (shutdown).
+  void stop() noexcept { stopping_ = true; }
 
   /// One pass over `merchant_id`. Errors: a Redis error (storage_unavailable, ...), fenced,
   /// internal (an archive file could not be written: nothing was removed; logged).
@@ -70,7 +76,9 @@ class order_archiver {
   const fence_token& fence_;
   const config& cfg_;
   const clock& clock_;
-  std::uint64_t files_written_ = 0;  // part of each new file's name
+  boost::asio::any_io_executor files_;
+  std::uint64_t files_written_ = 0;
+  bool stopping_ = false;  // part of each new file's name
 };
 
 }  // namespace topup::engine

@@ -71,6 +71,8 @@ std::string summary_records(const statement_lines& lines, const statement_summar
   out += summary_record(row::merchant, std::to_string(lines.merchant_id));
   out += summary_record(row::date, lines.day.to_string());
   out += summary_record(row::timezone, format_utc_offset(lines.offset_s));
+  out += summary_record(row::mode,
+                        std::string(lines.sandbox ? layout::k_mode_sandbox : layout::k_mode_live));
   out += summary_record(row::opening, format_fen(s.opening_fen));
   out += summary_record(row::credits, format_fen(s.credits_fen));
   out += summary_record(row::debits, format_fen(s.debits_fen));

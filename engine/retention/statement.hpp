@@ -57,6 +57,7 @@ struct statement_lines {
   business_day day;
   std::int64_t offset_s = 0;
   fen_t opening_fen = 0;  // the balance at the day's start: the previous day's closing
+  bool sandbox = false;   // a sandbox merchant's (spec §3.8): the summary says `mode,sandbox`
   std::vector<statement_order> orders;
   std::vector<statement_credit> credits;
 
@@ -93,7 +94,7 @@ struct statement {
 ///  - one line per order, pending order and credit, by time (an order's finished_at, a pending
 ///    order's created_at, a credit's time), ties by order_number or ref: the same lines always
 ///    give the same bytes, so a statement made again has the same SHA-256;
-///  - the summary rows `summary,<name>,<value>`: merchant, date, timezone, then opening,
+///  - the summary rows `summary,<name>,<value>`: merchant, date, timezone, mode (`live` or `sandbox`), then opening,
 ///    credits, debits, refunds, closing (yuan, two decimals), then orders, pendings,
 ///    credits_count. Three fields, not sixteen: they are a footer, not records of the table.
 /// Times are local "YYYY-MM-DD HH:MM:SS" in `offset_s`; every record ends in CRLF.

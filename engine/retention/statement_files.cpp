@@ -1,6 +1,12 @@
 #include "engine/retention/statement_files.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <system_error>
 
@@ -105,6 +111,39 @@ std::optional<std::string> check_file(const fs::path& merchant_dir, const std::s
   return std::nullopt;
 }
 
+/// An exclusive flock(2) on `<merchant dir>/.manifest.lock` while held: makers of two instances
+/// (a lapsed statement lock) never interleave the manifest's read-change-write and lose a line.
+class manifest_lock {
+ public:
+  explicit manifest_lock(const fs::path& merchant_dir) {
+    std::error_code ec;
+    fs::create_directories(merchant_dir, ec);
+    const fs::path path = merchant_dir / ".manifest.lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      error_ = path.string() + ": " + std::strerror(errno);
+      return;
+    }
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      error_ = path.string() + ": flock: " + std::strerror(errno);
+      return;
+    }
+  }
+  ~manifest_lock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+  manifest_lock(const manifest_lock&) = delete;
+  manifest_lock& operator=(const manifest_lock&) = delete;
+
+  /// Empty when held, else why not.
+  const std::string& error() const { return error_; }
+
+ private:
+  int fd_ = -1;
+  std::string error_;
+};
+
 }  // namespace
 
 fs::path merchant_statement_dir(const fs::path& dir, std::int64_t merchant_id) {
@@ -124,8 +163,13 @@ text_result<written_statement> write_statement(const fs::path& dir, std::int64_t
   const std::string bytes = gzip(csv_text);
   out.sha256_hex = sha256_hex(bytes);
   out.compressed_bytes = bytes.size();
+  const manifest_lock locked(merchant_statement_dir(dir, merchant_id));
+  if (!locked.error().empty()) return fail(locked.error());
   if (auto w = write_file_durably(out.path, bytes); !w) return w.error();
 
+  // Read again under the lock: another writer may have added lines since the first read.
+  lines = read_manifest(dir, merchant_id);
+  if (!lines) return lines.error();
   (*lines)[statement_file_name(day)] = out.sha256_hex;
   if (auto w = write_file_durably(manifest_path(dir, merchant_id), render_manifest(*lines)); !w) {
     return w.error();

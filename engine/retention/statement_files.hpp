@@ -5,8 +5,9 @@
 //   <dir>/m<merchant_id>/<YYYYMMDD>.csv.gz
 //   <dir>/m<merchant_id>/MANIFEST.sha256      "<hex>  <YYYYMMDD>.csv.gz" a line, sorted by name
 //
-// One writer per merchant directory at a time (the statement maker of the instance owning the
-// merchant): the manifest is read, changed and written whole, without a lock.
+// Writers of one merchant's directory (makers of several instances) take an flock(2) on its
+// `.manifest.lock` around writing a file and its manifest line: the manifest is read, changed and
+// written whole under it.
 #include <cstdint>
 #include <filesystem>
 #include <optional>

@@ -38,6 +38,7 @@ namespace summary_row {
 inline constexpr std::string_view merchant = "merchant";
 inline constexpr std::string_view date = "date";
 inline constexpr std::string_view timezone = "timezone";
+inline constexpr std::string_view mode = "mode";  // `live`, or `sandbox` for a sandbox merchant
 inline constexpr std::string_view opening = "opening";
 inline constexpr std::string_view credits = "credits";
 inline constexpr std::string_view debits = "debits";
@@ -48,7 +49,10 @@ inline constexpr std::string_view pendings = "pendings";
 inline constexpr std::string_view credits_count = "credits_count";
 }  // namespace summary_row
 
-inline constexpr std::size_t k_summary_rows = 11;
+inline constexpr std::string_view k_mode_live = "live";
+inline constexpr std::string_view k_mode_sandbox = "sandbox";
+
+inline constexpr std::size_t k_summary_rows = 12;
 inline constexpr std::size_t k_summary_fields = 3;  // summary,<name>,<value>
 
 }  // namespace topup::engine::statement_layout

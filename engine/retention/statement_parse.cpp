@@ -29,6 +29,13 @@ std::optional<std::int64_t> parse_count(std::string_view text) {
   return value;
 }
 
+/// The summary's mode row: true for `sandbox`, false for `live`.
+std::optional<bool> parse_mode(std::string_view text) {
+  if (text == layout::k_mode_sandbox) return true;
+  if (text == layout::k_mode_live) return false;
+  return std::nullopt;
+}
+
 std::string_view column_name(column c) {
   std::string_view rest = k_statement_header;
   for (std::size_t i = 0; i < c; ++i) rest.remove_prefix(rest.find(',') + 1);
@@ -201,6 +208,7 @@ text_result<statement_summary> parse_summary(const std::map<std::string, csv_row
   out.merchant_id = in.value(row::merchant, &parse_count);
   out.day = in.value(row::date, &business_day::parse);
   out.offset_s = in.value(row::timezone, &parse_utc_offset);
+  out.sandbox = in.value(row::mode, &parse_mode);
   statement_summary s;
   s.opening_fen = in.value(row::opening, &parse_yuan);
   s.credits_fen = in.value(row::credits, &parse_yuan);

@@ -91,6 +91,12 @@ std::string metrics_registry::render() const {
   counter("topup_orders_archived_total",
           "Final orders written to the archive and removed from Redis (storage.retention_*).",
           sum(&shard_metrics::orders_archived));
+  counter("topup_statements_made_total", "Daily statement files made (statements.dir).",
+          sum(&shard_metrics::statements_made));
+  counter("topup_statements_failed_total",
+          "Statement passes stopped because a day's data did not add up or a file failed "
+          "(logged; that merchant's statements wait for a person).",
+          sum(&shard_metrics::statements_failed));
   counter("topup_orders_refused_total", "pushOrder calls refused with a business code.",
           sum(&shard_metrics::orders_refused));
   out += "# HELP topup_risk_refusals_total Orders refused by risk control (2008), by rule.\n"

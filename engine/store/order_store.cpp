@@ -51,13 +51,6 @@ boost::system::result<order_record> record_or_protocol(std::string_view operatio
   return record;
 }
 
-// The ms part of a stream entry id "<ms>-<seq>".
-std::int64_t id_ms(std::string_view id) noexcept {
-  std::int64_t ms = 0;
-  std::from_chars(id.data(), id.data() + id.size(), ms);
-  return ms;
-}
-
 // The order's fields as the accepted event shows them (the v1 field names).
 void add_record_fields(field_pairs& out, const order_record& r) {
   out.emplace_back("order_number", r.order_number);
@@ -105,7 +98,7 @@ order_event shown_event(order_event raw, const order_record& order) {
     shown.fields.emplace_back("to", get("t"));
     shown.fields.emplace_back("reason", get("why"));
   }
-  shown.fields.emplace_back("at", std::to_string(id_ms(raw.id)));
+  shown.fields.emplace_back("at", std::to_string(raw.at_ms()));
   for (auto& [name, value] : raw.fields) {
     if (name == "e" || name == "o" || name == "f" || name == "t" || name == "why" ||
         name == "to")
@@ -624,7 +617,7 @@ boost::asio::awaitable<boost::system::result<order_store::ledger_page>> order_st
     entry.type = type == "accepted" ? "debit" : std::string(type);
     entry.amount_fen = *amount;
     entry.balance_fen = *balance;
-    entry.at_ms = id_ms(e.id);
+    entry.at_ms = e.at_ms();
     if (auto order = e.field("o")) entry.order_number = std::string(*order);
     if (auto ref = e.field("ref")) entry.ref = std::string(*ref);
     entry.id = std::move(e.id);

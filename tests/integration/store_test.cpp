@@ -43,6 +43,8 @@
 #include "engine/audit/audit.hpp"
 #include "engine/retention/archive.hpp"
 #include "engine/retention/order_archiver.hpp"
+#include "engine/retention/statement_chain.hpp"
+#include "engine/retention/statement_maker.hpp"
 #include "tests/support/manual_clock.hpp"
 #include "tests/support/fence.hpp"
 #include "tests/support/io_run.hpp"
@@ -2608,7 +2610,7 @@ class StoreRetention : public store_fixture {
 
   archive_pass pass(std::int64_t m, std::int64_t now_ms) {
     clock_.advance(std::chrono::milliseconds((now_ms) - clock_.wall_ms()));
-    order_archiver archiver(*conn_, *store_, k_prefix, *fence_, cfg_, clock_);
+    order_archiver archiver(*conn_, *store_, k_prefix, *fence_, cfg_, clock_, io_.get_executor());
     auto r = run(archiver.run_once(m));
     EXPECT_TRUE(r) << r.error().message();
     return r ? *r : archive_pass{};
@@ -2734,7 +2736,7 @@ TEST_F(StoreRetention, WhenTheArchiveCannotBeWrittenNothingLeavesRedis) {
   std::filesystem::create_directories(dir_);
   std::ofstream(dir_ / "m7003") << "a file where the merchant's directory should be";
   clock_.advance(std::chrono::milliseconds((k_t0_ms + 10 + k_retention_ms) - clock_.wall_ms()));
-  order_archiver archiver(*conn_, *store_, k_prefix, *fence_, cfg_, clock_);
+  order_archiver archiver(*conn_, *store_, k_prefix, *fence_, cfg_, clock_, io_.get_executor());
   auto r = run(archiver.run_once(m));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::internal);
@@ -2781,6 +2783,127 @@ TEST(ArchiveLine, MayLeaveRedisOnlyWhenFinalWithoutACallbackDueAndUntouchedInThe
   EXPECT_TRUE(may_leave_redis(r, 5000));
   r.status = order_status::recharging;
   EXPECT_FALSE(may_leave_redis(r, 5000));
+}
+
+
+// The statement chain (engine/retention/statement_chain): one maker per merchant and day, fenced,
+// never before Redis's clock passed the day's end, and only in order, day after day.
+class StoreStatementChain : public store_fixture {
+ protected:
+  chain_claim claim(statement_chain_store& store, std::int64_t m, const statement_chain& chain,
+                    business_day day, std::int64_t day_end_ms = 1) {
+    auto r = run(store.claim(m, chain, day, day_end_ms));
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : chain_claim::fenced;
+  }
+  chain_claim made(statement_chain_store& store, std::int64_t m, const statement_chain& chain,
+                   business_day day, fen_t closing) {
+    auto r = run(store.made(m, chain, day, closing, "ab12"));
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : chain_claim::fenced;
+  }
+  statement_chain read(statement_chain_store& store, std::int64_t m) {
+    auto r = run(store.read(m));
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : statement_chain{};
+  }
+};
+
+TEST_F(StoreStatementChain, OneMakerADayFencedNeverEarlyAndOnlyInOrder) {
+  constexpr std::int64_t m = 7101;
+  use(m);
+  const merchant_keys keys(k_prefix, m);
+  raw({"HSET", keys.fence(), "1", "1"});  // a second instance, allowed too
+  statement_chain_store mine(*conn_, k_prefix, *fence_);
+  auto other_fence = test::fence_token_for("1", 1);
+  statement_chain_store other(*conn_, k_prefix, *other_fence);
+  const business_day d1 = *business_day::parse("20261201");
+  const business_day d2 = d1.next();
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const business_day tomorrow = business_day::day_of(now, 8 * 3600).next();
+
+  statement_chain chain = read(mine, m);
+  EXPECT_FALSE(chain.first);
+  EXPECT_FALSE(chain.next());
+  // Without log entries a chain cannot begin on a day Redis's clock has not reached.
+  EXPECT_EQ(*run(mine.begin(m, tomorrow, 8 * 3600)), chain_claim::moved);
+  EXPECT_FALSE(read(mine, m).first);
+  EXPECT_EQ(*run(mine.begin(m, d1, 8 * 3600)), chain_claim::ok);
+  EXPECT_EQ(*run(other.begin(m, d2, 0)), chain_claim::ok);  // the first maker to begin decides
+  chain = read(mine, m);
+  EXPECT_EQ(chain.first, d1);
+  EXPECT_EQ(chain.offset_s, 8 * 3600);
+  EXPECT_EQ(chain.next(), d1);
+
+  EXPECT_EQ(claim(mine, m, chain, d1, now + 60'000), chain_claim::early);  // Redis's clock decides
+  EXPECT_EQ(claim(mine, m, chain, d2), chain_claim::moved);  // not the chain's next
+  EXPECT_EQ(claim(mine, m, chain, d1), chain_claim::ok);
+  EXPECT_EQ(claim(other, m, chain, d1), chain_claim::busy);
+  EXPECT_EQ(claim(mine, m, chain, d1), chain_claim::ok);  // its own lock, again
+
+  auto stale_fence = test::fence_token_for("0", 2);  // an epoch the fence does not hold
+  statement_chain_store stale(*conn_, k_prefix, *stale_fence);
+  EXPECT_EQ(claim(stale, m, chain, d1), chain_claim::fenced);
+  EXPECT_EQ(made(stale, m, chain, d1, 500), chain_claim::fenced);
+  EXPECT_EQ(*run(stale.begin(m, d1, 8 * 3600)), chain_claim::fenced);
+  EXPECT_FALSE(read(mine, m).last);
+
+  EXPECT_EQ(made(mine, m, chain, d1, 500), chain_claim::ok);
+  const statement_chain after = read(mine, m);
+  EXPECT_EQ(after.last, d1);
+  EXPECT_EQ(after.closing_fen, 500);
+  EXPECT_EQ(after.next(), d2);
+  EXPECT_TRUE(raw({"HGET", keys.statements(), "lock"}).is_nil());
+  EXPECT_EQ(claim(other, m, chain, d1), chain_claim::made);      // read before: made meanwhile
+  EXPECT_EQ(made(mine, m, chain, d1, 500), chain_claim::moved);  // twice: nothing moves
+
+  // A maker slower than its lock still records the day it made (the same bytes as anyone's);
+  // the lock stays with whoever holds it, and the later maker's record is refused.
+  EXPECT_EQ(claim(mine, m, after, d2), chain_claim::ok);
+  raw({"HSET", keys.statements(), "lock_until", "1"});  // lapsed
+  EXPECT_EQ(claim(other, m, after, d2), chain_claim::ok);
+  EXPECT_EQ(made(mine, m, after, d2, 700), chain_claim::ok);
+  EXPECT_EQ(raw({"HGET", keys.statements(), "lock"}).str, "1:1");
+  EXPECT_EQ(made(other, m, after, d2, 700), chain_claim::moved);
+  EXPECT_EQ(read(mine, m).last, d2);
+  EXPECT_EQ(read(mine, m).closing_fen, 700);
+
+  // A lock whose holder restarted (its epoch left the fence) holds nothing.
+  const statement_chain third = read(mine, m);
+  EXPECT_EQ(claim(other, m, third, d2.next()), chain_claim::ok);
+  EXPECT_EQ(claim(mine, m, third, d2.next()), chain_claim::busy);
+  raw({"HSET", keys.fence(), "1", "2"});
+  EXPECT_EQ(claim(mine, m, third, d2.next()), chain_claim::ok);
+
+  // A maker configured with another timezone makes nothing: its days would be cut elsewhere.
+  config cfg;
+  cfg.statements.offset_s = 0;
+  cfg.statements.delay_s = 0;
+  cfg.statements.dir = "/nonexistent-statements";
+  test::manual_clock clock;
+  statement_maker maker(*conn_, *store_, k_prefix, *fence_, cfg, clock, io_.get_executor());
+  merchant_config merchant;
+  merchant.id = m;
+  auto pass = run(maker.run_once(merchant));
+  ASSERT_FALSE(pass);
+  EXPECT_EQ(pass.error(), errc::internal);
+  EXPECT_EQ(read(mine, m).last, d2);
+}
+
+TEST_F(StoreStatementChain, AChainNeverBeginsAfterTheLogsFirstEntry) {
+  constexpr std::int64_t m = 7102;
+  fund(m, 1000);  // the log's first entry: now
+  statement_chain_store store(*conn_, k_prefix, *fence_);
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const business_day today = business_day::day_of(now, 0);
+  EXPECT_EQ(*run(store.begin(m, today.next(), 0)), chain_claim::moved);
+  EXPECT_FALSE(read(store, m).first);
+  EXPECT_EQ(*run(store.begin(m, today, 0)), chain_claim::ok);
+  EXPECT_EQ(read(store, m).first, today);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/retention/business_day.hpp"
@@ -249,6 +250,7 @@ const std::string k_example_csv =
     "summary,merchant,1001\r\n"
     "summary,date,20261203\r\n"
     "summary,timezone,+08:00\r\n"
+    "summary,mode,live\r\n"
     "summary,opening,1000.00\r\n"
     "summary,credits,487.70\r\n"
     "summary,debits,169.15\r\n"
@@ -367,6 +369,20 @@ TEST(StatementCheck, CatchesALineOfAnotherDayOrAFinalPending) {
   EXPECT_TRUE(mentions(final_pending, "T4: status 2 on a pending line"));
 }
 
+TEST(StatementCheck, ReadsTheSandboxMode) {
+  statement_lines lines = example_day();
+  lines.sandbox = true;
+  const std::string csv = build_statement(lines).csv;
+  EXPECT_NE(csv.find("summary,mode,sandbox\r\n"), std::string::npos);
+  const auto parsed = parse_statement(csv);
+  ASSERT_TRUE(parsed) << parsed.error().message();
+  EXPECT_TRUE(parsed->lines.sandbox);
+  const auto odd = parse_statement(replaced(csv, "mode,sandbox", "mode,test"));
+  ASSERT_FALSE(odd);
+  EXPECT_NE(odd.error().message().find("summary mode is not valid"), std::string::npos)
+      << odd.error().message();
+}
+
 TEST(StatementCheck, ChainsDayToDay) {
   const auto prev = parse_statement(k_example_csv);
   ASSERT_TRUE(prev);
@@ -404,11 +420,11 @@ TEST(StatementCheck, ParseErrorsNameTheLine) {
       {"0.00,0.00,,,\r\ncredit", "0.00,0.00,,,x\r\ncredit",
        "line 2: by must be empty on kind order"},
       {"bank 8812,alice\r\n", "bank 8812\r\n", "line 3: 15 fields, not 16"},
-      {"summary,pendings,1\r\n", "", "line 8: the summary has 10 rows, not 11"},
+      {"summary,pendings,1\r\n", "", "line 8: the summary has 11 rows, not 12"},
       {"summary,pendings,", "summary,pending,", "no summary row pendings"},
       {"date,20261203", "date,20261232", "line 9: summary date is not valid: \"20261232\""},
       {"credits_count,2\r\n", "credits_count,2\r\norder,T9\r\n",
-       "line 19: a line after the summary"},
+       "line 20: a line after the summary"},
   };
   for (const edit& e : edits) {
     const auto parsed = parse_statement(replaced(k_example_csv, e.from, e.to));
@@ -514,7 +530,26 @@ TEST_F(StatementFiles, LeavesNoTempFilesBehind) {
   write("20261203", "again");
   write("20261204", "another day");
   EXPECT_EQ(names_in_merchant_dir(),
-            (std::vector<std::string>{"20261203.csv.gz", "20261204.csv.gz", "MANIFEST.sha256"}));
+            (std::vector<std::string>{".manifest.lock", "20261203.csv.gz", "20261204.csv.gz",
+                                      "MANIFEST.sha256"}));
+}
+
+TEST_F(StatementFiles, TwoWritersAtOnceLoseNoManifestLine) {
+  // Two makers (a lapsed lock, two instances) writing days of one merchant at the same time.
+  auto writer = [&](int first_day) {
+    for (int d = first_day; d < first_day + 10; ++d)
+      write("202612" + std::string(d < 10 ? "0" : "") + std::to_string(d), "day " + std::to_string(d));
+  };
+  std::thread a(writer, 1);
+  std::thread b(writer, 11);
+  a.join();
+  b.join();
+  EXPECT_TRUE(verify_manifest(dir_, k_merchant).empty())
+      << testing::PrintToString(verify_manifest(dir_, k_merchant));
+  std::ifstream manifest(merchant_dir() / "MANIFEST.sha256");
+  int lines = 0;
+  for (std::string line; std::getline(manifest, line);) ++lines;
+  EXPECT_EQ(lines, 20);
 }
 
 TEST_F(StatementFiles, AFailedWriteLeavesNoTempAndTheManifestAsItWas) {
@@ -528,7 +563,8 @@ TEST_F(StatementFiles, AFailedWriteLeavesNoTempAndTheManifestAsItWas) {
   EXPECT_NE(failed.error().message().find("cannot rename onto"), std::string::npos)
       << failed.error().message();
   EXPECT_EQ(names_in_merchant_dir(),
-            (std::vector<std::string>{"20261203.csv.gz", "20261204.csv.gz", "MANIFEST.sha256"}));
+            (std::vector<std::string>{".manifest.lock", "20261203.csv.gz", "20261204.csv.gz",
+                                      "MANIFEST.sha256"}));
   EXPECT_EQ(manifest_text(), old.sha256_hex + "  20261203.csv.gz\n");
 }
 
