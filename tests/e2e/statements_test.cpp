@@ -249,9 +249,15 @@ TEST_F(Statements, TheDayIsMadeOnceAfterMidnightFromRedisAndTheArchiveAndAddsUpT
   EXPECT_EQ(bill("k1", "s3cret"), first_bytes);
   EXPECT_TRUE(engine::verify_manifest(topupd_.statements_dir(), 1001).empty());
 
-  // The books still agree with the log.
+  // The books still agree with the log, and the statements made agree with themselves.
   auto [status, output] = run_topupd({"audit", "--config", topupd_.config_path()});
   EXPECT_EQ(status, 0) << output;
+  const std::string day = day_.to_string();
+  auto [files_status, files_output] =
+      run_topupd({"audit", "--config", topupd_.config_path(), "--statements", day + ".." + day});
+  EXPECT_EQ(files_status, 0) << files_output;
+  EXPECT_EQ(files_output,
+            "statements clean: 3 statements of 3 merchants, " + day + ".." + day + "\n");
 }
 
 }  // namespace
