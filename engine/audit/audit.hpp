@@ -36,6 +36,10 @@ struct audit_report {
   std::int64_t merchants = 0;  // merchants audited
   std::int64_t orders = 0;     // orders the log accepted (up to the snapshot), each checked
   std::int64_t archived = 0;   // of those, final ones retention took out of Redis (not compared)
+  // Of `orders`, those accepted before the trimmed log's checkpoint (all archived: counted in
+  // `archived` too), and the log entries trimmed behind it (not in the counts below).
+  std::int64_t checkpointed_orders = 0;
+  std::int64_t trimmed_entries = 0;
   // Entries of the merchants' logs replayed: money ones (credit, accepted, refund), and those of
   // orders (accepted, step, refund, cb, renotify); accepted and refund count in both.
   std::int64_t ledger_entries = 0;
