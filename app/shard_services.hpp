@@ -19,6 +19,7 @@
 #include "engine/store/fence.hpp"
 #include "engine/service/order_service.hpp"
 #include "engine/store/order_store.hpp"
+#include "engine/retention/log_trimmer.hpp"
 #include "engine/retention/order_archiver.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/runtime/shard_runtime.hpp"
@@ -114,6 +115,7 @@ class shard_services {
   engine::order_store store_;
   /// Retention passes (issue 16), run by shard 0 only: the archive is written from one thread.
   engine::order_archiver archiver_;
+  engine::log_trimmer trimmer_;
   engine::channel_catalogue catalogue_;
   engine::channel_router router_channels_;
   engine::order_dispatcher dispatcher_;
