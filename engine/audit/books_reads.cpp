@@ -191,7 +191,8 @@ std::optional<log_checkpoint> books_reader::checkpoint_of(const reply& ckpt, boo
 }
 
 asio::awaitable<result<std::string>> books_reader::read_checkpoint_id() {
-  auto answer = co_await conn_.command(args("HGET", keys_.checkpoint(), "id"));
+  auto command = args("HGET", keys_.checkpoint(), "id");
+  auto answer = co_await conn_.command(std::move(command));
   if (!answer) co_return answer.error();
   if (answer->is_error() && is_transient_refusal(answer->str)) co_return refused("ckpt", *answer);
   co_return is_string(*answer) ? answer->str : std::string();

@@ -2,7 +2,9 @@
 // final orders leave Redis on time (record, order_no entry, time index gone), land in the
 // archive under statements.dir exactly once, a query then answers 3001 naming the statement
 // date, the balance does not move, orders not final stay; and a request replayed byte for byte
-// after its order left can never make a second order (the timestamp window is shorter).
+// after its order left can never make a second order (the timestamp window is shorter). Once the
+// orders left and the day's statement is made, the merchant's log is trimmed behind its
+// checkpoint and `topupd audit` is still clean, also when topupd is killed while trimming.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "engine/retention/archive.hpp"
+#include "engine/retention/business_day.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/merchant_client.hpp"
 #include "tests/support/redis_server.hpp"
@@ -70,6 +73,49 @@ class Retention : public shared_topupd_suite<Retention> {
 
   static inline std::string token_;
 };
+
+// The day the test marks as stated: tomorrow at +08:00, so that a run across midnight is not
+// bounded by the end of the day the mark was written on.
+std::string stated_day() {
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  return topup::engine::business_day::day_of(now_ms, 8 * 3600).next().to_string();
+}
+
+// Every entry id in merchant 1001's log files under `statements_dir`, with how often it appears;
+// copies of one entry (a crash between a file and its trim) must be identical.
+std::map<std::string, int> trimmed_entry_ids(const std::string& statements_dir) {
+  std::map<std::string, int> seen;
+  std::map<std::string, std::string> lines;
+  const auto root = std::filesystem::path(statements_dir) / "m1001" / "log";
+  if (!std::filesystem::exists(root)) return seen;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(root)) {
+    // A crash may leave a temp file (never read by anything): skip it.
+    if (!f.is_regular_file() || f.path().extension() == ".tmp") continue;
+    std::ifstream in(f.path());
+    for (std::string line; std::getline(in, line);) {
+      auto e = topup::engine::log_entry_from_archive_line(line);
+      EXPECT_TRUE(e) << f.path() << ": " << line;
+      if (!e) continue;
+      ++seen[e->id];
+      auto [it, fresh] = lines.emplace(e->id, line);
+      if (!fresh) EXPECT_EQ(it->second, line) << e->id;
+    }
+  }
+  return seen;
+}
+
+// Waits up to `limit` for `done`, polling every 250 ms.
+template <class Done>
+bool wait_for(Done done, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(250ms);
+  }
+  return true;
+}
 
 TEST_F(Retention, FinalOrdersLeaveRedisOnTimeIntoTheArchiveOnceAndAnswer3001NamingTheDay) {
   auto m = k1();
@@ -154,6 +200,47 @@ TEST_F(Retention, ARequestReplayedAfterItsOrderLeftRedisIsRefusedByItsTimestamp)
   EXPECT_EQ(m.balance_fen(), balance);
 }
 
+TEST_F(Retention, OnceItsOrdersLeftAndTheDayIsStatedTheLogIsTrimmedAndTheAuditStaysClean) {
+  auto m = k1();
+  for (int i = 0; i < 20; ++i) {
+    auto a = m.push("trim-" + std::to_string(i), "13800138000", 10);
+    ASSERT_EQ(a.code, "0000") << a.raw;
+  }
+  const long long balance = m.balance_fen();
+  ASSERT_TRUE(wait_for([] { return redis({"ZCARD", "t:{m1001}:t"}) == "0"; },
+                       std::chrono::seconds(k_retention_s + 8)))
+      << "orders still in Redis after the window";
+  // Not stated yet: the statements need the whole log, so none of it is trimmed.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const long long entries = std::stoll(redis({"XLEN", "t:{m1001}:log"}));
+  EXPECT_GE(entries, 20 * 2);
+  EXPECT_EQ(redis({"EXISTS", "t:{m1001}:ckpt"}), "0");
+
+  // The statement maker (issue 16, being written) records the last day it made in
+  // P:{m<id>}:stmt; it is not there yet, so the test writes what it will write.
+  redis({"HSET", "t:{m1001}:stmt", "day", stated_day()});
+  ASSERT_TRUE(wait_for([] { return redis({"XLEN", "t:{m1001}:log"}) == "0"; },
+                       std::chrono::seconds(k_retention_s + 8)))
+      << "the log was not trimmed: XLEN " << redis({"XLEN", "t:{m1001}:log"});
+  EXPECT_GE(std::stoll(redis({"HGET", "t:{m1001}:ckpt", "entries"})), entries);
+  EXPECT_GE(std::stoll(redis({"HGET", "t:{m1001}:ckpt", "orders"})), 20);
+  EXPECT_EQ(redis({"HGET", "t:{m1001}:ckpt", "balance"}),
+            redis({"HGET", "t:{m1001}:acct", "balance"}));
+  EXPECT_GE(static_cast<long long>(trimmed_entry_ids(topupd_->statements_dir()).size()), entries);
+  EXPECT_EQ(m.balance_fen(), balance);
+  const auto metrics = http_client(port_).get("/metrics").body;
+  EXPECT_NE(metrics.find("topup_log_entries_trimmed_total"), std::string::npos);
+
+  // The audit replays the log from the checkpoint: every balance still agrees.
+  auto [status, output] =
+      run_topupd({"audit", "--config", topupd_->config_path(), "--merchant", "1001"});
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("audit clean: 1 merchants, "), std::string::npos) << output;
+  EXPECT_NE(output.find(" archived, "), std::string::npos) << output;
+  EXPECT_NE(output.find(" of them accepted before the log's checkpoint)"), std::string::npos)
+      << output;
+}
+
 // kill -9 at random moments while a backlog is being archived, five times: every order ends up
 // archived and out of Redis, none lost, each archived copy of an order identical, no money moved.
 TEST(RetentionCrash, KilledWhileArchivingLosesNothingAndEveryCopyOfAnOrderIsTheSame) {
@@ -233,6 +320,65 @@ TEST(RetentionCrash, KilledWhileArchivingLosesNothingAndEveryCopyOfAnOrderIsTheS
   auto [status, output] = run_topupd({"audit", "--config", topupd.config_path(), "--merchant", "1001"});
   EXPECT_EQ(status, 0) << output;
   EXPECT_NE(output.find("audit clean: 1 merchants, 6000 orders (6000 archived)"), std::string::npos)
+      << output;
+}
+
+// kill -9 at random moments while a log is being trimmed, five times: the log ends up trimmed,
+// every entry written to the log files (copies of one identical), no money moved, and the
+// audit, replaying from the checkpoint, clean.
+TEST(RetentionCrash, KilledWhileTrimmingTheLogLosesNothingAndTheAuditIsClean) {
+  redis_server redis;
+  topupd_process topupd;
+  topupd_config cfg(0, 0);
+  const int port = start_on_free_port(topupd, [&](int p) {
+    cfg = topupd_config(p, redis.port(), 2);
+    cfg.json["security"] = json::object{{"timestamp_skew_s", 1}};
+    cfg.json["storage"] = json::object{{"retention_s", k_retention_s}};
+    return cfg;
+  });
+  http_client admin(port);
+  ASSERT_EQ(admin_credit_when_ready(admin, cfg.admin_token(), 1001, "1000000", "crash-fund").code,
+            "0000");
+  constexpr int k_threads = 2;
+  constexpr int k_per_thread = 1000;
+  {
+    std::vector<std::thread> pushers;
+    for (int t = 0; t < k_threads; ++t) {
+      pushers.emplace_back([&, t] {
+        merchant_client m(port, "k1", "s3cret");
+        for (int i = 0; i < k_per_thread; ++i) {
+          auto a = m.push("trim-" + std::to_string(t) + "-" + std::to_string(i), "13800138000", 10);
+          EXPECT_EQ(a.code, "0000") << a.raw;
+        }
+      });
+    }
+    for (auto& p : pushers) p.join();
+  }
+  merchant_client m(port, "k1", "s3cret");
+  const long long balance = m.balance_fen();
+  // See OnceItsOrdersLeft...: the test writes what the statement maker will.
+  redis.command({"HSET", "t:{m1001}:stmt", "day", stated_day()});
+
+  // Passes start a second after start-up; each archives and then trims up to 20,000 entries.
+  std::mt19937 random(std::random_device{}());
+  std::this_thread::sleep_for(std::chrono::seconds(k_retention_s));
+  for (int crash = 0; crash < 5; ++crash) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(900 + random() % 400));
+    topupd.kill();
+    topupd.start(cfg);
+  }
+  ASSERT_TRUE(wait_for([&] { return redis.command({"XLEN", "t:{m1001}:log"}) == "0"; }, 30s))
+      << "the log was not trimmed: XLEN " << redis.command({"XLEN", "t:{m1001}:log"});
+  EXPECT_EQ(redis.command({"ZCARD", "t:{m1001}:t"}), "0");
+  const long long trimmed = std::stoll(redis.command({"HGET", "t:{m1001}:ckpt", "entries"}));
+  EXPECT_EQ(static_cast<long long>(trimmed_entry_ids(topupd.statements_dir()).size()), trimmed);
+  EXPECT_EQ(m.balance_fen(), balance);
+
+  auto [status, output] = run_topupd({"audit", "--config", topupd.config_path(), "--merchant", "1001"});
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("audit clean: 1 merchants, 2000 orders (2000 archived, 2000 of them "
+                        "accepted before the log's checkpoint)"),
+            std::string::npos)
       << output;
 }
 
