@@ -85,8 +85,9 @@ struct audit_report {
 /// account must add up to it exactly. An order whose projections are ahead of the replay (it
 /// moved after that id), and a projection naming an order accepted after it, are re-read after
 /// replaying the log's later entries, a bounded number of times, before they count as findings.
-/// When the checkpoint moved while the audit read (a trim ran), the merchant's audit starts
-/// again, at most three times; then one finding says it could not be audited.
+/// After each page of the log the checkpoint's position is read again: when a trim moved it past
+/// what the replay had read (entries it had still to read may be gone), the merchant's audit
+/// starts again, at most three times; then one finding says it could not be audited.
 /// Memory grows with the merchant's orders (one small entry per order).
 ///
 /// Errors: storage_unavailable when Redis cannot be asked (not connected, dropped); a Redis error

@@ -59,7 +59,7 @@ class books_reader {
   boost::asio::awaitable<boost::system::result<account_snapshot>> read_snapshot();
 
   /// The checkpoint's position now ("" when there is none or it cannot be read), to tell whether
-  /// the log was trimmed since the snapshot.
+  /// a trim overtook the replay.
   boost::asio::awaitable<boost::system::result<std::string>> read_checkpoint_id();
 
   /// Up to k_log_page_entries entries of the log from `start` (XRANGE syntax: "-", an id, or

@@ -64,8 +64,10 @@ boost::asio::awaitable<boost::system::result<trim_pass>> log_trimmer::run_once(
     const bool more = static_cast<std::int64_t>(entries->size()) > k_chunk;
     const std::span<const order_event> folded_entries(entries->data(),
                                                       more ? k_chunk : entries->size());
-    // The new position: the first entry kept, or the bound when every entry below it goes.
-    std::string next_id = more ? (*entries)[k_chunk].id : end_id;
+    // The new position: the first entry kept, or just above the last one trimmed. (Not the
+    // bound: on topupd's clock it may be ahead of Redis's, and an entry appended later with an id
+    // below the position would be neither trimmed nor replayed.)
+    std::string next_id = more ? (*entries)[k_chunk].id : stream_id_after(folded_entries.back().id);
     auto next = fold(merchant_id, *checkpoint, folded_entries, std::move(next_id));
     if (!next) co_return next.error();
     if (!write_chunk(merchant_id, folded_entries)) co_return errc::internal;

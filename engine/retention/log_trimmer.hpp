@@ -40,7 +40,8 @@ std::optional<std::int64_t> log_trim_bound_ms(std::int64_t now_ms, std::int64_t 
 /// class log_trimmer — trims the logs of the merchants of one instance, on one shard (its
 /// connection's thread), one merchant at a time, after that merchant's archive pass. A pass reads
 /// the bound (log_trim_bound_ms) and the checkpoint, then, oldest first, chunks of up to k_chunk
-/// entries below the bound: each is folded into the checkpoint with the audit's own replay
+/// entries below the bound (the new position: the next entry's id, else just above the chunk's
+/// last): each is folded into the checkpoint with the audit's own replay
 /// (engine/audit/log_replay, seeded from the checkpoint; an entry it finds wrong stops the pass:
 /// nothing trimmed, left for `topupd audit` to name), written to a file durably
 /// (`<statements.dir>/m<id>/log/<day of its first entry>/log-<first id>-<last id>.txt`, one

@@ -2,8 +2,10 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
 
 #include "engine/redis/command.hpp"
+#include "engine/support/assert.hpp"
 
 namespace topup::engine {
 
@@ -34,6 +36,13 @@ std::optional<stream_id> parse_stream_id(std::string_view text) noexcept {
   auto seq = std::from_chars(end + 1, text.data() + text.size(), id.seq);
   if (seq.ec != std::errc{} || seq.ptr != text.data() + text.size()) return std::nullopt;
   return id;
+}
+
+std::string stream_id_after(std::string_view id) {
+  const auto parsed = parse_stream_id(id);
+  TOPUP_ASSERT(parsed.has_value());
+  if (parsed->seq == UINT64_MAX) return std::to_string(parsed->ms + 1) + "-0";
+  return std::to_string(parsed->ms) + "-" + std::to_string(parsed->seq + 1);
 }
 
 std::optional<log_checkpoint> checkpoint_from_fields(const field_pairs& fields,

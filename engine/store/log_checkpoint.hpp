@@ -50,5 +50,7 @@ struct stream_id {
   friend auto operator<=>(const stream_id&, const stream_id&) = default;
 };
 std::optional<stream_id> parse_stream_id(std::string_view text) noexcept;
+/// The least stream id above `id` ("<ms>-<seq + 1>"), as text; `id` must parse.
+std::string stream_id_after(std::string_view id);
 
 }  // namespace topup::engine

@@ -100,7 +100,9 @@ std::map<std::string, int> trimmed_entry_ids(const std::string& statements_dir) 
       if (!e) continue;
       ++seen[e->id];
       auto [it, fresh] = lines.emplace(e->id, line);
-      if (!fresh) EXPECT_EQ(it->second, line) << e->id;
+      if (!fresh) {
+        EXPECT_EQ(it->second, line) << e->id;
+      }
     }
   }
   return seen;
@@ -241,61 +243,86 @@ TEST_F(Retention, OnceItsOrdersLeftAndTheDayIsStatedTheLogIsTrimmedAndTheAuditSt
       << output;
 }
 
-// kill -9 at random moments while a backlog is being archived, five times: every order ends up
-// archived and out of Redis, none lost, each archived copy of an order identical, no money moved.
-TEST(RetentionCrash, KilledWhileArchivingLosesNothingAndEveryCopyOfAnOrderIsTheSame) {
-  redis_server redis;
-  topupd_process topupd;
-  topupd_config cfg(0, 0);
-  const int port = start_on_free_port(topupd, [&](int p) {
-    cfg = topupd_config(p, redis.port(), 2);
-    cfg.json["security"] = json::object{{"timestamp_skew_s", 1}};
-    cfg.json["storage"] = json::object{{"retention_s", k_retention_s}};
-    return cfg;
-  });
-  http_client admin(port);
-  ASSERT_EQ(admin_credit_when_ready(admin, cfg.admin_token(), 1001, "1000000", "crash-fund").code,
-            "0000");
+// One topupd on its own Redis with a window of k_retention_s, merchant 1001 funded, for tests
+// that kill it -9 at random moments while retention works.
+class RetentionCrash : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port_ = start_on_free_port(topupd_, [&](int p) {
+      cfg_ = topupd_config(p, redis_.port(), 2);
+      cfg_.json["security"] = json::object{{"timestamp_skew_s", 1}};
+      cfg_.json["storage"] = json::object{{"retention_s", k_retention_s}};
+      return cfg_;
+    });
+    http_client admin(port_);
+    ASSERT_EQ(
+        admin_credit_when_ready(admin, cfg_.admin_token(), 1001, "1000000", "crash-fund").code,
+        "0000");
+  }
 
-  constexpr int k_threads = 4;
-  constexpr int k_per_thread = 1500;
-  std::vector<std::vector<std::string>> numbers(k_threads);
-  {
+  // `threads` x `per_thread` orders pushed at once; the order numbers of those accepted.
+  std::set<std::string> push_orders(int threads, int per_thread, const std::string& prefix) {
+    std::vector<std::vector<std::string>> numbers(threads);
     std::vector<std::thread> pushers;
-    for (int t = 0; t < k_threads; ++t) {
+    for (int t = 0; t < threads; ++t) {
       pushers.emplace_back([&, t] {
-        merchant_client m(port, "k1", "s3cret");
-        for (int i = 0; i < k_per_thread; ++i) {
-          auto a = m.push("crash-" + std::to_string(t) + "-" + std::to_string(i), "13800138000", 10);
-          if (a.code == "0000") numbers[t].push_back(std::string(a.data.at("order_number").as_string()));
+        merchant_client m(port_, "k1", "s3cret");
+        for (int i = 0; i < per_thread; ++i) {
+          auto a = m.push(prefix + std::to_string(t) + "-" + std::to_string(i), "13800138000", 10);
+          if (a.code == "0000")
+            numbers[t].push_back(std::string(a.data.at("order_number").as_string()));
         }
       });
     }
     for (auto& p : pushers) p.join();
+    std::set<std::string> pushed;
+    for (auto& v : numbers) pushed.insert(v.begin(), v.end());
+    return pushed;
   }
-  std::set<std::string> pushed;
-  for (auto& v : numbers) pushed.insert(v.begin(), v.end());
-  ASSERT_EQ(pushed.size(), static_cast<std::size_t>(k_threads * k_per_thread));
-  merchant_client m(port, "k1", "s3cret");
-  const long long balance = m.balance_fen();
 
-  // Passes start a second after start-up and each one drains up to 10,000 orders: kill inside.
-  std::mt19937 random(std::random_device{}());
-  std::this_thread::sleep_for(std::chrono::seconds(k_retention_s));
-  for (int crash = 0; crash < 5; ++crash) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(900 + random() % 400));
-    topupd.kill();
-    topupd.start(cfg);
+  // Passes start a second after start-up and each one drains up to 10,000 orders (and then
+  // 20,000 log entries) per merchant: killed inside, five times, after the window.
+  void kill_at_random_moments() {
+    std::mt19937 random(std::random_device{}());
+    std::this_thread::sleep_for(std::chrono::seconds(k_retention_s));
+    for (int crash = 0; crash < 5; ++crash) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(900 + random() % 400));
+      topupd_.kill();
+      topupd_.start(cfg_);
+    }
   }
+
+  long long balance() { return merchant_client(port_, "k1", "s3cret").balance_fen(); }
+
+  std::string audit_output() {
+    auto [status, output] =
+        run_topupd({"audit", "--config", topupd_.config_path(), "--merchant", "1001"});
+    EXPECT_EQ(status, 0) << output;
+    return output;
+  }
+
+  redis_server redis_;
+  topupd_process topupd_;
+  topupd_config cfg_{0, 0};
+  int port_ = 0;
+};
+
+// kill -9 at random moments while a backlog is being archived, five times: every order ends up
+// archived and out of Redis, none lost, each archived copy of an order identical, no money moved.
+TEST_F(RetentionCrash, KilledWhileArchivingLosesNothingAndEveryCopyOfAnOrderIsTheSame) {
+  const std::set<std::string> pushed = push_orders(4, 1500, "crash-");
+  ASSERT_EQ(pushed.size(), 6000u);
+  const long long before = balance();
+  kill_at_random_moments();
   const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (redis.command({"ZCARD", "t:{m1001}:t"}) != "0" && std::chrono::steady_clock::now() < deadline)
+  while (redis_.command({"ZCARD", "t:{m1001}:t"}) != "0" && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(250ms);
-  ASSERT_EQ(redis.command({"ZCARD", "t:{m1001}:t"}), "0") << "orders left in Redis";
-  EXPECT_EQ(redis.command({"HLEN", "t:{m1001}:o"}), "0");
+  ASSERT_EQ(redis_.command({"ZCARD", "t:{m1001}:t"}), "0") << "orders left in Redis";
+  EXPECT_EQ(redis_.command({"HLEN", "t:{m1001}:o"}), "0");
 
   std::map<std::string, std::string> archived;  // number -> its packed record
   int copies = 0;
-  const auto root = std::filesystem::path(topupd.statements_dir()) / "m1001" / "archive";
+  const auto root = std::filesystem::path(topupd_.statements_dir()) / "m1001" / "archive";
   for (const auto& f : std::filesystem::recursive_directory_iterator(root)) {
     // A crash may leave a temp file (never read by anything): skip it.
     if (!f.is_regular_file() || f.path().extension() == ".tmp") continue;
@@ -314,11 +341,10 @@ TEST(RetentionCrash, KilledWhileArchivingLosesNothingAndEveryCopyOfAnOrderIsTheS
   for (const auto& [n, record] : archived) found.insert(n);
   EXPECT_EQ(found, pushed);
   ::testing::Test::RecordProperty("archived_copies", copies);
-  EXPECT_EQ(m.balance_fen(), balance);
+  EXPECT_EQ(balance(), before);
 
   // topupd audit: every balance still agrees with the log, and the orders are archived, not lost.
-  auto [status, output] = run_topupd({"audit", "--config", topupd.config_path(), "--merchant", "1001"});
-  EXPECT_EQ(status, 0) << output;
+  const std::string output = audit_output();
   EXPECT_NE(output.find("audit clean: 1 merchants, 6000 orders (6000 archived)"), std::string::npos)
       << output;
 }
@@ -326,56 +352,20 @@ TEST(RetentionCrash, KilledWhileArchivingLosesNothingAndEveryCopyOfAnOrderIsTheS
 // kill -9 at random moments while a log is being trimmed, five times: the log ends up trimmed,
 // every entry written to the log files (copies of one identical), no money moved, and the
 // audit, replaying from the checkpoint, clean.
-TEST(RetentionCrash, KilledWhileTrimmingTheLogLosesNothingAndTheAuditIsClean) {
-  redis_server redis;
-  topupd_process topupd;
-  topupd_config cfg(0, 0);
-  const int port = start_on_free_port(topupd, [&](int p) {
-    cfg = topupd_config(p, redis.port(), 2);
-    cfg.json["security"] = json::object{{"timestamp_skew_s", 1}};
-    cfg.json["storage"] = json::object{{"retention_s", k_retention_s}};
-    return cfg;
-  });
-  http_client admin(port);
-  ASSERT_EQ(admin_credit_when_ready(admin, cfg.admin_token(), 1001, "1000000", "crash-fund").code,
-            "0000");
-  constexpr int k_threads = 2;
-  constexpr int k_per_thread = 1000;
-  {
-    std::vector<std::thread> pushers;
-    for (int t = 0; t < k_threads; ++t) {
-      pushers.emplace_back([&, t] {
-        merchant_client m(port, "k1", "s3cret");
-        for (int i = 0; i < k_per_thread; ++i) {
-          auto a = m.push("trim-" + std::to_string(t) + "-" + std::to_string(i), "13800138000", 10);
-          EXPECT_EQ(a.code, "0000") << a.raw;
-        }
-      });
-    }
-    for (auto& p : pushers) p.join();
-  }
-  merchant_client m(port, "k1", "s3cret");
-  const long long balance = m.balance_fen();
+TEST_F(RetentionCrash, KilledWhileTrimmingTheLogLosesNothingAndTheAuditIsClean) {
+  ASSERT_EQ(push_orders(2, 1000, "trim-").size(), 2000u);
+  const long long before = balance();
   // See OnceItsOrdersLeft...: the test writes what the statement maker will.
-  redis.command({"HSET", "t:{m1001}:stmt", "day", stated_day()});
+  redis_.command({"HSET", "t:{m1001}:stmt", "day", stated_day()});
+  kill_at_random_moments();
+  ASSERT_TRUE(wait_for([&] { return redis_.command({"XLEN", "t:{m1001}:log"}) == "0"; }, 30s))
+      << "the log was not trimmed: XLEN " << redis_.command({"XLEN", "t:{m1001}:log"});
+  EXPECT_EQ(redis_.command({"ZCARD", "t:{m1001}:t"}), "0");
+  const long long trimmed = std::stoll(redis_.command({"HGET", "t:{m1001}:ckpt", "entries"}));
+  EXPECT_EQ(static_cast<long long>(trimmed_entry_ids(topupd_.statements_dir()).size()), trimmed);
+  EXPECT_EQ(balance(), before);
 
-  // Passes start a second after start-up; each archives and then trims up to 20,000 entries.
-  std::mt19937 random(std::random_device{}());
-  std::this_thread::sleep_for(std::chrono::seconds(k_retention_s));
-  for (int crash = 0; crash < 5; ++crash) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(900 + random() % 400));
-    topupd.kill();
-    topupd.start(cfg);
-  }
-  ASSERT_TRUE(wait_for([&] { return redis.command({"XLEN", "t:{m1001}:log"}) == "0"; }, 30s))
-      << "the log was not trimmed: XLEN " << redis.command({"XLEN", "t:{m1001}:log"});
-  EXPECT_EQ(redis.command({"ZCARD", "t:{m1001}:t"}), "0");
-  const long long trimmed = std::stoll(redis.command({"HGET", "t:{m1001}:ckpt", "entries"}));
-  EXPECT_EQ(static_cast<long long>(trimmed_entry_ids(topupd.statements_dir()).size()), trimmed);
-  EXPECT_EQ(m.balance_fen(), balance);
-
-  auto [status, output] = run_topupd({"audit", "--config", topupd.config_path(), "--merchant", "1001"});
-  EXPECT_EQ(status, 0) << output;
+  const std::string output = audit_output();
   EXPECT_NE(output.find("audit clean: 1 merchants, 2000 orders (2000 archived, 2000 of them "
                         "accepted before the log's checkpoint)"),
             std::string::npos)

@@ -51,18 +51,10 @@ TEST(LogTrimBound, TheLeastOfTheWindowTheOldestOrderLessAMinuteAndTheLastDayStat
 }
 
 TEST(LogCheckpoint, ItsFieldsRoundTripAndAnUnreadableOneIsNamed) {
-  log_checkpoint c;
-  c.id = "1700000000000-12";
-  c.balance_fen = 80;
-  c.credits_fen = 100;
-  c.debits_fen = 30;
-  c.refunds_fen = 10;
-  c.refs = 2;
-  c.refs_fen = 100;
-  c.entries = 9;
-  c.money_entries = 7;
-  c.orders = 3;
-  c.at_ms = 1'700'000'000'123;
+  const log_checkpoint c{.id = "1700000000000-12", .balance_fen = 80, .credits_fen = 100,
+                         .debits_fen = 30, .refunds_fen = 10, .refs = 2, .refs_fen = 100,
+                         .entries = 9, .money_entries = 7, .orders = 3,
+                         .at_ms = 1'700'000'000'123};
   field_pairs fields;
   const auto values = checkpoint_values(c);
   ASSERT_EQ(values.size(), std::size(k_checkpoint_fields));
@@ -92,6 +84,8 @@ TEST(LogCheckpoint, StreamIdsCompareAsNumbers) {
   EXPECT_FALSE(parse_stream_id("-1"));
   EXPECT_FALSE(parse_stream_id("1-"));
   EXPECT_FALSE(parse_stream_id("1-2-3"));
+  EXPECT_EQ(stream_id_after("10-2"), "10-3");
+  EXPECT_EQ(stream_id_after("10-18446744073709551615"), "11-0");
 }
 
 TEST(LogArchiveLine, AnyEntryRoundTripsOnOneLine) {
