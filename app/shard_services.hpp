@@ -97,7 +97,8 @@ class shard_services {
   /// changes reach this shard's copy within a second (spec §7).
   boost::asio::awaitable<void> blacklist_loop();
   boost::asio::awaitable<void> recovery_loop();
-  /// Shard 0: a retention pass over every configured merchant every retention_interval().
+  /// Shard 0: a retention pass over every configured merchant every retention_interval(): its
+  /// final orders past the window archived, then its log trimmed behind them.
   boost::asio::awaitable<void> retention_loop();
   /// A tenth of the retention window, within 1 s .. 60 s: an order leaves Redis at most that
   /// much after its window ended.

@@ -35,6 +35,25 @@ namespace json = boost::json;
 constexpr int k_retention_s = 3;
 constexpr const char* k_push = "/rest/Recharge/pushOrder";
 
+// Every line of the files under `<statements_dir>/m1001/<folder>` ("archive", "log"), as (file,
+// line). Temp files (a crash may leave one; nothing reads them) are skipped and counted in `temps`.
+std::vector<std::pair<std::filesystem::path, std::string>> merchant_file_lines(
+    const std::string& statements_dir, const char* folder, int* temps = nullptr) {
+  std::vector<std::pair<std::filesystem::path, std::string>> out;
+  const auto root = std::filesystem::path(statements_dir) / "m1001" / folder;
+  if (!std::filesystem::exists(root)) return out;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(root)) {
+    if (!f.is_regular_file()) continue;
+    if (f.path().extension() == ".tmp") {
+      if (temps) ++*temps;
+      continue;
+    }
+    std::ifstream in(f.path());
+    for (std::string line; std::getline(in, line);) out.emplace_back(f.path(), line);
+  }
+  return out;
+}
+
 class Retention : public shared_topupd_suite<Retention> {
  protected:
   static void SetUpTestSuite() {
@@ -56,18 +75,14 @@ class Retention : public shared_topupd_suite<Retention> {
   // Every order number in merchant 1001's archive files, with how often it appears.
   static std::map<std::string, int> archived_numbers() {
     std::map<std::string, int> seen;
-    const auto root = std::filesystem::path(topupd_->statements_dir()) / "m1001" / "archive";
-    if (!std::filesystem::exists(root)) return seen;
-    for (const auto& f : std::filesystem::recursive_directory_iterator(root)) {
-      if (!f.is_regular_file()) continue;
-      EXPECT_NE(f.path().extension(), ".tmp") << "a temp file left behind: " << f.path();
-      std::ifstream in(f.path());
-      for (std::string line; std::getline(in, line);) {
-        auto r = topup::engine::order_from_archive_line(line);
-        EXPECT_TRUE(r) << f.path() << ": " << line;
-        if (r) ++seen[r->order_number];
-      }
+    int temps = 0;
+    for (const auto& [file, line] :
+         merchant_file_lines(topupd_->statements_dir(), "archive", &temps)) {
+      auto r = topup::engine::order_from_archive_line(line);
+      EXPECT_TRUE(r) << file << ": " << line;
+      if (r) ++seen[r->order_number];
     }
+    EXPECT_EQ(temps, 0) << "a temp file left behind";
     return seen;
   }
 
@@ -88,21 +103,14 @@ std::string stated_day() {
 std::map<std::string, int> trimmed_entry_ids(const std::string& statements_dir) {
   std::map<std::string, int> seen;
   std::map<std::string, std::string> lines;
-  const auto root = std::filesystem::path(statements_dir) / "m1001" / "log";
-  if (!std::filesystem::exists(root)) return seen;
-  for (const auto& f : std::filesystem::recursive_directory_iterator(root)) {
-    // A crash may leave a temp file (never read by anything): skip it.
-    if (!f.is_regular_file() || f.path().extension() == ".tmp") continue;
-    std::ifstream in(f.path());
-    for (std::string line; std::getline(in, line);) {
-      auto e = topup::engine::log_entry_from_archive_line(line);
-      EXPECT_TRUE(e) << f.path() << ": " << line;
-      if (!e) continue;
-      ++seen[e->id];
-      auto [it, fresh] = lines.emplace(e->id, line);
-      if (!fresh) {
-        EXPECT_EQ(it->second, line) << e->id;
-      }
+  for (const auto& [file, line] : merchant_file_lines(statements_dir, "log")) {
+    auto e = topup::engine::log_entry_from_archive_line(line);
+    EXPECT_TRUE(e) << file << ": " << line;
+    if (!e) continue;
+    ++seen[e->id];
+    auto [it, fresh] = lines.emplace(e->id, line);
+    if (!fresh) {
+      EXPECT_EQ(it->second, line) << e->id;
     }
   }
   return seen;
@@ -322,19 +330,13 @@ TEST_F(RetentionCrash, KilledWhileArchivingLosesNothingAndEveryCopyOfAnOrderIsTh
 
   std::map<std::string, std::string> archived;  // number -> its packed record
   int copies = 0;
-  const auto root = std::filesystem::path(topupd_.statements_dir()) / "m1001" / "archive";
-  for (const auto& f : std::filesystem::recursive_directory_iterator(root)) {
-    // A crash may leave a temp file (never read by anything): skip it.
-    if (!f.is_regular_file() || f.path().extension() == ".tmp") continue;
-    std::ifstream in(f.path());
-    for (std::string line; std::getline(in, line);) {
-      auto r = topup::engine::order_from_archive_line(line);
-      ASSERT_TRUE(r) << f.path() << ": " << line;
-      ++copies;
-      auto [it, fresh] = archived.emplace(r->order_number, topup::engine::pack_order(*r));
-      if (!fresh) {
-        EXPECT_EQ(it->second, topup::engine::pack_order(*r)) << r->order_number;
-      }
+  for (const auto& [file, line] : merchant_file_lines(topupd_.statements_dir(), "archive")) {
+    auto r = topup::engine::order_from_archive_line(line);
+    ASSERT_TRUE(r) << file << ": " << line;
+    ++copies;
+    auto [it, fresh] = archived.emplace(r->order_number, topup::engine::pack_order(*r));
+    if (!fresh) {
+      EXPECT_EQ(it->second, topup::engine::pack_order(*r)) << r->order_number;
     }
   }
   std::set<std::string> found;

@@ -2618,19 +2618,27 @@ class StoreRetention : public store_fixture {
     return r ? *r : archive_pass{};
   }
 
-  // Every order line of merchant m's archive, as (file, record).
-  std::vector<std::pair<std::string, order_record>> archived(std::int64_t m) {
-    std::vector<std::pair<std::string, order_record>> out;
-    const auto root = dir_ / ("m" + std::to_string(m)) / "archive";
+  // Every line of every file under merchant m's `folder` ("archive", "log"), as (file, line).
+  std::vector<std::pair<std::filesystem::path, std::string>> lines_of(std::int64_t m,
+                                                                      const char* folder) {
+    std::vector<std::pair<std::filesystem::path, std::string>> out;
+    const auto root = dir_ / ("m" + std::to_string(m)) / folder;
     if (!std::filesystem::exists(root)) return out;
     for (const auto& f : std::filesystem::recursive_directory_iterator(root)) {
       if (!f.is_regular_file()) continue;
       std::ifstream in(f.path());
-      for (std::string line; std::getline(in, line);) {
-        auto r = order_from_archive_line(line);
-        EXPECT_TRUE(r) << f.path() << ": " << line;
-        if (r) out.emplace_back(f.path().string(), *r);
-      }
+      for (std::string line; std::getline(in, line);) out.emplace_back(f.path(), line);
+    }
+    return out;
+  }
+
+  // Every order line of merchant m's archive, as (file, record).
+  std::vector<std::pair<std::string, order_record>> archived(std::int64_t m) {
+    std::vector<std::pair<std::string, order_record>> out;
+    for (const auto& [file, line] : lines_of(m, "archive")) {
+      auto r = order_from_archive_line(line);
+      EXPECT_TRUE(r) << file << ": " << line;
+      if (r) out.emplace_back(file.string(), *r);
     }
     return out;
   }
@@ -2809,16 +2817,10 @@ class StoreTrim : public StoreRetention {
   // Every entry of merchant m's log files, oldest first, with its file's name.
   std::vector<std::pair<std::string, order_event>> log_files(std::int64_t m) {
     std::vector<std::pair<std::string, order_event>> out;
-    const auto root = dir_ / ("m" + std::to_string(m)) / "log";
-    if (!std::filesystem::exists(root)) return out;
-    for (const auto& f : std::filesystem::recursive_directory_iterator(root)) {
-      if (!f.is_regular_file()) continue;
-      std::ifstream in(f.path());
-      for (std::string line; std::getline(in, line);) {
-        auto e = log_entry_from_archive_line(line);
-        EXPECT_TRUE(e) << f.path() << ": " << line;
-        if (e) out.emplace_back(f.path().filename().string(), *e);
-      }
+    for (const auto& [file, line] : lines_of(m, "log")) {
+      auto e = log_entry_from_archive_line(line);
+      EXPECT_TRUE(e) << file << ": " << line;
+      if (e) out.emplace_back(file.filename().string(), *e);
     }
     std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
       return parse_stream_id(a.second.id) < parse_stream_id(b.second.id);
