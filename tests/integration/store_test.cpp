@@ -3042,48 +3042,39 @@ TEST_F(StoreTrim, ACheckpointThatDisagreesWithTheAccountOrCrefsIsAFinding) {
     raw({"HDEL", keys.crefs(), "hand-made"});
   };
 
-  raw({"HINCRBY", keys.checkpoint(), "credits", "1"});
-  auto report = audit_of(m);
-  EXPECT_TRUE(found(report, "acct credits are 100000 fen but the log's credits add up to 100001 fen"))
-      << findings_of(report);
-  EXPECT_TRUE(found(report, "ckpt balance")) << findings_of(report);
-  restore();
-
-  raw({"HINCRBY", keys.checkpoint(), "balance", "-1"});
-  raw({"HINCRBY", keys.checkpoint(), "debits", "1"});
-  report = audit_of(m);
-  EXPECT_TRUE(found(report, "acct balance is")) << findings_of(report);
-  EXPECT_TRUE(found(report, "acct debits are")) << findings_of(report);
-  restore();
-
-  raw({"HINCRBY", keys.checkpoint(), "refs", "1"});
-  report = audit_of(m);
-  EXPECT_TRUE(found(report, "crefs holds 2 refs but the log credits 0 after its checkpoint and "
-                            "the checkpoint 3 before it"))
-      << findings_of(report);
-  restore();
-
-  raw({"HSET", keys.crefs(), "hand-made", "5"});
-  report = audit_of(m);
-  EXPECT_TRUE(found(report, "crefs holds 3 refs but the log credits 0 after its checkpoint and "
-                            "the checkpoint 2 before it"))
-      << findings_of(report);
-  EXPECT_TRUE(found(report, "crefs holds 3 refs adding up to 100005 fen that the log after its "
-                            "checkpoint does not credit, but the checkpoint trimmed 2 adding up "
-                            "to 100000 fen"))
-      << findings_of(report);
-  restore();
-
-  raw({"HINCRBY", keys.checkpoint(), "refs_fen", "1"});
-  report = audit_of(m);
-  EXPECT_TRUE(found(report, "but the checkpoint trimmed 2 adding up to 100001 fen"))
-      << findings_of(report);
-  restore();
-
-  raw({"HSET", keys.checkpoint(), "id", "yesterday"});
-  report = audit_of(m);
-  EXPECT_TRUE(found(report, "ckpt id is \"yesterday\", not a stream id")) << findings_of(report);
-  restore();
+  // Each hand edit, and the findings it must make; the books are restored after each.
+  struct corruption {
+    std::vector<std::vector<std::string>> edits;
+    std::vector<std::string> findings;
+  };
+  const std::vector<corruption> corruptions = {
+      {{{"HINCRBY", keys.checkpoint(), "credits", "1"}},
+       {"acct credits are 100000 fen but the log's credits add up to 100001 fen",
+        "ckpt balance"}},
+      {{{"HINCRBY", keys.checkpoint(), "balance", "-1"},
+        {"HINCRBY", keys.checkpoint(), "debits", "1"}},
+       {"acct balance is", "acct debits are"}},
+      {{{"HINCRBY", keys.checkpoint(), "refs", "1"}},
+       {"crefs holds 2 refs but the log credits 0 after its checkpoint and the checkpoint 3 "
+        "before it"}},
+      {{{"HSET", keys.crefs(), "hand-made", "5"}},
+       {"crefs holds 3 refs but the log credits 0 after its checkpoint and the checkpoint 2 "
+        "before it",
+        "crefs holds 3 refs adding up to 100005 fen that the log after its checkpoint does not "
+        "credit, but the checkpoint trimmed 2 adding up to 100000 fen"}},
+      {{{"HINCRBY", keys.checkpoint(), "refs_fen", "1"}},
+       {"but the checkpoint trimmed 2 adding up to 100001 fen"}},
+      {{{"HSET", keys.checkpoint(), "id", "yesterday"}},
+       {"ckpt id is \"yesterday\", not a stream id"}},
+  };
+  for (const auto& c : corruptions) {
+    SCOPED_TRACE(c.findings.front());
+    for (const auto& edit : c.edits) raw(edit);
+    const auto report = audit_of(m);
+    for (const auto& finding : c.findings)
+      EXPECT_TRUE(found(report, finding)) << findings_of(report);
+    restore();
+  }
 
   EXPECT_TRUE(audit_of(m).clean());
   // And a checkpoint the trimmer cannot read stops the trim: nothing more leaves.
