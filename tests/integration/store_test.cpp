@@ -2832,6 +2832,17 @@ class StoreTrim : public StoreRetention {
     EXPECT_TRUE(report) << report.error().message();
     return report ? *report : audit_report{};
   }
+  // Merchant m's audit, which must be clean with these counts: orders, of them archived, and of
+  // those accepted before the checkpoint.
+  audit_report expect_clean(std::int64_t m, std::int64_t orders, std::int64_t archived,
+                            std::int64_t checkpointed) {
+    auto report = audit_of(m);
+    EXPECT_TRUE(report.clean()) << findings_of(report);
+    EXPECT_EQ(report.orders, orders);
+    EXPECT_EQ(report.archived, archived);
+    EXPECT_EQ(report.checkpointed_orders, checkpointed);
+    return report;
+  }
   static std::string findings_of(const audit_report& r) {
     std::string s;
     for (const auto& f : r.findings) s += to_string(f) + "\n";
@@ -2949,21 +2960,13 @@ TEST_F(StoreTrim, ArchivedOrdersLogLeavesInChunksOldestFirstToFilesAndTheAuditIs
   EXPECT_EQ(names.count("log-" + entries[0].id + "-" + entries[999].id + ".txt"), 1u);
   EXPECT_EQ(names.count("log-" + entries[1000].id + "-" + entries[1999].id + ".txt"), 1u);
 
-  auto report = audit_of(m);
-  EXPECT_TRUE(report.clean()) << findings_of(report);
-  EXPECT_EQ(report.orders, 2);
-  EXPECT_EQ(report.archived, 2);
-  EXPECT_EQ(report.checkpointed_orders, 2);
-  EXPECT_EQ(report.trimmed_entries, 2108);
+  EXPECT_EQ(expect_clean(m, 2, 2, 2).trimmed_entries, 2108);
 
   // Business goes on after the trim: the audit replays it from the checkpoint.
   order_in(m, 3, 4);
   const order_record live = order_in(m, 4, 1);
   ASSERT_TRUE(run(store_->credit(m, "late", 77, k_t0_ms)));
-  report = audit_of(m);
-  EXPECT_TRUE(report.clean()) << findings_of(report);
-  EXPECT_EQ(report.orders, 4);
-  EXPECT_EQ(report.archived, 2);
+  expect_clean(m, 4, 2, 2);
   // And an order still in Redis stops the trim a minute before its creation (k_t0_ms here).
   EXPECT_EQ(trim(m, real_now_ms() + k_retention_ms + 1000).trimmed, 0);
   EXPECT_TRUE(in_redis(m, live));
@@ -2985,10 +2988,7 @@ TEST_F(StoreTrim, AnOrderInRedisKeepsItsWholeHistoryAndLeavesWithItsLogOnceArchi
   pass(m, real_now_ms() + k_retention_ms + 1000);
   EXPECT_EQ(trim(m, real_now_ms() + k_retention_ms + 1000).trimmed, 4);
   EXPECT_EQ(xlen(m), 0);
-  const auto report = audit_of(m);
-  EXPECT_TRUE(report.clean()) << findings_of(report);
-  EXPECT_EQ(report.orders, 1);
-  EXPECT_EQ(report.archived, 1);
+  expect_clean(m, 1, 1, 1);
   EXPECT_EQ(balance(m), 10 * k_cost_fen);
 }
 
@@ -3013,15 +3013,10 @@ TEST_F(StoreTrim, AnArchivedOrderSplitByTheCheckpointIsCleanAndItsRecordBackIsAF
   EXPECT_EQ(trim(m, middle_ms + k_retention_ms).trimmed, 2);  // the fund and the accepted entry
   EXPECT_EQ(xlen(m), 3);
 
-  auto report = audit_of(m);
-  EXPECT_TRUE(report.clean()) << findings_of(report);
-  EXPECT_EQ(report.orders, 1);
-  EXPECT_EQ(report.archived, 1);
-  EXPECT_EQ(report.checkpointed_orders, 1);
-  EXPECT_EQ(report.events, 3);
+  EXPECT_EQ(expect_clean(m, 1, 1, 1).events, 3);
 
   raw({"HSET", merchant_keys(k_prefix, m).orders(), o.order_number, pack_order(o)});
-  report = audit_of(m);
+  const auto report = audit_of(m);
   EXPECT_TRUE(found(report, "in o but the log has no accepted entry of the order"))
       << findings_of(report);
 }
