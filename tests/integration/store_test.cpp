@@ -2791,10 +2791,13 @@ class StoreTrim : public StoreRetention {
   void set_clock(std::int64_t now_ms) {
     clock_.advance(std::chrono::milliseconds(now_ms - clock_.wall_ms()));
   }
-  trim_pass trim(std::int64_t m, std::int64_t now_ms) {
+  boost::system::result<trim_pass> trim_result(std::int64_t m, std::int64_t now_ms) {
     set_clock(now_ms);
     log_trimmer trimmer(*conn_, k_prefix, *fence_, cfg_, clock_);
-    auto r = run(trimmer.run_once(m));
+    return run(trimmer.run_once(m));
+  }
+  trim_pass trim(std::int64_t m, std::int64_t now_ms) {
+    auto r = trim_result(m, now_ms);
     EXPECT_TRUE(r) << r.error().message();
     return r ? *r : trim_pass{};
   }
@@ -3075,9 +3078,7 @@ TEST_F(StoreTrim, ACheckpointThatDisagreesWithTheAccountOrCrefsIsAFinding) {
   // And a checkpoint the trimmer cannot read stops the trim: nothing more leaves.
   ASSERT_TRUE(run(store_->credit(m, "wire-2", 5, k_t0_ms)));
   raw({"HSET", keys.checkpoint(), "orders", "many"});
-  set_clock(real_now_ms() + k_retention_ms + 1000);
-  log_trimmer trimmer(*conn_, k_prefix, *fence_, cfg_, clock_);
-  auto r = run(trimmer.run_once(m));
+  auto r = trim_result(m, real_now_ms() + k_retention_ms + 1000);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::storage_protocol);
   EXPECT_EQ(xlen(m), 1);
@@ -3123,9 +3124,7 @@ TEST_F(StoreTrim, WhenTheLogFileCannotBeWrittenNothingIsTrimmed) {
   statements_made_to_tomorrow(m);
   std::filesystem::create_directories(dir_ / "m7106");
   std::ofstream(dir_ / "m7106" / "log") << "a file where the log's directory should be";
-  set_clock(real_now_ms() + k_retention_ms + 1000);
-  log_trimmer trimmer(*conn_, k_prefix, *fence_, cfg_, clock_);
-  auto r = run(trimmer.run_once(m));
+  auto r = trim_result(m, real_now_ms() + k_retention_ms + 1000);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::internal);
   EXPECT_EQ(xlen(m), 1);
