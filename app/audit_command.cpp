@@ -60,11 +60,22 @@ asio::awaitable<audit_outcome> connect_and_audit(engine::redis::connection& conn
 }
 
 void print_report(const engine::audit_report& report, std::ostream& out) {
+  // After a trimmed log: how many orders the checkpoint stands for, and that the entries counted
+  // are the ones after it.
+  const bool trimmed = report.checkpointed_orders > 0 || report.trimmed_entries > 0;
+  const std::string before_checkpoint =
+      trimmed ? ", " + std::to_string(report.checkpointed_orders) +
+                    " of them accepted before the log's checkpoint"
+              : std::string();
+  const std::string after_checkpoint =
+      trimmed ? " after the checkpoint (" + std::to_string(report.trimmed_entries) +
+                    " log entries trimmed behind it)"
+              : std::string();
   const std::string scope = std::to_string(report.merchants) + " merchants, " +
                             std::to_string(report.orders) + " orders (" +
-                            std::to_string(report.archived) + " archived), " +
-                            std::to_string(report.ledger_entries) + " ledger entries, " +
-                            std::to_string(report.events) + " events";
+                            std::to_string(report.archived) + " archived" + before_checkpoint +
+                            "), " + std::to_string(report.ledger_entries) + " ledger entries, " +
+                            std::to_string(report.events) + " events" + after_checkpoint;
   print_outcome({"audit", scope, ": every balance and every order agrees with the log"},
                 report.findings, report.findings_not_listed, out);
 }

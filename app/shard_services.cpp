@@ -77,6 +77,8 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
                 files_executor()),
       statement_maker_(redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock(),
                        files_executor()),
+      trimmer_(redis_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock(),
+               files_executor()),
       catalogue_(cfg_->channels),
       router_channels_(cfg_->channels, catalogue_,
                        channels::make_channel_factory(cfg_->server.public_url, shard), io,
@@ -208,6 +210,13 @@ asio::awaitable<void> shard_services::retention_loop() {
       if (!pass && pass.error() != engine::errc::storage_unavailable)
         log->warn("retention merchant={} pass failed: {}", m.id, pass.error().message());
       if (pass && pass->archived > 0) registry_->metrics.shard(0).orders_archived += pass->archived;
+      // Then the log behind the orders that left (docs/STORAGE.md "Trimming the log").
+      if (stopping_) break;
+      auto trim = co_await caught("trim", m.id, trimmer_.run_once(m.id));
+      if (!trim && trim.error() != engine::errc::storage_unavailable)
+        log->warn("retention merchant={} log trim failed: {}", m.id, trim.error().message());
+      if (trim && trim->trimmed > 0)
+        registry_->metrics.shard(0).log_entries_trimmed += static_cast<std::uint64_t>(trim->trimmed);
     }
   }
 }
@@ -328,6 +337,7 @@ void shard_services::begin_shutdown() {
   retention_timer_.cancel();
   statements_timer_.cancel();
   archiver_.stop();
+  trimmer_.stop();
   statement_maker_.stop();
   file_work_.close();
   http_.shutdown();

@@ -20,6 +20,7 @@
 #include "engine/store/fence.hpp"
 #include "engine/service/order_service.hpp"
 #include "engine/store/order_store.hpp"
+#include "engine/retention/log_trimmer.hpp"
 #include "engine/retention/order_archiver.hpp"
 #include "engine/retention/statement_maker.hpp"
 #include "engine/redis/connection.hpp"
@@ -98,7 +99,8 @@ class shard_services {
   /// changes reach this shard's copy within a second (spec §7).
   boost::asio::awaitable<void> blacklist_loop();
   boost::asio::awaitable<void> recovery_loop();
-  /// Shard 0: a retention pass over every configured merchant every retention_interval().
+  /// Shard 0: a retention pass over every configured merchant every retention_interval(): its
+  /// final orders past the window archived, then its log trimmed behind them.
   boost::asio::awaitable<void> retention_loop();
   /// A tenth of the retention window, within 1 s .. 60 s: an order leaves Redis at most that
   /// much after its window ended.
@@ -127,6 +129,7 @@ class shard_services {
   /// Retention passes (issue 16), run by shard 0 only: the archive is written from one thread.
   engine::order_archiver archiver_;
   engine::statement_maker statement_maker_;
+  engine::log_trimmer trimmer_;
   engine::channel_catalogue catalogue_;
   engine::channel_router router_channels_;
   engine::order_dispatcher dispatcher_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -24,6 +25,10 @@ using boost::system::result;
 // How often an order that moved after the snapshot is read again, after the log's later entries,
 // before its disagreement counts: an order rarely moves more than a few times in a second.
 constexpr int k_recheck_rounds = 4;
+
+// How often one merchant's audit starts again because a trim removed entries it had still to
+// read (the trimmer works far behind the log's end, so the replay normally outruns it).
+constexpr int k_checkpoint_attempts = 3;
 
 constexpr std::array<projection_key, 3> k_scanned_keys = {
     projection_key::orders, projection_key::by_time, projection_key::work};
@@ -49,13 +54,27 @@ class merchant_audit {
   audit_report take_report() {
     report_.ledger_entries = replay_.money_entries();
     report_.events = replay_.order_entries();
+    if (checkpoint_) {
+      // Orders accepted before the checkpoint were archived: the trim keeps every order in `t`.
+      report_.orders += checkpoint_->orders;
+      report_.archived += checkpoint_->orders;
+      report_.checkpointed_orders = checkpoint_->orders;
+      report_.trimmed_entries = checkpoint_->entries;
+    }
     return std::move(report_);
   }
 
+  /// Whether a trim overtook the replay (removed entries it had still to read): then what the
+  /// audit found may be the trim's doing, and it must start again.
+  bool overtaken() const noexcept { return overtaken_; }
+
  private:
   asio::awaitable<result<void>> replay_log(std::string end_id, std::set<std::string>* touched);
+  asio::awaitable<result<void>> check_not_overtaken(std::string read_from);
   void check_account(const account_snapshot& snapshot);
   asio::awaitable<result<void>> check_credit_refs(const account_snapshot& snapshot);
+  asio::awaitable<result<void>> scan_trimmed_refs();
+  void drop_replayed_refs();
   std::vector<std::string> accepted_orders();
   asio::awaitable<result<void>> check_projections(std::vector<std::string> numbers,
                                                   const std::set<std::string>* may_have_moved,
@@ -76,6 +95,11 @@ class merchant_audit {
   std::string replayed_to_;   // id of the last entry replayed, "" for none
   // Orders whose projections were ahead of the replay: read again after the later entries.
   std::set<std::string> moved_;
+  std::optional<log_checkpoint> checkpoint_;  // the trimmed log's, as the snapshot read it
+  std::string checkpoint_id_;                 // its position as read, "" for none
+  bool overtaken_ = false;  // a trim removed entries the replay had still to read: start again
+  // After a trimmed log: refs of `crefs` the replay has not credited (yet), ref -> value.
+  std::map<std::string, std::string> trimmed_refs_;
 };
 
 asio::awaitable<result<void>> merchant_audit::run() {
@@ -83,10 +107,18 @@ asio::awaitable<result<void>> merchant_audit::run() {
   auto snapshot = co_await reader_.read_snapshot();
   if (!snapshot) co_return snapshot.error();
   log_readable_ = snapshot->log_readable;
+  checkpoint_id_ = snapshot->checkpoint_id;
+  if (snapshot->checkpoint) {
+    // A trimmed log: replayed from its checkpoint, whose totals stand for the entries before it.
+    checkpoint_ = snapshot->checkpoint;
+    check_checkpoint(*checkpoint_, snapshot->first_id, out_);
+    replay_.seed(*checkpoint_);
+  }
   // 2. The log up to that instant: the money and every order's history.
   if (log_readable_ && !snapshot->last_id.empty()) {
     auto replayed = co_await replay_log(snapshot->last_id, nullptr);
     if (!replayed) co_return replayed.error();
+    if (overtaken_) co_return ok();
   }
   // 3. The account against itself and against the replay; `crefs` against the log's credits.
   check_account(*snapshot);
@@ -96,9 +128,13 @@ asio::awaitable<result<void>> merchant_audit::run() {
   // 4. Each order the log accepted: its projections against its replay.
   auto checked = co_await check_projections(accepted_orders(), nullptr, std::string());
   if (!checked) co_return checked.error();
-  // 5. Every projection names an order of the log.
+  // 5. Every projection names an order of the log (and after a trim, crefs' other refs).
   for (projection_key key : k_scanned_keys) {
     auto scanned = co_await scan_projections(key);
+    if (!scanned) co_return scanned.error();
+  }
+  if (checkpoint_) {
+    auto scanned = co_await scan_trimmed_refs();
     if (!scanned) co_return scanned.error();
   }
   // 6. What moved after the snapshot, against the log's later entries.
@@ -108,8 +144,16 @@ asio::awaitable<result<void>> merchant_audit::run() {
 asio::awaitable<result<void>> merchant_audit::replay_log(std::string end_id,
                                                          std::set<std::string>* touched) {
   for (;;) {
-    auto page = co_await reader_.read_log_page(replayed_to_, end_id);
+    // From the start of the log, or of what its trim left; then after the last entry replayed.
+    std::string start = !replayed_to_.empty() ? "(" + replayed_to_
+                        : checkpoint_         ? checkpoint_->id
+                                              : std::string("-");
+    std::string read_from = !replayed_to_.empty() ? replayed_to_ : checkpoint_id_;
+    auto page = co_await reader_.read_log_page(std::move(start), end_id);
     if (!page) co_return page.error();
+    auto intact = co_await check_not_overtaken(std::move(read_from));
+    if (!intact) co_return intact.error();
+    if (overtaken_) co_return ok();
     if (!*page) {
       log_readable_ = false;
       co_return ok();
@@ -132,7 +176,8 @@ void merchant_audit::check_account(const account_snapshot& snapshot) {
 // `crefs` is written with each credit: it holds exactly the log's refs, with their amounts.
 asio::awaitable<result<void>> merchant_audit::check_credit_refs(const account_snapshot& snapshot) {
   if (!snapshot.credit_refs) co_return ok();  // unreadable: a finding already
-  check_credit_ref_count(*snapshot.credit_refs, replay_.money(), out_);
+  check_credit_ref_count(*snapshot.credit_refs, replay_.money(),
+                         checkpoint_ ? checkpoint_->refs : 0, out_);
   const auto& refs = replay_.money().credit_refs;
   auto it = refs.begin();
   while (it != refs.end()) {
@@ -219,23 +264,68 @@ asio::awaitable<result<void>> merchant_audit::scan_projections(projection_key ke
   co_return ok();
 }
 
+// The refs of `crefs` the replay does not credit, each once (SCAN may repeat one): the
+// checkpoint's, or credited after the snapshot (settle_moved_orders drops those).
+asio::awaitable<result<void>> merchant_audit::scan_trimmed_refs() {
+  std::string cursor = "0";
+  do {
+    auto page = co_await reader_.read_scan_page(projection_key::credit_refs, cursor);
+    if (!page) co_return page.error();
+    if (!*page) {
+      checkpoint_->refs = -1;  // unreadable (a finding): compare nothing
+      co_return ok();
+    }
+    cursor = (*page)->cursor;
+    for (auto& [ref, value] : (*page)->members) trimmed_refs_.emplace(ref, std::move(value));
+  } while (cursor != "0");
+  drop_replayed_refs();
+  co_return ok();
+}
+
+void merchant_audit::drop_replayed_refs() {
+  const auto& replayed = replay_.money().credit_refs;
+  std::erase_if(trimmed_refs_, [&](const auto& ref) { return replayed.contains(ref.first); });
+}
+
 asio::awaitable<result<void>> merchant_audit::settle_moved_orders() {
-  for (int round = 0; round < k_recheck_rounds && (!moved_.empty() || scan_.waiting()); ++round) {
+  auto refs_disagree = [this] {
+    return checkpoint_ && checkpoint_->refs >= 0 &&
+           !trimmed_refs_problem(trimmed_refs_, *checkpoint_).empty();
+  };
+  for (int round = 0;
+       round < k_recheck_rounds && (!moved_.empty() || scan_.waiting() || refs_disagree());
+       ++round) {
     // The entries written since the last replay. An order none of them names has not moved
     // since: a record of it ahead of the replay is a real disagreement.
     std::set<std::string> touched;
     auto replayed = co_await replay_log("+", &touched);
     if (!replayed) co_return replayed.error();
-    if (!log_readable_) co_return ok();
+    if (!log_readable_ || overtaken_) co_return ok();
     // Each projection was read before this replay began, so an order it names that the log
     // accepted at all is in the log by now.
     scan_.report_unlogged(replay_, out_);
+    drop_replayed_refs();
     auto checked = co_await check_projections(take_moved(), &touched, std::string());
     if (!checked) co_return checked.error();
   }
+  if (refs_disagree()) out_.add("", trimmed_refs_problem(trimmed_refs_, *checkpoint_));
   const std::set<std::string> none;
   const std::string kept_moving = " (the order kept moving during the audit)";
   co_return co_await check_projections(take_moved(), &none, kept_moving);
+}
+
+// After a page of the log read from after `read_from` (the last entry replayed; for the first
+// page the checkpoint's position, itself included; "" the log's start): the trim removes the
+// entries below the checkpoint's position, so if that moved past `read_from` since the snapshot,
+// entries the page should hold may be gone. A trim behind the replay takes nothing it needs.
+asio::awaitable<result<void>> merchant_audit::check_not_overtaken(std::string read_from) {
+  auto now = co_await reader_.read_checkpoint_id();
+  if (!now) co_return now.error();
+  if (*now == checkpoint_id_) co_return ok();
+  const auto position = parse_stream_id(*now);
+  const auto from = parse_stream_id(read_from);
+  if (!position || !from || *from < *position) overtaken_ = true;
+  co_return ok();
 }
 
 std::vector<std::string> merchant_audit::take_moved() {
@@ -258,6 +348,8 @@ void audit_report::merge(audit_report other) {
   merchants += other.merchants;
   orders += other.orders;
   archived += other.archived;
+  checkpointed_orders += other.checkpointed_orders;
+  trimmed_entries += other.trimmed_entries;
   ledger_entries += other.ledger_entries;
   events += other.events;
   findings_not_listed += other.findings_not_listed;
@@ -267,10 +359,23 @@ void audit_report::merge(audit_report other) {
 
 asio::awaitable<result<audit_report>> audit_merchant(redis::connection& conn, std::string prefix,
                                                      std::int64_t merchant_id) {
-  merchant_audit audit(conn, prefix, merchant_id);
-  auto done = co_await audit.run();
-  if (!done) co_return done.error();
-  co_return audit.take_report();
+  for (int attempt = 1;; ++attempt) {
+    merchant_audit audit(conn, prefix, merchant_id);
+    auto done = co_await audit.run();
+    if (!done) co_return done.error();
+    if (!audit.overtaken()) co_return audit.take_report();
+    // A trim removed entries the audit had still to read: what it found may be that.
+    if (attempt == k_checkpoint_attempts) {
+      audit_report report;
+      report.merchants = 1;
+      report.findings.push_back(
+          {merchant_id, "",
+           "the log was trimmed past the audit's reading in each of " +
+               std::to_string(k_checkpoint_attempts) +
+               " attempts: not audited, run the audit again"});
+      co_return report;
+    }
+  }
 }
 
 asio::awaitable<result<audit_report>> audit_merchants(redis::connection& conn, std::string prefix,

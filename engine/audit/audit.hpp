@@ -36,6 +36,10 @@ struct audit_report {
   std::int64_t merchants = 0;  // merchants audited
   std::int64_t orders = 0;     // orders the log accepted (up to the snapshot), each checked
   std::int64_t archived = 0;   // of those, final ones retention took out of Redis (not compared)
+  // Of `orders`, those accepted before the trimmed log's checkpoint (all archived: counted in
+  // `archived` too), and the log entries trimmed behind it (not in the counts below).
+  std::int64_t checkpointed_orders = 0;
+  std::int64_t trimmed_entries = 0;
   // Entries of the merchants' logs replayed: money ones (credit, accepted, refund), and those of
   // orders (accepted, step, refund, cb, renotify); accepted and refund count in both.
   std::int64_t ledger_entries = 0;
@@ -50,9 +54,12 @@ struct audit_report {
 
 /// Audits the books of one merchant under key prefix `prefix` (redis.prefix) and answers what it
 /// saw (`merchants` = 1). The log is the truth; everything else must agree with it. In order:
-/// 1. the account: `acct` and the id of the log's last entry, read in one atomic step;
-///    balance = credits - debits + refunds, balance never below 0;
-/// 2. the log, replayed once from its start to that id, in pages:
+/// 1. the account: `acct`, the ids of the log's first and last entries and the trimmed log's
+///    checkpoint `ckpt`, read in one atomic step; balance = credits - debits + refunds, balance
+///    never below 0; the checkpoint adds up the same way and no entry is below its position;
+/// 2. the log, replayed once from its start (or from the checkpoint's position, starting from its
+///    totals; an order's entries without its accepted one are then an order accepted before it,
+///    which nothing in Redis may name) to that id, in pages:
 ///    - money: `credit` +amount, `accepted` -amount, `refund` +amount; each entry's `bal` is the
 ///      running balance and never below 0; a credit's `ref` is used once;
 ///    - per order: `accepted` first and once, to 6 or 7 (when it carries the record `r`, that
@@ -62,7 +69,8 @@ struct audit_report {
 ///      (0 -> 6 is accepted's, 3 -> 4 refund's); a `refund` is 3 -> 4, only after -> 3, at most
 ///      once, crediting back the amount debited; `cb`/`renotify` only once the order is final;
 /// 3. the account's credits, debits, refunds and balance equal the replay's sums; `crefs` holds
-///    exactly the credits' refs with their amounts;
+///    exactly the credits' refs with their amounts (after a trim: and as many others as the
+///    checkpoint's `refs`, adding up to its `refs_fen`);
 /// 4. each order the log accepted, its projections read in one atomic step: its packed record in
 ///    `o` unpacks; its version, status, cost and refunded equal the replay's; it is of this
 ///    order and merchant, its order_no, fingerprint and created_at are `r`'s (if there is one);
@@ -77,6 +85,9 @@ struct audit_report {
 /// account must add up to it exactly. An order whose projections are ahead of the replay (it
 /// moved after that id), and a projection naming an order accepted after it, are re-read after
 /// replaying the log's later entries, a bounded number of times, before they count as findings.
+/// After each page of the log the checkpoint's position is read again: when a trim moved it past
+/// what the replay had read (entries it had still to read may be gone), the merchant's audit
+/// starts again, at most three times; then one finding says it could not be audited.
 /// Memory grows with the merchant's orders (one small entry per order).
 ///
 /// Errors: storage_unavailable when Redis cannot be asked (not connected, dropped); a Redis error

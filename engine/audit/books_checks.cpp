@@ -210,10 +210,53 @@ void check_account_against_log(const account_totals& acct, const money_replay& r
                     fen_text(replayed.refunds));
 }
 
-void check_credit_ref_count(std::int64_t held, const money_replay& replayed, finding_sink& out) {
-  if (held != static_cast<std::int64_t>(replayed.credit_refs.size()))
-    out.add("", "crefs holds " + std::to_string(held) + " refs but the log credits " +
-                    std::to_string(replayed.credit_refs.size()));
+void check_credit_ref_count(std::int64_t held, const money_replay& replayed,
+                            std::int64_t trimmed_refs, finding_sink& out) {
+  const auto logged = static_cast<std::int64_t>(replayed.credit_refs.size());
+  if (held == logged + trimmed_refs) return;
+  if (trimmed_refs == 0)
+    return out.add("", "crefs holds " + std::to_string(held) + " refs but the log credits " +
+                           std::to_string(logged));
+  out.add("", "crefs holds " + std::to_string(held) + " refs but the log credits " +
+                  std::to_string(logged) + " after its checkpoint and the checkpoint " +
+                  std::to_string(trimmed_refs) + " before it");
+}
+
+void check_checkpoint(const log_checkpoint& c, const std::string& first_id, finding_sink& out) {
+  const auto net = net_of(c.credits_fen, c.debits_fen, c.refunds_fen);
+  if (!net || c.balance_fen != *net)
+    out.add("", "ckpt balance " + fen_text(c.balance_fen) + " is not credits " +
+                    fen_text(c.credits_fen) + " - debits " + fen_text(c.debits_fen) +
+                    " + refunds " + fen_text(c.refunds_fen));
+  if (c.balance_fen < 0) out.add("", "ckpt balance " + fen_text(c.balance_fen) + " is below 0");
+  if (c.refs < 0 || c.entries < 0 || c.money_entries < 0 || c.orders < 0 ||
+      c.money_entries > c.entries || c.orders > c.money_entries || c.refs > c.money_entries)
+    out.add("", "ckpt counts do not fit together: " + std::to_string(c.entries) + " entries, " +
+                    std::to_string(c.money_entries) + " money entries, " +
+                    std::to_string(c.orders) + " orders, " + std::to_string(c.refs) + " refs");
+  const auto first = parse_stream_id(first_id);
+  const auto position = parse_stream_id(c.id);
+  if (first && position && *first < *position)
+    out.add("", "the log's first entry " + quoted_value(first_id) +
+                    " is below its checkpoint's position " + quoted_value(c.id) +
+                    " (the trim removes every entry below it)");
+}
+
+std::string trimmed_refs_problem(const std::map<std::string, std::string>& others,
+                                 const log_checkpoint& checkpoint) {
+  fen_t sum = 0;
+  for (const auto& [ref, value] : others) {
+    const auto amount = parse_int(value);
+    if (!amount)
+      return "crefs holds " + quoted_value(value) + " for ref " + quoted_value(ref) +
+             ", not an integer";
+    if (__builtin_add_overflow(sum, *amount, &sum)) return "crefs' amounts overflow 64 bits";
+  }
+  const auto count = static_cast<std::int64_t>(others.size());
+  if (count == checkpoint.refs && sum == checkpoint.refs_fen) return {};
+  return "crefs holds " + std::to_string(count) + " refs adding up to " + fen_text(sum) +
+         " that the log after its checkpoint does not credit, but the checkpoint trimmed " +
+         std::to_string(checkpoint.refs) + " adding up to " + fen_text(checkpoint.refs_fen);
 }
 
 void check_credit_ref(const std::string& ref, fen_t credited, const read_value& held,

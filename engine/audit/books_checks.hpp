@@ -22,8 +22,22 @@ void check_account_adds_up(const account_totals& acct, finding_sink& out);
 void check_account_against_log(const account_totals& acct, const money_replay& replayed,
                                finding_sink& out);
 
-/// Step 3: `crefs` holds as many refs (`held`) as the log credited.
-void check_credit_ref_count(std::int64_t held, const money_replay& replayed, finding_sink& out);
+/// Step 3: `crefs` holds as many refs (`held`) as the log credited: the refs of its entries
+/// replayed and the `trimmed_refs` of its checkpoint (0 without one).
+void check_credit_ref_count(std::int64_t held, const money_replay& replayed,
+                            std::int64_t trimmed_refs, finding_sink& out);
+
+/// Step 1: the trimmed log's checkpoint against itself (balance = credits - debits + refunds,
+/// counts not below 0) and against the log: its first entry (`first_id`, "" for none) is not
+/// below the checkpoint's position (every entry below it was trimmed).
+void check_checkpoint(const log_checkpoint& checkpoint, const std::string& first_id,
+                      finding_sink& out);
+
+/// After a trimmed log: the refs of `crefs` that the log's entries replayed do not credit
+/// (`others`, ref -> its value in crefs) are the checkpoint's: exactly `refs` of them, adding up
+/// to `refs_fen`. Answers the one-line problem, "" when they agree.
+std::string trimmed_refs_problem(const std::map<std::string, std::string>& others,
+                                 const log_checkpoint& checkpoint);
 
 /// Step 3: `crefs[ref]` (`held`) is the amount the log credited under `ref`.
 void check_credit_ref(const std::string& ref, fen_t credited, const read_value& held,

@@ -24,17 +24,21 @@ constexpr const char* k_log_page_entries_text = "500";
 static_assert(books_reader::k_log_page_entries == 500);
 constexpr const char* k_scan_count_text = "200";  // members per SCAN step
 
-// Read-only, atomic: the account, the id of the log's last entry and the number of credit refs at
-// one instant, so the log replayed up to that id must add up to exactly that account.
-// KEYS: 1 acct  2 log  3 crefs. Answers {HMGET balance credits debits refunds, last id or "",
-// HLEN crefs}; a key of the wrong type answers an error in its place (pcall), not an error for
-// the whole script.
+// Read-only, atomic: the account, the ids of the log's last and first entries, the number of
+// credit refs and the checkpoint of the trimmed log at one instant, so the log replayed from the
+// checkpoint up to that id must add up to exactly that account.
+// KEYS: 1 acct  2 log  3 crefs  4 ckpt. Answers {HMGET balance credits debits refunds, last id or
+// "", HLEN crefs, HGETALL ckpt, first id or ""}; a key of the wrong type answers an error in its
+// place (pcall), not an error for the whole script.
 constexpr const char* k_snapshot_lua = R"lua(
+local function id_of(range)
+  if range.err then return range end
+  return (range[1] and range[1][1]) or ''
+end
 local acct = redis.pcall('HMGET', KEYS[1], 'balance', 'credits', 'debits', 'refunds')
-local tail = redis.pcall('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-local last = tail
-if not tail.err then last = (tail[1] and tail[1][1]) or '' end
-return {acct, last, redis.pcall('HLEN', KEYS[3])}
+local last = id_of(redis.pcall('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1))
+local first = id_of(redis.pcall('XRANGE', KEYS[2], '-', '+', 'COUNT', 1))
+return {acct, last, redis.pcall('HLEN', KEYS[3]), redis.pcall('HGETALL', KEYS[4]), first}
 )lua";
 
 // Read-only, atomic: the projections of some orders at one instant. The scripts write an order's
@@ -115,17 +119,20 @@ std::string_view key_name(projection_key key) noexcept {
       return "t";
     case projection_key::work:
       return "work";
+    case projection_key::credit_refs:
+      return "crefs";
   }
   return "?";
 }
 
 asio::awaitable<result<account_snapshot>> books_reader::read_snapshot() {
   auto answer = co_await snapshot_script().run(
-      conn_, args(keys_.acct(), keys_.log(), keys_.crefs()), std::vector<std::string>());
+      conn_, args(keys_.acct(), keys_.log(), keys_.crefs(), keys_.checkpoint()),
+      std::vector<std::string>());
   if (!answer) co_return answer.error();
   if (answer->is_error()) co_return refused("snapshot", *answer);
   account_snapshot snapshot;
-  if (!is_array_of(*answer, 3)) {
+  if (!is_array_of(*answer, 5)) {
     out_.add("", "reading the account gave an answer of unexpected shape");
     snapshot.log_readable = false;
     co_return snapshot;
@@ -143,7 +150,52 @@ asio::awaitable<result<account_snapshot>> books_reader::read_snapshot() {
     out_.add("", "crefs is unreadable: " + quoted_value(refs.str));
   else if (refs.type == reply::kind::integer)
     snapshot.credit_refs = refs.integer;
+  bool checkpoint_readable = true;
+  snapshot.checkpoint =
+      checkpoint_of(answer->elements[3], checkpoint_readable, snapshot.checkpoint_id);
+  if (!checkpoint_readable) snapshot.log_readable = false;
+  if (is_string(answer->elements[4])) snapshot.first_id = answer->elements[4].str;
   co_return snapshot;
+}
+
+std::optional<log_checkpoint> books_reader::checkpoint_of(const reply& ckpt, bool& readable,
+                                                          std::string& raw_id) {
+  readable = false;
+  if (ckpt.is_error()) {
+    out_.add("", "ckpt is unreadable: " + quoted_value(ckpt.str));
+    return std::nullopt;
+  }
+  if (ckpt.type != reply::kind::array || ckpt.elements.size() % 2 != 0) {
+    out_.add("", "reading ckpt gave an answer of unexpected shape");
+    return std::nullopt;
+  }
+  readable = true;
+  if (ckpt.elements.empty()) return std::nullopt;  // the log was never trimmed
+  field_pairs fields;
+  for (std::size_t i = 0; i < ckpt.elements.size(); i += 2) {
+    fields.emplace_back(ckpt.elements[i].str, ckpt.elements[i + 1].str);
+    if (fields.back().first == "id") raw_id = fields.back().second;
+  }
+  std::string bad_field;
+  auto checkpoint = checkpoint_from_fields(fields, bad_field);
+  if (!checkpoint) {
+    std::optional<std::string_view> value;
+    for (const auto& [name, v] : fields)
+      if (name == bad_field) value = v;
+    out_.add("", "ckpt " + bad_field + " is " + (value ? quoted_value(*value) : "missing") +
+                     ", not " + (bad_field == "id" ? "a stream id" : "an integer") +
+                     ": the log cannot be replayed from its checkpoint");
+    readable = false;
+  }
+  return checkpoint;
+}
+
+asio::awaitable<result<std::string>> books_reader::read_checkpoint_id() {
+  auto command = args("HGET", keys_.checkpoint(), "id");
+  auto answer = co_await conn_.command(std::move(command));
+  if (!answer) co_return answer.error();
+  if (answer->is_error() && is_transient_refusal(answer->str)) co_return refused("ckpt", *answer);
+  co_return is_string(*answer) ? answer->str : std::string();
 }
 
 std::optional<account_totals> books_reader::account_of(const reply& acct) {
@@ -176,8 +228,7 @@ std::optional<account_totals> books_reader::account_of(const reply& acct) {
 }
 
 asio::awaitable<read_result<std::vector<order_event>>> books_reader::read_log_page(
-    std::string after, std::string end_id) {
-  std::string start = after.empty() ? std::string("-") : "(" + after;
+    std::string start, std::string end_id) {
   auto page = co_await conn_.command(args("XRANGE", keys_.log(), std::move(start),
                                           std::move(end_id), "COUNT", k_log_page_entries_text));
   if (!page) co_return page.error();
@@ -244,15 +295,18 @@ std::string books_reader::key_of(projection_key key) const {
       return keys_.orders();
     case projection_key::by_time:
       return keys_.by_time();
+    case projection_key::credit_refs:
+      return keys_.crefs();
     case projection_key::work:
       break;
   }
   return keys_.work();
 }
 
-// `o` is a hash, `t` and `work` are zsets.
+// `o` and `crefs` are hashes, `t` and `work` are zsets.
 std::vector<std::string> books_reader::scan_command(projection_key key, std::string cursor) const {
-  const char* verb = key == projection_key::orders ? "HSCAN" : "ZSCAN";
+  const bool hash = key == projection_key::orders || key == projection_key::credit_refs;
+  const char* verb = hash ? "HSCAN" : "ZSCAN";
   return args(verb, key_of(key), std::move(cursor), "COUNT", k_scan_count_text);
 }
 

@@ -26,10 +26,10 @@ namespace topup::engine {
 template <class T>
 using read_result = boost::system::result<std::optional<T>>;
 
-/// The projections step 5 scans whole.
-enum class projection_key { orders, by_time, work };
+/// The projections step 5 scans whole, and `crefs` (scanned whole after a trimmed log).
+enum class projection_key { orders, by_time, work, credit_refs };
 
-/// "o", "t", "work": how findings name them.
+/// "o", "t", "work", "crefs": how findings name them.
 std::string_view key_name(projection_key key) noexcept;
 
 /// One step of a SCAN of a projection: where to go on from ("0": done) and what it found, each
@@ -53,13 +53,18 @@ class books_reader {
                finding_sink& out)
       : conn_(conn), keys_(prefix, merchant_id), out_(out) {}
 
-  /// Step 1, in one atomic step: `acct`, the id of the log's last entry and the number of refs
-  /// in `crefs`. Parts that cannot be read are findings and left unset in the snapshot.
+  /// Step 1, in one atomic step: `acct`, the ids of the log's first and last entries, the number
+  /// of refs in `crefs` and the checkpoint `ckpt`. Parts that cannot be read are findings and
+  /// left unset in the snapshot.
   boost::asio::awaitable<boost::system::result<account_snapshot>> read_snapshot();
 
-  /// Up to k_log_page_entries entries of the log after `after` ("" from its start) up to and
-  /// including `end_id` ("+": to its end).
-  boost::asio::awaitable<read_result<std::vector<order_event>>> read_log_page(std::string after,
+  /// The checkpoint's position now ("" when there is none or it cannot be read), to tell whether
+  /// a trim overtook the replay.
+  boost::asio::awaitable<boost::system::result<std::string>> read_checkpoint_id();
+
+  /// Up to k_log_page_entries entries of the log from `start` (XRANGE syntax: "-", an id, or
+  /// "(<id>" after it) up to and including `end_id` ("+": to its end).
+  boost::asio::awaitable<read_result<std::vector<order_event>>> read_log_page(std::string start,
                                                                               std::string end_id);
 
   /// `crefs[ref]` for each of `refs` (at most k_refs_per_read), in that order.
@@ -78,6 +83,10 @@ class books_reader {
 
  private:
   std::optional<account_totals> account_of(const redis::reply& acct);
+  /// The checkpoint in a snapshot (HGETALL's answer): nullopt when absent; `readable` false (a
+  /// finding) when it cannot be used; `raw_id` its `id` field as it is.
+  std::optional<log_checkpoint> checkpoint_of(const redis::reply& ckpt, bool& readable,
+                                              std::string& raw_id);
   std::string key_of(projection_key key) const;
   std::vector<std::string> scan_command(projection_key key, std::string cursor) const;
 

@@ -12,6 +12,7 @@
 #include "engine/order/money.hpp"
 #include "engine/order/order_record.hpp"
 #include "engine/order/order_status.hpp"
+#include "engine/store/log_checkpoint.hpp"
 
 namespace topup::engine {
 
@@ -37,6 +38,11 @@ struct accepted_facts {
 /// One order as the log replayed so far leaves it: its history, folded.
 struct order_replay {
   bool accepted = false;                // its accepted entry was replayed
+  // Accepted before the checkpoint of a seeded replay: its first entries were trimmed with its
+  // accepted one, so its version and status start from its first entry replayed, and its cost is
+  // unknown. Such an order was archived (log_trimmer trims no order still in `t`): nothing may
+  // name it (books_checks' scan).
+  bool before_checkpoint = false;
   std::optional<order_status> status;   // nullopt: an unreadable entry left it unknown
   std::int64_t version = 0;             // `v` of its latest entry (accepted: 1)
   fen_t cost = 0;                       // what its accepted entry debited
@@ -55,6 +61,11 @@ struct order_replay {
 class log_replay {
  public:
   log_replay(std::int64_t merchant_id, finding_sink& out) : merchant_id_(merchant_id), out_(out) {}
+
+  /// Starts the replay from a trimmed log's checkpoint instead of an empty log: its totals and
+  /// balance are the money so far, and an order's entries without its accepted one (trimmed) are
+  /// an order accepted before it. Before the first apply.
+  void seed(const log_checkpoint& checkpoint);
 
   /// Applies one entry; answers the order it names ("" for a credit or an entry that names none).
   std::string apply(const order_event& e);
@@ -102,6 +113,7 @@ class log_replay {
   std::map<std::string, order_replay> orders_;  // by order number
   std::int64_t money_entries_ = 0;
   std::int64_t order_entries_ = 0;
+  bool seeded_ = false;
 };
 
 }  // namespace topup::engine

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/store/log_checkpoint.hpp"
 #include "engine/store/order_store.hpp"
 
 namespace topup::engine {
@@ -27,6 +28,11 @@ struct account_snapshot {
   bool log_readable = true;                 // false: nothing compares with the log (a finding)
   std::string last_id;                      // the log's last entry then; "" for an empty log
   std::optional<std::int64_t> credit_refs;  // entries of `crefs`; nullopt: unreadable
+  // The trimmed log's checkpoint (`ckpt`), nullopt when the log was never trimmed; when it is
+  // unreadable, a finding says why and log_readable is false (the log cannot be replayed from it).
+  std::optional<log_checkpoint> checkpoint;
+  std::string checkpoint_id;  // its `id` field as read, "" when absent
+  std::string first_id;  // the log's first entry then; "" for an empty log
 };
 
 /// Step 4: one order's projections, read at one instant.

@@ -1,4 +1,5 @@
 #include "engine/order/order_record.hpp"
+#include "engine/order/packed_values.hpp"
 
 #include <array>
 #include <charconv>
@@ -440,7 +441,12 @@ std::string pack_order(const order_record& r) {
   return out;
 }
 
-boost::system::result<order_record> unpack_order(std::string_view packed) {
+void append_packed_value(std::string& out, std::string_view value, bool first) {
+  if (!first) out.push_back(k_sep);
+  put(out, value);
+}
+
+boost::system::result<std::vector<std::string>> unpack_values(std::string_view packed) {
   std::vector<std::string> fields;
   fields.reserve(k_packed_order.size() + 12);
   std::size_t pos = 0;
@@ -450,6 +456,13 @@ boost::system::result<order_record> unpack_order(std::string_view packed) {
     fields.push_back(std::move(value));
   } while (pos < packed.size());
   if (!packed.empty() && packed.back() == k_sep) fields.emplace_back();  // a trailing empty value
+  return fields;
+}
+
+boost::system::result<order_record> unpack_order(std::string_view packed) {
+  auto values = unpack_values(packed);
+  if (!values) return values.error();
+  std::vector<std::string>& fields = *values;
   if (fields.size() < k_packed_order.size() || (fields.size() - k_packed_order.size()) % 2 != 0)
     return make_error_code(errc::storage_protocol);
   order_record record;

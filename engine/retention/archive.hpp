@@ -44,6 +44,21 @@ text_result<std::map<std::string, order_record>> read_archive_day(
     const std::string& dir, std::int64_t merchant_id, std::string_view day,
     const std::set<std::string>* only = nullptr);
 
+/// The escaping of every archive line: `\\`, LF and CR written `\\\\`, `\\n`, `\\r`, so any
+/// text fits on one line; and its inverse (nullopt for a dangling or unknown escape).
+std::string escape_line(std::string_view text);
+std::optional<std::string> unescape_line(std::string_view line);
+
+/// The directory of one merchant's trimmed log entries whose chunk began on `day` (YYYYMMDD):
+/// `<dir>/m<merchant>/log/<day>` (engine/retention/log_trimmer).
+std::string log_day_dir(const std::string& dir, std::int64_t merchant_id, std::string_view day);
+
+/// One line of a log archive file (no newline): the entry's id, then its field names and values,
+/// joined as the packed record joins its fields (append_packed_value), escaped as escape_line.
+std::string log_archive_line(const order_event& entry);
+/// Its inverse; storage_protocol for a line that does not read back.
+boost::system::result<order_event> log_entry_from_archive_line(std::string_view line);
+
 /// For a query that found no order `order_number` of `merchant_id`: when the number is that
 /// merchant's and was created before the retention window, the business day (YYYYMMDD) of its
 /// creation, from which on the statements hold it (spec §3.2: 3001 naming the statement date);

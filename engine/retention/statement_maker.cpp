@@ -88,6 +88,18 @@ boost::asio::awaitable<boost::system::result<statement_pass>> statement_maker::m
     const merchant_config& merchant, const statement_chain& chain, business_day day) {
   auto log = logger("engine");
   const std::string name = day.to_string();
+  // The log is trimmed only behind days made; a chain set back by hand past the trim cannot be
+  // made again from what is left (the day's file was made when the entries were there).
+  const merchant_keys keys(prefix_, merchant.id);
+  auto trimmed_to = co_await conn_.command(redis::args("HGET", keys.checkpoint(), "id"));
+  if (!trimmed_to) co_return trimmed_to.error();
+  if (redis::is_string(*trimmed_to) &&
+      order_event{trimmed_to->str, {}}.at_ms() > day.start_ms(cfg_.statements.offset_s)) {
+    log->error("statement merchant={} day={} not made: the log is trimmed to {}, after the day "
+               "began; its statement was made before the trim (statements.dir)",
+               merchant.id, name, trimmed_to->str);
+    co_return errc::internal;
+  }
   auto folded = co_await read_day(merchant, day, chain.last ? chain.closing_fen : 0);
   if (!folded) co_return folded.error();
   auto records = co_await records_of(merchant.id, folded->order_numbers());

@@ -97,6 +97,10 @@ std::string metrics_registry::render() const {
           "Statement passes stopped because a day's data did not add up or a file failed "
           "(logged; that merchant's statements wait for a person).",
           sum(&shard_metrics::statements_failed));
+  counter("topup_log_entries_trimmed_total",
+          "Merchant log entries written to the log files and trimmed from Redis behind the "
+          "checkpoint (retention).",
+          sum(&shard_metrics::log_entries_trimmed));
   counter("topup_orders_refused_total", "pushOrder calls refused with a business code.",
           sum(&shard_metrics::orders_refused));
   out += "# HELP topup_risk_refusals_total Orders refused by risk control (2008), by rule.\n"

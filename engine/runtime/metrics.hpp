@@ -56,6 +56,7 @@ struct shard_metrics {
   std::atomic<std::uint64_t> orders_archived{0};  // left Redis for the archive (retention)
   std::atomic<std::uint64_t> statements_made{0};   // daily statement files written (shard 0)
   std::atomic<std::uint64_t> statements_failed{0};  // passes stopped by data that did not add up
+  std::atomic<std::uint64_t> log_entries_trimmed{0};  // left the log behind its checkpoint
   std::atomic<std::uint64_t> orders_refused{0};  // push answered with a business error
   std::array<std::atomic<std::uint64_t>, k_risk_rules.size()> risk_refusals{};  // 2008, by rule
   std::array<std::atomic<std::uint64_t>, 8> orders_finished{};  // by final status (2, 4)

@@ -339,6 +339,50 @@ const redis::script& retire() {
   return instance;
 }
 
+constexpr const char* k_trim_lua = R"lua(
+-- trim: the log's oldest entries leave it behind the checkpoint, in the step that writes the
+-- checkpoint's new totals (engine/retention/log_trimmer folded them, and wrote them to a file,
+-- first). Compare-and-set on the checkpoint's position: a pass that read an older checkpoint
+-- (another instance, or its own earlier pass) writes nothing. The entries removed must be
+-- exactly the ones folded: the log's first entry is the chunk's first, and nothing lies between
+-- the chunk's last and the new position (an entry appended since the chunk was read would be
+-- trimmed without being counted).
+-- KEYS: 1 fence  2 ckpt  3 log
+-- ARGV: 1 instance  2 epoch  3 the checkpoint's position read ('0-0': none)  4 the chunk's first
+--       id  5 its last id  6 the new position, then the new values of balance credits debits
+--       refunds refs refs_fen entries money_entries orders at (ARGV 7..16)
+-- Answers {'fenced'} | {'moved'} | {'ok', entries trimmed}
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
+local function id_of(s)
+  local ms, seq = string.match(s or '', '^(%d+)%-(%d+)$')
+  if not ms or #ms > 15 or #seq > 15 then return nil end
+  return {tonumber(ms), tonumber(seq)}
+end
+local function before(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end
+local expected, first, last, position = id_of(ARGV[3]), id_of(ARGV[4]), id_of(ARGV[5]), id_of(ARGV[6])
+local bad = #ARGV ~= 16 or not expected or not first or not last or not position
+    or before(last, first) or not before(last, position) or before(first, expected)
+for i = 7, 16 do
+  if not bad and not (ARGV[i] == '0' or string.find(ARGV[i], '^%-?[1-9]%d*$')) then bad = true end
+end
+if bad then return redis.error_reply('ERR trim: bad arguments') end
+if (redis.call('HGET', KEYS[2], 'id') or '0-0') ~= ARGV[3] then return {'moved'} end
+local head = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)
+if not head[1] or head[1][1] ~= ARGV[4] then return {'moved'} end
+if #redis.call('XRANGE', KEYS[3], '(' .. ARGV[5], '(' .. ARGV[6], 'COUNT', 1) > 0 then
+  return {'moved'}
+end
+redis.call('HSET', KEYS[2], 'id', ARGV[6], 'balance', ARGV[7], 'credits', ARGV[8],
+           'debits', ARGV[9], 'refunds', ARGV[10], 'refs', ARGV[11], 'refs_fen', ARGV[12],
+           'entries', ARGV[13], 'money_entries', ARGV[14], 'orders', ARGV[15], 'at', ARGV[16])
+return {'ok', redis.call('XTRIM', KEYS[3], 'MINID', ARGV[6])}
+)lua";
+
+const redis::script& trim() {
+  static const redis::script instance{k_trim_lua};
+  return instance;
+}
+
 const redis::script& credit() {
   static const redis::script instance{std::string(k_account_total_lua) + k_credit_lua};
   return instance;
@@ -436,6 +480,18 @@ call retire_call(const merchant_keys& keys, const fence_token& fence,
     c.args.push_back(std::to_string(o.version));
     c.args.push_back(o.order_no);
   }
+  return c;
+}
+
+call trim_call(const merchant_keys& keys, const fence_token& fence, std::string expected_id,
+               std::string first_id, std::string last_id, const log_checkpoint& next) {
+  call c;
+  c.keys = {keys.fence(), keys.checkpoint(), keys.log()};
+  std::vector<std::string> values = checkpoint_values(next);
+  c.args = {fence.instance, std::to_string(fence.epoch), std::move(expected_id),
+            std::move(first_id), std::move(last_id)};
+  c.args.insert(c.args.end(), std::make_move_iterator(values.begin()),
+                std::make_move_iterator(values.end()));
   return c;
 }
 

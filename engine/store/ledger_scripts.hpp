@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/store/fence.hpp"
+#include "engine/store/log_checkpoint.hpp"
 #include "engine/store/order_log.hpp"
 #include "engine/order/money.hpp"
 #include "engine/order/order_record.hpp"
@@ -37,6 +38,8 @@ class merchant_keys {
   /// Orders in 1 with no final supplier answer for their channel's unknown_max_s: order number
   /// -> since when (ms). For operators (the exception queue); nothing routes by it.
   std::string unresolved() const { return base_ + "unresolved"; }
+  /// The checkpoint of the trimmed log (engine/store/log_checkpoint): a hash.
+  std::string checkpoint() const { return base_ + "ckpt"; }
   /// The chain of the merchant's daily statements: the first day, the last made and its
   /// closing, the maker's lock (engine/retention/statement_chain).
   std::string statements() const { return base_ + "stmt"; }
@@ -58,6 +61,7 @@ std::string order_no_field(std::string_view order_no);
 ///   refund  ok <balance> | stale <status> | notfound | fenced
 ///   credit  ok <balance> | repeat <balance> | conflict <amount> | insufficient <balance> | fenced
 ///   retire  ok <removed> <kept> | fenced
+///   trim    ok <entries trimmed> | moved | fenced
 /// A malformed argument, a record that breaks the rules or a corrupt stored value is a Redis
 /// error reply (nothing written).
 namespace ledger_scripts {
@@ -69,6 +73,9 @@ const redis::script& credit();
 /// Removes final orders past retention from the projections (engine/retention/order_archiver),
 /// once the archive file holding them is written: moves no money, appends nothing.
 const redis::script& retire();
+/// Trims the log's oldest entries behind the checkpoint (engine/retention/log_trimmer), in the
+/// step that writes the checkpoint's new totals: moves no money.
+const redis::script& trim();
 
 /// KEYS and ARGV of one script call.
 struct call {
@@ -113,6 +120,12 @@ struct retiring_order {
 };
 call retire_call(const merchant_keys& keys, const fence_token& fence,
                  const std::vector<retiring_order>& orders);
+
+/// The log's entries from `first_id` to `last_id` (its oldest, folded into `next`) trimmed, up to
+/// `next.id` (exclusive), compare-and-set on the checkpoint's position `expected_id` ("0-0": no
+/// checkpoint yet).
+call trim_call(const merchant_keys& keys, const fence_token& fence, std::string expected_id,
+               std::string first_id, std::string last_id, const log_checkpoint& next);
 
 }  // namespace ledger_scripts
 }  // namespace topup::engine

@@ -225,29 +225,46 @@ TEST_F(Statements, TheDayIsMadeOnceAfterMidnightFromRedisAndTheArchiveAndAddsUpT
   EXPECT_NE(http_client(port_).get("/metrics").body.find("topup_statements_made_total 3"),
             std::string::npos);
 
-  // A crash after the file and before the chain moved: the day is made again, the same bytes.
-  const std::string first_bytes = bill("k1", "s3cret");
-  const auto first_mtime = std::filesystem::last_write_time(stored_file(1001));
+  // Merchant 1001's day is made and its orders archived: its log goes, behind a checkpoint.
+  ASSERT_TRUE(eventually(15s, [&] { return redis({"XLEN", "t:{m1001}:log"}) == "0"; }))
+      << topupd_.log_tail();
+  EXPECT_EQ(redis({"HGET", "t:{m1001}:ckpt", "balance"}), std::to_string(balance1));
+  // Set back by hand past the trim, the day cannot be made again: the maker says so, and the
+  // file made before stays as it was.
+  const std::string made_bytes = bill("k1", "s3cret");
   redis({"HDEL", "t:{m1001}:stmt", "day", "closing"});
   ASSERT_TRUE(eventually(10s, [&] {
-    return redis({"HGET", "t:{m1001}:stmt", "day"}) == day_.to_string();
+    return topupd_.log_tail(100000).find("merchant=1001 day=" + day_.to_string() +
+                                         " not made: the log is trimmed") != std::string::npos;
+  })) << topupd_.log_tail();
+  EXPECT_EQ(bill("k1", "s3cret"), made_bytes);
+  redis({"HSET", "t:{m1001}:stmt", "day", day_.to_string(), "closing", std::to_string(balance1)});
+
+  // Merchant 1002's order still in Redis keeps its day's log. A crash after the file and before
+  // the chain moved: the day is made again, the same bytes.
+  const std::string first_bytes = bill("k2", "other-secret");
+  const auto first_mtime = std::filesystem::last_write_time(stored_file(1002));
+  redis({"HDEL", "t:{m1002}:stmt", "day", "closing"});
+  ASSERT_TRUE(eventually(10s, [&] {
+    return redis({"HGET", "t:{m1002}:stmt", "day"}) == day_.to_string();
   }));
-  EXPECT_NE(std::filesystem::last_write_time(stored_file(1001)), first_mtime) << "not made again";
-  EXPECT_EQ(bill("k1", "s3cret"), first_bytes);
+  EXPECT_NE(std::filesystem::last_write_time(stored_file(1002)), first_mtime) << "not made again";
+  EXPECT_EQ(bill("k2", "other-secret"), first_bytes);
 
   // And killed (-9) while making it, again and again: still the same bytes, one manifest line.
+  // (Each start takes a new epoch: the lock of the instance killed holds nothing.)
   std::mt19937 random(std::random_device{}());
   for (int crash = 0; crash < 3; ++crash) {
-    redis({"HDEL", "t:{m1001}:stmt", "day", "closing"});
+    redis({"HDEL", "t:{m1002}:stmt", "day", "closing"});
     std::this_thread::sleep_for(std::chrono::milliseconds(800 + random() % 600));
     topupd_.kill();
     topupd_.start(cfg_);
   }
   ASSERT_TRUE(eventually(10s, [&] {
-    return redis({"HGET", "t:{m1001}:stmt", "day"}) == day_.to_string();
+    return redis({"HGET", "t:{m1002}:stmt", "day"}) == day_.to_string();
   })) << topupd_.log_tail();
-  EXPECT_EQ(bill("k1", "s3cret"), first_bytes);
-  EXPECT_TRUE(engine::verify_manifest(topupd_.statements_dir(), 1001).empty());
+  EXPECT_EQ(bill("k2", "other-secret"), first_bytes);
+  EXPECT_TRUE(engine::verify_manifest(topupd_.statements_dir(), 1002).empty());
 
   // The books still agree with the log, and the statements made agree with themselves.
   auto [status, output] = run_topupd({"audit", "--config", topupd_.config_path()});

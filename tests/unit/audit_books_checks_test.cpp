@@ -318,10 +318,10 @@ TEST(AuditBooksChecks, CreditRefsAreCheckedAgainstTheLog) {
   finding_sink out(report, k_merchant);
   money_replay m;
   m.credit_refs = {{"fix-1", 500}, {"fix-2", 7}};
-  check_credit_ref_count(2, m, out);
+  check_credit_ref_count(2, m, 0, out);
   check_credit_ref("fix-1", 500, present("500"), out);
   EXPECT_TRUE(report.findings.empty());
-  check_credit_ref_count(3, m, out);
+  check_credit_ref_count(3, m, 0, out);
   check_credit_ref("fix-1", 500, present("700"), out);
   check_credit_ref("fix-2", 7, absent(), out);
   ASSERT_EQ(report.findings.size(), 3u);
@@ -331,6 +331,13 @@ TEST(AuditBooksChecks, CreditRefsAreCheckedAgainstTheLog) {
   EXPECT_EQ(report.findings[2].problem,
             "the log credits ref \"fix-2\" but crefs has no entry for it: a repeat would be "
             "credited again");
+  // After a trim, crefs also holds the refs the checkpoint counted.
+  check_credit_ref_count(5, m, 3, out);
+  check_credit_ref_count(4, m, 3, out);
+  ASSERT_EQ(report.findings.size(), 4u);
+  EXPECT_EQ(report.findings[3].problem,
+            "crefs holds 4 refs but the log credits 2 after its checkpoint and the checkpoint 3 "
+            "before it");
 }
 
 class AuditProjectionScan : public ::testing::Test {
@@ -413,6 +420,45 @@ TEST(AuditFindingSink, FindingsBeyondTheBoundAreCounted) {
   EXPECT_EQ(report.findings.size(), k_audit_findings_max);
   EXPECT_EQ(report.findings_not_listed, 3);
   EXPECT_FALSE(report.clean());
+}
+
+TEST(AuditBooksChecks, ACheckpointIsCheckedAgainstItselfAndTheLogsFirstEntry) {
+  audit_report report;
+  finding_sink out(report, k_merchant);
+  log_checkpoint c{.id = "1700000000000-3", .balance_fen = 80, .credits_fen = 100,
+                   .debits_fen = 30, .refunds_fen = 10, .refs = 1, .entries = 5,
+                   .money_entries = 4, .orders = 2};
+  check_checkpoint(c, "1700000000000-3", out);
+  check_checkpoint(c, "", out);
+  EXPECT_TRUE(report.findings.empty());
+  c.balance_fen = 81;
+  check_checkpoint(c, "1700000000000-2", out);
+  c.balance_fen = 80;
+  c.orders = 5;
+  check_checkpoint(c, "1700000000001-0", out);
+  ASSERT_EQ(report.findings.size(), 3u);
+  EXPECT_EQ(report.findings[0].problem,
+            "ckpt balance 81 fen is not credits 100 fen - debits 30 fen + refunds 10 fen");
+  EXPECT_EQ(report.findings[1].problem,
+            "the log's first entry \"1700000000000-2\" is below its checkpoint's position "
+            "\"1700000000000-3\" (the trim removes every entry below it)");
+  EXPECT_EQ(report.findings[2].problem,
+            "ckpt counts do not fit together: 5 entries, 4 money entries, 5 orders, 1 refs");
+}
+
+// After a trim, the refs of crefs the log no longer credits are the checkpoint's: as many as it
+// counted, adding up to its sum.
+TEST(AuditBooksChecks, CreditRefsBeforeTheCheckpointAddUpToItsSum) {
+  const log_checkpoint c{.refs = 2, .refs_fen = 700};
+  EXPECT_EQ(trimmed_refs_problem({{"a", "500"}, {"b", "200"}}, c), "");
+  EXPECT_EQ(trimmed_refs_problem({{"a", "500"}, {"b", "201"}}, c),
+            "crefs holds 2 refs adding up to 701 fen that the log after its checkpoint does not "
+            "credit, but the checkpoint trimmed 2 adding up to 700 fen");
+  EXPECT_EQ(trimmed_refs_problem({{"a", "700"}}, c),
+            "crefs holds 1 refs adding up to 700 fen that the log after its checkpoint does not "
+            "credit, but the checkpoint trimmed 2 adding up to 700 fen");
+  EXPECT_EQ(trimmed_refs_problem({{"a", "x"}, {"b", "200"}}, c),
+            "crefs holds \"x\" for ref \"a\", not an integer");
 }
 
 }  // namespace

@@ -396,5 +396,65 @@ TEST_F(AuditLogReplay, SumsThatOverflowAreNotCompared) {
       << listing();
 }
 
+// A trimmed log (engine/retention/log_trimmer) is replayed from its checkpoint: the money goes on
+// from the checkpoint's totals, and an order whose first entries were trimmed (accepted before
+// the checkpoint) starts where its first entry replayed starts, its versions still without gaps.
+TEST_F(AuditLogReplay, SeededFromACheckpointTheMoneyGoesOnFromItsTotalsAndOrdersAcceptedBeforeIt) {
+  log_checkpoint c;
+  c.id = "1-0";
+  c.credits_fen = 100'000;
+  c.debits_fen = 2 * k_cost_fen;
+  c.refunds_fen = 0;
+  c.balance_fen = 100'000 - 2 * k_cost_fen;
+  replay_.seed(c);
+  bal_ = c.balance_fen;
+  seq_ = 1;
+  step(k_a, 4, "1", "3");  // k_a was accepted (and moved twice) before the checkpoint
+  refund(k_a, 5);
+  callback("cb", k_a, 6);
+  accept(k_b);
+  credit("fund-2", 5);
+
+  EXPECT_TRUE(report_.findings.empty()) << listing();
+  const money_replay& m = replay_.money();
+  EXPECT_EQ(m.credits, 100'005);
+  EXPECT_EQ(m.debits, 3 * k_cost_fen);
+  EXPECT_EQ(m.refunds, k_cost_fen);
+  EXPECT_EQ(m.running, 100'005 - 2 * k_cost_fen);
+  EXPECT_FALSE(replay_.accepted(k_a));
+  EXPECT_TRUE(order(k_a).before_checkpoint);
+  EXPECT_EQ(order(k_a).version, 6);
+  EXPECT_EQ(order(k_a).status, order_status::refunded);
+  EXPECT_TRUE(replay_.accepted(k_b));
+  EXPECT_FALSE(order(k_b).before_checkpoint);
+
+  // Its versions still go up by one, and its accepted entry cannot come after them.
+  callback("cb", k_a, 8);
+  accept(k_a);
+  EXPECT_EQ(count(k_a, "is version 8 of the order but the entry before it is version 6"), 1)
+      << listing();
+  EXPECT_EQ(count(k_a, "comes after entries of the order"), 1) << listing();
+}
+
+TEST_F(AuditLogReplay, WithoutACheckpointAnOrdersEntriesBeforeItsAcceptedOneAreFindings) {
+  credit("fund-1", 100'000);
+  step(k_a, 4, "1", "3");
+  EXPECT_EQ(count(k_a, "comes before any accepted entry of the order"), 1) << listing();
+  EXPECT_FALSE(order(k_a).before_checkpoint);
+}
+
+TEST_F(AuditLogReplay, SeededWithWrongTotalsTheFirstBalIsAFinding) {
+  log_checkpoint c;
+  c.id = "1-0";
+  c.credits_fen = 1000;
+  c.balance_fen = 999;  // says 999, but its money entries left 1000
+  replay_.seed(c);
+  bal_ = 1000;
+  seq_ = 1;
+  credit("fund-2", 5);
+  EXPECT_EQ(count("", "records bal 1005 fen but the log up to it adds up to 1004 fen"), 1)
+      << listing();
+}
+
 }  // namespace
 }  // namespace topup::engine
