@@ -37,6 +37,7 @@ class merchant_keys {
   /// Orders in 1 with no final supplier answer for their channel's unknown_max_s: order number
   /// -> since when (ms). For operators (the exception queue); nothing routes by it.
   std::string unresolved() const { return base_ + "unresolved"; }
+  std::string cbfailed() const { return base_ + "cbfailed"; }
   /// The chain of the merchant's daily statements: the first day, the last made and its
   /// closing, the maker's lock (engine/retention/statement_chain).
   std::string statements() const { return base_ + "stmt"; }
