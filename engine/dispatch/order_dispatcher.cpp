@@ -12,6 +12,7 @@
 #include "engine/support/clock.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/order/failure_reason.hpp"
+#include "engine/order/order_number.hpp"
 #include "engine/support/log.hpp"
 #include "engine/dispatch/attempt_rules.hpp"
 
@@ -636,6 +637,12 @@ asio::awaitable<boost::system::result<settle_outcome>> order_dispatcher::settle(
     auto refunded = co_await store_.fail_refund(o, reason, clock_.wall_ms());
     if (!refunded) {
       wake_driver();
+      // An order of this instance that nothing here drives (never driven, or its driver ended)
+      // gets one now, so that a refund lost to a storage error is made without a restart.
+      const auto parts = parse_order_number(order_number);
+      if (refunded.error() != errc::stale_status && parts &&
+          parts->instance == config_.server.instance_id)
+        adopt(o);
       if (refunded.error() != errc::stale_status) co_return refunded.error();
       auto now = co_await store_.get(merchant_id, order_number);
       if (!now) co_return now.error();
