@@ -8,6 +8,7 @@
 #include "engine/routing/channel_adapter.hpp"
 #include "engine/service/callback_kicker.hpp"
 #include "engine/service/channel_switchboard.hpp"
+#include "engine/service/order_settler.hpp"
 
 namespace topup::app {
 
@@ -18,7 +19,9 @@ struct shard_registry;
 /// to every shard. One per shard, called on that shard's thread; what it posts runs on the other
 /// shard's thread, which may be this one. A shard gone (shutting down) is skipped: what it would
 /// have done is in Redis, and the next start picks it up.
-class shard_links final : public engine::callback_kicker, public engine::channel_switchboard {
+class shard_links final : public engine::callback_kicker,
+                          public engine::channel_switchboard,
+                          public engine::order_settler {
  public:
   explicit shard_links(std::shared_ptr<shard_registry> registry);
 
@@ -28,6 +31,10 @@ class shard_links final : public engine::callback_kicker, public engine::channel
   void set_enabled_everywhere(std::string channel_id, bool enabled) override;
   /// The owner's dispatcher applies a supplier callback (checked by the channel's adapter).
   void deliver_supplier_callback(std::string order_number, engine::supplier_callback callback);
+  /// The owner's dispatcher settles the order (order_dispatcher::settle); the answer comes back
+  /// to the calling shard. A shard gone or going (shutting down) answers shutting_down.
+  boost::asio::awaitable<boost::system::result<engine::settle_outcome>> settle_on_owner(
+      std::string order_number, engine::manual_settlement s) override;
 
  private:
   /// The shard that owns `order_number`; nullopt for a number that does not parse.

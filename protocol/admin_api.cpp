@@ -14,6 +14,7 @@
 #include "engine/support/log.hpp"
 #include "engine/order/money.hpp"
 #include "engine/order/order_number.hpp"
+#include "engine/retention/business_day.hpp"
 #include "protocol/answers.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/form.hpp"
@@ -86,7 +87,9 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
   auto seg = segments(path);
 
   // Route first (404/405 are not secrets), then authenticate, then the role.
-  enum class route { credit, order_get, order_notify, channel_switch, blacklist, statement } which;
+  enum class route {
+    credit, order_get, order_notify, order_settle, channel_switch, blacklist, statement, exceptions
+  } which;
   http::verb wanted;
   if (seg.size() == 3 && seg[0] == "merchants" && seg[2] == "credit") {
     which = route::credit, wanted = http::verb::post;
@@ -96,6 +99,10 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
     which = route::order_get, wanted = http::verb::get;
   } else if (seg.size() == 3 && seg[0] == "orders" && seg[2] == "notify") {
     which = route::order_notify, wanted = http::verb::post;
+  } else if (seg.size() == 3 && seg[0] == "orders" && seg[2] == "settle") {
+    which = route::order_settle, wanted = http::verb::post;
+  } else if (seg.size() == 1 && seg[0] == "exceptions") {
+    which = route::exceptions, wanted = http::verb::get;
   } else if (seg.size() == 3 && seg[0] == "channels" && (seg[2] == "disable" || seg[2] == "enable")) {
     which = route::channel_switch, wanted = http::verb::post;
   } else if (seg.size() == 2 && seg[0] == "risk" && seg[1] == "blacklist") {
@@ -209,6 +216,83 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
       data["order_number"] = order_number;
       data["cb_status"] = "pending";
       co_return success_answer("已重新通知", std::move(data), version, keep_alive);
+    }
+    case route::exceptions: {
+      auto params = decode_form(query, request.message.body());
+      if (!params) co_return fail(protocol::errc::bad_param, bad_param_msg(params.error().key));
+      engine::exception_filter filter;
+      if (const auto* k = params->find("kind")) {
+        filter.kind = engine::parse_exception_kind(*k);
+        if (!filter.kind) co_return fail(protocol::errc::bad_param, bad_param_msg("kind"));
+      }
+      if (const auto* m = params->find("merchant")) {
+        filter.merchant_id = parse_int(*m);
+        if (!filter.merchant_id) co_return fail(protocol::errc::bad_param, bad_param_msg("merchant"));
+      }
+      if (const auto* c = params->find("channel")) filter.channel = *c;
+      std::int64_t page = 1, page_size = 20;
+      if (const auto* p = params->find("page")) {
+        auto n = parse_int(*p);
+        if (!n || *n < 1 || *n > 1'000'000) co_return fail(protocol::errc::bad_param, bad_param_msg("page"));
+        page = *n;
+      }
+      if (const auto* p = params->find("page_size")) {
+        auto n = parse_int(*p);
+        if (!n || *n < 1 || *n > 100) co_return fail(protocol::errc::bad_param, bad_param_msg("page_size"));
+        page_size = *n;
+      }
+      auto listed = co_await ctx_.operations.exceptions(std::move(filter), page, page_size);
+      if (!listed) co_return fail(listed.error());
+      boost::json::array list;
+      for (const auto& e : listed->entries) {
+        boost::json::object o;
+        o["order_number"] = e.order.order_number;
+        o["merchant_id"] = e.order.merchant_id;
+        o["kind"] = engine::exception_kind_name(e.entry.kind);
+        o["since_ms"] = e.entry.since_ms;
+        o["since"] = engine::format_local_time(e.entry.since_ms, ctx_.cfg.statements.offset_s);
+        o["channel"] = e.order.attempt.channel;
+        o["status"] = engine::to_int(e.order.status);
+        o["detail"] = e.entry.detail;
+        o["settleable"] = engine::settleable(e.entry.kind);
+        list.push_back(std::move(o));
+      }
+      boost::json::object data;
+      data["total"] = listed->total;
+      data["page"] = page;
+      data["list"] = std::move(list);
+      co_return success_answer("获取成功", std::move(data), version, keep_alive);
+    }
+    case route::order_settle: {
+      const std::string order_number(seg[1]);
+      auto params = decode_form(query, request.message.body());
+      if (!params) co_return fail(protocol::errc::bad_param, bad_param_msg(params.error().key));
+      const std::string* result = params->find("result");
+      const std::string* evidence = params->find("evidence");
+      if (!result || (*result != "success" && *result != "failed"))
+        co_return fail(protocol::errc::bad_param, bad_param_msg("result"));
+      if (!evidence || evidence->empty() || evidence->size() > engine::k_evidence_max)
+        co_return fail(protocol::errc::bad_param, bad_param_msg("evidence"));
+      engine::manual_settlement s;
+      s.success = *result == "success";
+      s.by = op->name;
+      s.evidence = *evidence;
+      auto settled = co_await ctx_.operations.settle(order_number, std::move(s));
+      if (!settled) co_return fail(settled.error());
+      // Refused: nothing was written; 2007 ("not in its current status"), with why.
+      switch (settled->refused) {
+        case engine::settle_refusal::none: break;
+        case engine::settle_refusal::final_already:
+          co_return fail(engine::errc::cannot_cancel, "订单已是最终状态，不能再处理");
+        case engine::settle_refusal::not_listed:
+          co_return fail(engine::errc::cannot_cancel, "订单不在异常队列中");
+        case engine::settle_refusal::never_submitted:
+          co_return fail(engine::errc::cannot_cancel, "订单从未提交渠道，只能处理为失败");
+      }
+      boost::json::object data = order_json(settled->order);
+      data["settled_as"] = *result;
+      data["by"] = op->name;
+      co_return success_answer("已处理", std::move(data), version, keep_alive);
     }
     case route::blacklist: {
       if (method == http::verb::get) {

@@ -6,6 +6,7 @@
 #include <boost/throw_exception.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
@@ -230,6 +231,14 @@ std::string form_encode(const form_params& params) {
     append_encoded(out, value);
   }
   return out;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view text) {
+  if (text.empty() || text.size() > 18 || (text.size() > 1 && text[0] == '0')) return std::nullopt;
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 }  // namespace topup::protocol

@@ -7,6 +7,8 @@
 #include <boost/system/result.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +20,10 @@ namespace topup::protocol {
 /// merchant call (pushOrder) has 11 parameters; 64 leaves room without letting a 16 KiB body
 /// become thousands of tiny allocations.
 inline constexpr std::size_t k_form_params_max = 64;
+
+/// A form value as a strict decimal integer: digits only, no sign, no leading zero (except "0"),
+/// no overflow (at most 18 digits).
+std::optional<std::int64_t> parse_int(std::string_view text);
 
 /// The decoded parameters of one request (or of one request topupd is about to send): unique
 /// keys, kept sorted by key in byte order, which is exactly the order spec §2 signs in. A plain

@@ -54,15 +54,6 @@ struct call {
   }
 };
 
-/// Strict decimal integer: digits only, no sign, no leading zero (except "0"), no overflow.
-std::optional<std::int64_t> parse_int(std::string_view text) {
-  if (text.empty() || text.size() > 18 || (text.size() > 1 && text[0] == '0')) return std::nullopt;
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 bool valid_order_no(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s)

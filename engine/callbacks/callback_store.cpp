@@ -60,9 +60,12 @@ boost::asio::awaitable<boost::system::result<void>> callback_store::record_attem
                      {"http", std::to_string(a.http_status)}}};
     if (!a.error.empty()) event.fields.emplace_back("err", excerpt(a.error));
     if (!a.body_excerpt.empty()) event.fields.emplace_back("body", excerpt(a.body_excerpt));
-    const work_change work = status == callback_status::pending
-                                 ? work_change::set(std::max<std::int64_t>(due, 1))
-                                 : work_change::remove();
+    work_change work = status == callback_status::pending
+                           ? work_change::set(std::max<std::int64_t>(due, 1))
+                           : work_change::remove();
+    // Attempts used up: listed for an operator (the exception queue's callback_failed), in the
+    // same step, since when the last one ended.
+    if (status == callback_status::failed) work.cbfailed = std::max<std::int64_t>(a.at_ms, 1);
     std::vector<log_event> events;  // (not a braced list in the co_await: GCC 12 miscompiles it)
     events.push_back(std::move(event));
     auto saved = co_await store_.commit(*order, std::move(after), std::move(events), work);
@@ -84,8 +87,10 @@ boost::asio::awaitable<boost::system::result<void>> callback_store::renotify(
     ++after.event_count;
     std::vector<log_event> events(1, log_event{"renotify", {}});
     if (!by.empty()) events.front().fields.emplace_back("by", by);
-    auto saved = co_await store_.commit(*order, std::move(after), std::move(events),
-                                        work_change::set(std::max<std::int64_t>(now_ms, 1)));
+    work_change work = work_change::set(std::max<std::int64_t>(now_ms, 1));
+    // A callback that had failed leaves the exception queue: the operator acted on it.
+    if (order->callback.status == callback_status::failed) work.cbfailed = -1;
+    auto saved = co_await store_.commit(*order, std::move(after), std::move(events), work);
     if (saved || saved.error() != errc::stale_status) co_return saved;
   }
   co_return errc::stale_status;

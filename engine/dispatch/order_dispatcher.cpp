@@ -12,6 +12,7 @@
 #include "engine/support/clock.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/order/failure_reason.hpp"
+#include "engine/order/order_number.hpp"
 #include "engine/support/log.hpp"
 #include "engine/dispatch/attempt_rules.hpp"
 
@@ -37,6 +38,8 @@ struct order_dispatcher::driven_order {
   std::chrono::milliseconds storage_backoff{100};
   std::optional<std::int64_t> park_until;     // set when the order is to wait parked
   bool unresolved = false;                    // listed for an operator (unknown_max_s passed)
+  bool reread = false;                        // settled by an operator: the record moved
+  bool removed_listed = false;                // listed as on a channel no longer configured
   bool final_already = false;                 // final when adopted: no final hook
   // A step of ours may have been applied with its answer lost: if the order is then found final,
   // the final status may be ours, so the hook still fires.
@@ -298,6 +301,10 @@ asio::awaitable<void> order_dispatcher::drive(std::shared_ptr<driven_order> owne
   d.final_already = is_terminal(d.order.status);
 
   while (!stopping_ && !is_terminal(d.order.status)) {
+    if (d.reread) {
+      co_await reread(d);
+      continue;
+    }
     const std::int64_t now_ms = clock_.wall_ms();
     step_result step;
     switch (d.order.status) {
@@ -393,6 +400,7 @@ asio::awaitable<order_dispatcher::step_result> order_dispatcher::step_matched(dr
   if (!ch) {
     logger("engine")->error("shard={} order={} matched to unknown channel {}: left in 7", shard_,
                             o.order_number, o.attempt.channel);
+    if (!d.removed_listed) co_await tell_channel_removed(d);
     co_await sleep_on(d.wake, std::chrono::seconds(60));
     co_return std::nullopt;
   }
@@ -446,6 +454,7 @@ asio::awaitable<order_dispatcher::step_result> order_dispatcher::step_recharging
   if (!ch) {
     logger("engine")->error("shard={} order={} recharging on unknown channel {}: left in 1",
                             shard_, o.order_number, o.attempt.channel);
+    if (!d.removed_listed) co_await tell_channel_removed(d);
     co_await sleep_on(d.wake, std::chrono::seconds(60));
     co_return std::nullopt;
   }
@@ -458,7 +467,8 @@ asio::awaitable<order_dispatcher::step_result> order_dispatcher::step_recharging
   if (d.known) co_return co_await store_result(d, *ch, now_ms);
 
   co_await sleep_on(d.wake, std::chrono::milliseconds(ch->config->query_interval_ms));
-  if (stopping_ || d.delivered) co_return std::nullopt;  // a callback woke us: apply it next round
+  // A callback woke us (apply it next round), or a settlement did (read the order again).
+  if (stopping_ || d.delivered || d.reread) co_return std::nullopt;
   auto answer = co_await ch->adapter->query(make_request(o));
   if (auto* m = channel_figures(*ch)) bump(m->outcomes[static_cast<std::size_t>(answer.outcome)]);
   // The grace runs from when the submit ended (stored as submitted_at with 7->1), not from
@@ -554,6 +564,100 @@ asio::awaitable<void> order_dispatcher::clear_unresolved(driven_order& d) {
   const auto cleared = co_await store_.clear_unresolved(d.order.merchant_id, d.order.order_number);
   if (cleared) d.unresolved = false;
   co_return;
+}
+
+asio::awaitable<void> order_dispatcher::tell_channel_removed(driven_order& d) {
+  const order_record& o = d.order;
+  const auto listed =
+      co_await store_.flag_unresolved(o.merchant_id, o.order_number, o.attempt.since_ms());
+  if (listed) d.unresolved = d.removed_listed = true;
+}
+
+asio::awaitable<void> order_dispatcher::reread(driven_order& d) {
+  d.reread = false;
+  const order_status was = d.order.status;
+  const auto got = co_await take(d.order, store_.get(d.order.merchant_id, d.order.order_number));
+  if (got) {
+    co_await back_off(d);  // not read: the next round reads again
+    d.reread = true;
+    co_return;
+  }
+  if (d.order.status != was) d.known.reset();
+  // The settlement fired the final hook and counted the order; its driver only ends.
+  if (is_terminal(d.order.status)) d.final_already = true;
+}
+
+asio::awaitable<boost::system::result<settle_outcome>> order_dispatcher::settle(
+    std::int64_t merchant_id, std::string order_number, manual_settlement s) {
+  settle_outcome out;
+  auto read = co_await store_.get(merchant_id, order_number);
+  if (!read) co_return read.error();
+  out.order = std::move(*read);
+  order_record& o = out.order;
+  const std::int64_t now_ms = clock_.wall_ms();
+  if (auto listed = classify_exception(o, config_, now_ms)) out.kind = listed->kind;
+  out.refused = settle_check(o, config_, now_ms, s.success);
+  if (out.refused != settle_refusal::none) co_return out;
+
+  field_pairs fields;
+  fields.emplace_back("last_outcome", s.success ? "succeeded" : "failed");
+  fields.emplace_back("by", s.by);
+  fields.emplace_back("evidence", s.evidence);
+  const std::string reason = s.success ? std::string() : std::string(failure_reason::settled_failed);
+  std::optional<order_log::hop> via;  // 7 -> 1 -> 2: the submit's answer settled by hand
+  if (s.success && o.status == order_status::matched)
+    via = order_log::hop{order_status::recharging, field_pairs{}};
+  const order_status to = s.success ? order_status::success : order_status::failed;
+  const auto stored = co_await store_.advance(o, to, reason, std::move(fields), now_ms, std::move(via));
+  if (!stored && stored.error() == errc::stale_status) {
+    // Another step got there first (a supplier's answer, a second operator): that one stands.
+    auto now = co_await store_.get(merchant_id, order_number);
+    if (!now) co_return now.error();
+    out.order = std::move(*now);
+    out.refused = settle_check(out.order, config_, clock_.wall_ms(), s.success) ==
+                          settle_refusal::final_already
+                      ? settle_refusal::final_already
+                      : settle_refusal::not_listed;
+    co_return out;
+  }
+  if (!stored) co_return stored.error();
+
+  // Whoever drives the order reads it again: it ends if final, refunds if still in 3.
+  auto wake_driver = [this, &order_number] {
+    if (auto it = orders_.find(order_number); it != orders_.end()) {
+      // (Its `unresolved` stays set: it takes the order off the list again as it ends, in case
+      // it listed it anew meanwhile.)
+      it->second->reread = true;
+      it->second->wake.cancel();
+    }
+  };
+  if (!s.success) {
+    // The refund, once (the refund script's compare-and-set). If it fails for want of storage,
+    // the driver (or recovery) refunds the order it finds in 3, as after any crash there.
+    auto refunded = co_await store_.fail_refund(o, reason, clock_.wall_ms());
+    if (!refunded) {
+      wake_driver();
+      // An order of this instance that nothing here drives (never driven, or its driver ended)
+      // gets one now, so that a refund lost to a storage error is made without a restart.
+      const auto parts = parse_order_number(order_number);
+      if (refunded.error() != errc::stale_status && parts &&
+          parts->instance == config_.server.instance_id)
+        adopt(o);
+      if (refunded.error() != errc::stale_status) co_return refunded.error();
+      auto now = co_await store_.get(merchant_id, order_number);
+      if (!now) co_return now.error();
+      out.order = std::move(*now);
+      co_return out;  // refunded by another step, whose final hook fired
+    }
+    out.order = std::move(*refunded);
+  }
+  wake_driver();
+  // Off the operator's list (a stale entry left by a failure here is skipped by readers).
+  const auto cleared = co_await store_.clear_unresolved(merchant_id, order_number);
+  (void)cleared;
+  if (metrics_) bump(metrics_->orders_finished[static_cast<std::size_t>(to_int(out.order.status))]);
+  if (on_final_) on_final_(out.order);
+  co_return out;
 }
 
 channel_router::channel* order_dispatcher::attempt_channel(driven_order& d) {

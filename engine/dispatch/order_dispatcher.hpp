@@ -25,6 +25,7 @@
 #include "engine/runtime/shutdown_gate.hpp"
 #include "engine/order/order_record.hpp"
 #include "engine/store/order_log.hpp"
+#include "engine/dispatch/exception_rules.hpp"
 #include "engine/dispatch/wait_lines.hpp"
 
 namespace topup::engine {
@@ -82,6 +83,18 @@ class order_dispatcher {
   /// current attempt. The coroutine persists it (a callback lost to a crash is found by query).
   void deliver(const std::string& order_number, supplier_callback callback);
 
+  /// An operator's settlement (spec §7) of an order this shard owns, applied here, through the
+  /// same steps a supplier's final answer takes: success 1 -> 2 (7 -> 1 -> 2), failed -> 3 and
+  /// then the refund (3 -> 4, once), each a compare-and-set on the order's version, so of a
+  /// supplier's answer and a settlement arriving together exactly one is stored. The step into
+  /// 2 or 3 carries `by` and `evidence`. Only for an order the exception queue lists as
+  /// settleable, checked on the record read here (else a refusal, nothing written). Once
+  /// applied: the order's driver (if any) reads it again and ends, the final hook fires (the
+  /// merchant's callback), the order leaves `unresolved`. Errors: order_not_found, storage's.
+  boost::asio::awaitable<boost::system::result<settle_outcome>> settle(std::int64_t merchant_id,
+                                                                       std::string order_number,
+                                                                       manual_settlement s);
+
   /// Stops taking new steps: coroutines end at their next wait, leaving orders in their
   /// persisted status for recovery. Closes coroutines().
   void begin_shutdown();
@@ -130,6 +143,11 @@ class order_dispatcher {
   boost::asio::awaitable<void> tell_operator(driven_order& d, channel_router::channel& ch,
                                              std::int64_t age_ms);
   boost::asio::awaitable<void> clear_unresolved(driven_order& d);
+  /// An order in 7 or 1 on a channel this configuration does not have: listed for an operator
+  /// (the exception queue's channel_removed; settled by hand), once per driver.
+  boost::asio::awaitable<void> tell_channel_removed(driven_order& d);
+  /// The driver's record was changed by another step of this shard (a settlement): read again.
+  boost::asio::awaitable<void> reread(driven_order& d);
   /// The order's driver ends: its slot goes back; parked, or counted final.
   void finish(driven_order& d);
 

@@ -14,6 +14,7 @@ inline constexpr std::string_view no_channel = "no channel can serve this order"
 inline constexpr std::string_view every_channel_failed = "every allowed channel failed";
 inline constexpr std::string_view deadline = "no channel available before the deadline";
 inline constexpr std::string_view never_placed = "never placed at the supplier";
+inline constexpr std::string_view settled_failed = "settled as failed by an operator";
 }  // namespace failure_reason
 
 /// The `reason` a merchant sees for an order (query, list, statements): empty unless the order

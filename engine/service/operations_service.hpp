@@ -12,6 +12,8 @@
 #include "engine/routing/channel_catalogue.hpp"
 #include "engine/service/callback_kicker.hpp"
 #include "engine/service/channel_switchboard.hpp"
+#include "engine/service/exception_queue.hpp"
+#include "engine/service/order_settler.hpp"
 #include "engine/store/order_store.hpp"
 #include "engine/support/clock.hpp"
 
@@ -20,12 +22,13 @@ namespace topup::engine {
 /// What the admin API asks of the engine besides reads: each method is one operator action with
 /// every step it takes (stored first, then applied or kicked), so the protocol layer only parses
 /// and renders. One per shard, used only on that shard's thread; the shard-crossing steps go
-/// through the injected kicker and switchboard.
+/// through the injected kicker, switchboard and settler.
 class operations_service {
  public:
-  operations_service(order_store& store, callback_store& callbacks,
+  operations_service(const config& cfg, order_store& store, callback_store& callbacks,
                      const channel_catalogue& catalogue, callback_kicker& kicker,
-                     channel_switchboard& switchboard, const engine::clock& clock);
+                     channel_switchboard& switchboard, order_settler& settler,
+                     const engine::clock& clock);
 
   /// Credits (negative: corrects) a merchant's balance once per `ref`. Errors as
   /// order_store::credit (order_no_conflict: the ref was used with another amount).
@@ -54,12 +57,26 @@ class operations_service {
   boost::asio::awaitable<boost::system::result<std::int64_t>> change_blacklist(std::string mobile,
                                                                                bool add);
 
+  /// The exception queue (spec §7), as exception_queue::list reads it now.
+  boost::asio::awaitable<boost::system::result<exception_page>> exceptions(exception_filter filter,
+                                                                           std::int64_t page,
+                                                                           std::int64_t page_size);
+
+  /// An operator settles an order of the exception queue (spec §7): applied by the order's
+  /// owning shard (order_dispatcher::settle); a refusal is a value (nothing written), with a log
+  /// line naming the operator either way. `s.evidence` must be 1..k_evidence_max bytes (the
+  /// caller's check). Errors: order_not_found, shutting_down, storage's.
+  boost::asio::awaitable<boost::system::result<settle_outcome>> settle(std::string order_number,
+                                                                       manual_settlement s);
+
  private:
   order_store& store_;
   callback_store& callbacks_;
   const channel_catalogue& catalogue_;
   callback_kicker& kicker_;
   channel_switchboard& switchboard_;
+  order_settler& settler_;
+  exception_queue exceptions_;
   const engine::clock& clock_;
 };
 

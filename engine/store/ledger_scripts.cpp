@@ -150,18 +150,20 @@ constexpr const char* k_append_lua = R"lua(
 -- append: the events of one step of one order and its new record, compare-and-set on the
 -- version. Money fields (cost, refunded) and status 4 belong to accept and refund: a record
 -- changing them is refused.
--- KEYS: 1 fence  2 log  3 o  4 work
+-- KEYS: 1 fence  2 log  3 o  4 work  5 cbfailed
 -- ARGV: 1 instance  2 epoch  3 order_number  4 expected version  5 packed record
---       6 work: '' keep, 'rem' remove, else the new score  7 n (events)
+--       6 work: '' keep, 'rem' remove, else the new score  7 cbfailed (the exception queue's
+--       failed callbacks): '' keep, 'rem' remove, else since when (ms)  8 n (events)
 --       then per event: type, k, k field/value pairs
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
-local number, expected, rec, work = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local n = tonumber(ARGV[7] or '')
+local number, expected, rec, work, cbfailed = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local n = tonumber(ARGV[8] or '')
 if not string.find(expected, '^%d+$') or not n or n < 1 or n % 1 ~= 0
-    or (work ~= '' and work ~= 'rem' and not string.find(work, '^%-?%d+$')) then
+    or (work ~= '' and work ~= 'rem' and not string.find(work, '^%-?%d+$'))
+    or (cbfailed ~= '' and cbfailed ~= 'rem' and not string.find(cbfailed, '^%d+$')) then
   return redis.error_reply('ERR append: bad arguments')
 end
-local i = 8
+local i = 9
 for _ = 1, n do
   local k = tonumber(ARGV[i + 1] or '')
   if not ARGV[i] or ARGV[i] == '' or not k or k < 0 or k % 1 ~= 0 or i + 1 + 2 * k > #ARGV then
@@ -182,7 +184,7 @@ if not nv or tonumber(nv) ~= tonumber(v) + n or ncost ~= cost or nrefunded ~= re
 end
 
 local ver = tonumber(v)
-i = 8
+i = 9
 for _ = 1, n do
   local k = tonumber(ARGV[i + 1])
   ver = ver + 1
@@ -194,6 +196,8 @@ end
 redis.call('HSET', KEYS[3], number, rec)
 if work == 'rem' then redis.call('ZREM', KEYS[4], number)
 elseif work ~= '' then redis.call('ZADD', KEYS[4], work, number) end
+if cbfailed == 'rem' then redis.call('ZREM', KEYS[5], number)
+elseif cbfailed ~= '' then redis.call('ZADD', KEYS[5], cbfailed, number) end
 return {'ok'}
 )lua";
 
@@ -306,8 +310,10 @@ constexpr const char* k_retire_lua = R"lua(
 -- retire: final orders past retention leave the projections (their archive file was written
 -- first, engine/retention/order_archiver). Each order only while its record is the one archived
 -- (its version), final (2 or 4) and has no work left (no pending callback in `work`); otherwise
--- it is kept, untouched, for a later pass. Its `#<order_no>` entry goes only if it names it.
--- KEYS: 1 fence  2 o  3 t  4 work
+-- it is kept, untouched, for a later pass. Its `#<order_no>` entry goes only if it names it,
+-- and its `cbfailed` entry with it (a final order whose callback failed leaves the exception
+-- queue when it leaves Redis: docs/DECISIONS.md "The exception queue").
+-- KEYS: 1 fence  2 o  3 t  4 work  5 cbfailed
 -- ARGV: 1 instance  2 epoch, then 3 per order: order_number  version  order_no
 -- Answers {'fenced'} or {'ok', removed, kept}
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
@@ -326,6 +332,7 @@ for a = 3, #ARGV, 3 do
       redis.call('HDEL', KEYS[2], '#' .. order_no)
     end
     redis.call('ZREM', KEYS[3], number)
+    redis.call('ZREM', KEYS[5], number)
     removed = removed + 1
   else
     kept = kept + 1
@@ -425,14 +432,17 @@ call append_call(const merchant_keys& keys, const fence_token& fence, std::int64
                  work_change work) {
   TOPUP_ASSERT(!events.empty());
   call c;
-  c.keys = {keys.fence(), keys.log(), keys.orders(), keys.work()};
-  c.args.reserve(7 + 4 * events.size());
+  c.keys = {keys.fence(), keys.log(), keys.orders(), keys.work(), keys.cbfailed()};
+  c.args.reserve(8 + 4 * events.size());
   c.args.push_back(fence.instance);
   c.args.push_back(std::to_string(fence.epoch));
   c.args.push_back(after.order_number);
   c.args.push_back(std::to_string(expected_version));
   c.args.push_back(pack_order(after));
   c.args.push_back(work_arg(work));
+  c.args.push_back(work.cbfailed == 0  ? std::string()
+                   : work.cbfailed < 0 ? std::string("rem")
+                                       : std::to_string(work.cbfailed));
   c.args.push_back(std::to_string(events.size()));
   for (const auto& e : events) {
     c.args.push_back(e.type);
@@ -472,7 +482,7 @@ call credit_call(const merchant_keys& keys, const fence_token& fence, std::strin
 call retire_call(const merchant_keys& keys, const fence_token& fence,
                  const std::vector<retiring_order>& orders) {
   call c;
-  c.keys = {keys.fence(), keys.orders(), keys.by_time(), keys.work()};
+  c.keys = {keys.fence(), keys.orders(), keys.by_time(), keys.work(), keys.cbfailed()};
   c.args = {fence.instance, std::to_string(fence.epoch)};
   c.args.reserve(2 + 3 * orders.size());
   for (const auto& o : orders) {

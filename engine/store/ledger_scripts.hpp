@@ -40,6 +40,9 @@ class merchant_keys {
   std::string unresolved() const { return base_ + "unresolved"; }
   /// The checkpoint of the trimmed log (engine/store/log_checkpoint): a hash.
   std::string checkpoint() const { return base_ + "ckpt"; }
+  /// Final orders whose merchant callback used up its attempts: order number -> since when
+  /// (ms). For operators (the exception queue).
+  std::string cbfailed() const { return base_ + "cbfailed"; }
   /// The chain of the merchant's daily statements: the first day, the last made and its
   /// closing, the maker's lock (engine/retention/statement_chain).
   std::string statements() const { return base_ + "stmt"; }

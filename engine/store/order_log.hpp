@@ -24,6 +24,10 @@ namespace topup::engine {
 struct work_change {
   enum class kind { keep, remove, set } what = kind::keep;
   std::int64_t score = 0;  // for set
+  /// The merchant's `cbfailed` index (exception queue, docs/STORAGE.md), changed in the same
+  /// step: 0 unchanged; > 0 listed since then (ms: the callback used up its attempts); < 0 taken
+  /// off (an operator's re-notify). Only the rare steps that change it pay the extra write.
+  std::int64_t cbfailed = 0;
   static work_change keep() { return {}; }
   static work_change remove() { return {kind::remove, 0}; }
   static work_change set(std::int64_t score) { return {kind::set, score}; }

@@ -538,13 +538,24 @@ boost::asio::awaitable<boost::system::result<void>> order_store::clear_unresolve
 
 boost::asio::awaitable<boost::system::result<std::vector<std::pair<std::string, std::int64_t>>>>
 order_store::unresolved(std::int64_t merchant_id, std::int64_t limit) {
-  const merchant_keys keys(prefix_, merchant_id);
-  auto answer = co_await conn_.command(args("ZRANGE", keys.unresolved(), "0",
+  std::string key = merchant_keys(prefix_, merchant_id).unresolved();
+  co_return co_await scored_page(std::move(key), "unresolved", limit);
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<std::pair<std::string, std::int64_t>>>>
+order_store::callback_failed(std::int64_t merchant_id, std::int64_t limit) {
+  std::string key = merchant_keys(prefix_, merchant_id).cbfailed();
+  co_return co_await scored_page(std::move(key), "cbfailed", limit);
+}
+
+boost::asio::awaitable<boost::system::result<std::vector<std::pair<std::string, std::int64_t>>>>
+order_store::scored_page(std::string key, std::string_view operation, std::int64_t limit) {
+  auto answer = co_await conn_.command(args("ZRANGE", std::move(key), "0",
                                             std::to_string(std::max<std::int64_t>(limit, 1) - 1),
                                             "WITHSCORES"));
   if (!answer) co_return answer.error();
   if (answer->type != reply::kind::array || answer->elements.size() % 2 != 0)
-    co_return unexpected_store_reply("unresolved", *answer);
+    co_return unexpected_store_reply(operation, *answer);
   std::vector<std::pair<std::string, std::int64_t>> out;
   for (std::size_t i = 0; i + 1 < answer->elements.size(); i += 2) {
     std::int64_t since = 0;

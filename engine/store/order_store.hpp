@@ -147,6 +147,9 @@ class order_store final : public order_log {
   /// Up to `limit` listed orders of the merchant, oldest first: (order number, since ms).
   boost::asio::awaitable<boost::system::result<std::vector<std::pair<std::string, std::int64_t>>>>
   unresolved(std::int64_t merchant_id, std::int64_t limit);
+  /// The same of `cbfailed`: final orders whose callback used up its attempts, by since when.
+  boost::asio::awaitable<boost::system::result<std::vector<std::pair<std::string, std::int64_t>>>>
+  callback_failed(std::int64_t merchant_id, std::int64_t limit);
 
   const std::string& prefix() const noexcept { return prefix_; }
 
@@ -157,6 +160,9 @@ class order_store final : public order_log {
   /// Up to `count` entries of the merchant's log from stream id `start` (XRANGE syntax).
   boost::asio::awaitable<boost::system::result<std::vector<order_event>>> log_range(
       std::int64_t merchant_id, std::string start, std::int64_t count);
+  /// The first `limit` members of a sorted set with their scores (unresolved, cbfailed).
+  boost::asio::awaitable<boost::system::result<std::vector<std::pair<std::string, std::int64_t>>>>
+  scored_page(std::string key, std::string_view operation, std::int64_t limit);
   /// A write script's refusal as an error; a `fenced` one also runs the on_fenced hook.
   boost::system::error_code refused(std::string_view operation, const redis::reply& r);
 

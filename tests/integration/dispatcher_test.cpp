@@ -14,10 +14,13 @@
 #include <deque>
 #include <map>
 
+#include "engine/audit/audit.hpp"
+#include "engine/callbacks/callback_store.hpp"
 #include "engine/routing/channel_catalogue.hpp"
 #include "engine/routing/channel_router.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/dispatch/order_dispatcher.hpp"
+#include "engine/service/exception_queue.hpp"
 #include "engine/service/order_service.hpp"
 #include "engine/store/order_store.hpp"
 #include "tests/support/fence.hpp"
@@ -60,6 +63,14 @@ class Dispatcher : public ::testing::Test {
     ASSERT_TRUE(conn->connected());
     topup::test::grant_fence(*redis, "t", {1001});
     store = std::make_unique<order_store>(*conn, "t", *fence);
+    build_routing();
+    service = std::make_unique<order_service>(cfg, *store, *catalogue, dispatcher.get(), kicker,
+                                              nullptr, 0);
+    ASSERT_TRUE(run(store->credit(1001, "seed", 100000, 1)));
+  }
+
+  /// The catalogue, router (scripted suppliers) and dispatcher of cfg.channels, on `store`.
+  void build_routing() {
     catalogue = std::make_unique<channel_catalogue>(cfg.channels);
     router = std::make_unique<channel_router>(
         cfg.channels, *catalogue,
@@ -68,9 +79,6 @@ class Dispatcher : public ::testing::Test {
         },
         io, 1);
     dispatcher = std::make_unique<order_dispatcher>(io, cfg, *store, *router, 0);
-    service = std::make_unique<order_service>(cfg, *store, *catalogue, dispatcher.get(), kicker,
-                                              nullptr, 0);
-    ASSERT_TRUE(run(store->credit(1001, "seed", 100000, 1)));
   }
 
   void TearDown() override {
@@ -684,6 +692,228 @@ TEST_F(Dispatcher, AcceptStoresInSixWhenNoChannelIsFreeAndARepeatGivesTheSlotBac
   for (const auto& n : {first, second, third}) EXPECT_EQ(settle(n).status, order_status::success);
   EXPECT_EQ(world.submits["A"], 3);
   EXPECT_EQ(balance(), k_start - 3 * k_cost);
+}
+
+// ---- the exception queue and an operator's settlement (spec §7) ----
+
+/// An order at A (change=0) that A never answers definitively (queried every 50 ms), listed for
+/// an operator once unknown_max_s (1 s) passed; the final hook counted.
+class Settlement : public Dispatcher {
+ protected:
+  std::string unresolved_order(bool listed = true) {
+    cfg.channels[0].query_interval_ms = 50;
+    cfg.channels[0].unknown_max_s = 1;
+    if (!dispatcher) {
+      build();
+      dispatcher->on_final([this](const order_record& o) { finals.push_back(o.order_number); });
+    }
+    world.script["A"].push_back(act::accept_silent);
+    world.script["B"] = {act::succeed};
+    auto number = push(false);  // no failover: a supplier's "failed" refunds it
+    auto o = settle(number, listed ? 1500ms : 300ms);
+    EXPECT_EQ(o.status, order_status::recharging);
+    return number;
+  }
+  exception_page exceptions(exception_filter f = {}) {
+    exception_queue q(*store, cfg);
+    auto page = run(q.list(std::move(f), 1, 100, wall_ms()));
+    EXPECT_TRUE(page) << page.error().message();
+    return page ? *page : exception_page{};
+  }
+  static std::int64_t wall_ms() { return system_clock().wall_ms(); }
+  settle_outcome settle_by_hand(const std::string& number, bool success) {
+    manual_settlement s;
+    s.success = success;
+    s.by = "ops1";
+    s.evidence = "supplier portal says " + std::string(success ? "delivered" : "failed");
+    auto out = run(dispatcher->settle(1001, number, std::move(s)));
+    EXPECT_TRUE(out) << out.error().message();
+    return out ? *out : settle_outcome{};
+  }
+  std::optional<std::string> step_field(const std::string& number, int to, std::string_view name) {
+    auto events = run(store->events(1001, number));
+    if (!events) return std::nullopt;
+    for (const auto& e : *events)
+      if (e.field("type") == std::optional<std::string_view>("transition") &&
+          e.field("to") == std::optional<std::string_view>(std::to_string(to)))
+        if (auto v = e.field(name)) return std::string(*v);
+    return std::nullopt;
+  }
+  void expect_clean_books() {
+    auto r = run(audit_merchants(*conn, "t", {1001}));
+    ASSERT_TRUE(r) << r.error().message();
+    for (const auto& f : r->findings) ADD_FAILURE() << f.order_number << ": " << f.problem;
+    EXPECT_TRUE(r->clean());
+  }
+  std::vector<std::string> finals;
+};
+
+TEST_F(Settlement, UnresolvedOrderIsListedThenSettledFailedRefundsOnce) {
+  auto number = unresolved_order();
+  auto page = exceptions();
+  ASSERT_EQ(page.total, 1);
+  EXPECT_EQ(page.entries[0].order.order_number, number);
+  EXPECT_EQ(page.entries[0].entry.kind, exception_kind::unresolved);
+  EXPECT_EQ(page.entries[0].order.attempt.channel, "A");
+  EXPECT_EQ(balance(), k_start - k_cost);
+
+  auto out = settle_by_hand(number, false);
+  EXPECT_EQ(out.refused, settle_refusal::none);
+  EXPECT_EQ(out.order.status, order_status::refunded);
+  EXPECT_EQ(balance(), k_start);  // refunded, once
+  auto o = settle(number);
+  EXPECT_EQ(o.status, order_status::refunded);
+  EXPECT_EQ(dispatcher->active(), 0u);  // its driver read it again and ended
+  EXPECT_EQ(finals, std::vector<std::string>{number});  // the merchant's callback, once
+  EXPECT_EQ(step_field(number, 3, "by"), "ops1");
+  EXPECT_EQ(step_field(number, 3, "evidence"), "supplier portal says failed");
+  EXPECT_EQ(exceptions().total, 0);  // off the queue
+  auto listed = run(store->unresolved(1001, 10));
+  ASSERT_TRUE(listed);
+  EXPECT_TRUE(listed->empty());
+
+  // Never twice: final now.
+  EXPECT_EQ(settle_by_hand(number, false).refused, settle_refusal::final_already);
+  EXPECT_EQ(settle_by_hand(number, true).refused, settle_refusal::final_already);
+  EXPECT_EQ(balance(), k_start);
+  EXPECT_EQ(world.submits["B"], 0);
+  EXPECT_EQ(world.deliveries, 0);
+  expect_clean_books();  // `topupd audit` accepts a settled order's transitions
+}
+
+TEST_F(Settlement, SettledSuccessIsFinalWithoutRefund) {
+  auto number = unresolved_order();
+  auto out = settle_by_hand(number, true);
+  EXPECT_EQ(out.refused, settle_refusal::none);
+  EXPECT_EQ(out.order.status, order_status::success);
+  EXPECT_EQ(settle(number).status, order_status::success);
+  EXPECT_EQ(balance(), k_start - k_cost);
+  EXPECT_EQ(finals, std::vector<std::string>{number});
+  EXPECT_EQ(step_field(number, 2, "by"), "ops1");
+  EXPECT_EQ(settle_by_hand(number, false).refused, settle_refusal::final_already);
+  EXPECT_EQ(balance(), k_start - k_cost);
+  expect_clean_books();
+}
+
+TEST_F(Settlement, OrderNotInTheQueueIsRefusedAndUntouched) {
+  auto number = unresolved_order(false);  // in 1, unknown_max_s not yet passed
+  EXPECT_EQ(exceptions().total, 0);
+  auto out = settle_by_hand(number, false);
+  EXPECT_EQ(out.refused, settle_refusal::not_listed);
+  EXPECT_EQ(out.order.status, order_status::recharging);
+  EXPECT_EQ(run(store->get(1001, number))->status, order_status::recharging);
+  EXPECT_EQ(balance(), k_start - k_cost);
+  EXPECT_TRUE(finals.empty());
+}
+
+TEST_F(Settlement, SupplierAnswerAndSettlementTogetherExactlyOneWins) {
+  // The supplier's answer handed over in the same turn as the settlement (either first), or
+  // just after the settlement was stored; the supplier and the operator disagree each time. The
+  // compare-and-set on the version decides: one is stored, the other changes nothing.
+  enum class order_of { supplier_first, settle_first, settle_stored_first };
+  int operator_wins = 0;
+  for (int i = 0; i < 6; ++i) {
+    const auto when = static_cast<order_of>(i % 3);
+    const bool supplier_says_ok = i < 3;
+    auto number = unresolved_order();
+    const fen_t before = balance();
+    std::optional<boost::system::result<settle_outcome>> settled;
+    manual_settlement s;
+    s.success = !supplier_says_ok;
+    s.by = "ops1";
+    s.evidence = "race";
+    auto answer = [&] {
+      const auto outcome = supplier_says_ok ? attempt_outcome::succeeded : attempt_outcome::failed;
+      dispatcher->deliver(number, supplier_callback{number + "-1", {outcome, ""}, "A"});
+    };
+    if (when == order_of::supplier_first) answer();
+    asio::co_spawn(io, dispatcher->settle(1001, number, s),
+                   [&](std::exception_ptr, boost::system::result<settle_outcome> r) { settled = r; });
+    if (when == order_of::settle_first) answer();
+    if (when == order_of::settle_stored_first) {
+      topup::test::run_until(io, [&] { return settled.has_value(); }, 5s);
+      answer();
+    }
+    auto o = settle(number);
+    ASSERT_TRUE(settled && *settled) << i;
+    ASSERT_TRUE(is_terminal(o.status)) << i;
+    const bool operator_won = (*settled)->refused == settle_refusal::none;
+    operator_wins += operator_won;
+    if (!operator_won) {
+      EXPECT_EQ((*settled)->refused, settle_refusal::final_already) << i;
+    }
+    if (when == order_of::settle_stored_first) {
+      EXPECT_TRUE(operator_won) << i;
+    }
+    const bool delivered = operator_won ? s.success : supplier_says_ok;
+    EXPECT_EQ(o.status, delivered ? order_status::success : order_status::refunded) << i;
+    EXPECT_EQ(balance(), delivered ? before : before + k_cost) << i;  // refunded at most once
+    EXPECT_EQ(std::count(finals.begin(), finals.end(), number), 1) << i;
+    EXPECT_EQ(step_field(number, delivered ? 2 : 3, "by").has_value(), operator_won) << i;
+  }
+  EXPECT_GE(operator_wins, 2);
+  expect_clean_books();
+}
+
+TEST_F(Settlement, OrderOnARemovedChannelIsListedAndSettleable) {
+  auto number = unresolved_order(false);
+  // The next configuration has no channel A: a new dispatcher (a restart) finds the order on it.
+  dispatcher->begin_shutdown();
+  io.run_for(100ms);
+  dispatcher.reset();
+  cfg.channels.erase(cfg.channels.begin());
+  build_routing();
+  dispatcher->on_final([this](const order_record& o) { finals.push_back(o.order_number); });
+  dispatcher->adopt(*run(store->get(1001, number)));
+  io.run_for(200ms);
+  auto listed = run(store->unresolved(1001, 10));
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);  // the driver told an operator
+  exception_filter only;
+  only.kind = exception_kind::channel_removed;
+  auto page = exceptions(only);
+  ASSERT_EQ(page.total, 1);
+  EXPECT_EQ(page.entries[0].order.order_number, number);
+  only.channel = "B";
+  EXPECT_EQ(exceptions(only).total, 0);
+
+  EXPECT_EQ(settle_by_hand(number, false).refused, settle_refusal::none);
+  EXPECT_EQ(settle(number).status, order_status::refunded);
+  EXPECT_EQ(dispatcher->active(), 0u);
+  EXPECT_EQ(balance(), k_start);
+  EXPECT_EQ(exceptions().total, 0);
+  expect_clean_books();
+}
+
+TEST_F(Settlement, CallbackThatUsedUpItsAttemptsIsListedUntilReNotified) {
+  build();
+  world.script["A"] = {act::succeed};
+  push_request r = request("cbf", true);
+  r.notify_url = "http://merchant.example/cb";
+  auto number = run(service->push(std::move(r)))->order_number;
+  ASSERT_EQ(settle(number).status, order_status::success);
+  callback_store callbacks(*store);
+  callback_attempt a;
+  a.attempt = 1;
+  a.at_ms = 1'700'000'000'000;
+  a.http_status = 500;
+  ASSERT_TRUE(run(callbacks.record_attempt(1001, number, a, 0)));  // the last one: failed
+  auto failed = run(store->callback_failed(1001, 10));
+  ASSERT_TRUE(failed);
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_EQ((*failed)[0].second, a.at_ms);
+  auto page = exceptions();
+  ASSERT_EQ(page.total, 1);
+  EXPECT_EQ(page.entries[0].entry.kind, exception_kind::callback_failed);
+  EXPECT_FALSE(settleable(page.entries[0].entry.kind));
+  // Final already: settling is refused, the re-notify is what helps.
+  EXPECT_EQ(settle_by_hand(number, false).refused, settle_refusal::final_already);
+  ASSERT_TRUE(run(callbacks.renotify(1001, number, 1'700'000'001'000, "ops1")));
+  failed = run(store->callback_failed(1001, 10));
+  ASSERT_TRUE(failed);
+  EXPECT_TRUE(failed->empty());
+  EXPECT_EQ(exceptions().total, 0);
+  expect_clean_books();
 }
 
 }  // namespace

@@ -78,8 +78,8 @@ class services_fixture : public ::testing::Test {
     callbacks = std::make_unique<callback_store>(*store);
     orders = std::make_unique<order_service>(cfg, *store, *catalogue, nullptr, kicker, nullptr, 0,
                                              clock);
-    operations = std::make_unique<operations_service>(*store, *callbacks, *catalogue, kicker,
-                                                      switchboard, clock);
+    operations = std::make_unique<operations_service>(cfg, *store, *callbacks, *catalogue, kicker,
+                                                      switchboard, settler, clock);
     ASSERT_TRUE(run(store->credit(k_merchant, "seed", k_start_fen, k_t0_ms)));
   }
 
@@ -150,6 +150,7 @@ class services_fixture : public ::testing::Test {
   topup::test::manual_clock clock{k_t0_ms};
   topup::test::recording_kicker kicker;
   topup::test::recording_switchboard switchboard;
+  topup::test::recording_settler settler;
   std::unique_ptr<redis::connection> conn;
   std::unique_ptr<fence_token> fence = topup::test::fence_token_for();
   std::unique_ptr<order_store> store;

@@ -126,6 +126,14 @@ api_answer admin_get(http_client& http, const std::string& token, const std::str
                    "Bearer " + token));
 }
 
+api_answer admin_call(int port, http::verb method, const std::string& target,
+                      const std::string& body, const std::string& token) {
+  http_client admin(port);
+  return merchant_client::parse(admin.request(method, target, body,
+                                              "application/x-www-form-urlencoded",
+                                              token.empty() ? "" : "Bearer " + token));
+}
+
 std::string encode_pairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
   std::string out;
   for (const auto& [k, v] : pairs) {

@@ -83,6 +83,11 @@ inline const std::string k_malformed_request =
 /// GET `target` (e.g. "/admin/orders/T...") with the admin bearer token.
 api_answer admin_get(http_client& http, const std::string& token, const std::string& target);
 
+/// An admin request on a fresh connection: `body` form-encoded already, `token` sent as the
+/// bearer token unless empty.
+api_answer admin_call(int port, boost::beast::http::verb method, const std::string& target,
+                      const std::string& body, const std::string& token);
+
 /// "k1=v1&k2=v2" in map order, every value form-encoded; for hand-built bodies.
 std::string encode_pairs(const std::vector<std::pair<std::string, std::string>>& pairs);
 

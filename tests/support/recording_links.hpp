@@ -8,6 +8,7 @@
 
 #include "engine/service/callback_kicker.hpp"
 #include "engine/service/channel_switchboard.hpp"
+#include "engine/service/order_settler.hpp"
 
 namespace topup::test {
 
@@ -27,6 +28,20 @@ class recording_switchboard final : public engine::channel_switchboard {
     switches.emplace_back(std::move(channel_id), enabled);
   }
   std::vector<std::pair<std::string, bool>> switches;
+};
+
+/// Records each settlement asked (order number, settlement) and refuses it (not_listed): a test
+/// of settling itself builds a dispatcher (tests/integration/settle_test).
+class recording_settler final : public engine::order_settler {
+ public:
+  boost::asio::awaitable<boost::system::result<engine::settle_outcome>> settle_on_owner(
+      std::string order_number, engine::manual_settlement s) override {
+    settles.emplace_back(std::move(order_number), std::move(s));
+    engine::settle_outcome out;
+    out.refused = engine::settle_refusal::not_listed;
+    co_return out;
+  }
+  std::vector<std::pair<std::string, engine::manual_settlement>> settles;
 };
 
 }  // namespace topup::test
