@@ -65,17 +65,24 @@ std::string log_replay::apply(const order_event& e) {
 }
 
 log_replay::entry_handler log_replay::handler_for(std::string_view type) noexcept {
-  static constexpr std::array<std::pair<std::string_view, entry_handler>, 6> k_handlers = {{
+  static constexpr std::array<std::pair<std::string_view, entry_handler>, 7> k_handlers = {{
       {"credit", &log_replay::on_credit},
       {"accepted", &log_replay::on_accepted},
       {"step", &log_replay::on_step},
       {"refund", &log_replay::on_refund},
       {"cb", &log_replay::on_cb},
       {"renotify", &log_replay::on_renotify},
+      {"seal", &log_replay::on_seal},
   }};
   for (const auto& [name, handler] : k_handlers)
     if (name == type) return handler;
   return nullptr;
+}
+
+// A day's statement was claimed: nothing moves, no order is named (docs/STORAGE.md).
+std::string log_replay::on_seal(const order_event& e) {
+  if (!e.field("day")) out_.add("", "log entry " + e.id + " (seal) names no day");
+  return {};
 }
 
 // --- Money ---

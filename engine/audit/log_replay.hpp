@@ -91,6 +91,7 @@ class log_replay {
   std::string on_refund(const order_event& e);
   std::string on_cb(const order_event& e);
   std::string on_renotify(const order_event& e);
+  std::string on_seal(const order_event& e);
 
   // Money.
   std::optional<fen_t> amount_of(const order_event& e, const std::string& where);

@@ -13,8 +13,11 @@ using redis::reply;
 
 // Days are YYYYMMDD: compared as strings they compare as days.
 constexpr const char* k_claim_lua = R"lua(
--- statement claim: the lock to make one day's statement of one merchant.
--- KEYS: 1 fence  2 stmt
+-- statement claim: the lock to make one day's statement of one merchant, and the day sealed: when
+-- the log's last entry is before the day's end, a `seal` entry is appended at exactly the day's
+-- end, so that no entry can ever be appended inside the day (stream ids only grow), even if
+-- Redis's clock steps back (NTP, a failover to a replica whose clock is behind).
+-- KEYS: 1 fence  2 stmt  3 log
 -- ARGV: 1 instance  2 epoch  3 day  4 prev (the last day made, '' for none: then the day
 --       must be the chain's first)  5 day_end_ms  6 lock_ms
 -- Answers {'fenced'} | {'early'} | {'made'} | {'moved'} | {'busy'} | {'ok'}
@@ -36,6 +39,10 @@ if holder and holder ~= me and tonumber(s[4] or '0') > now then
   if instance and redis.call('HGET', KEYS[1], instance) == epoch then return {'busy'} end
 end
 redis.call('HSET', KEYS[2], 'lock', me, 'lock_until', tostring(now + tonumber(ARGV[6])))
+local tail = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+if not tail[1] or tonumber(string.match(tail[1][1], '^(%d+)')) < tonumber(ARGV[5]) then
+  redis.call('XADD', KEYS[3], ARGV[5] .. '-0', 'e', 'seal', 'day', ARGV[3])
+end
 return {'ok'}
 )lua";
 
@@ -181,7 +188,7 @@ boost::asio::awaitable<boost::system::result<chain_claim>> statement_chain_store
     std::int64_t merchant_id, const statement_chain& chain, business_day day,
     std::int64_t day_end_ms) {
   const merchant_keys keys(prefix_, merchant_id);
-  std::vector<std::string> script_keys{keys.fence(), keys.statements()};
+  std::vector<std::string> script_keys{keys.fence(), keys.statements(), keys.log()};
   std::vector<std::string> args{fence_.instance,
                                 std::to_string(fence_.epoch.load(std::memory_order_relaxed)),
                                 day.to_string(),

@@ -404,6 +404,10 @@ class store_fixture : public ::testing::Test {
         EXPECT_GE(running, 0);
         continue;
       }
+      if (type == "seal") {  // a statement claim's: no money, no order
+        EXPECT_TRUE(e.field("day")) << e.id;
+        continue;
+      }
       const std::string n(e.field("o").value_or(""));
       auto& o = orders[n];
       ++o.events;
@@ -3185,8 +3189,10 @@ TEST(ArchiveLine, MayLeaveRedisOnlyWhenFinalWithoutACallbackDueAndUntouchedInThe
 // never before Redis's clock passed the day's end, and only in order, day after day.
 class StoreStatementChain : public store_fixture {
  protected:
+  // `day_end_ms` 0: the day's own end (+08:00), past for the days these tests use.
   chain_claim claim(statement_chain_store& store, std::int64_t m, const statement_chain& chain,
-                    business_day day, std::int64_t day_end_ms = 1) {
+                    business_day day, std::int64_t day_end_ms = 0) {
+    if (day_end_ms == 0) day_end_ms = day.end_ms(8 * 3600);
     auto r = run(store.claim(m, chain, day, day_end_ms));
     EXPECT_TRUE(r) << r.error().message();
     return r ? *r : chain_claim::fenced;
@@ -3234,9 +3240,19 @@ TEST_F(StoreStatementChain, OneMakerADayFencedNeverEarlyAndOnlyInOrder) {
 
   EXPECT_EQ(claim(mine, m, chain, d1, now + 60'000), chain_claim::early);  // Redis's clock decides
   EXPECT_EQ(claim(mine, m, chain, d2), chain_claim::moved);  // not the chain's next
+  EXPECT_EQ(raw({"XLEN", keys.log()}).integer, 0);
   EXPECT_EQ(claim(mine, m, chain, d1), chain_claim::ok);
+  // The day is sealed: an entry at exactly its end, so nothing can be appended inside it later.
+  const std::string seal_id = std::to_string(d1.end_ms(8 * 3600)) + "-0";
+  const auto sealed = raw({"XRANGE", keys.log(), "-", "+"});
+  ASSERT_EQ(sealed.elements.size(), 1u);
+  EXPECT_EQ(sealed.elements[0].elements[0].str, seal_id);
+  EXPECT_EQ(raw({"XADD", keys.log(), std::to_string(d1.end_ms(8 * 3600) - 1) + "-0", "e", "x"})
+                .type,
+            redis::reply::kind::error);  // an id inside the day is refused from now on
   EXPECT_EQ(claim(other, m, chain, d1), chain_claim::busy);
   EXPECT_EQ(claim(mine, m, chain, d1), chain_claim::ok);  // its own lock, again
+  EXPECT_EQ(raw({"XLEN", keys.log()}).integer, 1);  // sealed once
 
   auto stale_fence = test::fence_token_for("0", 2);  // an epoch the fence does not hold
   statement_chain_store stale(*conn_, k_prefix, *stale_fence);
