@@ -225,9 +225,11 @@ TEST_F(Statements, TheDayIsMadeOnceAfterMidnightFromRedisAndTheArchiveAndAddsUpT
   EXPECT_NE(http_client(port_).get("/metrics").body.find("topup_statements_made_total 3"),
             std::string::npos);
 
-  // Merchant 1001's day is made and its orders archived: its log goes, behind a checkpoint.
-  ASSERT_TRUE(eventually(15s, [&] { return redis({"XLEN", "t:{m1001}:log"}) == "0"; }))
+  // Merchant 1001's day is made and its orders archived: its log goes, behind a checkpoint, all
+  // but the seal the claim left at exactly the day's end (the next day's first entry).
+  ASSERT_TRUE(eventually(15s, [&] { return redis({"XLEN", "t:{m1001}:log"}) == "1"; }))
       << topupd_.log_tail();
+  EXPECT_NE(redis({"XRANGE", "t:{m1001}:log", "-", "+"}).find("\nseal\n"), std::string::npos);
   EXPECT_EQ(redis({"HGET", "t:{m1001}:ckpt", "balance"}), std::to_string(balance1));
   // Set back by hand past the trim, the day cannot be made again: the maker says so, and the
   // file made before stays as it was.
