@@ -73,12 +73,9 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       redis_(io, shard_redis_options(*cfg_, registry_->metrics.shard(shard))),
       store_(redis_, cfg_->redis.prefix, fence),
       files_(shard == 0 ? std::make_unique<asio::thread_pool>(1) : nullptr),
-      archiver_(redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock(),
-                files_executor()),
-      statement_maker_(redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock(),
-                       files_executor()),
-      trimmer_(redis_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock(),
-               files_executor()),
+      archiver_(retention_context(fence)),
+      statement_maker_(retention_context(fence)),
+      trimmer_(retention_context(fence)),
       catalogue_(cfg_->channels),
       router_channels_(cfg_->channels, catalogue_,
                        channels::make_channel_factory(cfg_->server.public_url, shard), io,
@@ -220,6 +217,11 @@ asio::awaitable<void> shard_services::retention_loop() {
         registry_->metrics.shard(0).log_entries_trimmed += static_cast<std::uint64_t>(trim->trimmed);
     }
   }
+}
+
+engine::retention_context shard_services::retention_context(const engine::fence_token& fence) {
+  return {redis_, store_, cfg_->redis.prefix, fence, *cfg_, engine::system_clock(),
+          files_executor()};
 }
 
 asio::any_io_executor shard_services::files_executor() {

@@ -112,6 +112,8 @@ class shard_services {
   std::chrono::milliseconds statements_interval() const;
   /// Where the shard's blocking file work runs: files_, or (other shards: none) the shard.
   boost::asio::any_io_executor files_executor();
+  /// What shard 0's retention steps (archiver, trimmer, statement maker) work with.
+  engine::retention_context retention_context(const engine::fence_token& fence);
   /// The merchant listener's handler: the router's, inside requests_.
   boost::asio::awaitable<protocol::http_response> handle_request(protocol::http_request request);
 

@@ -43,15 +43,7 @@ std::optional<std::int64_t> log_trim_bound_ms(std::int64_t now_ms, std::int64_t 
   return bound;
 }
 
-log_trimmer::log_trimmer(redis::connection& conn, std::string prefix, const fence_token& fence,
-                         const config& cfg, const clock& clock,
-                         boost::asio::any_io_executor files)
-    : conn_(conn),
-      prefix_(std::move(prefix)),
-      fence_(fence),
-      cfg_(cfg),
-      clock_(clock),
-      files_(std::move(files)) {}
+log_trimmer::log_trimmer(retention_context ctx) : retention_step(std::move(ctx)) {}
 
 boost::asio::awaitable<boost::system::result<trim_pass>> log_trimmer::run_once(
     std::int64_t merchant_id) {

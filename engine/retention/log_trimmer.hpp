@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/config/config.hpp"
+#include "engine/retention/retention_step.hpp"
 #include "engine/order/order_record.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/store/fence.hpp"
@@ -51,7 +52,7 @@ std::optional<std::int64_t> log_trim_bound_ms(std::int64_t now_ms, std::int64_t 
 /// and the script leaves the entries in Redis; the next pass writes the same file again. Several
 /// instances may run passes at once: one of them trims each chunk, the others' calls answer
 /// `moved`. Must outlive the coroutines it starts.
-class log_trimmer {
+class log_trimmer : public retention_step {
  public:
   /// Entries per chunk (one XRANGE, one file, one script call), chunks per merchant per pass.
   static constexpr std::int64_t k_chunk = 1000;
@@ -59,12 +60,8 @@ class log_trimmer {
   /// The margin below the oldest order's created_at (C++'s clock) for Redis's clock (the ids).
   static constexpr std::int64_t k_clock_margin_ms = 60'000;
 
-  /// `files` writes the log files (blocking: fsync), off the shard's reactor.
-  log_trimmer(redis::connection& conn, std::string prefix, const fence_token& fence,
-              const config& cfg, const clock& clock, boost::asio::any_io_executor files);
-
-  /// From now on passes stop before their next chunk (shutdown).
-  void stop() noexcept { stopping_ = true; }
+  /// The file executor writes the log files.
+  explicit log_trimmer(retention_context ctx);
 
   /// One pass over `merchant_id`. Errors: a Redis error (storage_unavailable, ...), fenced,
   /// storage_protocol (the checkpoint or an entry below the bound is unreadable or breaks the
@@ -88,13 +85,6 @@ class log_trimmer {
       const merchant_keys& keys, const log_checkpoint& before, std::span<const order_event> chunk,
       const log_checkpoint& next);
 
-  redis::connection& conn_;
-  std::string prefix_;
-  const fence_token& fence_;
-  const config& cfg_;
-  const clock& clock_;
-  boost::asio::any_io_executor files_;
-  bool stopping_ = false;
 };
 
 }  // namespace topup::engine

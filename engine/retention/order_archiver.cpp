@@ -26,16 +26,7 @@ bool may_leave_redis(const order_record& order, std::int64_t cutoff_ms) noexcept
   return touched <= cutoff_ms;
 }
 
-order_archiver::order_archiver(redis::connection& conn, order_log& store, std::string prefix,
-                               const fence_token& fence, const config& cfg, const clock& clock,
-                               boost::asio::any_io_executor files)
-    : conn_(conn),
-      store_(store),
-      prefix_(std::move(prefix)),
-      fence_(fence),
-      cfg_(cfg),
-      clock_(clock),
-      files_(std::move(files)) {}
+order_archiver::order_archiver(retention_context ctx) : retention_step(std::move(ctx)) {}
 
 boost::asio::awaitable<boost::system::result<archive_pass>> order_archiver::run_once(
     std::int64_t merchant_id) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/config/config.hpp"
+#include "engine/retention/retention_step.hpp"
 #include "engine/order/order_record.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/store/fence.hpp"
@@ -40,21 +41,16 @@ bool may_leave_redis(const order_record& order, std::int64_t cutoff_ms) noexcept
 /// Redis; the next pass writes them again to a new file: the archive may hold an order twice,
 /// identically, and its readers take each order number once. Several instances may run passes at
 /// once with the same effect. Must outlive the coroutines it starts.
-class order_archiver {
+class order_archiver : public retention_step {
  public:
   /// Orders read per page (one ZRANGEBYSCORE, one HMGET, at most one file per day and one
   /// script call), and pages per merchant per pass: a backlog drains over several passes.
   static constexpr std::int64_t k_page = 500;
   static constexpr int k_pages_per_pass = 20;
 
-  /// `store` reads the records (get_many); `conn` runs the index read and the retire script;
-  /// `files` writes the archive files (blocking: fsync), off the shard's reactor.
-  order_archiver(redis::connection& conn, order_log& store, std::string prefix,
-                 const fence_token& fence, const config& cfg, const clock& clock,
-                 boost::asio::any_io_executor files);
-
-  /// From now on passes stop before their next page (shutdown).
-  void stop() noexcept { stopping_ = true; }
+  /// The store reads the records (get_many); the connection runs the index read and the retire
+  /// script; the file executor writes the archive files.
+  explicit order_archiver(retention_context ctx);
 
   /// One pass over `merchant_id`. Errors: a Redis error (storage_unavailable, ...), fenced,
   /// internal (an archive file could not be written: nothing was removed; logged).
@@ -70,15 +66,7 @@ class order_archiver {
   boost::asio::awaitable<boost::system::result<std::int64_t>> retire(
       std::int64_t merchant_id, const std::vector<order_record>& orders);
 
-  redis::connection& conn_;
-  order_log& store_;
-  std::string prefix_;
-  const fence_token& fence_;
-  const config& cfg_;
-  const clock& clock_;
-  boost::asio::any_io_executor files_;
-  std::uint64_t files_written_ = 0;
-  bool stopping_ = false;  // part of each new file's name
+  std::uint64_t files_written_ = 0;  // part of each new file's name
 };
 
 }  // namespace topup::engine

@@ -17,17 +17,8 @@
 namespace topup::engine {
 using redis::reply;
 
-statement_maker::statement_maker(redis::connection& conn, order_log& store, std::string prefix,
-                                 const fence_token& fence, const config& cfg, const clock& clock,
-                                 boost::asio::any_io_executor files)
-    : conn_(conn),
-      store_(store),
-      prefix_(std::move(prefix)),
-      fence_(fence),
-      cfg_(cfg),
-      clock_(clock),
-      files_(std::move(files)),
-      chain_(conn, prefix_, fence) {}
+statement_maker::statement_maker(retention_context ctx)
+    : retention_step(std::move(ctx)), chain_(conn_, prefix_, fence_) {}
 
 boost::asio::awaitable<boost::system::result<statement_pass>> statement_maker::run_once(
     const merchant_config& merchant) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/config/config.hpp"
+#include "engine/retention/retention_step.hpp"
 #include "engine/order/order_record.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/retention/statement_chain.hpp"
@@ -45,19 +46,14 @@ struct statement_pass {
 /// same bytes, so the file is the same. Data that does not add up stops that merchant's
 /// statements (logged, counted) until a person looks; nothing is written for it.
 /// Must outlive the coroutines it starts.
-class statement_maker {
+class statement_maker : public retention_step {
  public:
   static constexpr std::int64_t k_log_page = 1000;    // log entries per XRANGE
   static constexpr std::int64_t k_record_page = 500;  // records per HMGET
   static constexpr int k_days_per_pass = 31;          // a merchant's backlog drains over passes
 
-  /// `files` reads the archive and builds and writes the files (blocking), off the reactor.
-  statement_maker(redis::connection& conn, order_log& store, std::string prefix,
-                  const fence_token& fence, const config& cfg, const clock& clock,
-                  boost::asio::any_io_executor files);
-
-  /// From now on passes stop before their next day or file step (shutdown).
-  void stop() noexcept { stopping_ = true; }
+  /// The file executor reads the archive and builds and writes the files.
+  explicit statement_maker(retention_context ctx);
 
   /// One pass over `merchant`. Errors: a Redis error (storage_unavailable, ...), fenced,
   /// internal (the day's data does not add up, or a file could not be written or read: logged).
@@ -88,15 +84,7 @@ class statement_maker {
   bool add_archived(std::int64_t merchant_id, const std::vector<std::string>& numbers,
                     std::map<std::string, order_record>& out);
 
-  redis::connection& conn_;
-  order_log& store_;
-  std::string prefix_;
-  const fence_token& fence_;
-  const config& cfg_;
-  const clock& clock_;
-  boost::asio::any_io_executor files_;
   statement_chain_store chain_;
-  bool stopping_ = false;
 };
 
 }  // namespace topup::engine

@@ -2618,7 +2618,7 @@ class StoreRetention : public store_fixture {
 
   archive_pass pass(std::int64_t m, std::int64_t now_ms) {
     clock_.advance(std::chrono::milliseconds((now_ms) - clock_.wall_ms()));
-    order_archiver archiver(*conn_, *store_, k_prefix, *fence_, cfg_, clock_, io_.get_executor());
+    order_archiver archiver({*conn_, *store_, k_prefix, *fence_, cfg_, clock_, io_.get_executor()});
     auto r = run(archiver.run_once(m));
     EXPECT_TRUE(r) << r.error().message();
     return r ? *r : archive_pass{};
@@ -2755,7 +2755,7 @@ TEST_F(StoreRetention, WhenTheArchiveCannotBeWrittenNothingLeavesRedis) {
   std::filesystem::create_directories(dir_);
   std::ofstream(dir_ / "m7003") << "a file where the merchant's directory should be";
   clock_.advance(std::chrono::milliseconds((k_t0_ms + 10 + k_retention_ms) - clock_.wall_ms()));
-  order_archiver archiver(*conn_, *store_, k_prefix, *fence_, cfg_, clock_, io_.get_executor());
+  order_archiver archiver({*conn_, *store_, k_prefix, *fence_, cfg_, clock_, io_.get_executor()});
   auto r = run(archiver.run_once(m));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::internal);
@@ -2804,7 +2804,7 @@ class StoreTrim : public StoreRetention {
   }
   boost::system::result<trim_pass> trim_result(std::int64_t m, std::int64_t now_ms) {
     set_clock(now_ms);
-    log_trimmer trimmer(*conn_, k_prefix, *fence_, cfg_, clock_, io_.get_executor());
+    log_trimmer trimmer({*conn_, *store_, k_prefix, *fence_, cfg_, clock_, io_.get_executor()});
     return run(trimmer.run_once(m));
   }
   trim_pass trim(std::int64_t m, std::int64_t now_ms) {
@@ -3108,7 +3108,7 @@ TEST_F(StoreTrim, AnAuditRacingTheTrimNeverReportsWhatTheTrimRemoved) {
   pass(m, real_now_ms() + k_retention_ms + 1000);
   statements_made_to_tomorrow(m);
   set_clock(real_now_ms() + k_retention_ms + 1000);
-  log_trimmer trimmer(*conn_, k_prefix, *fence_, cfg_, clock_, io_.get_executor());
+  log_trimmer trimmer({*conn_, *store_, k_prefix, *fence_, cfg_, clock_, io_.get_executor()});
 
   std::int64_t trimmed = 0;
   std::vector<asio::awaitable<boost::system::result<audit_report>>> ops;
@@ -3294,7 +3294,7 @@ TEST_F(StoreStatementChain, OneMakerADayFencedNeverEarlyAndOnlyInOrder) {
   cfg.statements.delay_s = 0;
   cfg.statements.dir = "/nonexistent-statements";
   test::manual_clock clock;
-  statement_maker maker(*conn_, *store_, k_prefix, *fence_, cfg, clock, io_.get_executor());
+  statement_maker maker({*conn_, *store_, k_prefix, *fence_, cfg, clock, io_.get_executor()});
   merchant_config merchant;
   merchant.id = m;
   auto pass = run(maker.run_once(merchant));
