@@ -140,30 +140,22 @@ boost::asio::awaitable<boost::system::result<statement_chain>> statement_chain_s
   const reply& r = *answer;
   if (r.type != reply::kind::array || r.elements.size() != 4)
     co_return unexpected_store_reply("statement chain", r);
-  statement_chain chain;
-  const auto day_at = [&](std::size_t i) -> std::optional<std::optional<business_day>> {
-    if (r.elements[i].type == reply::kind::nil) return std::optional<business_day>{};
-    auto day = redis::is_string(r.elements[i]) ? business_day::parse(r.elements[i].str)
-                                               : std::nullopt;
-    if (!day) return std::nullopt;
-    return day;
+  // Each field may be absent (a chain not begun, no day made yet); present, it must read.
+  bool readable = true;
+  const auto field = [&](std::size_t i, auto parse) {
+    using value = typename decltype(parse(std::string_view{}))::value_type;
+    if (r.elements[i].type == reply::kind::nil) return std::optional<value>{};
+    auto parsed = redis::is_string(r.elements[i]) ? parse(r.elements[i].str) : std::nullopt;
+    if (!parsed) readable = false;
+    return parsed;
   };
-  const auto first = day_at(0);
-  const auto last = day_at(1);
-  const auto closing = r.elements[2].type == reply::kind::nil
-                           ? std::optional<std::int64_t>(0)
-                           : redis::parse_int(r.elements[2].str);
-  const auto tz = r.elements[3].type == reply::kind::nil
-                      ? std::optional<std::optional<std::int64_t>>(std::optional<std::int64_t>{})
-                      : std::optional<std::optional<std::int64_t>>(
-                            redis::parse_int(r.elements[3].str));
-  if (!first || !last || !closing || (*last && r.elements[2].type == reply::kind::nil) ||
-      (r.elements[3].type != reply::kind::nil && !tz->has_value()))
-    co_return unexpected_store_reply("statement chain", r);
-  chain.offset_s = *tz;
-  chain.first = *first;
-  chain.last = *last;
-  chain.closing_fen = *closing;
+  statement_chain chain;
+  chain.first = field(0, &business_day::parse);
+  chain.last = field(1, &business_day::parse);
+  const auto closing = field(2, &redis::parse_int);
+  chain.offset_s = field(3, &redis::parse_int);
+  if (!readable || (chain.last && !closing)) co_return unexpected_store_reply("statement chain", r);
+  chain.closing_fen = closing.value_or(0);
   co_return chain;
 }
 

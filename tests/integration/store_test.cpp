@@ -3315,6 +3315,15 @@ TEST_F(StoreStatementChain, AChainNeverBeginsAfterTheLogsFirstEntry) {
   EXPECT_FALSE(read(store, m).first);
   EXPECT_EQ(*run(store.begin(m, today, 0)), chain_claim::ok);
   EXPECT_EQ(read(store, m).first, today);
+  // A chain that does not read is an error, never a chain read half: a tz, a day without its
+  // closing.
+  const merchant_keys keys(k_prefix, m);
+  raw({"HSET", keys.statements(), "tz", "eight"});
+  EXPECT_FALSE(run(store.read(m)));
+  raw({"HSET", keys.statements(), "tz", "0", "day", today.to_string()});
+  EXPECT_FALSE(run(store.read(m)));
+  raw({"HSET", keys.statements(), "closing", "100"});
+  EXPECT_EQ(read(store, m).closing_fen, 100);
 }
 
 }  // namespace
