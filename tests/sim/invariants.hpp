@@ -59,9 +59,11 @@ class invariants {
                  const std::string& mobile);
   /// The dispatcher's on_final hook fired.
   void final_hook(const engine::order_record& order);
-  /// A merchant's push got `code` (0000 with `order_number`) for its order_no.
+  /// A merchant's push got `code` (0000 with `order_number`) for its order_no; `sent_after_0000`
+  /// when the merchant already held a 0000 for it as it sent this push.
   void push_answered(std::int64_t merchant_id, const std::string& order_no,
-                     const std::string& code, const std::string& order_number);
+                     const std::string& code, const std::string& order_number,
+                     bool sent_after_0000);
   /// A merchant endpoint received a callback.
   void merchant_called(const std::string& order_number, std::int64_t merchant_id, int status,
                        bool acked);

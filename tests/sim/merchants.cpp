@@ -76,12 +76,13 @@ void merchant_desk::push(std::size_t index) {
   ++it.in_flight;
   it.incarnation = process->incarnation();
   const int incarnation = it.incarnation;
-  process->push(it.request, [this, index, incarnation](auto result) {
-    answered(index, incarnation, std::move(result));
+  const bool sent_after_0000 = !it.order_number.empty();
+  process->push(it.request, [this, index, incarnation, sent_after_0000](auto result) {
+    answered(index, incarnation, sent_after_0000, std::move(result));
   });
 }
 
-void merchant_desk::answered(std::size_t index, int incarnation,
+void merchant_desk::answered(std::size_t index, int incarnation, bool sent_after_0000,
                              boost::system::result<engine::accept_result> r) {
   auto& it = intents_[index];
   if (it.in_flight == 0 || it.incarnation != incarnation) return;
@@ -91,7 +92,8 @@ void merchant_desk::answered(std::size_t index, int incarnation,
   env_.out.line("m{} push {} {}{} ({}): {} {}", it.request.merchant->id, it.request.order_no,
                 it.request.money_yuan, it.request.recharge_type == 0 ? " slow" : "",
                 it.request.mobile, code, number);
-  env_.checks.push_answered(it.request.merchant->id, it.request.order_no, code, number);
+  env_.checks.push_answered(it.request.merchant->id, it.request.order_no, code, number,
+                            sent_after_0000);
   if (code == "0000") {
     it.order_number = number;
     it.settled = true;

@@ -53,7 +53,8 @@ class merchant_desk {
     bool settled = false;  // a definite answer: 0000 or a refusal
   };
   void push(std::size_t index);
-  void answered(std::size_t index, int incarnation, boost::system::result<engine::accept_result> r);
+  void answered(std::size_t index, int incarnation, bool sent_after_0000,
+                boost::system::result<engine::accept_result> r);
   /// True when the merchant at this endpoint acknowledges this delivery.
   bool acknowledges(std::int64_t merchant_id);
 
