@@ -108,7 +108,8 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
            shard,
            registry_->runtime.size(),
            [this] { return redis_.connected() && orders_.intake_open(); },
-           supplier_results_},
+           supplier_results_,
+           registry_->history},
       router_(ctx_),
       requests_(io),
       http_(io, shard, merchant_options(*cfg_, tls),
@@ -117,6 +118,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       blacklist_timer_(io),
       retention_timer_(io),
       statements_timer_(io),
+      figures_timer_(io),
       file_work_(io) {
   if (shard_ == 0 && !cfg_->server.metrics_listen.empty()) {
     metrics_http_.emplace(io, shard, metrics_options(*cfg_), [this](protocol::http_request r) {
@@ -168,6 +170,9 @@ void shard_services::after_all_started() {
     });
     asio::co_spawn(io_, statements_loop(), [](std::exception_ptr e) {
       if (e) logger("engine")->error("shard=0 statements loop ended by exception");
+    });
+    asio::co_spawn(io_, figures_loop(), [](std::exception_ptr e) {
+      if (e) logger("engine")->error("shard=0 figures loop ended by exception");
     });
   }
 }
@@ -251,6 +256,14 @@ asio::awaitable<void> shard_services::statements_loop() {
           pass.error() != engine::errc::internal)
         log->warn("statements merchant={} pass failed: {}", m.id, pass.error().message());
     }
+  }
+}
+
+asio::awaitable<void> shard_services::figures_loop() {
+  while (!stopping_) {
+    registry_->history.record(engine::collect_figures(registry_->metrics, engine::wall_clock_ms()));
+    figures_timer_.expires_after(k_figures_interval);
+    co_await figures_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
   }
 }
 
@@ -339,6 +352,7 @@ void shard_services::begin_shutdown() {
   blacklist_timer_.cancel();
   retention_timer_.cancel();
   statements_timer_.cancel();
+  figures_timer_.cancel();
   archiver_.stop();
   trimmer_.stop();
   statement_maker_.stop();

@@ -14,6 +14,7 @@
 #include "engine/callbacks/callback_store.hpp"
 #include "engine/routing/channel_catalogue.hpp"
 #include "engine/routing/channel_router.hpp"
+#include "engine/runtime/figures.hpp"
 #include "engine/runtime/metrics.hpp"
 #include "engine/dispatch/order_dispatcher.hpp"
 #include "engine/config/config.hpp"
@@ -48,6 +49,8 @@ struct shard_registry {
   engine::shard_runtime& runtime;
   std::vector<std::unique_ptr<shard_services>>& shards;
   engine::metrics_registry metrics;
+  /// The figures sampled every k_figures_interval by shard 0, for GET /admin/summary's chart.
+  engine::figures_history history;
   /// Stops the whole instance with a non-zero exit, the reason logged once (app/server.cpp).
   /// Callable from any shard: it posts to the main thread. Set before the shards are built.
   std::function<void(std::string why)> stop_instance;
@@ -86,6 +89,8 @@ class shard_services {
   static constexpr std::chrono::seconds k_orphan_sweep_interval{10};
   /// How often each shard asks whether the blacklist changed (one GET).
   static constexpr std::chrono::milliseconds k_blacklist_poll{500};
+  /// 120 samples of it: the console's chart covers the last 10 minutes.
+  static constexpr std::chrono::milliseconds k_figures_interval{5000};
 
   engine::channel_catalogue& catalogue() { return catalogue_; }
   engine::order_dispatcher& dispatcher() { return dispatcher_; }
@@ -107,6 +112,8 @@ class shard_services {
   std::chrono::milliseconds retention_interval() const;
   /// Shard 0: a statement pass over every configured merchant every statements_interval().
   boost::asio::awaitable<void> statements_loop();
+  /// Shard 0: records the summed figures in the registry's history every k_figures_interval.
+  boost::asio::awaitable<void> figures_loop();
   /// Half of statements.delay_s, within 1 s .. 60 s: a day's statement is made at most that
   /// long after its delay.
   std::chrono::milliseconds statements_interval() const;
@@ -158,6 +165,7 @@ class shard_services {
   engine::timer blacklist_timer_;
   engine::timer retention_timer_;
   engine::timer statements_timer_;
+  engine::timer figures_timer_;
   /// The retention and statement passes (shard 0): shutdown waits for the one running.
   engine::shutdown_gate file_work_;
 };

@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and micro-benchmarks
   curl openssl                                # the demo client (deploy/demo-client.sh)
   clang libclang-rt-14-dev                    # fuzzing: clang 14 and libFuzzer's runtime (deploy/run-fuzz.sh)
+  chromium fonts-noto-cjk                     # the console's browser test (headless), Chinese legible in its screenshots
 )
 
 missing=()

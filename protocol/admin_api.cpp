@@ -15,6 +15,7 @@
 #include "engine/order/money.hpp"
 #include "engine/order/order_number.hpp"
 #include "engine/retention/business_day.hpp"
+#include "protocol/admin_console.hpp"
 #include "protocol/answers.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/form.hpp"
@@ -84,11 +85,18 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
   auto fail = [&](boost::system::error_code ec, std::string_view msg = {}) {
     return error_answer(ec, version, keep_alive, msg);
   };
+  // The console's files: no token (they hold no secret; the console asks for one).
+  if (method == http::verb::get) {
+    if (auto file = console_file_answer(path.substr(std::string_view("/admin/").size()), version,
+                                        keep_alive))
+      co_return std::move(*file);
+  }
   auto seg = segments(path);
 
   // Route first (404/405 are not secrets), then authenticate, then the role.
   enum class route {
-    credit, order_get, order_notify, order_settle, channel_switch, blacklist, statement, exceptions
+    credit, order_get, order_notify, order_settle, channel_switch, blacklist, statement, exceptions,
+    summary, merchants
   } which;
   http::verb wanted;
   if (seg.size() == 3 && seg[0] == "merchants" && seg[2] == "credit") {
@@ -103,6 +111,10 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
     which = route::order_settle, wanted = http::verb::post;
   } else if (seg.size() == 1 && seg[0] == "exceptions") {
     which = route::exceptions, wanted = http::verb::get;
+  } else if (seg.size() == 1 && seg[0] == "summary") {
+    which = route::summary, wanted = http::verb::get;
+  } else if (seg.size() == 1 && seg[0] == "merchants") {
+    which = route::merchants, wanted = http::verb::get;
   } else if (seg.size() == 3 && seg[0] == "channels" && (seg[2] == "disable" || seg[2] == "enable")) {
     which = route::channel_switch, wanted = http::verb::post;
   } else if (seg.size() == 2 && seg[0] == "risk" && seg[1] == "blacklist") {
@@ -122,6 +134,13 @@ boost::asio::awaitable<http_response> admin_api::handle(http_request request,
     logger("protocol")->info("admin operator={} {} {}", op->name, http::to_string(method), path);
 
   switch (which) {
+    case route::summary:
+      co_return success_answer("获取成功", summary_json(ctx_), version, keep_alive);
+    case route::merchants: {
+      auto listed = co_await merchants_json(ctx_);
+      if (!listed) co_return fail(listed.error());
+      co_return success_answer("获取成功", std::move(*listed), version, keep_alive);
+    }
     case route::credit: {
       std::int64_t merchant_id = 0;
       auto [end, ec] = std::from_chars(seg[1].data(), seg[1].data() + seg[1].size(), merchant_id);

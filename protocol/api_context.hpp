@@ -8,6 +8,7 @@
 #include "engine/routing/channel_adapter.hpp"
 #include "engine/routing/channel_catalogue.hpp"
 #include "engine/routing/channel_router.hpp"
+#include "engine/runtime/figures.hpp"
 #include "engine/runtime/metrics.hpp"
 #include "engine/service/operations_service.hpp"
 #include "engine/service/order_service.hpp"
@@ -41,6 +42,8 @@ struct api_context {
   std::function<bool()> storage_ready;
   /// Supplier callbacks, once the channel's adapter has parsed and verified them.
   engine::supplier_results& supplier_results;
+  /// The instance's figures sampled every few seconds (shard 0 records), for GET /admin/summary.
+  const engine::figures_history& history;
 };
 
 }  // namespace topup::protocol

@@ -57,6 +57,11 @@ boost::asio::awaitable<http_response> api_router::handle(http_request request) {
   if (merchant_api::handles(path)) co_return co_await merchant_.handle(std::move(request), path, query);
   if (path.starts_with("/notify/"))
     co_return co_await handle_supplier_notify(ctx_, std::move(request), path.substr(8), query);
+  if (path == "/admin" && method == http::verb::get) {  // the console's address, typed short
+    auto res = make_response(http::status::moved_permanently, "", "text/plain", version, keep_alive);
+    res.set(http::field::location, "/admin/");
+    co_return res;
+  }
   if (path.starts_with("/admin/")) co_return co_await admin_.handle(std::move(request), path, query);
   co_return error_answer(errc::not_found, version, keep_alive);
 }

@@ -57,6 +57,12 @@ bool channel_catalogue::exists(std::string_view channel_id) const {
   return std::ranges::any_of(entries_, [&](const entry& e) { return e.config->id == channel_id; });
 }
 
+bool channel_catalogue::enabled(std::string_view channel_id) const {
+  return std::ranges::any_of(entries_, [&](const entry& e) {
+    return e.config->id == channel_id && e.enabled;
+  });
+}
+
 channel_catalogue::service channel_catalogue::channel_service(std::string_view channel_id,
                                                              carrier c, std::int64_t money_yuan,
                                                              int recharge_type) const {

@@ -29,6 +29,8 @@ class channel_catalogue {
   /// Returns false if no channel has this id.
   bool set_enabled(std::string_view channel_id, bool enabled);
   bool exists(std::string_view channel_id) const;
+  /// Whether an operator left this channel in routing; false also when no channel has this id.
+  bool enabled(std::string_view channel_id) const;
   /// Whether a channel can take an order for this carrier, amount and recharge type.
   enum class service {
     never,     // no such channel, or it is not configured for that

@@ -74,6 +74,9 @@ class metrics_registry {
  public:
   metrics_registry(unsigned shard_count, const std::vector<channel_config>& channels);
   shard_metrics& shard(unsigned i) { return *shards_.at(i); }
+  const shard_metrics& shard(unsigned i) const { return *shards_.at(i); }
+  unsigned shard_count() const noexcept { return static_cast<unsigned>(shards_.size()); }
+  const std::vector<std::string>& channel_ids() const noexcept { return channel_ids_; }
   /// The Prometheus text exposition of every figure, summed over shards where that is the
   /// meaningful view, per shard where it is not (in-flight gauges).
   std::string render() const;

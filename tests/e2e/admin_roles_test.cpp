@@ -77,6 +77,11 @@ TEST_F(AdminRoles, EveryEndpointAgainstEveryRole) {
       {"blacklist change", http::verb::post, "/admin/risk/blacklist",
        "mobile=13700000000&action=add", false, true, false},
       {"exceptions", http::verb::get, "/admin/exceptions?page_size=100", "", true, true, true},
+      {"summary", http::verb::get, "/admin/summary", "", true, true, true},
+      {"merchants", http::verb::get, "/admin/merchants", "", true, true, true},
+      // No statement is made in this suite: every role reads the same "not found".
+      {"statement", http::verb::get, "/admin/merchants/1001/statements/20260101", "", true, true,
+       true, "3001"},
       // The order is final: a role that may settle is refused by the order's state, not its role.
       {"settle", http::verb::post, "/admin/orders/" + order_ + "/settle",
        "result=failed&evidence=roles", false, true, false, "2007"},

@@ -25,25 +25,6 @@ namespace http = boost::beast::http;
 
 constexpr long long k_cost_fen = 4975;  // 50 yuan at merchant 1001's 0.995
 
-/// A wikeyun channel at a port nothing listens on: every answer is unknown, forever.
-json::object dead_channel(const std::string& id, int unknown_max_s) {
-  return json::object{{"id", id},
-                      {"kind", "wikeyun"},
-                      {"url", "http://127.0.0.1:1"},
-                      {"app_key", "dead"},
-                      {"app_secret", "dead-secret"},
-                      {"store_id", "dead-store"},
-                      {"carriers", json::array{"cmcc", "cucc", "ctcc", "cbn"}},
-                      {"amounts", json::array{50, 100}},
-                      {"recharge_types", json::array{0, 1}},
-                      {"cost_rate", 0.999},  // dearer than sim1: only orders naming it go there
-                      {"priority", 0},
-                      {"timeout_ms", 500},
-                      {"query_interval_ms", 100},
-                      {"unknown_grace_ms", 3600000},
-                      {"unknown_max_s", unknown_max_s}};
-}
-
 class Exceptions : public shared_topupd_suite<Exceptions> {
  protected:
   static void SetUpTestSuite() {
@@ -54,9 +35,8 @@ class Exceptions : public shared_topupd_suite<Exceptions> {
           json::object{{"name", "watcher"}, {"token", "tok-viewer"}, {"role", "viewer"}},
           json::object{{"name", "ops1"}, {"token", "tok-operator"}, {"role", "operator"}}};
       cfg.json["callbacks"] = json::object{{"allow_private_targets", true}};
-      auto& channels = cfg.json["channels"].as_array();
-      channels.push_back(dead_channel("dead1", 1));
-      channels.push_back(dead_channel("dead2", 3600));
+      cfg.add_unanswered_channel("dead1", 1);
+      cfg.add_unanswered_channel("dead2", 3600);
       return cfg;
     });
     http_client admin(port_);

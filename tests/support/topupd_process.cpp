@@ -89,6 +89,26 @@ json::object& topupd_config::merchant(std::int64_t id) {
   throw std::out_of_range("no merchant " + std::to_string(id) + " in the test config");
 }
 
+void topupd_config::add_unanswered_channel(const std::string& id, int unknown_max_s) {
+  namespace bj = boost::json;
+  json["channels"].as_array().push_back(bj::object{
+      {"id", id},
+      {"kind", "wikeyun"},
+      {"url", "http://127.0.0.1:1"},
+      {"app_key", "dead"},
+      {"app_secret", "dead-secret"},
+      {"store_id", "dead-store"},
+      {"carriers", bj::array{"cmcc", "cucc", "ctcc", "cbn"}},
+      {"amounts", bj::array{50, 100}},
+      {"recharge_types", bj::array{0, 1}},
+      {"cost_rate", 0.999},
+      {"priority", 0},
+      {"timeout_ms", 500},
+      {"query_interval_ms", 100},
+      {"unknown_grace_ms", 3600000},
+      {"unknown_max_s", unknown_max_s}});
+}
+
 void topupd_config::hold_orders_waiting() {
   for (auto& c : json.at("channels").as_array()) {
     auto& channel = c.as_object();

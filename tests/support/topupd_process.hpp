@@ -29,6 +29,11 @@ struct topupd_config {
                                     double price_rate);
   /// The merchant object with this id (throws std::out_of_range if there is none).
   boost::json::object& merchant(std::int64_t id);
+  /// Appends a `wikeyun` channel whose supplier never answers (its URL is a port nothing listens
+  /// on: every push and query is a transport error, an unknown outcome), dearer than sim1 so
+  /// only orders naming it as `source` go there; with `unknown_max_s` its orders enter the
+  /// exception queue (GET /admin/exceptions) that long after their push.
+  void add_unanswered_channel(const std::string& id, int unknown_max_s);
   /// Serves the merchant port over TLS (`server.tls`) with a self-signed certificate for
   /// 127.0.0.1 made now in a temporary directory; topupd_process then probes it over TLS.
   void use_tls();
