@@ -25,6 +25,7 @@
 
 #include "app/redis_options.hpp"
 #include "app/shard_services.hpp"
+#include "app/takeover_watch.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/store/fence.hpp"
 #include "engine/store/lease.hpp"
@@ -167,6 +168,17 @@ T run_to_end(asio::io_context& io, asio::awaitable<T> work) {
   return std::move(*out);
 }
 
+/// run_to_end for work with no value.
+void run_to_end(asio::io_context& io, asio::awaitable<void> work) {
+  bool done = false;
+  asio::co_spawn(io, std::move(work), [&done](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);  // a bug
+    done = true;
+  });
+  while (!done && io.run_one() > 0) {
+  }
+}
+
 const char* source_name(engine::lease_source s) {
   switch (s) {
     case engine::lease_source::free:
@@ -292,6 +304,8 @@ int run_server(engine::config cfg, std::optional<protocol::server_tls_credential
     if (++drained < runtime.size()) return;
     asio::co_spawn(main_io, release_lease(&keeper, &lease_redis), asio::detached);
   };
+  // Set once the takeover watch exists (below); a stop before that has nothing to stop.
+  std::function<void()> takeovers_stop = [] {};
   request_stop = [&](int code, std::string why) {
     if (code != 0 && exit_code == 0) {  // logged once, however many writes are refused
       // Every shard stops driving orders now (drain below); what it still writes is refused by
@@ -302,6 +316,7 @@ int run_server(engine::config cfg, std::optional<protocol::server_tls_credential
     }
     if (stop_begun) return;
     stop_begun = true;
+    takeovers_stop();
     if (code == 0) log->info("{}: draining", why);
     signals.cancel();
     // The lease keeps being renewed while the shards drain (their last writes need it); each
@@ -314,6 +329,17 @@ int run_server(engine::config cfg, std::optional<protocol::server_tls_credential
                      });
   };
   keeper.start();
+  // Dead instances' orders taken over, and ours skipped while another instance drives them:
+  // the first round before any shard recovers.
+  takeover_watch takeovers(main_io, lease_redis, config, registry->ownership, self.token(), [&] {
+    for (unsigned i = 0; i < runtime.size(); ++i)
+      runtime.invoke_on(i, [&shards, i] {
+        if (shards[i]) shards[i]->recover_soon();
+      });
+  });
+  takeovers_stop = [&takeovers] { takeovers.stop(); };
+  run_to_end(main_io, takeovers.round());
+  asio::co_spawn(main_io, takeovers.run(), asio::detached);
 
   log->info("topupd listening on {}:{} ({}) shards={} instance={} epoch={} lease={}",
             config.server.listen_host, config.server.listen_port, tls ? "TLS" : "plain HTTP",

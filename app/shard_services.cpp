@@ -4,6 +4,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <utility>
+
 #include "engine/support/errc.hpp"
 #include "engine/store/ledger_scripts.hpp"
 #include "engine/redis/command.hpp"
@@ -138,6 +140,8 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
     if (!order.notify_url.empty()) scheduler_.kick(order);
   });
   dispatcher_.set_metrics(&registry_->metrics.shard(shard), &registry_->metrics);
+  dispatcher_.set_ownership(&registry_->ownership);
+  scheduler_.set_ownership(&registry_->ownership);
 }
 
 shard_services::~shard_services() = default;
@@ -259,6 +263,11 @@ asio::awaitable<void> shard_services::statements_loop() {
   }
 }
 
+void shard_services::recover_soon() {
+  recovery_asked_ = true;
+  recovery_timer_.cancel();
+}
+
 asio::awaitable<void> shard_services::figures_loop() {
   while (!stopping_) {
     registry_->history.record(engine::collect_figures(registry_->metrics, engine::wall_clock_ms()));
@@ -318,19 +327,25 @@ asio::awaitable<void> shard_services::recovery_loop() {
   for (bool first = true; !stopping_;) {
     // At start-up: crash recovery. Later: only after an accept whose outcome Redis did not
     // confirm (its order may exist with nobody driving it).
-    if (first || orders_.take_uncertain_accept()) {
+    const bool asked = std::exchange(recovery_asked_, false);
+    if (first || orders_.take_uncertain_accept() || asked) {
+      const unsigned shard_count = registry_->runtime.size();
       auto stats = co_await engine::recover_orders(
-          *cfg_, store_, shard_, registry_->runtime.size(),
+          *cfg_, store_, shard_, shard_count,
           [this](const engine::order_record& order) { dispatcher_.adopt(order); },
           [this] { return stopping_; },
-          [this](const std::string& number) { return dispatcher_.driving(number); });
+          [this](const std::string& number) { return dispatcher_.driving(number); },
+          engine::system_clock(),
+          [this, shard_count](std::string_view number) {
+            return registry_->ownership.drives(number, shard_, shard_count);
+          });
       if (!stats) {
         if (stats.error() != engine::errc::shutting_down)
           log->error("shard={} recovery failed: {}", shard_, stats.error().message());
       } else if (stats->loaded > 0) {
         log->info("shard={} {} orders={} refunded={} resumed={}", shard_,
-                  first ? "recovered" : "adopted orphaned", stats->loaded, stats->refunded,
-                  stats->resumed);
+                  first ? "recovered" : asked ? "took over" : "adopted orphaned", stats->loaded,
+                  stats->refunded, stats->resumed);
       }
       first = false;
     }

@@ -15,6 +15,7 @@
 #include "engine/routing/channel_catalogue.hpp"
 #include "engine/routing/channel_router.hpp"
 #include "engine/runtime/figures.hpp"
+#include "engine/store/order_ownership.hpp"
 #include "engine/runtime/metrics.hpp"
 #include "engine/dispatch/order_dispatcher.hpp"
 #include "engine/config/config.hpp"
@@ -45,12 +46,15 @@ class shard_services;
 struct shard_registry {
   shard_registry(engine::shard_runtime& rt, std::vector<std::unique_ptr<shard_services>>& s,
                  const engine::config& cfg)
-      : runtime(rt), shards(s), metrics(rt.size(), cfg.channels) {}
+      : runtime(rt), shards(s), metrics(rt.size(), cfg.channels), ownership(cfg.server.instance_id) {}
   engine::shard_runtime& runtime;
   std::vector<std::unique_ptr<shard_services>>& shards;
   engine::metrics_registry metrics;
   /// The figures sampled every k_figures_interval by shard 0, for GET /admin/summary's chart.
   engine::figures_history history;
+  /// Which orders this instance drives: its own, less those another instance took over while it
+  /// was dead, plus those of dead instances it took over (app/takeover_watch).
+  engine::order_ownership ownership;
   /// Stops the whole instance with a non-zero exit, the reason logged once (app/server.cpp).
   /// Callable from any shard: it posts to the main thread. Set before the shards are built.
   std::function<void(std::string why)> stop_instance;
@@ -76,6 +80,9 @@ class shard_services {
   /// Runs once every shard listens and the instance holds its lease: Redis, then recovery of
   /// this shard's orders.
   void after_all_started();
+  /// The instance's ownership changed (a takeover claimed, or another instance gave back this
+  /// one's orders): a recovery pass over the orders this shard drives now, soon.
+  void recover_soon();
   /// Stops accepting and closes this shard's gates: requests, order coroutines, deliveries.
   void begin_shutdown();
   /// After begin_shutdown: completes when no request is being handled, no order has a coroutine
@@ -127,6 +134,7 @@ class shard_services {
   boost::asio::io_context& io_;
   unsigned shard_;
   bool stopping_ = false;
+  bool recovery_asked_ = false;  // recover_soon(): the next recovery pass is due now
   std::shared_ptr<const engine::config> cfg_;
   std::shared_ptr<shard_registry> registry_;
   shard_links links_;

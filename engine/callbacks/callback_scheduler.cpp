@@ -119,7 +119,8 @@ asio::awaitable<void> callback_scheduler::scan_loop() {
       auto due = co_await store_.due_callbacks(merchant.id, now_ms, k_scan_batch);
       if (!due) break;  // storage unavailable: try again next round
       for (auto& number : *due)
-        if (owns_order(number, config_.server.instance_id, shard_, shard_count_))
+        if (ownership_ ? ownership_->drives(number, shard_, shard_count_)
+                       : owns_order(number, config_.server.instance_id, shard_, shard_count_))
           spawn_delivery(std::move(number), merchant.id);
     }
     if (!has_room()) rescan_owed_ = true;  // merchants may be left unread this round

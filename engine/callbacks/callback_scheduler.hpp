@@ -14,6 +14,7 @@
 #include "engine/support/clock.hpp"
 #include "engine/support/timer.hpp"
 #include "engine/config/config.hpp"
+#include "engine/store/order_ownership.hpp"
 #include "engine/runtime/metrics.hpp"
 #include "engine/runtime/shutdown_gate.hpp"
 #include "engine/store/order_log.hpp"
@@ -57,6 +58,9 @@ class callback_scheduler {
                      const engine::clock& clock = system_clock());
 
   void start();
+  /// Which orders are this shard's (those of dead instances it took over included); unset: the
+  /// ones whose number encodes the configured instance id. Set before start().
+  void set_ownership(const order_ownership* ownership) noexcept { ownership_ = ownership; }
   /// An order of this shard just became final (or an operator asked to notify again).
   void kick(std::string order_number, std::int64_t merchant_id);
   /// The same, with the order as it just became final (saves reading it back).
@@ -85,6 +89,7 @@ class callback_scheduler {
   unsigned shard_;
   unsigned shard_count_;
   const engine::clock& clock_;
+  const order_ownership* ownership_ = nullptr;
   bool stopping_ = false;
   engine::timer scan_timer_;  // on the clock seam: scans pass in simulated time
   std::unordered_set<std::string> in_flight_;

@@ -640,9 +640,9 @@ asio::awaitable<boost::system::result<settle_outcome>> order_dispatcher::settle(
       // An order of this instance that nothing here drives (never driven, or its driver ended)
       // gets one now, so that a refund lost to a storage error is made without a restart.
       const auto parts = parse_order_number(order_number);
-      if (refunded.error() != errc::stale_status && parts &&
-          parts->instance == config_.server.instance_id)
-        adopt(o);
+      const bool ours = ownership_ ? ownership_->drives(order_number)
+                                   : parts && parts->instance == config_.server.instance_id;
+      if (refunded.error() != errc::stale_status && ours) adopt(o);
       if (refunded.error() != errc::stale_status) co_return refunded.error();
       auto now = co_await store_.get(merchant_id, order_number);
       if (!now) co_return now.error();

@@ -21,6 +21,7 @@
 #include "engine/routing/channel_router.hpp"
 #include "engine/support/clock.hpp"
 #include "engine/config/config.hpp"
+#include "engine/store/order_ownership.hpp"
 #include "engine/runtime/metrics.hpp"
 #include "engine/runtime/shutdown_gate.hpp"
 #include "engine/order/order_record.hpp"
@@ -58,6 +59,9 @@ class order_dispatcher {
     metrics_ = m;
     registry_ = registry;
   }
+
+  /// Which orders are this shard's to drive (see callback_scheduler::set_ownership).
+  void set_ownership(const order_ownership* ownership) noexcept { ownership_ = ownership; }
 
   /// Called when an order this dispatcher drove became final (2 or 4).
   void on_final(std::function<void(const order_record&)> hook) { on_final_ = std::move(hook); }
@@ -183,6 +187,7 @@ class order_dispatcher {
   std::function<void(const order_record&)> on_final_;
   shard_metrics* metrics_ = nullptr;
   const metrics_registry* registry_ = nullptr;
+  const order_ownership* ownership_ = nullptr;
   channel_metrics* channel_figures(const channel_router::channel& ch);
 };
 

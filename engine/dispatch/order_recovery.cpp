@@ -29,13 +29,13 @@ bool read_again_later(boost::system::error_code ec) {
 }
 
 /// The numbers of a page whose records recovery reads: this shard's, not being driven already.
-std::vector<std::string> numbers_to_load(const std::vector<std::string>& page, const config& cfg,
-                                         unsigned shard, unsigned shard_count,
+std::vector<std::string> numbers_to_load(const std::vector<std::string>& page,
+                                         const std::function<bool(std::string_view)>& owns,
                                          const std::function<bool(const std::string&)>& driven) {
   std::vector<std::string> out;
   out.reserve(page.size());
   for (const auto& number : page) {
-    if (!owns_order(number, cfg.server.instance_id, shard, shard_count)) continue;
+    if (!owns(number)) continue;
     if (driven && driven(number)) continue;
     out.push_back(number);
   }
@@ -47,8 +47,13 @@ std::vector<std::string> numbers_to_load(const std::vector<std::string>& page, c
 boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
     const config& cfg, order_log& store, unsigned shard, unsigned shard_count,
     std::function<void(const order_record&)> resume, std::function<bool()> stopping,
-    std::function<bool(const std::string&)> already_driven, const engine::clock& clock) {
+    std::function<bool(const std::string&)> already_driven, const engine::clock& clock,
+    std::function<bool(std::string_view)> owns) {
   auto log = logger("engine");
+  if (!owns)
+    owns = [instance = cfg.server.instance_id, shard, shard_count](std::string_view number) {
+      return owns_order(number, instance, shard, shard_count);
+    };
   recovery_stats stats;
   timer pause(co_await boost::asio::this_coro::executor);  // the clock seam (simulated time)
   for (const auto& merchant : cfg.merchants) {
@@ -61,7 +66,7 @@ boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
         failed_read = page.error();
       } else {
         const std::vector<std::string> numbers =
-            numbers_to_load(page->numbers, cfg, shard, shard_count, already_driven);
+            numbers_to_load(page->numbers, owns, already_driven);
         std::vector<std::string> asked = numbers;
         auto loaded = co_await store.get_many(merchant.id, std::move(asked));
         if (!loaded) {

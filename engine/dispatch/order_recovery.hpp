@@ -40,11 +40,14 @@ bool owns_order(std::string_view order_number, std::uint32_t instance_id, unsign
 /// working on are skipped without a read. Run again periodically, it adopts
 /// orders whose acceptance this shard never heard of (a reply lost to a Redis drop, answered
 /// 5000, then seen again only as an idempotent duplicate). `clock` stamps the refunds it makes
-/// (the services' clock: simulated time in tests and the simulator).
+/// (the services' clock: simulated time in tests and the simulator). `owns` says which orders are
+/// this shard's to resume; empty: owns_order with the configured instance id (an instance that
+/// takes over others' orders passes engine::order_ownership's answer).
 boost::asio::awaitable<boost::system::result<recovery_stats>> recover_orders(
     const config& cfg, order_log& store, unsigned shard, unsigned shard_count,
     std::function<void(const order_record&)> resume, std::function<bool()> stopping,
     std::function<bool(const std::string&)> already_driven = {},
-    const engine::clock& clock = system_clock());
+    const engine::clock& clock = system_clock(),
+    std::function<bool(std::string_view number)> owns = {});
 
 }  // namespace topup::engine
