@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <utility>
 
 #include "engine/support/errc.hpp"
@@ -286,10 +287,25 @@ asio::awaitable<bool> shard_services::refresh_blacklist() {
   co_return true;
 }
 
+asio::awaitable<void> shard_services::refresh_channel_switches() {
+  auto disabled = co_await store_.disabled_channels();
+  if (!disabled) co_return;  // the last copy holds until Redis answers
+  for (const auto& c : cfg_->channels) {
+    const bool enabled = std::find(disabled->begin(), disabled->end(), c.id) == disabled->end();
+    if (catalogue_.enabled(c.id) == enabled) continue;
+    logger("engine")->info("channel={} {} (switched on another instance)", c.id,
+                           enabled ? "enabled" : "disabled");
+    links_.set_enabled_everywhere(c.id, enabled);
+  }
+}
+
 asio::awaitable<void> shard_services::blacklist_loop() {
   while (!stopping_) {
     // A failed read keeps the last copy (Redis down refuses new orders anyway: 5000).
     co_await refresh_blacklist();
+    // Channel switches made on other instances reach this one within a poll (shard 0 reads
+    // them for every shard of the instance).
+    if (shard_ == 0) co_await refresh_channel_switches();
     blacklist_timer_.expires_after(k_blacklist_poll);
     co_await blacklist_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
   }

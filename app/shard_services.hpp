@@ -119,6 +119,9 @@ class shard_services {
   std::chrono::milliseconds retention_interval() const;
   /// Shard 0: a statement pass over every configured merchant every statements_interval().
   boost::asio::awaitable<void> statements_loop();
+  /// Shard 0: applies `P:channels:disabled` to every shard where it differs (other instances'
+  /// switches).
+  boost::asio::awaitable<void> refresh_channel_switches();
   /// Shard 0: records the summed figures in the registry's history every k_figures_interval.
   boost::asio::awaitable<void> figures_loop();
   /// Half of statements.delay_s, within 1 s .. 60 s: a day's statement is made at most that
