@@ -142,6 +142,8 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
   });
   dispatcher_.set_metrics(&registry_->metrics.shard(shard), &registry_->metrics);
   dispatcher_.set_ownership(&registry_->ownership);
+  store_.require_replicas(cfg_->redis.min_replicas_acked,
+                          std::chrono::milliseconds(cfg_->redis.replica_wait_ms));
   scheduler_.set_ownership(&registry_->ownership);
 }
 

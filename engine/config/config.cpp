@@ -380,6 +380,8 @@ void read_redis(const object_fields& top, redis_config& out) {
   }
   read_integer(f, "connect_timeout_ms", 1, 600'000, out.connect_timeout_ms);
   read_integer(f, "command_timeout_ms", 1, 600'000, out.command_timeout_ms);
+  read_integer(f, "min_replicas_acked", 0, 16, out.min_replicas_acked);
+  read_integer(f, "replica_wait_ms", 1, 60'000, out.replica_wait_ms);
 }
 
 /// A token travels in "Authorization: Bearer <token>": nothing a header cannot carry verbatim.

@@ -72,6 +72,10 @@ struct redis_config {
   std::uint32_t connect_timeout_ms = 2000;  ///< 1..600000
   /// A command unanswered this long drops the connection (pending commands fail, reconnect).
   std::uint32_t command_timeout_ms = 5000;  ///< 1..600000
+  /// 0..16: an accept (or credit) is acknowledged only once WAIT confirms this many replicas
+  /// have it; fewer within replica_wait_ms: answered as an unknown outcome (5002).
+  std::uint32_t min_replicas_acked = 0;
+  std::uint32_t replica_wait_ms = 500;  ///< 1..60000: WAIT's timeout.
 };
 
 /// The `admin` section: the bearer token of the operations API (spec §7).

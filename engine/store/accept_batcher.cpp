@@ -10,7 +10,10 @@
 #include <algorithm>
 #include <utility>
 
+#include "engine/redis/command.hpp"
 #include "engine/support/assert.hpp"
+#include "engine/support/errc.hpp"
+#include "engine/support/log.hpp"
 
 namespace topup::engine {
 
@@ -86,6 +89,19 @@ void accept_batcher::pass_turn(lane& l, const boost::asio::any_io_executor& exec
   asio::post(executor, std::move(next));
 }
 
+asio::awaitable<bool> accept_batcher::replicated() {
+  if (replicas_ == 0) co_return true;
+  auto acked = co_await conn_.command(
+      redis::args("WAIT", std::to_string(replicas_), std::to_string(replica_timeout_.count())));
+  const bool enough = acked && acked->type == reply::kind::integer &&
+                      acked->integer >= static_cast<std::int64_t>(replicas_);
+  if (!enough)
+    logger("engine")->warn("redis WAIT: fewer than {} replicas confirmed within {} ms: the "
+                           "orders of this batch are answered 5002",
+                           replicas_, replica_timeout_.count());
+  co_return enough;
+}
+
 asio::awaitable<boost::system::result<reply>> accept_batcher::send(std::shared_ptr<batch> b) {
   auto answer = co_await ledger_scripts::accept().run(conn_, std::move(b->call.keys),
                                                       std::move(b->call.args));
@@ -95,10 +111,21 @@ asio::awaitable<boost::system::result<reply>> accept_batcher::send(std::shared_p
       answer && answer->type == reply::kind::array && answer->elements.size() == b->orders &&
       std::ranges::all_of(answer->elements,
                           [](const reply& r) { return r.type == reply::kind::array; });
+  // redis.min_replicas_acked: an accepted (or repeated) order is acknowledged only once enough
+  // replicas hold it; else a failover could lose what the merchant was told is stored.
+  bool unreplicated = false;
+  if (answer && per_order) {
+    const bool confirmed = co_await replicated();
+    unreplicated = !confirmed;
+  }
   auto part = [&](std::size_t i) -> boost::system::result<reply> {
     if (!answer) return answer.error();
-    if (per_order) return std::move(answer->elements[i]);
-    return *answer;
+    if (!per_order) return *answer;
+    const reply& own = answer->elements[i];
+    const bool stored = !own.elements.empty() &&
+                        (own.elements[0].str == "ok" || own.elements[0].str == "dup");
+    if (unreplicated && stored) return errc::outcome_unknown;
+    return std::move(answer->elements[i]);
   };
 
   const auto executor = co_await asio::this_coro::executor;

@@ -7,6 +7,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -50,6 +51,18 @@ class accept_batcher {
 
   accept_batcher(redis::connection& conn, std::string prefix, const fence_token& fence);
 
+  /// With `replicas` > 0 every call that was answered is followed by `WAIT replicas timeout`
+  /// (redis.min_replicas_acked): when fewer replicas confirm, its accepted and repeated orders
+  /// are answered outcome_unknown (5002: a failover could lose them; the merchant's retry tells).
+  void require_replicas(std::uint32_t replicas, std::chrono::milliseconds timeout) noexcept {
+    replicas_ = replicas;
+    replica_timeout_ = timeout;
+  }
+
+  /// Whether the replicas confirmed every write of this connection so far (always, without
+  /// require_replicas).
+  boost::asio::awaitable<bool> replicated();
+
   /// Adds `order` (the record as accepted: version 1, status 6 or 7, created_at = now) to its
   /// merchant's batch and awaits its answer: its own element of the script's answer (`ok`,
   /// `dup`, ...), or the whole answer when the call was refused as a whole (`fenced`, an error
@@ -88,6 +101,8 @@ class accept_batcher {
   void pass_turn(lane& l, const boost::asio::any_io_executor& executor);
 
   redis::connection& conn_;
+  std::uint32_t replicas_ = 0;
+  std::chrono::milliseconds replica_timeout_{500};
   std::string prefix_;
   const fence_token& fence_;
   // By merchant. Entries stay (one per merchant that ever sent): a few bytes each, bounded by

@@ -57,6 +57,11 @@ class order_store final : public order_log {
  public:
   /// `fence` must outlive the store; its epoch is final before the first write (engine/store/lease).
   order_store(redis::connection& conn, std::string prefix, const fence_token& fence);
+  /// redis.min_replicas_acked: accepts and credits are acknowledged only once `replicas`
+  /// replicas confirm them (WAIT, up to `timeout`); else outcome_unknown (5002).
+  void require_replicas(std::uint32_t replicas, std::chrono::milliseconds timeout) noexcept {
+    accepts_.require_replicas(replicas, timeout);
+  }
 
   /// Runs on this shard whenever a write is refused as errc::fenced (another run of this
   /// instance took its lease over): app/ then stops the whole instance. Set before the first write.

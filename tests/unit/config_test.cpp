@@ -208,6 +208,8 @@ TEST(ConfigParse, BaseConfigIsValidAndDefaultsApply) {
   EXPECT_EQ(c.redis.password, "");
   EXPECT_EQ(c.redis.connect_timeout_ms, 2000u);
   EXPECT_EQ(c.redis.command_timeout_ms, 5000u);
+  EXPECT_EQ(c.redis.min_replicas_acked, 0u);
+  EXPECT_EQ(c.redis.replica_wait_ms, 500u);
   EXPECT_EQ(c.callbacks.max_concurrent_per_host, 8u);
   EXPECT_EQ(c.callbacks.max_inflight, 1000u);
   const auto& m = c.merchants[1];
@@ -579,6 +581,9 @@ const broken_case k_broken_cases[] = {
     {"/redis/command_timeout_ms", "0", "redis.command_timeout_ms: must be an integer in 1..600000"},
     {"/redis/command_timeout_ms", "600001",
      "redis.command_timeout_ms: must be an integer in 1..600000"},
+    {"/redis/min_replicas_acked", "17", "redis.min_replicas_acked: must be an integer in 0..16"},
+    {"/redis/min_replicas_acked", "-1", "redis.min_replicas_acked: must be an integer in 0..16"},
+    {"/redis/replica_wait_ms", "0", "redis.replica_wait_ms: must be an integer in 1..60000"},
     // admin
     {"/admin", std::nullopt, "admin: is required"},
     {"/admin/token", std::nullopt, "admin.token: is required"},
