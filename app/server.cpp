@@ -331,12 +331,22 @@ int run_server(engine::config cfg, std::optional<protocol::server_tls_credential
   keeper.start();
   // Dead instances' orders taken over, and ours skipped while another instance drives them:
   // the first round before any shard recovers.
-  takeover_watch takeovers(main_io, lease_redis, config, registry->ownership, self.token(), [&] {
-    for (unsigned i = 0; i < runtime.size(); ++i)
-      runtime.invoke_on(i, [&shards, i] {
-        if (shards[i]) shards[i]->recover_soon();
+  takeover_watch takeovers(
+      main_io, lease_redis, config, registry->ownership, self.token(),
+      [&] {
+        for (unsigned i = 0; i < runtime.size(); ++i)
+          runtime.invoke_on(i, [&shards, i] {
+            if (shards[i]) shards[i]->recover_soon();
+          });
+      },
+      [&](unsigned live) {
+        log->info("instance={} live instances={}: channel in-flight bounds shared among them",
+                  config.server.instance_id, live);
+        for (unsigned i = 0; i < runtime.size(); ++i)
+          runtime.invoke_on(i, [&shards, i, live] {
+            if (shards[i]) shards[i]->channels().share_among_instances(live);
+          });
       });
-  });
   takeovers_stop = [&takeovers] { takeovers.stop(); };
   run_to_end(main_io, takeovers.round());
   asio::co_spawn(main_io, takeovers.run(), asio::detached);

@@ -101,6 +101,7 @@ class shard_services {
 
   engine::channel_catalogue& catalogue() { return catalogue_; }
   engine::order_dispatcher& dispatcher() { return dispatcher_; }
+  engine::channel_router& channels() { return router_channels_; }
   engine::callback_scheduler& callbacks() { return scheduler_; }
 
  private:

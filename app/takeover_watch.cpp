@@ -15,12 +15,14 @@ namespace asio = boost::asio;
 
 takeover_watch::takeover_watch(asio::io_context& io, engine::redis::connection& conn,
                                const engine::config& cfg, engine::order_ownership& ownership,
-                               std::string self_token, std::function<void()> changed)
+                               std::string self_token, std::function<void()> changed,
+                               std::function<void(unsigned)> live_count)
     : conn_(conn),
       cfg_(cfg),
       ownership_(ownership),
       self_token_(std::move(self_token)),
       changed_(std::move(changed)),
+      live_count_(std::move(live_count)),
       ttl_(cfg.server.lease_ms),
       timer_(io) {
   for (const auto& m : cfg.merchants) merchant_ids_.push_back(m.id);
@@ -120,6 +122,10 @@ asio::awaitable<void> takeover_watch::claim_dead() {
     (*held ? live : dead).push_back(id);
     if (*held && claims_.contains(id)) seen_alive_[id] = true;
     if (*held) idle_.erase(id);
+  }
+  if (live.size() != live_ && !live.empty()) {
+    live_ = static_cast<unsigned>(live.size());
+    if (live_count_) live_count_(live_);
   }
   for (const auto id : dead) {
     if (id == self) continue;

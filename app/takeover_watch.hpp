@@ -25,7 +25,8 @@ namespace topup::app {
 ///  - every registered instance whose lease is gone and whose orders nobody claims is claimed,
 ///    by the live instance it is assigned to (claims spread over the live instances), or by any
 ///    once it has stayed unclaimed for k_grace_rounds.
-/// Each change of ownership asks every shard for a recovery pass (`changed`).
+/// Each change of ownership asks every shard for a recovery pass (`changed`); each change in the
+/// number of live instances is reported (`live_count`: channel bounds are shared among them).
 class takeover_watch {
  public:
   static constexpr int k_grace_rounds = 3;
@@ -37,7 +38,8 @@ class takeover_watch {
 
   takeover_watch(boost::asio::io_context& io, engine::redis::connection& conn,
                  const engine::config& cfg, engine::order_ownership& ownership,
-                 std::string self_token, std::function<void()> changed);
+                 std::string self_token, std::function<void()> changed,
+                 std::function<void(unsigned live)> live_count = {});
 
   /// One round; the first, before any shard recovers, learns whether this instance's orders are
   /// someone else's to drive.
@@ -57,6 +59,8 @@ class takeover_watch {
   engine::order_ownership& ownership_;
   std::string self_token_;
   std::function<void()> changed_;
+  std::function<void(unsigned)> live_count_;  // called when the number of live instances changes
+  unsigned live_ = 0;
   std::vector<std::int64_t> merchant_ids_;
   std::chrono::milliseconds ttl_;
   std::map<std::uint32_t, engine::foster_claim> claims_;  // ours, by dead instance

@@ -33,6 +33,11 @@ class channel_health {
   void record(bool success, std::chrono::milliseconds latency, clock::time_point now);
 
   bool tripped(clock::time_point now) const;
+  /// A new bound (the instances sharing the channel changed); orders over it finish normally.
+  void set_max_inflight(std::uint32_t max_inflight) noexcept {
+    max_inflight_ = max_inflight ? max_inflight : 1;
+  }
+  std::uint32_t max_inflight() const noexcept { return max_inflight_; }
   std::uint32_t inflight() const noexcept { return inflight_; }
   double success_ratio() const noexcept;
   double latency_ms_ewma() const noexcept { return latency_ms_ewma_; }

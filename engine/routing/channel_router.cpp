@@ -5,22 +5,34 @@
 
 namespace topup::engine {
 
+namespace {
+
+/// A channel's in-flight bound shared out over `parts` (shards, times instances), rounding up.
+std::uint32_t share_of(std::uint32_t max_inflight, unsigned parts) {
+  return static_cast<std::uint32_t>((max_inflight + parts - 1) / parts);
+}
+
+}  // namespace
+
 channel_router::channel_router(const std::vector<channel_config>& configs,
                                channel_catalogue& catalogue,
                                const channel_adapter_factory& factory,
                                boost::asio::io_context& io, unsigned shard_count)
-    : catalogue_(catalogue) {
+    : catalogue_(catalogue), shard_count_(shard_count ? shard_count : 1) {
   channels_.reserve(configs.size());
-  for (const auto& cfg : configs) {
-    // A channel's in-flight bound is shared out across shards, rounding up.
-    const std::uint32_t per_shard = (cfg.max_inflight + shard_count - 1) / shard_count;
-    channels_.push_back(channel{&cfg, factory ? factory(cfg, io) : nullptr, channel_health(per_shard)});
-  }
+  for (const auto& cfg : configs)
+    channels_.push_back(channel{&cfg, factory ? factory(cfg, io) : nullptr,
+                                channel_health(share_of(cfg.max_inflight, shard_count_))});
   std::stable_sort(channels_.begin(), channels_.end(), [](const channel& a, const channel& b) {
     if (a.config->cost_rate_ppm != b.config->cost_rate_ppm)
       return a.config->cost_rate_ppm < b.config->cost_rate_ppm;
     return a.config->priority > b.config->priority;
   });
+}
+
+void channel_router::share_among_instances(unsigned instances) {
+  const unsigned parts = shard_count_ * (instances ? instances : 1);
+  for (auto& ch : channels_) ch.health.set_max_inflight(share_of(ch.config->max_inflight, parts));
 }
 
 channel_router::pick_result channel_router::pick(const order_record& order,

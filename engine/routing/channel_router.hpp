@@ -44,11 +44,15 @@ class channel_router {
                    channel_health::clock::time_point now);
 
   channel* find(std::string_view id);
+  /// Shares every channel's max_inflight among `instances` live instances as well as this
+  /// instance's shards (rounding up): the bound holds across instances instead of multiplying.
+  void share_among_instances(unsigned instances);
   std::vector<channel>& channels() { return channels_; }
   void close_all();
 
  private:
   channel_catalogue& catalogue_;
+  unsigned shard_count_;
   std::vector<channel> channels_;  // sorted: cost_rate asc, priority desc
   std::uint64_t round_robin_ = 0;
 };

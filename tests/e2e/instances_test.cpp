@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -80,6 +82,22 @@ TEST_F(Instances, EitherInstanceAnswersForAnyOrder) {
   // The repeat on the other instance is the same order (idempotency lives in Redis).
   const auto repeat = second.push("inst-any", "13800138000", 50);
   EXPECT_EQ(json_text(repeat.data, "order_number"), number) << repeat.raw;
+}
+
+TEST_F(Instances, ChannelBoundsAreSharedAmongTheLiveInstances) {
+  // Both see two live instances within a takeover round or two (a third of the lease ttl each).
+  auto sees_two = [](const topupd_process& p) {
+    std::ifstream in(p.log_path());
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str().find("live instances=2") != std::string::npos;
+  };
+  bool both = false;
+  for (int i = 0; i < 100 && !both; ++i) {
+    both = sees_two(*topupd_) && sees_two(*second_);
+    if (!both) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(both) << topupd_->log_tail() << "\n---\n" << second_->log_tail();
 }
 
 }  // namespace

@@ -167,6 +167,25 @@ TEST_F(routing, InflightBoundIsSharedAcrossShards) {
   EXPECT_FALSE(health.available(now));
 }
 
+TEST_F(routing, InflightBoundIsSharedAcrossInstancesToo) {
+  configs = {make_channel("a", 900000, 0)};
+  configs[0].max_inflight = 10;
+  build(/*shards=*/2);
+  auto& health = router->find("a")->health;
+  EXPECT_EQ(health.max_inflight(), 5u);
+  router->share_among_instances(3);  // ceil(10 / (2 x 3)) = 2 per shard: 12 in all, not 30
+  EXPECT_EQ(health.max_inflight(), 2u);
+  auto now = channel_health::clock::now();
+  health.started(now);
+  health.started(now);
+  EXPECT_FALSE(health.available(now));
+  router->share_among_instances(1);  // the others died: this instance may use it all again
+  EXPECT_EQ(health.max_inflight(), 5u);
+  EXPECT_TRUE(health.available(now));
+  router->share_among_instances(100);  // never below one per shard
+  EXPECT_EQ(health.max_inflight(), 1u);
+}
+
 TEST(ChannelHealth, ConsecutiveFailuresTripThenProbeCloses) {
   channel_health h(100, 30s);
   auto t = channel_health::clock::now();
