@@ -340,7 +340,8 @@ int run_server(engine::config cfg, std::optional<protocol::server_tls_credential
           });
       },
       [&](unsigned live) {
-        log->info("instance={} live instances={}: channel in-flight bounds shared among them",
+        registry->live_instances.store(live, std::memory_order_relaxed);
+        log->info("instance={} live instances={}: channel in-flight bounds and merchants' rate limits shared among them",
                   config.server.instance_id, live);
         for (unsigned i = 0; i < runtime.size(); ++i)
           runtime.invoke_on(i, [&shards, i, live] {

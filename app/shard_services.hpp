@@ -5,6 +5,7 @@
 #include "engine/support/timer.hpp"
 
 #include <functional>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,8 @@ struct shard_registry {
   /// Which orders this instance drives: its own, less those another instance took over while it
   /// was dead, plus those of dead instances it took over (app/takeover_watch).
   engine::order_ownership ownership;
+  /// Live instances, as the takeover watch last counted them (rate limits are shared).
+  std::atomic<unsigned> live_instances{1};
   /// Stops the whole instance with a non-zero exit, the reason logged once (app/server.cpp).
   /// Callable from any shard: it posts to the main thread. Set before the shards are built.
   std::function<void(std::string why)> stop_instance;

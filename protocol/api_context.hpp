@@ -1,5 +1,6 @@
 #pragma once
 // What the HTTP endpoints of one shard work with. Every reference outlives the endpoints.
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -44,6 +45,9 @@ struct api_context {
   engine::supplier_results& supplier_results;
   /// The instance's figures sampled every few seconds (shard 0 records), for GET /admin/summary.
   const engine::figures_history& history;
+  /// How many instances run now (the takeover watch counts them): merchants' rate limits are
+  /// shared among them.
+  const std::atomic<unsigned>& live_instances;
 };
 
 }  // namespace topup::protocol

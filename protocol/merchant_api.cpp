@@ -260,7 +260,8 @@ boost::asio::awaitable<http_response> merchant_api::handle(http_request request,
   if (!verify_sign(params, *method, merchant->app_secret, *sign))
     co_return error_answer(protocol::errc::bad_signature, version, keep_alive);
   if (!limiter_.try_acquire(merchant->id, merchant->rate_limit_rps, merchant->rate_limit_burst,
-                            std::chrono::steady_clock::now()))
+                            std::chrono::steady_clock::now(),
+                            ctx_.live_instances.load(std::memory_order_relaxed)))
     co_return error_answer(protocol::errc::rate_limited, version, keep_alive);
 
   call c{params, *merchant, version, keep_alive,
