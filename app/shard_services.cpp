@@ -10,6 +10,7 @@
 #include "engine/support/errc.hpp"
 #include "engine/store/ledger_scripts.hpp"
 #include "engine/redis/command.hpp"
+#include "engine/store/instance_inbox.hpp"
 
 #include "app/redis_options.hpp"
 #include "channels/registry.hpp"
@@ -97,7 +98,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       merchants_(cfg_->merchants),
       supplier_results_(store_,
                         [this](std::string number, engine::supplier_callback cb) {
-                          links_.deliver_supplier_callback(std::move(number), std::move(cb));
+                          hand_supplier_callback(std::move(number), std::move(cb));
                         }),
       ctx_{*cfg_,
            merchants_,
@@ -123,6 +124,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       retention_timer_(io),
       statements_timer_(io),
       figures_timer_(io),
+      inbox_timer_(io),
       file_work_(io) {
   if (shard_ == 0 && !cfg_->server.metrics_listen.empty()) {
     metrics_http_.emplace(io, shard, metrics_options(*cfg_), [this](protocol::http_request r) {
@@ -181,6 +183,9 @@ void shard_services::after_all_started() {
     });
     asio::co_spawn(io_, figures_loop(), [](std::exception_ptr e) {
       if (e) logger("engine")->error("shard=0 figures loop ended by exception");
+    });
+    asio::co_spawn(io_, inbox_loop(), [](std::exception_ptr e) {
+      if (e) logger("engine")->error("shard=0 inbox loop ended by exception");
     });
   }
 }
@@ -264,6 +269,52 @@ asio::awaitable<void> shard_services::statements_loop() {
           pass.error() != engine::errc::internal)
         log->warn("statements merchant={} pass failed: {}", m.id, pass.error().message());
     }
+  }
+}
+
+void shard_services::hand_supplier_callback(std::string number, engine::supplier_callback cb) {
+  if (registry_->ownership.drives(number)) {
+    links_.deliver_supplier_callback(std::move(number), std::move(cb));
+    return;
+  }
+  // Another instance drives it (it accepted it, or took it over): relayed through Redis.
+  asio::co_spawn(io_, relay_supplier_callback(std::move(number), std::move(cb)),
+                 [](std::exception_ptr e) {
+                   if (e) logger("engine")->error("supplier callback relay ended by exception");
+                 });
+}
+
+asio::awaitable<void> shard_services::relay_supplier_callback(std::string number,
+                                                              engine::supplier_callback cb) {
+  auto log = logger("engine");
+  auto driver = co_await engine::driver_of(redis_, cfg_->redis.prefix, number);
+  if (!driver) {
+    log->warn("supplier callback order={} not relayed (storage); its driver will ask the supplier",
+              number);
+    co_return;
+  }
+  if (*driver == cfg_->server.instance_id) {  // ours after all (a claim not yet seen here)
+    links_.deliver_supplier_callback(std::move(number), std::move(cb));
+    co_return;
+  }
+  engine::relayed_callback relay{number, std::move(cb)};
+  auto relayed = co_await engine::relay_to(redis_, cfg_->redis.prefix, *driver, std::move(relay));
+  if (!relayed)
+    log->warn("supplier callback order={} not relayed to instance={}: {}; its driver will ask "
+              "the supplier",
+              number, *driver, relayed.error().message());
+}
+
+asio::awaitable<void> shard_services::inbox_loop() {
+  while (!stopping_) {
+    inbox_timer_.expires_after(k_inbox_poll);
+    co_await inbox_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping_) break;
+    auto taken = co_await engine::take_relays(redis_, cfg_->redis.prefix, cfg_->server.instance_id,
+                                              k_inbox_batch);
+    if (!taken) continue;
+    for (auto& r : *taken)
+      links_.deliver_supplier_callback(std::move(r.order_number), std::move(r.callback));
   }
 }
 
@@ -387,6 +438,7 @@ void shard_services::begin_shutdown() {
   retention_timer_.cancel();
   statements_timer_.cancel();
   figures_timer_.cancel();
+  inbox_timer_.cancel();
   archiver_.stop();
   trimmer_.stop();
   statement_maker_.stop();

@@ -101,6 +101,9 @@ class shard_services {
   static constexpr std::chrono::milliseconds k_blacklist_poll{500};
   /// 120 samples of it: the console's chart covers the last 10 minutes.
   static constexpr std::chrono::milliseconds k_figures_interval{5000};
+  /// Relayed supplier callbacks: how often the inbox is read, and how many at a time.
+  static constexpr std::chrono::milliseconds k_inbox_poll{200};
+  static constexpr std::size_t k_inbox_batch = 200;
 
   engine::channel_catalogue& catalogue() { return catalogue_; }
   engine::order_dispatcher& dispatcher() { return dispatcher_; }
@@ -126,6 +129,14 @@ class shard_services {
   /// Shard 0: applies `P:channels:disabled` to every shard where it differs (other instances'
   /// switches).
   boost::asio::awaitable<void> refresh_channel_switches();
+  /// A supplier callback checked by supplier_results: to this instance's dispatcher when it
+  /// drives the order, else relayed to the instance that does (engine/store/instance_inbox).
+  void hand_supplier_callback(std::string number, engine::supplier_callback cb);
+  boost::asio::awaitable<void> relay_supplier_callback(std::string number,
+                                                       engine::supplier_callback cb);
+  /// Shard 0: hands the callbacks other instances relayed here to this instance's dispatchers,
+  /// every k_inbox_poll.
+  boost::asio::awaitable<void> inbox_loop();
   /// Shard 0: records the summed figures in the registry's history every k_figures_interval.
   boost::asio::awaitable<void> figures_loop();
   /// Half of statements.delay_s, within 1 s .. 60 s: a day's statement is made at most that
@@ -181,6 +192,7 @@ class shard_services {
   engine::timer retention_timer_;
   engine::timer statements_timer_;
   engine::timer figures_timer_;
+  engine::timer inbox_timer_;
   /// The retention and statement passes (shard 0): shutdown waits for the one running.
   engine::shutdown_gate file_work_;
 };

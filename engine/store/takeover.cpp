@@ -5,6 +5,7 @@
 #include "engine/order/order_number.hpp"
 #include "engine/redis/command.hpp"
 #include "engine/redis/script.hpp"
+#include "engine/store/order_store.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/support/log.hpp"
 
@@ -74,23 +75,10 @@ return 1
   return s;
 }
 
-// KEYS[1] a lease; ARGV[1] our token. 1: deleted (lease.cpp's release, for the borrowed lease).
-const redis::script& give_back_script() {
-  static const redis::script s(R"lua(
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-return 1
-)lua");
-  return s;
-}
-
 std::string claimer_prefix(std::uint32_t self) { return "instance=" + std::to_string(self) + " "; }
 
 error_code unexpected(std::string_view operation, const reply& r) {
-  if (r.is_error() && redis::is_transient_refusal(r.str)) return errc::storage_unavailable;
-  logger("engine")->error("takeover op={} redis_answer=\"{}\"", operation,
-                          r.is_error() ? std::string_view(r.str) : "unexpected reply shape");
-  return errc::storage_protocol;
+  return unexpected_store_reply(operation, r);
 }
 
 // An error as a result<bool> (an error_code converts to bool, so it must be said which).
@@ -236,7 +224,7 @@ asio::awaitable<result<claim_result>> claim_foster(redis::connection& conn, leas
     }
   }
   // 4. The lease given back, whatever happened: a restart may take it now.
-  auto given = co_await give_back_script().run(conn, args(lease), args(self_token));
+  auto given = co_await release_lease(conn, lease, self_token);
   (void)given;  // if the answer is lost, the lease expires within its ttl
   if (failed) co_return failed;
   co_return out;

@@ -43,15 +43,27 @@ topupd_config as_instance(topupd_config cfg, int id, int port) {
   return cfg;
 }
 
+/// The fault world's topupd as instance 0 with 2-s leases, and instance 2 beside it, idle.
+struct two_instances {
+  explicit two_instances(std::uint64_t seed)
+      : world(seed, k_slow_suppliers, {}, [](topupd_config& cfg) {
+          cfg.json["server"].as_object()["lease_ms"] = 2000;
+        }) {
+    other_port = start_on_free_port(other, [&](int port) {
+      return as_instance(world.config(2), 2, port);
+    });
+  }
+  fault_world world;
+  topupd_process other;
+  int other_port = 0;
+};
+
 TEST(Takeover, AKilledInstancesOrdersAreFinishedByAnother) {
   const auto seed = scenario_seed(20261203);
-  fault_world world(seed, k_slow_suppliers, {}, [](topupd_config& cfg) {
-    cfg.json["server"].as_object()["lease_ms"] = 2000;
-  });
-  topupd_process other;
-  const int other_port = start_on_free_port(other, [&](int port) {
-    return as_instance(world.config(2), 2, port);
-  });
+  two_instances pair(seed);
+  auto& world = pair.world;
+  auto& other = pair.other;
+  const int other_port = pair.other_port;
 
   order_load pushers(world.port, [&](int, int) { return world.merchant.url("ok"); }, 2, 10ms);
   std::this_thread::sleep_for(1500ms);
@@ -101,13 +113,10 @@ TEST(Takeover, AKilledInstancesOrdersAreFinishedByAnother) {
 // refuse every write it tries, it stops, and nothing it did is half-applied.
 TEST(Takeover, APausedInstanceWakesFencedOut) {
   const auto seed = scenario_seed(20261204);
-  fault_world world(seed, k_slow_suppliers, {}, [](topupd_config& cfg) {
-    cfg.json["server"].as_object()["lease_ms"] = 2000;
-  });
-  topupd_process other;
-  const int other_port = start_on_free_port(other, [&](int port) {
-    return as_instance(world.config(2), 2, port);
-  });
+  two_instances pair(seed);
+  auto& world = pair.world;
+  auto& other = pair.other;
+  const int other_port = pair.other_port;
   order_load pushers(world.port, [&](int, int) { return world.merchant.url("ok"); }, 2, 10ms);
   std::this_thread::sleep_for(1000ms);
   ASSERT_EQ(::kill(world.server.pid(), SIGSTOP), 0);
@@ -134,6 +143,44 @@ TEST(Takeover, APausedInstanceWakesFencedOut) {
   expect_called_back(other_port, world.merchant, status, rules);
   expect_supplier_books(world.sims, status);
   expect_audit_clean(other);
+}
+
+// A supplier's callback that reaches an instance not driving its order (the supplier was given
+// another instance's address; a load balancer in front of the notify URL) is relayed to the
+// instance that drives it: orders end at the callback, not at the next query 30 s later.
+TEST(Takeover, ASupplierCallbackOnAnotherInstanceReachesTheDriver) {
+  const auto seed = scenario_seed(20261205);
+  fault_world world(seed, {"succeed:1"}, {}, [](topupd_config& cfg) {
+    for (auto& ch : cfg.json["channels"].as_array()) ch.as_object()["query_interval_ms"] = 30000;
+  });
+  topupd_process other;
+  const int other_port = start_on_free_port(other, [&](int port) {
+    return as_instance(world.config(2), 2, port);
+  });
+  // Instance 0 again, telling suppliers to call back at instance 2's address.
+  ASSERT_EQ(world.server.stop_gracefully(), 0);
+  auto cfg = as_instance(world.config(2), 0, world.port);
+  cfg.json["server"].as_object()["public_url"] = "http://127.0.0.1:" + std::to_string(other_port);
+  world.server.start(cfg);
+
+  merchant_client m(world.port, "k1", "s3cret");
+  std::vector<std::string> numbers;
+  for (int i = 0; i < 5; ++i) {
+    const auto a = m.push("relay-" + std::to_string(i), "13800138000", k_money);
+    ASSERT_EQ(a.code, "0000") << a.raw;
+    numbers.push_back(json_text(a.data, "order_number"));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const auto& number : numbers) {
+    std::string st;
+    while (st != "2" && std::chrono::steady_clock::now() - t0 < 15s) {
+      st = json_text(m.query(number).data, "status");
+      if (st != "2") std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(st, "2") << number << " not delivered through the relay\n" << world.server.log_tail();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);  // well before the 30-s query
+  expect_audit_clean(world.server);
 }
 
 }  // namespace
