@@ -8,7 +8,9 @@
 #          --gen-threads N (load generator threads, default 1), --skip-build,
 #          --record (full runs only: also copy the figures to the tracked bench/results/),
 #          --only soak (the soak scenario alone, after ceiling + intake for its rate unless
-#          --soak-rate N gives one; its figures only, no RESULT line).
+#          --soak-rate N gives one; its figures only, no RESULT line),
+#          --only replica (ceiling, intake, then intake with a replica confirming each batch:
+#          redis.min_replicas_acked 1; the two side by side, no RESULT line).
 #
 # Builds the default preset (build/: Release, -O3, the tree the tests use), then for each
 # scenario starts a fresh redis-server (AOF on, appendfsync everysec, or always for the extra
@@ -50,7 +52,8 @@ done
 
 # The tracked figures are those of a full run (bench/README.md "Latest figures").
 ((record && quick)) && { echo "run.sh: --record keeps full runs only; drop --quick" >&2; exit 2; }
-[[ -z "$only" || "$only" == soak ]] || { echo "run.sh: --only knows soak only" >&2; exit 2; }
+[[ -z "$only" || "$only" == soak || "$only" == replica ]] ||
+  { echo "run.sh: --only knows soak and replica" >&2; exit 2; }
 ((record)) && [[ -n "$only" ]] && { echo "run.sh: --record keeps full runs only; drop --only" >&2; exit 2; }
 
 # Scenario lengths in seconds: warm-up (not measured) + measured window.
@@ -63,7 +66,7 @@ if ((quick)); then
   memory_orders=20000;  memory_limit=25
   cost_orders=20000
   soak_secs=40
-  extras=0  # the full run's extra intake scenarios: intake_always, intake_tls
+  extras=0  # the full run's extra intake scenarios: intake_always, intake_tls, intake_replica
 else
   mode=full
   ceiling_warmup=1;    ceiling_secs=10
@@ -202,8 +205,10 @@ stop_scenario() {
   # topupd's graceful stop waits (up to 15 s) for orders the never-answering channel holds;
   # nothing of it is measured, so it gets 2 s before SIGKILL.
   stop_pid "$topupd_pid" 20
+  [[ -n "${replica_pid:-}" ]] && stop_pid "$replica_pid"
   stop_pid "$redis_pid"
   topupd_pid=""
+  replica_pid=""
   redis_pid=""
   # The next scenario must not pay for this one's disk writes: its AOF (hundreds of MB, much of
   # it not yet written back) is deleted, which drops its dirty pages, and the rest is flushed
@@ -255,11 +260,12 @@ loadavg_before=$(cut -d' ' -f1 /proc/loadavg)
 clock_start=$SECONDS
 
 # --only soak runs the soak and what its rate needs (ceiling and intake, unless --soak-rate).
+# --only replica runs the ceiling, intake and intake_replica (redis.min_replicas_acked's cost).
 want() {  # want <scenario>
   [[ -z "$only" ]] && return 0
-  case "$1" in
-    soak) return 0 ;;
-    ceiling | intake) [[ -z "$soak_rate" ]] ;;
+  case "$only:$1" in
+    soak:soak | replica:replica | replica:ceiling | replica:intake) return 0 ;;
+    soak:ceiling | soak:intake) [[ -z "$soak_rate" ]] ;;
     *) return 1 ;;
   esac
 }
@@ -272,11 +278,32 @@ orders_for() {  # orders_for <rate bound> <warmup> <secs>
              if (n < 20000) n = 20000; if (n > 3000000) n = 3000000; print n }'
 }
 
-run_intake() {  # run_intake <name> <appendfsync> [tls]: pushOrder, closed loop, orders held in 7
-  local name=$1 fsync=$2 tls=${3:-} tls_load=()
+start_replica() {  # start_replica <name>: a replica of the running redis-server, in sync
+  local dir="$work/replica-$1" port i
+  mkdir -p "$dir"
+  port=$("$bench" free-port)
+  redis-server "$root/deploy/redis.conf" --port "$port" --bind 127.0.0.1 --dir "$dir" \
+    --logfile "$dir/redis.log" --replicaof 127.0.0.1 "$redis_port" >/dev/null 2>&1 &
+  replica_pid=$!
+  disown "$replica_pid"
+  started_pids+=("$replica_pid")
+  for ((i = 0; i < 200; i++)); do
+    redis-cli -p "$redis_port" info replication 2>/dev/null | grep -q 'state=online' && return 0
+    sleep 0.05
+  done
+  die "the replica for $1 did not come in sync"
+}
+
+run_intake() {  # run_intake <name> <appendfsync> [tls|replica]: pushOrder, closed loop, orders held in 7
+  local name=$1 fsync=$2 tls=${3:-} tls_load=() config_args=()
   [[ "$tls" == tls ]] && tls_load=(--tls)
   start_redis "$name" "$fsync"
-  start_topupd "$name" hold $tls
+  if [[ "$tls" == replica ]]; then
+    start_replica "$name"
+    tls=""
+    config_args=(--min-replicas-acked 1)
+  fi
+  start_topupd "$name" hold $tls "${config_args[@]}"
   run_load "$name" "${tls_load[@]}" --target push --mode closed --warmup-s "$intake_warmup" \
     --duration-s "$intake_secs" --appendfsync "$fsync" \
     --orders "$(orders_for "$ceiling_rps" "$intake_warmup" "$intake_secs")"
@@ -309,6 +336,11 @@ if ((extras)) && want extras; then
   say "2c intake over TLS, ${intake_secs}s (appendfsync everysec)"
   make_tls_cert
   run_intake intake_tls everysec tls
+fi
+# The same intake with a replica that must confirm every batch (redis.min_replicas_acked 1).
+if { ((extras)) && want extras; } || [[ "$only" == replica ]]; then
+  say "2d intake with a replica confirming each batch (WAIT), ${intake_secs}s"
+  run_intake intake_replica everysec replica
 fi
 
 # 3. lifecycle: a zero-latency sim channel and the bench's callback sink.

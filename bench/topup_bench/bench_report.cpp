@@ -276,6 +276,29 @@ int write_soak_report(const report_paths& paths, const std::optional<json::objec
   return 0;
 }
 
+/// `run.sh --only replica`: intake with and without a replica confirming each batch
+/// (redis.min_replicas_acked 1), side by side, as a ratio of the same run; no RESULT line.
+int write_replica_report(const report_paths& paths, const std::optional<json::object>& run,
+                         const json::object& intake, const json::object& replica) {
+  const double plain = number_at(intake, {"rate"}), waited = number_at(replica, {"rate"});
+  const auto l_plain = latency_of(intake, "latency_ms"), l_wait = latency_of(replica, "latency_ms");
+  std::cout << "\nintake          " << fixed(plain, 0) << " orders/s";
+  if (l_plain.size() == 5) std::cout << "  p50 " << fixed(l_plain[0], 2) << " ms  p99 " << fixed(l_plain[2], 2) << " ms";
+  std::cout << "\nintake_replica  " << fixed(waited, 0) << " orders/s";
+  if (l_wait.size() == 5) std::cout << "  p50 " << fixed(l_wait[0], 2) << " ms  p99 " << fixed(l_wait[2], 2) << " ms";
+  std::cout << "\nreplica / plain " << (plain > 0 ? fixed(waited / plain, 3) : std::string("-")) << "x\n";
+  json::object root;
+  root["generated_at"] = now_utc();
+  if (run) root["run"] = *run;
+  root["machine"] = machine_json();
+  root["result"] = json::object{{"intake_rps", plain}, {"intake_replica_rps", waited},
+                                {"replica_vs_plain", plain > 0 ? waited / plain : 0.0}};
+  root["scenarios"] = json::object{{"intake", intake}, {"intake_replica", replica}};
+  if (!write_file(paths.json_out, json::serialize(root) + "\n")) return 1;
+  std::cout << "\nwrote " << paths.json_out << " (intake with and without a replica: no RESULT line)\n";
+  return 0;
+}
+
 }  // namespace
 
 int write_report(const report_paths& paths) {
@@ -284,6 +307,7 @@ int write_report(const report_paths& paths) {
   const auto intake = read_json(file("intake"));
   const auto intake_always = read_json(file("intake_always"));
   const auto intake_tls = read_json(file("intake_tls"));  // full runs only, like intake_always
+  const auto intake_replica = read_json(file("intake_replica"));  // full runs only
   const auto lifecycle = read_json(file("lifecycle"));
   const auto latency = read_json(file("latency"));
   const auto memory = read_json(file("memory"));
@@ -293,6 +317,8 @@ int write_report(const report_paths& paths) {
   // run.sh --only soak may leave the ceiling and intake it measured the soak's rate with.
   if (soak && !(ceiling && intake && lifecycle && latency && memory))
     return write_soak_report(paths, run, *soak);
+  if (intake && intake_replica && !(lifecycle && latency && memory))
+    return write_replica_report(paths, run, *intake, *intake_replica);
   for (auto [name, value] : {std::pair{"ceiling", &ceiling},
                              {"intake", &intake},
                              {"lifecycle", &lifecycle},
@@ -378,6 +404,14 @@ int write_report(const report_paths& paths) {
         "topupd " + topupd_us(*intake_tls) + " us/order (plain " + topupd_us(*intake) + ")";
     if (intake_rps > 0) notes = fixed(intake_tls_rps / intake_rps, 3) + "x plain intake; " + notes;
     rows.push_back(plain_row("intake_tls", "pushOrder acked, TLS (everysec)", *intake_tls, notes));
+  }
+  if (intake_replica) {
+    // What redis.min_replicas_acked costs: a WAIT per batch, the rate and latency beside intake's.
+    const double rps = number_at(*intake_replica, {"rate"});
+    std::string notes = "min_replicas_acked 1";
+    if (intake_rps > 0) notes = fixed(rps / intake_rps, 3) + "x plain intake; " + notes;
+    rows.push_back(
+        plain_row("intake_replica", "pushOrder acked after WAIT 1 replica", *intake_replica, notes));
   }
   {
     std::string notes = notes_of(*lifecycle);
@@ -505,7 +539,8 @@ int write_report(const report_paths& paths) {
   std::string where;
   {
     for (const auto* scenario :
-         {&ceiling, &intake, &intake_always, &intake_tls, &lifecycle, &latency, &memory, &soak}) {
+         {&ceiling, &intake, &intake_always, &intake_tls, &intake_replica, &lifecycle, &latency,
+          &memory, &soak}) {
       if (!*scenario) continue;
       const double share = number_at(**scenario, {"cpu", "others_core_share"});
       if (share > worst)
@@ -567,6 +602,7 @@ int write_report(const report_paths& paths) {
   scenarios["intake"] = *intake;
   if (intake_always) scenarios["intake_always"] = *intake_always;
   if (intake_tls) scenarios["intake_tls"] = *intake_tls;
+  if (intake_replica) scenarios["intake_replica"] = *intake_replica;
   scenarios["lifecycle"] = *lifecycle;
   scenarios["latency"] = *latency;
   scenarios["memory"] = *memory;

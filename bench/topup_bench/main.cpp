@@ -401,6 +401,8 @@ int main(int argc, char** argv) {
   config_cmd->add_option("--retention-s", config_settings.retention_s,
                          "storage.retention_s (lowers security.timestamp_skew_s below half of it)");
   config_cmd->add_option("--statements-dir", config_settings.statements_dir, "statements.dir");
+  config_cmd->add_option("--min-replicas-acked", config_settings.min_replicas_acked,
+                         "redis.min_replicas_acked");
   cert_opt->needs(key_opt);
   key_opt->needs(cert_opt);
 

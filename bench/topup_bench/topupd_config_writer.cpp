@@ -61,6 +61,7 @@ std::string topupd_config_json(const topupd_settings& s) {
   redis["host"] = "127.0.0.1";
   redis["port"] = s.redis_port;
   redis["prefix"] = k_bench_redis_prefix;
+  if (s.min_replicas_acked > 0) redis["min_replicas_acked"] = s.min_replicas_acked;
 
   json::object callbacks;
   callbacks["max_attempts"] = 6;

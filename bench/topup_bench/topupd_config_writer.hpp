@@ -40,6 +40,9 @@ struct topupd_settings {
   unsigned retention_s = 0;
   /// Non-empty: `statements.dir`, where retention archives the orders it takes out of Redis.
   std::string statements_dir;
+  /// Non-zero: `redis.min_replicas_acked` (the intake_replica scenario: a replica must confirm
+  /// every batch before its orders are acknowledged).
+  unsigned min_replicas_acked = 0;
 };
 
 /// The configuration file text for `settings`.
