@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "engine/order/carrier.hpp"
 #include "engine/support/assert.hpp"
 
 namespace topup::channels {
@@ -82,6 +83,24 @@ std::optional<std::string> read_sim(const channel_fields& fields, sim_settings& 
     // get_uint64 takes every non-negative JSON integer, up to 2^64 - 1.
     if (value->get_uint64().get(out.seed) != simdjson::SUCCESS) {
       return fields.problem("seed", "must be a non-negative integer");
+    }
+  }
+  if (auto value = fields.find("hold_mobiles")) {
+    const std::string bad = "must be an array of at most " +
+                            std::to_string(sim_settings::k_hold_mobiles_max) +
+                            " mobile numbers (11 digits, 1[3-9]...)";
+    dom::array numbers;
+    if (value->get_array().get(numbers) != simdjson::SUCCESS ||
+        numbers.size() > sim_settings::k_hold_mobiles_max) {
+      return fields.problem("hold_mobiles", bad);
+    }
+    for (dom::element item : numbers) {
+      std::string_view mobile;
+      if (item.get_string().get(mobile) != simdjson::SUCCESS ||
+          !engine::valid_mobile_format(mobile)) {
+        return fields.problem("hold_mobiles", bad);
+      }
+      out.hold_mobiles.emplace_back(mobile);
     }
   }
   return std::nullopt;

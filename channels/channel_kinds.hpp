@@ -2,10 +2,12 @@
 // The channel kinds this build knows, and the checks of their kind-specific configuration
 // fields. The engine validates the fields every channel has (engine/config/config.hpp) and calls
 // `validate_channel_kind` for the rest, so one bad field is reported the same way wherever it is.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/config/config.hpp"
 
@@ -33,6 +35,13 @@ struct sim_settings {
   /// `seed`, a non-negative integer; 0 (the default) = seed from std::random_device at start,
   /// anything else makes the sequence of outcomes replayable.
   std::uint64_t seed = 0;
+  /// `hold_mobiles`: up to k_hold_mobiles_max mobile numbers (11 digits, `1[3-9]…`) whose
+  /// attempts this channel takes and never finishes, as a supplier whose top-up hangs at the
+  /// carrier: submit answers `accepted`, query answers `pending` for ever. The order stays in 1
+  /// and, past the channel's `unknown_max_s`, is in the exception queue (spec §6, §7) until an
+  /// operator settles it. Default none. For demos and tests of that queue.
+  std::vector<std::string> hold_mobiles;
+  static constexpr std::size_t k_hold_mobiles_max = 100;
 };
 
 /// The settings of a channel of kind `sim`. Only for a channel that passed validation.

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/intrusive/list.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <random>
@@ -37,7 +38,8 @@ struct sim_adapter::state {
   sim_settings settings;
   std::mt19937_64 rng;
   bool closed = false;
-  /// attempt_id -> its definitive outcome (succeeded or failed), and insertion order for eviction.
+  /// attempt_id -> its definitive outcome (succeeded or failed), or pending for an attempt held
+  /// for ever (hold_mobiles), and insertion order for eviction.
   std::unordered_map<std::string, attempt_outcome> remembered;
   std::deque<std::string> remembered_order;
   bi::list<pending_timer, bi::constant_time_size<false>> timers;
@@ -60,7 +62,8 @@ struct sim_adapter::state {
   }
 
   void remember(const std::string& attempt_id, attempt_outcome outcome) {
-    TOPUP_ASSERT(outcome == attempt_outcome::succeeded || outcome == attempt_outcome::failed);
+    TOPUP_ASSERT(outcome == attempt_outcome::succeeded || outcome == attempt_outcome::failed ||
+                 outcome == attempt_outcome::pending);
     if (remembered.size() >= k_remembered_max && !remembered_order.empty()) {
       remembered.erase(remembered_order.front());
       remembered_order.pop_front();
@@ -68,14 +71,22 @@ struct sim_adapter::state {
     remembered.emplace(attempt_id, outcome);
     remembered_order.push_back(attempt_id);
   }
+
+  bool held(const std::string& mobile) const {
+    return std::find(settings.hold_mobiles.begin(), settings.hold_mobiles.end(), mobile) !=
+           settings.hold_mobiles.end();
+  }
 };
 
 namespace {
 
 constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-attempt_result definitive_result(attempt_outcome outcome) {
+/// What the simulated supplier says about an attempt it placed: its definitive outcome, or
+/// "still working" for a held one.
+attempt_result remembered_result(attempt_outcome outcome) {
   if (outcome == attempt_outcome::succeeded) return {attempt_outcome::succeeded, "sim: delivered"};
+  if (outcome == attempt_outcome::pending) return {attempt_outcome::pending, "sim: held"};
   return {attempt_outcome::failed, "sim: simulated failure"};
 }
 
@@ -94,15 +105,22 @@ asio::awaitable<attempt_result> run_submit(std::shared_ptr<sim_adapter::state> s
   // Decide now, before waiting, so that concurrent submits cannot reorder the draws.
   attempt_outcome final_outcome = attempt_outcome::failed;
   bool answer_unknown = false;
+  bool newly_held = false;
   if (auto known = st->remembered.find(request.attempt_id); known != st->remembered.end()) {
     final_outcome = known->second;  // a repeat of a placed attempt: no second placement
+  } else if (st->held(request.mobile)) {
+    // Taken, never finished. Nothing is drawn, so the other attempts' outcomes stay as they
+    // would be without it.
+    final_outcome = attempt_outcome::pending;
+    newly_held = true;
+    st->remember(request.attempt_id, final_outcome);
   } else {
     answer_unknown = st->draw(st->settings.unknown_rate);
     final_outcome =
         st->draw(st->settings.success_rate) ? attempt_outcome::succeeded : attempt_outcome::failed;
     st->remember(request.attempt_id, final_outcome);
   }
-  const std::uint32_t latency_ms = st->draw_latency_ms();
+  const std::uint32_t latency_ms = newly_held ? st->settings.latency_ms_min : st->draw_latency_ms();
 
   if (latency_ms > 0) {
     pending_timer pending(st->io, std::chrono::milliseconds(latency_ms));
@@ -119,7 +137,10 @@ asio::awaitable<attempt_result> run_submit(std::shared_ptr<sim_adapter::state> s
   if (answer_unknown) {
     co_return attempt_result{attempt_outcome::unknown, "sim: simulated timeout"};
   }
-  co_return definitive_result(final_outcome);
+  if (final_outcome == attempt_outcome::pending) {
+    co_return attempt_result{attempt_outcome::accepted, "sim: held"};
+  }
+  co_return remembered_result(final_outcome);
 }
 
 asio::awaitable<attempt_result> run_query(std::shared_ptr<sim_adapter::state> st,
@@ -129,7 +150,7 @@ asio::awaitable<attempt_result> run_query(std::shared_ptr<sim_adapter::state> st
   if (known == st->remembered.end()) {
     co_return attempt_result{attempt_outcome::not_found, "sim: no such attempt"};
   }
-  co_return definitive_result(known->second);
+  co_return remembered_result(known->second);
 }
 
 }  // namespace

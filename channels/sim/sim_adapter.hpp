@@ -24,7 +24,10 @@ namespace topup::channels {
 /// but the answer still comes through the reactor, never inline), then answers:
 ///  - with probability `unknown_rate` (drawn first): `unknown`, as a timeout would be, while the
 ///    simulated supplier did place the order with a definitive outcome drawn by `success_rate`;
-///  - else `succeeded` with probability `success_rate`, otherwise `failed`.
+///  - else `succeeded` with probability `success_rate`, otherwise `failed`;
+///  - except for a mobile number in `hold_mobiles`: `accepted` after latency_ms_min, and query
+///    answers `pending` for ever, a top-up stuck at the carrier (the exception queue's case).
+///    Nothing is drawn for it, so the other attempts' outcomes are as they would be without it.
 /// Every submitted attempt is remembered with its definitive outcome, which query() reports; a
 /// repeated submit of the same attempt answers the remembered outcome (suppliers are idempotent
 /// by order_no), so the simulator never delivers one attempt twice.

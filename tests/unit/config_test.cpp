@@ -236,6 +236,7 @@ TEST(ConfigParse, BaseConfigIsValidAndDefaultsApply) {
   EXPECT_EQ(sim.latency_ms_min, 0u);
   EXPECT_EQ(sim.latency_ms_max, 0u);
   EXPECT_EQ(sim.seed, 0u);
+  EXPECT_TRUE(sim.hold_mobiles.empty());
 }
 
 TEST(ConfigParse, MinimalConfigNeedsNoOptionalSection) {
@@ -392,6 +393,13 @@ TEST(ConfigParse, SimSeedTakesTheWholeUnsignedRange) {
   EXPECT_EQ(topup::channels::parse_sim_settings(c.channels[1]).seed, 18446744073709551615u);
 }
 
+TEST(ConfigParse, SimHoldMobilesAreKeptInOrder) {
+  const config c =
+      accepted(mutated("/channels/1/hold_mobiles", R"(["13999999999", "18600000000"])"));
+  EXPECT_EQ(topup::channels::parse_sim_settings(c.channels[1]).hold_mobiles,
+            (std::vector<std::string>{"13999999999", "18600000000"}));
+}
+
 TEST(ConfigParse, EmptyKindValidatorAcceptsAnyKind) {
   auto result = topup::engine::parse_config(mutated("/channels/2/kind", R"("future")"), {});
   ASSERT_TRUE(std::holds_alternative<config>(result));
@@ -489,6 +497,10 @@ TEST_P(ConfigBrokenField, NamesTheFieldAndTheProblem) {
   EXPECT_EQ(message, c.expected);
   EXPECT_EQ(message.find('\n'), std::string::npos);
 }
+
+constexpr std::string_view k_bad_hold_mobiles =
+    "channels[1].hold_mobiles: must be an array of at most 100 mobile numbers (11 digits, "
+    "1[3-9]...)";
 
 const broken_case k_broken_cases[] = {
     // server
@@ -822,6 +834,10 @@ const broken_case k_broken_cases[] = {
      "channels[1].latency_ms: must be [min, max]: integers with 0 <= min <= max <= 600000"},
     {"/channels/1/seed", "-1", "channels[1].seed: must be a non-negative integer"},
     {"/channels/1/seed", "1.5", "channels[1].seed: must be a non-negative integer"},
+    {"/channels/1/hold_mobiles", R"("13999999999")", k_bad_hold_mobiles},
+    {"/channels/1/hold_mobiles", R"([13999999999])", k_bad_hold_mobiles},
+    {"/channels/1/hold_mobiles", R"(["1399999999"])", k_bad_hold_mobiles},
+    {"/channels/1/hold_mobiles", R"(["12999999999"])", k_bad_hold_mobiles},
 };
 
 INSTANTIATE_TEST_SUITE_P(ConfigValidation, ConfigBrokenField, testing::ValuesIn(k_broken_cases));

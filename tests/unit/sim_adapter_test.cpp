@@ -32,11 +32,13 @@ engine::channel_config sim_config(const std::string& settings_json) {
   return cfg;
 }
 
-engine::attempt_request attempt(const std::string& id) {
+constexpr const char* k_mobile = "13800138000";
+
+engine::attempt_request attempt(const std::string& id, const std::string& mobile = k_mobile) {
   engine::attempt_request req;
   req.order_number = "T1";
   req.attempt_id = id;
-  req.mobile = "13800138000";
+  req.mobile = mobile;
   req.money_yuan = 100;
   return req;
 }
@@ -59,9 +61,9 @@ struct sim_fixture {
   explicit sim_fixture(const std::string& settings_json, unsigned shard = 0)
       : adapter(make_sim_adapter(sim_config(settings_json), io, shard)) {}
 
-  attempt_result submit(const std::string& id) {
-    attempt_result out{attempt_outcome::accepted, "not run"};
-    asio::co_spawn(io, submit_into(adapter.get(), attempt(id), &out), asio::detached);
+  attempt_result submit(const std::string& id, const std::string& mobile = k_mobile) {
+    attempt_result out{attempt_outcome::refused, "not run"};
+    asio::co_spawn(io, submit_into(adapter.get(), attempt(id, mobile), &out), asio::detached);
     io.restart();
     io.run();
     return out;
@@ -135,6 +137,31 @@ TEST(SimAdapter, ResubmittingAnAttemptAnswersItsFirstOutcome) {
     const std::string id = "T1-" + std::to_string(i + 1);
     const auto first = sim.submit(id).outcome;
     EXPECT_EQ(sim.submit(id).outcome, first) << id;
+  }
+}
+
+TEST(SimAdapter, HeldMobileIsTakenAndNeverFinished) {
+  sim_fixture sim("\"success_rate\":1,\"seed\":5,\"hold_mobiles\":[\"13999999999\"]");
+  const auto taken = sim.submit("T1-1", "13999999999");
+  EXPECT_EQ(taken.outcome, attempt_outcome::accepted);
+  EXPECT_EQ(taken.detail, "sim: held");
+  // Asked again and again, the supplier is still working on it: the engine's exception queue.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(sim.query("T1-1").outcome, attempt_outcome::pending) << i;
+  // A repeat of the push places nothing new; another number is served as usual.
+  EXPECT_EQ(sim.submit("T1-1", "13999999999").outcome, attempt_outcome::accepted);
+  EXPECT_EQ(sim.submit("T2-1").outcome, attempt_outcome::succeeded);
+  EXPECT_EQ(sim.query("T1-1").outcome, attempt_outcome::pending);
+}
+
+TEST(SimAdapter, HeldMobilesDrawNothingSoOtherOutcomesReplay) {
+  // With a latency range, as the demo has: a held attempt draws no latency either.
+  sim_fixture plain("\"success_rate\":0.5,\"seed\":9,\"latency_ms\":[0,2]");
+  sim_fixture holding(
+      "\"success_rate\":0.5,\"seed\":9,\"latency_ms\":[0,2],\"hold_mobiles\":[\"13999999999\"]");
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = "T1-" + std::to_string(i + 1);
+    ASSERT_EQ(holding.submit("H" + id, "13999999999").outcome, attempt_outcome::accepted);
+    EXPECT_EQ(holding.submit(id).outcome, plain.submit(id).outcome) << id;
   }
 }
 
