@@ -155,7 +155,9 @@ TEST(ConfigFiles, DemoFileIsValid) {
   EXPECT_EQ(c.merchants[0].app_key, "demo");
   EXPECT_EQ(c.merchants[0].app_secret, "demo-secret");
   EXPECT_EQ(c.merchants[0].store_ids, std::vector<std::string>{"s1"});
-  ASSERT_EQ(c.channels.size(), 1u);
+  // sim1 first (cheaper), sim2 takes what sim1 fails; one number is held at sim1 for the
+  // exception queue (deploy/demo-trickle.sh).
+  ASSERT_EQ(c.channels.size(), 2u);
   const auto& sim = c.channels[0];
   EXPECT_EQ(sim.id, "sim1");
   EXPECT_EQ(sim.kind, "sim");
@@ -166,11 +168,19 @@ TEST(ConfigFiles, DemoFileIsValid) {
   EXPECT_EQ(sim.cost_rate_ppm, 990000);
 
   const auto settings = topup::channels::parse_sim_settings(sim);
-  EXPECT_DOUBLE_EQ(settings.success_rate, 0.9);
-  EXPECT_DOUBLE_EQ(settings.unknown_rate, 0.0);
+  EXPECT_EQ(sim.unknown_max_s, 10);
+  EXPECT_DOUBLE_EQ(settings.success_rate, 0.7);
+  EXPECT_DOUBLE_EQ(settings.unknown_rate, 0.05);
   EXPECT_EQ(settings.latency_ms_min, 20u);
   EXPECT_EQ(settings.latency_ms_max, 200u);
-  EXPECT_EQ(settings.seed, 42u);
+  EXPECT_EQ(settings.seed, 173u);
+  EXPECT_EQ(settings.hold_mobiles, std::vector<std::string>{"13999999999"});
+
+  const auto& second = c.channels[1];
+  EXPECT_EQ(second.id, "sim2");
+  EXPECT_GT(second.cost_rate_ppm, sim.cost_rate_ppm);
+  EXPECT_EQ(second.amounts, sim.amounts);
+  EXPECT_TRUE(topup::channels::parse_sim_settings(second).hold_mobiles.empty());
 }
 
 TEST(ConfigFiles, UnreadableFileIsOneLine) {
