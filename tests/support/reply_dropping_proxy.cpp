@@ -13,7 +13,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-/// One relayed connection: client <-> server, each direction a read-then-write loop.
+/// One relayed connection: client <-> server, each direction a read-then-write loop. Used on the
+/// proxy's one thread only.
 struct relay : std::enable_shared_from_this<relay> {
   relay(tcp::socket c, tcp::socket s, std::atomic<bool>& drop, std::atomic<std::size_t>& dropped)
       : client(std::move(c)), server(std::move(s)), drop_(drop), dropped_(dropped) {}
@@ -29,8 +30,12 @@ struct relay : std::enable_shared_from_this<relay> {
       if (ec) return self->close();
       if (replies && self->drop_.load()) {
         self->dropped_ += n;
+        self->swallowed = true;
         return self->pump(from, to, buf, replies);
       }
+      // A connection that lost replies is closed at its next one: what follows would be paired
+      // with the wrong commands (a real lost reply is a dead connection, never a shifted one).
+      if (replies && self->swallowed) return self->close();
       asio::async_write(to, asio::buffer(buf.data(), n),
                         [self, &from, &to, &buf, replies](boost::system::error_code wec, std::size_t) {
                           if (wec) return self->close();
@@ -51,6 +56,7 @@ struct relay : std::enable_shared_from_this<relay> {
   std::array<char, 16384> down{};
   std::atomic<bool>& drop_;
   std::atomic<std::size_t>& dropped_;
+  bool swallowed = false;  // some reply of this connection was thrown away
 };
 
 }  // namespace

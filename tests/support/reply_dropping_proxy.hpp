@@ -11,7 +11,9 @@ namespace topup::test {
 
 /// Listens on a free loopback port and relays every connection to 127.0.0.1:`target_port`,
 /// both ways. While drop_replies(true), what the server sends is read and thrown away: commands
-/// still reach the server and are applied, but no answer ever reaches the client. Runs its own
+/// still reach the server and are applied, but no answer ever reaches the client; a connection
+/// that lost replies is closed when its next reply comes after drop_replies(false), as a real
+/// lost reply means a dead connection (never replies paired with the wrong commands). Runs its own
 /// io_context on its own thread; stops (closing every relayed connection) on destruction.
 class reply_dropping_proxy {
  public:
