@@ -15,6 +15,7 @@ packages=(
   curl openssl                                # the demo client (deploy/demo-client.sh)
   clang libclang-rt-14-dev                    # fuzzing: clang 14 and libFuzzer's runtime (deploy/run-fuzz.sh)
   chromium fonts-noto-cjk                     # the console's browser test (headless), Chinese legible in its screenshots
+  haproxy                                     # the load balancer of deploy/cluster (scale-out) and its test
 )
 
 missing=()
