@@ -313,6 +313,7 @@ int run_server(engine::config cfg, std::optional<protocol::server_tls_credential
                        asio::post(main_io, shard_drained);
                      });
   };
+  keeper.publish_to(&registry->metrics.instance().lease_held);
   keeper.start();
 
   log->info("topupd listening on {}:{} ({}) shards={} instance={} epoch={} lease={}",

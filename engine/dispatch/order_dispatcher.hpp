@@ -54,10 +54,8 @@ class order_dispatcher {
                    const engine::clock& clock = system_clock());
   ~order_dispatcher();
 
-  void set_metrics(shard_metrics* m, const metrics_registry* registry) noexcept {
-    metrics_ = m;
-    registry_ = registry;
-  }
+  /// Counts into `m`; each channel's health publishes its in-flight count and breaker there too.
+  void set_metrics(shard_metrics* m, const metrics_registry* registry) noexcept;
 
   /// Called when an order this dispatcher drove became final (2 or 4).
   void on_final(std::function<void(const order_record&)> hook) { on_final_ = std::move(hook); }
