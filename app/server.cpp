@@ -328,6 +328,7 @@ int run_server(engine::config cfg, std::optional<protocol::server_tls_credential
                        asio::post(main_io, shard_drained);
                      });
   };
+  keeper.publish_to(&registry->metrics.instance().lease_held);
   keeper.start();
   // Dead instances' orders taken over, and ours skipped while another instance drives them:
   // the first round before any shard recovers.

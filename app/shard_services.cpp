@@ -100,6 +100,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
                         [this](std::string number, engine::supplier_callback cb) {
                           hand_supplier_callback(std::move(number), std::move(cb));
                         }),
+      backlog_(store_, *cfg_, registry_->metrics.instance()),
       ctx_{*cfg_,
            merchants_,
            orders_,
@@ -125,6 +126,7 @@ shard_services::shard_services(asio::io_context& io, unsigned shard,
       statements_timer_(io),
       figures_timer_(io),
       inbox_timer_(io),
+      backlog_timer_(io),
       file_work_(io) {
   if (shard_ == 0 && !cfg_->server.metrics_listen.empty()) {
     metrics_http_.emplace(io, shard, metrics_options(*cfg_), [this](protocol::http_request r) {
@@ -186,6 +188,9 @@ void shard_services::after_all_started() {
     });
     asio::co_spawn(io_, inbox_loop(), [](std::exception_ptr e) {
       if (e) logger("engine")->error("shard=0 inbox loop ended by exception");
+    });
+    asio::co_spawn(io_, backlog_loop(), [](std::exception_ptr e) {
+      if (e) logger("engine")->error("shard=0 backlog loop ended by exception");
     });
   }
 }
@@ -331,6 +336,17 @@ asio::awaitable<void> shard_services::figures_loop() {
   }
 }
 
+asio::awaitable<void> shard_services::backlog_loop() {
+  while (!stopping_) {
+    // Redis down: the gauges keep their last figures until a sample succeeds.
+    const std::int64_t now_ms = engine::system_clock().wall_ms();
+    const auto failed = co_await backlog_.sample(now_ms);
+    (void)failed;
+    backlog_timer_.expires_after(engine::backlog_sampler::k_interval);
+    co_await backlog_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
 asio::awaitable<bool> shard_services::refresh_blacklist() {
   auto version = co_await store_.blacklist_version();
   if (!version) co_return false;
@@ -439,6 +455,7 @@ void shard_services::begin_shutdown() {
   statements_timer_.cancel();
   figures_timer_.cancel();
   inbox_timer_.cancel();
+  backlog_timer_.cancel();
   archiver_.stop();
   trimmer_.stop();
   statement_maker_.stop();

@@ -29,6 +29,7 @@
 #include "engine/redis/connection.hpp"
 #include "engine/runtime/shard_runtime.hpp"
 #include "engine/service/operations_service.hpp"
+#include "engine/service/backlog_sampler.hpp"
 #include "engine/service/supplier_results.hpp"
 #include "app/shard_links.hpp"
 #include "engine/runtime/shutdown_gate.hpp"
@@ -142,6 +143,9 @@ class shard_services {
   /// Half of statements.delay_s, within 1 s .. 60 s: a day's statement is made at most that
   /// long after its delay.
   std::chrono::milliseconds statements_interval() const;
+  /// Shard 0: the backlog gauges (callbacks owed, the exception queue) every
+  /// backlog_sampler::k_interval.
+  boost::asio::awaitable<void> backlog_loop();
   /// Where the shard's blocking file work runs: files_, or (other shards: none) the shard.
   boost::asio::any_io_executor files_executor();
   /// What shard 0's retention steps (archiver, trimmer, statement maker) work with.
@@ -177,6 +181,7 @@ class shard_services {
   engine::callback_scheduler scheduler_;
   protocol::merchant_directory merchants_;
   engine::supplier_results supplier_results_;
+  engine::backlog_sampler backlog_;  // used by shard 0 only
   protocol::api_context ctx_;
   protocol::api_router router_;
   /// Requests being handled (an accept persisting its order). Only the handler is inside: the
@@ -193,6 +198,7 @@ class shard_services {
   engine::timer statements_timer_;
   engine::timer figures_timer_;
   engine::timer inbox_timer_;
+  engine::timer backlog_timer_;
   /// The retention and statement passes (shard 0): shutdown waits for the one running.
   engine::shutdown_gate file_work_;
 };

@@ -16,6 +16,7 @@ packages=(
   clang libclang-rt-14-dev                    # fuzzing: clang 14 and libFuzzer's runtime (deploy/run-fuzz.sh)
   chromium fonts-noto-cjk                     # the console's browser test (headless), Chinese legible in its screenshots
   haproxy                                     # the load balancer of deploy/cluster (scale-out) and its test
+  prometheus                                  # promtool: checks and unit-tests deploy/monitoring's alert rules
 )
 
 missing=()
@@ -32,4 +33,9 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Installed here for promtool only: the Prometheus server the package enables is not wanted.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null &&
+  [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 echo "install-deps: done"

@@ -2,6 +2,7 @@
 
 #include <boost/json/array.hpp>
 
+#include "engine/dispatch/exception_rules.hpp"
 #include "engine/order/money.hpp"
 #include "engine/support/clock.hpp"
 #include "protocol/console_files.hpp"
@@ -19,13 +20,21 @@ constexpr std::string_view k_console_csp =
 constexpr std::size_t k_outcome_succeeded = 2, k_outcome_failed = 3, k_outcome_refused = 1;
 
 boost::json::object channel_json(const engine::channel_config& config,
-                                 const engine::channel_figures& f, bool enabled) {
+                                 const engine::metrics_snapshot::channel_figures& f,
+                                 const engine::channel_latency& latency, bool enabled,
+                                 unsigned shards) {
   boost::json::object c;
   c["id"] = config.id;
   c["kind"] = config.kind;
   c["simulated"] = config.simulated();
   c["enabled"] = enabled;
   c["max_inflight"] = config.max_inflight;
+  c["in_flight"] = f.in_flight;
+  // Each shard has its own breaker: "open" on every shard, "partly" on some, else "closed".
+  c["breaker"] = f.breaker_open_shards == 0        ? "closed"
+                 : f.breaker_open_shards >= shards ? "open"
+                                                   : "partly";
+  c["breaker_open_shards"] = f.breaker_open_shards;
   c["submits"] = f.submits;
   boost::json::object outcomes;
   for (std::size_t o = 0; o < f.outcomes.size(); ++o)
@@ -39,8 +48,8 @@ boost::json::object channel_json(const engine::channel_config& config,
         static_cast<double>(f.outcomes[k_outcome_succeeded]) / static_cast<double>(definite);
   else
     c["success_rate"] = nullptr;
-  c["latency_p50_ms"] = f.latency_p50_ms;
-  c["latency_p99_ms"] = f.latency_p99_ms;
+  c["latency_p50_ms"] = latency.p50_ms;
+  c["latency_p99_ms"] = latency.p99_ms;
   return c;
 }
 
@@ -63,35 +72,49 @@ std::optional<http_response> console_file_answer(std::string_view name, unsigned
 
 boost::json::object summary_json(const api_context& ctx) {
   const auto f = engine::collect_figures(ctx.metrics, engine::wall_clock_ms());
+  const auto& n = f.counts;
   boost::json::object data;
   data["at_ms"] = f.at_ms;
   data["instance_id"] = ctx.cfg.server.instance_id;
   data["shards"] = ctx.shard_count;
+  data["live_instances"] = ctx.live_instances.load(std::memory_order_relaxed);
+  data["lease_held"] = n.lease_held;
   // The business day's offset (statements.timezone): the console shows every time in it, as
   // the exception queue's `since` and the statements do.
   data["tz_offset_s"] = ctx.cfg.statements.offset_s;
   boost::json::object orders;
-  orders["accepted"] = f.accepted;
-  orders["duplicate"] = f.duplicate;
-  orders["refused"] = f.refused;
-  orders["succeeded"] = f.succeeded;
-  orders["refunded"] = f.refunded;
-  orders["in_flight"] = f.orders_in_flight;
+  orders["accepted"] = n.orders_accepted;
+  orders["duplicate"] = n.orders_duplicate;
+  orders["refused"] = n.orders_refused;
+  orders["succeeded"] = n.orders_succeeded;
+  orders["refunded"] = n.orders_refunded;
+  orders["in_flight"] = n.orders_in_flight;
   data["orders"] = std::move(orders);
   boost::json::object callbacks;
-  callbacks["delivered"] = f.callbacks_delivered;
-  callbacks["failed_attempts"] = f.callbacks_failed_attempts;
-  callbacks["given_up"] = f.callbacks_given_up;
-  callbacks["in_flight"] = f.callbacks_in_flight;
+  callbacks["delivered"] = n.callbacks_delivered;
+  callbacks["given_up"] = n.callbacks_given_up;
+  callbacks["in_flight"] = n.callbacks_in_flight;
+  // The backlog in Redis (every instance's), as shard 0 last sampled it.
+  callbacks["owed"] = n.callbacks_owed;
+  callbacks["due"] = n.callbacks_due;
   data["callbacks"] = std::move(callbacks);
+  boost::json::object exceptions;
+  std::int64_t exceptions_total = 0;
+  for (std::size_t k = 0; k < n.exceptions.size(); ++k) {
+    exceptions[engine::exception_kind_name(static_cast<engine::exception_kind>(k))] = n.exceptions[k];
+    exceptions_total += n.exceptions[k];
+  }
+  exceptions["total"] = exceptions_total;
+  data["exceptions"] = std::move(exceptions);
   boost::json::object redis;
   redis["p50_ms"] = f.redis_p50_ms;
   redis["p99_ms"] = f.redis_p99_ms;
   data["redis"] = std::move(redis);
   boost::json::array channels;
-  for (std::size_t i = 0; i < ctx.cfg.channels.size() && i < f.channels.size(); ++i) {
+  for (std::size_t i = 0; i < ctx.cfg.channels.size() && i < n.channels.size(); ++i) {
     const auto& config = ctx.cfg.channels[i];
-    channels.push_back(channel_json(config, f.channels[i], ctx.catalogue.enabled(config.id)));
+    channels.push_back(channel_json(config, n.channels[i], f.latency[i],
+                                    ctx.catalogue.enabled(config.id), ctx.shard_count));
   }
   data["channels"] = std::move(channels);
   boost::json::array history;

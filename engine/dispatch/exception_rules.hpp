@@ -2,6 +2,7 @@
 // Which orders need a person (spec §6 unknown_max_s, §7 the exception queue), as pure functions
 // over the typed order and the configuration: no I/O, no clock. The exception queue lists what
 // these say; a settlement is allowed only for what they say is settleable.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,6 +20,8 @@ enum class exception_kind {
   channel_removed,  ///< in 7 or 1 on a channel this configuration no longer has
   overdue,          ///< waiting in 6 past its deadline, not refunded (the dispatcher's bug)
 };
+inline constexpr std::size_t k_exception_kind_count = 4;  ///< counts indexed by exception_kind
+static_assert(static_cast<std::size_t>(exception_kind::overdue) + 1 == k_exception_kind_count);
 std::string_view exception_kind_name(exception_kind k) noexcept;
 std::optional<exception_kind> parse_exception_kind(std::string_view name) noexcept;
 

@@ -134,6 +134,15 @@ order_dispatcher::order_dispatcher(asio::io_context& io, const config& cfg, orde
 
 order_dispatcher::~order_dispatcher() = default;
 
+void order_dispatcher::set_metrics(shard_metrics* m, const metrics_registry* registry) noexcept {
+  metrics_ = m;
+  registry_ = registry;
+  for (auto& ch : router_.channels()) {
+    auto* figures = channel_figures(ch);
+    ch.health.publish_to(figures ? &figures->health : nullptr);
+  }
+}
+
 channel_metrics* order_dispatcher::channel_figures(const channel_router::channel& ch) {
   if (!metrics_ || !registry_) return nullptr;
   const int i = registry_->channel_index(ch.config->id);

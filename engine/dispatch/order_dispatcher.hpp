@@ -55,10 +55,8 @@ class order_dispatcher {
                    const engine::clock& clock = system_clock());
   ~order_dispatcher();
 
-  void set_metrics(shard_metrics* m, const metrics_registry* registry) noexcept {
-    metrics_ = m;
-    registry_ = registry;
-  }
+  /// Counts into `m`; each channel's health publishes its in-flight count and breaker there too.
+  void set_metrics(shard_metrics* m, const metrics_registry* registry) noexcept;
 
   /// Which orders are this shard's to drive (see callback_scheduler::set_ownership).
   void set_ownership(const order_ownership* ownership) noexcept { ownership_ = ownership; }

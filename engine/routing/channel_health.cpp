@@ -18,11 +18,24 @@ bool channel_health::available(clock::time_point now) const {
 void channel_health::started(clock::time_point now) {
   ++inflight_;
   if (trip_active_ && now >= tripped_until_) probe_in_flight_ = true;
+  publish();
 }
 
 void channel_health::finished() {
   TOPUP_ASSERT(inflight_ > 0);
   --inflight_;
+  publish();
+}
+
+void channel_health::publish_to(channel_health_gauges* gauges) noexcept {
+  gauges_ = gauges;
+  publish();
+}
+
+void channel_health::publish() const noexcept {
+  if (!gauges_) return;
+  gauges_->in_flight.store(inflight_, std::memory_order_relaxed);
+  gauges_->breaker_open.store(trip_active_ ? 1 : 0, std::memory_order_relaxed);
 }
 
 double channel_health::success_ratio() const noexcept {
@@ -34,6 +47,12 @@ double channel_health::success_ratio() const noexcept {
 
 void channel_health::record(bool success, std::chrono::milliseconds latency,
                             clock::time_point now) {
+  record_outcome(success, latency, now);
+  publish();
+}
+
+void channel_health::record_outcome(bool success, std::chrono::milliseconds latency,
+                                    clock::time_point now) {
   window_[next_] = success;
   next_ = (next_ + 1) % k_window;
   if (count_ < k_window) ++count_;

@@ -1,10 +1,19 @@
 #pragma once
 // Per-channel health on one shard: recent outcomes, latency, in-flight count, circuit breaker.
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
 namespace topup::engine {
+
+/// What /metrics shows of one channel_health (engine/runtime/metrics): written by its shard's
+/// thread only, as the health changes; read by any shard's scrape (relaxed atomics).
+struct channel_health_gauges {
+  std::atomic<std::int64_t> in_flight{0};
+  /// 1 while the breaker is tripped (open, or half-open waiting for its probe to succeed).
+  std::atomic<std::int64_t> breaker_open{0};
+};
 
 /// Tracks one channel's recent definite outcomes in a sliding window, its latency, and its
 /// orders in flight. A channel failing repeatedly is tripped (taken out of routing) for a
@@ -38,6 +47,12 @@ class channel_health {
     max_inflight_ = max_inflight ? max_inflight : 1;
   }
   std::uint32_t max_inflight() const noexcept { return max_inflight_; }
+  /// Whether the breaker is tripped, whatever the time: open, or half-open until a probe
+  /// succeeds (a channel nobody sends a probe to stays so).
+  bool breaker_open() const noexcept { return trip_active_; }
+  /// From now on every change of the in-flight count or the breaker is written to `gauges`
+  /// (null: none), starting with the current figures. `gauges` must outlive this object.
+  void publish_to(channel_health_gauges* gauges) noexcept;
   std::uint32_t inflight() const noexcept { return inflight_; }
   double success_ratio() const noexcept;
   double latency_ms_ewma() const noexcept { return latency_ms_ewma_; }
@@ -54,6 +69,11 @@ class channel_health {
   bool trip_active_ = false;
   bool probe_in_flight_ = false;
   double latency_ms_ewma_ = 0;
+  channel_health_gauges* gauges_ = nullptr;
+
+  void publish() const noexcept;
+  /// record() before the gauges are published (its early returns stay simple).
+  void record_outcome(bool success, std::chrono::milliseconds latency, clock::time_point now);
 };
 
 }  // namespace topup::engine

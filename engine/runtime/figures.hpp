@@ -12,35 +12,25 @@
 
 namespace topup::engine {
 
-/// One channel's counts, summed over shards. `outcomes` by attempt_outcome.
-struct channel_figures {
-  std::string id;
-  std::uint64_t submits = 0;
-  std::array<std::uint64_t, 7> outcomes{};
-  std::uint64_t latency_count = 0;
-  double latency_p50_ms = 0;
-  double latency_p99_ms = 0;
+/// One channel's submit latency, from the shards' histograms together.
+struct channel_latency {
+  std::uint64_t count = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
 };
 
-/// The instance's counts at one moment, summed over its shards.
+/// The instance's figures at one moment: the registry's snapshot (counts summed over shards,
+/// gauges) and the quantiles of its latency histograms.
 struct figures {
   std::int64_t at_ms = 0;
-  std::uint64_t accepted = 0;
-  std::uint64_t duplicate = 0;
-  std::uint64_t refused = 0;
-  std::uint64_t succeeded = 0;  // orders final in 2
-  std::uint64_t refunded = 0;   // orders final in 4
-  std::uint64_t callbacks_delivered = 0;
-  std::uint64_t callbacks_failed_attempts = 0;
-  std::uint64_t callbacks_given_up = 0;
-  std::int64_t orders_in_flight = 0;
-  std::int64_t callbacks_in_flight = 0;
+  metrics_snapshot counts;
   double redis_p50_ms = 0;
   double redis_p99_ms = 0;
-  std::vector<channel_figures> channels;  // in config order
+  std::vector<channel_latency> latency;  // by channel, in config order
 };
 
-/// Sums every shard's metrics (relaxed reads: each figure is exact, the set is not one instant).
+/// The registry's snapshot and quantiles (relaxed reads: each figure is exact, the set is not
+/// one instant).
 figures collect_figures(const metrics_registry& registry, std::int64_t now_ms);
 
 /// The `q` quantile (0..1) of a fixed-bucket histogram, in ms, interpolated linearly inside its

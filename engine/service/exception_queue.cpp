@@ -8,8 +8,8 @@ namespace topup::engine {
 exception_queue::exception_queue(order_store& store, const config& cfg)
     : store_(store), cfg_(cfg) {}
 
-boost::asio::awaitable<boost::system::result<exception_page>> exception_queue::list(
-    exception_filter filter, std::int64_t page, std::int64_t page_size, std::int64_t now_ms) {
+boost::asio::awaitable<boost::system::result<std::vector<listed_exception>>>
+exception_queue::collect(exception_filter filter, std::int64_t now_ms) {
   std::vector<listed_exception> found;
   for (const auto& m : cfg_.merchants) {
     if (filter.merchant_id && *filter.merchant_id != m.id) continue;
@@ -41,6 +41,24 @@ boost::asio::awaitable<boost::system::result<exception_page>> exception_queue::l
       found.push_back(listed_exception{std::move(*r), std::move(*entry)});
     }
   }
+  co_return found;
+}
+
+boost::asio::awaitable<boost::system::result<std::array<std::int64_t, k_exception_kind_count>>>
+exception_queue::count_by_kind(std::int64_t now_ms) {
+  const exception_filter all;
+  auto found = co_await collect(all, now_ms);
+  if (!found) co_return found.error();
+  std::array<std::int64_t, k_exception_kind_count> counts{};
+  for (const auto& e : *found) ++counts.at(static_cast<std::size_t>(e.entry.kind));
+  co_return counts;
+}
+
+boost::asio::awaitable<boost::system::result<exception_page>> exception_queue::list(
+    exception_filter filter, std::int64_t page, std::int64_t page_size, std::int64_t now_ms) {
+  auto collected = co_await collect(std::move(filter), now_ms);
+  if (!collected) co_return collected.error();
+  std::vector<listed_exception> found = std::move(*collected);
   std::sort(found.begin(), found.end(), [](const listed_exception& a, const listed_exception& b) {
     if (a.entry.since_ms != b.entry.since_ms) return a.entry.since_ms < b.entry.since_ms;
     return a.order.order_number < b.order.order_number;

@@ -3,6 +3,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -51,7 +52,18 @@ class exception_queue {
                                                                      std::int64_t page_size,
                                                                      std::int64_t now_ms);
 
+  /// How many entries of each kind the queue lists now (indexed by exception_kind), over every
+  /// configured merchant: the same reads and rules as list(), so the same bounds (a kind past
+  /// k_index_max or k_active_max per merchant is counted up to them). For the metrics
+  /// (backlog_sampler, shard 0), not per scrape.
+  boost::asio::awaitable<boost::system::result<std::array<std::int64_t, k_exception_kind_count>>> count_by_kind(
+      std::int64_t now_ms);
+
  private:
+  /// Every entry the filter keeps, unsorted.
+  boost::asio::awaitable<boost::system::result<std::vector<listed_exception>>> collect(
+      exception_filter filter, std::int64_t now_ms);
+
   order_store& store_;
   const config& cfg_;
 };

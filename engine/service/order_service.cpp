@@ -46,6 +46,16 @@ boost::system::result<T> read_result(boost::system::result<T> r) {
   return r;
 }
 
+/// The k_intake_error_reasons index of a push's error when the failure is topupd's (wire 5000,
+/// 5002, 1008, 5001), none when it is the merchant's (bad input, balance, risk, conflict).
+std::optional<std::size_t> intake_error_reason(boost::system::error_code ec) noexcept {
+  if (ec == errc::storage_unavailable || ec == errc::shutting_down || ec == errc::fenced) return 0;
+  if (ec == errc::outcome_unknown) return 1;
+  if (ec == errc::overloaded) return 2;
+  if (ec == errc::internal || ec == errc::storage_protocol) return 3;
+  return std::nullopt;
+}
+
 }  // namespace
 
 order_service::order_service(const config& cfg, order_log& store, channel_catalogue& catalogue,
@@ -97,6 +107,15 @@ std::string order_service::next_order_number(std::int64_t merchant_id, std::int6
 }
 
 boost::asio::awaitable<boost::system::result<accept_result>> order_service::push(
+    push_request request) {
+  auto answer = co_await accept_or_refuse(std::move(request));
+  if (!answer && metrics_) {
+    if (const auto reason = intake_error_reason(answer.error())) bump(metrics_->intake_errors[*reason]);
+  }
+  co_return answer;
+}
+
+boost::asio::awaitable<boost::system::result<accept_result>> order_service::accept_or_refuse(
     push_request request) {
   TOPUP_ASSERT(request.merchant != nullptr);
   if (!intake_open_) co_return errc::storage_unavailable;

@@ -53,6 +53,7 @@ class order_service {
                 unsigned shard, const engine::clock& clock = system_clock(),
                 const blacklist* refused_numbers = nullptr, risk_counters* limits = nullptr);
 
+  /// A merchant's pushOrder; an answer that is topupd's failure is counted in intake_errors.
   boost::asio::awaitable<boost::system::result<accept_result>> push(push_request request);
   /// By order_number when non-empty, else by order_no; only the merchant's own orders.
   boost::asio::awaitable<boost::system::result<order_record>> query(std::int64_t merchant_id,
@@ -88,6 +89,9 @@ class order_service {
   static std::string fingerprint(const push_request& request);
 
  private:
+  /// push() before counting: the checks, then the accept.
+  boost::asio::awaitable<boost::system::result<accept_result>> accept_or_refuse(
+      push_request request);
   /// A push refused by a check that depends on the current configuration or capacity
   /// (`refusal`): unless its order_no was accepted before, in which case the merchant gets that
   /// order back, or order_no_conflict for other parameters (spec §3.1: idempotency first).

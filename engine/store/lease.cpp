@@ -447,7 +447,12 @@ lease_keeper::lease_keeper(asio::io_context& io, redis::connection& conn, std::s
       renew_timer_(io),
       deadline_timer_(io) {}
 
+void lease_keeper::publish_held(bool held) noexcept {
+  if (held_) held_->store(held ? 1 : 0, std::memory_order_relaxed);
+}
+
 void lease_keeper::start() {
+  publish_held(true);
   arm_deadline(renewed_at_ + ttl_);
   asio::co_spawn(io_, renew_loop(), [](std::exception_ptr e) {
     if (e) logger("engine")->error("lease renewal loop ended by exception");
@@ -456,6 +461,7 @@ void lease_keeper::start() {
 
 void lease_keeper::stop() {
   stopped_ = true;
+  publish_held(false);
   renew_timer_.cancel();
   deadline_timer_.cancel();
 }
@@ -516,6 +522,7 @@ void lease_keeper::arm_deadline(steady_clock::time_point deadline) {
 void lease_keeper::lapse(std::string_view why) {
   if (lapsed_ || stopped_) return;
   lapsed_ = true;
+  publish_held(false);
   renew_timer_.cancel();
   deadline_timer_.cancel();
   on_lapsed_(why);

@@ -7,6 +7,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -137,6 +138,9 @@ class lease_keeper {
   lease_keeper(const lease_keeper&) = delete;
   lease_keeper& operator=(const lease_keeper&) = delete;
 
+  /// `held` (null: none; it must outlive the keeper) is 1 from start() until the lease lapses or
+  /// stop(), then 0: the `topup_lease_held` gauge, written on the keeper's thread only.
+  void publish_to(std::atomic<std::int64_t>* held) noexcept { held_ = held; }
   void start();
   /// No renewal after this, and on_lapsed never runs.
   void stop();
@@ -161,6 +165,9 @@ class lease_keeper {
   boost::asio::steady_timer deadline_timer_;
   bool stopped_ = false;
   bool lapsed_ = false;
+  std::atomic<std::int64_t>* held_ = nullptr;
+
+  void publish_held(bool held) noexcept;
 };
 
 }  // namespace topup::engine

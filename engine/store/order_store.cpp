@@ -654,4 +654,17 @@ boost::asio::awaitable<boost::system::result<std::vector<std::string>>> order_st
   co_return string_members("due_callbacks", *answer);
 }
 
+boost::asio::awaitable<boost::system::result<order_store::callback_backlog>>
+order_store::callbacks_owed(std::int64_t merchant_id, std::int64_t now_ms) {
+  const merchant_keys keys(prefix_, merchant_id);
+  // Scores above 0 are callback due times; a not-final order's is -created_at.
+  auto owed = co_await conn_.command(args("ZCOUNT", keys.work(), "(0", "+inf"));
+  if (!owed) co_return owed.error();
+  if (owed->type != reply::kind::integer) co_return unexpected_store_reply("callbacks_owed", *owed);
+  auto due = co_await conn_.command(args("ZCOUNT", keys.work(), "(0", std::to_string(now_ms)));
+  if (!due) co_return due.error();
+  if (due->type != reply::kind::integer) co_return unexpected_store_reply("callbacks_owed", *due);
+  co_return callback_backlog{owed->integer, due->integer};
+}
+
 }  // namespace topup::engine

@@ -156,6 +156,15 @@ class order_store final : public order_log {
   boost::asio::awaitable<boost::system::result<std::vector<std::pair<std::string, std::int64_t>>>>
   callback_failed(std::int64_t merchant_id, std::int64_t limit);
 
+  /// The merchant's callbacks owed: final orders whose callback is pending (`work` entries with a
+  /// due time), and how many of them are due by `now_ms`. Two ZCOUNTs (metrics).
+  struct callback_backlog {
+    std::int64_t owed = 0;
+    std::int64_t due = 0;
+  };
+  boost::asio::awaitable<boost::system::result<callback_backlog>> callbacks_owed(
+      std::int64_t merchant_id, std::int64_t now_ms);
+
   const std::string& prefix() const noexcept { return prefix_; }
 
  private:

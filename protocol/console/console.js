@@ -21,7 +21,8 @@ const TEXT = {
     enable: '启用', disable: '停用', settle: '人工处理', settle_success: '成功', settle_failed: '失败',
     evidence: '凭证（供应商工单/凭证号）', confirm: '确认', cancel: '取消', renotify: '重新通知',
     credit: '加款', amount: '金额（元）', ref: '流水号', view: '查看', updated: '更新于',
-    instance: '实例', shards: '分片', open: '打开', closed: '正常', need_evidence: '请填写凭证',
+    instance: '实例', shards: '分片', open: '熔断', closed: '正常', partly: '部分熔断',
+    callbacks_owed: '待回调', live_instances: '在线实例', lease_lost: '租约丢失', need_evidence: '请填写凭证',
     done: '完成', failed_action: '失败', status_0: '等待', status_1: '充值中', status_2: '成功',
     status_3: '失败', status_4: '已退款', status_6: '等待渠道', status_7: '提交中', time: '时间',
     event: '事件', fields: '字段', attempt: '次数', http_status: 'HTTP', body: '应答',
@@ -49,6 +50,8 @@ const TEXT = {
     evidence: 'evidence (supplier ticket / voucher)', confirm: 'Confirm', cancel: 'Cancel',
     renotify: 'Re-notify', credit: 'Credit', amount: 'amount (yuan)', ref: 'ref', view: 'View',
     updated: 'updated', instance: 'instance', shards: 'shards', open: 'open', closed: 'closed',
+    partly: 'open on some shards', callbacks_owed: 'Callbacks owed',
+    live_instances: 'live instances', lease_lost: 'LEASE LOST',
     need_evidence: 'Evidence is required', done: 'Done', failed_action: 'Failed',
     status_0: 'waiting', status_1: 'topping up', status_2: 'succeeded', status_3: 'failed',
     status_4: 'refunded', status_6: 'waiting for a channel', status_7: 'submitting', time: 'Time',
@@ -144,14 +147,15 @@ function renderCards() {
     ['accepted', s.orders.accepted], ['succeeded', s.orders.succeeded],
     ['refunded', s.orders.refunded], ['refused', s.orders.refused],
     ['orders_in_flight', s.orders.in_flight], ['exceptions', exceptions],
-    ['callbacks_in_flight', s.callbacks.in_flight], ['callbacks_given_up', s.callbacks.given_up],
+    ['callbacks_owed', s.callbacks.owed], ['callbacks_given_up', s.callbacks.given_up],
     ['redis_p99', fmtMs(s.redis.p99_ms)],
   ];
   for (const [key, value] of items)
     cards.append(el('div', { class: 'card', 'data-figure': key },
       el('div', { class: 'label', text: t(key) }),
       el('div', { class: 'value', id: `fig-${key}`, text: String(value) })));
-  $('instance').textContent = `${t('instance')} ${s.instance_id} · ${s.shards} ${t('shards')}`;
+  $('instance').textContent = `${t('instance')} ${s.instance_id} · ${s.shards} ${t('shards')} · ` +
+    `${s.live_instances} ${t('live_instances')}` + (s.lease_held ? '' : ` · ${t('lease_lost')}`);
   $('updated').textContent = `${t('updated')} ${fmtTime(s.at_ms)}`;
 }
 
@@ -185,6 +189,14 @@ function renderChart() {
     const colors = ['#0969da', '#1a7f37', '#9a6700', '#cf222e'];
     state.chart = new uPlot({
       width, height: 240,
+      // Always the last 10 minutes up to the latest figures, however few points there are yet.
+      scales: { x: { time: true, range: () => [state.summary.at_ms / 1000 - 600, state.summary.at_ms / 1000] } },
+      // The axis in the business day's timezone too: a local Date showing that wall clock.
+      tzDate: (ts) => {
+        const d = new Date((ts + state.summary.tz_offset_s) * 1000);
+        return new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(),
+                        d.getUTCMinutes(), d.getUTCSeconds());
+      },
       series: [{}].concat(labels.map((label, i) => ({
         label, stroke: colors[i], width: 2, value: (u, v) => (v == null ? '-' : v.toFixed(2) + '/s'),
       }))),
@@ -207,12 +219,12 @@ function renderChannels() {
   if (!state.summary) return;
   for (const c of state.summary.channels) {
     const rate = c.success_rate == null ? '—' : (c.success_rate * 100).toFixed(1) + '%';
-    const breaker = c.breaker == null ? '—' : t(c.breaker === 'closed' ? 'closed' : 'open');
-    const inflight = c.in_flight == null ? `— / ${c.max_inflight}` : `${c.in_flight} / ${c.max_inflight}`;
+    const breaker = t(c.breaker);
+    const inflight = `${c.in_flight} / ${c.max_inflight}`;
     body.append(el('tr', { 'data-channel': c.id },
       el('td', { text: c.id }), el('td', { text: c.kind }),
       el('td', { class: c.enabled ? 'state-on' : 'state-off', text: t(c.enabled ? 'enabled' : 'disabled') }),
-      el('td', { class: c.breaker && c.breaker !== 'closed' ? 'state-open' : '', text: breaker }),
+      el('td', { class: c.breaker !== 'closed' ? 'state-open' : '', text: breaker }),
       el('td', { class: 'num', text: inflight }), el('td', { class: 'num', text: String(c.submits) }),
       el('td', { class: 'num', text: rate }),
       el('td', { class: 'num', text: `${fmtMs(c.latency_p50_ms)} / ${fmtMs(c.latency_p99_ms)}` }),
@@ -316,9 +328,9 @@ function renderOrder() {
   events.replaceChildren(el('tr', {}, el('th', { text: 'id' }), el('th', { text: t('event') }),
                                       el('th', { text: t('fields') })));
   for (const e of o.events || []) {
-    const rest = Object.entries(e).filter(([k]) => k !== 'id' && k !== 'e')
+    const rest = Object.entries(e).filter(([k]) => k !== 'id' && k !== 'type' && k !== 'e')
       .map(([k, v]) => `${k}=${v}`).join('  ');
-    events.append(el('tr', {}, el('td', { text: e.id }), el('td', { text: e.e ?? '' }),
+    events.append(el('tr', {}, el('td', { text: e.id }), el('td', { text: e.type ?? e.e ?? '' }),
                       el('td', { class: 'detail', text: rest })));
   }
   const callbacks = $('order-callbacks').tBodies[0];

@@ -105,6 +105,12 @@ TEST_F(ConsoleApi, SummaryCountsWhatHappened) {
   EXPECT_EQ(json_text(*sim, "kind"), "sim");
   EXPECT_DOUBLE_EQ(sim->at("success_rate").to_number<double>(), 1.0) << after.raw;
   EXPECT_GT(sim->at("latency_p99_ms").to_number<double>(), 0.0);
+  EXPECT_EQ(json_text(*sim, "breaker"), "closed");
+  EXPECT_EQ(sim->at("in_flight").as_int64(), 0);  // sim answers at once: nothing held
+  EXPECT_TRUE(after.data.at("lease_held").as_bool());
+  EXPECT_EQ(after.data.at("live_instances").as_int64(), 1);
+  EXPECT_TRUE(after.data.at("callbacks").as_object().contains("owed"));
+  EXPECT_EQ(after.data.at("exceptions").at("total").as_int64(), 0);
   EXPECT_EQ(after.data.at("tz_offset_s").as_int64(), 8 * 3600);
   EXPECT_EQ(after.data.at("shards").as_int64(), 2);
   // The history: samples in time order, the first taken at start-up.

@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -236,6 +237,37 @@ TEST_F(Lease, RenewalAfterSomeoneElseTookTheKeyFiresOnLapsedOnce) {
   test::run_for(io_, 1500ms);  // past the deadline too: still once
   EXPECT_EQ(lapses, 1);
   EXPECT_EQ(lease_value(), elsewhere().token()) << "a lapsed keeper must not touch the lease";
+}
+
+TEST_F(Lease, TheHeldGaugeIsOneWhileKeptAndZeroOnceLapsedOrReleased) {
+  const auto got = acquire(me_, 1s);
+  ASSERT_TRUE(got.acquired);
+  std::atomic<std::int64_t> held{0};
+  bool lapsed = false;
+  lease_keeper keeper(io_, *conn_, spec(1s).lease_key(), me_.token(), 1s, got.renewed_at,
+                      [&](std::string_view) { lapsed = true; });
+  keeper.publish_to(&held);
+  EXPECT_EQ(held.load(), 0) << "not held before start()";
+  keeper.start();
+  EXPECT_EQ(held.load(), 1);
+  test::run_for(io_, 500ms);
+  EXPECT_EQ(held.load(), 1) << "renewed: still held";
+  redis({"SET", "ls:lease:7", elsewhere().token(), "PX", "60000"});
+  ASSERT_TRUE(test::run_until(io_, [&] { return lapsed; }, 2s));
+  EXPECT_EQ(held.load(), 0) << "lost to another holder";
+
+  // A graceful release (the end of a drain) says the lease is no longer held either.
+  server_->flushall();
+  const auto again = acquire(me_, 5s);
+  ASSERT_TRUE(again.acquired);
+  lease_keeper second(io_, *conn_, spec(5s).lease_key(), me_.token(), 5s, again.renewed_at,
+                      [](std::string_view) {});
+  second.publish_to(&held);
+  second.start();
+  EXPECT_EQ(held.load(), 1);
+  auto released = test::run(io_, second.release());
+  ASSERT_TRUE(released && *released);
+  EXPECT_EQ(held.load(), 0);
 }
 
 TEST_F(Lease, ReleaseDeletesOnlyItsOwnToken) {

@@ -17,6 +17,8 @@
 #include "engine/order/order_number.hpp"
 #include "engine/redis/connection.hpp"
 #include "engine/routing/channel_catalogue.hpp"
+#include "engine/runtime/metrics.hpp"
+#include "engine/service/backlog_sampler.hpp"
 #include "engine/service/operations_service.hpp"
 #include "engine/service/order_service.hpp"
 #include "engine/store/order_store.hpp"
@@ -164,6 +166,8 @@ class OrderServiceCancel : public services_fixture {};
 class OperationsRenotify : public services_fixture {};
 class OperationsChannelSwitch : public services_fixture {};
 class OperationsCredit : public services_fixture {};
+class IntakeErrors : public services_fixture {};
+class BacklogSampler : public services_fixture {};
 
 // ------------------------------------------------------------------------------ cancel
 
@@ -365,6 +369,73 @@ TEST_F(OperationsCredit, IsAppliedOnceAndTheSameRefWithAnotherAmountIsAConflict)
   ASSERT_EQ(ledger->entries.size(), 2u);  // the seed and wire-1
   EXPECT_EQ(ledger->entries.back().ref, "wire-1");
   EXPECT_EQ(ledger->entries.back().amount_fen, 2'500);
+}
+
+// ------------------------------------------------------------------------------ metrics
+
+TEST_F(IntakeErrors, TopupdsFailuresAreCountedByReasonAndTheMerchantsMistakesAreNot) {
+  shard_metrics figures(cfg.channels.size());
+  order_service counted(cfg, *store, *catalogue, nullptr, kicker, &figures, 0, clock);
+  push_request r;
+  r.merchant = &cfg.merchants[0];
+  r.store_id = "s1";
+  r.mobile = "12345";  // not a mobile number: the merchant's mistake (2001)
+  r.order_no = "ie-1";
+  r.money_yuan = 100;
+  auto bad = run(counted.push(r));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), errc::invalid_mobile);
+  for (const auto& n : figures.intake_errors) EXPECT_EQ(n.load(), 0u);
+
+  counted.set_intake_open(false);  // as before a shard has read what routing needs
+  r.mobile = "13800138000";
+  auto closed = run(counted.push(r));
+  ASSERT_FALSE(closed);
+  EXPECT_EQ(closed.error(), errc::storage_unavailable);
+  EXPECT_EQ(figures.intake_errors[0].load(), 1u) << "unavailable";
+
+  counted.set_intake_open(true);
+  auto accepted = run(counted.push(r));
+  ASSERT_TRUE(accepted) << accepted.error().message();
+  EXPECT_EQ(figures.orders_accepted.load(), 1u);
+  std::uint64_t errors = 0;
+  for (const auto& n : figures.intake_errors) errors += n.load();
+  EXPECT_EQ(errors, 1u) << "an accepted order is no error";
+}
+
+TEST_F(BacklogSampler, CountsCallbacksOwedAndTheExceptionQueueByKind) {
+  const std::string succeeded = push("bs-1", k_notify);
+  const std::string cancelled = push("bs-2", k_notify);
+  const std::string waiting = push("bs-3", k_notify);
+  const std::string stranded = push("bs-4", k_notify);
+  advance(succeeded, {order_status::matched, order_status::recharging, order_status::success});
+  ASSERT_TRUE(run(orders->cancel(k_merchant, cancelled, "")));
+  // In 1 on a channel this configuration does not have (none named): channel_removed.
+  advance(stranded, {order_status::matched, order_status::recharging});
+
+  instance_metrics gauges;
+  backlog_sampler sampler(*store, cfg, gauges);
+  // Two days later: both callbacks are due, the order still in 6 is past even a slow deadline.
+  const std::int64_t later_ms = clock.wall_ms() + std::int64_t{2} * 86400 * 1000;
+  ASSERT_FALSE(run(sampler.sample(later_ms)));
+  EXPECT_EQ(gauges.callbacks_owed.load(), 2);
+  EXPECT_EQ(gauges.callbacks_due.load(), 2);
+  auto kind = [&](exception_kind k) { return gauges.exceptions[static_cast<std::size_t>(k)].load(); };
+  EXPECT_EQ(kind(exception_kind::overdue), 1) << waiting;
+  EXPECT_EQ(kind(exception_kind::channel_removed), 1);
+  EXPECT_EQ(kind(exception_kind::unresolved), 0);
+  EXPECT_EQ(kind(exception_kind::callback_failed), 0);
+  // Long before their due times: owed, none due yet.
+  ASSERT_FALSE(run(sampler.sample(k_t0_ms - 3600 * 1000)));
+  EXPECT_EQ(gauges.callbacks_owed.load(), 2);
+  EXPECT_EQ(gauges.callbacks_due.load(), 0);
+
+  // Redis down: the sample fails and the gauges keep their last figures.
+  take_redis_down();
+  EXPECT_TRUE(run(sampler.sample(later_ms)));
+  EXPECT_EQ(gauges.callbacks_owed.load(), 2);
+  EXPECT_EQ(kind(exception_kind::overdue), 0) << "the earlier sample's figure";
+  bring_redis_back();
 }
 
 }  // namespace

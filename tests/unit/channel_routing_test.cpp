@@ -206,6 +206,31 @@ TEST(ChannelHealth, ConsecutiveFailuresTripThenProbeCloses) {
   EXPECT_TRUE(h.available(later));
 }
 
+TEST(ChannelHealth, PublishesItsInFlightCountAndBreakerToItsGauges) {
+  channel_health h(100, 30s);
+  auto t = channel_health::clock::now();
+  h.started(t);  // before the gauges are attached: publish_to starts from the current figures
+  channel_health_gauges g;
+  h.publish_to(&g);
+  EXPECT_EQ(g.in_flight.load(), 1);
+  h.started(t);
+  EXPECT_EQ(g.in_flight.load(), 2);
+  h.finished();
+  h.finished();
+  EXPECT_EQ(g.in_flight.load(), 0);
+  EXPECT_EQ(g.breaker_open.load(), 0);
+  for (std::uint32_t i = 0; i < channel_health::k_trip_consecutive; ++i) h.record(false, 1ms, t);
+  EXPECT_EQ(g.breaker_open.load(), 1);
+  // Past the cool-down it stays open (half-open) until a probe succeeds.
+  auto later = t + 31s;
+  h.started(later);
+  EXPECT_EQ(g.breaker_open.load(), 1);
+  h.finished();
+  h.record(true, 1ms, later);
+  EXPECT_EQ(g.breaker_open.load(), 0);
+  EXPECT_EQ(g.in_flight.load(), 0);
+}
+
 TEST(ChannelHealth, FailedProbeTripsAgain) {
   channel_health h(100, 30s);
   auto t = channel_health::clock::now();

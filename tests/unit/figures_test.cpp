@@ -22,37 +22,28 @@ std::vector<channel_config> two_channels() {
   return channels;
 }
 
-TEST(Figures, SumsEveryShardAndKeepsChannelsInConfigOrder) {
+TEST(Figures, TheSnapshotWithTheLatencyQuantilesOfEveryShard) {
   metrics_registry registry(3, two_channels());
   for (unsigned s = 0; s < 3; ++s) {
     auto& m = registry.shard(s);
     bump(m.orders_accepted, 10 + s);
-    bump(m.orders_refused, 1);
-    bump(m.orders_finished[2], 4);
     bump(m.orders_finished[4], s);
-    m.orders_in_flight += 2;
-    bump(m.channels[1]->submits, 5);
-    bump(m.channels[1]->outcomes[static_cast<std::size_t>(attempt_outcome::succeeded)], 3);
     m.channels[1]->submit_latency.observe(std::chrono::milliseconds(20));
+    m.redis_latency.observe(std::chrono::microseconds(300));
   }
   const figures f = collect_figures(registry, 1234);
   EXPECT_EQ(f.at_ms, 1234);
-  EXPECT_EQ(f.accepted, 33u);
-  EXPECT_EQ(f.refused, 3u);
-  EXPECT_EQ(f.succeeded, 12u);
-  EXPECT_EQ(f.refunded, 3u);
-  EXPECT_EQ(f.orders_in_flight, 6);
-  ASSERT_EQ(f.channels.size(), 2u);
-  EXPECT_EQ(f.channels[0].id, "a");
-  EXPECT_EQ(f.channels[0].submits, 0u);
-  EXPECT_EQ(f.channels[0].latency_p50_ms, 0);  // nothing observed: 0, not a bucket bound
-  EXPECT_EQ(f.channels[1].id, "b");
-  EXPECT_EQ(f.channels[1].submits, 15u);
-  EXPECT_EQ(f.channels[1].outcomes[static_cast<std::size_t>(attempt_outcome::succeeded)], 9u);
-  EXPECT_EQ(f.channels[1].latency_count, 3u);
+  EXPECT_EQ(f.counts.orders_accepted, 33u);  // the registry's snapshot, summed
+  EXPECT_EQ(f.counts.orders_refunded, 3u);
+  ASSERT_EQ(f.latency.size(), 2u);
+  EXPECT_EQ(f.latency[0].count, 0u);
+  EXPECT_EQ(f.latency[0].p50_ms, 0);  // nothing observed: 0, not a bucket bound
+  EXPECT_EQ(f.latency[1].count, 3u);
   // 20 ms falls in (10, 25]: every quantile inside that bucket.
-  EXPECT_GT(f.channels[1].latency_p50_ms, 10);
-  EXPECT_LE(f.channels[1].latency_p99_ms, 25);
+  EXPECT_GT(f.latency[1].p50_ms, 10);
+  EXPECT_LE(f.latency[1].p99_ms, 25);
+  EXPECT_GT(f.redis_p50_ms, 0);
+  EXPECT_LE(f.redis_p99_ms, 0.5);
 }
 
 TEST(Figures, QuantilesInterpolateInsideTheirBucket) {
@@ -76,8 +67,8 @@ TEST(Figures, HistoryKeepsTheLastSamplesInOrder) {
   for (int i = 1; i <= 5; ++i) {
     figures f;
     f.at_ms = i * 1000;
-    f.accepted = static_cast<std::uint64_t>(i * 10);
-    f.refunded = static_cast<std::uint64_t>(i);
+    f.counts.orders_accepted = static_cast<std::uint64_t>(i * 10);
+    f.counts.orders_refunded = static_cast<std::uint64_t>(i);
     history.record(f);
   }
   const auto samples = history.samples();
