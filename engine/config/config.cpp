@@ -353,17 +353,53 @@ void read_server(const object_fields& top, server_config& out) {
   }
 }
 
+/// `redis.nodes`: "host:port" seeds of a Redis Cluster.
+void read_cluster_nodes(const object_fields& f, std::vector<std::string>& out) {
+  auto items = read_array(f, "nodes", presence::required, false, "\"host:port\" strings");
+  if (!items) return;
+  const std::string path = f.path_of("nodes");
+  std::size_t index = 0;
+  for (dom::element item : *items) {
+    std::string_view node;
+    const auto colon = item.get_string().get(node) == simdjson::SUCCESS
+                           ? node.rfind(':')
+                           : std::string_view::npos;
+    const bool fine = colon != std::string_view::npos &&
+                      (is_host_name(node.substr(0, colon)) || is_ip_address(node.substr(0, colon))) &&
+                      parse_port(node.substr(colon + 1));
+    if (!fine) {
+      return f.sink().fail(item_path(path, index),
+                           "must be \"host:port\" (a host name or IP address, a port 1..65535)");
+    }
+    if (std::find(out.begin(), out.end(), node) != out.end()) {
+      return f.sink().fail(item_path(path, index), "duplicate node " + quote_for_message(node));
+    }
+    out.emplace_back(node);
+    ++index;
+  }
+}
+
 void read_redis(const object_fields& top, redis_config& out) {
   auto fields = read_object(top, "redis", presence::required);
   if (!fields) return;
   const object_fields& f = *fields;
-  if (auto host = read_string(f, "host", presence::required, string_rule::any)) {
-    if (!is_host_name(*host) && !is_ip_address(*host)) {
-      return f.fail("host", "must be a host name or IP address");
+  read_flag(f, "cluster", out.cluster);
+  if (out.cluster) {
+    // The seeds are `nodes`: a `host` or `port` as well would leave the operator guessing which
+    // one topupd uses.
+    for (std::string_view single : {std::string_view("host"), std::string_view("port")})
+      if (f.find(single)) return f.fail(single, "not used with redis.cluster (see redis.nodes)");
+    read_cluster_nodes(f, out.nodes);
+  } else {
+    if (f.find("nodes")) return f.fail("nodes", "only with redis.cluster: true");
+    if (auto host = read_string(f, "host", presence::required, string_rule::any)) {
+      if (!is_host_name(*host) && !is_ip_address(*host)) {
+        return f.fail("host", "must be a host name or IP address");
+      }
+      out.host = std::string(*host);
     }
-    out.host = std::string(*host);
+    read_integer(f, "port", 1, 65535, out.port, presence::required);
   }
-  read_integer(f, "port", 1, 65535, out.port, presence::required);
   if (auto prefix = read_string(f, "prefix", presence::optional, string_rule::any)) {
     // Braces would interfere with the hash tags that keep a merchant's keys on one slot.
     const bool fine = !prefix->empty() && prefix->size() <= 64 &&
