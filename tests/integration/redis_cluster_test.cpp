@@ -419,3 +419,42 @@ TEST_F(RedisCluster, TheEnginesScriptsRunOnACluster) {
 
 }  // namespace
 }  // namespace topup::engine
+
+namespace topup::engine {
+namespace {
+
+// With a replica per master: a master killed is replaced by its replica (node timeout 2 s), and
+// the connection finds the new master on its own.
+TEST(RedisClusterFailover, AKilledMastersReplicaTakesOverAndCommandsFollowIt) {
+  test::redis_cluster cluster({.masters = 3, .replicas_per_master = 1});
+  boost::asio::io_context io;
+  redis::connection_options options;
+  options.cluster_nodes = cluster.seeds();
+  options.command_timeout = 10s;  // the window of a command: longer than the failover
+  redis::connection conn(io, options);
+  conn.start();
+  ASSERT_TRUE(test::run_until(io, [&] { return conn.connected(); }, 10s));
+  const std::string key = key_on_master(0, "failover");
+  auto set = test::run(io, conn.command(args("SET", key, "v")));
+  ASSERT_TRUE(set && *set);
+  // Replicated before the kill: node 3 is master 0's replica.
+  for (int i = 0; i < 200 && cluster.node(3).command({"DBSIZE"}) != "1"; ++i)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(cluster.node(3).command({"DBSIZE"}), "1");
+
+  cluster.node(0).stop(/*kill=*/true);
+  // Once the drop is seen, a command finds no connection to its master (nothing sent: sent
+  // again) until the replica has taken over and the map says so.
+  ASSERT_TRUE(test::run_until(io, [&] { return !conn.connected(); }, 5s));
+  auto get = test::run(io, conn.command(args("GET", key)), 15s);
+  ASSERT_TRUE(get);
+  ASSERT_TRUE(*get) << get->error().message();
+  EXPECT_EQ((*get)->str, "v");
+  EXPECT_TRUE(test::run_until(io, [&] { return conn.connected(); }, 5s))
+      << "the new map has every master up";
+  conn.stop();
+  io.poll();
+}
+
+}  // namespace
+}  // namespace topup::engine

@@ -71,6 +71,16 @@ redis_cluster::redis_cluster(redis_cluster_options options)
     }
   }
   wait_ok();
+  // And every replica's link to its master is up, its first sync done (a failover needs it).
+  for (std::size_t r = masters_; r < nodes_.size(); ++r) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (nodes_[r]->command({"INFO", "replication"}).find("master_link_status:up") ==
+           std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error("a cluster replica did not sync with its master");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
 }
 
 redis_cluster::~redis_cluster() = default;

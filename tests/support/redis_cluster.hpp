@@ -18,7 +18,9 @@ struct redis_cluster_options {
 /// on, loopback), `cluster-require-full-coverage no` so a slot taken away in a test leaves the
 /// others served. Built as redis-cli --cluster create would, without it: each master gets an
 /// even share of the slots (ADDSLOTSRANGE) and a config epoch of its own, the nodes MEET, replicas
-/// REPLICATE; the constructor returns once every node says cluster_state:ok and sees every slot.
+/// REPLICATE; the constructor returns once every node says cluster_state:ok and sees every slot,
+/// and every replica's link to its master is up. Node i < masters is master i; replica r follows
+/// master (r - masters) % masters.
 /// Slot moves by hand (the steps of a resharding) for MOVED and ASK tests. Used from the test's
 /// thread only.
 class redis_cluster {
