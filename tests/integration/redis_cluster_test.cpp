@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "engine/audit/audit.hpp"
-#include "engine/order/order_number.hpp"
 #include "engine/retention/business_day.hpp"
 #include "engine/retention/statement_chain.hpp"
 #include "engine/order/order_record.hpp"
@@ -33,6 +32,7 @@
 #include "tests/support/fence.hpp"
 #include "tests/support/io_run.hpp"
 #include "tests/support/redis_cluster.hpp"
+#include "tests/support/sample_order.hpp"
 
 namespace topup::engine {
 namespace {
@@ -214,10 +214,7 @@ TEST_F(RedisCluster, ASlotBeingMigratedIsFollowedWithAsk) {
   ASSERT_TRUE(send(args("SET", moved, "m")));
   cluster_->begin_migration(slot, 1, 0);
   // Move one key by hand: the source answers ASK for it now.
-  ASSERT_EQ(cluster_->node(1).command({"MIGRATE", "127.0.0.1",
-                                       std::to_string(cluster_->node(0).port()), "", "0", "5000",
-                                       "KEYS", moved}),
-            "OK");
+  cluster_->migrate_key(moved, 1, 0);
   auto still_here = send(args("GET", staying));
   ASSERT_TRUE(still_here) << still_here.error().message();
   EXPECT_EQ(still_here->str, "s");
@@ -312,10 +309,7 @@ TEST_F(RedisCluster, TryAgainDuringAMigrationIsRetriedUntilItEnds) {
   ASSERT_TRUE(send(args("SET", a, "1")));
   ASSERT_TRUE(send(args("SET", b, "2")));
   cluster_->begin_migration(slot, 0, 1);
-  ASSERT_EQ(cluster_->node(0).command({"MIGRATE", "127.0.0.1",
-                                       std::to_string(cluster_->node(1).port()), "", "0", "5000",
-                                       "KEYS", b}),
-            "OK");
+  cluster_->migrate_key(b, 0, 1);
   // One key here, one there: TRYAGAIN until the migration ends, then MOVED to node 1.
   std::thread finish([&] {
     std::this_thread::sleep_for(150ms);
@@ -356,19 +350,8 @@ TEST_F(RedisCluster, TheEnginesScriptsRunOnACluster) {
     ASSERT_TRUE(funded && *funded) << (funded && !*funded ? funded->error().message() : "");
     std::vector<order_record> orders;
     for (int i = 0; i < 2; ++i) {
-      order_record r;
       ++seq;
-      r.order_number = make_order_number({static_cast<std::uint64_t>(k_t0_ms + seq), 1, 0, seq, m});
-      r.order_no = "no-" + std::to_string(seq);
-      r.merchant_id = m;
-      r.store_id = "s1";
-      r.mobile = "13800138000";
-      r.carrier = carrier::cmcc;
-      r.money_yuan = 100;
-      r.recharge_type = 1;
-      r.change = true;
-      r.fingerprint = "fp-" + r.order_no;
-      r.cost_fen = 9950;
+      const order_record r = test::sample_order(m, seq, k_t0_ms + seq);
       auto accepted = test::run(io_, store.accept(r, k_t0_ms + seq));
       ASSERT_TRUE(accepted && *accepted)
           << (accepted && !*accepted ? accepted->error().message() : "");

@@ -116,12 +116,14 @@ void redis_cluster::migrate_keys(int slot, std::size_t from, std::size_t to) con
     const auto keys =
         words_of(nodes_[from]->command({"CLUSTER", "GETKEYSINSLOT", std::to_string(slot), "100"}));
     if (keys.empty()) return;
-    std::vector<std::string> migrate{"MIGRATE", "127.0.0.1", std::to_string(nodes_[to]->port()),
-                                     "", "0", "5000", "KEYS"};
-    migrate.insert(migrate.end(), keys.begin(), keys.end());
-    const auto answer = nodes_[from]->command(migrate);
-    if (answer != "OK") throw std::runtime_error("MIGRATE: " + answer);
+    for (const auto& key : keys) migrate_key(key, from, to);
   }
+}
+
+void redis_cluster::migrate_key(const std::string& key, std::size_t from, std::size_t to) const {
+  const auto answer = nodes_[from]->command(
+      {"MIGRATE", "127.0.0.1", std::to_string(nodes_[to]->port()), "", "0", "5000", "KEYS", key});
+  if (answer != "OK") throw std::runtime_error("MIGRATE " + key + ": " + answer);
 }
 
 void redis_cluster::finish_migration(int slot, std::size_t to) const {

@@ -44,6 +44,8 @@ class redis_cluster {
   /// slot's keys MIGRATEd from `from` to `to`; then the slot given to `to` on every master.
   void begin_migration(int slot, std::size_t from, std::size_t to) const;
   void migrate_keys(int slot, std::size_t from, std::size_t to) const;
+  /// One key of a slot being migrated, moved by hand (what migrate_keys does to each).
+  void migrate_key(const std::string& key, std::size_t from, std::size_t to) const;
   void finish_migration(int slot, std::size_t to) const;
   void move_slot(int slot, std::size_t from, std::size_t to) const;
 
