@@ -3,7 +3,7 @@
 // of their slot, a resharded slot is followed (MOVED) and a slot being migrated too (ASK),
 // CLUSTERDOWN is waited out within the command's window, a script whose keys span slots is never
 // sent; and the engine's own scripts (layout, lease, fences, accept, step, refund, credit, the
-// statement chain's, the audit's reads) run on it with the books adding up.
+// statement chain's, trim, the audit's reads) run on it with the books adding up.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -27,6 +27,7 @@
 #include "engine/redis/script.hpp"
 #include "engine/store/ledger_scripts.hpp"
 #include "engine/store/lease.hpp"
+#include "engine/store/log_checkpoint.hpp"
 #include "engine/store/order_store.hpp"
 #include "engine/support/errc.hpp"
 #include "tests/support/fence.hpp"
@@ -386,6 +387,18 @@ TEST_F(RedisCluster, TheEnginesScriptsRunOnACluster) {
     auto claimed = test::run(io_, chains.claim(m, **chain, today, today.end_ms(0)));
     ASSERT_TRUE(claimed && *claimed) << (claimed && !*claimed ? claimed->error().message() : "");
     EXPECT_EQ(**claimed, chain_claim::early);
+
+    // The trim script (compare-and-set on the log's head): a chunk that is not the head is
+    // `moved`, nothing trimmed; it ran on the merchant's master with its three keys.
+    log_checkpoint next;
+    next.id = "2-0";
+    auto trim = ledger_scripts::trim_call(merchant_keys(k_prefix, m), fence, "0-0", "1-0", "1-0",
+                                          next);
+    auto trimmed = test::run(
+        io_, ledger_scripts::trim().run(*conn_, std::move(trim.keys), std::move(trim.args)));
+    ASSERT_TRUE(trimmed && *trimmed) << (trimmed && !*trimmed ? trimmed->error().message() : "");
+    ASSERT_EQ((*trimmed)->elements.size(), 1u) << (*trimmed)->str;
+    EXPECT_EQ((*trimmed)->elements[0].str, "moved");
   }
   auto report = test::run(io_, audit_merchants(*conn_, k_prefix, merchants));
   ASSERT_TRUE(report && *report) << (report && !*report ? report->error().message() : "");
