@@ -102,20 +102,17 @@ std::shared_ptr<connection> cluster_router::node_at(const node_address& address)
   return node;
 }
 
-std::shared_ptr<connection> cluster_router::node_for(int slot) {
+std::optional<node_address> cluster_router::address_for(int slot) {
   if (slot >= 0) {
     const auto owner = map_.owner[static_cast<std::size_t>(slot)];
-    if (owner < 0) return nullptr;
-    return node_at(map_.masters[static_cast<std::size_t>(owner)]);
+    if (owner < 0) return std::nullopt;
+    return map_.masters[static_cast<std::size_t>(owner)];
   }
   // Any master: a connected one when there is one.
-  std::shared_ptr<connection> fallback;
-  for (const auto& address : map_.masters) {
-    auto node = node_at(address);
-    if (node->connected()) return node;
-    if (!fallback) fallback = node;
-  }
-  return fallback;
+  for (const auto& address : map_.masters)
+    if (node_at(address)->connected()) return address;
+  if (map_.masters.empty()) return std::nullopt;
+  return map_.masters.front();
 }
 
 void cluster_router::install(slot_map map) {
@@ -204,12 +201,13 @@ asio::awaitable<result<reply>> cluster_router::send(std::shared_ptr<cluster_rout
   std::optional<node_address> ask_to;  // ASK: this node, once, after ASKING
   for (;;) {
     if (self->stopped_) co_return make_error_code(errc::storage_unavailable);
-    auto node = ask_to ? self->node_at(*ask_to) : self->node_for(route.slot);
-    if (!node) {  // no map yet, or nobody serves the slot
+    auto to = ask_to ? ask_to : self->address_for(route.slot);
+    if (!to) {  // no map yet, or nobody serves the slot
       self->request_refresh();
       if (co_await pause_before_retry(self, self->stopped_, pause, deadline)) continue;
       co_return make_error_code(errc::storage_unavailable);
     }
+    auto node = self->node_at(*to);
     std::string copy = resp;
     const bool asking = ask_to.has_value();
     ask_to.reset();
@@ -228,6 +226,8 @@ asio::awaitable<result<reply>> cluster_router::send(std::shared_ptr<cluster_rout
     }
     if (!answer->is_error()) co_return answer;
     if (auto redirect = parse_redirection(answer->str)) {
+      // No host: the node that answered (Redis leaves out an endpoint it does not know).
+      if (redirect->to.host.empty()) redirect->to.host = to->host;
       if (++redirects > k_max_redirects) {
         logger("engine")->error("redis cluster: command {} redirected {} times, last \"{}\"",
                                 (*words)[0], k_max_redirects, answer->str);

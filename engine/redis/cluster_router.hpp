@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -64,9 +65,9 @@ class cluster_router : public std::enable_shared_from_this<cluster_router> {
       std::chrono::steady_clock::time_point deadline);
 
   std::shared_ptr<connection> node_at(const node_address& address);
-  /// The connection of the master serving `slot`, or of any master (slot < 0); null when the map
-  /// has none.
-  std::shared_ptr<connection> node_for(int slot);
+  /// The master serving `slot`, or any master (slot < 0), a connected one first; nullopt when
+  /// the map has none.
+  std::optional<node_address> address_for(int slot);
   void install(slot_map map);
   void request_refresh();
 

@@ -127,6 +127,9 @@ TEST(ClusterSlots, RedirectionsAreRead) {
   ASSERT_TRUE(ask);
   EXPECT_EQ(ask->type, redirection::kind::ask);
   EXPECT_EQ(ask->to.text(), "redis-b.internal:7000");
+  auto no_host = parse_redirection("MOVED 7 :7001");  // the router fills in the node that answered
+  ASSERT_TRUE(no_host);
+  EXPECT_EQ(no_host->to, (node_address{"", 7001}));
   for (const char* not_one : {"MOVED", "MOVED 3999", "MOVED x 127.0.0.1:1", "MOVED 16384 a:1",
                               "MOVED 1 a:0", "ASK 1 a", "ERR MOVED 1 a:1", "NOSCRIPT"})
     EXPECT_FALSE(parse_redirection(not_one)) << not_one;
