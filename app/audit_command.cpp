@@ -159,7 +159,7 @@ int run_audit(const engine::config& cfg, const std::vector<std::int64_t>& mercha
   }
   switch (outcome->reason) {
     case stop_reason::not_connected:
-      err << "audit: cannot reach redis at " << cfg.redis.host << ":" << cfg.redis.port
+      err << "audit: cannot reach redis at " << redis_address(cfg)
           << " (waited " << connect_wait.count() << " ms); nothing was audited\n";
       return k_audit_incomplete;
     case stop_reason::storage:

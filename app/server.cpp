@@ -79,10 +79,6 @@ struct ownership {
   engine::lease_acquisition lease;
 };
 
-std::string redis_address(const engine::config& cfg) {
-  return cfg.redis.host + ":" + std::to_string(cfg.redis.port);
-}
-
 /// Before any shard touches Redis: the layout version, the instance's lease and the merchants'
 /// fences (docs/STORAGE.md). Redis unreachable is waited out, as a running instance waits;
 /// everything else that prevents owning the instance is one line and exit 1.

@@ -353,17 +353,64 @@ void read_server(const object_fields& top, server_config& out) {
   }
 }
 
+/// A required non-empty array of distinct strings under `key`, each one `fine` (else that item
+/// fails with `bad`); a repeat fails as "duplicate <one> \"...\"".
+template <class Fine>
+void read_distinct_strings(const object_fields& f, std::string_view key, std::string_view plural,
+                           std::string_view bad, std::string_view one, Fine fine,
+                           std::vector<std::string>& out) {
+  auto items = read_array(f, key, presence::required, false, plural);
+  if (!items) return;
+  const std::string path = f.path_of(key);
+  std::size_t index = 0;
+  for (dom::element item : *items) {
+    std::string_view text;
+    if (item.get_string().get(text) != simdjson::SUCCESS || !fine(text)) {
+      return f.sink().fail(item_path(path, index), bad);
+    }
+    if (std::find(out.begin(), out.end(), text) != out.end()) {
+      return f.sink().fail(item_path(path, index),
+                           "duplicate " + std::string(one) + " " + quote_for_message(text));
+    }
+    out.emplace_back(text);
+    ++index;
+  }
+}
+
+/// `redis.nodes`: "host:port" seeds of a Redis Cluster.
+void read_cluster_nodes(const object_fields& f, std::vector<std::string>& out) {
+  auto is_node = [](std::string_view node) {
+    const auto colon = node.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    const auto host = node.substr(0, colon);
+    return (is_host_name(host) || is_ip_address(host)) && parse_port(node.substr(colon + 1));
+  };
+  read_distinct_strings(f, "nodes", "\"host:port\" strings",
+                        "must be \"host:port\" (a host name or IP address, a port 1..65535)",
+                        "node", is_node, out);
+}
+
 void read_redis(const object_fields& top, redis_config& out) {
   auto fields = read_object(top, "redis", presence::required);
   if (!fields) return;
   const object_fields& f = *fields;
-  if (auto host = read_string(f, "host", presence::required, string_rule::any)) {
-    if (!is_host_name(*host) && !is_ip_address(*host)) {
-      return f.fail("host", "must be a host name or IP address");
+  read_flag(f, "cluster", out.cluster);
+  if (out.cluster) {
+    // The seeds are `nodes`: a `host` or `port` as well would leave the operator guessing which
+    // one topupd uses.
+    for (std::string_view single : {std::string_view("host"), std::string_view("port")})
+      if (f.find(single)) return f.fail(single, "not used with redis.cluster (see redis.nodes)");
+    read_cluster_nodes(f, out.nodes);
+  } else {
+    if (f.find("nodes")) return f.fail("nodes", "only with redis.cluster: true");
+    if (auto host = read_string(f, "host", presence::required, string_rule::any)) {
+      if (!is_host_name(*host) && !is_ip_address(*host)) {
+        return f.fail("host", "must be a host name or IP address");
+      }
+      out.host = std::string(*host);
     }
-    out.host = std::string(*host);
+    read_integer(f, "port", 1, 65535, out.port, presence::required);
   }
-  read_integer(f, "port", 1, 65535, out.port, presence::required);
   if (auto prefix = read_string(f, "prefix", presence::optional, string_rule::any)) {
     // Braces would interfere with the hash tags that keep a merchant's keys on one slot.
     const bool fine = !prefix->empty() && prefix->size() <= 64 &&
@@ -525,21 +572,8 @@ void read_callbacks(const object_fields& top, callbacks_config& out) {
 
 /// Reads a non-empty array of distinct non-empty strings (store ids).
 void read_store_ids(const object_fields& f, std::vector<std::string>& out) {
-  auto items = read_array(f, "store_ids", presence::required, false, "strings");
-  if (!items) return;
-  const std::string path = f.path_of("store_ids");
-  std::size_t index = 0;
-  for (dom::element item : *items) {
-    std::string_view id;
-    if (item.get_string().get(id) != simdjson::SUCCESS || id.empty()) {
-      return f.sink().fail(item_path(path, index), "must be a non-empty string");
-    }
-    if (std::find(out.begin(), out.end(), id) != out.end()) {
-      return f.sink().fail(item_path(path, index), "duplicate store id " + quote_for_message(id));
-    }
-    out.emplace_back(id);
-    ++index;
-  }
+  read_distinct_strings(f, "store_ids", "strings", "must be a non-empty string", "store id",
+                        [](std::string_view id) { return !id.empty(); }, out);
 }
 
 void read_sign_types(const object_fields& f, std::vector<sign_method>& out) {

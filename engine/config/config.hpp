@@ -65,8 +65,13 @@ struct server_config {
 
 /// The `redis` section.
 struct redis_config {
-  std::string host;  ///< A host name or an IP address (no port: that is `port`).
-  std::uint16_t port = 0;
+  std::string host;  ///< A host name or an IP address (no port: that is `port`). Not with cluster.
+  std::uint16_t port = 0;                   ///< Required without `cluster`; not with it.
+  /// Redis Cluster (engine/redis/cluster_router): the slot map is read from `nodes`.
+  bool cluster = false;
+  /// With `cluster` (required then, only then): seed nodes, "host:port" (a host name or IPv4
+  /// address, a port 1..65535), at least one, no repeats; any reachable one will do.
+  std::vector<std::string> nodes;
   std::string prefix = "topup";             ///< Key prefix: 1-64 characters of [A-Za-z0-9_.:-].
   std::string password;                     ///< Empty = no AUTH.
   std::uint32_t connect_timeout_ms = 2000;  ///< 1..600000

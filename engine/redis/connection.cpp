@@ -23,6 +23,7 @@
 #include <tuple>
 #include <utility>
 
+#include "engine/redis/cluster_router.hpp"
 #include "engine/redis/command.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/support/log.hpp"
@@ -32,6 +33,8 @@ namespace {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
+
+const std::string k_asking_resp = "*1\r\n$6\r\nASKING\r\n";
 
 reply to_reply(const redisReply* r) {
   reply out;
@@ -533,17 +536,46 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   asio::ip::tcp::resolver resolver_;                            // for a host name
 };
 
+namespace {
+
+std::vector<node_address> seed_addresses(const std::vector<std::string>& nodes) {
+  std::vector<node_address> seeds;
+  for (const auto& text : nodes)
+    if (auto address = parse_node_address(text)) seeds.push_back(std::move(*address));
+  return seeds;
+}
+
+}  // namespace
+
 connection::connection(boost::asio::io_context& io, connection_options options)
-    : latency_observer_(options.latency_observer),
-      impl_(std::make_shared<impl>(io, std::move(options))) {}
+    : latency_observer_(options.latency_observer) {
+  if (options.cluster_nodes.empty()) {
+    impl_ = std::make_shared<impl>(io, std::move(options));
+  } else {
+    auto seeds = seed_addresses(options.cluster_nodes);
+    cluster_ = std::make_shared<cluster_router>(io, std::move(options), std::move(seeds));
+  }
+}
 
-connection::~connection() { impl_->stop(); }
+connection::~connection() { stop(); }
 
-void connection::start() { impl_->start(); }
+void connection::start() {
+  if (cluster_)
+    cluster_->start();
+  else
+    impl_->start();
+}
 
-void connection::stop() { impl_->stop(); }
+void connection::stop() {
+  if (cluster_)
+    cluster_->stop();
+  else
+    impl_->stop();
+}
 
-bool connection::connected() const noexcept { return impl_->connected(); }
+bool connection::connected() const noexcept {
+  return cluster_ ? cluster_->connected() : impl_->connected();
+}
 
 boost::asio::awaitable<boost::system::result<reply>> connection::command(
     std::vector<std::string> args) {
@@ -555,20 +587,53 @@ boost::asio::awaitable<boost::system::result<reply>> connection::command(
 
 boost::asio::awaitable<boost::system::result<reply>> connection::formatted_command(
     std::string resp) {
-  auto token = asio::as_tuple(asio::use_awaitable);
   const auto started = std::chrono::steady_clock::now();
   // The connection may be gone when this frame resumes (its pending commands fail then), so
   // nothing of `this` is touched after the co_await: the observer travels in the frame.
   auto observer = latency_observer_;
-  // The initiation runs while this frame is suspended in the co_await, so `resp` outlives it.
-  auto [ec, r] = co_await asio::async_initiate<decltype(token), void(error_code, reply)>(
-      [](auto handler, std::shared_ptr<impl> state, const std::string* command) {
-        state->submit(std::move(handler), *command);
-      },
-      token, impl_, &resp);
+  boost::system::result<reply> answer = make_error_code(errc::internal);
+  if (cluster_) {
+    auto router = cluster_;
+    answer = co_await cluster_router::send(std::move(router), std::move(resp));
+  } else {
+    answer = co_await submit(std::move(resp), false);
+  }
   if (observer)
     observer(std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started));
+  co_return answer;
+}
+
+boost::asio::awaitable<boost::system::result<reply>> connection::wait_replicas(
+    std::string key, std::uint32_t replicas, std::chrono::milliseconds timeout) {
+  const auto words = args("WAIT", std::to_string(replicas), std::to_string(timeout.count()));
+  std::string resp = format_command(words);
+  if (cluster_) {
+    auto router = cluster_;
+    auto answer = co_await cluster_router::send_near(std::move(router), std::move(key), std::move(resp));
+    co_return answer;
+  }
+  auto answer = co_await submit(std::move(resp), false);
+  co_return answer;
+}
+
+boost::asio::awaitable<boost::system::result<reply>> connection::asking_command(std::string resp) {
+  if (cluster_) co_return make_error_code(errc::internal);
+  auto answer = co_await submit(std::move(resp), true);
+  co_return answer;
+}
+
+boost::asio::awaitable<boost::system::result<reply>> connection::submit(std::string resp,
+                                                                        bool asking) {
+  auto token = asio::as_tuple(asio::use_awaitable);
+  // The initiation runs while this frame is suspended in the co_await, so `resp` outlives it.
+  auto [ec, r] = co_await asio::async_initiate<decltype(token), void(error_code, reply)>(
+      [](auto handler, std::shared_ptr<impl> state, const std::string* command, bool asking) {
+        // ASKING's answer is of no interest: the command's says whether the node took it.
+        if (asking) state->submit([](error_code, reply) {}, k_asking_resp);
+        state->submit(std::move(handler), *command);
+      },
+      token, impl_, &resp, asking);
   if (ec) co_return ec;
   co_return std::move(r);
 }

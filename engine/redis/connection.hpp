@@ -1,5 +1,6 @@
 #pragma once
-// One hiredis async connection per shard, driven by the shard's io_context.
+// One hiredis async connection per shard, driven by the shard's io_context; in cluster mode, one
+// per master behind one slot map (engine/redis/cluster_router).
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/system/result.hpp>
@@ -32,7 +33,13 @@ struct connection_options {
   bool log_connected = true;
   /// Called with each command's round-trip time (metrics); empty: not observed.
   std::function<void(std::chrono::microseconds)> latency_observer;
+  /// Non-empty: Redis Cluster mode, these "host:port" are the seed nodes the slot map is first
+  /// read from (engine/redis/cluster_router); `host` and `port` are unused. Every other option
+  /// applies to each master's connection.
+  std::vector<std::string> cluster_nodes;
 };
+
+class cluster_router;
 
 /// A hiredis async context driven by one shard's Asio reactor: hiredis's event hooks watch the
 /// connection's file descriptor with asio::posix::stream_descriptor (no extra threads, no blocking
@@ -44,6 +51,11 @@ struct connection_options {
 /// server that stops answering (paused,
 /// SIGSTOPped, a silent network) counts as a drop after command_timeout. Lives on, and is used
 /// only from, the thread running its io_context.
+///
+/// With options.cluster_nodes set it speaks to a Redis Cluster instead, through the same calls:
+/// each command goes to the master of its key's slot over that master's own connection of the
+/// kind above, following MOVED and ASK (cluster_router). Callers see no difference, except that
+/// a command whose keys span slots is refused (internal) without being sent.
 class connection {
  public:
   connection(boost::asio::io_context& io, connection_options options);
@@ -66,11 +78,22 @@ class connection {
   /// keeps one string, not a copy of every word.
   boost::asio::awaitable<boost::system::result<reply>> formatted_command(std::string resp);
 
+  /// `WAIT replicas timeout`: how many replicas have every write this connection sent — in
+  /// cluster mode, to the master serving `key`'s slot (the one its writes went to).
+  boost::asio::awaitable<boost::system::result<reply>> wait_replicas(
+      std::string key, std::uint32_t replicas, std::chrono::milliseconds timeout);
+
+  /// Single-node only (cluster_router's ASK): ASKING, then `resp`, back to back on this
+  /// connection, so that no other command can take the ASKING flag; the answer is `resp`'s.
+  boost::asio::awaitable<boost::system::result<reply>> asking_command(std::string resp);
 
  private:
+  boost::asio::awaitable<boost::system::result<reply>> submit(std::string resp, bool asking);
+
   std::function<void(std::chrono::microseconds)> latency_observer_;
   struct impl;
   std::shared_ptr<impl> impl_;  // shared with hiredis callbacks so a late callback never dangles
+  std::shared_ptr<cluster_router> cluster_;  // cluster mode: impl_ is null
 };
 
 }  // namespace topup::engine::redis

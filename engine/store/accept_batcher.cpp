@@ -89,10 +89,9 @@ void accept_batcher::pass_turn(lane& l, const boost::asio::any_io_executor& exec
   asio::post(executor, std::move(next));
 }
 
-asio::awaitable<bool> accept_batcher::replicated() {
+asio::awaitable<bool> accept_batcher::replicated(std::string key) {
   if (replicas_ == 0) co_return true;
-  auto acked = co_await conn_.command(
-      redis::args("WAIT", std::to_string(replicas_), std::to_string(replica_timeout_.count())));
+  auto acked = co_await conn_.wait_replicas(std::move(key), replicas_, replica_timeout_);
   const bool enough = acked && acked->type == reply::kind::integer &&
                       acked->integer >= static_cast<std::int64_t>(replicas_);
   if (!enough)
@@ -115,7 +114,8 @@ asio::awaitable<boost::system::result<reply>> accept_batcher::send(std::shared_p
   // replicas hold it; else a failover could lose what the merchant was told is stored.
   bool unreplicated = false;
   if (answer && per_order) {
-    const bool confirmed = co_await replicated();
+    std::string written = merchant_keys(prefix_, b->merchant_id).acct();
+    const bool confirmed = co_await replicated(std::move(written));
     unreplicated = !confirmed;
   }
   auto part = [&](std::size_t i) -> boost::system::result<reply> {

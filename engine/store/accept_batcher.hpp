@@ -60,8 +60,8 @@ class accept_batcher {
   }
 
   /// Whether the replicas confirmed every write of this connection so far (always, without
-  /// require_replicas).
-  boost::asio::awaitable<bool> replicated();
+  /// require_replicas); `key`: one the writes touched (in cluster mode, its master is asked).
+  boost::asio::awaitable<bool> replicated(std::string key);
 
   /// Adds `order` (the record as accepted: version 1, status 6 or 7, created_at = now) to its
   /// merchant's batch and awaits its answer: its own element of the script's answer (`ok`,

@@ -230,7 +230,7 @@ boost::asio::awaitable<boost::system::result<credit_result>> order_store::credit
     if (auto balance = reply_int(r.elements[1])) {
       TOPUP_ASSERT(*balance >= 0);  // the script refuses to go below 0
       // redis.min_replicas_acked: the operator is told "credited" only once replicas have it.
-      const bool confirmed = co_await accepts_.replicated();
+      const bool confirmed = co_await accepts_.replicated(keys.acct());
       if (!confirmed) co_return errc::outcome_unknown;
       co_return credit_result{word == "repeat", *balance};
     }

@@ -220,6 +220,8 @@ TEST(ConfigParse, BaseConfigIsValidAndDefaultsApply) {
   EXPECT_EQ(c.redis.command_timeout_ms, 5000u);
   EXPECT_EQ(c.redis.min_replicas_acked, 0u);
   EXPECT_EQ(c.redis.replica_wait_ms, 500u);
+  EXPECT_FALSE(c.redis.cluster);
+  EXPECT_TRUE(c.redis.nodes.empty());
   EXPECT_EQ(c.callbacks.max_concurrent_per_host, 8u);
   EXPECT_EQ(c.callbacks.max_inflight, 1000u);
   const auto& m = c.merchants[1];
@@ -247,6 +249,19 @@ TEST(ConfigParse, BaseConfigIsValidAndDefaultsApply) {
   EXPECT_EQ(sim.latency_ms_max, 0u);
   EXPECT_EQ(sim.seed, 0u);
   EXPECT_TRUE(sim.hold_mobiles.empty());
+}
+
+TEST(ConfigParse, RedisClusterTakesSeedNodesInsteadOfHostAndPort) {
+  const config c = accepted(
+      R"({"server": {"listen": "127.0.0.1:8080", "public_url": "http://127.0.0.1:8080"},
+    "redis": {"cluster": true, "nodes": ["10.0.0.1:7000", "redis-b.internal:7001"], "prefix": "p"},
+    "admin": {"token": "t"},
+    "merchants": [{"id": 1, "app_key": "k", "app_secret": "s", "store_ids": ["s"], "price_rate": 2}]})");
+  EXPECT_TRUE(c.redis.cluster);
+  EXPECT_EQ(c.redis.nodes, (std::vector<std::string>{"10.0.0.1:7000", "redis-b.internal:7001"}));
+  EXPECT_EQ(c.redis.host, "");
+  EXPECT_EQ(c.redis.port, 0);
+  EXPECT_EQ(c.redis.prefix, "p");
 }
 
 TEST(ConfigParse, MinimalConfigNeedsNoOptionalSection) {
@@ -606,6 +621,27 @@ const broken_case k_broken_cases[] = {
     {"/redis/min_replicas_acked", "17", "redis.min_replicas_acked: must be an integer in 0..16"},
     {"/redis/min_replicas_acked", "-1", "redis.min_replicas_acked: must be an integer in 0..16"},
     {"/redis/replica_wait_ms", "0", "redis.replica_wait_ms: must be an integer in 1..60000"},
+    {"/redis/cluster", R"("yes")", "redis.cluster: must be true, false, 0 or 1"},
+    {"/redis/nodes", R"(["127.0.0.1:7000"])", "redis.nodes: only with redis.cluster: true"},
+    {"/redis", R"({"cluster": true})", "redis.nodes: is required"},
+    {"/redis", R"({"cluster": true, "nodes": []})",
+     R"(redis.nodes: must be a non-empty array of "host:port" strings)"},
+    {"/redis", R"({"cluster": true, "nodes": "127.0.0.1:7000"})",
+     R"(redis.nodes: must be a non-empty array of "host:port" strings)"},
+    {"/redis", R"({"cluster": true, "nodes": ["127.0.0.1"]})",
+     R"(redis.nodes[0]: must be "host:port" (a host name or IP address, a port 1..65535))"},
+    {"/redis", R"({"cluster": true, "nodes": ["127.0.0.1:7000", "127.0.0.1:0"]})",
+     R"(redis.nodes[1]: must be "host:port" (a host name or IP address, a port 1..65535))"},
+    {"/redis", R"({"cluster": true, "nodes": ["a b:7000"]})",
+     R"(redis.nodes[0]: must be "host:port" (a host name or IP address, a port 1..65535))"},
+    {"/redis", R"({"cluster": true, "nodes": [7000]})",
+     R"(redis.nodes[0]: must be "host:port" (a host name or IP address, a port 1..65535))"},
+    {"/redis", R"({"cluster": true, "nodes": ["h:7000", "h:7000"]})",
+     R"(redis.nodes[1]: duplicate node "h:7000")"},
+    {"/redis", R"({"cluster": true, "nodes": ["h:7000"], "host": "127.0.0.1"})",
+     "redis.host: not used with redis.cluster (see redis.nodes)"},
+    {"/redis", R"({"cluster": true, "nodes": ["h:7000"], "port": 6379})",
+     "redis.port: not used with redis.cluster (see redis.nodes)"},
     // admin
     {"/admin", std::nullopt, "admin: is required"},
     {"/admin/token", std::nullopt, "admin.token: is required"},
