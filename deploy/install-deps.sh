@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Installs every Debian package topupd needs to build, test, benchmark and run.
+# Installs every Debian package topupd needs to build, benchmark and run; with --for-tests also
+# what only the test suite needs (fuzzing, the browser, the load balancer, promtool).
 # Idempotent and non-interactive: a second run installs nothing. Run as root.
 set -euo pipefail
+for_tests=0
+case "${1:-}" in
+  --for-tests) for_tests=1 ;;
+  "") ;;
+  *) echo "install-deps: unknown option $1 (only --for-tests)" >&2; exit 2 ;;
+esac
 
 packages=(
   g++ cmake ninja-build pkg-config git ccache # toolchain (ccache: build trees share objects)
@@ -13,11 +20,14 @@ packages=(
   zlib1g-dev                                  # gzip for the daily statement files
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and micro-benchmarks
   curl openssl                                # the demo client (deploy/demo-client.sh)
+  haproxy                                     # the load balancer of deploy/cluster (scale-out) and its test
+)
+test_packages=(
   clang libclang-rt-14-dev                    # fuzzing: clang 14 and libFuzzer's runtime (deploy/run-fuzz.sh)
   chromium fonts-noto-cjk                     # the console's browser test (headless), Chinese legible in its screenshots
-  haproxy                                     # the load balancer of deploy/cluster (scale-out) and its test
   prometheus                                  # promtool: checks and unit-tests deploy/monitoring's alert rules
 )
+((for_tests)) && packages+=("${test_packages[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

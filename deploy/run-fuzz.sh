@@ -23,7 +23,7 @@ jobs="${TOPUP_FUZZ_JOBS:-2}"
 # The main build uses g++; libFuzzer needs clang (and Debian's libclang-rt-14-dev for its runtime).
 cxx="$(command -v clang++ || command -v clang++-14 || true)"
 if [[ -z "$cxx" ]]; then
-  echo "run-fuzz: clang++ not found (deploy/install-deps.sh installs clang and libclang-rt-14-dev)" >&2
+  echo "run-fuzz: clang++ not found (deploy/install-deps.sh --for-tests installs clang and libclang-rt-14-dev)" >&2
   exit 1
 fi
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" \

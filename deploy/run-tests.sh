@@ -9,7 +9,7 @@
 # nothing needs to be running beforehand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./deploy/install-deps.sh
+./deploy/install-deps.sh --for-tests
 ./deploy/install-test-drivers.sh
 ./deploy/build.sh
 # Tests that start servers spread their ports; two jobs keep a 2-core machine responsive.

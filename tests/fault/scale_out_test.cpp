@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 
 #include "tests/fault/fault_harness.hpp"
 #include "tests/support/process.hpp"
+#include "engine/redis/cluster_slots.hpp"
 #include "tests/support/redis_cluster.hpp"
 
 namespace topup::test::fault {
@@ -30,6 +32,21 @@ topupd_config as_instance(topupd_config cfg, int id, int port) {
   server["public_url"] = "http://" + listen;
   server["instance_id"] = id;
   return cfg;
+}
+
+/// The fault world's configuration on `cluster` (prefix t), `acked` replicas confirming each batch.
+std::function<void(topupd_config&)> on_cluster(const redis_cluster& cluster, int acked) {
+  return [&cluster, acked](topupd_config& cfg) {
+    json::object redis{{"cluster", true}, {"prefix", "t"}, {"min_replicas_acked", acked},
+                       {"replica_wait_ms", 1000}};
+    json::array nodes;
+    for (const auto& seed_node : cluster.seeds()) nodes.emplace_back(seed_node);
+    redis["nodes"] = std::move(nodes);
+    cfg.json["redis"] = std::move(redis);
+    // Longer than a failover (node timeout 2 s, then the election): an instance whose lease
+    // lives on a killed master must not lose it meanwhile.
+    cfg.json["server"].as_object()["lease_ms"] = 8000;
+  };
 }
 
 /// haproxy in the foreground (-db) on a free port, round robin over `ports`, /readyz checks.
@@ -56,18 +73,7 @@ TEST(ScaleOut, ThreeInstancesOnAClusterBehindHaproxySurviveAnInstanceAndAMaster)
   const auto seed = scenario_seed(20261206);
   // Two replicas a master: once one is promoted, the other still confirms every batch.
   redis_cluster cluster({3, 2});
-  const auto on_cluster = [&](topupd_config& cfg) {
-    json::object redis{{"cluster", true}, {"prefix", "t"}, {"min_replicas_acked", 1},
-                       {"replica_wait_ms", 1000}};
-    json::array nodes;
-    for (const auto& seed_node : cluster.seeds()) nodes.emplace_back(seed_node);
-    redis["nodes"] = std::move(nodes);
-    cfg.json["redis"] = std::move(redis);
-    // Longer than a failover (node timeout 2 s, then the election): an instance whose lease
-    // lives on the killed master must not lose it meanwhile.
-    cfg.json["server"].as_object()["lease_ms"] = 8000;
-  };
-  fault_world world(seed, k_suppliers, {}, on_cluster);  // instance 0 (its own redis unused)
+  fault_world world(seed, k_suppliers, {}, on_cluster(cluster, 1));  // its own redis unused
   topupd_process second, third;
   const int second_port =
       start_on_free_port(second, [&](int port) { return as_instance(world.config(2), 1, port); });
@@ -94,6 +100,26 @@ TEST(ScaleOut, ThreeInstancesOnAClusterBehindHaproxySurviveAnInstanceAndAMaster)
   expect_audit_clean(second);
   EXPECT_TRUE(second.running()) << second.log_tail();
   EXPECT_TRUE(third.running()) << third.log_tail();
+}
+
+// A resharding under load: merchant 1001's slot moved to another master (MIGRATING/IMPORTING,
+// its keys MIGRATEd one by one, the slot handed over) while orders flow. The scripts that meet a
+// half-moved slot get ASK or TRYAGAIN and are retried within the command deadline; nothing is
+// lost and the merchant sees no error it would not see anyway.
+TEST(ScaleOut, AMerchantsSlotMovedUnderLoadLosesNothing) {
+  const auto seed = scenario_seed(20261207);
+  redis_cluster cluster({3, 0});
+  fault_world world(seed, k_suppliers, {}, on_cluster(cluster, 0));
+  order_load pushers(world.port, [&](int, int) { return world.merchant.url("ok"); }, 2, 10ms);
+  std::this_thread::sleep_for(1500ms);
+  const int slot = engine::redis::key_slot("m1001");
+  const std::size_t from = cluster.owner_of(slot), to = (from + 1) % 3;
+  cluster.move_slot(slot, from, to);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(cluster.owner_of(slot), to);
+  EXPECT_EQ(cluster.node(to).command({"EXISTS", "t:{m1001}:acct"}), "1");
+  callback_rules rules;
+  world.expect_every_promise_kept(pushers, rules, 20);
 }
 
 }  // namespace
