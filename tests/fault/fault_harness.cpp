@@ -124,6 +124,15 @@ std::vector<json::object> supplier_channels(
 
 }  // namespace
 
+topupd_config as_instance(topupd_config cfg, int id, int port) {
+  auto& server = cfg.json["server"].as_object();
+  const std::string listen = "127.0.0.1:" + std::to_string(port);
+  server["listen"] = listen;
+  server["public_url"] = "http://" + listen;
+  server["instance_id"] = id;
+  return cfg;
+}
+
 fault_world::fault_world(std::uint64_t seed, const std::vector<std::string>& mixes,
                          redis_server_options redis_options, config_edit edit)
     : redis(std::move(redis_options)),

@@ -42,6 +42,10 @@ std::uint64_t mix64(std::uint64_t x);
 topupd_config fault_config(int port, int redis_port, unsigned threads,
                            const std::vector<boost::json::object>& channels);
 
+/// `cfg` as instance `id` (server.instance_id) listening on `port`, its public_url there too:
+/// another instance beside the world's topupd, on the same Redis.
+topupd_config as_instance(topupd_config cfg, int id, int port);
+
 /// Every supplier channel of the suite: a pushOrder (waiting for a pooled connection included)
 /// times out after k_push_timeout; an attempt with an unknown outcome counts as never placed on
 /// the supplier's 3001 once k_unknown_grace has passed since the order was matched.

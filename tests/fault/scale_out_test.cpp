@@ -25,15 +25,6 @@ const std::vector<std::string> k_suppliers = {
     "succeed:9,fail:1",
 };
 
-topupd_config as_instance(topupd_config cfg, int id, int port) {
-  auto& server = cfg.json["server"].as_object();
-  const std::string listen = "127.0.0.1:" + std::to_string(port);
-  server["listen"] = listen;
-  server["public_url"] = "http://" + listen;
-  server["instance_id"] = id;
-  return cfg;
-}
-
 /// The fault world's configuration on `cluster` (prefix t), `acked` replicas confirming each batch.
 std::function<void(topupd_config&)> on_cluster(const redis_cluster& cluster, int acked) {
   return [&cluster, acked](topupd_config& cfg) {

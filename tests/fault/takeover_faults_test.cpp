@@ -33,16 +33,6 @@ std::string file_text(const std::string& path) {
   return s.str();
 }
 
-/// The world's configuration as instance `id` on `port`, leases of 2 s.
-topupd_config as_instance(topupd_config cfg, int id, int port) {
-  auto& server = cfg.json["server"].as_object();
-  const std::string listen = "127.0.0.1:" + std::to_string(port);
-  server["listen"] = listen;
-  server["public_url"] = "http://" + listen;
-  server["instance_id"] = id;
-  return cfg;
-}
-
 /// The fault world's topupd as instance 0 with 2-s leases, and instance 2 beside it, idle.
 struct two_instances {
   explicit two_instances(std::uint64_t seed)
