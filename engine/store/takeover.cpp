@@ -5,6 +5,7 @@
 #include "engine/order/order_number.hpp"
 #include "engine/redis/command.hpp"
 #include "engine/redis/script.hpp"
+#include "engine/store/ledger_scripts.hpp"
 #include "engine/store/order_store.hpp"
 #include "engine/support/errc.hpp"
 #include "engine/support/log.hpp"
@@ -250,7 +251,7 @@ asio::awaitable<result<bool>> foster_work_left(redis::connection& conn, std::str
                                                std::vector<std::int64_t> merchant_ids) {
   constexpr std::int64_t k_page = 1000;
   for (const auto id : merchant_ids) {
-    const std::string key = prefix + ":{m" + std::to_string(id) + "}:work";
+    const std::string key = merchant_keys(prefix, id).work();
     for (std::int64_t start = 0;; start += k_page) {
       auto r = co_await conn.command(
           args("ZRANGE", key, std::to_string(start), std::to_string(start + k_page - 1)));
