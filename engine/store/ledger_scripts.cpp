@@ -147,58 +147,84 @@ return answers
 )lua";
 
 constexpr const char* k_append_lua = R"lua(
--- append: the events of one step of one order and its new record, compare-and-set on the
--- version. Money fields (cost, refunded) and status 4 belong to accept and refund: a record
--- changing them is refused.
+-- append: a batch of steps of one merchant's orders (group commit: the steps one shard made for
+-- the merchant while its previous call was out: order_store's lanes, engine/store/group_commit), each applied as if
+-- it had come alone after the ones before it: the events of the step and the order's new
+-- record, compare-and-set on the order's version. Money fields (cost, refunded) and status 4
+-- belong to accept and refund: a record changing them is refused. Every step's arguments are
+-- checked before anything is written: one malformed step refuses the whole call.
 -- KEYS: 1 fence  2 log  3 o  4 work  5 cbfailed
--- ARGV: 1 instance  2 epoch  3 order_number  4 expected version  5 packed record
---       6 work: '' keep, 'rem' remove, else the new score  7 cbfailed (the exception queue's
---       failed callbacks): '' keep, 'rem' remove, else since when (ms)  8 n (events)
---       then per event: type, k, k field/value pairs
+-- ARGV: 1 instance  2 epoch  3 count (steps), then per step: order_number  expected version
+--       packed record  work ('' keep, 'rem' remove, else the new score)  cbfailed (the
+--       exception queue's failed callbacks: '' keep, 'rem' remove, else since when, ms)
+--       n (events), then per event: type, k, k field/value pairs
+-- Answers {'fenced'}, or count answers in the order of the steps: {'ok'} | {'stale', status}
+-- | {'notfound'} | {'corrupt'} (the stored record is unreadable) | {'broken'} (the new record
+-- breaks the rules above)
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {'fenced'} end
-local number, expected, rec, work, cbfailed = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local n = tonumber(ARGV[8] or '')
-if not string.find(expected, '^%d+$') or not n or n < 1 or n % 1 ~= 0
-    or (work ~= '' and work ~= 'rem' and not string.find(work, '^%-?%d+$'))
-    or (cbfailed ~= '' and cbfailed ~= 'rem' and not string.find(cbfailed, '^%d+$')) then
-  return redis.error_reply('ERR append: bad arguments')
-end
-local i = 9
-for _ = 1, n do
-  local k = tonumber(ARGV[i + 1] or '')
-  if not ARGV[i] or ARGV[i] == '' or not k or k < 0 or k % 1 ~= 0 or i + 1 + 2 * k > #ARGV then
-    return redis.error_reply('ERR append: bad events')
+local count = string.find(ARGV[3] or '', '^[1-9]%d?%d?%d?$') and tonumber(ARGV[3])
+if not count or count > 1000 then return redis.error_reply('ERR append: bad arguments') end
+local starts = {}  -- where each step's arguments begin
+local i = 4
+for s = 1, count do
+  local expected, work, cbfailed = ARGV[i + 1], ARGV[i + 3], ARGV[i + 4]
+  local n = tonumber(ARGV[i + 5] or '')
+  if not cbfailed or not string.find(expected, '^%d+$') or not n or n < 1 or n % 1 ~= 0
+      or (work ~= '' and work ~= 'rem' and not string.find(work, '^%-?%d+$'))
+      or (cbfailed ~= '' and cbfailed ~= 'rem' and not string.find(cbfailed, '^%d+$')) then
+    return redis.error_reply('ERR append: bad arguments')
   end
-  i = i + 2 + 2 * k
+  starts[s] = i
+  i = i + 6
+  for _ = 1, n do
+    local k = tonumber(ARGV[i + 1] or '')
+    if not ARGV[i] or ARGV[i] == '' or not k or k < 0 or k % 1 ~= 0 or i + 1 + 2 * k > #ARGV then
+      return redis.error_reply('ERR append: bad events')
+    end
+    i = i + 2 + 2 * k
+  end
 end
 if i ~= #ARGV + 1 then return redis.error_reply('ERR append: bad events') end
-local cur = redis.call('HGET', KEYS[3], number)
-if not cur then return {'notfound'} end
-local v, st, cost, refunded = string.match(cur, '^(%d+)\31(%d)\31(%d+)\31([01])\31')
-if not v then return redis.error_reply('ERR append: corrupt record') end
-if v ~= expected then return {'stale', st} end
-local nv, nst, ncost, nrefunded = string.match(rec, '^(%d+)\31(%d)\31(%d+)\31([01])\31')
-if not nv or tonumber(nv) ~= tonumber(v) + n or ncost ~= cost or nrefunded ~= refunded
-    or (nst == '4') ~= (st == '4') then
-  return redis.error_reply('ERR append: record breaks the rules')
-end
 
-local ver = tonumber(v)
-i = 9
-for _ = 1, n do
-  local k = tonumber(ARGV[i + 1])
-  ver = ver + 1
-  local e = {'XADD', KEYS[2], '*', 'e', ARGV[i], 'o', number, 'v', string.format('%d', ver)}
-  for j = i + 2, i + 1 + 2 * k do e[#e + 1] = ARGV[j] end
-  redis.call(unpack(e))
-  i = i + 2 + 2 * k
+local answers = {}
+for s = 1, count do
+  local a = starts[s]
+  local number, expected, rec, work, cbfailed = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+      ARGV[a + 4]
+  local n = tonumber(ARGV[a + 5])
+  local cur = redis.call('HGET', KEYS[3], number)
+  local v, st, cost, refunded
+  if cur then v, st, cost, refunded = string.match(cur, '^(%d+)\31(%d)\31(%d+)\31([01])\31') end
+  local nv, nst, ncost, nrefunded = string.match(rec, '^(%d+)\31(%d)\31(%d+)\31([01])\31')
+  if not cur then
+    answers[s] = {'notfound'}
+  elseif not v then
+    answers[s] = {'corrupt'}
+  elseif v ~= expected then
+    answers[s] = {'stale', st}
+  elseif not nv or tonumber(nv) ~= tonumber(v) + n or ncost ~= cost or nrefunded ~= refunded
+      or (nst == '4') ~= (st == '4') then
+    answers[s] = {'broken'}
+  else
+    local ver = tonumber(v)
+    local e = a + 6
+    for _ = 1, n do
+      local k = tonumber(ARGV[e + 1])
+      ver = ver + 1
+      local entry = {'XADD', KEYS[2], '*', 'e', ARGV[e], 'o', number, 'v', string.format('%d', ver)}
+      for j = e + 2, e + 1 + 2 * k do entry[#entry + 1] = ARGV[j] end
+      redis.call(unpack(entry))
+      e = e + 2 + 2 * k
+    end
+    redis.call('HSET', KEYS[3], number, rec)
+    if work == 'rem' then redis.call('ZREM', KEYS[4], number)
+    elseif work ~= '' then redis.call('ZADD', KEYS[4], work, number) end
+    if cbfailed == 'rem' then redis.call('ZREM', KEYS[5], number)
+    elseif cbfailed ~= '' then redis.call('ZADD', KEYS[5], cbfailed, number) end
+    answers[s] = {'ok'}
+  end
 end
-redis.call('HSET', KEYS[3], number, rec)
-if work == 'rem' then redis.call('ZREM', KEYS[4], number)
-elseif work ~= '' then redis.call('ZADD', KEYS[4], work, number) end
-if cbfailed == 'rem' then redis.call('ZREM', KEYS[5], number)
-elseif cbfailed ~= '' then redis.call('ZADD', KEYS[5], cbfailed, number) end
-return {'ok'}
+return answers
 )lua";
 
 constexpr const char* k_refund_lua = R"lua(
@@ -427,15 +453,17 @@ call accept_call(const merchant_keys& keys, const fence_token& fence,
   return c;
 }
 
-call append_call(const merchant_keys& keys, const fence_token& fence, std::int64_t expected_version,
-                 const order_record& after, const std::vector<log_event>& events,
-                 work_change work) {
-  TOPUP_ASSERT(!events.empty());
+call append_call(const merchant_keys& keys, const fence_token& fence) {
   call c;
   c.keys = {keys.fence(), keys.log(), keys.orders(), keys.work(), keys.cbfailed()};
-  c.args.reserve(8 + 4 * events.size());
-  c.args.push_back(fence.instance);
-  c.args.push_back(std::to_string(fence.epoch));
+  c.args = {fence.instance, std::to_string(fence.epoch), "0"};
+  return c;
+}
+
+std::size_t add_append_step(call& c, std::int64_t expected_version, const order_record& after,
+                             const std::vector<log_event>& events, work_change work) {
+  TOPUP_ASSERT(!events.empty() && c.args.size() >= k_append_head_args);
+  const std::size_t size_before = c.args.size();
   c.args.push_back(after.order_number);
   c.args.push_back(std::to_string(expected_version));
   c.args.push_back(pack_order(after));
@@ -452,6 +480,17 @@ call append_call(const merchant_keys& keys, const fence_token& fence, std::int64
       c.args.push_back(value);
     }
   }
+  c.args[2] = std::to_string(std::stoll(c.args[2]) + 1);
+  std::size_t bytes = 0;
+  for (std::size_t i = size_before; i < c.args.size(); ++i) bytes += c.args[i].size();
+  return bytes;
+}
+
+call append_call(const merchant_keys& keys, const fence_token& fence, std::int64_t expected_version,
+                 const order_record& after, const std::vector<log_event>& events,
+                 work_change work) {
+  call c = append_call(keys, fence);
+  add_append_step(c, expected_version, after, events, work);
   return c;
 }
 

@@ -60,7 +60,8 @@ std::string order_no_field(std::string_view order_no);
 ///   accept  fenced, or per order: ok <balance> | dup <order_number> <balance>
 ///           | conflict <order_number> | insufficient <balance> | collision
 ///           | corrupt (its stored order_no entry is unreadable)
-///   append  ok | stale <status> | notfound | fenced
+///   append  fenced, or per step: ok | stale <status> | notfound | corrupt (the stored record
+///           is unreadable) | broken (the new record breaks the rules)
 ///   refund  ok <balance> | stale <status> | notfound | fenced
 ///   credit  ok <balance> | repeat <balance> | conflict <amount> | insufficient <balance> | fenced
 ///   retire  ok <removed> <kept> | fenced
@@ -101,8 +102,19 @@ std::size_t add_accept_order(call& c, const order_record& order);
 call accept_call(const merchant_keys& keys, const fence_token& fence,
                  std::span<const order_record> orders);
 
-/// One step of an order: `events` (at least one) appended, `after` stored (its version must be
-/// `expected_version` + the events), compare-and-set on `expected_version`.
+/// An append call carries a batch of steps of one merchant's orders (order_store, group_commit):
+/// ARGV is instance, epoch, the number of steps, then each step's arguments. The answer is
+/// `fenced` for the whole call, or one answer per step, in order.
+constexpr std::size_t k_append_head_args = 3;
+
+/// The KEYS and ARGV head of an append call with no step yet.
+call append_call(const merchant_keys& keys, const fence_token& fence);
+/// Adds one step of an order to the call `c` of its merchant: `events` (at least one) appended,
+/// `after` stored (its version must be `expected_version` + the events), compare-and-set on
+/// `expected_version`; answers the bytes of ARGV it added.
+std::size_t add_append_step(call& c, std::int64_t expected_version, const order_record& after,
+                            const std::vector<log_event>& events, work_change work);
+/// A call carrying one step.
 call append_call(const merchant_keys& keys, const fence_token& fence, std::int64_t expected_version,
                  const order_record& after, const std::vector<log_event>& events, work_change work);
 

@@ -138,8 +138,26 @@ error_code unexpected_store_reply(std::string_view operation, const reply& r) {
   return errc::storage_protocol;
 }
 
+// A batch of steps is bounded as a batch of accepts is.
 order_store::order_store(redis::connection& conn, std::string prefix, const fence_token& fence)
-    : conn_(conn), prefix_(std::move(prefix)), fence_(fence), accepts_(conn, prefix_, fence) {}
+    : conn_(conn),
+      prefix_(std::move(prefix)),
+      fence_(fence),
+      accepts_(conn, prefix_, fence),
+      steps_([this](std::int64_t merchant_id) {
+               return ledger_scripts::append_call(merchant_keys(prefix_, merchant_id), fence_);
+             },
+             [this](std::int64_t merchant_id, ledger_scripts::call call, std::size_t steps) {
+               return send_steps(merchant_id, std::move(call), steps);
+             },
+             accept_batcher::k_max_orders, accept_batcher::k_max_arg_bytes) {}
+
+boost::asio::awaitable<std::vector<group_commit::answer>> order_store::send_steps(
+    std::int64_t /*merchant_id*/, ledger_scripts::call call, std::size_t steps) {
+  auto answer =
+      co_await ledger_scripts::append().run(conn_, std::move(call.keys), std::move(call.args));
+  co_return group_commit::split(std::move(answer), steps);
+}
 
 boost::system::error_code order_store::refused(std::string_view operation, const reply& r) {
   const auto error = refusal(operation, r);
@@ -183,16 +201,24 @@ boost::asio::awaitable<boost::system::result<void>> order_store::commit(
   TOPUP_ASSERT(after.event_count == order.event_count + static_cast<std::int64_t>(events.size()));
   TOPUP_ASSERT(after.order_number == order.order_number && after.cost_fen == order.cost_fen &&
                after.refunded == order.refunded);
-  const merchant_keys keys(prefix_, order.merchant_id);
   // Not yet allowed to write (the epoch is not taken): as if Redis were not reachable.
   if (fence_.epoch.load(std::memory_order_relaxed) == 0) co_return errc::storage_unavailable;
-  auto call = ledger_scripts::append_call(keys, fence_, order.event_count, after, events, work);
-  auto answer =
-      co_await ledger_scripts::append().run(conn_, std::move(call.keys), std::move(call.args));
+  auto add_step = [&](ledger_scripts::call& c) {
+    return ledger_scripts::add_append_step(c, order.event_count, after, events, work);
+  };
+  auto step = steps_.submit(order.merchant_id, add_step);  // reads its arguments here
+  auto answer = co_await std::move(step);
   if (!answer) co_return answer.error();
-  if (outcome(*answer) == "ok") {
+  const auto word = outcome(*answer);
+  if (word == "ok") {
     order = std::move(after);
     co_return boost::system::result<void>{};
+  }
+  if (word == "corrupt" || word == "broken") {
+    logger("engine")->error("store op=append order={} refused: {}", order.order_number,
+                            word == "corrupt" ? "its stored record is unreadable"
+                                              : "the new record breaks the rules");
+    co_return errc::storage_protocol;
   }
   co_return refused("append", *answer);
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/store/accept_batcher.hpp"
+#include "engine/store/group_commit.hpp"
 #include "engine/store/fence.hpp"
 #include "engine/store/order_log.hpp"
 #include "engine/store/ledger_scripts.hpp"
@@ -177,6 +178,10 @@ class order_store final : public order_log {
   /// The first `limit` members of a sorted set with their scores (unresolved, cbfailed).
   boost::asio::awaitable<boost::system::result<std::vector<std::pair<std::string, std::int64_t>>>>
   scored_page(std::string key, std::string_view operation, std::int64_t limit);
+  /// Sends one batch of `steps` appends and gives each its answer (group_commit::sender).
+  boost::asio::awaitable<std::vector<group_commit::answer>> send_steps(std::int64_t merchant_id,
+                                                                       ledger_scripts::call call,
+                                                                       std::size_t steps);
   /// A write script's refusal as an error; a `fenced` one also runs the on_fenced hook.
   boost::system::error_code refused(std::string_view operation, const redis::reply& r);
 
@@ -185,6 +190,9 @@ class order_store final : public order_log {
   const fence_token& fence_;
   std::function<void()> on_fenced_;
   accept_batcher accepts_;
+  // Group commit of the orders' steps: one merchant's appends of one shard leave in one call of
+  // the append script while its previous one is out (engine/store/group_commit).
+  group_commit steps_;
 };
 
 }  // namespace topup::engine
